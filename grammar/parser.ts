@@ -1,0 +1,296 @@
+// The .tfm grammar as a chevrotain CST parser: syntax only, no semantics, with error recovery.
+// The compiler (src/syntax/ast-build.ts) and the language server share this one parser.
+// docs/LANGUAGE.md holds the same grammar as EBNF; grammar/diagrams.html is generated from it.
+import { CstParser, type CstNode, type IToken, type TokenType } from "chevrotain";
+import * as T from "./tokens.js";
+
+export class TfmParser extends CstParser {
+  constructor() {
+    super(T.allTokens, { recoveryEnabled: true, maxLookahead: 3, nodeLocationTracking: "full" });
+    this.performSelfAnalysis();
+  }
+
+  /** `item (, item)* ,?` — a comma-separated list that may end with a comma, up to `close`. */
+  private commaList(item: (n: number) => void, close: TokenType): void {
+    this.OPTION(() => {
+      item(1);
+      this.MANY({
+        GATE: () => this.LA(2).tokenType !== close,
+        DEF: () => { this.CONSUME(T.Comma); item(2); },
+      });
+      this.OPTION2(() => this.CONSUME2(T.Comma));
+    });
+  }
+
+  program = this.RULE("program", () => {
+    this.MANY(() => this.OR([
+      { ALT: () => this.SUBRULE(this.blockDecl) },
+      { ALT: () => this.SUBRULE(this.fnDecl) },
+    ]));
+  });
+
+  // model Name(hparams) { ... }   |   block Name(hparams) { ... }
+  blockDecl = this.RULE("blockDecl", () => {
+    this.OR([{ ALT: () => this.CONSUME(T.Model) }, { ALT: () => this.CONSUME(T.Block) }]);
+    this.CONSUME(T.Identifier);
+    this.OPTION(() => this.SUBRULE(this.paramList));
+    this.SUBRULE(this.body);
+  });
+
+  // fn name(params) { ... return expr }
+  fnDecl = this.RULE("fnDecl", () => {
+    this.CONSUME(T.Fn);
+    this.CONSUME(T.Identifier);
+    this.SUBRULE(this.paramList);
+    this.SUBRULE(this.body);
+  });
+
+  paramList = this.RULE("paramList", () => {
+    this.CONSUME(T.LParen);
+    this.commaList((n) => this.subrule(n, this.param), T.RParen);
+    this.CONSUME(T.RParen);
+  });
+
+  // name (: type)? (= default)?
+  param = this.RULE("param", () => {
+    this.CONSUME(T.Identifier);
+    this.OPTION(() => { this.CONSUME(T.Colon); this.SUBRULE(this.typeAnn); });
+    this.OPTION2(() => { this.CONSUME(T.Assign); this.SUBRULE(this.expression); });
+  });
+
+  typeAnn = this.RULE("typeAnn", () => {
+    this.OR([
+      { GATE: () => this.LA(2).tokenType === T.LBracket, ALT: () => this.SUBRULE(this.tensorType) },
+      { ALT: () => this.CONSUME(T.IntType) },
+      { ALT: () => this.CONSUME(T.FloatType) },
+      { ALT: () => this.CONSUME(T.BoolType) },
+    ]);
+  });
+
+  // f32[batch, seq, d_model]   |   bool[..., T, S]
+  tensorType = this.RULE("tensorType", () => {
+    this.OR([{ ALT: () => this.CONSUME(T.DType) }, { ALT: () => this.CONSUME(T.BoolType) }]);
+    this.CONSUME(T.LBracket);
+    this.commaList((n) => this.subrule(n, this.dim), T.RBracket);
+    this.CONSUME(T.RBracket);
+  });
+
+  dim = this.RULE("dim", () => {
+    this.OR([{ ALT: () => this.CONSUME(T.Ellipsis) }, { ALT: () => this.SUBRULE(this.expression) }]);
+  });
+
+  body = this.RULE("body", () => {
+    this.CONSUME(T.LBrace);
+    this.MANY(() => this.SUBRULE(this.member));
+    this.CONSUME(T.RBrace);
+  });
+
+  member = this.RULE("member", () => {
+    this.OR([
+      { ALT: () => this.SUBRULE(this.inputDecl) },
+      { ALT: () => this.SUBRULE(this.outputDecl) },
+      { ALT: () => this.SUBRULE(this.paramDecl) },
+      { ALT: () => this.SUBRULE(this.layerDecl) },
+      { ALT: () => this.SUBRULE(this.ignoreDecl) },
+      { ALT: () => this.SUBRULE(this.ifStmt) },
+      { ALT: () => this.SUBRULE(this.returnStmt) },
+      { ALT: () => this.SUBRULE(this.assignStmt) },
+    ]);
+  });
+
+  // input mask: bool[batch, 1, 1, seq] = true
+  inputDecl = this.RULE("inputDecl", () => {
+    this.CONSUME(T.Input);
+    this.CONSUME(T.Identifier);
+    this.CONSUME(T.Colon);
+    this.SUBRULE(this.tensorType);
+    this.OPTION(() => { this.CONSUME(T.Assign); this.SUBRULE(this.expression); });
+  });
+
+  // output logits: f32[batch, seq, vocab] = expr   (type and value both optional)
+  outputDecl = this.RULE("outputDecl", () => {
+    this.CONSUME(T.Output);
+    this.CONSUME(T.Identifier);
+    this.OPTION(() => { this.CONSUME(T.Colon); this.SUBRULE(this.tensorType); });
+    this.OPTION2(() => { this.CONSUME(T.Assign); this.SUBRULE(this.expression); });
+  });
+
+  // param weight: f32[out, in] as "kernel" transposed
+  paramDecl = this.RULE("paramDecl", () => {
+    this.CONSUME(T.Param);
+    this.CONSUME(T.Identifier);
+    this.CONSUME(T.Colon);
+    this.SUBRULE(this.tensorType);
+    this.OPTION(() => { this.CONSUME(T.As); this.CONSUME(T.StringLit); });
+    this.OPTION2(() => this.CONSUME(T.Transposed));
+  });
+
+  // layer h = repeat(n_layer) Block(n_embd, n_head) as "h"
+  layerDecl = this.RULE("layerDecl", () => {
+    this.CONSUME(T.Layer);
+    this.CONSUME(T.Identifier);
+    this.CONSUME(T.Assign);
+    this.OPTION(() => {
+      this.CONSUME(T.Repeat);
+      this.CONSUME(T.LParen);
+      this.SUBRULE(this.expression);
+      this.CONSUME(T.RParen);
+    });
+    this.CONSUME2(T.Identifier);
+    this.SUBRULE(this.argList);
+    this.OPTION2(() => { this.CONSUME(T.As); this.CONSUME(T.StringLit); });
+  });
+
+  // ignore "attn.bias", "attn.masked_bias"
+  ignoreDecl = this.RULE("ignoreDecl", () => {
+    this.CONSUME(T.Ignore);
+    this.CONSUME(T.StringLit);
+    this.MANY(() => { this.CONSUME(T.Comma); this.CONSUME2(T.StringLit); });
+  });
+
+  ifStmt = this.RULE("ifStmt", () => {
+    this.CONSUME(T.If);
+    this.SUBRULE(this.expression);
+    this.SUBRULE(this.body);
+    this.OPTION(() => {
+      this.CONSUME(T.Else);
+      this.OR([{ ALT: () => this.SUBRULE(this.ifStmt) }, { ALT: () => this.SUBRULE2(this.body) }]);
+    });
+  });
+
+  returnStmt = this.RULE("returnStmt", () => {
+    this.CONSUME(T.Return);
+    this.SUBRULE(this.expression);
+    this.MANY(() => { this.CONSUME(T.Comma); this.SUBRULE2(this.expression); });
+  });
+
+  // x = expr   |   q, k, v = split(qkv, 3, dim=-1)
+  assignStmt = this.RULE("assignStmt", () => {
+    this.CONSUME(T.Identifier);
+    this.MANY(() => { this.CONSUME(T.Comma); this.CONSUME2(T.Identifier); });
+    this.CONSUME(T.Assign);
+    this.SUBRULE(this.expression);
+  });
+
+  // Expressions, loosest first. Binary operators associate to the left; comparisons do not chain.
+  expression = this.RULE("expression", () => {
+    this.SUBRULE(this.andExpr);
+    this.MANY(() => { this.CONSUME(T.OrOr); this.SUBRULE2(this.andExpr); });
+  });
+
+  andExpr = this.RULE("andExpr", () => {
+    this.SUBRULE(this.cmpExpr);
+    this.MANY(() => { this.CONSUME(T.AndAnd); this.SUBRULE2(this.cmpExpr); });
+  });
+
+  cmpExpr = this.RULE("cmpExpr", () => {
+    this.SUBRULE(this.addExpr);
+    this.OPTION(() => {
+      this.OR([
+        { ALT: () => this.CONSUME(T.EqEq) }, { ALT: () => this.CONSUME(T.NotEq) },
+        { ALT: () => this.CONSUME(T.LessEq) }, { ALT: () => this.CONSUME(T.GreaterEq) },
+        { ALT: () => this.CONSUME(T.Less) }, { ALT: () => this.CONSUME(T.Greater) },
+      ]);
+      this.SUBRULE2(this.addExpr);
+    });
+  });
+
+  addExpr = this.RULE("addExpr", () => {
+    this.SUBRULE(this.mulExpr);
+    this.MANY(() => {
+      this.OR([{ ALT: () => this.CONSUME(T.Plus) }, { ALT: () => this.CONSUME(T.Minus) }]);
+      this.SUBRULE2(this.mulExpr);
+    });
+  });
+
+  // `@` binds like `*`, as in Python.
+  mulExpr = this.RULE("mulExpr", () => {
+    this.SUBRULE(this.unaryExpr);
+    this.MANY(() => {
+      this.OR([
+        { ALT: () => this.CONSUME(T.Star) }, { ALT: () => this.CONSUME(T.Slash) },
+        { ALT: () => this.CONSUME(T.Percent) }, { ALT: () => this.CONSUME(T.At) },
+      ]);
+      this.SUBRULE2(this.unaryExpr);
+    });
+  });
+
+  // Prefix operators are a loop, not recursion, so `- - - x` cannot exhaust the stack.
+  unaryExpr = this.RULE("unaryExpr", () => {
+    this.MANY(() => this.OR([{ ALT: () => this.CONSUME(T.Minus) }, { ALT: () => this.CONSUME(T.Bang) }]));
+    this.SUBRULE(this.postfixExpr);
+  });
+
+  postfixExpr = this.RULE("postfixExpr", () => {
+    this.SUBRULE(this.primary);
+    this.MANY(() => this.OR([
+      { ALT: () => this.SUBRULE(this.argList) },
+      { ALT: () => this.SUBRULE(this.indexSuffix) },
+      { ALT: () => { this.CONSUME(T.Dot); this.CONSUME(T.Identifier); } },
+    ]));
+  });
+
+  argList = this.RULE("argList", () => {
+    this.CONSUME(T.LParen);
+    this.commaList((n) => this.subrule(n, this.arg), T.RParen);
+    this.CONSUME(T.RParen);
+  });
+
+  // positional `expr` or named `name=expr`
+  arg = this.RULE("arg", () => {
+    this.OPTION({
+      GATE: () => this.LA(2).tokenType === T.Assign,
+      DEF: () => { this.CONSUME(T.Identifier); this.CONSUME(T.Assign); },
+    });
+    this.SUBRULE(this.expression);
+  });
+
+  indexSuffix = this.RULE("indexSuffix", () => {
+    this.CONSUME(T.LBracket);
+    this.commaList((n) => this.subrule(n, this.subscript), T.RBracket);
+    this.CONSUME(T.RBracket);
+  });
+
+  // `...`   |   `i`   |   `start:end` with either end optional
+  subscript = this.RULE("subscript", () => {
+    this.OR([
+      { ALT: () => this.CONSUME(T.Ellipsis) },
+      { ALT: () => { this.CONSUME(T.Colon); this.OPTION(() => this.SUBRULE(this.expression)); } },
+      {
+        ALT: () => {
+          this.SUBRULE2(this.expression);
+          this.OPTION2(() => { this.CONSUME2(T.Colon); this.OPTION3(() => this.SUBRULE3(this.expression)); });
+        },
+      },
+    ]);
+  });
+
+  primary = this.RULE("primary", () => {
+    this.OR([
+      { ALT: () => this.CONSUME(T.Int) },
+      { ALT: () => this.CONSUME(T.Float) },
+      { ALT: () => this.CONSUME(T.True) },
+      { ALT: () => this.CONSUME(T.False) },
+      { ALT: () => this.CONSUME(T.StringLit) },
+      { ALT: () => this.CONSUME(T.Identifier) },
+      { ALT: () => { this.CONSUME(T.LParen); this.SUBRULE(this.expression); this.CONSUME(T.RParen); } },
+      { ALT: () => this.SUBRULE(this.listExpr) },
+    ]);
+  });
+
+  listExpr = this.RULE("listExpr", () => {
+    this.CONSUME(T.LBracket);
+    this.commaList((n) => this.subrule(n, this.expression), T.RBracket);
+    this.CONSUME(T.RBracket);
+  });
+}
+
+/** One parser instance is enough: chevrotain parsers are reusable by resetting `input`. */
+export const parser = new TfmParser();
+
+export interface CstResult {
+  cst: CstNode;
+  lexErrors: { offset: number; length: number; message: string }[];
+  parseErrors: { token: IToken; message: string; previousToken?: IToken }[];
+  comments: IToken[];
+}

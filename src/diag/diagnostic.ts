@@ -1,0 +1,63 @@
+// A diagnostic: a stable code from the catalogue, a message, a primary span and related spans.
+// Phases return diagnostics; they never throw for a user's mistake.
+import { codes, type Code } from "./codes.js";
+import type { Span } from "./span.js";
+
+export type Severity = "error" | "warning" | "info";
+
+export interface Related {
+  readonly span: Span;
+  readonly message: string;
+  /** The file the related span is in, when it is not the diagnostic's own file (e.g. the stdlib). */
+  readonly file?: string;
+}
+
+export interface Diagnostic {
+  readonly code: Code;
+  readonly severity: Severity;
+  readonly message: string;
+  readonly span: Span;
+  readonly file: string;
+  readonly related: readonly Related[];
+  /** Free-form help lines: "did you mean ...", the likely fix. */
+  readonly notes: readonly string[];
+}
+
+export interface DiagOptions {
+  related?: readonly Related[];
+  notes?: readonly string[];
+  severity?: Severity;
+}
+
+export function diag(file: string, code: Code, span: Span, message: string, opts: DiagOptions = {}): Diagnostic {
+  return {
+    code,
+    severity: opts.severity ?? codes[code].severity,
+    message,
+    span,
+    file,
+    related: opts.related ?? [],
+    notes: opts.notes ?? [],
+  };
+}
+
+/** Collects diagnostics for one file; phases take a sink instead of throwing. */
+export class DiagnosticSink {
+  readonly items: Diagnostic[] = [];
+  constructor(readonly file: string) {}
+  report(code: Code, span: Span, message: string, opts?: DiagOptions): void {
+    this.items.push(diag(this.file, code, span, message, opts));
+  }
+  get hasErrors(): boolean {
+    return this.items.some((d) => d.severity === "error");
+  }
+}
+
+export const hasErrors = (ds: readonly Diagnostic[]): boolean => ds.some((d) => d.severity === "error");
+
+/** Diagnostics in a stable order: by file, position, then code. */
+export function sortDiagnostics(ds: readonly Diagnostic[]): Diagnostic[] {
+  return [...ds].sort((a, b) =>
+    a.file < b.file ? -1 : a.file > b.file ? 1 : a.span.start - b.span.start || a.span.end - b.span.end || (a.code < b.code ? -1 : a.code > b.code ? 1 : 0),
+  );
+}

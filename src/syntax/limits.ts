@@ -1,0 +1,16 @@
+// The language's published limits (docs/LANGUAGE.md, "Limits"). Each has its own diagnostic, so
+// hostile or generated input gets a clear error instead of a stack overflow or a hang.
+export const limits = {
+  /** Largest source file, in bytes (TFM1010). */
+  maxFileBytes: 1 << 20,
+  /** Deepest nesting of (), [] and {} (TFM1011). */
+  maxNesting: 64,
+  /** Longest identifier, in UTF-16 code units (TFM1012). */
+  maxIdentifierLength: 128,
+  /** Largest integer literal and integer value: 2^53, the largest exact integer (TFM1004, TFM3005). */
+  maxInt: 2 ** 53,
+  /** Most parameter tensors one model may instantiate (TFM3008). */
+  maxParamTensors: 100_000,
+  /** Largest `repeat(n)` count (TFM3004). */
+  maxRepeat: 10_000,
+} as const;

@@ -1,0 +1,397 @@
+// Text → AST. Lexes (with limits), parses with recovery, and turns the CST into the AST; syntax
+// errors become diagnostics and the recovered tree still reaches the later phases.
+import type { CstNode, IRecognitionException, IToken } from "chevrotain";
+import { parser } from "../../grammar/parser.js";
+import * as T from "../../grammar/tokens.js";
+import { DiagnosticSink, type Diagnostic } from "../diag/diagnostic.js";
+import type { Span } from "../diag/span.js";
+import type * as A from "./ast.js";
+import { limits } from "./limits.js";
+import { tokenize, tokenSpan } from "./tokenize.js";
+
+export interface ParseResult {
+  readonly program: A.Program;
+  readonly diagnostics: readonly Diagnostic[];
+}
+
+export function parse(text: string, file = "<input>"): ParseResult {
+  const sink = new DiagnosticSink(file);
+  if (text.length > limits.maxFileBytes) {
+    sink.report("TFM1010", { start: 0, end: 0 }, `file is ${text.length} characters long; the limit is ${limits.maxFileBytes}`);
+    return { program: { kind: "Program", items: [], comments: [], span: { start: 0, end: 0 } }, diagnostics: sink.items };
+  }
+  const { tokens, comments } = tokenize(text, sink);
+  parser.input = tokens;
+  const cst = parser.program();
+  const seen = new Set<number>();
+  for (const e of parser.errors) {
+    const sp = errorSpan(e, text.length);
+    if (seen.has(sp.start)) continue; // one syntax error per position: recovery can repeat itself
+    seen.add(sp.start);
+    sink.report("TFM1003", sp, syntaxMessage(e));
+  }
+  const program = new AstBuilder(sink, text.length).program(cst, comments);
+  return { program, diagnostics: sink.items };
+}
+
+// ---- syntax error messages -------------------------------------------------------------------
+
+const tokenLabels: Record<string, string> = {
+  LParen: "`(`", RParen: "`)`", LBracket: "`[`", RBracket: "`]`", LBrace: "`{`", RBrace: "`}`",
+  Comma: "`,`", Colon: "`:`", Assign: "`=`", Dot: "`.`", Identifier: "a name", Int: "an integer",
+  Float: "a number", StringLit: "a string", DType: "a tensor type (f32, i32, ...)", EOF: "end of file",
+};
+const ruleLabels: Record<string, string> = {
+  program: "`model`, `block` or `fn`", member: "a declaration or statement", expression: "an expression",
+  primary: "an expression", typeAnn: "a type", tensorType: "a tensor type like `f32[batch, seq]`",
+  dim: "a dimension", subscript: "an index or slice", param: "a parameter", arg: "an argument",
+};
+
+function describeToken(t: IToken): string {
+  if (t.tokenType.name === "EOF") return "end of file";
+  const img = t.image.length > 24 ? t.image.slice(0, 24) + "…" : t.image;
+  return `\`${img}\``;
+}
+
+function syntaxMessage(e: IRecognitionException): string {
+  const found = describeToken(e.token);
+  const rule = e.context.ruleStack[e.context.ruleStack.length - 1] ?? "program";
+  if (e.name === "MismatchedTokenException") {
+    const m = /-->\s*(\w+)\s*<--/.exec(e.message);
+    const want = m ? tokenLabels[m[1]!] ?? `\`${m[1]!.toLowerCase()}\`` : "something else";
+    return `expected ${want}, found ${found}`;
+  }
+  if (e.name === "NotAllInputParsedException") return `expected ${ruleLabels.program}, found ${found}`;
+  return `expected ${ruleLabels[rule] ?? "more input"}, found ${found}`;
+}
+
+function errorSpan(e: IRecognitionException, textEnd: number): Span {
+  const t = e.token;
+  if (t.tokenType.name === "EOF" || Number.isNaN(t.startOffset)) {
+    const prev = (e as { previousToken?: IToken }).previousToken;
+    const at = prev && !Number.isNaN(prev.startOffset) ? prev.startOffset + prev.image.length : textEnd;
+    return { start: at, end: at };
+  }
+  return tokenSpan(t);
+}
+
+// ---- CST → AST -------------------------------------------------------------------------------
+
+type Children = Record<string, (CstNode | IToken)[] | undefined>;
+const kids = (n: CstNode | undefined): Children => (n?.children ?? {}) as Children;
+const tok = (c: Children, name: string, i = 0) => c[name]?.[i] as IToken | undefined;
+const node = (c: Children, name: string, i = 0) => c[name]?.[i] as CstNode | undefined;
+const nodes = (c: Children, name: string) => (c[name] ?? []) as CstNode[];
+const toks = (c: Children, name: string) => (c[name] ?? []) as IToken[];
+const validTok = (t: IToken | undefined): t is IToken => !!t && !Number.isNaN(t.startOffset) && !t.isInsertedInRecovery;
+
+class AstBuilder {
+  constructor(private readonly sink: DiagnosticSink, private readonly textEnd: number) {}
+
+  /** The span a CST node covers; recovered nodes may have no location. */
+  private spanOf(n: CstNode | undefined, fallback: Span = { start: this.textEnd, end: this.textEnd }): Span {
+    const l = n?.location;
+    if (!l || Number.isNaN(l.startOffset)) return fallback;
+    const end = Number.isNaN(l.endOffset ?? NaN) ? l.startOffset : l.endOffset! + 1;
+    return { start: l.startOffset, end };
+  }
+
+  private ident(t: IToken | undefined, near: Span): A.Ident {
+    return validTok(t) ? { name: t.image, span: tokenSpan(t) } : { name: "", span: { start: near.end, end: near.end } };
+  }
+
+  program(cst: CstNode, comments: IToken[]): A.Program {
+    const c = kids(cst);
+    const items: A.Item[] = [];
+    for (const n of [...nodes(c, "blockDecl"), ...nodes(c, "fnDecl")]) {
+      items.push(n.name === "blockDecl" ? this.blockDecl(n) : this.fnDecl(n));
+    }
+    items.sort((a, b) => a.span.start - b.span.start);
+    return {
+      kind: "Program",
+      items,
+      comments: comments.map((t) => ({ text: t.image, span: tokenSpan(t) })),
+      span: { start: 0, end: this.textEnd },
+    };
+  }
+
+  private blockDecl(n: CstNode): A.BlockDecl {
+    const c = kids(n);
+    const sp = this.spanOf(n);
+    return {
+      kind: "Block",
+      isModel: !!tok(c, "Model"),
+      name: this.ident(tok(c, "Identifier"), sp),
+      params: this.paramList(node(c, "paramList")),
+      body: this.body(node(c, "body")),
+      span: sp,
+    };
+  }
+
+  private fnDecl(n: CstNode): A.FnDecl {
+    const c = kids(n);
+    const sp = this.spanOf(n);
+    return { kind: "Fn", name: this.ident(tok(c, "Identifier"), sp), params: this.paramList(node(c, "paramList")), body: this.body(node(c, "body")), span: sp };
+  }
+
+  private paramList(n: CstNode | undefined): A.ParamDecl[] {
+    return nodes(kids(n), "param").map((p) => {
+      const c = kids(p);
+      const sp = this.spanOf(p);
+      const ta = node(c, "typeAnn");
+      const def = node(c, "expression");
+      return {
+        kind: "Param" as const,
+        name: this.ident(tok(c, "Identifier"), sp),
+        ...(ta ? { type: this.typeAnn(ta) } : {}),
+        ...(def ? { default: this.expr(def) } : {}),
+        span: sp,
+      };
+    });
+  }
+
+  private typeAnn(n: CstNode): A.TypeAnn {
+    const c = kids(n);
+    const tt = node(c, "tensorType");
+    if (tt) return this.tensorType(tt);
+    const t = tok(c, "IntType") ?? tok(c, "FloatType") ?? tok(c, "BoolType");
+    const name = (t?.image ?? "int") as A.ScalarTypeName;
+    return { kind: "ScalarType", name, span: this.spanOf(n) };
+  }
+
+  private tensorType(n: CstNode | undefined): A.TensorType {
+    const c = kids(n);
+    const dt = tok(c, "DType") ?? tok(c, "BoolType");
+    return {
+      kind: "TensorType",
+      dtype: (validTok(dt) ? dt.image : "f32") as A.DTypeName,
+      dims: nodes(c, "dim").map((d) => {
+        const dc = kids(d);
+        const e = tok(dc, "Ellipsis");
+        return e ? { kind: "Ellipsis" as const, span: tokenSpan(e) } : this.expr(node(dc, "expression"), this.spanOf(d));
+      }),
+      span: this.spanOf(n),
+    };
+  }
+
+  private body(n: CstNode | undefined): A.Member[] {
+    return nodes(kids(n), "member").flatMap((m) => {
+      const inner = Object.values(kids(m))[0]?.[0] as CstNode | undefined;
+      const built = inner ? this.member(inner) : undefined;
+      return built ? [built] : [];
+    });
+  }
+
+  private member(n: CstNode): A.Member | undefined {
+    const c = kids(n);
+    const sp = this.spanOf(n);
+    const name = () => this.ident(tok(c, "Identifier"), sp);
+    const value = () => node(c, "expression") && this.expr(node(c, "expression"), sp);
+    const str = (t: IToken | undefined) => (validTok(t) ? this.string(t) : undefined);
+    switch (n.name) {
+      case "inputDecl": {
+        const d = value();
+        return { kind: "Input", name: name(), type: this.tensorType(node(c, "tensorType")), ...(d ? { default: d } : {}), span: sp };
+      }
+      case "outputDecl": {
+        const tt = node(c, "tensorType");
+        const v = value();
+        return { kind: "Output", name: name(), ...(tt ? { type: this.tensorType(tt) } : {}), ...(v ? { value: v } : {}), span: sp };
+      }
+      case "paramDecl": {
+        const ck = str(tok(c, "StringLit"));
+        return { kind: "TensorParam", name: name(), type: this.tensorType(node(c, "tensorType")), ...(ck ? { checkpointName: ck } : {}), transposed: !!tok(c, "Transposed"), span: sp };
+      }
+      case "layerDecl": {
+        const ids = toks(c, "Identifier");
+        const rep = node(c, "expression");
+        const ck = str(tok(c, "StringLit"));
+        return {
+          kind: "Layer",
+          name: this.ident(ids[0], sp),
+          ...(rep ? { repeat: this.expr(rep) } : {}),
+          callee: this.ident(ids[1], sp),
+          args: this.args(node(c, "argList")),
+          ...(ck ? { checkpointName: ck } : {}),
+          span: sp,
+        };
+      }
+      case "ignoreDecl":
+        return { kind: "Ignore", patterns: toks(c, "StringLit").filter(validTok).map((t) => this.string(t)), span: sp };
+      case "ifStmt":
+        return this.ifStmt(n);
+      case "returnStmt":
+        return { kind: "Return", values: nodes(c, "expression").map((e) => this.expr(e)), span: sp };
+      case "assignStmt":
+        return { kind: "Assign", targets: toks(c, "Identifier").filter(validTok).map((t) => this.ident(t, sp)), value: this.expr(node(c, "expression"), sp), span: sp };
+      default:
+        return undefined;
+    }
+  }
+
+  private ifStmt(n: CstNode): A.If {
+    const c = kids(n);
+    const bodies = nodes(c, "body");
+    const elseIf = node(c, "ifStmt");
+    const sp = this.spanOf(n);
+    const else_ = elseIf ? [this.ifStmt(elseIf)] : bodies[1] ? this.body(bodies[1]) : undefined;
+    return { kind: "If", cond: this.expr(node(c, "expression"), sp), then: this.body(bodies[0]), ...(else_ ? { else_ } : {}), span: sp };
+  }
+
+  private args(n: CstNode | undefined): A.Arg[] {
+    return nodes(kids(n), "arg").map((a) => {
+      const c = kids(a);
+      const sp = this.spanOf(a);
+      const nm = tok(c, "Identifier");
+      return { ...(validTok(nm) ? { name: this.ident(nm, sp) } : {}), value: this.expr(node(c, "expression"), sp), span: sp };
+    });
+  }
+
+  // Expressions: each precedence level is a left fold over its operands.
+  expr(n: CstNode | undefined, near?: Span): A.Expr {
+    if (!n) {
+      const at = near ? near.end : this.textEnd;
+      return { kind: "Error", span: { start: at, end: at } };
+    }
+    const c = kids(n);
+    switch (n.name) {
+      case "expression":
+        return this.fold(n, "andExpr", ["OrOr"]);
+      case "andExpr":
+        return this.fold(n, "cmpExpr", ["AndAnd"]);
+      case "cmpExpr":
+        return this.fold(n, "addExpr", ["EqEq", "NotEq", "LessEq", "GreaterEq", "Less", "Greater"]);
+      case "addExpr":
+        return this.fold(n, "mulExpr", ["Plus", "Minus"]);
+      case "mulExpr":
+        return this.fold(n, "unaryExpr", ["Star", "Slash", "Percent", "At"]);
+      case "unaryExpr": {
+        let e = this.expr(node(c, "postfixExpr"), this.spanOf(n));
+        const ops = [...toks(c, "Minus"), ...toks(c, "Bang")].filter(validTok).sort((a, b) => b.startOffset - a.startOffset);
+        for (const op of ops) e = { kind: "Unary", op: op.image as A.UnaryOp, operand: e, span: { start: op.startOffset, end: e.span.end } };
+        return e;
+      }
+      case "postfixExpr":
+        return this.postfix(n);
+      case "primary":
+        return this.primary(n);
+      case "listExpr":
+        return { kind: "List", elements: nodes(c, "expression").map((e) => this.expr(e)), span: this.spanOf(n) };
+      default:
+        return { kind: "Error", span: this.spanOf(n) };
+    }
+  }
+
+  /** Left-associative fold of `operand (op operand)*`, ordering operators by position. */
+  private fold(n: CstNode, operand: string, opNames: string[]): A.Expr {
+    const c = kids(n);
+    const operands = nodes(c, operand);
+    const ops = opNames.flatMap((o) => toks(c, o)).sort((a, b) => a.startOffset - b.startOffset);
+    let e = this.expr(operands[0], this.spanOf(n));
+    for (let i = 0; i < ops.length; i++) {
+      const right = this.expr(operands[i + 1], tokenSpan(ops[i]!));
+      e = { kind: "Binary", op: ops[i]!.image as A.BinaryOp, left: e, right, span: { start: e.span.start, end: Math.max(right.span.end, e.span.end) } };
+    }
+    return e;
+  }
+
+  private postfix(n: CstNode): A.Expr {
+    const c = kids(n);
+    let e = this.primary(node(c, "primary"), this.spanOf(n));
+    // Suffixes in source order: calls, indexing and `.name` member accesses.
+    const suffixes: { at: number; apply: (e: A.Expr) => A.Expr }[] = [];
+    for (const a of nodes(c, "argList")) {
+      const sp = this.spanOf(a);
+      suffixes.push({ at: sp.start, apply: (t) => ({ kind: "Call", callee: t, args: this.args(a), span: { start: t.span.start, end: sp.end } }) });
+    }
+    for (const ix of nodes(c, "indexSuffix")) {
+      const sp = this.spanOf(ix);
+      suffixes.push({ at: sp.start, apply: (t) => ({ kind: "Index", target: t, subscripts: nodes(kids(ix), "subscript").map((s) => this.subscript(s)), span: { start: t.span.start, end: sp.end } }) });
+    }
+    const dots = toks(c, "Dot");
+    const names = toks(c, "Identifier");
+    dots.forEach((d, i) => {
+      const nm = this.ident(names[i], tokenSpan(d));
+      suffixes.push({ at: d.startOffset, apply: (t) => ({ kind: "Member", target: t, name: nm, span: { start: t.span.start, end: Math.max(nm.span.end, tokenSpan(d).end) } }) });
+    });
+    suffixes.sort((a, b) => a.at - b.at);
+    for (const s of suffixes) e = s.apply(e);
+    return e;
+  }
+
+  private subscript(n: CstNode): A.Subscript {
+    const c = kids(n);
+    const sp = this.spanOf(n);
+    const ell = tok(c, "Ellipsis");
+    if (ell) return { kind: "Ellipsis", span: tokenSpan(ell) };
+    const colon = tok(c, "Colon");
+    const es = nodes(c, "expression");
+    if (!colon) return this.expr(es[0], sp);
+    const before = es.filter((e) => this.spanOf(e).start < colon.startOffset);
+    const after = es.filter((e) => this.spanOf(e).start > colon.startOffset);
+    return {
+      kind: "Slice",
+      ...(before[0] ? { start: this.expr(before[0]) } : {}),
+      ...(after[0] ? { end: this.expr(after[0]) } : {}),
+      span: sp,
+    };
+  }
+
+  private primary(n: CstNode | undefined, near?: Span): A.Expr {
+    if (!n) return this.expr(undefined, near);
+    const c = kids(n);
+    const sp = this.spanOf(n);
+    const [key, list] = Object.entries(c).find(([k]) => k !== "LParen" && k !== "RParen") ?? [];
+    const t = list?.[0] as IToken | undefined;
+    switch (key) {
+      case "Int":
+      case "Float":
+        return validTok(t) ? this.number(t, key === "Int") : { kind: "Error", span: sp };
+      case "True":
+      case "False":
+        return { kind: "Bool", value: key === "True", span: sp };
+      case "StringLit":
+        return validTok(t) ? this.string(t) : { kind: "Error", span: sp };
+      case "Identifier":
+        return validTok(t) ? { kind: "Name", name: t.image, span: tokenSpan(t) } : { kind: "Error", span: sp };
+      case "expression":
+        return this.expr(list![0] as CstNode, sp);
+      case "listExpr":
+        return this.expr(list![0] as CstNode, sp);
+      default:
+        return { kind: "Error", span: sp };
+    }
+  }
+
+  private number(t: IToken, isInt: boolean): A.NumberLit {
+    const sp = tokenSpan(t);
+    const digits = t.image.replace(/_/g, "");
+    let value = Number(digits);
+    if (isInt && BigInt(digits) > BigInt(limits.maxInt)) {
+      this.sink.report("TFM1004", sp, `integer ${t.image} is larger than 2^53 (${limits.maxInt}), the largest exact integer`);
+      value = limits.maxInt;
+    } else if (!Number.isFinite(value)) {
+      this.sink.report("TFM1005", sp, `number ${t.image} is out of range`);
+      value = 0;
+    }
+    return { kind: "Number", text: t.image, value, isInt, span: sp };
+  }
+
+  private string(t: IToken): A.StringLit {
+    const sp = tokenSpan(t);
+    const body = t.image.slice(1, -1);
+    const value = body.replace(/\\(u\{[0-9a-fA-F]{1,6}\}|.)/g, (m, esc: string, at: number) => {
+      const simple: Record<string, string> = { n: "\n", t: "\t", r: "\r", '"': '"', "\\": "\\" };
+      if (esc in simple) return simple[esc]!;
+      if (esc.startsWith("u{")) {
+        const cp = parseInt(esc.slice(2, -1), 16);
+        if (cp <= 0x10ffff) return String.fromCodePoint(cp);
+      }
+      const start = sp.start + 1 + at;
+      this.sink.report("TFM1006", { start, end: start + m.length }, `unknown escape \`${m}\` in string`);
+      return m;
+    });
+    return { kind: "String", value, span: sp };
+  }
+}
+
