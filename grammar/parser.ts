@@ -64,6 +64,7 @@ export class TfmParser extends CstParser {
       { ALT: () => this.CONSUME(T.IntType) },
       { ALT: () => this.CONSUME(T.FloatType) },
       { ALT: () => this.CONSUME(T.BoolType) },
+      { ALT: () => this.CONSUME(T.StrType) },
     ]);
   });
 
@@ -75,8 +76,13 @@ export class TfmParser extends CstParser {
     this.CONSUME(T.RBracket);
   });
 
+  // `...` (any dims), `*batch` (a named pack of dims), or a dimension expression
   dim = this.RULE("dim", () => {
-    this.OR([{ ALT: () => this.CONSUME(T.Ellipsis) }, { ALT: () => this.SUBRULE(this.expression) }]);
+    this.OR([
+      { ALT: () => this.CONSUME(T.Ellipsis) },
+      { ALT: () => { this.CONSUME(T.Star); this.CONSUME(T.Identifier); } },
+      { ALT: () => this.SUBRULE(this.expression) },
+    ]);
   });
 
   body = this.RULE("body", () => {

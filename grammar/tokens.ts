@@ -45,6 +45,7 @@ export const Transposed = softKeyword("transposed");
 export const IntType = softKeyword("int", "IntType");
 export const FloatType = softKeyword("float", "FloatType");
 export const BoolType = softKeyword("bool", "BoolType");
+export const StrType = softKeyword("str", "StrType");
 /** Tensor element types. `bool` doubles as the scalar boolean type. */
 export const DType = createToken({ name: "DType", pattern: /bf16|f16|f32|i32|i64/, longer_alt: Identifier, categories: [Identifier] });
 
@@ -91,7 +92,7 @@ export const WhiteSpace = createToken({ name: "WhiteSpace", pattern: /[ \t\r\n\f
 export const allTokens: TokenType[] = [
   WhiteSpace, Comment,
   Model, Block, Fn, Input, Output, Param, Layer, Ignore, If, Else, Return, True, False,
-  Repeat, As, Transposed, IntType, FloatType, BoolType, DType,
+  Repeat, As, Transposed, IntType, FloatType, BoolType, StrType, DType,
   Float, Int, StringLit, UnterminatedString,
   Ellipsis, StarStar, EqEq, NotEq, LessEq, GreaterEq, AndAnd, OrOr, Less, Greater, Bang,
   Plus, Minus, Star, Slash, Percent, At, Assign, Colon, Comma, Dot,
@@ -105,7 +106,7 @@ export const keywordGroups = {
   control: ["if", "else", "return", "repeat"],
   modifier: ["as", "transposed"],
   constant: ["true", "false"],
-  type: ["int", "float", "bool", "f32", "f16", "bf16", "i32", "i64"],
+  type: ["int", "float", "bool", "str", "f32", "f16", "bf16", "i32", "i64"],
 } as const;
 
 export const lexer = new Lexer(allTokens, { ensureOptimizations: false, positionTracking: "full", recoveryEnabled: true });

@@ -48,7 +48,7 @@ export interface ParamDecl {
   readonly span: Span;
 }
 
-export type ScalarTypeName = "int" | "float" | "bool";
+export type ScalarTypeName = "int" | "float" | "bool" | "str";
 export type DTypeName = "f32" | "f16" | "bf16" | "i32" | "i64" | "bool";
 
 export type TypeAnn = ScalarType | TensorType;
@@ -63,7 +63,13 @@ export interface TensorType {
   readonly dims: readonly Dim[];
   readonly span: Span;
 }
-export type Dim = Expr | EllipsisNode;
+/** A dimension: an expression, `...` (any number of dims), or `*name` (a named pack of dims). */
+export type Dim = Expr | EllipsisNode | PackDim;
+export interface PackDim {
+  readonly kind: "Pack";
+  readonly name: Ident;
+  readonly span: Span;
+}
 export interface EllipsisNode {
   readonly kind: "Ellipsis";
   readonly span: Span;

@@ -154,7 +154,7 @@ class AstBuilder {
     const c = kids(n);
     const tt = node(c, "tensorType");
     if (tt) return this.tensorType(tt);
-    const t = tok(c, "IntType") ?? tok(c, "FloatType") ?? tok(c, "BoolType");
+    const t = tok(c, "IntType") ?? tok(c, "FloatType") ?? tok(c, "BoolType") ?? tok(c, "StrType");
     const name = (t?.image ?? "int") as A.ScalarTypeName;
     return { kind: "ScalarType", name, span: this.spanOf(n) };
   }
@@ -168,7 +168,9 @@ class AstBuilder {
       dims: nodes(c, "dim").map((d) => {
         const dc = kids(d);
         const e = tok(dc, "Ellipsis");
-        return e ? { kind: "Ellipsis" as const, span: tokenSpan(e) } : this.expr(node(dc, "expression"), this.spanOf(d));
+        if (e) return { kind: "Ellipsis" as const, span: tokenSpan(e) };
+        if (tok(dc, "Star")) return { kind: "Pack" as const, name: this.ident(tok(dc, "Identifier"), this.spanOf(d)), span: this.spanOf(d) };
+        return this.expr(node(dc, "expression"), this.spanOf(d));
       }),
       span: this.spanOf(n),
     };

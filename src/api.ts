@@ -1,0 +1,67 @@
+// The compiler's one API: the CLI and the language server are thin faces over these functions.
+import { DiagnosticSink, sortDiagnostics, type Diagnostic } from "./diag/diagnostic.js";
+import type { Sources } from "./diag/render.js";
+import { instantiate, type Instantiation } from "./check/instantiate.js";
+import { resolveProgram, type Resolution } from "./check/resolve.js";
+import type { GlobalSym } from "./check/symbols.js";
+import { parseSetting, type Value } from "./check/values.js";
+import { prelude } from "./std/index.js";
+import type { Program } from "./syntax/ast.js";
+import { parse } from "./syntax/parse.js";
+
+export interface CheckOptions {
+  /** Model parameter overrides, as given to `--set name=value`. */
+  readonly settings?: ReadonlyMap<string, string>;
+}
+
+export interface CheckResult {
+  readonly file: string;
+  readonly program: Program;
+  /** Sorted by position; errors, warnings and notes together. */
+  readonly diagnostics: readonly Diagnostic[];
+  readonly resolution?: Resolution;
+  /** The program's model, if it has one. */
+  readonly model?: GlobalSym & { kind: "block" };
+  /** The model with its parameters applied, when the program is free of errors so far. */
+  readonly instance?: Instantiation;
+  /** Every source text a diagnostic may point into (the file and the standard library). */
+  readonly sources: Sources;
+}
+
+/** Parses, resolves names and instantiates the model. Never throws: a bug in tfm becomes TFM9001. */
+export function check(text: string, file: string, options: CheckOptions = {}): CheckResult {
+  const sources = new Map<string, string>([[file, text]]);
+  for (const s of prelude()) sources.set(s.file, s.text);
+  const sink = new DiagnosticSink(file);
+  let program: Program = { kind: "Program", items: [], comments: [], span: { start: 0, end: text.length } };
+  let resolution: Resolution | undefined;
+  let model: (GlobalSym & { kind: "block" }) | undefined;
+  let instance: Instantiation | undefined;
+  try {
+    const parsed = parse(text, file);
+    program = parsed.program;
+    sink.items.push(...parsed.diagnostics);
+    const std = prelude();
+    for (const s of std) sink.items.push(...s.diagnostics);
+    resolution = resolveProgram(std, { file, program }, sink);
+    const decl = program.items.find((i) => i.kind === "Block" && i.isModel);
+    const g = decl && resolution.globals.get(decl.name.name);
+    if (g?.kind === "block") model = g;
+    if (model && !sink.hasErrors) {
+      const settings = new Map<string, Value>([...(options.settings ?? new Map<string, string>())].map(([k, v]) => [k, parseSetting(v)]));
+      instance = instantiate(resolution, model, settings, file, sink);
+    } else if (!model && options.settings?.size) {
+      sink.report("TFM2008", { start: 0, end: 0 }, "--set was given, but the file defines no `model`");
+    }
+  } catch (e) {
+    const err = e instanceof Error ? e : new Error(String(e));
+    sink.report("TFM9001", { start: 0, end: 0 }, `internal compiler error: ${err.message}`, {
+      notes: ["this is a bug in tfm, not in your program: please report it with this file", ...(err.stack ?? "").split("\n").slice(1, 4).map((l) => l.trim())],
+    });
+  }
+  return { file, program, diagnostics: sortDiagnostics(sink.items), ...(resolution ? { resolution } : {}), ...(model ? { model } : {}), ...(instance ? { instance } : {}), sources };
+}
+
+export { parse } from "./syntax/parse.js";
+export { renderDiagnostic, renderDiagnostics, diagnosticToJson } from "./diag/render.js";
+export type { Diagnostic } from "./diag/diagnostic.js";
