@@ -51,10 +51,10 @@ export const DType = createToken({ name: "DType", pattern: /bf16|f16|f32|i32|i64
 
 // Literals.
 export const Float = createToken({ name: "Float", pattern: /(?:\d[\d_]*\.\d[\d_]*(?:[eE][+-]?\d+)?|\d[\d_]*[eE][+-]?\d+)/ });
-export const Int = createToken({ name: "Int", pattern: /\d[\d_]*/, longer_alt: Float });
+export const Int = createToken({ name: "Int", pattern: /\d[\d_]*/ });
 export const StringLit = createToken({ name: "StringLit", pattern: /"(?:[^"\\\r\n]|\\.)*"/ });
 /** A string missing its closing quote: lexed so that the error is one clear diagnostic. */
-export const UnterminatedString = createToken({ name: "UnterminatedString", pattern: /"(?:[^"\\\r\n]|\\.)*/ });
+export const UnterminatedString = createToken({ name: "UnterminatedString", pattern: /"(?:[^"\\\r\n]|\\.)*\\?/ });
 
 // Punctuation, longest first where prefixes overlap.
 export const Ellipsis = createToken({ name: "Ellipsis", pattern: /\.\.\./ });
@@ -87,7 +87,7 @@ export const RBrace = createToken({ name: "RBrace", pattern: /\}/ });
 
 // Trivia. Comments run from `#` to the end of the line and are kept (the formatter needs them).
 export const Comment = createToken({ name: "Comment", pattern: /#[^\r\n]*/, group: "comments" });
-export const WhiteSpace = createToken({ name: "WhiteSpace", pattern: /[ \t\r\n\f\v\uFEFF\u00A0\u2028\u2029]+/, group: Lexer.SKIPPED, line_breaks: true });
+export const WhiteSpace = createToken({ name: "WhiteSpace", pattern: /[ \t\r\n\f\v\uFEFF\u00A0]+/, group: Lexer.SKIPPED, line_breaks: true });
 
 export const allTokens: TokenType[] = [
   WhiteSpace, Comment,

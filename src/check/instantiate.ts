@@ -97,8 +97,8 @@ class Instantiator {
         at = { file: user.file, span: user.span };
       }
     }
-    const key = `${code}:${at.file}:${at.span.start}:${span.start}:${message}`;
-    if (this.reported.has(key)) return; // a stack of 12 copies reports once
+    const key = `${code}:${at.file}:${at.span.start}:${message}`;
+    if (this.reported.has(key)) return; // one report per user line and message: a stack of 12 copies reports once
     this.reported.add(key);
     this.sink.items.push({ code, severity: "error", message, span: at.span, file: at.file, related, notes });
   }

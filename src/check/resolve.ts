@@ -420,6 +420,7 @@ class Resolver {
     if ("used" in s) s.used = true;
     this.reference(e.callee.span, s);
     const sig = this.signatureOf(s);
+    if (sig === "unknown") return; // a layer whose block did not resolve: already reported
     if (!sig) {
       const hint = s.kind === "block" ? `: declare it with \`layer name = ${s.name}(...)\` and call \`name(x)\`` : "";
       this.sink.report("TFM2007", e.callee.span, `${describe(s)} is not callable${hint}`);
@@ -428,14 +429,14 @@ class Resolver {
     matchArgs(e.args, sig, e.span, this.sink);
   }
 
-  private signatureOf(s: Sym): Signature | undefined {
+  private signatureOf(s: Sym): Signature | "unknown" | undefined {
     switch (s.kind) {
       case "builtin":
         return { what: describe(s), params: builtins[s.name].params.map((p) => ({ name: p.name, optional: "default" in p })) };
       case "fn":
         return { what: describe(s), params: s.decl.params.map((p) => ({ name: p.name.name, optional: !!p.default })), declared: declaredAt(s) };
       case "layer": {
-        if (!s.block) return { what: describe(s), params: [], declared: undefined };
+        if (!s.block) return "unknown";
         const inputs = s.block.decl.body.filter((m): m is A.InputDecl => m.kind === "Input");
         return { what: describe(s), params: inputs.map((i) => ({ name: i.name.name, optional: !!i.default })), declared: declaredAt(s.block) };
       }

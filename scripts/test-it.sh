@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The README's test-it command: installs everything the tests need, then runs the whole suite.
+# Ends with a plain `N passed, M failed` line counted from vitest's JSON report.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# System packages: Debian's PyTorch (reference numerics, brings NumPy) for /usr/bin/python3.
+need=()
+/usr/bin/python3 -c "import torch, numpy" 2>/dev/null || need+=(python3-torch)
+if [ ${#need[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+# npm packages (the prepare script compiles TypeScript to dist/, which bin/tfm.js runs).
+export ONNXRUNTIME_NODE_INSTALL=skip
+npm ci --no-audit --no-fund
+
+mkdir -p .tmp
+status=0
+npx vitest run --reporter=default --reporter=json --outputFile=.tmp/vitest.json || status=$?
+node -e '
+  const r = JSON.parse(require("fs").readFileSync(".tmp/vitest.json", "utf8"));
+  console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed` + (r.numPendingTests ? `, ${r.numPendingTests} skipped` : ""));
+' || { echo "0 passed, 1 failed"; status=1; }
+exit $status

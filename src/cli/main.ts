@@ -1,0 +1,55 @@
+// The `tfm` command line: argument parsing (commander) and exit codes. Every command is a thin
+// face over src/api.ts. Exit codes: 0 success, 1 diagnostics (errors), 2 usage.
+import { Command, CommanderError, Option } from "commander";
+import { runCheck } from "./check.js";
+import { runFmt } from "./fmt.js";
+import { collectSetting, UsageError } from "./io.js";
+
+const out = (s: string) => process.stdout.write(s);
+const err = (s: string) => process.stderr.write(s);
+
+const setOption = () => new Option("--set <name=value>", "override a model parameter (repeatable)").argParser(collectSetting);
+
+export function buildCli(exit: (code: number) => void): Command {
+  const program = new Command("tfm")
+    .description("A compiler for Transformer models written in .tfm")
+    .version("0.1.0")
+    .showHelpAfterError()
+    .exitOverride();
+
+  program
+    .command("check")
+    .description("check .tfm files for syntax, name and parameter errors, and summarise each model")
+    .argument("<files...>", ".tfm files to check")
+    .addOption(setOption())
+    .option("--json", "print diagnostics and summaries as JSON")
+    .option("-q, --quiet", "print only diagnostics")
+    .action((files: string[], opts) => exit(runCheck(files, { ...opts, set: opts.set ?? new Map() }, out, err)));
+
+  program
+    .command("fmt")
+    .description("print .tfm files in canonical form")
+    .argument("<files...>", ".tfm files to format")
+    .option("-w, --write", "rewrite the files in place")
+    .option("--check", "list files that are not formatted; exit 1 if any")
+    .action((files: string[], opts) => exit(runFmt(files, opts, out, err)));
+
+  for (const c of program.commands) c.exitOverride().showHelpAfterError();
+  return program;
+}
+
+export function main(argv: string[]): number {
+  let code = 0;
+  const cli = buildCli((c) => (code = c));
+  try {
+    cli.parse(argv, { from: "user" });
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2; // --help and --version exit 0
+    if (e instanceof UsageError) {
+      err(`tfm: ${e.message}\n`);
+      return 2;
+    }
+    throw e;
+  }
+  return code;
+}
