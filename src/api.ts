@@ -44,6 +44,7 @@ export function check(text: string, file: string, options: CheckOptions = {}): C
     const std = prelude();
     for (const s of std) sink.items.push(...s.diagnostics);
     resolution = resolveProgram(std, { file, program }, sink);
+    suppressCascades(sink, program, parsed.diagnostics);
     const decl = program.items.find((i) => i.kind === "Block" && i.isModel);
     const g = decl && resolution.globals.get(decl.name.name);
     if (g?.kind === "block") model = g;
@@ -60,6 +61,18 @@ export function check(text: string, file: string, options: CheckOptions = {}): C
     });
   }
   return { file, program, diagnostics: sortDiagnostics(sink.items), ...(resolution ? { resolution } : {}), ...(model ? { model } : {}), ...(instance ? { instance } : {}), sources };
+}
+
+/**
+ * A declaration with a syntax error was only partly recovered: "has no output" and "never used"
+ * there are consequences of the syntax error, not news, so they are dropped.
+ */
+function suppressCascades(sink: DiagnosticSink, program: Program, syntax: readonly Diagnostic[]): void {
+  const broken = program.items.filter((i) => syntax.some((d) => d.span.start >= i.span.start && d.span.start <= i.span.end));
+  if (!broken.length) return;
+  const cascade = (d: Diagnostic) => (d.code === "TFM2012" || d.code === "TFM2017") && broken.some((i) => d.span.start >= i.span.start && d.span.start <= i.span.end);
+  const kept = sink.items.filter((d) => !cascade(d));
+  sink.items.splice(0, sink.items.length, ...kept);
 }
 
 export { parse } from "./syntax/parse.js";

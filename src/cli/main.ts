@@ -5,17 +5,21 @@ import { runCheck } from "./check.js";
 import { runFmt } from "./fmt.js";
 import { collectSetting, UsageError } from "./io.js";
 
-const out = (s: string) => process.stdout.write(s);
-const err = (s: string) => process.stderr.write(s);
+export interface Io {
+  out: (s: string) => void;
+  err: (s: string) => void;
+}
+const processIo: Io = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) };
 
 const setOption = () => new Option("--set <name=value>", "override a model parameter (repeatable)").argParser(collectSetting);
 
-export function buildCli(exit: (code: number) => void): Command {
+export function buildCli(exit: (code: number) => void, { out, err }: Io): Command {
   const program = new Command("tfm")
     .description("A compiler for Transformer models written in .tfm")
     .version("0.1.0")
     .showHelpAfterError()
-    .exitOverride();
+    .exitOverride()
+    .configureOutput({ writeOut: out, writeErr: err });
 
   program
     .command("check")
@@ -34,19 +38,19 @@ export function buildCli(exit: (code: number) => void): Command {
     .option("--check", "list files that are not formatted; exit 1 if any")
     .action((files: string[], opts) => exit(runFmt(files, opts, out, err)));
 
-  for (const c of program.commands) c.exitOverride().showHelpAfterError();
+  for (const c of program.commands) c.exitOverride().showHelpAfterError().configureOutput({ writeOut: out, writeErr: err });
   return program;
 }
 
-export function main(argv: string[]): number {
+export function main(argv: string[], io: Io = processIo): number {
   let code = 0;
-  const cli = buildCli((c) => (code = c));
+  const cli = buildCli((c) => (code = c), io);
   try {
     cli.parse(argv, { from: "user" });
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2; // --help and --version exit 0
     if (e instanceof UsageError) {
-      err(`tfm: ${e.message}\n`);
+      io.err(`tfm: ${e.message}\n`);
       return 2;
     }
     throw e;

@@ -134,11 +134,25 @@ class Printer {
     this.comments = [...comments].sort((a, b) => a.span.start - b.span.start);
   }
 
+  /**
+   * Trailing comments on consecutive lines of one body share a column (as gofmt aligns them), two
+   * spaces past the widest code; lines that open or close a body are not aligned.
+   */
   render(): string {
-    const out = this.lines.map((l) => {
+    const width = (l: Line) => indentUnit.length * l.indent + l.code.length;
+    const column: number[] = [];
+    for (let i = 0; i < this.lines.length; ) {
+      let j = i;
+      const aligned = (l: Line) => !!l.code && l.comment !== undefined && l.indent === this.lines[i]!.indent && !/^}|{$/.test(l.code);
+      while (j < this.lines.length && aligned(this.lines[j]!)) j++;
+      const col = Math.max(0, ...this.lines.slice(i, j).map(width)) + 2;
+      for (let k = i; k < j; k++) column[k] = col;
+      i = Math.max(j, i + 1);
+    }
+    const out = this.lines.map((l, i) => {
       const pad = indentUnit.repeat(l.indent);
       if (!l.code) return l.comment ? pad + l.comment : "";
-      return pad + l.code + (l.comment ? `  ${l.comment}` : "");
+      return pad + l.code + (l.comment ? " ".repeat((column[i] ?? width(l) + 2) - width(l)) + l.comment : "");
     });
     return out.length ? out.join("\n") + "\n" : "";
   }

@@ -477,11 +477,11 @@ model A(  # after paren
   layer h = repeat(n) Blk(a, b=c)  # rep
   # arg
   # after layer
-  ignore "a", "b"  # pat
+  ignore "a", "b"                       # pat
   param w: f32[a, b] as "w" transposed  # dims
   # param trailing
   output o: f32[a] = x  # eq
-  return x, y  # ret
+  return x, y           # ret
   # last in body
 }  # after A
 

@@ -1,0 +1,125 @@
+// The `tfm` command: exit codes, output, and the installed bin on the built code.
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { main } from "../../src/cli/main.js";
+
+function tfm(...argv: string[]) {
+  let out = "";
+  let err = "";
+  const code = main(argv, { out: (s) => (out += s), err: (s) => (err += s) });
+  return { code, out, err };
+}
+
+const scratch = mkdtempSync(join(tmpdir(), "tfm-cli-"));
+const file = (name: string, text: string) => {
+  const p = join(scratch, name);
+  writeFileSync(p, text);
+  return p;
+};
+
+describe("tfm check", () => {
+  it("checks a model and prints its summary, exit 0", () => {
+    const r = tfm("check", "models/gpt2.tfm");
+    expect(r.code).toBe(0);
+    expect(r.err).toBe("");
+    expect(r.out).toContain("models/gpt2.tfm: ok");
+    expect(r.out).toContain("inputs      input_ids: i32[batch, seq]");
+    expect(r.out).toContain("148 tensors, 124,439,808 values, 474.7 MiB");
+  });
+
+  it("applies --set and reports unknown parameters", () => {
+    expect(tfm("check", "models/gpt2.tfm", "--set", "n_layer=2").out).toContain("n_layer=2");
+    const bad = tfm("check", "models/gpt2.tfm", "--set", "n_layers=2");
+    expect(bad.code).toBe(1);
+    expect(bad.err).toContain("error[TFM2013]: model `GPT2` has no parameter `n_layers` (from --set)");
+  });
+
+  it("renders diagnostics with location, source line and carets, exit 1", () => {
+    const p = file("bad.tfm", "model M {\n  input x: f32[n]\n  output y = relu(xx)\n}\n");
+    const r = tfm("check", p);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain(`${p}:3:19: error[TFM2001]: \`xx\` is not defined`);
+    expect(r.err).toContain("3 |   output y = relu(xx)\n  | " + " ".repeat(18) + "^^");
+    expect(r.err).toContain("help: did you mean `x`?");
+  });
+
+  it("checks several files in one run and fails if any fails", () => {
+    const good = file("good.tfm", "model M {\n  input x: f32[n]\n  output y = relu(x)\n}\n");
+    const bad = file("bad2.tfm", "model M {");
+    const r = tfm("check", good, bad, "-q");
+    expect(r.code).toBe(1);
+    expect(r.out).toBe("");
+    expect(r.err).toContain(`${bad}: 1 error(s)`);
+    expect(tfm("check", good, "models/gpt2.tfm").code).toBe(0);
+  });
+
+  it("gives diagnostics to tools as JSON", () => {
+    const p = file("j.tfm", "model M {\n  input x: f32[n]\n  output y = relu(xx)\n}\n");
+    const r = tfm("check", "--json", p);
+    const [entry] = JSON.parse(r.out);
+    expect(entry.ok).toBe(false);
+    expect(entry.diagnostics[0]).toMatchObject({ code: "TFM2001", severity: "error", span: { start: { line: 3, column: 19 }, end: { line: 3, column: 21 } }, notes: ["did you mean `x`?"] });
+  });
+
+  it("reports invalid UTF-8 as a diagnostic", () => {
+    const p = join(scratch, "latin1.tfm");
+    writeFileSync(p, Buffer.from([0x6d, 0x6f, 0x64, 0x65, 0x6c, 0x20, 0xe9]));
+    const r = tfm("check", p);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain("error[TFM1013]");
+  });
+
+  it("exits 2 on usage errors and 0 on --help", () => {
+    expect(tfm("check", "no-such-file.tfm")).toMatchObject({ code: 2, err: "tfm: cannot read no-such-file.tfm: no such file\n" });
+    expect(tfm("check", "--bogus", "x").code).toBe(2);
+    expect(tfm("check").code).toBe(2);
+    expect(tfm("frobnicate").code).toBe(2);
+    expect(tfm("check", "models/gpt2.tfm", "--set", "oops").code).toBe(2);
+    const help = tfm("--help");
+    expect(help.code).toBe(0);
+    expect(help.out).toContain("Usage: tfm [options] [command]");
+    expect(tfm("check", "--help").out).toContain("--set <name=value>");
+  });
+});
+
+describe("tfm fmt", () => {
+  const messy = "model  M{input x:f32[n]\n\n\n   output y=relu( x )}";
+  const canonical = "model M {\n  input x: f32[n]\n\n  output y = relu(x)\n}\n";
+
+  it("prints canonical text", () => {
+    expect(tfm("fmt", file("m.tfm", messy))).toEqual({ code: 0, out: canonical, err: "" });
+  });
+
+  it("--check lists unformatted files; --write rewrites them", () => {
+    const p = file("w.tfm", messy);
+    expect(tfm("fmt", "--check", p)).toMatchObject({ code: 1, out: `${p}: would be reformatted\n` });
+    expect(tfm("fmt", "--write", p).code).toBe(0);
+    expect(readFileSync(p, "utf8")).toBe(canonical);
+    expect(tfm("fmt", "--check", p)).toMatchObject({ code: 0, out: "" });
+  });
+
+  it("never touches a file with syntax errors", () => {
+    const p = file("broken.tfm", "model M { input x: }");
+    const r = tfm("fmt", "--write", p);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain("error[TFM1003]");
+    expect(readFileSync(p, "utf8")).toBe("model M { input x: }");
+  });
+
+  it("every model in models/ is already formatted", () => {
+    expect(tfm("fmt", "--check", "models/gpt2.tfm")).toMatchObject({ code: 0, out: "" });
+  });
+});
+
+describe("the installed command", () => {
+  it("bin/tfm.js runs the built CLI", () => {
+    execFileSync("npx", ["tsc", "-p", "tsconfig.json"], { stdio: "pipe" }); // the same build `npm install` runs
+    const r = spawnSync(process.execPath, ["bin/tfm.js", "check", "models/gpt2.tfm"], { encoding: "utf8" });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain("148 tensors");
+    expect(spawnSync(process.execPath, ["bin/tfm.js", "check"], { encoding: "utf8" }).status).toBe(2);
+  });
+});
