@@ -3,13 +3,14 @@
 // checkpoint entries the model knowingly ignores. Errors inside blocks are reported where the
 // user typed them, with an instantiation trace.
 import type { Code } from "../diag/codes.js";
-import type { DiagnosticSink, Related } from "../diag/diagnostic.js";
+import type { DiagnosticSink } from "../diag/diagnostic.js";
 import type { Span } from "../diag/span.js";
 import type * as A from "../syntax/ast.js";
 import { limits } from "../syntax/limits.js";
 import { matchArgs } from "./args.js";
 import { blockSig, type Resolution } from "./resolve.js";
 import type { GlobalSym } from "./symbols.js";
+import { TraceReporter } from "./trace.js";
 import { coerce, evaluate, show, type Lookup, type Value } from "./values.js";
 
 export interface Weight {
@@ -38,13 +39,6 @@ export interface Instantiation {
   readonly ignored: readonly string[];
 }
 
-interface Frame {
-  readonly file: string;
-  readonly span: Span;
-  readonly path: string;
-  readonly block: string;
-}
-
 export function instantiate(
   res: Resolution,
   model: GlobalSym & { kind: "block" },
@@ -60,11 +54,14 @@ class TooLarge extends Error {}
 class Instantiator {
   private readonly weights: Weight[] = [];
   private readonly ignored: string[] = [];
-  private readonly reported = new Set<string>();
   private readonly byName = new Map<string, Weight>();
-  private trace: Frame[] = [];
+  private readonly trace: TraceReporter;
+  /** Blocks being instantiated, innermost last: guards against recursion (reported by the resolver). */
+  private readonly active: string[] = [];
 
-  constructor(private readonly res: Resolution, private readonly userFile: string, private readonly sink: DiagnosticSink) {}
+  constructor(private readonly res: Resolution, userFile: string, private readonly sink: DiagnosticSink) {
+    this.trace = new TraceReporter(sink, userFile);
+  }
 
   run(model: GlobalSym & { kind: "block" }, settings: ReadonlyMap<string, Value>): Instantiation | undefined {
     const known = new Set(model.decl.params.map((p) => p.name.name));
@@ -74,7 +71,7 @@ class Instantiator {
         return undefined;
       }
     }
-    const hparams = this.hparams(model, (p) => settings.get(p.name.name), model.file);
+    const hparams = this.hparams(model, (p) => settings.get(p.name.name));
     if (!hparams) return undefined;
     try {
       const inst = this.instance(model, hparams, "");
@@ -85,22 +82,8 @@ class Instantiator {
     }
   }
 
-  /** Reports at the user's line: errors inside library blocks move to the innermost user frame. */
   private report(code: Code, file: string, span: Span, message: string, notes: string[] = []): void {
-    const frames = [...this.trace].reverse();
-    const related: Related[] = frames.map((f) => ({ file: f.file, span: f.span, message: `in \`${f.block}\`${f.path ? ` (${f.path})` : ""}, instantiated here` }));
-    let at = { file, span };
-    if (file !== this.userFile) {
-      const user = frames.find((f) => f.file === this.userFile);
-      if (user) {
-        related.unshift({ file, span, message: "the error is here" });
-        at = { file: user.file, span: user.span };
-      }
-    }
-    const key = `${code}:${at.file}:${at.span.start}:${message}`;
-    if (this.reported.has(key)) return; // one report per user line and message: a stack of 12 copies reports once
-    this.reported.add(key);
-    this.sink.items.push({ code, severity: "error", message, span: at.span, file: at.file, related, notes });
+    this.trace.report(code, file, span, message, { notes });
   }
 
   private reporter(file: string) {
@@ -108,23 +91,19 @@ class Instantiator {
   }
 
   /** Parameter values: given (by argument or --set) or defaulted, each checked against its type. */
-  private hparams(g: GlobalSym & { kind: "block" }, given: (p: A.ParamDecl) => Value | undefined, argFile: string): Map<string, Value> | undefined {
+  private hparams(g: GlobalSym & { kind: "block" }, given: (p: A.ParamDecl) => Value | undefined): Map<string, Value> | undefined {
     const env = new Map<string, Value>();
     const report = this.reporter(g.file);
     for (const p of g.decl.params) {
       // An untyped parameter takes the type of its default: `n_layer = 12` is an int.
       const declared = p.type?.kind === "ScalarType" ? p.type.name : p.default ? evaluate(p.default, (n) => env.get(n), () => {})?.kind : undefined;
       let v = given(p);
-      let file = argFile;
-      if (!v && p.default) {
-        v = evaluate(p.default, (n) => env.get(n), report);
-        file = g.file;
-      }
+      if (!v && p.default) v = evaluate(p.default, (n) => env.get(n), report);
       if (!v) {
         if (!p.default) this.report("TFM2006", g.file, p.span, `parameter \`${p.name.name}\` of \`${g.name}\` has no value`);
         return undefined;
       }
-      const typed = coerce(v, declared, file === g.file ? p.name.span : this.trace[this.trace.length - 1]?.span ?? p.name.span, this.reporter(file));
+      const typed = coerce(v, declared, p.name.span, report);
       if (!typed) return undefined;
       env.set(p.name.name, typed);
     }
@@ -223,7 +202,7 @@ class Instantiator {
   private layer(m: A.LayerDecl, lookup: Lookup, path: string, children: Instance[], parent: GlobalSym & { kind: "block" }): void {
     const g = this.res.globals.get(m.callee.name);
     if (g?.kind !== "block") return; // reported by the resolver
-    if (this.trace.some((f) => f.block === g.name) || this.trace.length > limits.maxNesting) return; // recursion: reported by the resolver
+    if (this.active.includes(g.name) || this.active.length > limits.maxNesting) return; // recursion: reported by the resolver
     const report = this.reporter(parent.file);
     let count = 1;
     if (m.repeat) {
@@ -247,18 +226,19 @@ class Instantiator {
     });
     if (!ok) return;
     const base = join(path, m.checkpointName?.value ?? m.name.name);
-    this.trace.push({ file: parent.file, span: m.span, path: base, block: g.name });
+    this.active.push(g.name);
     try {
-      const hp = this.hparams(g, (p) => args.get(p), parent.file);
-      if (!hp) return;
-      for (let i = 0; i < count; i++) {
-        const p = m.repeat ? join(base, String(i)) : base;
-        const top = this.trace[this.trace.length - 1]!;
-        this.trace[this.trace.length - 1] = { ...top, path: p };
-        children.push(this.instance(g, hp, p));
-      }
+      this.trace.within({ file: parent.file, span: m.span, what: `\`${g.name}\` (${base})` }, () => {
+        const hp = this.hparams(g, (p) => args.get(p));
+        if (!hp) return;
+        for (let i = 0; i < count; i++) {
+          const p = m.repeat ? join(base, String(i)) : base;
+          this.trace.replaceTop({ file: parent.file, span: m.span, what: `\`${g.name}\` (${p})` });
+          children.push(this.instance(g, hp, p));
+        }
+      });
     } finally {
-      this.trace.pop();
+      this.active.pop();
     }
   }
 }

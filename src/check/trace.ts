@@ -1,0 +1,57 @@
+// Reporting from inside instantiated blocks and inlined functions: an error in the standard
+// library (or any file but the user's) is reported at the innermost place in the user's file that
+// led to it, with the whole instantiation trace as related notes, like a stack trace.
+import { codes, type Code } from "../diag/codes.js";
+import type { DiagnosticSink, Related, Severity } from "../diag/diagnostic.js";
+import type { Span } from "../diag/span.js";
+
+export interface Frame {
+  readonly file: string;
+  readonly span: Span;
+  /** "block `Attention` (h.0.attn)" or "function `softmax`" */
+  readonly what: string;
+}
+
+export class TraceReporter {
+  private readonly frames: Frame[] = [];
+  private readonly reported = new Set<string>();
+
+  constructor(private readonly sink: DiagnosticSink, private readonly userFile: string) {}
+
+  get depth(): number {
+    return this.frames.length;
+  }
+
+  /** Runs `f` inside a frame (a layer applied or instantiated, a function called). */
+  within<T>(frame: Frame, f: () => T): T {
+    this.frames.push(frame);
+    try {
+      return f();
+    } finally {
+      this.frames.pop();
+    }
+  }
+
+  replaceTop(frame: Frame): void {
+    this.frames[this.frames.length - 1] = frame;
+  }
+
+  report(code: Code, file: string, span: Span, message: string, opts: { notes?: readonly string[]; severity?: Severity; related?: readonly Related[] } = {}): void {
+    const inner = [...this.frames].reverse();
+    const related: Related[] = [...(opts.related ?? [])];
+    let at = { file, span };
+    if (file !== this.userFile) {
+      const user = inner.find((f) => f.file === this.userFile);
+      if (user) {
+        related.unshift({ file, span, message: "the error is here" });
+        at = { file: user.file, span: user.span };
+      }
+    }
+    related.push(...inner.map((f) => ({ file: f.file, span: f.span, message: `in ${f.what}, instantiated here` })));
+    // One report per place and message: a stack of 12 copies, or a function called 40 times, reports once.
+    const key = `${code}:${at.file}:${at.span.start}:${message}`;
+    if (this.reported.has(key)) return;
+    this.reported.add(key);
+    this.sink.items.push({ code, severity: opts.severity ?? codes[code].severity, message, span: at.span, file: at.file, related, notes: opts.notes ?? [] });
+  }
+}
