@@ -3,6 +3,7 @@ import { DiagnosticSink, sortDiagnostics, type Diagnostic } from "./diag/diagnos
 import type { Sources } from "./diag/render.js";
 import { instantiate, type Instantiation } from "./check/instantiate.js";
 import { resolveProgram, type Resolution } from "./check/resolve.js";
+import { checkShapes, type ShapeResult } from "./check/shapes/check.js";
 import type { GlobalSym } from "./check/symbols.js";
 import { parseSetting, type Value } from "./check/values.js";
 import { prelude } from "./std/index.js";
@@ -24,6 +25,8 @@ export interface CheckResult {
   readonly model?: GlobalSym & { kind: "block" };
   /** The model with its parameters applied, when the program is free of errors so far. */
   readonly instance?: Instantiation;
+  /** Symbolic shapes: the model's inputs and outputs, and what each expression evaluated to. */
+  readonly shapes?: ShapeResult;
   /** Every source text a diagnostic may point into (the file and the standard library). */
   readonly sources: Sources;
 }
@@ -37,6 +40,7 @@ export function check(text: string, file: string, options: CheckOptions = {}): C
   let resolution: Resolution | undefined;
   let model: (GlobalSym & { kind: "block" }) | undefined;
   let instance: Instantiation | undefined;
+  let shapes: ShapeResult | undefined;
   try {
     const parsed = parse(text, file);
     program = parsed.program;
@@ -54,13 +58,14 @@ export function check(text: string, file: string, options: CheckOptions = {}): C
     } else if (!model && options.settings?.size) {
       sink.report("TFM2008", { start: 0, end: 0 }, "--set was given, but the file defines no `model`");
     }
+    if (!sink.hasErrors) shapes = checkShapes(resolution, file, program, instance ? model : undefined, instance?.model.hparams, sink);
   } catch (e) {
     const err = e instanceof Error ? e : new Error(String(e));
     sink.report("TFM9001", { start: 0, end: 0 }, `internal compiler error: ${err.message}`, {
       notes: ["this is a bug in tfm, not in your program: please report it with this file", ...(err.stack ?? "").split("\n").slice(1, 4).map((l) => l.trim())],
     });
   }
-  return { file, program, diagnostics: sortDiagnostics(sink.items), ...(resolution ? { resolution } : {}), ...(model ? { model } : {}), ...(instance ? { instance } : {}), sources };
+  return { file, program, diagnostics: sortDiagnostics(sink.items), ...(resolution ? { resolution } : {}), ...(model ? { model } : {}), ...(instance ? { instance } : {}), ...(shapes ? { shapes } : {}), sources };
 }
 
 /**

@@ -55,6 +55,7 @@ class Instantiator {
   private readonly weights: Weight[] = [];
   private readonly ignored: string[] = [];
   private readonly byName = new Map<string, Weight>();
+  private instances = 0;
   private readonly trace: TraceReporter;
   /** Blocks being instantiated, innermost last: guards against recursion (reported by the resolver). */
   private readonly active: string[] = [];
@@ -202,8 +203,12 @@ class Instantiator {
   private layer(m: A.LayerDecl, lookup: Lookup, path: string, children: Instance[], parent: GlobalSym & { kind: "block" }): void {
     const g = this.res.globals.get(m.callee.name);
     if (g?.kind !== "block") return; // reported by the resolver
-    if (this.active.includes(g.name) || this.active.length > limits.maxNesting) return; // recursion: reported by the resolver
+    if (this.active.includes(g.name)) return; // recursion: reported by the resolver
     const report = this.reporter(parent.file);
+    if (this.active.length >= limits.maxInstanceDepth) {
+      report("TFM3009", m.span, `layers are nested more than ${limits.maxInstanceDepth} deep`);
+      return;
+    }
     let count = 1;
     if (m.repeat) {
       const v = evaluate(m.repeat, lookup, report);
@@ -232,6 +237,10 @@ class Instantiator {
         const hp = this.hparams(g, (p) => args.get(p));
         if (!hp) return;
         for (let i = 0; i < count; i++) {
+          if (++this.instances > limits.maxInstances) {
+            report("TFM3008", m.span, `the model has more than ${limits.maxInstances} layer instances`);
+            throw new TooLarge();
+          }
           const p = m.repeat ? join(base, String(i)) : base;
           this.trace.replaceTop({ file: parent.file, span: m.span, what: `\`${g.name}\` (${p})` });
           children.push(this.instance(g, hp, p));

@@ -98,20 +98,37 @@ function checkRecursion(user: Unit, globals: ReadonlyMap<string, GlobalSym>, sin
     item.params.forEach((p) => walkExpr(p.default));
     return out;
   };
+  // Depth-first search with an explicit stack: a chain of 10,000 functions must not overflow ours.
   const state = new Map<string, "active" | "done">();
-  const visit = (name: string, via: Span | undefined, path: string[]): void => {
-    const g = globals.get(name);
-    if (!g || (g.kind !== "block" && g.kind !== "fn")) return;
-    if (state.get(name) === "active") {
-      if (via && g.file === user.file) sink.report("TFM2010", via, `\`${name}\` uses itself: ${[...path, name].join(" → ")}`);
-      return;
+  for (const root of user.program.items) {
+    if (state.has(root.name.name)) continue;
+    const stack: { name: string; edges: { name: string; span: Span }[]; next: number }[] = [];
+    const enter = (name: string) => {
+      const g = globals.get(name);
+      if (!g || (g.kind !== "block" && g.kind !== "fn")) return;
+      state.set(name, "active");
+      stack.push({ name, edges: edges(g.decl), next: 0 });
+    };
+    enter(root.name.name);
+    while (stack.length) {
+      const top = stack[stack.length - 1]!;
+      const e = top.edges[top.next++];
+      if (!e) {
+        state.set(top.name, "done");
+        stack.pop();
+        continue;
+      }
+      const st = state.get(e.name);
+      if (st === "active") {
+        const g = globals.get(top.name);
+        if (g && "file" in g && g.file === user.file) {
+          const path = stack.slice(stack.findIndex((f) => f.name === e.name)).map((f) => f.name);
+          const shown = path.length > 6 ? [...path.slice(0, 3), "…", ...path.slice(-2)] : path;
+          sink.report("TFM2010", e.span, `\`${e.name}\` uses itself: ${[...shown, e.name].join(" → ")}`);
+        }
+      } else if (!st) enter(e.name);
     }
-    if (state.get(name) === "done") return;
-    state.set(name, "active");
-    for (const e of edges(g.decl)) visit(e.name, e.span, [...path, name]);
-    state.set(name, "done");
-  };
-  for (const item of user.program.items) visit(item.name.name, undefined, []);
+  }
 }
 
 /** Declarations a body hoists: visible from the start of the body they are declared in. */
@@ -232,7 +249,10 @@ class Resolver {
         else if (m.name.name) {
           const s = scope.lookup(m.name.name);
           if (!s) this.sink.report("TFM2018", m.name.span, `output \`${m.name.name}\` has no value: write \`output ${m.name.name} = ...\` or bind \`${m.name.name}\` first`, { notes: didYouMean(m.name.name, scope.visible()) });
-          else this.reference(m.name.span, s);
+          else {
+            s.used = true;
+            this.reference(m.name.span, s);
+          }
         }
         if (m.value && m.name.name) this.assignTo(m.name, scope, true);
         return;

@@ -2,7 +2,7 @@
 // library (or any file but the user's) is reported at the innermost place in the user's file that
 // led to it, with the whole instantiation trace as related notes, like a stack trace.
 import { codes, type Code } from "../diag/codes.js";
-import type { DiagnosticSink, Related, Severity } from "../diag/diagnostic.js";
+import { diag, type DiagnosticSink, type Related, type Severity } from "../diag/diagnostic.js";
 import type { Span } from "../diag/span.js";
 
 export interface Frame {
@@ -52,6 +52,6 @@ export class TraceReporter {
     const key = `${code}:${at.file}:${at.span.start}:${message}`;
     if (this.reported.has(key)) return;
     this.reported.add(key);
-    this.sink.items.push({ code, severity: opts.severity ?? codes[code].severity, message, span: at.span, file: at.file, related, notes: opts.notes ?? [] });
+    this.sink.items.push(diag(at.file, code, at.span, message, { related, notes: opts.notes ?? [], severity: opts.severity ?? codes[code].severity }));
   }
 }

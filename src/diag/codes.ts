@@ -20,6 +20,7 @@ const catalogue = {
   TFM1011: { severity: "error", title: "nesting too deep" },
   TFM1012: { severity: "error", title: "identifier too long" },
   TFM1013: { severity: "error", title: "file is not valid UTF-8 text" },
+  TFM1014: { severity: "error", title: "expression nested too deeply" },
   // 2xxx: names, declarations and calls.
   TFM2001: { severity: "error", title: "undefined name" },
   TFM2002: { severity: "error", title: "duplicate definition" },
@@ -48,6 +49,22 @@ const catalogue = {
   TFM3006: { severity: "error", title: "value cannot be known at compile time" },
   TFM3007: { severity: "error", title: "invalid --set value" },
   TFM3008: { severity: "error", title: "model too large to instantiate" },
+  TFM3009: { severity: "error", title: "layers or function calls nested too deeply" },
+  // 4xxx: shapes and element types.
+  TFM4001: { severity: "error", title: "shape mismatch" },
+  TFM4002: { severity: "warning", title: "shapes agree only if symbolic dims are equal at run time" },
+  TFM4003: { severity: "error", title: "wrong number of dims" },
+  TFM4004: { severity: "error", title: "element types differ" },
+  TFM4005: { severity: "error", title: "shapes do not broadcast" },
+  TFM4006: { severity: "error", title: "matmul inner dims differ" },
+  TFM4007: { severity: "error", title: "reshape changes the number of elements" },
+  TFM4008: { severity: "error", title: "dim out of range" },
+  TFM4009: { severity: "warning", title: "division is exact only for some values of the symbolic dims" },
+  TFM4010: { severity: "error", title: "wrong kind of value (tensor, number or list expected)" },
+  TFM4011: { severity: "error", title: "chunks do not divide the dim evenly" },
+  TFM4012: { severity: "error", title: "index out of bounds" },
+  TFM4013: { severity: "error", title: "a repeat stack's output does not fit its next copy's input" },
+  TFM4014: { severity: "error", title: "model inputs need a fixed number of dims" },
   // 9xxx: tfm itself is wrong. These are bugs: please report them.
   TFM9001: { severity: "error", title: "internal compiler error" },
 } as const satisfies Record<string, CodeInfo>;

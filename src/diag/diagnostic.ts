@@ -29,15 +29,24 @@ export interface DiagOptions {
   severity?: Severity;
 }
 
+/**
+ * Messages quote user text (names, literals, values); a quote longer than 48 characters is cut to
+ * 40 and an ellipsis, so a 10,000-character identifier gives a readable one-line message.
+ */
+export function shorten(message: string): string {
+  const cut = message.replace(/(`|")([^`"\n]{48,})\1/g, (_m, q: string, body: string) => `${q}${[...body].slice(0, 40).join("")}…${q}`);
+  return cut.length > 1000 ? cut.slice(0, 1000) + "…" : cut;
+}
+
 export function diag(file: string, code: Code, span: Span, message: string, opts: DiagOptions = {}): Diagnostic {
   return {
     code,
     severity: opts.severity ?? codes[code].severity,
-    message,
+    message: shorten(message),
     span,
     file,
-    related: opts.related ?? [],
-    notes: opts.notes ?? [],
+    related: (opts.related ?? []).map((r) => ({ ...r, message: shorten(r.message) })),
+    notes: (opts.notes ?? []).map(shorten),
   };
 }
 

@@ -4,7 +4,7 @@ import type { CstNode, IRecognitionException, IToken } from "chevrotain";
 import { parser } from "../../grammar/parser.js";
 import * as T from "../../grammar/tokens.js";
 import { DiagnosticSink, type Diagnostic } from "../diag/diagnostic.js";
-import type { Span } from "../diag/span.js";
+import { cover, type Span } from "../diag/span.js";
 import type * as A from "./ast.js";
 import { limits } from "./limits.js";
 import { tokenize, tokenSpan } from "./tokenize.js";
@@ -16,8 +16,9 @@ export interface ParseResult {
 
 export function parse(text: string, file = "<input>"): ParseResult {
   const sink = new DiagnosticSink(file);
-  if (text.length > limits.maxFileBytes) {
-    sink.report("TFM1010", { start: 0, end: 0 }, `file is ${text.length} characters long; the limit is ${limits.maxFileBytes}`);
+  const bytes = text.length * 3 <= limits.maxFileBytes ? text.length : new TextEncoder().encode(text).length;
+  if (bytes > limits.maxFileBytes) {
+    sink.report("TFM1010", { start: 0, end: 0 }, `file is ${bytes} bytes long; the limit is ${limits.maxFileBytes} bytes`);
     return { program: { kind: "Program", items: [], comments: [], span: { start: 0, end: 0 } }, diagnostics: sink.items };
   }
   const { tokens, comments } = tokenize(text, sink);
@@ -86,7 +87,26 @@ const toks = (c: Children, name: string) => (c[name] ?? []) as IToken[];
 const validTok = (t: IToken | undefined): t is IToken => !!t && !Number.isNaN(t.startOffset) && !t.isInsertedInRecovery;
 
 class AstBuilder {
+  /** Depth of each expression built, to enforce limits.maxExpressionDepth. */
+  private readonly depths = new WeakMap<A.Expr, number>();
+  private tooDeepReported = false;
+
   constructor(private readonly sink: DiagnosticSink, private readonly textEnd: number) {}
+
+  /**
+   * Every compound expression passes through here: a chain deeper than the limit (a 100,000-term
+   * sum, 10,000 prefix minuses) becomes an error node, so no later phase recurses that deep.
+   */
+  private node(e: A.Expr, ...children: A.Expr[]): A.Expr {
+    const depth = 1 + Math.max(0, ...children.map((c) => this.depths.get(c) ?? 0));
+    if (depth > limits.maxExpressionDepth) {
+      if (!this.tooDeepReported) this.sink.report("TFM1014", e.span, `expression nested more than ${limits.maxExpressionDepth} deep; split it with intermediate names`);
+      this.tooDeepReported = true;
+      return { kind: "Error", span: e.span };
+    }
+    this.depths.set(e, depth);
+    return e;
+  }
 
   /** The span a CST node covers; recovered nodes may have no location. */
   private spanOf(n: CstNode | undefined, fallback: Span = { start: this.textEnd, end: this.textEnd }): Span {
@@ -270,15 +290,17 @@ class AstBuilder {
       case "unaryExpr": {
         let e = this.expr(node(c, "postfixExpr"), this.spanOf(n));
         const ops = [...toks(c, "Minus"), ...toks(c, "Bang")].filter(validTok).sort((a, b) => b.startOffset - a.startOffset);
-        for (const op of ops) e = { kind: "Unary", op: op.image as A.UnaryOp, operand: e, span: { start: op.startOffset, end: e.span.end } };
+        for (const op of ops) e = this.node({ kind: "Unary", op: op.image as A.UnaryOp, operand: e, span: cover(tokenSpan(op), e.span) }, e);
         return e;
       }
       case "postfixExpr":
         return this.postfix(n);
       case "primary":
         return this.primary(n);
-      case "listExpr":
-        return { kind: "List", elements: nodes(c, "expression").map((e) => this.expr(e)), span: this.spanOf(n) };
+      case "listExpr": {
+        const elements = nodes(c, "expression").map((e) => this.expr(e));
+        return this.node({ kind: "List", elements, span: this.spanOf(n) }, ...elements);
+      }
       default:
         return { kind: "Error", span: this.spanOf(n) };
     }
@@ -292,7 +314,7 @@ class AstBuilder {
     let e = this.expr(operands[0], this.spanOf(n));
     for (let i = 0; i < ops.length; i++) {
       const right = this.expr(operands[i + 1], tokenSpan(ops[i]!));
-      e = { kind: "Binary", op: ops[i]!.image as A.BinaryOp, left: e, right, span: { start: e.span.start, end: Math.max(right.span.end, e.span.end) } };
+      e = this.node({ kind: "Binary", op: ops[i]!.image as A.BinaryOp, left: e, right, span: cover(e.span, right.span) }, e, right);
     }
     return e;
   }
@@ -304,17 +326,17 @@ class AstBuilder {
     const suffixes: { at: number; apply: (e: A.Expr) => A.Expr }[] = [];
     for (const a of nodes(c, "argList")) {
       const sp = this.spanOf(a);
-      suffixes.push({ at: sp.start, apply: (t) => ({ kind: "Call", callee: t, args: this.args(a), span: { start: t.span.start, end: sp.end } }) });
+      suffixes.push({ at: sp.start, apply: (t) => { const args = this.args(a); return this.node({ kind: "Call", callee: t, args, span: cover(t.span, sp) }, t, ...args.map((x) => x.value)); } });
     }
     for (const ix of nodes(c, "indexSuffix")) {
       const sp = this.spanOf(ix);
-      suffixes.push({ at: sp.start, apply: (t) => ({ kind: "Index", target: t, subscripts: nodes(kids(ix), "subscript").map((s) => this.subscript(s)), span: { start: t.span.start, end: sp.end } }) });
+      suffixes.push({ at: sp.start, apply: (t) => { const subscripts = nodes(kids(ix), "subscript").map((s) => this.subscript(s)); return this.node({ kind: "Index", target: t, subscripts, span: cover(t.span, sp) }, t, ...subscripts.flatMap((s) => (s.kind === "Slice" ? [s.start, s.end].filter((x): x is A.Expr => !!x) : s.kind === "Ellipsis" ? [] : [s]))); } });
     }
     const dots = toks(c, "Dot");
     const names = toks(c, "Identifier");
     dots.forEach((d, i) => {
       const nm = this.ident(names[i], tokenSpan(d));
-      suffixes.push({ at: d.startOffset, apply: (t) => ({ kind: "Member", target: t, name: nm, span: { start: t.span.start, end: Math.max(nm.span.end, tokenSpan(d).end) } }) });
+      suffixes.push({ at: d.startOffset, apply: (t) => this.node({ kind: "Member", target: t, name: nm, span: cover(cover(t.span, nm.span), tokenSpan(d)) }, t) });
     });
     suffixes.sort((a, b) => a.at - b.at);
     for (const s of suffixes) e = s.apply(e);

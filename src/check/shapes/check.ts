@@ -1,0 +1,671 @@
+// The shape checker: an abstract interpreter that runs the model on symbolic shapes. Inputs get
+// symbolic dims (batch, seq); every layer application and function call is checked against its
+// declared types and every builtin against its shape rule. Blocks the model never reaches are
+// checked on their own, with their parameters as symbols, reporting only certain errors.
+import type { Code } from "../../diag/codes.js";
+import type { DiagnosticSink, Related } from "../../diag/diagnostic.js";
+import type { Span } from "../../diag/span.js";
+import type * as A from "../../syntax/ast.js";
+import { formatExpr } from "../../syntax/format.js";
+import { limits } from "../../syntax/limits.js";
+import { matchArgs, type SigParam } from "../args.js";
+import { builtins, constants, isDTypeName, type BuiltinName } from "../builtins.js";
+import type { Resolution } from "../resolve.js";
+import type { GlobalSym } from "../symbols.js";
+import { TraceReporter } from "../trace.js";
+import type { Value } from "../values.js";
+import { addDim, constDim, constValue, DimOverflow, divDim, equalDims, mulDim, negDim, showDim, subDim, symDim, symbolsOf, type Dim } from "./dim.js";
+import { elementwise, rules, type RuleCtx } from "./rules.js";
+import { Scope, type Binding, type LayerRef } from "./scope.js";
+import { showType, symbolicInput, unify } from "./unify.js";
+import { asTensor, intVal, showValue, tensor, unknown, type SVal } from "./value.js";
+
+type Block = GlobalSym & { kind: "block" };
+type Fn = GlobalSym & { kind: "fn" };
+
+export interface ShapeResult {
+  /** What each expression and declared name evaluated to, by `file:start:end` (for hovers). */
+  readonly types: ReadonlyMap<string, readonly string[]>;
+  /** The model's inputs and outputs with their shapes. */
+  readonly inputs: readonly { name: string; value: SVal }[];
+  readonly outputs: readonly { name: string; value: SVal }[];
+}
+
+export const typeKey = (file: string, span: Span) => `${file}:${span.start}:${span.end}`;
+
+export function checkShapes(res: Resolution, userFile: string, program: A.Program, model: Block | undefined, hparams: ReadonlyMap<string, Value> | undefined, sink: DiagnosticSink): ShapeResult {
+  const c = new ShapeChecker(res, userFile, sink);
+  const io = model && hparams ? c.checkModel(model, hparams) : { inputs: [], outputs: [] };
+  c.checkUnreached(program);
+  return { types: c.types, ...io };
+}
+
+/** The evaluation context of one block or function body. */
+interface Ctx {
+  readonly file: string;
+  readonly scope: Scope;
+  /** Lazily evaluated declarations (layers and weights are visible before they are declared). */
+  readonly lazy: Map<string, () => Binding>;
+}
+
+class ShapeChecker {
+  readonly types = new Map<string, string[]>();
+  private readonly trace: TraceReporter;
+  private readonly memo = new Map<string, SVal>();
+  private readonly reached = new Set<A.Item>();
+  private generic = false;
+  private depth = 0;
+  private tooDeepReported = false;
+
+  constructor(private readonly res: Resolution, private readonly userFile: string, sink: DiagnosticSink) {
+    this.trace = new TraceReporter(sink, userFile);
+  }
+
+  // ---- entry points ------------------------------------------------------------------------
+
+  checkModel(model: Block, hparams: ReadonlyMap<string, Value>) {
+    const scope = new Scope();
+    for (const [k, v] of hparams) scope.define(k, fromValue(v));
+    return this.runBlock(model, scope, (input, ctx) => symbolicInput(input.type, scope, (e) => this.dim(e, ctx), (d) => this.report("TFM4014", ctx.file, d.span, "a model input needs a fixed number of dims: name each one (`i32[batch, seq]`)")));
+  }
+
+  /** Blocks and functions of the user's file the model does not reach, checked generically. */
+  checkUnreached(program: A.Program): void {
+    this.generic = true;
+    for (const item of program.items) {
+      if (this.reached.has(item) || !item.name.name) continue;
+      const g = this.res.globals.get(item.name.name);
+      if (!g || (g.kind !== "block" && g.kind !== "fn") || g.decl !== item) continue;
+      const scope = new Scope();
+      const ctx: Ctx = { file: g.file, scope, lazy: new Map() };
+      for (const p of item.params) {
+        const sym = p.type?.kind === "TensorType" ? undefined : symbolFor(p);
+        const v = p.default ? this.expr(p.default, ctx) : sym ?? unknown;
+        if (p.type?.kind === "TensorType") scope.define(p.name.name, symbolicInput(p.type, scope, (e) => this.dim(e, ctx), () => {}));
+        else scope.define(p.name.name, p.default && v.kind !== "unknown" ? v : sym ?? unknown);
+      }
+      if (g.kind === "block") this.runBlock(g, scope, (input) => symbolicInput(input.type, scope, (e) => this.dim(e, ctx), () => {}));
+      else this.body(item.body, ctx, []);
+    }
+  }
+
+  // ---- reporting ---------------------------------------------------------------------------
+
+  private report(code: Code, file: string, span: Span, message: string, notes: string[] = [], related: Related[] = []): void {
+    if (this.generic && (code === "TFM4002" || code === "TFM4009")) return; // symbolic parameters: only certain errors
+    this.trace.report(code, file, span, message, { notes, related });
+  }
+
+  private same(a: Dim, b: Dim, what: string, file: string, span: Span, notes: string[] = []): boolean {
+    const eq = equalDims(a, b);
+    if (eq === false) this.report("TFM4001", file, span, `${what}: ${showDim(a)} ≠ ${showDim(b)}`, notes);
+    else if (eq === undefined) this.undecided(a, b, what, file, span, notes);
+    return eq !== false;
+  }
+
+  private undecided(a: Dim, b: Dim, what: string, file: string, span: Span, notes: string[] = []): void {
+    const syms = [...new Set([...symbolsOf(a), ...symbolsOf(b)])];
+    const known = syms.length === 1 ? `; ${syms[0]} is only known then` : syms.length ? `; ${syms.join(", ")} are only known then` : "";
+    this.report("TFM4002", file, span, `cannot prove that ${showDim(a)} == ${showDim(b)} (${what})`, [`this holds only when ${showDim(a)} = ${showDim(b)} at run time${known}`, ...notes]);
+  }
+
+  private record(file: string, span: Span, v: SVal): void {
+    const key = typeKey(file, span);
+    const shown = showValue(v);
+    const list = this.types.get(key);
+    if (!list) this.types.set(key, [shown]);
+    else if (!list.includes(shown) && list.length < 4) list.push(shown);
+  }
+
+  /** Recursion is reported by the resolver; a legitimately deep chain gets TFM3009 here. */
+  private tooDeep(file: string, span: Span): boolean {
+    if (this.depth < limits.maxInstanceDepth) return false;
+    if (!this.tooDeepReported) this.report("TFM3009", file, span, `layers and function calls are nested more than ${limits.maxInstanceDepth} deep`);
+    this.tooDeepReported = true;
+    return true;
+  }
+
+  // ---- blocks ------------------------------------------------------------------------------
+
+  /** Runs a block body whose parameters are in `scope`; `input` gives each input's value. */
+  private runBlock(g: Block, scope: Scope, input: (d: A.InputDecl, ctx: Ctx) => SVal) {
+    this.reached.add(g.decl);
+    const ctx: Ctx = { file: g.file, scope, lazy: new Map() };
+    const inputs: { name: string; value: SVal }[] = [];
+    for (const m of g.decl.body) {
+      if (m.kind !== "Input") continue;
+      const v = input(m, ctx);
+      scope.define(m.name.name, v);
+      this.record(g.file, m.name.span, v);
+      inputs.push({ name: m.name.name, value: v });
+    }
+    const outputs: { name: string; value: SVal }[] = [];
+    this.body(g.decl.body, ctx, outputs);
+    return { inputs, outputs };
+  }
+
+  /** Applies a block to arguments (bound to its inputs; undefined where defaulted). */
+  private callBlock(g: Block, hparams: ReadonlyMap<string, SVal>, args: readonly (SVal | undefined)[], argSpans: readonly (Span | undefined)[], call: { file: string; span: Span; what: string }): SVal {
+    const key = `B:${g.file}:${g.name}:${[...hparams].map(([k, v]) => `${k}=${showValue(v)}`).join(",")}:${args.map((a) => (a ? showValue(a) : "-")).join(",")}`;
+    const hit = this.memo.get(key);
+    if (hit) return hit;
+    if (this.tooDeep(call.file, call.span)) return unknown;
+    const scope = new Scope();
+    for (const [k, v] of hparams) scope.define(k, v);
+    const inputs = g.decl.body.filter((m): m is A.InputDecl => m.kind === "Input");
+    let i = 0;
+    const { outputs } = this.trace.within({ file: call.file, span: call.span, what: call.what }, () => {
+      this.depth++;
+      try {
+        return this.runBlock(g, scope, (d, ctx) => {
+          const k = i++;
+          const given = args[k];
+          const v = given ?? (d.default ? this.expr(d.default, ctx) : unknown);
+          const ok = this.bindTyped(d.type, v, scope, ctx, given ? { file: call.file, span: argSpans[k] ?? call.span } : { file: g.file, span: d.default?.span ?? d.span }, d);
+          return ok ? v : unknown;
+        });
+      } finally {
+        this.depth--;
+      }
+    });
+    const result: SVal = outputs.length === 1 ? outputs[0]!.value : { kind: "tuple", items: outputs.map((o) => o.value) };
+    this.memo.set(key, result);
+    return result;
+  }
+
+  /** Binds `v` to a declared type; false after reporting a mismatch (the value is then unknown). */
+  private bindTyped(t: A.TensorType, v: SVal, scope: Scope, ctx: Ctx, at: { file: string; span: Span }, decl: { name: A.Ident }): boolean {
+    const typeText = showType(t, formatExpr);
+    return unify(t, v, scope, {
+      dim: (e) => this.dim(e, { ...ctx, scope }),
+      mismatch: (code, message, notes = []) => this.report(code, at.file, at.span, `\`${decl.name.name}\`: ${message}`, notes, [{ file: ctx.file, span: decl.name.span, message: `\`${decl.name.name}\` is declared ${typeText} here` }]),
+      undecided: (a, b, what) => this.undecided(a, b, `${what} of \`${decl.name.name}\``, at.file, at.span),
+    }, typeText);
+  }
+
+  /** Applies a layer; a repeat stack threads its first input through every copy. */
+  private applyLayer(ref: LayerRef, args: (SVal | undefined)[], argSpans: (Span | undefined)[], file: string, span: Span): SVal {
+    const what = `block \`${ref.block.name}\` (${ref.decl.name.name})`;
+    if (!ref.stacked) return this.callBlock(ref.block, ref.hparams, args, argSpans, { file, span, what });
+    const n = ref.count ?? 1;
+    let out: SVal = args[0] ?? unknown;
+    for (let i = 0; i < n; i++) {
+      const input = args[0];
+      out = this.callBlock(ref.block, ref.hparams, args, argSpans, { file, span, what: `block \`${ref.block.name}\` (${ref.decl.name.name}.${i})` });
+      const first = out.kind === "tuple" ? out.items[0]! : out;
+      if (input && first.kind !== "unknown" && showValue(first) !== showValue(input)) {
+        const a = asTensor(first);
+        const b = asTensor(input);
+        if (!a || !b || a.shape.length !== b.shape.length || a.shape.some((d, k) => equalDims(d, b.shape[k]!) === false) || a.dtype !== b.dtype) {
+          this.report("TFM4013", file, span, `each copy of \`${ref.decl.name.name}\` returns ${showValue(first)}, which does not fit its input ${showValue(input)}`);
+          return unknown;
+        }
+      }
+      args = [first, ...args.slice(1)];
+    }
+    return out;
+  }
+
+  // ---- bodies ------------------------------------------------------------------------------
+
+  /** Runs members in order; collects outputs; returns what a `return` returned. */
+  private body(members: readonly A.Member[], ctx: Ctx, outputs: { name: string; value: SVal }[]): SVal | undefined {
+    for (const m of members) this.hoist(m, ctx);
+    let returned: SVal | undefined;
+    for (const m of members) {
+      switch (m.kind) {
+        case "Input": case "Ignore":
+          break;
+        case "TensorParam": case "Layer":
+          this.lookup(m.name.name, ctx); // evaluates the declaration (and reports) in order
+          break;
+        case "Assign": {
+          const v = this.expr(m.value, ctx);
+          this.assign(m.targets, v, m.value.span, ctx);
+          break;
+        }
+        case "Output": {
+          const v = m.value ? this.expr(m.value, ctx) : this.valueOf(m.name.name, ctx);
+          if (m.type) this.bindTyped(m.type, v, new Scope(ctx.scope), ctx, { file: ctx.file, span: (m.value ?? m.name).span }, m);
+          if (m.value) ctx.scope.assign(m.name.name, v);
+          this.record(ctx.file, m.name.span, v);
+          outputs.push({ name: m.name.name, value: v });
+          break;
+        }
+        case "If": {
+          const c = this.expr(m.cond, ctx);
+          const branches = c.kind === "bool" && c.value !== undefined ? [c.value ? m.then : m.else_ ?? []] : [m.then, m.else_ ?? []];
+          for (const b of branches) {
+            const r = this.body(b, { ...ctx, scope: new Scope(ctx.scope), lazy: new Map(ctx.lazy) }, outputs);
+            returned ??= r;
+          }
+          break;
+        }
+        case "Return":
+          returned = m.values.length === 1 ? this.expr(m.values[0]!, ctx) : { kind: "tuple", items: m.values.map((v) => this.expr(v, ctx)) };
+          break;
+        default: {
+          const never: never = m;
+          return never;
+        }
+      }
+    }
+    return returned;
+  }
+
+  private hoist(m: A.Member, ctx: Ctx): void {
+    if (m.kind === "TensorParam") {
+      ctx.lazy.set(m.name.name, () => {
+        const shape: Dim[] = [];
+        for (const d of m.type.dims) {
+          const v = d.kind === "Ellipsis" || d.kind === "Pack" ? undefined : this.dim(d, ctx);
+          if (!v) return unknown;
+          shape.push(v);
+        }
+        const t = tensor(m.type.dtype, shape);
+        this.record(ctx.file, m.name.span, t);
+        return t;
+      });
+    } else if (m.kind === "Layer") {
+      ctx.lazy.set(m.name.name, () => this.layerRef(m, ctx));
+    }
+  }
+
+  private layerRef(m: A.LayerDecl, ctx: Ctx): Binding {
+    const g = this.res.globals.get(m.callee.name);
+    if (g?.kind !== "block") return unknown;
+    this.reached.add(g.decl);
+    const bound = matchArgs(m.args, { what: "", params: g.decl.params.map((p) => ({ name: p.name.name, optional: !!p.default })) }, m.span);
+    const hp = new Map<string, SVal>();
+    const inner: Ctx = { file: g.file, scope: new Scope(), lazy: new Map() };
+    g.decl.params.forEach((p, i) => {
+      const a = bound[i];
+      const v = a ? this.expr(a.value, ctx) : p.default ? this.expr(p.default, inner) : unknown;
+      hp.set(p.name.name, v);
+      inner.scope.define(p.name.name, v);
+    });
+    let count: number | undefined;
+    if (m.repeat) {
+      const r = this.expr(m.repeat, ctx);
+      count = r.kind === "int" ? constValue(r.dim) : undefined;
+    }
+    return { kind: "layer", decl: m, block: g, hparams: hp, stacked: !!m.repeat, ...(count !== undefined ? { count } : {}) };
+  }
+
+  private lookup(name: string, ctx: Ctx): Binding | undefined {
+    const lazy = ctx.lazy.get(name);
+    if (lazy) {
+      ctx.lazy.delete(name);
+      const v = lazy();
+      ctx.scope.define(name, v);
+      return v;
+    }
+    return ctx.scope.lookup(name);
+  }
+
+  private valueOf(name: string, ctx: Ctx): SVal {
+    const b = this.lookup(name, ctx);
+    return !b || b.kind === "layer" ? unknown : b;
+  }
+
+  private assign(targets: readonly A.Ident[], v: SVal, span: Span, ctx: Ctx): void {
+    if (targets.length === 1) {
+      ctx.scope.assign(targets[0]!.name, v);
+      this.record(ctx.file, targets[0]!.span, v);
+      return;
+    }
+    const items = v.kind === "tuple" || v.kind === "list" ? v.items : undefined;
+    if (v.kind !== "unknown" && (!items || items.length !== targets.length)) {
+      this.report("TFM2015", ctx.file, span, `${targets.length} names to unpack, but the value is ${showValue(v)}`);
+    }
+    targets.forEach((t, i) => {
+      const x = items?.[i] ?? unknown;
+      ctx.scope.assign(t.name, x);
+      this.record(ctx.file, t.span, x);
+    });
+  }
+
+  // ---- expressions -------------------------------------------------------------------------
+
+  private dim(e: A.Expr, ctx: Ctx): Dim | undefined {
+    const v = this.expr(e, ctx);
+    if (v.kind === "int") return v.dim;
+    if (v.kind !== "unknown") this.report("TFM4010", ctx.file, e.span, `a dimension must be an integer, found ${showValue(v)}`);
+    return undefined;
+  }
+
+  expr(e: A.Expr, ctx: Ctx): SVal {
+    let v: SVal;
+    try {
+      v = this.exprInner(e, ctx);
+    } catch (err) {
+      if (!(err instanceof DimOverflow)) throw err;
+      this.report("TFM3005", ctx.file, e.span, "dimension arithmetic here passes 2^53, the largest exact integer");
+      v = unknown;
+    }
+    this.record(ctx.file, e.span, v);
+    return v;
+  }
+
+  private exprInner(e: A.Expr, ctx: Ctx): SVal {
+    switch (e.kind) {
+      case "Number":
+        return e.isInt ? intVal(e.value) : { kind: "float", value: e.value };
+      case "Bool":
+        return { kind: "bool", value: e.value };
+      case "String":
+        return { kind: "str", value: e.value };
+      case "Error":
+        return unknown;
+      case "Name": {
+        const b = this.lookup(e.name, ctx);
+        if (b) return b.kind === "layer" ? unknown : b;
+        if (e.name in constants) return { kind: "float", value: constants[e.name]! };
+        if (isDTypeName(e.name)) return { kind: "dtype", name: e.name as A.DTypeName };
+        return unknown;
+      }
+      case "List":
+        return { kind: "list", items: e.elements.map((x) => this.expr(x, ctx)) };
+      case "Unary":
+        return this.unary(e, this.expr(e.operand, ctx), ctx);
+      case "Binary":
+        return this.binary(e, this.expr(e.left, ctx), this.expr(e.right, ctx), ctx);
+      case "Call":
+        return this.call(e, ctx);
+      case "Index":
+        return this.index(e, this.expr(e.target, ctx), ctx);
+      case "Member":
+        return this.member(e, ctx);
+      default: {
+        const never: never = e;
+        return never;
+      }
+    }
+  }
+
+  private unary(e: A.Unary, v: SVal, ctx: Ctx): SVal {
+    if (v.kind === "unknown") return v;
+    if (e.op === "-") {
+      if (v.kind === "int") return { kind: "int", dim: negDim(v.dim) };
+      if (v.kind === "float") return v.value === undefined ? v : { kind: "float", value: -v.value };
+      if (v.kind === "tensor" && v.dtype !== "bool") return v;
+    } else {
+      if (v.kind === "bool") return v.value === undefined ? v : { kind: "bool", value: !v.value };
+      if (v.kind === "tensor" && v.dtype === "bool") return v;
+    }
+    this.report("TFM4010", ctx.file, e.operand.span, `\`${e.op}\` does not apply to ${showValue(v)}`);
+    return unknown;
+  }
+
+  private ruleCtx(file: string, span: Span, argSpans: readonly (Span | undefined)[]): RuleCtx {
+    const at = (arg?: number) => (arg !== undefined ? argSpans[arg] : undefined) ?? span;
+    return {
+      report: (code, message, opts = {}) => this.report(code, file, at(opts.arg), message, opts.notes),
+      same: (a, b, what, arg, notes) => this.same(a, b, what, file, at(arg), notes),
+    };
+  }
+
+  private binary(e: A.Binary, l: SVal, r: SVal, ctx: Ctx): SVal {
+    if (l.kind === "unknown" || r.kind === "unknown") return unknown;
+    const rc = this.ruleCtx(ctx.file, e.span, [e.left.span, e.right.span]);
+    if (e.op === "@") return rules.matmul([l, r], rc);
+    if (l.kind === "int" && r.kind === "int") return this.intOp(e, l.dim, r.dim, ctx);
+    const num = (v: SVal) => (v.kind === "int" ? constValue(v.dim) : v.kind === "float" ? v.value : undefined);
+    const scalar = (v: SVal) => v.kind === "int" || v.kind === "float";
+    if (scalar(l) && scalar(r) && e.op !== "&&" && e.op !== "||") {
+      const [a, b] = [num(l), num(r)];
+      const known = a !== undefined && b !== undefined;
+      switch (e.op) {
+        case "+": return { kind: "float", ...(known ? { value: a + b } : {}) };
+        case "-": return { kind: "float", ...(known ? { value: a - b } : {}) };
+        case "*": return { kind: "float", ...(known ? { value: a * b } : {}) };
+        case "/": return { kind: "float", ...(known ? { value: a / b } : {}) };
+        case "%": return { kind: "float", ...(known ? { value: a % b } : {}) };
+        default: return { kind: "bool", ...(known ? { value: compare(e.op, a, b) } : {}) };
+      }
+    }
+    if (l.kind === "str" && r.kind === "str" && (e.op === "==" || e.op === "!=")) return { kind: "bool", value: (l.value === r.value) === (e.op === "==") };
+    if (l.kind === "bool" && r.kind === "bool") {
+      const known = l.value !== undefined && r.value !== undefined;
+      if (e.op === "&&") return { kind: "bool", ...(known ? { value: l.value! && r.value! } : {}) };
+      if (e.op === "||") return { kind: "bool", ...(known ? { value: l.value! || r.value! } : {}) };
+      if (e.op === "==" || e.op === "!=") return { kind: "bool", ...(known ? { value: (l.value === r.value) === (e.op === "==") } : {}) };
+    }
+    const logical = e.op === "&&" || e.op === "||";
+    const cmp = ["==", "!=", "<", "<=", ">", ">="].includes(e.op);
+    if (logical) {
+      for (const [v, s] of [[l, e.left.span], [r, e.right.span]] as const) {
+        const t = asTensor(v);
+        if (t && t.dtype !== "bool") {
+          this.report("TFM4004", ctx.file, s, `\`${e.op}\` needs bool operands, found ${showValue(v)}`);
+          return unknown;
+        }
+      }
+    }
+    const out = elementwise([l, r], [0, 1], rc, cmp || logical ? "bool" : undefined);
+    if (out.kind === "tensor" && e.op === "/" && (out.dtype === "i32" || out.dtype === "i64")) return tensor("f32", out.shape);
+    return out;
+  }
+
+  private intOp(e: A.Binary, a: Dim, b: Dim, ctx: Ctx): SVal {
+    switch (e.op) {
+      case "+": return { kind: "int", dim: addDim(a, b) };
+      case "-": return { kind: "int", dim: subDim(a, b) };
+      case "*": return { kind: "int", dim: mulDim(a, b) };
+      case "/": {
+        if (constValue(b) === 0) {
+          this.report("TFM3003", ctx.file, e.span, `division by zero: ${showDim(a)} / 0`);
+          return unknown;
+        }
+        const { q, exact } = divDim(a, b);
+        if (exact === false) this.report("TFM3001", ctx.file, e.span, `${showDim(a)} / ${showDim(b)} is not a whole number; dimension arithmetic must be exact`);
+        else if (exact === undefined) this.report("TFM4009", ctx.file, e.span, `cannot prove that ${showDim(b)} divides ${showDim(a)}`, [`this holds only for values of ${[...new Set([...symbolsOf(a), ...symbolsOf(b)])].join(", ")} where ${showDim(a)} is a multiple of ${showDim(b)}`]);
+        return exact === false ? unknown : { kind: "int", dim: q };
+      }
+      case "%": {
+        const [x, y] = [constValue(a), constValue(b)];
+        if (y === 0) {
+          this.report("TFM3003", ctx.file, e.span, `division by zero: ${showDim(a)} % 0`);
+          return unknown;
+        }
+        return x !== undefined && y !== undefined ? intVal(x % y) : { kind: "int", dim: symDim(`(${showDim(a)} % ${showDim(b)})`) };
+      }
+      case "==": case "!=": {
+        const eq = equalDims(a, b);
+        return { kind: "bool", ...(eq === undefined ? {} : { value: eq === (e.op === "==") }) };
+      }
+      case "&&": case "||":
+        this.report("TFM4010", ctx.file, e.span, `\`${e.op}\` needs bools, found integers`);
+        return unknown;
+      default: {
+        const [x, y] = [constValue(a), constValue(b)];
+        return { kind: "bool", ...(x !== undefined && y !== undefined ? { value: compare(e.op, x, y) } : {}) };
+      }
+    }
+  }
+
+  private call(e: A.Call, ctx: Ctx): SVal {
+    if (e.callee.kind !== "Name") return unknown;
+    const name = e.callee.name;
+    const local = this.lookup(name, ctx);
+    const g = local ? undefined : this.res.globals.get(name);
+    const evalArgs = (params: readonly SigParam[]) => {
+      const bound = matchArgs(e.args, { what: "", params }, e.span);
+      return { values: bound.map((a) => (a ? this.expr(a.value, ctx) : undefined)), spans: bound.map((a) => a?.value.span) };
+    };
+    if (local?.kind === "layer") {
+      const inputs = local.block.decl.body.filter((m): m is A.InputDecl => m.kind === "Input");
+      const { values, spans } = evalArgs(inputs.map((i) => ({ name: i.name.name, optional: !!i.default })));
+      return this.applyLayer(local, values, spans, ctx.file, e.span);
+    }
+    if (g?.kind === "fn") {
+      const { values, spans } = evalArgs(g.decl.params.map((p) => ({ name: p.name.name, optional: !!p.default })));
+      return this.callFn(g, values, spans, ctx.file, e.span);
+    }
+    if (g?.kind === "builtin") {
+      const sig = builtins[g.name as BuiltinName];
+      const { values, spans } = evalArgs(sig.params.map((p) => ({ name: p.name, optional: "default" in p })));
+      if (values.some((v, i) => !v && !("default" in sig.params[i]!))) return unknown; // reported by the resolver
+      const args = values.map((v, i) => v ?? defaultValue((sig.params[i] as { default: string }).default));
+      return rules[g.name as BuiltinName](args, this.ruleCtx(ctx.file, e.span, spans));
+    }
+    e.args.forEach((a) => this.expr(a.value, ctx));
+    return unknown;
+  }
+
+  private callFn(g: Fn, args: readonly (SVal | undefined)[], argSpans: readonly (Span | undefined)[], file: string, span: Span): SVal {
+    this.reached.add(g.decl);
+    const key = `F:${g.file}:${g.name}:${args.map((a) => (a ? showValue(a) : "-")).join(",")}`;
+    const hit = this.memo.get(key);
+    if (hit) return hit;
+    if (this.tooDeep(file, span)) return unknown;
+    const scope = new Scope();
+    const ctx: Ctx = { file: g.file, scope, lazy: new Map() };
+    g.decl.params.forEach((p, i) => {
+      const given = args[i];
+      const v = given ?? (p.default ? this.expr(p.default, ctx) : unknown);
+      const at = given ? { file, span: argSpans[i] ?? span } : { file: g.file, span: p.span };
+      let ok = true;
+      if (p.type?.kind === "TensorType") ok = this.bindTyped(p.type, v, scope, ctx, at, p);
+      else if (p.type && v.kind !== "unknown" && v.kind !== p.type.name && !(p.type.name === "float" && v.kind === "int")) {
+        this.report("TFM4010", at.file, at.span, `\`${p.name.name}\` must be ${p.type.name === "int" ? "an" : "a"} ${p.type.name}, found ${showValue(v)}`, [], [{ file: g.file, span: p.name.span, message: `\`${p.name.name}\` is declared here` }]);
+        ok = false;
+      }
+      scope.define(p.name.name, ok ? v : unknown);
+      this.record(g.file, p.name.span, v);
+    });
+    const out = this.trace.within({ file, span, what: `function \`${g.name}\`` }, () => {
+      this.depth++;
+      try {
+        return this.body(g.decl.body, ctx, []) ?? unknown;
+      } finally {
+        this.depth--;
+      }
+    });
+    this.memo.set(key, out);
+    return out;
+  }
+
+  /** `x[i]`, `x[:, 0]`, `x[..., :d]`: integers drop a dim, slices keep it, `...` stands for the rest. */
+  private index(e: A.Index, v: SVal, ctx: Ctx): SVal {
+    type Sub = { t: "rest" } | { t: "slice"; start?: SVal; end?: SVal } | { t: "at"; span: Span; v: SVal };
+    const subs: Sub[] = e.subscripts.map((s): Sub => {
+      if (s.kind === "Ellipsis") return { t: "rest" };
+      if (s.kind === "Slice") return { t: "slice", ...(s.start ? { start: this.expr(s.start, ctx) } : {}), ...(s.end ? { end: this.expr(s.end, ctx) } : {}) };
+      return { t: "at", span: s.span, v: this.expr(s, ctx) };
+    });
+    if (v.kind === "unknown") return v;
+    if (v.kind !== "tensor") {
+      this.report("TFM4010", ctx.file, e.target.span, `only tensors can be indexed, found ${showValue(v)}`);
+      return unknown;
+    }
+    const rank = v.shape.length;
+    const named = subs.filter((s) => s.t !== "rest").length;
+    if (named > rank || subs.filter((s) => s.t === "rest").length > 1) {
+      this.report("TFM4008", ctx.file, e.span, `${named} subscripts for a tensor with ${rank} dims`);
+      return unknown;
+    }
+    const out: Dim[] = [];
+    let k = 0;
+    for (const s of subs) {
+      if (s.t === "rest") {
+        const n = rank - named;
+        out.push(...v.shape.slice(k, k + n));
+        k += n;
+        continue;
+      }
+      const size = v.shape[k++]!;
+      if (s.t === "slice") {
+        out.push(this.sliceSize(size, s.start, s.end));
+        continue;
+      }
+      if (s.v.kind !== "int") {
+        if (s.v.kind !== "unknown") this.report("TFM4010", ctx.file, s.span, `an index must be an integer, found ${showValue(s.v)}`);
+        continue;
+      }
+      const [i, n] = [constValue(s.v.dim), constValue(size)];
+      if (i !== undefined && n !== undefined && (i >= n || i < -n)) this.report("TFM4012", ctx.file, s.span, `index ${i} is out of bounds for a dim of size ${n}`);
+    }
+    out.push(...v.shape.slice(k));
+    return tensor(v.dtype, out);
+  }
+
+  private sliceSize(size: Dim, start: SVal | undefined, end: SVal | undefined): Dim {
+    const asDim = (v: SVal | undefined, dflt: Dim): Dim | undefined => {
+      if (!v) return dflt;
+      if (v.kind !== "int") return undefined;
+      const c = constValue(v.dim);
+      return c !== undefined && c < 0 ? addDim(size, v.dim) : v.dim;
+    };
+    const a = asDim(start, constDim(0));
+    const b = asDim(end, size);
+    if (!a || !b) return symDim("(slice)");
+    const [n, x, y] = [constValue(size), constValue(a), constValue(b)];
+    if (n !== undefined && x !== undefined && y !== undefined) return constDim(Math.max(0, Math.min(y, n) - Math.min(x, n)));
+    return subDim(b, a);
+  }
+
+  /** `wte.weight`, `encoder.norm.weight`: weights and sub-layers of layers. */
+  private member(e: A.MemberAccess, ctx: Ctx): SVal {
+    const ref = this.layerOf(e.target, ctx);
+    if (!ref) return unknown;
+    const inner: Ctx = { file: ref.block.file, scope: new Scope(), lazy: new Map() };
+    for (const [k, v] of ref.hparams) inner.scope.define(k, v);
+    for (const m of ref.block.decl.body) this.hoist(m, inner);
+    const b = this.lookup(e.name.name, inner);
+    return !b || b.kind === "layer" ? unknown : b;
+  }
+
+  private layerOf(t: A.Expr, ctx: Ctx): LayerRef | undefined {
+    if (t.kind === "Name") {
+      const b = this.lookup(t.name, ctx);
+      return b?.kind === "layer" && !b.stacked ? b : undefined;
+    }
+    if (t.kind !== "Member") return undefined;
+    const parent = this.layerOf(t.target, ctx);
+    if (!parent) return undefined;
+    const decl = parent.block.decl.body.find((m): m is A.LayerDecl => m.kind === "Layer" && m.name.name === t.name.name);
+    if (!decl || decl.repeat) return undefined;
+    const inner: Ctx = { file: parent.block.file, scope: new Scope(), lazy: new Map() };
+    for (const [k, v] of parent.hparams) inner.scope.define(k, v);
+    const ref = this.layerRef(decl, inner);
+    return ref.kind === "layer" ? ref : undefined;
+  }
+}
+
+function compare(op: A.BinaryOp, a: number, b: number): boolean {
+  switch (op) {
+    case "==": return a === b;
+    case "!=": return a !== b;
+    case "<": return a < b;
+    case "<=": return a <= b;
+    case ">": return a > b;
+    default: return a >= b;
+  }
+}
+
+function fromValue(v: Value): SVal {
+  switch (v.kind) {
+    case "int": return intVal(v.v);
+    case "float": return { kind: "float", value: v.v };
+    case "bool": return { kind: "bool", value: v.v };
+    case "str": return { kind: "str", value: v.v };
+  }
+}
+
+/** A parameter of an unreached block stands for any value of its type. */
+function symbolFor(p: A.ParamDecl): SVal | undefined {
+  const t = p.type?.kind === "ScalarType" ? p.type.name : undefined;
+  if (t === "int") return { kind: "int", dim: symDim(p.name.name) };
+  if (t === "float") return { kind: "float" };
+  if (t === "bool") return { kind: "bool" };
+  return undefined;
+}
+
+/** The value of a builtin parameter's default, written as .tfm source in the builtin table. */
+function defaultValue(text: string): SVal {
+  if (/^-?\d+$/.test(text)) return intVal(Number(text));
+  if (text === "true" || text === "false") return { kind: "bool", value: text === "true" };
+  if (isDTypeName(text)) return { kind: "dtype", name: text as A.DTypeName };
+  return { kind: "float", value: Number(text) };
+}

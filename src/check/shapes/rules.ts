@@ -1,0 +1,352 @@
+// One shape rule per builtin function, in a table keyed by the builtin's name: TypeScript checks
+// that every builtin has its rule. Rules follow NumPy/PyTorch semantics (broadcasting, negative
+// axes, matmul batch dims) and report through the context, at the argument that is wrong.
+import type { Code } from "../../diag/codes.js";
+import type { BuiltinName } from "../builtins.js";
+import { addDim, constDim, constValue, divDim, equalDims, mulDim, showDim, showShape, type Dim } from "./dim.js";
+import { asTensor, isFloat, showValue, tensor, unknown, type DType, type SVal } from "./value.js";
+
+export interface RuleCtx {
+  /** Reports an error (or the code's own severity) at argument `arg`, or at the whole call. */
+  report(code: Code, message: string, opts?: { arg?: number; notes?: string[] }): void;
+  /** Requires a == b: silent when proven, a warning when undecidable, an error when provably false. */
+  same(a: Dim, b: Dim, what: string, arg?: number, notes?: string[]): boolean;
+}
+
+export type Rule = (args: readonly SVal[], ctx: RuleCtx) => SVal;
+
+const shapeOf = (v: SVal) => asTensor(v)?.shape ?? [];
+
+/** The tensor (or scalar as 0-d tensor) at argument i, or undefined after reporting. */
+function tensorArg(args: readonly SVal[], i: number, ctx: RuleCtx, what = "a tensor") {
+  const v = args[i]!;
+  if (v.kind === "unknown") return undefined;
+  const t = asTensor(v);
+  if (!t) ctx.report("TFM4010", `expected ${what}, found ${showValue(v)}`, { arg: i });
+  return t;
+}
+
+/** A compile-time integer at argument i (an axis or a count), or undefined after reporting. */
+function constArg(args: readonly SVal[], i: number, ctx: RuleCtx): number | undefined {
+  const v = args[i]!;
+  if (v.kind === "unknown") return undefined;
+  const n = v.kind === "int" ? constValue(v.dim) : undefined;
+  if (n === undefined) ctx.report("TFM4010", `expected a compile-time integer, found ${showValue(v)}`, { arg: i });
+  return n;
+}
+
+/** Normalises a possibly negative axis for a tensor of rank `rank` (PyTorch's rules). */
+export function axis(d: number | undefined, rank: number, ctx: RuleCtx, arg: number, extra = 0): number | undefined {
+  if (d === undefined) return undefined;
+  const n = rank + extra;
+  if (d < -n || d >= n) {
+    ctx.report("TFM4008", `dim ${d} is out of range for a tensor with ${rank} dims (valid: ${-n} to ${n - 1})`, { arg });
+    return undefined;
+  }
+  return d < 0 ? d + n : d;
+}
+
+/** NumPy broadcasting of several shapes; dims must be equal or 1. */
+export function broadcast(shapes: readonly (readonly Dim[])[], ctx: RuleCtx, args?: readonly number[]): Dim[] | undefined {
+  const rank = Math.max(0, ...shapes.map((s) => s.length));
+  const out: Dim[] = [];
+  for (let k = 0; k < rank; k++) {
+    let d: Dim | undefined;
+    for (let i = 0; i < shapes.length; i++) {
+      const s = shapes[i]!;
+      const x = s[s.length - rank + k];
+      if (!x || constValue(x) === 1) continue;
+      if (!d) { d = x; continue; }
+      const eq = equalDims(d, x);
+      if (eq === false) {
+        ctx.report("TFM4005", `shapes ${shapes.map(showShape).join(" and ")} do not broadcast: ${showDim(d)} vs ${showDim(x)} at dim ${k - rank}`, { arg: args?.[i] });
+        return undefined;
+      }
+      if (eq === undefined) ctx.same(d, x, `broadcasting ${shapes.map(showShape).join(" and ")}`, args?.[i]);
+    }
+    out.push(d ?? constDim(1));
+  }
+  return out;
+}
+
+/** The result dtype of an elementwise op: tensors must agree; scalars take the tensor's type. */
+export function promote(ts: readonly { dtype: DType; weak: boolean }[], ctx: RuleCtx, args?: readonly number[]): DType {
+  const strong = ts.filter((t) => !t.weak);
+  const first = strong[0];
+  for (let i = 0; i < ts.length; i++) {
+    const t = ts[i]!;
+    if (!t.weak && first && t.dtype !== first.dtype) {
+      ctx.report("TFM4004", `element types differ: ${first.dtype} and ${t.dtype}`, { arg: args?.[i], notes: [`convert one of them, e.g. \`cast(x, ${first.dtype})\``] });
+      return first.dtype;
+    }
+  }
+  if (first) return ts.some((t) => t.weak && t.dtype === "f32") && !isFloat(first.dtype) && first.dtype !== "bool" ? "f32" : first.dtype;
+  return ts.some((t) => t.dtype === "f32") ? "f32" : ts.some((t) => t.dtype === "i32") ? "i32" : "bool";
+}
+
+/** The elementwise result of several operands, or a scalar when all are scalars. */
+export function elementwise(args: readonly SVal[], idx: readonly number[], ctx: RuleCtx, dtype?: DType): SVal {
+  const ts = idx.map((i) => tensorArg(args, i, ctx));
+  if (ts.some((t) => !t)) return unknown;
+  const shape = broadcast(ts.map((t) => t!.shape), ctx, idx);
+  if (!shape) return unknown;
+  const dt = dtype ?? promote(ts as { dtype: DType; weak: boolean }[], ctx, idx);
+  if (ts.every((t) => t!.weak)) return dt === "bool" ? { kind: "bool" } : dt === "f32" ? { kind: "float" } : { kind: "int", dim: constDim(0) };
+  return tensor(dt, shape);
+}
+
+const floatUnary = (f: (x: number) => number): Rule => (args, ctx) => {
+  const v = args[0]!;
+  if (v.kind === "int" || v.kind === "float") {
+    const x = v.kind === "int" ? constValue(v.dim) : v.value;
+    return x === undefined ? { kind: "float" } : { kind: "float", value: f(x) };
+  }
+  const t = tensorArg(args, 0, ctx);
+  if (!t) return unknown;
+  return tensor(isFloat(t.dtype) ? t.dtype : "f32", t.shape);
+};
+
+function reduce(dtype?: DType): Rule {
+  return (args, ctx) => {
+    const t = tensorArg(args, 0, ctx);
+    const a = t && axis(constArg(args, 1, ctx), t.shape.length, ctx, 1);
+    if (!t || a === undefined) return unknown;
+    const keep = args[2]!.kind === "bool" && (args[2] as { value?: boolean }).value === true;
+    const shape = keep ? t.shape.map((d, i) => (i === a ? constDim(1) : d)) : t.shape.filter((_, i) => i !== a);
+    return tensor(dtype ?? t.dtype, shape);
+  };
+}
+
+function dimsArg(args: readonly SVal[], i: number, ctx: RuleCtx): Dim[] | undefined {
+  const v = args[i]!;
+  if (v.kind === "unknown") return undefined;
+  if (v.kind !== "list" || v.items.some((x) => x.kind !== "int" && x.kind !== "unknown")) {
+    ctx.report("TFM4010", `expected a list of dims like [batch, seq], found ${showValue(v)}`, { arg: i });
+    return undefined;
+  }
+  if (v.items.some((x) => x.kind === "unknown")) return undefined;
+  return v.items.map((x) => (x as { dim: Dim }).dim);
+}
+
+const numel = (s: readonly Dim[]) => s.reduce((a, b) => mulDim(a, b), constDim(1));
+
+function tensorList(args: readonly SVal[], i: number, ctx: RuleCtx) {
+  const v = args[i]!;
+  if (v.kind === "unknown") return undefined;
+  if (v.kind !== "list" || v.items.length === 0) {
+    ctx.report("TFM4010", `expected a non-empty list of tensors, found ${showValue(v)}`, { arg: i });
+    return undefined;
+  }
+  const ts = v.items.map((x) => asTensor(x));
+  if (ts.some((t) => !t)) {
+    if (!v.items.some((x) => x.kind === "unknown")) ctx.report("TFM4010", `expected a list of tensors, found ${showValue(v)}`, { arg: i });
+    return undefined;
+  }
+  return ts as { dtype: DType; shape: readonly Dim[]; weak: boolean }[];
+}
+
+function fill(args: readonly SVal[], ctx: RuleCtx, shapeArg: number, dtypeArg: number): SVal {
+  const shape = dimsArg(args, shapeArg, ctx);
+  const dt = args[dtypeArg]!;
+  if (!shape || dt.kind !== "dtype") return unknown;
+  return tensor(dt.name, shape);
+}
+
+export const rules: Record<BuiltinName, Rule> = {
+  exp: floatUnary(Math.exp),
+  log: floatUnary(Math.log),
+  sqrt: floatUnary(Math.sqrt),
+  rsqrt: floatUnary((x) => 1 / Math.sqrt(x)),
+  tanh: floatUnary(Math.tanh),
+  erf: floatUnary(() => NaN),
+  sigmoid: floatUnary((x) => 1 / (1 + Math.exp(-x))),
+  abs: (args, ctx) => elementwise(args, [0], ctx),
+  sin: floatUnary(Math.sin),
+  cos: floatUnary(Math.cos),
+  pow: (args, ctx) => elementwise(args, [0, 1], ctx),
+  maximum: (args, ctx) => elementwise(args, [0, 1], ctx),
+  minimum: (args, ctx) => elementwise(args, [0, 1], ctx),
+  where: (args, ctx) => {
+    const c = tensorArg(args, 0, ctx, "a bool mask");
+    if (c && c.dtype !== "bool") ctx.report("TFM4004", `a mask must be bool, found ${c.dtype}`, { arg: 0, notes: ["compare to get a mask, e.g. `m != 0`"] });
+    const ts = [1, 2].map((i) => tensorArg(args, i, ctx));
+    if (!c || ts.some((t) => !t)) return unknown;
+    const shape = broadcast([c.shape, ts[0]!.shape, ts[1]!.shape], ctx, [0, 1, 2]);
+    if (!shape) return unknown;
+    return tensor(promote(ts as { dtype: DType; weak: boolean }[], ctx, [1, 2]), shape);
+  },
+  matmul: (args, ctx) => matmul(args, ctx),
+  transpose: (args, ctx) => {
+    const t = tensorArg(args, 0, ctx);
+    if (!t) return unknown;
+    const a = axis(constArg(args, 1, ctx), t.shape.length, ctx, 1);
+    const b = axis(constArg(args, 2, ctx), t.shape.length, ctx, 2);
+    if (a === undefined || b === undefined) return unknown;
+    const s = [...t.shape];
+    [s[a], s[b]] = [s[b]!, s[a]!];
+    return tensor(t.dtype, s);
+  },
+  permute: (args, ctx) => {
+    const t = tensorArg(args, 0, ctx);
+    const dims = dimsArg(args, 1, ctx)?.map(constValue);
+    if (!t || !dims) return unknown;
+    const r = t.shape.length;
+    const norm = dims.map((d) => (d === undefined ? undefined : d < 0 ? d + r : d));
+    if (norm.length !== r || new Set(norm).size !== r || norm.some((d) => d === undefined || d < 0 || d >= r)) {
+      ctx.report("TFM4008", `permute needs each of the ${r} dims exactly once, got [${dims.join(", ")}]`, { arg: 1 });
+      return unknown;
+    }
+    return tensor(t.dtype, norm.map((d) => t.shape[d!]!));
+  },
+  reshape: (args, ctx) => {
+    const t = tensorArg(args, 0, ctx);
+    const shape = dimsArg(args, 1, ctx);
+    if (!t || !shape) return unknown;
+    const [a, b] = [numel(t.shape), numel(shape)];
+    const eq = equalDims(a, b);
+    if (eq === false) {
+      ctx.report("TFM4007", `cannot reshape ${showShape(t.shape)} (${showDim(a)} elements) to ${showShape(shape)} (${showDim(b)} elements)`, { arg: 1 });
+      return unknown;
+    }
+    if (eq === undefined) ctx.same(a, b, `the element counts of ${showShape(t.shape)} and ${showShape(shape)}`, 1);
+    return tensor(t.dtype, shape);
+  },
+  unsqueeze: (args, ctx) => {
+    const t = tensorArg(args, 0, ctx);
+    const a = t && axis(constArg(args, 1, ctx), t.shape.length, ctx, 1, 1);
+    if (!t || a === undefined) return unknown;
+    const s = [...t.shape];
+    s.splice(a, 0, constDim(1));
+    return tensor(t.dtype, s);
+  },
+  squeeze: (args, ctx) => {
+    const t = tensorArg(args, 0, ctx);
+    const a = t && axis(constArg(args, 1, ctx), t.shape.length, ctx, 1);
+    if (!t || a === undefined) return unknown;
+    if (!ctx.same(t.shape[a]!, constDim(1), `squeezing dim ${a} of ${showShape(t.shape)}`, 1)) return unknown;
+    return tensor(t.dtype, t.shape.filter((_, i) => i !== a));
+  },
+  concat: (args, ctx) => join(args, ctx, false),
+  stack: (args, ctx) => join(args, ctx, true),
+  chunk: (args, ctx) => {
+    const t = tensorArg(args, 0, ctx);
+    const n = constArg(args, 1, ctx);
+    const a = t && axis(constArg(args, 2, ctx), t.shape.length, ctx, 2);
+    if (!t || n === undefined || a === undefined) return unknown;
+    if (n < 1) {
+      ctx.report("TFM3004", `chunk count must be at least 1, found ${n}`, { arg: 1 });
+      return unknown;
+    }
+    const { q, exact } = divDim(t.shape[a]!, constDim(n));
+    if (exact === false) {
+      ctx.report("TFM4011", `dim ${a} of ${showShape(t.shape)} has size ${showDim(t.shape[a]!)}, which ${n} chunks cannot split evenly`, { arg: 1 });
+      return unknown;
+    }
+    if (exact === undefined) ctx.report("TFM4009", `cannot prove that ${n} divides ${showDim(t.shape[a]!)}`, { arg: 1 });
+    const part = tensor(t.dtype, t.shape.map((d, i) => (i === a ? q : d)));
+    return { kind: "tuple", items: Array.from({ length: n }, () => part) };
+  },
+  take: (args, ctx) => {
+    const t = tensorArg(args, 0, ctx);
+    const ix = tensorArg(args, 1, ctx, "integer indices");
+    const a = t && axis(constArg(args, 2, ctx), t.shape.length, ctx, 2);
+    if (!t || !ix || a === undefined) return unknown;
+    if (ix.dtype !== "i32" && ix.dtype !== "i64") {
+      ctx.report("TFM4004", `indices must be integers, found ${ix.dtype}`, { arg: 1 });
+      return unknown;
+    }
+    return tensor(t.dtype, [...t.shape.slice(0, a), ...ix.shape, ...t.shape.slice(a + 1)]);
+  },
+  sum: reduce(),
+  mean: reduce(),
+  max: reduce(),
+  min: reduce(),
+  argmax: reduce("i32"),
+  cast: (args, ctx) => {
+    const t = tensorArg(args, 0, ctx);
+    const dt = args[1]!;
+    if (!t || dt.kind !== "dtype") return unknown;
+    return tensor(dt.name, t.shape);
+  },
+  arange: (args, ctx) => {
+    const n = args[0]!;
+    if (n.kind === "unknown") return unknown;
+    if (n.kind !== "int") {
+      ctx.report("TFM4010", `arange needs an integer length, found ${showValue(n)}`, { arg: 0 });
+      return unknown;
+    }
+    const c = constValue(n.dim);
+    if (c !== undefined && c < 0) {
+      ctx.report("TFM3004", `arange length must not be negative, found ${c}`, { arg: 0 });
+      return unknown;
+    }
+    return tensor("i32", [n.dim]);
+  },
+  zeros: (args, ctx) => fill(args, ctx, 0, 1),
+  ones: (args, ctx) => fill(args, ctx, 0, 1),
+  full: (args, ctx) => fill(args, ctx, 0, 2),
+  dropout: (args, ctx) => {
+    const p = args[1]!;
+    if (p.kind === "float" && p.value !== undefined && !(p.value >= 0 && p.value < 1)) ctx.report("TFM3004", `dropout probability must be in [0, 1), found ${p.value}`, { arg: 1 });
+    return tensorArg(args, 0, ctx) ? args[0]! : unknown;
+  },
+};
+
+function join(args: readonly SVal[], ctx: RuleCtx, isStack: boolean): SVal {
+  const ts = tensorList(args, 0, ctx);
+  if (!ts) return unknown;
+  const r = ts[0]!.shape.length;
+  const a = axis(constArg(args, 1, ctx), r, ctx, 1, isStack ? 1 : 0);
+  if (a === undefined) return unknown;
+  for (const t of ts) {
+    if (t.shape.length !== r) {
+      ctx.report("TFM4003", `all tensors must have ${r} dims; found ${showShape(t.shape)}`, { arg: 0 });
+      return unknown;
+    }
+    for (let i = 0; i < r; i++) {
+      if (!isStack && i === a) continue;
+      if (!ctx.same(ts[0]!.shape[i]!, t.shape[i]!, `dim ${i} of the tensors to ${isStack ? "stack" : "concat"}`, 0)) return unknown;
+    }
+  }
+  const dtype = promote(ts, ctx);
+  if (isStack) {
+    const s = [...ts[0]!.shape];
+    s.splice(a, 0, constDim(ts.length));
+    return tensor(dtype, s);
+  }
+  const total = ts.reduce((sum, t) => addDim(sum, t.shape[a]!), constDim(0));
+  return tensor(dtype, ts[0]!.shape.map((d, i) => (i === a ? total : d)));
+}
+
+/** PyTorch's matmul: 1-D operands are promoted and the added dim removed; batch dims broadcast. */
+function matmul(args: readonly SVal[], ctx: RuleCtx): SVal {
+  const a = tensorArg(args, 0, ctx);
+  const b = tensorArg(args, 1, ctx);
+  if (!a || !b) return unknown;
+  if (a.shape.length === 0 || b.shape.length === 0) {
+    ctx.report("TFM4003", "matmul needs tensors with at least 1 dim; use `*` to scale by a number", { arg: a.shape.length === 0 ? 0 : 1 });
+    return unknown;
+  }
+  if (!isFloat(a.dtype) || !isFloat(b.dtype)) {
+    ctx.report("TFM4004", `matmul needs float tensors, found ${a.dtype} @ ${b.dtype}`, { arg: isFloat(a.dtype) ? 1 : 0 });
+    return unknown;
+  }
+  const dtype = promote([a, b], ctx, [0, 1]);
+  const as = a.shape.length === 1 ? [constDim(1), a.shape[0]!] : a.shape;
+  const bs = b.shape.length === 1 ? [b.shape[0]!, constDim(1)] : b.shape;
+  const k1 = as[as.length - 1]!;
+  const k2 = bs[bs.length - 2]!;
+  const eq = equalDims(k1, k2);
+  const notes: string[] = [];
+  if (eq !== true && equalDims(k1, bs[bs.length - 1]!) === true) notes.push("the last dims agree: did you mean `a @ transpose(b)`?");
+  else if (eq !== true && equalDims(as[as.length - 2]!, k2) === true) notes.push("did you mean `transpose(a) @ b`?");
+  if (eq === false) {
+    ctx.report("TFM4006", `matmul of ${showShape(a.shape)} and ${showShape(b.shape)}: inner dims ${showDim(k1)} and ${showDim(k2)} differ`, { arg: 1, notes });
+    return unknown;
+  }
+  if (eq === undefined) ctx.same(k1, k2, `the inner dims of ${showShape(a.shape)} @ ${showShape(b.shape)}`, 1, notes);
+  const batch = broadcast([as.slice(0, -2), bs.slice(0, -2)], ctx, [0, 1]);
+  if (!batch) return unknown;
+  const shape = [...batch, ...(a.shape.length === 1 ? [] : [as[as.length - 2]!]), ...(b.shape.length === 1 ? [] : [bs[bs.length - 1]!])];
+  return tensor(dtype, shape);
+}

@@ -1,0 +1,105 @@
+// Binding an argument to a declared tensor type (`x: f32[*batch, T, d_model]`): checks dtype and
+// rank, binds fresh dims (T) and packs (*batch) in the callee's scope, and checks the rest.
+import type { Code } from "../../diag/codes.js";
+import type * as A from "../../syntax/ast.js";
+import { constDim, equalDims, showDim, showShape, symDim, type Dim } from "./dim.js";
+import { asTensor, showValue, tensor, type SVal } from "./value.js";
+import type { Scope } from "./scope.js";
+
+export interface UnifyCtx {
+  /** Evaluates a dim expression of the declared type in the callee's scope. */
+  dim(e: A.Expr): Dim | undefined;
+  mismatch(code: Code, message: string, notes?: string[]): void;
+  undecided(a: Dim, b: Dim, what: string): void;
+}
+
+const variadic = (d: A.Dim) => d.kind === "Ellipsis" || d.kind === "Pack";
+
+export function showType(t: A.TensorType, show: (e: A.Expr) => string): string {
+  return `${t.dtype}[${t.dims.map((d) => (d.kind === "Ellipsis" ? "..." : d.kind === "Pack" ? `*${d.name.name}` : show(d))).join(", ")}]`;
+}
+
+/** Binds `v` to the declared type `t` in `scope`; false after reporting a mismatch. */
+export function unify(t: A.TensorType, v: SVal, scope: Scope, ctx: UnifyCtx, typeText: string): boolean {
+  if (v.kind === "unknown") {
+    bindFresh(t, scope);
+    return true;
+  }
+  const actual = asTensor(v);
+  if (!actual) {
+    ctx.mismatch("TFM4010", `expected a tensor ${typeText}, found ${showValue(v)}`);
+    bindFresh(t, scope);
+    return false;
+  }
+  if (actual.dtype !== t.dtype && !(actual.weak && actual.shape.length === 0 && (t.dtype !== "bool") === (actual.dtype !== "bool"))) {
+    ctx.mismatch("TFM4004", `expected ${typeText}, found ${showValue(v)}: element types differ`, [`convert it with \`cast(x, ${t.dtype})\``]);
+    bindFresh(t, scope);
+    return false;
+  }
+  const shape = actual.shape;
+  const vi = t.dims.findIndex(variadic);
+  const fixed = t.dims.length - (vi < 0 ? 0 : 1);
+  if (vi < 0 ? shape.length !== fixed : shape.length < fixed) {
+    const notes: string[] = [];
+    if (shape.length + 1 === fixed) notes.push("one dim is missing: a missing `unsqueeze`, batch dim or head split?");
+    if (shape.length === fixed + 1) notes.push("one dim too many: a missing `squeeze`, or heads not merged?");
+    ctx.mismatch("TFM4003", `expected ${vi < 0 ? "" : "at least "}${fixed} dims ${typeText}, found ${shape.length} dims ${showValue(v)}`, notes);
+    bindFresh(t, scope);
+    return false;
+  }
+  const tail = vi < 0 ? 0 : t.dims.length - vi - 1;
+  const packLen = shape.length - fixed;
+  let ok = true;
+  t.dims.forEach((d, i) => {
+    if (!ok) return;
+    if (d.kind === "Ellipsis") return;
+    if (d.kind === "Pack") {
+      const dims = shape.slice(vi, vi + packLen);
+      const prior = scope.lookup(d.name.name);
+      if (prior?.kind === "list") {
+        const same = prior.items.length === dims.length && prior.items.every((x, k) => x.kind === "int" && equalDims(x.dim, dims[k]!) === true);
+        if (!same) {
+          ctx.mismatch("TFM4001", `*${d.name.name} is ${showValue(prior)} elsewhere in this signature, but ${showShape(dims)} here`);
+          ok = false;
+        }
+      } else scope.define(d.name.name, { kind: "list", items: dims.map((x) => ({ kind: "int" as const, dim: x })) });
+      return;
+    }
+    const k = vi >= 0 && i > vi ? shape.length - tail + (i - vi - 1) : i;
+    const a = shape[k]!;
+    if (d.kind === "Name" && !scope.lookup(d.name)) {
+      scope.define(d.name, { kind: "int", dim: a });
+      return;
+    }
+    const want = ctx.dim(d);
+    if (!want) return;
+    const eq = equalDims(want, a);
+    if (eq === false) {
+      ctx.mismatch("TFM4001", `expected ${typeText}, found ${showValue(v)}: dim ${k} is ${showDim(a)}, not ${showDim(want)}`);
+      ok = false;
+    } else if (eq === undefined) ctx.undecided(want, a, `dim ${k} of ${typeText}`);
+  });
+  return ok;
+}
+
+/** After a mismatch, fresh names still get (opaque) values so the body can be checked on. */
+function bindFresh(t: A.TensorType, scope: Scope): void {
+  for (const d of t.dims) {
+    if (d.kind === "Name" && !scope.lookup(d.name)) scope.define(d.name, { kind: "unknown" });
+    if (d.kind === "Pack" && !scope.lookup(d.name.name)) scope.define(d.name.name, { kind: "unknown" });
+  }
+}
+
+/** A model input's value: fresh names become symbols (`batch`, `seq`). */
+export function symbolicInput(t: A.TensorType, scope: Scope, dim: (e: A.Expr) => Dim | undefined, reportVariadic: (d: A.Dim) => void): SVal {
+  const shape: Dim[] = [];
+  for (const d of t.dims) {
+    if (d.kind === "Ellipsis" || d.kind === "Pack") {
+      reportVariadic(d);
+      return { kind: "unknown" };
+    }
+    if (d.kind === "Name" && !scope.lookup(d.name)) scope.define(d.name, { kind: "int", dim: symDim(d.name) });
+    shape.push(dim(d) ?? constDim(1));
+  }
+  return tensor(t.dtype, shape);
+}
