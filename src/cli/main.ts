@@ -3,6 +3,7 @@
 import { Command, CommanderError, Option } from "commander";
 import { runCheck } from "./check.js";
 import { runFmt } from "./fmt.js";
+import { runShapes } from "./shapes.js";
 import { collectSetting, UsageError } from "./io.js";
 
 export interface Io {
@@ -29,6 +30,14 @@ export function buildCli(exit: (code: number) => void, { out, err }: Io): Comman
     .option("--json", "print diagnostics and summaries as JSON")
     .option("-q, --quiet", "print only diagnostics")
     .action((files: string[], opts) => exit(runCheck(files, { ...opts, set: opts.set ?? new Map() }, out, err)));
+
+  program
+    .command("shapes")
+    .description("print the shape of every binding, and every weight with its checkpoint name, shape and size")
+    .argument("<file>", "a .tfm file")
+    .addOption(setOption())
+    .option("--json", "print as JSON")
+    .action((file: string, opts) => exit(runShapes(file, { ...opts, set: opts.set ?? new Map() }, out, err)));
 
   program
     .command("fmt")

@@ -1,5 +1,6 @@
 // The model summary `tfm check` prints: parameters, inputs, outputs and weight totals.
 import type { CheckResult } from "../api.js";
+import { showValue } from "../check/shapes/value.js";
 import { show } from "../check/values.js";
 import type * as A from "../syntax/ast.js";
 import { formatType } from "../syntax/format.js";
@@ -27,7 +28,8 @@ export function summaryLines(r: CheckResult): string[] {
   const inputs = decl.body.filter((m): m is A.InputDecl => m.kind === "Input");
   const outputs = decl.body.filter((m): m is A.OutputDecl => m.kind === "Output");
   out.push(`  inputs      ${inputs.map((i) => `${i.name.name}: ${typeText(i.type)}`).join(", ") || "(none)"}`);
-  out.push(`  outputs     ${outputs.map((o) => (o.type ? `${o.name.name}: ${typeText(o.type)}` : o.name.name)).join(", ") || "(none)"}`);
+  const inferred = new Map((r.shapes?.outputs ?? []).map((o) => [o.name, showValue(o.value)]));
+  out.push(`  outputs     ${outputs.map((o) => `${o.name.name}: ${inferred.get(o.name.name) ?? (o.type ? typeText(o.type) : "?")}`).join(", ") || "(none)"}`);
   if (inst) {
     const count = inst.weights.reduce((a, w) => a + w.shape.reduce((x, y) => x * y, 1), 0);
     const bytes = inst.weights.reduce((a, w) => a + w.shape.reduce((x, y) => x * y, 1) * bytesPer[w.dtype], 0);

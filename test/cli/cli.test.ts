@@ -27,6 +27,7 @@ describe("tfm check", () => {
     expect(r.err).toBe("");
     expect(r.out).toContain("models/gpt2.tfm: ok");
     expect(r.out).toContain("inputs      input_ids: i32[batch, seq]");
+    expect(r.out).toContain("outputs     logits: f32[batch, seq, 50257]");
     expect(r.out).toContain("148 tensors, 124,439,808 values, 474.7 MiB");
   });
 
@@ -82,6 +83,26 @@ describe("tfm check", () => {
     expect(help.code).toBe(0);
     expect(help.out).toContain("Usage: tfm [options] [command]");
     expect(tfm("check", "--help").out).toContain("--set <name=value>");
+  });
+});
+
+describe("tfm shapes", () => {
+  it("prints every binding's shape and every weight with totals", () => {
+    const r = tfm("shapes", "models/gpt2.tfm", "--set", "n_layer=2");
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/binding heads\s+f32\[batch, 12, seq, 64\]/);
+    expect(r.out).toMatch(/output  logits\s+f32\[batch, seq, 50257\]/);
+    expect(r.out).toMatch(/h\.1\.attn\.c_attn\.weight\s+\[768, 2304\]\s+1,769,472/);
+    expect(r.out).toContain("total: 28 tensors, 53,561,088 values, 204.3 MiB");
+    const j = JSON.parse(tfm("shapes", "--json", "models/bert.tfm").out);
+    expect(j.total).toEqual({ tensors: 199, values: 109_482_240, bytes: 437_928_960 });
+  });
+
+  it("exits 1 with diagnostics on a shape error", () => {
+    const p = file("shape-err.tfm", "model M(d = 10, h = 3) {\n  input x: f32[b, t, d]\n  layer attn = MultiheadAttention(d, h)\n  output y = attn(x, x, x)\n}\n");
+    const r = tfm("shapes", p);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain(`${p}:4:14: error[TFM3001]: 10 / 3 is not a whole number`);
   });
 });
 

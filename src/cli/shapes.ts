@@ -1,0 +1,72 @@
+// `tfm shapes FILE`: the shape of every binding and every weight with its checkpoint name, shape
+// and element count, with totals — a PyTorch-style model summary from the symbolic checker.
+import { check } from "../api.js";
+import { hasErrors } from "../diag/diagnostic.js";
+import { LineMap } from "../diag/span.js";
+import { diagnosticToJson, renderDiagnostics } from "../diag/render.js";
+import { typeKey } from "../check/shapes/check.js";
+import type * as A from "../syntax/ast.js";
+import { readSource } from "./io.js";
+import { humanBytes } from "./summary.js";
+
+const bytesPer: Record<A.DTypeName, number> = { f32: 4, f16: 2, bf16: 2, i32: 4, i64: 8, bool: 1 };
+
+interface Row {
+  readonly name: string;
+  readonly kind: "input" | "binding" | "output";
+  readonly shapes: readonly string[];
+  readonly line: number;
+}
+
+/** Bindings, inputs and outputs of one block or function, in source order. */
+function rows(body: readonly A.Member[], types: ReadonlyMap<string, readonly string[]>, file: string, lines: LineMap): Row[] {
+  const out: Row[] = [];
+  const add = (kind: Row["kind"], id: A.Ident) => out.push({ name: id.name, kind, shapes: types.get(typeKey(file, id.span)) ?? ["?"], line: lines.position(id.span.start).line });
+  for (const m of body) {
+    if (m.kind === "Input") add("input", m.name);
+    else if (m.kind === "Output") add("output", m.name);
+    else if (m.kind === "Assign") m.targets.forEach((t) => add("binding", t));
+    else if (m.kind === "If") out.push(...rows([...m.then, ...(m.else_ ?? [])], types, file, lines));
+  }
+  return out;
+}
+
+export function runShapes(file: string, opts: { set: Map<string, string>; json?: boolean }, out: (s: string) => void, err: (s: string) => void): number {
+  const { text, decodeErrors } = readSource(file);
+  const r = check(text, file, { settings: opts.set });
+  const diagnostics = [...decodeErrors, ...r.diagnostics];
+  if (diagnostics.length && !opts.json) err(renderDiagnostics(diagnostics, r.sources) + "\n");
+  if (hasErrors(diagnostics) || !r.shapes) {
+    if (opts.json) out(JSON.stringify({ file, ok: false, diagnostics: diagnostics.map((d) => diagnosticToJson(d, r.sources)) }, null, 2) + "\n");
+    return 1;
+  }
+  const lines = new LineMap(text);
+  const items = r.program.items.filter((i) => i.name.name);
+  const sections = items.map((i) => ({
+    title: `${i.kind === "Fn" ? "fn" : i.isModel ? "model" : "block"} ${i.name.name}`,
+    rows: rows(i.body, r.shapes!.types, file, lines),
+  }));
+  const weights = (r.instance?.weights ?? []).map((w) => ({ name: w.name, dtype: w.dtype, shape: w.shape, count: w.shape.reduce((a, b) => a * b, 1), transposed: w.transposed }));
+  const total = weights.reduce((a, w) => a + w.count, 0);
+  const bytes = weights.reduce((a, w) => a + w.count * bytesPer[w.dtype], 0);
+  if (opts.json) {
+    out(JSON.stringify({ file, ok: true, sections, weights, total: { tensors: weights.length, values: total, bytes } }, null, 2) + "\n");
+    return 0;
+  }
+  const pad = (s: string, n: number) => (s.length >= n ? s + " " : s + " ".repeat(n - s.length));
+  for (const s of sections) {
+    if (!s.rows.length) continue;
+    out(`${s.title}\n`);
+    const w = Math.max(...s.rows.map((x) => x.name.length)) + 2;
+    for (const x of s.rows) out(`  ${pad(x.kind, 8)}${pad(x.name, w)}${x.shapes.join(" | ")}   (line ${x.line})\n`);
+    out("\n");
+  }
+  if (weights.length) {
+    const nw = Math.max(...weights.map((x) => x.name.length)) + 2;
+    const sw = Math.max(...weights.map((x) => `[${x.shape.join(", ")}]`.length)) + 2;
+    out(`${pad("weight", nw + 2)}${pad("shape", sw)}count\n`);
+    for (const x of weights) out(`  ${pad(x.name, nw)}${pad(`[${x.shape.join(", ")}]`, sw)}${x.count.toLocaleString("en-US")}${x.transposed ? "  (stored transposed)" : ""}\n`);
+    out(`total: ${weights.length} tensors, ${total.toLocaleString("en-US")} values, ${humanBytes(bytes)}\n`);
+  }
+  return 0;
+}
