@@ -1,0 +1,140 @@
+import { describe, expect, it } from "vitest";
+import { addDim, constDim, divDim, equalDims, mulDim, showDim, subDim, symDim } from "../../../src/check/shapes/dim.js";
+import { typeKey } from "../../../src/check/shapes/check.js";
+import { showValue } from "../../../src/check/shapes/value.js";
+import { codes, run } from "../../helpers.js";
+
+const s = symDim;
+const c = constDim;
+
+describe("symbolic dims", () => {
+  it("normalise, so equal expressions compare equal", () => {
+    expect(showDim(addDim(mulDim(c(3), s("d")), s("d")))).toBe("4 * d");
+    expect(equalDims(mulDim(s("b"), s("t")), mulDim(s("t"), s("b")))).toBe(true);
+    expect(equalDims(subDim(addDim(s("t"), c(1)), c(1)), s("t"))).toBe(true);
+  });
+
+  it("decide equality: proven, provably false, or unknown", () => {
+    expect(equalDims(c(768), c(512))).toBe(false);
+    expect(equalDims(addDim(s("seq"), c(1)), s("seq"))).toBe(false);
+    expect(equalDims(mulDim(c(2), s("seq")), s("seq"))).toBe(false); // symbols are ≥ 1
+    expect(equalDims(s("src"), s("tgt"))).toBe(undefined);
+    expect(equalDims(s("seq"), c(64))).toBe(undefined);
+  });
+
+  it("divide exactly or keep an obligation", () => {
+    expect(divDim(c(768), c(12))).toEqual({ q: c(64), exact: true });
+    expect(divDim(c(10), c(3)).exact).toBe(false);
+    const hd = divDim(mulDim(c(12), s("h")), s("h"));
+    expect(hd.exact).toBe(true);
+    expect(showDim(hd.q)).toBe("12");
+    expect(divDim(s("d"), s("h")).exact).toBe(undefined);
+    expect(showDim(divDim(s("d"), s("h")).q)).toBe("(d / h)");
+  });
+});
+
+const model = (body: string, params = "d = 8") => `model M(${params}) {\n${body}\n}\n`;
+const shapeOf = (src: string, name: string) => {
+  const r = run(src);
+  const out = r.shapes!.outputs.find((o) => o.name === name);
+  return out ? showValue(out.value) : undefined;
+};
+
+describe("shape rules", () => {
+  it("broadcast elementwise ops as NumPy does", () => {
+    const src = model("  input x: f32[b, t, d]\n  input m: bool[t, t]\n  output y = where(m, x @ transpose(x), -inf)");
+    expect(codes(src)).toEqual([]);
+    expect(shapeOf(src, "y")).toBe("f32[b, t, t]");
+  });
+
+  it("match matmul batch dims and suggest a missing transpose", () => {
+    expect(shapeOf(model("  input q: f32[b, h, t, d]\n  input k: f32[b, 1, t, d]\n  output y = q @ transpose(k)"), "y")).toBe("f32[b, h, t, t]");
+    const bad = model("  input q: f32[t, d]\n  input w: f32[4, d]\n  output y = q @ w");
+    expect(codes(bad)).toEqual(["TFM4006@4:18"]);
+    expect(run(bad).diagnostics[0]!.notes).toEqual(["the last dims agree: did you mean `a @ transpose(b)`?"]);
+  });
+
+  it("check reshape element counts symbolically", () => {
+    expect(shapeOf(model("  input x: f32[b, t, d]\n  output y = reshape(x, [b, t, 2, d / 2])"), "y")).toBe("f32[b, t, 2, 4]");
+    expect(codes(model("  input x: f32[b, t, d]\n  output y = reshape(x, [b, t, 3, 3])"))).toEqual(["TFM4007@3:25"]);
+    expect(codes(model("  input x: f32[b, t, d]\n  output y = reshape(x, [b * t, d])"))).toEqual([]);
+  });
+
+  it("reduce, index and slice", () => {
+    expect(shapeOf(model("  input x: f32[b, t, d]\n  output y = sum(x[:, 0], -1, keepdim=true)"), "y")).toBe("f32[b, 1]");
+    expect(shapeOf(model("  input x: f32[b, t, d]\n  output y = x[..., 2:6]"), "y")).toBe("f32[b, t, 4]");
+    expect(codes(model("  input x: f32[b, t, d]\n  output y = x[:, :, 9]"))).toEqual(["TFM4012@3:22"]);
+    expect(codes(model("  input x: f32[b, t, d]\n  output y = mean(x, 3)"))).toEqual(["TFM4008@3:22"]);
+  });
+
+  it("unpack chunks and check they divide", () => {
+    const src = model("  input x: f32[t, 3 * d]\n  a, b, c = chunk(x, 3, dim=-1)\n  output y = a + b + c");
+    expect(shapeOf(src, "y")).toBe("f32[t, 8]");
+    expect(codes(model("  input x: f32[t, d]\n  a, b, c = chunk(x, 3, dim=-1)\n  output y = a + b + c"))).toEqual(["TFM4011@3:22"]);
+    expect(codes(model("  input x: f32[t, 3 * d]\n  a, b = chunk(x, 3, dim=-1)\n  output y = a + b"))).toEqual(["TFM2015@3:10"]);
+  });
+
+  it("warns when shapes agree only if symbolic dims happen to be equal", () => {
+    const src = model("  input s: f32[b, src_len, d]\n  input t: f32[b, tgt_len, d]\n  output y = s + t");
+    expect(codes(src)).toEqual(["TFM4002@4:18"]);
+    expect(run(src).diagnostics[0]!.message).toBe("cannot prove that src_len == tgt_len (broadcasting [b, src_len, 8] and [b, tgt_len, 8])");
+  });
+
+  it("checks element types", () => {
+    expect(codes(model("  input ids: i32[b, t]\n  input x: f32[b, t]\n  output y = ids + x"))).toEqual(["TFM4004@4:20"]);
+    expect(codes(model("  input ids: i32[b, t]\n  input x: f32[b, t]\n  output y = cast(ids, f32) + x"))).toEqual([]);
+    expect(codes(model("  input x: f32[b, t]\n  output y = where(x, x, 0.0)"))).toEqual(["TFM4004@3:20"]);
+  });
+});
+
+describe("layers and functions", () => {
+  it("binds signature dims and packs, and reports rank errors at the argument", () => {
+    const src = model("  input x: f32[t, d]\n  layer ln = LayerNorm(d)\n  layer attn = MultiheadAttention(d, 2)\n  y = ln(x)\n  output z = attn(y, y, y)");
+    const cs = codes(src);
+    expect(cs).toEqual(["TFM4003@6:19", "TFM4003@6:22", "TFM4003@6:25"]);
+    const d = run(src).diagnostics[0]!;
+    expect(d.message).toBe("`query`: expected 3 dims f32[B, T, embed_dim], found 2 dims f32[t, 8]");
+    expect(d.notes).toEqual(["one dim is missing: a missing `unsqueeze`, batch dim or head split?"]);
+  });
+
+  it("reports a non-dividing head count at the user's line, through the library", () => {
+    const src = model("  input x: f32[b, t, d]\n  layer attn = MultiheadAttention(d, 3)\n  output y = attn(x, x, x)");
+    expect(codes(src)).toEqual(["TFM3001@4:14"]);
+    expect(run(src).diagnostics[0]!.related.map((r) => r.message)).toEqual([
+      "the error is here",
+      "in function `split_heads`, instantiated here",
+      "in block `MultiheadAttention` (attn), instantiated here",
+    ]);
+  });
+
+  it("threads repeat stacks and checks each copy's output fits the next input", () => {
+    const ok = model("  input x: f32[b, t, d]\n  layer h = repeat(3) TransformerEncoderLayer(d, 2, dim_feedforward=16)\n  output y = h(x)");
+    expect(shapeOf(ok, "y")).toBe("f32[b, t, 8]");
+    const bad = "block Grow(n: int) {\n  input x: f32[t, n]\n  output y = concat([x, x], -1)\n}\n" + model("  input x: f32[t, d]\n  layer h = repeat(2) Grow(d)\n  output y = h(x)");
+    expect(codes(bad)).toEqual(["TFM4013@8:14"]);
+  });
+
+  it("records every binding's shape for hovers", () => {
+    const src = model("  input ids: i32[b, t]\n  layer emb = Embedding(100, d)\n  h = emb(ids)\n  output y = h");
+    const r = run(src);
+    const at = src.indexOf("h = emb");
+    expect(r.shapes!.types.get(typeKey("test.tfm", { start: at, end: at + 1 }))).toEqual(["f32[b, t, 8]"]);
+  });
+
+  it("checks blocks the model does not use, reporting only certain errors", () => {
+    expect(codes("block U(d: int) {\n  input x: f32[t, d]\n  output z = x @ x\n}\n")).toEqual([]); // d == t is possible: no certain error
+    expect(codes("block U(d: int) {\n  input x: f32[t, d]\n  output z = x @ reshape(x, [t, d, 1])[0]\n}\n")).toEqual([]);
+    expect(codes("block U() {\n  input x: f32[t, 4]\n  output z = x @ x\n}\n")).toEqual([]);
+    expect(codes("block U() {\n  input x: f32[5, 4]\n  output z = x @ x\n}\n")).toEqual(["TFM4006@3:18"]);
+  });
+});
+
+describe("the models", () => {
+  it("give their outputs the expected symbolic shapes", async () => {
+    const { readFileSync } = await import("node:fs");
+    const out = (f: string) => run(readFileSync(f, "utf8")).shapes!.outputs.map((o) => `${o.name}: ${showValue(o.value)}`);
+    expect(out("models/gpt2.tfm")).toEqual(["logits: f32[batch, seq, 50257]"]);
+    expect(out("models/bert.tfm")).toEqual(["last_hidden_state: f32[batch, seq, 768]", "pooler_output: f32[batch, 768]"]);
+    expect(out("models/transformer.tfm")).toEqual(["log_probs: f32[batch, tgt_len, 32000]"]);
+  });
+});
