@@ -127,8 +127,9 @@ export class TfmParser extends CstParser {
     this.CONSUME(T.Identifier);
     this.CONSUME(T.Colon);
     this.SUBRULE(this.tensorType);
-    this.OPTION(() => { this.CONSUME(T.As); this.CONSUME(T.StringLit); });
-    this.OPTION2(() => this.CONSUME(T.Transposed));
+    // `as` and `transposed` are soft keywords: `as = 1` on the next line is an assignment.
+    this.OPTION({ GATE: () => this.LA(2).tokenType === T.StringLit, DEF: () => { this.CONSUME(T.As); this.CONSUME(T.StringLit); } });
+    this.OPTION2({ GATE: () => this.LA(2).tokenType !== T.Assign && this.LA(2).tokenType !== T.Comma, DEF: () => this.CONSUME(T.Transposed) });
   });
 
   // layer h = repeat(n_layer) Block(n_embd, n_head) as "h"
@@ -144,7 +145,7 @@ export class TfmParser extends CstParser {
     });
     this.CONSUME2(T.Identifier);
     this.SUBRULE(this.argList);
-    this.OPTION2(() => { this.CONSUME(T.As); this.CONSUME(T.StringLit); });
+    this.OPTION2({ GATE: () => this.LA(2).tokenType === T.StringLit, DEF: () => { this.CONSUME(T.As); this.CONSUME(T.StringLit); } });
   });
 
   // ignore "attn.bias", "attn.masked_bias"

@@ -53,8 +53,13 @@ export function check(text: string, file: string, options: CheckOptions = {}): C
     const g = decl && resolution.globals.get(decl.name.name);
     if (g?.kind === "block") model = g;
     if (model && !sink.hasErrors) {
-      const settings = new Map<string, Value>([...(options.settings ?? new Map<string, string>())].map(([k, v]) => [k, parseSetting(v)]));
-      instance = instantiate(resolution, model, settings, file, sink);
+      const settings = new Map<string, Value>();
+      for (const [k, text] of options.settings ?? []) {
+        const v = parseSetting(text);
+        if ("error" in v) sink.report("TFM3007", model.decl.name.span, `--set ${k}=${text}: ${v.error}`);
+        else settings.set(k, v);
+      }
+      if (!sink.hasErrors) instance = instantiate(resolution, model, settings, file, sink);
     } else if (!model && options.settings?.size) {
       sink.report("TFM2008", { start: 0, end: 0 }, "--set was given, but the file defines no `model`");
     }

@@ -3,7 +3,7 @@
 // checkpoint entries the model knowingly ignores. Errors inside blocks are reported where the
 // user typed them, with an instantiation trace.
 import type { Code } from "../diag/codes.js";
-import type { DiagnosticSink } from "../diag/diagnostic.js";
+import type { DiagnosticSink, Related } from "../diag/diagnostic.js";
 import type { Span } from "../diag/span.js";
 import type * as A from "../syntax/ast.js";
 import { limits } from "../syntax/limits.js";
@@ -83,8 +83,8 @@ class Instantiator {
     }
   }
 
-  private report(code: Code, file: string, span: Span, message: string, notes: string[] = []): void {
-    this.trace.report(code, file, span, message, { notes });
+  private report(code: Code, file: string, span: Span, message: string, related: Related[] = []): void {
+    this.trace.report(code, file, span, message, { related });
   }
 
   private reporter(file: string) {
@@ -185,10 +185,14 @@ class Instantiator {
       this.report("TFM3004", g.file, m.span, "`transposed` applies to 2-D weights only");
       return;
     }
+    if (m.checkpointName && !validName(m.checkpointName.value)) {
+      this.report("TFM2016", g.file, m.checkpointName.span, `\`${m.checkpointName.value}\` is not a valid checkpoint name: use non-empty segments separated by dots`);
+      return;
+    }
     const name = join(path, m.checkpointName?.value ?? m.name.name);
     const first = this.byName.get(name);
     if (first) {
-      this.report("TFM2016", g.file, (m.checkpointName ?? m.name).span, `two weights have the checkpoint name \`${name}\``, [`the other is declared at ${first.file === g.file ? "" : first.file + " "}offset ${first.decl.span.start}`]);
+      this.report("TFM2016", g.file, (m.checkpointName ?? m.name).span, `two weights have the checkpoint name \`${name}\``, [{ file: first.file, span: first.decl.span, message: "the other weight is declared here" }]);
       return;
     }
     const w: Weight = { name, dtype: m.type.dtype, shape, transposed: m.transposed, decl: m, file: g.file };
@@ -201,7 +205,7 @@ class Instantiator {
   }
 
   private layer(m: A.LayerDecl, lookup: Lookup, path: string, children: Instance[], parent: GlobalSym & { kind: "block" }): void {
-    const g = this.res.globals.get(m.callee.name);
+    const g = this.res.globalsFor(parent.file).get(m.callee.name);
     if (g?.kind !== "block") return; // reported by the resolver
     if (this.active.includes(g.name)) return; // recursion: reported by the resolver
     const report = this.reporter(parent.file);
@@ -230,6 +234,10 @@ class Instantiator {
       args.set(p, v);
     });
     if (!ok) return;
+    if (m.checkpointName && !validName(m.checkpointName.value)) {
+      report("TFM2016", m.checkpointName.span, `\`${m.checkpointName.value}\` is not a valid checkpoint name: use non-empty segments separated by dots`);
+      return;
+    }
     const base = join(path, m.checkpointName?.value ?? m.name.name);
     this.active.push(g.name);
     try {
@@ -253,6 +261,7 @@ class Instantiator {
 }
 
 const join = (prefix: string, name: string) => (prefix ? `${prefix}.${name}` : name);
+const validName = (s: string) => s.split(".").every((seg) => seg.length > 0 && !/[\s\u0000-\u001f]/.test(seg));
 
 /** Whether a checkpoint name matches an `ignore` pattern (`*` matches one dotted segment). */
 export function matchesIgnore(pattern: string, name: string): boolean {

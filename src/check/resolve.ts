@@ -16,7 +16,10 @@ export interface Reference {
 }
 
 export interface Resolution {
+  /** The global names as the user's file sees them (its declarations shadow the library's). */
   readonly globals: ReadonlyMap<string, GlobalSym>;
+  /** The global names as code in `file` sees them: the library never sees the user's names. */
+  globalsFor(file: string): ReadonlyMap<string, GlobalSym>;
   /** Every resolved use of a name, for go-to-definition and hovers. */
   readonly references: readonly Reference[];
 }
@@ -28,32 +31,34 @@ export interface Unit {
 
 /** Builds the global table (prelude first; the user's file may shadow it) and resolves `user`. */
 export function resolveProgram(prelude: readonly Unit[], user: Unit, sink: DiagnosticSink): Resolution {
-  const globals = new Map<string, GlobalSym>();
-  for (const name of Object.keys(builtins)) if (isBuiltin(name)) globals.set(name, { kind: "builtin", name });
-  for (const name of Object.keys(constants)) globals.set(name, { kind: "constant", name });
-  for (const name of dtypeNames) globals.set(name, { kind: "dtype", name });
-  const userNames = new Map<string, A.Item>();
-  for (const u of [...prelude, user]) {
+  const base = new Map<string, GlobalSym>();
+  for (const name of Object.keys(builtins)) if (isBuiltin(name)) base.set(name, { kind: "builtin", name });
+  for (const name of Object.keys(constants)) base.set(name, { kind: "constant", name });
+  for (const name of dtypeNames) base.set(name, { kind: "dtype", name });
+  for (const u of prelude) {
     for (const item of u.program.items) {
-      const name = item.name.name;
-      if (!name) continue;
-      if (u === user) {
-        const first = userNames.get(name);
-        if (first) {
-          sink.report("TFM2002", item.name.span, `\`${name}\` is defined more than once`, { related: [{ span: first.name.span, message: "first defined here" }] });
-          continue;
-        }
-        userNames.set(name, item);
-      }
-      globals.set(name, item.kind === "Block" ? { kind: "block", name, decl: item, file: u.file } : { kind: "fn", name, decl: item, file: u.file });
+      if (item.name.name) base.set(item.name.name, item.kind === "Block" ? { kind: "block", name: item.name.name, decl: item, file: u.file } : { kind: "fn", name: item.name.name, decl: item, file: u.file });
     }
+  }
+  const globals = new Map(base);
+  const userNames = new Map<string, A.Item>();
+  for (const item of user.program.items) {
+    const name = item.name.name;
+    if (!name) continue;
+    const first = userNames.get(name);
+    if (first) {
+      sink.report("TFM2002", item.name.span, `\`${name}\` is defined more than once`, { related: [{ span: first.name.span, message: "first defined here" }] });
+      continue;
+    }
+    userNames.set(name, item);
+    globals.set(name, item.kind === "Block" ? { kind: "block", name, decl: item, file: user.file } : { kind: "fn", name, decl: item, file: user.file });
   }
   const references: Reference[] = [];
   const r = new Resolver(globals, user.file, sink, references);
   for (const item of user.program.items) r.item(item);
   checkModels(user, sink);
   checkRecursion(user, globals, sink);
-  return { globals, references };
+  return { globals, references, globalsFor: (file) => (file === user.file ? globals : base) };
 }
 
 function checkModels(user: Unit, sink: DiagnosticSink): void {
@@ -136,6 +141,8 @@ const declKind: Partial<Record<A.Member["kind"], LocalKind>> = { Input: "input",
 
 class Resolver {
   private fnReturns = false;
+  /** The outputs of the block being resolved, by name. */
+  private outputs = new Map<string, Span>();
   constructor(
     private readonly globals: ReadonlyMap<string, GlobalSym>,
     private readonly file: string,
@@ -145,6 +152,7 @@ class Resolver {
 
   item(item: A.Item): void {
     const scope = new Scope();
+    this.outputs = new Map();
     for (const p of item.params) {
       this.optExpr(p.default, scope);
       if (p.type?.kind === "TensorType") this.introduceDims(p.type, scope);
@@ -204,7 +212,17 @@ class Resolver {
     }
   }
 
-  private body(members: readonly A.Member[], scope: Scope, ctx: "block" | "fn"): void {
+  private body(members: readonly A.Member[], scope: Scope, ctx: "block" | "fn", nested = false): void {
+    // Inputs, outputs and `return` define a block's or function's interface: top level only, so
+    // the interface does not depend on parameter values.
+    if (nested) {
+      for (const m of members) {
+        if (m.kind === "Input" || m.kind === "Output" || m.kind === "Return") {
+          const what = m.kind === "Return" ? "`return`" : `\`${m.kind.toLowerCase()}\``;
+          this.sink.report("TFM2011", m.span, `${what} must be at the top level of the ${ctx === "fn" ? "function" : "block"}, not inside \`if\``, { notes: m.kind === "Input" ? [] : ["bind a name inside the `if` and use it after it"] });
+        }
+      }
+    }
     // Hoist this body's declarations (inputs, weights, layers).
     for (const m of members) {
       const kind = declKind[m.kind];
@@ -244,6 +262,9 @@ class Resolver {
         return;
       case "Output": {
         if (ctx === "fn") return notHere("`output`");
+        const prior = this.outputs.get(m.name.name);
+        if (prior) this.sink.report("TFM2002", m.name.span, `output \`${m.name.name}\` is declared twice`, { related: [{ span: prior, message: "first declared here" }] });
+        else this.outputs.set(m.name.name, m.name.span);
         if (m.type) this.tensorType(m.type, scope);
         if (m.value) this.expr(m.value, scope);
         else if (m.name.name) {
@@ -265,7 +286,7 @@ class Resolver {
         this.expr(m.cond, scope);
         for (const branch of [m.then, m.else_ ?? []]) {
           const inner = new Scope(scope);
-          this.body(branch, inner, ctx);
+          this.body(branch, inner, ctx, true);
           this.warnUnused(inner);
         }
         return;
@@ -371,7 +392,8 @@ class Resolver {
   }
 
   private undefinedName(name: string, span: Span, scope: Scope): void {
-    this.sink.report("TFM2001", span, `\`${name}\` is not defined`, { notes: didYouMean(name, [...scope.visible(), ...this.globals.keys()]) });
+    const values = [...this.globals.values()].filter((g) => g.kind === "constant" || g.kind === "dtype").map((g) => g.name);
+    this.sink.report("TFM2001", span, `\`${name}\` is not defined`, { notes: didYouMean(name, [...scope.visible(), ...values]) });
   }
 
   private reference(span: Span, sym: Sym): void {
@@ -473,7 +495,7 @@ class Resolver {
   }
 }
 
-const hasOutput = (ms: readonly A.Member[]): boolean => ms.some((m) => m.kind === "Output" || (m.kind === "If" && hasOutput(m.then)));
+const hasOutput = (ms: readonly A.Member[]): boolean => ms.some((m) => m.kind === "Output");
 
 function declaredAt(g: GlobalSym & { kind: "block" | "fn" }): Related {
   return { span: g.decl.name.span, message: `${describe(g)} is defined here`, file: g.file };

@@ -100,7 +100,7 @@ function arithmetic(e: A.Binary, op: "+" | "-" | "*" | "/" | "%", l: Value & { v
   }
   const v = op === "+" ? l.v + r.v : op === "-" ? l.v - r.v : op === "*" ? l.v * r.v : op === "/" ? l.v / r.v : l.v % r.v;
   if (!Number.isSafeInteger(v) || Math.abs(v) > limits.maxInt) {
-    report("TFM3005", e.span, `${l.v} ${op} ${r.v} is larger than 2^53, the largest exact integer`);
+    report("TFM3005", e.span, `${l.v} ${op} ${r.v} is beyond 2^53 - 1, the largest exact integer`);
     return undefined;
   }
   return int(v);
@@ -113,14 +113,20 @@ export function coerce(v: Value, type: A.ScalarTypeName | undefined, span: Span,
   return typeError(report, span, type, v);
 }
 
-/** Parses a `--set name=value` value: an integer, a number, true/false, or else a string. */
-export function parseSetting(text: string): Value {
+/**
+ * Parses a `--set name=value` value: an integer, a number, true/false, or else a string. A number
+ * that cannot be represented exactly is an error message instead.
+ */
+export function parseSetting(text: string): Value | { error: string } {
   const t = text.trim();
   if (/^[+-]?\d[\d_]*$/.test(t)) {
     const v = Number(t.replace(/_/g, ""));
-    return Number.isSafeInteger(v) ? int(v) : { kind: "str", v: t };
+    return Number.isSafeInteger(v) ? int(v) : { error: `${t} is beyond 2^53 - 1, the largest exact integer` };
   }
-  if (/^[+-]?(\d[\d_]*)?\.?\d[\d_]*(e[+-]?\d+)?$/i.test(t) && Number.isFinite(Number(t.replace(/_/g, "")))) return { kind: "float", v: Number(t.replace(/_/g, "")) };
+  if (/^[+-]?(\d[\d_]*)?\.?\d[\d_]*(e[+-]?\d+)?$/i.test(t)) {
+    const v = Number(t.replace(/_/g, ""));
+    return Number.isFinite(v) ? { kind: "float", v } : { error: `${t} is out of range for a number` };
+  }
   if (t === "true" || t === "false") return { kind: "bool", v: t === "true" };
   return { kind: "str", v: /^".*"$/.test(t) ? t.slice(1, -1) : t };
 }

@@ -1,7 +1,7 @@
 // `tfm fmt FILE...`: print canonical text, or rewrite files in place (--write), or report which
 // files are not formatted (--check). Files with syntax errors are never touched.
 import { renameSync, writeFileSync } from "node:fs";
-import { hasErrors } from "../diag/diagnostic.js";
+import { hasErrors, sortDiagnostics } from "../diag/diagnostic.js";
 import { renderDiagnostics } from "../diag/render.js";
 import { formatText } from "../syntax/format.js";
 import { readSource } from "./io.js";
@@ -16,7 +16,7 @@ export function runFmt(files: string[], opts: FmtOptions, out: (s: string) => vo
   for (const file of files) {
     const { text, decodeErrors } = readSource(file);
     const r = formatText(text, file);
-    const diagnostics = [...decodeErrors, ...r.diagnostics];
+    const diagnostics = sortDiagnostics([...decodeErrors, ...r.diagnostics]);
     if (r.text === undefined || hasErrors(diagnostics)) {
       err(renderDiagnostics(diagnostics.filter((d) => d.severity === "error"), new Map([[file, text]])) + "\n");
       err(`${file}: not formatted: fix the syntax errors first\n`);

@@ -9,8 +9,8 @@ export const limits = {
   maxExpressionDepth: 256,
   /** Longest identifier, in UTF-16 code units (TFM1012). */
   maxIdentifierLength: 128,
-  /** Largest integer literal and integer value: 2^53, the largest exact integer (TFM1004, TFM3005). */
-  maxInt: 2 ** 53,
+  /** Largest integer literal and integer value: 2^53 - 1, the largest exact integer (TFM1004, TFM3005). */
+  maxInt: Number.MAX_SAFE_INTEGER,
   /** Most parameter tensors one model may instantiate (TFM3008). */
   maxParamTensors: 100_000,
   /** Largest `repeat(n)` count (TFM3004). */

@@ -392,7 +392,7 @@ class AstBuilder {
     const digits = t.image.replace(/_/g, "");
     let value = Number(digits);
     if (isInt && BigInt(digits) > BigInt(limits.maxInt)) {
-      this.sink.report("TFM1004", sp, `integer ${t.image} is larger than 2^53 (${limits.maxInt}), the largest exact integer`);
+      this.sink.report("TFM1004", sp, `integer ${t.image} is larger than 2^53 - 1 (${limits.maxInt}), the largest exact integer`);
       value = limits.maxInt;
     } else if (!Number.isFinite(value)) {
       this.sink.report("TFM1005", sp, `number ${t.image} is out of range`);

@@ -272,7 +272,7 @@ class ShapeChecker {
   }
 
   private layerRef(m: A.LayerDecl, ctx: Ctx): Binding {
-    const g = this.res.globals.get(m.callee.name);
+    const g = this.res.globalsFor(ctx.file).get(m.callee.name);
     if (g?.kind !== "block") return unknown;
     this.reached.add(g.decl);
     const bound = matchArgs(m.args, { what: "", params: g.decl.params.map((p) => ({ name: p.name.name, optional: !!p.default })) }, m.span);
@@ -488,7 +488,7 @@ class ShapeChecker {
     if (e.callee.kind !== "Name") return unknown;
     const name = e.callee.name;
     const local = this.lookup(name, ctx);
-    const g = local ? undefined : this.res.globals.get(name);
+    const g = local ? undefined : this.res.globalsFor(ctx.file).get(name);
     const evalArgs = (params: readonly SigParam[]) => {
       const bound = matchArgs(e.args, { what: "", params }, e.span);
       return { values: bound.map((a) => (a ? this.expr(a.value, ctx) : undefined)), spans: bound.map((a) => a?.value.span) };

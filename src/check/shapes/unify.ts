@@ -59,7 +59,8 @@ export function unify(t: A.TensorType, v: SVal, scope: Scope, ctx: UnifyCtx, typ
       if (prior?.kind === "list") {
         const same = prior.items.length === dims.length && prior.items.every((x, k) => x.kind === "int" && equalDims(x.dim, dims[k]!) === true);
         if (!same) {
-          ctx.mismatch("TFM4001", `*${d.name.name} is ${showValue(prior)} elsewhere in this signature, but ${showShape(dims)} here`);
+          const before = prior.items.map((x) => (x.kind === "int" ? x.dim : undefined)).filter((x): x is Dim => !!x);
+          ctx.mismatch("TFM4001", `*${d.name.name} is ${showShape(before)} elsewhere in this signature, but ${showShape(dims)} here`);
           ok = false;
         }
       } else scope.define(d.name.name, { kind: "list", items: dims.map((x) => ({ kind: "int" as const, dim: x })) });

@@ -31,7 +31,7 @@ describe("model instantiation", () => {
     expect(run(gpt2, { layer_norm_epsilon: "1" }).diagnostics).toEqual([]); // int widens to float
   });
 
-  it("reports inexact division inside a library block at the user's line, with a trace", () => {
+  it("reports an error inside a library block at the user's line, with a trace", () => {
     const src = "model M(d = 10) {\n  input x: f32[b, t, d]\n  layer enc = TransformerEncoderLayer(d, 2, dim_feedforward=d - 11)\n  output y = enc(x)\n}\n";
     const r = run(src);
     expect(codes(src)).toEqual(["TFM3004@3:3"]);
