@@ -3,9 +3,10 @@
 // grammar/tfm.tmLanguage.json is generated from `keywordGroups` and checked against it by a test.
 import { createToken, Lexer, type TokenType } from "chevrotain";
 
-// Identifiers are Unicode letters, digits and underscores, not starting with a digit. chevrotain
-// cannot analyse a /u regex, so the pattern is a matcher function around a sticky one.
-const identifierRe = /[\p{L}_][\p{L}\p{N}_]*/uy;
+// Identifiers are Unicode letters (with their combining marks), digits and underscores, not
+// starting with a digit. chevrotain cannot analyse a /u regex, so the pattern is a matcher
+// function around a sticky one.
+const identifierRe = /[\p{L}_][\p{L}\p{M}\p{N}_]*/uy;
 export const Identifier = createToken({
   name: "Identifier",
   line_breaks: false,

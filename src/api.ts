@@ -1,5 +1,7 @@
 // The compiler's one API: the CLI and the language server are thin faces over these functions.
-import { DiagnosticSink, sortDiagnostics, type Diagnostic } from "./diag/diagnostic.js";
+import { DiagnosticSink, hasErrors, sortDiagnostics, type Diagnostic } from "./diag/diagnostic.js";
+import { IrEmitter } from "./ir/build.js";
+import type { Graph } from "./ir/graph.js";
 import type { Sources } from "./diag/render.js";
 import { instantiate, type Instantiation } from "./check/instantiate.js";
 import { resolveProgram, type Resolution } from "./check/resolve.js";
@@ -71,6 +73,14 @@ export function check(text: string, file: string, options: CheckOptions = {}): C
     });
   }
   return { file, program, diagnostics: sortDiagnostics(sink.items), ...(resolution ? { resolution } : {}), ...(model ? { model } : {}), ...(instance ? { instance } : {}), ...(shapes ? { shapes } : {}), sources };
+}
+
+/** The model as an IR graph, for a program that checked without errors. */
+export function buildGraph(r: CheckResult): Graph | undefined {
+  if (hasErrors(r.diagnostics) || !r.model || !r.instance || !r.resolution) return undefined;
+  const emitter = new IrEmitter(r.model.name);
+  checkShapes(r.resolution, r.file, r.program, r.model, r.instance.model.hparams, new DiagnosticSink(r.file), emitter);
+  return emitter.g.finish();
 }
 
 /**

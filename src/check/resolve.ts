@@ -436,7 +436,7 @@ class Resolver {
       [name, stacked, block] = [sub.name.name, !!sub.repeat, g?.kind === "block" ? g.decl : undefined];
     } else {
       this.expr(t, scope);
-      this.sink.report("TFM2007", t.span, "only layers have members");
+      if (!recovered(t)) this.sink.report("TFM2007", t.span, "only layers have members");
       return undefined;
     }
     if (stacked) {
@@ -449,7 +449,7 @@ class Resolver {
   private call(e: A.Call, scope: Scope): void {
     if (e.callee.kind !== "Name") {
       this.expr(e.callee, scope);
-      this.sink.report("TFM2007", e.callee.span, "only functions and layers can be called");
+      if (!recovered(e.callee)) this.sink.report("TFM2007", e.callee.span, "only functions and layers can be called");
       return;
     }
     const s = scope.lookup(e.callee.name) ?? this.globals.get(e.callee.name);
@@ -492,6 +492,17 @@ class Resolver {
       if (s.used || s.name.startsWith("_") || (s.kind !== "binding" && s.kind !== "layer")) continue;
       this.sink.report("TFM2017", s.span, `${describe(s)} is never used`, { notes: ["prefix the name with `_` to keep it unused on purpose"] });
     }
+  }
+}
+
+/** Whether the parser invented part of `e` while recovering from a syntax error (already reported). */
+function recovered(e: A.Expr): boolean {
+  switch (e.kind) {
+    case "Error": return true;
+    case "Member": return !e.name.name || recovered(e.target);
+    case "Call": return recovered(e.callee);
+    case "Index": return recovered(e.target);
+    default: return false;
   }
 }
 

@@ -12,6 +12,9 @@ export interface Frame {
   readonly what: string;
 }
 
+/** Long instance paths (b.l.l.l...) keep their two ends. */
+const clip = (s: string) => (s.length > 120 ? `${s.slice(0, 60)}…${s.slice(-60)}` : s);
+
 export class TraceReporter {
   private readonly frames: Frame[] = [];
   private readonly reported = new Set<string>();
@@ -47,7 +50,12 @@ export class TraceReporter {
         at = { file: user.file, span: user.span };
       }
     }
-    related.push(...inner.map((f) => ({ file: f.file, span: f.span, message: `in ${f.what}, instantiated here` })));
+    // A trace deeper than 8 frames keeps its 4 innermost and 4 outermost frames.
+    const frames = inner.length > 8 ? [...inner.slice(0, 4), undefined, ...inner.slice(-4)] : inner;
+    for (const f of frames) {
+      if (f) related.push({ file: f.file, span: f.span, message: `in ${clip(f.what)}, instantiated here` });
+      else related.push({ file: inner[4]!.file, span: inner[4]!.span, message: `… ${inner.length - 8} more frames …` });
+    }
     // One report per place and message: a stack of 12 copies, or a function called 40 times, reports once.
     const key = `${code}:${at.file}:${at.span.start}:${message}`;
     if (this.reported.has(key)) return;

@@ -1,8 +1,9 @@
 // The `tfm` command line: argument parsing (commander) and exit codes. Every command is a thin
-// face over src/api.ts. Exit codes: 0 success, 1 diagnostics (errors), 2 usage.
+// face over src/api.ts (`lsp` over src/lsp/). Exit codes: 0 success, 1 diagnostics (errors), 2 usage.
 import { Command, CommanderError, Option } from "commander";
 import { runCheck } from "./check.js";
 import { runFmt } from "./fmt.js";
+import { runIr } from "./ir.js";
 import { runShapes } from "./shapes.js";
 import { collectSetting, UsageError } from "./io.js";
 
@@ -40,12 +41,36 @@ export function buildCli(exit: (code: number) => void, { out, err }: Io): Comman
     .action((file: string, opts) => exit(runShapes(file, { ...opts, set: opts.set ?? new Map() }, out, err)));
 
   program
+    .command("ir")
+    .description("print the model as IR: primitive ops with their symbolic shapes")
+    .argument("<file>", "a .tfm file")
+    .addOption(setOption())
+    .action((file: string, opts) => exit(runIr(file, { set: opts.set ?? new Map() }, out, err)));
+
+  program
     .command("fmt")
     .description("print .tfm files in canonical form")
     .argument("<files...>", ".tfm files to format")
     .option("-w, --write", "rewrite the files in place")
     .option("--check", "list files that are not formatted; exit 1 if any")
     .action((files: string[], opts) => exit(runFmt(files, opts, out, err)));
+
+  program
+    .command("lsp")
+    .description("start the language server, talking LSP over stdin and stdout (for editors)")
+    .option("--stdio", "use stdin and stdout (the only transport; accepted because editors pass it)")
+    .option("--clientProcessId <pid>", "the editor's process id (accepted; the server exits when it does)")
+    .action(() => {
+      // Loaded only here, so other commands do not pay for the language server's modules.
+      import("../lsp/server.js").then(
+        (m) => m.startServer(),
+        (e: unknown) => {
+          err(`tfm: cannot start the language server: ${e instanceof Error ? e.message : String(e)}\n`);
+          process.exitCode = 1;
+        },
+      );
+      exit(0);
+    });
 
   for (const c of program.commands) c.exitOverride().showHelpAfterError().configureOutput({ writeOut: out, writeErr: err });
   return program;

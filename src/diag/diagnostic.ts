@@ -34,8 +34,20 @@ export interface DiagOptions {
  * 40 and an ellipsis, so a 10,000-character identifier gives a readable one-line message.
  */
 export function shorten(message: string): string {
-  const cut = message.replace(/(`|")([^`"\n]{48,})\1/g, (_m, q: string, body: string) => `${q}${[...body].slice(0, 40).join("")}…${q}`);
-  return cut.length > 1000 ? cut.slice(0, 1000) + "…" : cut;
+  let out = "";
+  for (let i = 0; i < message.length; ) {
+    const q = message[i]!;
+    const close = q === "`" || q === '"' ? message.indexOf(q, i + 1) : -1;
+    if (close < 0) {
+      out += q;
+      i++;
+      continue;
+    }
+    const body = message.slice(i + 1, close);
+    out += q + (body.length > 48 ? [...body].slice(0, 40).join("") + "…" : body) + q;
+    i = close + 1;
+  }
+  return out.length > 1000 ? out.slice(0, 1000) + "…" : out;
 }
 
 export function diag(file: string, code: Code, span: Span, message: string, opts: DiagOptions = {}): Diagnostic {

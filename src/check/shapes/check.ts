@@ -33,16 +33,35 @@ export interface ShapeResult {
 
 export const typeKey = (file: string, span: Span) => `${file}:${span.start}:${span.end}`;
 
-export function checkShapes(res: Resolution, userFile: string, program: A.Program, model: Block | undefined, hparams: ReadonlyMap<string, Value> | undefined, sink: DiagnosticSink): ShapeResult {
-  const c = new ShapeChecker(res, userFile, sink);
+/**
+ * What the checker tells an IR builder as it evaluates (src/ir/build.ts implements it): each hook
+ * gets the operands and the checked result, and returns the result with its IR node.
+ */
+export interface Emitter {
+  input(name: string, v: SVal): SVal;
+  weight(name: string, transposed: boolean, v: SVal): SVal;
+  output(name: string, v: SVal): void;
+  unary(op: A.UnaryOp, x: SVal, result: SVal): SVal;
+  binary(op: A.BinaryOp, a: SVal, b: SVal, result: SVal): SVal;
+  builtin(name: BuiltinName, args: readonly SVal[], result: SVal): SVal;
+  index(x: SVal, subscripts: readonly IndexSub[], result: SVal): SVal;
+}
+
+/** A resolved subscript: `...`, a slice (bounds as dims), or an integer index. */
+export type IndexSub = { readonly t: "rest" } | { readonly t: "slice"; readonly start?: SVal; readonly end?: SVal } | { readonly t: "at"; readonly v: SVal };
+
+export function checkShapes(res: Resolution, userFile: string, program: A.Program, model: Block | undefined, hparams: ReadonlyMap<string, Value> | undefined, sink: DiagnosticSink, emitter?: Emitter): ShapeResult {
+  const c = new ShapeChecker(res, userFile, sink, emitter);
   const io = model && hparams ? c.checkModel(model, hparams) : { inputs: [], outputs: [] };
-  c.checkUnreached(program);
+  if (!emitter) c.checkUnreached(program);
   return { types: c.types, ...io };
 }
 
 /** The evaluation context of one block or function body. */
 interface Ctx {
   readonly file: string;
+  /** Checkpoint prefix of the block instance being evaluated ("" for the model and functions). */
+  readonly path: string;
   readonly scope: Scope;
   /** Lazily evaluated declarations (layers and weights are visible before they are declared). */
   readonly lazy: Map<string, () => Binding>;
@@ -57,7 +76,7 @@ class ShapeChecker {
   private depth = 0;
   private tooDeepReported = false;
 
-  constructor(private readonly res: Resolution, private readonly userFile: string, sink: DiagnosticSink) {
+  constructor(private readonly res: Resolution, private readonly userFile: string, sink: DiagnosticSink, private readonly emitter?: Emitter) {
     this.trace = new TraceReporter(sink, userFile);
   }
 
@@ -66,7 +85,12 @@ class ShapeChecker {
   checkModel(model: Block, hparams: ReadonlyMap<string, Value>) {
     const scope = new Scope();
     for (const [k, v] of hparams) scope.define(k, fromValue(v));
-    return this.runBlock(model, scope, (input, ctx) => symbolicInput(input.type, scope, (e) => this.dim(e, ctx), (d) => this.report("TFM4014", ctx.file, d.span, "a model input needs a fixed number of dims: name each one (`i32[batch, seq]`)")));
+    const io = this.runBlock(model, scope, "", (input, ctx) => {
+      const v = symbolicInput(input.type, scope, (e) => this.dim(e, ctx), (d) => this.report("TFM4014", ctx.file, d.span, "a model input needs a fixed number of dims: name each one (`i32[batch, seq]`)"));
+      return this.emitter && v.kind !== "unknown" ? this.emitter.input(input.name.name, v) : v;
+    });
+    for (const o of io.outputs) this.emitter?.output(o.name, o.value);
+    return io;
   }
 
   /** Blocks and functions of the user's file the model does not reach, checked generically. */
@@ -77,14 +101,14 @@ class ShapeChecker {
       const g = this.res.globals.get(item.name.name);
       if (!g || (g.kind !== "block" && g.kind !== "fn") || g.decl !== item) continue;
       const scope = new Scope();
-      const ctx: Ctx = { file: g.file, scope, lazy: new Map() };
+      const ctx: Ctx = { file: g.file, path: "", scope, lazy: new Map() };
       for (const p of item.params) {
         const sym = p.type?.kind === "TensorType" ? undefined : symbolFor(p);
         const v = p.default ? this.expr(p.default, ctx) : sym ?? unknown;
         if (p.type?.kind === "TensorType") scope.define(p.name.name, symbolicInput(p.type, scope, (e) => this.dim(e, ctx), () => {}));
         else scope.define(p.name.name, p.default && v.kind !== "unknown" ? v : sym ?? unknown);
       }
-      if (g.kind === "block") this.runBlock(g, scope, (input) => symbolicInput(input.type, scope, (e) => this.dim(e, ctx), () => {}));
+      if (g.kind === "block") this.runBlock(g, scope, "", (input) => symbolicInput(input.type, scope, (e) => this.dim(e, ctx), () => {}));
       else this.body(item.body, ctx, []);
     }
   }
@@ -128,9 +152,9 @@ class ShapeChecker {
   // ---- blocks ------------------------------------------------------------------------------
 
   /** Runs a block body whose parameters are in `scope`; `input` gives each input's value. */
-  private runBlock(g: Block, scope: Scope, input: (d: A.InputDecl, ctx: Ctx) => SVal) {
+  private runBlock(g: Block, scope: Scope, path: string, input: (d: A.InputDecl, ctx: Ctx) => SVal) {
     this.reached.add(g.decl);
-    const ctx: Ctx = { file: g.file, scope, lazy: new Map() };
+    const ctx: Ctx = { file: g.file, path, scope, lazy: new Map() };
     const inputs: { name: string; value: SVal }[] = [];
     for (const m of g.decl.body) {
       if (m.kind !== "Input") continue;
@@ -145,9 +169,11 @@ class ShapeChecker {
   }
 
   /** Applies a block to arguments (bound to its inputs; undefined where defaulted). */
-  private callBlock(g: Block, hparams: ReadonlyMap<string, SVal>, args: readonly (SVal | undefined)[], argSpans: readonly (Span | undefined)[], call: { file: string; span: Span; what: string }): SVal {
-    const key = `B:${g.file}:${g.name}:${[...hparams].map(([k, v]) => `${k}=${showValue(v)}`).join(",")}:${args.map((a) => (a ? showValue(a) : "-")).join(",")}`;
-    const hit = this.memo.get(key);
+  private callBlock(g: Block, hparams: ReadonlyMap<string, SVal>, path: string, args: readonly (SVal | undefined)[], argSpans: readonly (Span | undefined)[], call: { file: string; span: Span; what: string }): SVal {
+    // Checking alone may reuse the result for the same parameters and argument shapes; building
+    // the IR may not (each application computes on its own weights and values).
+    const key = this.emitter ? undefined : `B:${g.file}:${g.name}:${[...hparams].map(([k, v]) => `${k}=${showValue(v)}`).join(",")}:${args.map((a) => (a ? showValue(a) : "-")).join(",")}`;
+    const hit = key && this.memo.get(key);
     if (hit) return hit;
     if (this.tooDeep(call.file, call.span)) return unknown;
     const scope = new Scope();
@@ -157,7 +183,7 @@ class ShapeChecker {
     const { outputs } = this.trace.within({ file: call.file, span: call.span, what: call.what }, () => {
       this.depth++;
       try {
-        return this.runBlock(g, scope, (d, ctx) => {
+        return this.runBlock(g, scope, path, (d, ctx) => {
           const k = i++;
           const given = args[k];
           const v = given ?? (d.default ? this.expr(d.default, ctx) : unknown);
@@ -169,7 +195,7 @@ class ShapeChecker {
       }
     });
     const result: SVal = outputs.length === 1 ? outputs[0]!.value : { kind: "tuple", items: outputs.map((o) => o.value) };
-    this.memo.set(key, result);
+    if (key) this.memo.set(key, result);
     return result;
   }
 
@@ -186,12 +212,12 @@ class ShapeChecker {
   /** Applies a layer; a repeat stack threads its first input through every copy. */
   private applyLayer(ref: LayerRef, args: (SVal | undefined)[], argSpans: (Span | undefined)[], file: string, span: Span): SVal {
     const what = `block \`${ref.block.name}\` (${ref.decl.name.name})`;
-    if (!ref.stacked) return this.callBlock(ref.block, ref.hparams, args, argSpans, { file, span, what });
+    if (!ref.stacked) return this.callBlock(ref.block, ref.hparams, ref.path, args, argSpans, { file, span, what });
     const n = ref.count ?? 1;
     let out: SVal = args[0] ?? unknown;
     for (let i = 0; i < n; i++) {
       const input = args[0];
-      out = this.callBlock(ref.block, ref.hparams, args, argSpans, { file, span, what: `block \`${ref.block.name}\` (${ref.decl.name.name}.${i})` });
+      out = this.callBlock(ref.block, ref.hparams, `${ref.path}.${i}`, args, argSpans, { file, span, what: `block \`${ref.block.name}\` (${ref.decl.name.name}.${i})` });
       const first = out.kind === "tuple" ? out.items[0]! : out;
       if (input && first.kind !== "unknown" && showValue(first) !== showValue(input)) {
         const a = asTensor(first);
@@ -262,7 +288,8 @@ class ShapeChecker {
           if (!v) return unknown;
           shape.push(v);
         }
-        const t = tensor(m.type.dtype, shape);
+        let t = tensor(m.type.dtype, shape);
+        if (this.emitter) t = this.emitter.weight(joinPath(ctx.path, m.checkpointName?.value ?? m.name.name), m.transposed, t);
         this.record(ctx.file, m.name.span, t);
         return t;
       });
@@ -277,7 +304,7 @@ class ShapeChecker {
     this.reached.add(g.decl);
     const bound = matchArgs(m.args, { what: "", params: g.decl.params.map((p) => ({ name: p.name.name, optional: !!p.default })) }, m.span);
     const hp = new Map<string, SVal>();
-    const inner: Ctx = { file: g.file, scope: new Scope(), lazy: new Map() };
+    const inner: Ctx = { file: g.file, path: "", scope: new Scope(), lazy: new Map() };
     g.decl.params.forEach((p, i) => {
       const a = bound[i];
       const v = a ? this.expr(a.value, ctx) : p.default ? this.expr(p.default, inner) : unknown;
@@ -289,7 +316,8 @@ class ShapeChecker {
       const r = this.expr(m.repeat, ctx);
       count = r.kind === "int" ? constValue(r.dim) : undefined;
     }
-    return { kind: "layer", decl: m, block: g, hparams: hp, stacked: !!m.repeat, ...(count !== undefined ? { count } : {}) };
+    const path = joinPath(ctx.path, m.checkpointName?.value ?? m.name.name);
+    return { kind: "layer", decl: m, block: g, hparams: hp, path, stacked: !!m.repeat, ...(count !== undefined ? { count } : {}) };
   }
 
   private lookup(name: string, ctx: Ctx): Binding | undefined {
@@ -367,9 +395,17 @@ class ShapeChecker {
       case "List":
         return { kind: "list", items: e.elements.map((x) => this.expr(x, ctx)) };
       case "Unary":
-        return this.unary(e, this.expr(e.operand, ctx), ctx);
+      {
+        const x = this.expr(e.operand, ctx);
+        const r = this.unary(e, x, ctx);
+        return this.emitter && needsNode(r) ? this.emitter.unary(e.op, x, r) : r;
+      }
       case "Binary":
-        return this.binary(e, this.expr(e.left, ctx), this.expr(e.right, ctx), ctx);
+      {
+        const [l, r] = [this.expr(e.left, ctx), this.expr(e.right, ctx)];
+        const out = this.binary(e, l, r, ctx);
+        return this.emitter && needsNode(out) ? this.emitter.binary(e.op, l, r, out) : out;
+      }
       case "Call":
         return this.call(e, ctx);
       case "Index":
@@ -507,7 +543,8 @@ class ShapeChecker {
       const { values, spans } = evalArgs(sig.params.map((p) => ({ name: p.name, optional: "default" in p })));
       if (values.some((v, i) => !v && !("default" in sig.params[i]!))) return unknown; // reported by the resolver
       const args = values.map((v, i) => v ?? defaultValue((sig.params[i] as { default: string }).default));
-      return rules[g.name as BuiltinName](args, this.ruleCtx(ctx.file, e.span, spans));
+      const out = rules[g.name as BuiltinName](args, this.ruleCtx(ctx.file, e.span, spans));
+      return this.emitter && (needsNode(out) || out.kind === "tuple") ? this.emitter.builtin(g.name as BuiltinName, args, out) : out;
     }
     e.args.forEach((a) => this.expr(a.value, ctx));
     return unknown;
@@ -515,12 +552,12 @@ class ShapeChecker {
 
   private callFn(g: Fn, args: readonly (SVal | undefined)[], argSpans: readonly (Span | undefined)[], file: string, span: Span): SVal {
     this.reached.add(g.decl);
-    const key = `F:${g.file}:${g.name}:${args.map((a) => (a ? showValue(a) : "-")).join(",")}`;
-    const hit = this.memo.get(key);
+    const key = this.emitter ? undefined : `F:${g.file}:${g.name}:${args.map((a) => (a ? showValue(a) : "-")).join(",")}`;
+    const hit = key && this.memo.get(key);
     if (hit) return hit;
     if (this.tooDeep(file, span)) return unknown;
     const scope = new Scope();
-    const ctx: Ctx = { file: g.file, scope, lazy: new Map() };
+    const ctx: Ctx = { file: g.file, path: "", scope, lazy: new Map() };
     g.decl.params.forEach((p, i) => {
       const given = args[i];
       const v = given ?? (p.default ? this.expr(p.default, ctx) : unknown);
@@ -542,7 +579,7 @@ class ShapeChecker {
         this.depth--;
       }
     });
-    this.memo.set(key, out);
+    if (key) this.memo.set(key, out);
     return out;
   }
 
@@ -587,7 +624,8 @@ class ShapeChecker {
       if (i !== undefined && n !== undefined && (i >= n || i < -n)) this.report("TFM4012", ctx.file, s.span, `index ${i} is out of bounds for a dim of size ${n}`);
     }
     out.push(...v.shape.slice(k));
-    return tensor(v.dtype, out);
+    const result = tensor(v.dtype, out);
+    return this.emitter ? this.emitter.index(v, subs, result) : result;
   }
 
   private sliceSize(size: Dim, start: SVal | undefined, end: SVal | undefined): Dim {
@@ -609,7 +647,7 @@ class ShapeChecker {
   private member(e: A.MemberAccess, ctx: Ctx): SVal {
     const ref = this.layerOf(e.target, ctx);
     if (!ref) return unknown;
-    const inner: Ctx = { file: ref.block.file, scope: new Scope(), lazy: new Map() };
+    const inner: Ctx = { file: ref.block.file, path: ref.path, scope: new Scope(), lazy: new Map() };
     for (const [k, v] of ref.hparams) inner.scope.define(k, v);
     for (const m of ref.block.decl.body) this.hoist(m, inner);
     const b = this.lookup(e.name.name, inner);
@@ -626,12 +664,17 @@ class ShapeChecker {
     if (!parent) return undefined;
     const decl = parent.block.decl.body.find((m): m is A.LayerDecl => m.kind === "Layer" && m.name.name === t.name.name);
     if (!decl || decl.repeat) return undefined;
-    const inner: Ctx = { file: parent.block.file, scope: new Scope(), lazy: new Map() };
+    const inner: Ctx = { file: parent.block.file, path: parent.path, scope: new Scope(), lazy: new Map() };
     for (const [k, v] of parent.hparams) inner.scope.define(k, v);
     const ref = this.layerRef(decl, inner);
     return ref.kind === "layer" ? ref : undefined;
   }
 }
+
+/** Values the IR must compute: tensors, and scalars whose value is only known at run time. */
+const needsNode = (v: SVal): boolean => v.kind === "tensor" || (v.kind === "float" && v.value === undefined) || (v.kind === "bool" && v.value === undefined);
+
+const joinPath = (prefix: string, name: string) => (prefix ? `${prefix}.${name}` : name);
 
 function compare(op: A.BinaryOp, a: number, b: number): boolean {
   switch (op) {

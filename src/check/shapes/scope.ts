@@ -10,6 +10,8 @@ export interface LayerRef {
   readonly decl: A.LayerDecl;
   readonly block: GlobalSym & { kind: "block" };
   readonly hparams: ReadonlyMap<string, SVal>;
+  /** Checkpoint prefix of the instance: `h.0.attn`. */
+  readonly path: string;
   /** For `repeat(n)` stacks: n, when known. */
   readonly count?: number;
   readonly stacked: boolean;

@@ -5,11 +5,12 @@ import { constDim, constValue, showDim, showShape, type Dim } from "./dim.js";
 
 export type DType = A.DTypeName;
 
+/** `node`: the IR node computing the value, when the checker runs as the IR builder. */
 export type SVal =
-  | { readonly kind: "tensor"; readonly dtype: DType; readonly shape: readonly Dim[] }
-  | { readonly kind: "int"; readonly dim: Dim }
-  | { readonly kind: "float"; readonly value?: number }
-  | { readonly kind: "bool"; readonly value?: boolean }
+  | { readonly kind: "tensor"; readonly dtype: DType; readonly shape: readonly Dim[]; readonly node?: number }
+  | { readonly kind: "int"; readonly dim: Dim; readonly node?: number }
+  | { readonly kind: "float"; readonly value?: number; readonly node?: number }
+  | { readonly kind: "bool"; readonly value?: boolean; readonly node?: number }
   | { readonly kind: "str"; readonly value: string }
   | { readonly kind: "dtype"; readonly name: DType }
   | { readonly kind: "list"; readonly items: readonly SVal[] }

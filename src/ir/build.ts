@@ -1,0 +1,235 @@
+// Builds the IR from the checked program: the shape checker runs the model once more with this
+// emitter attached, and every value it computes gets a node. The IR's shapes are therefore
+// exactly the checked ones. Builtins lower to primitive ops through `lower`, one entry per builtin.
+import type { BuiltinName } from "../check/builtins.js";
+import { constDim, constValue, mulDim, type Dim } from "../check/shapes/dim.js";
+import type { Emitter, IndexSub } from "../check/shapes/check.js";
+import { asTensor, type DType, type SVal } from "../check/shapes/value.js";
+import type * as A from "../syntax/ast.js";
+import { GraphBuilder, type Attrs } from "./graph.js";
+import type { BinaryOp as IrBinary, Op } from "./ops.js";
+
+const binaryOps: Record<Exclude<A.BinaryOp, "@">, IrBinary> = {
+  "+": "add", "-": "sub", "*": "mul", "/": "div", "%": "mod",
+  "==": "eq", "!=": "ne", "<": "lt", "<=": "le", ">": "gt", ">=": "ge", "&&": "and", "||": "or",
+};
+
+/** dtype and shape of a checked value as a node (scalars are 0-d). */
+function typeOf(v: SVal): { dtype: DType; shape: readonly Dim[] } {
+  const t = asTensor(v);
+  if (!t) throw new Error(`IR: no tensor type for a ${v.kind}`);
+  return { dtype: t.dtype, shape: t.shape };
+}
+
+export class IrEmitter implements Emitter {
+  readonly g: GraphBuilder;
+  private readonly consts = new Map<string, number>();
+
+  constructor(name: string) {
+    this.g = new GraphBuilder(name);
+  }
+
+  /** The node computing `v`; compile-time scalars become (shared) constants. */
+  node(v: SVal): number {
+    if ("node" in v && v.node !== undefined) return v.node;
+    switch (v.kind) {
+      case "int": return this.constant(constValue(v.dim) ?? v.dim, "i32");
+      case "float": return this.constant(v.value ?? NaN, "f32");
+      case "bool": return this.constant(v.value ?? false, "bool");
+      default: throw new Error(`IR: a ${v.kind} value has no node`);
+    }
+  }
+
+  constant(value: number | boolean | Dim, dtype: DType): number {
+    const key = `${dtype}:${typeof value === "object" ? JSON.stringify([...value.terms]) : String(value)}`;
+    let id = this.consts.get(key);
+    if (id === undefined) this.consts.set(key, (id = this.g.add("const", [], { value }, dtype, [])));
+    return id;
+  }
+
+  /** `v`'s node converted to `dtype` if needed; compile-time scalars become constants of `dtype`. */
+  as(v: SVal, dtype: DType): number {
+    if (!("node" in v && v.node !== undefined)) {
+      const known = v.kind === "int" ? constValue(v.dim) : v.kind === "float" || v.kind === "bool" ? v.value : undefined;
+      if (known !== undefined) return this.constant(dtype === "bool" ? Boolean(known) : Number(known), dtype);
+    }
+    const id = this.node(v);
+    const n = this.g.node(id);
+    return n.dtype === dtype ? id : this.g.add("cast", [id], {}, dtype, n.shape);
+  }
+
+  /** Adds a node for `result` and returns `result` carrying it. */
+  emit(result: SVal, op: Op, inputs: readonly number[], attrs: Attrs = {}): SVal {
+    const { dtype, shape } = typeOf(result);
+    return { ...result, node: this.g.add(op, inputs, attrs, dtype, shape) } as SVal;
+  }
+
+  input(name: string, v: SVal): SVal {
+    const out = this.emit(v, "input", [], { name });
+    this.g.inputs.push({ name, node: this.node(out) });
+    return out;
+  }
+
+  weight(name: string, transposed: boolean, v: SVal): SVal {
+    const { dtype, shape } = typeOf(v);
+    return { ...v, node: this.g.weight(name, transposed, dtype, shape) } as SVal;
+  }
+
+  output(name: string, v: SVal): void {
+    if (v.kind !== "unknown") this.g.outputs.push({ name, node: this.node(v) });
+  }
+
+  unary(op: A.UnaryOp, x: SVal, result: SVal): SVal {
+    return this.emit(result, op === "-" ? "neg" : "not", [this.as(x, typeOf(result).dtype)]);
+  }
+
+  binary(op: A.BinaryOp, a: SVal, b: SVal, result: SVal): SVal {
+    if (op === "@") return this.emit(result, "matmul", [this.node(a), this.node(b)]);
+    const out = typeOf(result).dtype;
+    const logical = op === "&&" || op === "||";
+    const comparison = ["==", "!=", "<", "<=", ">", ">="].includes(op);
+    const operand = logical ? "bool" : comparison ? common(a, b) : out;
+    return this.emit(result, binaryOps[op], [this.as(a, operand), this.as(b, operand)]);
+  }
+
+  builtin(name: BuiltinName, args: readonly SVal[], result: SVal): SVal {
+    return lower[name](this, args, result);
+  }
+
+  index(x: SVal, subs: readonly IndexSub[], result: SVal): SVal {
+    const t = typeOf(x);
+    const rank = t.shape.length;
+    const named = subs.filter((s) => s.t !== "rest").length;
+    let id = this.node(x);
+    let shape = [...t.shape];
+    let k = 0;
+    const bound = (v: SVal | undefined, size: Dim, dflt: Dim): Dim => {
+      if (!v || v.kind !== "int") return dflt;
+      const c = constValue(v.dim);
+      const d = c !== undefined && c < 0 ? constDim(c + (constValue(size) ?? 0)) : v.dim;
+      const n = constValue(size);
+      const cd = constValue(d);
+      return n !== undefined && cd !== undefined ? constDim(Math.max(0, Math.min(cd, n))) : d;
+    };
+    for (const s of subs) {
+      if (s.t === "rest") {
+        k += rank - named;
+        continue;
+      }
+      const size = shape[k]!;
+      const [start, end] = s.t === "at" ? [bound(s.v, size, constDim(0)), undefined] : [bound(s.start, size, constDim(0)), bound(s.end, size, size)];
+      const stop = end ?? addOne(start);
+      shape = shape.map((d, i) => (i === k ? sub(stop, start) : d));
+      id = this.g.add("slice", [id], { axis: k, start, end: stop }, t.dtype, shape);
+      k++;
+    }
+    const r = typeOf(result);
+    if (r.shape.length !== shape.length) id = this.g.add("reshape", [id], {}, r.dtype, r.shape);
+    return { ...result, node: id } as SVal;
+  }
+}
+
+const addOne = (d: Dim): Dim => ({ terms: new Map([...d.terms, ["", (d.terms.get("") ?? 0) + 1]]) });
+const sub = (a: Dim, b: Dim): Dim => {
+  const [x, y] = [constValue(a), constValue(b)];
+  if (x !== undefined && y !== undefined) return constDim(x - y);
+  const m = new Map(a.terms);
+  for (const [k, v] of b.terms) m.set(k, (m.get(k) ?? 0) - v);
+  return { terms: new Map([...m].filter(([, v]) => v !== 0)) };
+};
+
+/** The dtype both sides of a comparison are brought to. */
+function common(a: SVal, b: SVal): DType {
+  const [x, y] = [asTensor(a)!, asTensor(b)!];
+  if (!x.weak) return y.weak || x.dtype === y.dtype ? x.dtype : "f32";
+  if (!y.weak) return y.dtype;
+  return x.dtype === "f32" || y.dtype === "f32" ? "f32" : x.dtype;
+}
+
+type Lowering = (e: IrEmitter, args: readonly SVal[], result: SVal) => SVal;
+
+const intArg = (v: SVal | undefined): number => (v?.kind === "int" ? constValue(v.dim) ?? 0 : 0);
+const axisOf = (v: SVal | undefined, rank: number): number => {
+  const a = intArg(v);
+  return a < 0 ? a + rank : a;
+};
+const rankOf = (v: SVal) => typeOf(v).shape.length;
+
+const unary = (op: Op): Lowering => (e, [x], r) => e.emit(r, op, [e.as(x!, typeOf(r).dtype)]);
+const binary = (op: Op): Lowering => (e, [a, b], r) => e.emit(r, op, [e.as(a!, typeOf(r).dtype), e.as(b!, typeOf(r).dtype)]);
+const reduce = (op: Op): Lowering => (e, [x, dim, keep], r) => e.emit(r, op, [e.node(x!)], { axis: axisOf(dim, rankOf(x!)), keepdim: keep?.kind === "bool" && keep.value === true });
+const reshape: Lowering = (e, [x], r) => e.emit(r, "reshape", [e.node(x!)]);
+const fill = (value: (args: readonly SVal[], e: IrEmitter, dtype: DType) => number): Lowering => (e, args, r) => {
+  const { dtype } = typeOf(r);
+  return e.emit(r, "expand", [value(args, e, dtype)]);
+};
+
+/** Every builtin as primitive ops. */
+export const lower: Record<BuiltinName, Lowering> = {
+  exp: unary("exp"),
+  log: unary("log"),
+  sqrt: unary("sqrt"),
+  rsqrt: unary("rsqrt"),
+  tanh: unary("tanh"),
+  erf: unary("erf"),
+  sigmoid: unary("sigmoid"),
+  abs: unary("abs"),
+  sin: unary("sin"),
+  cos: unary("cos"),
+  pow: binary("pow"),
+  maximum: binary("maximum"),
+  minimum: binary("minimum"),
+  where: (e, [c, a, b], r) => e.emit(r, "where", [e.as(c!, "bool"), e.as(a!, typeOf(r).dtype), e.as(b!, typeOf(r).dtype)]),
+  matmul: (e, [a, b], r) => e.emit(r, "matmul", [e.node(a!), e.node(b!)]),
+  transpose: (e, [x, d0, d1], r) => {
+    const n = rankOf(x!);
+    const perm = Array.from({ length: n }, (_, i) => i);
+    const [i, j] = [axisOf(d0, n), axisOf(d1, n)];
+    [perm[i], perm[j]] = [perm[j]!, perm[i]!];
+    return e.emit(r, "permute", [e.node(x!)], { perm });
+  },
+  permute: (e, [x, dims], r) => {
+    const n = rankOf(x!);
+    const perm = dims?.kind === "list" ? dims.items.map((d) => axisOf(d, n)) : [];
+    return e.emit(r, "permute", [e.node(x!)], { perm });
+  },
+  reshape,
+  unsqueeze: reshape,
+  squeeze: reshape,
+  concat: (e, [xs, dim], r) => {
+    const items = xs?.kind === "list" ? xs.items : [];
+    return e.emit(r, "concat", items.map((x) => e.as(x, typeOf(r).dtype)), { axis: axisOf(dim, rankOf(r)) });
+  },
+  stack: (e, [xs, dim], r) => {
+    const items = xs?.kind === "list" ? xs.items : [];
+    const { dtype, shape } = typeOf(r);
+    const axis = axisOf(dim, shape.length);
+    const one = shape.map((d, i) => (i === axis ? constDim(1) : d));
+    const parts = items.map((x) => e.g.add("reshape", [e.as(x, dtype)], {}, dtype, one));
+    return e.emit(r, "concat", parts, { axis });
+  },
+  chunk: (e, [x, , dim], r) => {
+    if (r.kind !== "tuple") return r;
+    const axis = axisOf(dim, rankOf(x!));
+    const id = e.node(x!);
+    return {
+      kind: "tuple",
+      items: r.items.map((part, i) => {
+        const size = typeOf(part).shape[axis]!;
+        return e.emit(part, "slice", [id], { axis, start: mulDim(constDim(i), size), end: mulDim(constDim(i + 1), size) });
+      }),
+    };
+  },
+  take: (e, [x, ix, dim], r) => e.emit(r, "gather", [e.node(x!), e.as(ix!, "i32")], { axis: axisOf(dim, rankOf(x!)) }),
+  sum: reduce("sum"),
+  mean: reduce("mean"),
+  max: reduce("max"),
+  min: reduce("min"),
+  argmax: reduce("argmax"),
+  cast: (e, [x], r) => e.emit(r, "cast", [e.node(x!)]),
+  arange: (e, _args, r) => e.emit(r, "arange", []),
+  zeros: fill((_a, e, dtype) => e.constant(0, dtype)),
+  ones: fill((_a, e, dtype) => e.constant(1, dtype)),
+  full: fill((args, e, dtype) => e.as(args[1]!, dtype)),
+  dropout: (e, [x, p], r) => e.emit(r, "dropout", [e.node(x!)], { p: p?.kind === "float" ? p.value ?? 0 : 0 }),
+};

@@ -1,0 +1,82 @@
+// The IR graph: nodes in topological order, each with its op, inputs, attributes, dtype and
+// symbolic shape. Built once by `GraphBuilder`, then frozen: passes make new graphs.
+import type { Dim } from "../check/shapes/dim.js";
+import type { DType } from "../check/shapes/value.js";
+import type { Op } from "./ops.js";
+
+export interface Attrs {
+  /** input / weight: the name; weight: its checkpoint name. */
+  readonly name?: string;
+  /** weight: the checkpoint stores the transpose. */
+  readonly transposed?: boolean;
+  /** const: the value (a symbolic dim for sizes known only at run time). */
+  readonly value?: number | boolean | Dim;
+  readonly axis?: number;
+  readonly keepdim?: boolean;
+  readonly perm?: readonly number[];
+  readonly start?: Dim;
+  readonly end?: Dim;
+  /** dropout: the probability (unused at inference). */
+  readonly p?: number;
+}
+
+export interface Node {
+  readonly id: number;
+  readonly op: Op;
+  readonly inputs: readonly number[];
+  readonly attrs: Attrs;
+  readonly dtype: DType;
+  readonly shape: readonly Dim[];
+}
+
+export interface Port {
+  readonly name: string;
+  readonly node: number;
+}
+
+export interface Graph {
+  readonly name: string;
+  readonly nodes: readonly Node[];
+  readonly inputs: readonly Port[];
+  readonly outputs: readonly Port[];
+}
+
+export class GraphBuilder {
+  private readonly nodes: Node[] = [];
+  private readonly weights = new Map<string, number>();
+  readonly inputs: Port[] = [];
+  readonly outputs: Port[] = [];
+
+  constructor(private readonly name: string) {}
+
+  add(op: Op, inputs: readonly number[], attrs: Attrs, dtype: DType, shape: readonly Dim[]): number {
+    const id = this.nodes.length;
+    this.nodes.push({ id, op, inputs: [...inputs], attrs, dtype, shape: [...shape] });
+    return id;
+  }
+
+  node(id: number): Node {
+    return this.nodes[id]!;
+  }
+
+  /** One node per checkpoint tensor, however often the program refers to it. */
+  weight(name: string, transposed: boolean, dtype: DType, shape: readonly Dim[]): number {
+    const known = this.weights.get(name);
+    if (known !== undefined) return known;
+    const id = this.add("weight", [], { name, ...(transposed ? { transposed } : {}) }, dtype, shape);
+    this.weights.set(name, id);
+    return id;
+  }
+
+  finish(): Graph {
+    return deepFreeze({ name: this.name, nodes: this.nodes, inputs: this.inputs, outputs: this.outputs });
+  }
+}
+
+function deepFreeze<T>(x: T): T {
+  if (x && typeof x === "object" && !Object.isFrozen(x)) {
+    Object.freeze(x);
+    for (const v of Object.values(x as object)) deepFreeze(v);
+  }
+  return x;
+}

@@ -1,0 +1,11 @@
+import { readFileSync } from "node:fs";
+import { check } from "../../src/api.js";
+const [file, ...sets] = process.argv.slice(2);
+const src = readFileSync(file!, "utf8");
+const t0 = performance.now();
+const r = check(src, "t.tfm", { settings: new Map(sets.map((s) => s.split("=") as [string, string])) });
+console.log("ms", (performance.now() - t0).toFixed(1));
+for (const d of r.diagnostics) console.log(d.code, d.severity, d.file, d.span.start, d.span.end, d.message);
+const t1 = performance.now();
+for (let i = 0; i < 20; i++) check(src, "t.tfm", { settings: new Map(sets.map((s) => s.split("=") as [string, string])) });
+console.log("avg ms", ((performance.now() - t1) / 20).toFixed(1));
