@@ -22,6 +22,8 @@ export interface Weight {
   readonly transposed: boolean;
   readonly decl: A.TensorParamDecl;
   readonly file: string;
+  /** The block that declares it (`Linear`, `LayerNorm`, ...): initialisation follows its kind. */
+  readonly owner: string;
 }
 
 export interface Instance {
@@ -195,7 +197,7 @@ class Instantiator {
       this.report("TFM2016", g.file, (m.checkpointName ?? m.name).span, `two weights have the checkpoint name \`${name}\``, [{ file: first.file, span: first.decl.span, message: "the other weight is declared here" }]);
       return;
     }
-    const w: Weight = { name, dtype: m.type.dtype, shape, transposed: m.transposed, decl: m, file: g.file };
+    const w: Weight = { name, dtype: m.type.dtype, shape, transposed: m.transposed, decl: m, file: g.file, owner: g.name };
     this.byName.set(name, w);
     this.weights.push(w);
     if (this.weights.length > limits.maxParamTensors) {

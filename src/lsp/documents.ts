@@ -4,7 +4,7 @@ import { isAbsolute } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { TextDocuments, type Location, type Position, type Range } from "vscode-languageserver/node.js";
 import { TextDocument } from "vscode-languageserver-textdocument";
-import { check, type CheckOptions, type CheckResult } from "../api.js";
+import { check, type CheckResult } from "../api.js";
 import { LineMap, type Span } from "../diag/span.js";
 
 /** One document as checked: the exact text, the version it had, and what `check` made of it. */
@@ -22,8 +22,6 @@ export class Store {
   readonly documents = new TextDocuments(TextDocument);
   private readonly cache = new Map<string, Checked>();
 
-  constructor(private readonly options: () => CheckOptions = () => ({})) {}
-
   /** The document's latest check, running `check` first if the text changed since the last one. */
   checked(uri: string): Checked | undefined {
     const doc = this.documents.get(uri);
@@ -32,7 +30,7 @@ export class Store {
     const hit = this.cache.get(uri);
     if (hit && hit.version === doc.version && hit.text === text) return hit;
     const file = fileOfUri(uri);
-    const c: Checked = { uri, version: doc.version, file, text, result: check(text, file, this.options()), lines: new LineMap(text) };
+    const c: Checked = { uri, version: doc.version, file, text, result: check(text, file), lines: new LineMap(text) };
     this.cache.set(uri, c);
     return c;
   }

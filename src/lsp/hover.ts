@@ -4,11 +4,11 @@
 import { MarkupKind, type Hover, type Position } from "vscode-languageserver/node.js";
 import type { Weight } from "../check/instantiate.js";
 import { describe, isLocal, type GlobalSym, type LocalSym } from "../check/symbols.js";
+import { show, type Value } from "../check/values.js";
 import type { Span } from "../diag/span.js";
 import type * as A from "../syntax/ast.js";
 import { offsetOf, rangeOf, type Checked } from "./documents.js";
-import { show, type Value } from "../check/values.js";
-import { hparamValues, layerInstances, showWeight, weightsOf, weightsUnder } from "./instances.js";
+import { exprInstances, hparamValues, layerInstances, showWeight, weightsOf, weightsUnder } from "./instances.js";
 import { globalNamed, localDecl, memberDecl, targetAt, typeAt, typesAt, type Decl, type Target } from "./query.js";
 import { calleeParams, docOf, paramText, signatureOf, sourceOf } from "./signatures.js";
 
@@ -44,7 +44,10 @@ function describeTarget(c: Checked, t: Target): string[] {
     case "member": {
       const m = memberDecl(c, t.item, t.node);
       if (!m) return [];
-      return m.decl.kind === "Layer" ? describeLayer(c, m.block.decl, m.decl) : describeWeight(c, m.decl, m.block.file, undefined);
+      if (m.decl.kind === "Layer") return describeLayer(c, m.block.decl, m.decl);
+      // `wte.weight`: the weight of that layer's instance(s) only, not of every Embedding.
+      const paths = t.item.kind === "Block" ? exprInstances(c, t.item, t.node.target).map((i) => i.path + ".") : [];
+      return describeWeight(c, m.decl, m.block.file, undefined, (w) => paths.some((p) => w.name.startsWith(p)));
     }
     case "argName": {
       const { kind, params } = calleeParams(c, t.owner, t.item);
@@ -105,10 +108,10 @@ function describeParam(c: Checked, p: A.ParamDecl, item: A.Item, types: readonly
   return [fence(head), ...(shown ? [shown.slice(3)] : [])];
 }
 
-function describeWeight(c: Checked, d: A.TensorParamDecl, file: string, types: readonly string[] | undefined): string[] {
+function describeWeight(c: Checked, d: A.TensorParamDecl, file: string, types: readonly string[] | undefined, keep: (w: Weight) => boolean = () => true): string[] {
   const head = `(weight) ${d.name.name}: ${sourceOf(c, file, d.type.span)}${types?.length ? `  →  ${types.join(" | ")}` : ""}`;
-  const ws = weightsOf(c, d);
-  return [fence(head), ...(ws.length ? [weightList(ws, "checkpoint")] : c.result.instance ? [] : [notInstantiated])];
+  const ws = weightsOf(c, d).filter(keep);
+  return [fence(head), ...(ws.length ? [weightList(ws, "tensor")] : c.result.instance ? [] : [notInstantiated])];
 }
 
 const notInstantiated = "_Weights are listed when the model instantiates without errors._";
@@ -142,6 +145,6 @@ function weightList(ws: readonly Weight[], what: string): string {
   const values = ws.reduce((n, w) => n + w.shape.reduce((a, b) => a * b, 1), 0);
   const lines = ws.slice(0, maxListed).map(showWeight);
   if (ws.length > maxListed) lines.push(`… and ${ws.length - maxListed} more`);
-  const count = `${ws.length} ${what}${ws.length === 1 ? "" : "s"}, ${values.toLocaleString("en-US")} values`;
+  const count = `${ws.length} ${what}${ws.length === 1 ? "" : "s"} in the checkpoint, ${values.toLocaleString("en-US")} values`;
   return `${count}:\n\n${fence(lines.join("\n"))}`;
 }

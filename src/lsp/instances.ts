@@ -52,6 +52,20 @@ export function layerInstances(c: Checked, block: A.BlockDecl, layer: A.LayerDec
   return out;
 }
 
+/** The instances a layer expression (`wte`, `encoder.norm`) of a block's body stands for. */
+export function exprInstances(c: Checked, block: A.BlockDecl, e: A.Expr): Instance[] {
+  if (e.kind === "Name") {
+    const layer = block.body.find((m): m is A.LayerDecl => m.kind === "Layer" && m.name.name === e.name);
+    return layer && !layer.repeat ? layerInstances(c, block, layer) : [];
+  }
+  if (e.kind !== "Member") return [];
+  return exprInstances(c, block, e.target).flatMap((parent) => {
+    const layer = parent.block.decl.body.find((m): m is A.LayerDecl => m.kind === "Layer" && m.name.name === e.name.name);
+    const path = layer && !layer.repeat ? join(parent.path, layer.checkpointName?.value ?? layer.name.name) : undefined;
+    return parent.children.filter((ch) => ch.path === path);
+  });
+}
+
 /** The weights at or below a checkpoint path. */
 export function weightsUnder(c: Checked, path: string): Weight[] {
   return (c.result.instance?.weights ?? []).filter((w) => w.name.startsWith(path + "."));
