@@ -3,7 +3,9 @@
 import { Command, CommanderError, Option } from "commander";
 import { runCheck } from "./check.js";
 import { runFmt } from "./fmt.js";
+import { runInitWeights } from "./init-weights.js";
 import { runIr } from "./ir.js";
+import { runRun } from "./run.js";
 import { runShapes } from "./shapes.js";
 import { collectSetting, UsageError } from "./io.js";
 
@@ -46,6 +48,30 @@ export function buildCli(exit: (code: number) => void, { out, err }: Io): Comman
     .argument("<file>", "a .tfm file")
     .addOption(setOption())
     .action((file: string, opts) => exit(runIr(file, { set: opts.set ?? new Map() }, out, err)));
+
+  program
+    .command("run")
+    .description("run the model on the CPU and write its outputs as .npy files")
+    .argument("<file>", "a .tfm file")
+    .addOption(setOption())
+    .option("--weights <file>", "a safetensors checkpoint with the model's weight names")
+    .option("--random-weights", "use deterministic random weights instead of a checkpoint")
+    .option("--seed <n>", "the seed for --random-weights", "0")
+    .addOption(new Option("--input <name=value>", "an input: name=file.npy, name=@file.json or a JSON literal (repeatable)").argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]))
+    .option("-o, --output <dir>", "write each output as DIR/<name>.npy")
+    .option("--force", "replace output files that exist")
+    .option("--profile", "print the time spent in each kind of op")
+    .action((file: string, opts) => exit(runRun(file, { ...opts, set: opts.set ?? new Map(), input: opts.input ?? [] }, out, err)));
+
+  program
+    .command("init-weights")
+    .description("write deterministic random weights for the model (initialised as PyTorch does) to a .safetensors file")
+    .argument("<file>", "a .tfm file")
+    .addOption(setOption())
+    .requiredOption("--seed <n>", "the random seed: an integer from 0 to 2^53 - 1")
+    .requiredOption("-o, --output <file>", "the .safetensors file to write")
+    .option("--force", "replace the output file if it exists")
+    .action((file: string, opts) => exit(runInitWeights(file, { ...opts, set: opts.set ?? new Map() }, out, err)));
 
   program
     .command("fmt")

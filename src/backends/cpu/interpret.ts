@@ -1,0 +1,184 @@
+// The CPU interpreter: runs an IR graph on typed arrays, op by op, through the `Kernels`
+// interface. It is the normative semantics of every op (docs/IR.md). At load time it folds the
+// parts of the graph that depend only on weights and constants, and lays matmul weights out for
+// the kernel (transposed, k-contiguous) once; at run time it binds the symbolic dims from the
+// inputs, evaluates every node, and recycles buffers whose last use has passed.
+import { constValue, evalDim, showDim, type Dim } from "../../check/shapes/dim.js";
+import type { Graph, Node } from "../../ir/graph.js";
+import { ops, type BinaryOp, type ReduceOp, type UnaryOp } from "../../ir/ops.js";
+import { KernelError } from "./errors.js";
+import { defaultKernels, type Kernels } from "./kernels/index.js";
+import { arrayFor, numel, showShape, type DType, type Tensor } from "./tensor.js";
+
+/** A run-time failure the user can act on (bad input, out-of-range index), with the node involved. */
+export class RunError extends Error {
+  constructor(readonly code: "TFM6001" | "TFM6002", message: string) {
+    super(message);
+  }
+}
+
+export interface RunResult {
+  readonly outputs: ReadonlyMap<string, Tensor>;
+  /** The values the symbolic dims took (batch, seq, ...). */
+  readonly symbols: ReadonlyMap<string, number>;
+  /** Milliseconds per op kind, when profiling. */
+  readonly profile?: ReadonlyMap<string, { ms: number; count: number }>;
+}
+
+const runtimeDType = (d: string): DType => (d === "i32" || d === "i64" ? "i32" : d === "bool" ? "bool" : "f32");
+
+export class CpuProgram {
+  /** Values computed once at load time: weights, constants and everything derived from them alone. */
+  private readonly fixed = new Map<number, Tensor>();
+  /** For a matmul whose right operand is fixed: that operand transposed ([n, k]), for matmulTransB. */
+  private readonly transB = new Map<number, Tensor>();
+  /** The index of each node's last consumer (outputs live to the end). */
+  private readonly lastUse: number[];
+
+  constructor(readonly graph: Graph, weights: ReadonlyMap<string, Tensor>, private readonly kernels: Kernels = defaultKernels) {
+    const n = graph.nodes.length;
+    this.lastUse = new Array<number>(n).fill(-1);
+    graph.nodes.forEach((node) => node.inputs.forEach((i) => (this.lastUse[i] = node.id)));
+    for (const o of graph.outputs) this.lastUse[o.node] = n;
+    for (const node of graph.nodes) {
+      if (node.op === "weight") {
+        const t = weights.get(node.attrs.name!);
+        if (!t) throw new RunError("TFM6002", `weight \`${node.attrs.name}\` was not loaded`);
+        this.fixed.set(node.id, t);
+      } else if (node.op !== "input" && node.shape.every((d) => constValue(d) !== undefined) && node.inputs.every((i) => this.fixed.has(i)) && (node.op !== "const" || typeof node.attrs.value !== "object")) {
+        this.fixed.set(node.id, this.evaluate(node, (i) => this.fixed.get(i)!, new Map()));
+      }
+    }
+    for (const node of graph.nodes) {
+      if (node.op !== "matmul" || this.fixed.has(node.id)) continue;
+      const b = graph.nodes[node.inputs[1]!]!;
+      if (!this.fixed.has(b.id) || b.shape.length !== 2) continue;
+      // `x @ transpose(w)` (torch's Linear, a tied LM head): w itself is already [n, k].
+      const src = b.op === "permute" && b.attrs.perm?.[0] === 1 && this.fixed.has(b.inputs[0]!) ? this.fixed.get(b.inputs[0]!)! : undefined;
+      this.transB.set(node.id, src ?? kernels.permute(this.fixed.get(b.id)!, [1, 0]));
+    }
+  }
+
+  run(inputs: ReadonlyMap<string, Tensor>, opts: { profile?: boolean } = {}): RunResult {
+    const symbols = this.bind(inputs);
+    const values: (Tensor | undefined)[] = new Array(this.graph.nodes.length);
+    const refs = new Map<ArrayBufferView, number>();
+    const pool = new Map<string, ArrayBufferView[]>();
+    const profile = opts.profile ? new Map<string, { ms: number; count: number }>() : undefined;
+    const own = (t: Tensor) => refs.set(t.data, (refs.get(t.data) ?? 0) + 1);
+    const get = (i: number) => values[i] ?? this.fixed.get(i)!;
+    for (const node of this.graph.nodes) {
+      if (this.fixed.has(node.id)) continue;
+      const t0 = profile ? performance.now() : 0;
+      let v: Tensor;
+      if (node.op === "input") v = inputs.get(node.attrs.name!)!;
+      else {
+        try {
+          v = this.evaluate(node, get, symbols, this.reuse(node, symbols, pool));
+        } catch (e) {
+          if (e instanceof KernelError) throw new RunError("TFM6001", `${node.op} (node %${node.id}): ${e.message}`);
+          throw e;
+        }
+      }
+      if (profile) {
+        const p = profile.get(node.op) ?? { ms: 0, count: 0 };
+        profile.set(node.op, { ms: p.ms + performance.now() - t0, count: p.count + 1 });
+      }
+      values[node.id] = v;
+      if (node.op !== "input") own(v);
+      for (const i of new Set(node.inputs)) {
+        if (this.lastUse[i] !== node.id || this.fixed.has(i)) continue;
+        const dead = values[i]!;
+        values[i] = undefined;
+        const left = (refs.get(dead.data) ?? 0) - 1;
+        refs.set(dead.data, left);
+        if (left === 0 && this.graph.nodes[i]!.op !== "input") {
+          const key = `${dead.dtype}:${dead.data.length}`;
+          pool.set(key, [...(pool.get(key) ?? []), dead.data]);
+        }
+      }
+    }
+    const outputs = new Map(this.graph.outputs.map((o) => [o.name, get(o.node)]));
+    return { outputs, symbols, ...(profile ? { profile } : {}) };
+  }
+
+  /** A free buffer of the node's size and dtype, when one is waiting in the pool. */
+  private reuse(node: Node, symbols: ReadonlyMap<string, number>, pool: Map<string, ArrayBufferView[]>): Tensor | undefined {
+    if (node.op === "reshape" || node.op === "dropout") return undefined; // views of their input
+    const dtype = runtimeDType(node.dtype);
+    const shape = this.shape(node, symbols);
+    const free = pool.get(`${dtype}:${numel(shape)}`);
+    const data = free?.pop();
+    return data ? ({ dtype, shape, data } as unknown as Tensor) : undefined;
+  }
+
+  private shape(node: Node, symbols: ReadonlyMap<string, number>): number[] {
+    return node.shape.map((d) => this.dim(d, symbols));
+  }
+
+  private dim(d: Dim, symbols: ReadonlyMap<string, number>): number {
+    const v = evalDim(d, symbols);
+    if (v === undefined) throw new RunError("TFM6002", `the size ${showDim(d)} depends on a dim no input gives`);
+    return v;
+  }
+
+  /** Binds symbolic dims from the inputs' shapes, checking every input against its declared type. */
+  private bind(inputs: ReadonlyMap<string, Tensor>): Map<string, number> {
+    const symbols = new Map<string, number>();
+    const later: [string, Dim, number][] = [];
+    for (const port of this.graph.inputs) {
+      const node = this.graph.nodes[port.node]!;
+      const t = inputs.get(port.name);
+      if (!t) throw new RunError("TFM6002", `input \`${port.name}\` is missing`);
+      const type = `${node.dtype}[${node.shape.map(showDim).join(", ")}]`;
+      if (t.dtype !== runtimeDType(node.dtype)) throw new RunError("TFM6002", `input \`${port.name}\` is ${t.dtype}${showShape(t.shape)}, but the model takes ${type}`);
+      if (t.shape.length !== node.shape.length) throw new RunError("TFM6002", `input \`${port.name}\` has ${t.shape.length} dims ${showShape(t.shape)}, but the model takes ${type}`);
+      node.shape.forEach((d, k) => {
+        const terms = [...d.terms];
+        const sym = terms.length === 1 && terms[0]![1] === 1 && terms[0]![0] !== "" ? terms[0]![0] : undefined;
+        const known = sym !== undefined ? symbols.get(sym) : constValue(d);
+        if (sym !== undefined && known === undefined) symbols.set(sym, t.shape[k]!);
+        else if (known === undefined) later.push([port.name, d, t.shape[k]!]);
+        else if (known !== t.shape[k]) throw new RunError("TFM6002", `input \`${port.name}\` has shape ${showShape(t.shape)}: dim ${k} should be ${showDim(d)} = ${known}`);
+      });
+    }
+    for (const [name, d, size] of later) {
+      if (evalDim(d, symbols) !== size) throw new RunError("TFM6002", `input \`${name}\`: a dim of size ${size} should be ${showDim(d)} = ${evalDim(d, symbols)}`);
+    }
+    return symbols;
+  }
+
+  /** One node's value from its inputs' values: the semantics of each op. */
+  private evaluate(node: Node, get: (i: number) => Tensor, symbols: ReadonlyMap<string, number>, out?: Tensor): Tensor {
+    const k = this.kernels;
+    const [a, b, c] = node.inputs.map(get);
+    const cls = ops[node.op].class;
+    const dtype = runtimeDType(node.dtype);
+    if (cls === "unary") return node.op === "cast" ? k.cast(a!, dtype, out) : k.unary(node.op as UnaryOp, a!, out);
+    if (cls === "binary") return k.binary(node.op as BinaryOp, a!, b!, out);
+    if (cls === "reduce") return k.reduce(node.op as ReduceOp, a!, node.attrs.axis!, node.attrs.keepdim, out);
+    switch (node.op) {
+      case "const": {
+        const v = node.attrs.value!;
+        const x = typeof v === "object" ? this.dim(v, symbols) : Number(v);
+        const data = arrayFor(dtype, 1);
+        data[0] = x;
+        return { dtype, shape: [], data } as Tensor;
+      }
+      case "arange": return k.arange(this.dim(node.shape[0]!, symbols), out);
+      case "where": return k.where(a!, b!, c!, out);
+      case "matmul": {
+        const bT = this.transB.get(node.id);
+        return bT ? k.matmulTransB(a!, bT, out) : k.matmul(a!, b!, out);
+      }
+      case "reshape": return k.reshape(a!, this.shape(node, symbols));
+      case "permute": return k.permute(a!, node.attrs.perm!, out);
+      case "slice": return k.slice(a!, node.attrs.axis!, this.dim(node.attrs.start!, symbols), this.dim(node.attrs.end!, symbols), out);
+      case "concat": return k.concat(node.inputs.map(get), node.attrs.axis!, out);
+      case "gather": return k.gather(a!, b!, node.attrs.axis!, out);
+      case "expand": return k.expand(a!, this.shape(node, symbols), out);
+      case "dropout": return a!;
+      default: throw new Error(`interpreter: no semantics for ${node.op}`);
+    }
+  }
+}

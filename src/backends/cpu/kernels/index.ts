@@ -1,0 +1,92 @@
+// The CPU kernels behind one interface. The interpreter calls kernels only through a `Kernels`
+// object, so a faster implementation (WebAssembly SIMD, worker threads) can replace some or all
+// of them: `{ ...plainKernels, matmul: wasmMatmul, name: "wasm" }`.
+//
+// Conventions shared by every kernel:
+//   - Tensors are contiguous row-major (see ../tensor.ts); kernels see f32, i32 and bool only.
+//   - Kernels never promote dtypes: mismatched operands are a KernelError (the IR inserts casts).
+//   - `out`, when given, must have exactly the result's dtype and shape; the kernel writes every
+//     element of it and returns it, so a memory planner can reuse buffers. Without `out` a new
+//     tensor is allocated. Elementwise kernels (unary, cast, binary, where, softmax) may write
+//     over an input of the result's shape and element size; the others need `out` disjoint from
+//     their inputs.
+//   - Inputs are never modified. Errors (out-of-range indices, bad shapes) throw KernelError.
+//   - No kernel allocates per element; the inner loops call no closures.
+import type { BinaryOp, ReduceOp, UnaryOp } from "../../../ir/ops.js";
+import type { DType, Tensor } from "../tensor.js";
+import { binary } from "./binary.js";
+import { arange, concat, expand, gather, permute, reshape, slice } from "./layout.js";
+import { matmul, matmulTransB } from "./matmul.js";
+import { reduce } from "./reduce.js";
+import { softmaxLastAxis } from "./softmax.js";
+import { cast, unary } from "./unary.js";
+import { where } from "./where.js";
+
+export interface Kernels {
+  /** Which implementation this is ("plain-ts", "wasm-simd", ...), for logs and benchmarks. */
+  readonly name: string;
+
+  /** An elementwise UnaryOp. neg/abs: f32|i32 → same; not: bool → bool; the rest: f32 → f32. */
+  unary(op: UnaryOp, x: Tensor, out?: Tensor): Tensor;
+  /** Converts to `dtype` (f32 → i32 truncates toward zero, saturating; → bool is x != 0). */
+  cast(x: Tensor, dtype: DType, out?: Tensor): Tensor;
+  /** An elementwise BinaryOp with NumPy broadcasting (0-d operands included). */
+  binary(op: BinaryOp, a: Tensor, b: Tensor, out?: Tensor): Tensor;
+  /** cond ? a : b, broadcasting all three; cond is bool, a and b share the result's dtype. */
+  where(cond: Tensor, a: Tensor, b: Tensor, out?: Tensor): Tensor;
+
+  /** numpy.matmul for f32: [..., m, k] @ [..., k, n], batch dims broadcast, 1-D operands as NumPy. */
+  matmul(a: Tensor, b: Tensor, out?: Tensor): Tensor<"f32">;
+  /** matmul(a, b) with b supplied transposed as bT [..., n, k] (weights laid out at load time). */
+  matmulTransB(a: Tensor, bT: Tensor, out?: Tensor): Tensor<"f32">;
+
+  /** sum/mean/max/min (keep the dtype) or argmax (i32) over `axis` (negative counts from the end). */
+  reduce(op: ReduceOp, x: Tensor, axis: number, keepdim?: boolean, out?: Tensor): Tensor;
+
+  /** The same elements with a new shape: a view of x's data without `out`, a copy into `out`. */
+  reshape(x: Tensor, shape: readonly number[], out?: Tensor): Tensor;
+  /** Output dim i is input dim perm[i]. */
+  permute(x: Tensor, perm: readonly number[], out?: Tensor): Tensor;
+  /** Elements start ≤ i < end along `axis`. */
+  slice(x: Tensor, axis: number, start: number, end: number, out?: Tensor): Tensor;
+  /** Joins tensors of one dtype along `axis`. */
+  concat(xs: readonly Tensor[], axis: number, out?: Tensor): Tensor;
+  /** numpy.take(x, indices, axis) with i32 indices; out-of-range indices throw KernelError. */
+  gather(x: Tensor, indices: Tensor, axis: number, out?: Tensor): Tensor;
+  /** numpy.broadcast_to(x, shape), materialised. */
+  expand(x: Tensor, shape: readonly number[], out?: Tensor): Tensor;
+  /** i32 [n]: 0 .. n-1. */
+  arange(n: number, out?: Tensor): Tensor<"i32">;
+
+  /** Fused (masked) softmax over the last axis; optional: the optimizer falls back to primitives. */
+  softmaxLastAxis?(x: Tensor, mask?: Tensor, out?: Tensor): Tensor<"f32">;
+}
+
+/** The reference implementation: plain TypeScript, single-threaded. */
+export const plainKernels: Kernels = Object.freeze({
+  name: "plain-ts",
+  unary,
+  cast,
+  binary,
+  where,
+  matmul,
+  matmulTransB,
+  reduce,
+  reshape,
+  permute,
+  slice,
+  concat,
+  gather,
+  expand,
+  arange,
+  softmaxLastAxis,
+});
+
+/** The kernels the CPU interpreter uses unless given others. */
+export const defaultKernels: Kernels = plainKernels;
+
+export { KernelError } from "../errors.js";
+export { erf } from "./erf.js";
+export { broadcastShapes } from "./broadcast.js";
+export { gemmNT, releaseMatmulScratch } from "./matmul.js";
+export { binary, unary, cast, where, matmul, matmulTransB, reduce, reshape, permute, slice, concat, gather, expand, arange, softmaxLastAxis };

@@ -1,0 +1,57 @@
+// Every PyTorch reference fixture (test/fixtures/) run through tfm's CPU interpreter: the model is
+// checked, lowered to IR, loaded from the fixture's safetensors, run on its .npy inputs, and every
+// output compared with PyTorch's. The tolerance is 1e-4 absolute; the actual error is printed.
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildGraph, check } from "../../src/api.js";
+import { CpuProgram } from "../../src/backends/cpu/interpret.js";
+import { verify } from "../../src/ir/verify.js";
+import { bindCheckpoint } from "../../src/runtime/bind.js";
+import { loadInputs } from "../../src/runtime/inputs.js";
+import { readNpy } from "../../src/weights/npy.js";
+
+const python = process.env.TFM_PYTHON ?? "/usr/bin/python3";
+const TOLERANCE = 1e-4;
+const fixtures = ["additive_attention", "bert", "cosine_attention", "decoder_layer", "decoder_layer_norm_first", "encoder_layer", "encoder_layer_norm_first", "gpt2", "multihead_attention_cross", "multihead_attention_self", "sinusoidal", "transformer"];
+let out = "";
+
+beforeAll(() => {
+  // No skipping: without Debian's python3 + torch this fails, here and in CI (scripts/test-it.sh installs them).
+  out = mkdtempSync(join(tmpdir(), "tfm-conformance-"));
+  const r = spawnSync(python, ["test/fixtures/build.py", out], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`building the PyTorch fixtures failed (${python}): ${r.error?.message ?? r.stderr}`);
+}, 120_000);
+afterAll(() => out && rmSync(out, { recursive: true, force: true }));
+
+describe("CPU interpreter vs PyTorch", () => {
+  for (const fx of fixtures) {
+    it(fx, () => {
+      const dir = join(out, fx);
+      const m = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")) as { model: string; settings: Record<string, unknown> };
+      const r = check(readFileSync(m.model, "utf8"), m.model, { settings: new Map(Object.entries(m.settings).map(([k, v]) => [k, String(v)])) });
+      expect(r.diagnostics).toEqual([]);
+      const g = buildGraph(r)!;
+      expect(verify(g)).toEqual([]);
+      const bound = bindCheckpoint(r.instance!.weights, readFileSync(join(dir, "weights.safetensors")), r.instance!.ignored);
+      expect(bound.diagnostics).toEqual([]);
+      const inputs = loadInputs(r, readdirSync(join(dir, "inputs")).map((f) => ({ name: f.replace(/\.npy$/, ""), source: { kind: "npyFile" as const, path: join(dir, "inputs", f) } })));
+      expect(inputs.diagnostics).toEqual([]);
+      const res = new CpuProgram(g, bound.tensors!).run(inputs.tensors!);
+      const report: string[] = [];
+      for (const f of readdirSync(join(dir, "outputs"))) {
+        const name = f.replace(/\.npy$/, "");
+        const want = readNpy(readFileSync(join(dir, "outputs", f)));
+        const got = res.outputs.get(name)!;
+        expect(got.shape, name).toEqual(want.shape);
+        let max = 0;
+        for (let i = 0; i < want.data.length; i++) max = Math.max(max, Math.abs(Number(want.data[i]) - got.data[i]!));
+        report.push(`${name} ${JSON.stringify(got.shape)}: max |Δ| = ${max.toExponential(2)}`);
+        expect(max, `${fx}.${name}`).toBeLessThanOrEqual(TOLERANCE);
+      }
+      console.log(`[conformance] ${fx}: ${report.join("; ")}`);
+    });
+  }
+});
