@@ -11,7 +11,10 @@ export function diagnosticsDoc(): string {
     "",
     "Every diagnostic tfm reports has a stable code. Codes are never renumbered or reused.",
     "`1xxx`: reading the text (lexing, parsing, limits). `2xxx`: names, declarations and calls.",
-    "`3xxx`: compile-time values (model parameters, dimension arithmetic). `9xxx`: bugs in tfm.",
+    "`3xxx`: compile-time values (model parameters, dimension arithmetic). `4xxx`: shapes and element types.",
+    "`5xxx`: weight and tensor files — reading .safetensors and .npy (`50xx`), binding a checkpoint to the",
+    "model (`51xx`), model inputs and outputs (`52xx`); these come from files, not programs, so they have",
+    "no example program. `9xxx`: bugs in tfm.",
     "",
   ];
   for (const code of Object.keys(codes) as Code[]) {

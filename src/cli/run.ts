@@ -75,7 +75,7 @@ export function runRun(file: string, opts: RunOptions, out: (s: string) => void,
   try {
     result = program.run(inputs.tensors, { profile: opts.profile ?? false });
   } catch (e) {
-    if (e instanceof RunError) return fail([diag(file, e.code, r.model.decl.name.span, e.message)]);
+    if (e instanceof RunError) return fail([diag(e.site?.file ?? file, e.code, e.site ?? r.model.decl.name.span, e.message)]);
     throw e;
   }
   const t2 = performance.now();

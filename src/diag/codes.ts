@@ -1,6 +1,8 @@
 // The diagnostic catalogue: every code tfm can emit, with its default severity and a one-line
 // summary. Codes are stable: never renumber or reuse one. docs/DIAGNOSTICS.md is generated from
-// this table (`npm run gen`), and test/errors/ holds one example program per code.
+// this table (`npm run gen`), and test/errors/ holds one example program per code — except for
+// 5xxx, which come from files and command-line values rather than programs, and are tested in
+// test/unit/weights/ and test/unit/runtime/.
 import type { Severity } from "./diagnostic.js";
 
 interface CodeInfo {
@@ -65,6 +67,46 @@ const catalogue = {
   TFM4012: { severity: "error", title: "index out of bounds" },
   TFM4013: { severity: "error", title: "a repeat stack's output does not fit its next copy's input" },
   TFM4014: { severity: "error", title: "model inputs need a fixed number of dims" },
+  // 5xxx: weight and tensor files — reading and writing .safetensors and .npy (50xx), binding a
+  // checkpoint to the model's weights (51xx), model inputs and outputs (52xx).
+  TFM5001: { severity: "error", title: "file too short for its header" },
+  TFM5002: { severity: "error", title: "header length over the limit" },
+  TFM5003: { severity: "error", title: "safetensors header is not a valid UTF-8 JSON object" },
+  TFM5004: { severity: "error", title: "unknown or unsupported dtype" },
+  TFM5005: { severity: "error", title: "tensor data offsets out of bounds" },
+  TFM5006: { severity: "error", title: "tensor data overlaps, leaves gaps or does not cover the data section" },
+  TFM5007: { severity: "error", title: "tensor byte length does not match its shape and dtype" },
+  TFM5008: { severity: "error", title: "invalid tensor shape" },
+  TFM5009: { severity: "error", title: "duplicate or invalid tensor name" },
+  TFM5010: { severity: "error", title: "not a .npy file, or unsupported .npy version" },
+  TFM5011: { severity: "error", title: "unsupported .npy dtype or memory order" },
+  TFM5012: { severity: "error", title: ".npy data length does not match its header" },
+  TFM5013: { severity: "error", title: "integer value out of range for the conversion" },
+  TFM5014: { severity: "error", title: "malformed tensor entry in safetensors header" },
+  TFM5015: { severity: "error", title: "safetensors __metadata__ is not a map of strings" },
+  TFM5016: { severity: "error", title: ".npy header is not a valid dict literal" },
+  TFM5017: { severity: "error", title: "file too large to load" },
+  TFM5018: { severity: "error", title: "cannot read weight file" },
+  TFM5019: { severity: "error", title: "tensor dtype cannot be converted to the requested type" },
+  TFM5020: { severity: "error", title: "tensor data array does not match its dtype" },
+  TFM5101: { severity: "error", title: "weight missing from the checkpoint" },
+  TFM5102: { severity: "error", title: "checkpoint tensor the model does not declare" },
+  TFM5103: { severity: "error", title: "checkpoint tensor has the wrong shape" },
+  TFM5104: { severity: "error", title: "checkpoint tensor's dtype cannot be converted to the weight's" },
+  TFM5201: { severity: "error", title: "unknown model input" },
+  TFM5202: { severity: "error", title: "required model input not given" },
+  TFM5203: { severity: "error", title: "model input given more than once" },
+  TFM5204: { severity: "error", title: "invalid input value (JSON literal or file)" },
+  TFM5205: { severity: "error", title: "input dtype cannot be converted to the model input's" },
+  TFM5206: { severity: "error", title: "input value not representable in the model input's dtype" },
+  TFM5207: { severity: "error", title: "input has the wrong number of dims" },
+  TFM5208: { severity: "error", title: "input dim differs from the declared size" },
+  TFM5209: { severity: "error", title: "symbolic dim has different sizes across inputs" },
+  TFM5210: { severity: "error", title: "file exists: not overwritten without --force" },
+  TFM5211: { severity: "error", title: "cannot write file" },
+  // 6xxx: running a model.
+  TFM6001: { severity: "error", title: "run-time error in an op (e.g. an index out of range)" },
+  TFM6002: { severity: "error", title: "inputs or weights do not fit the compiled model" },
   // 9xxx: tfm itself is wrong. These are bugs: please report them.
   TFM9001: { severity: "error", title: "internal compiler error" },
 } as const satisfies Record<string, CodeInfo>;

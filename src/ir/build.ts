@@ -29,6 +29,13 @@ export class IrEmitter implements Emitter {
     this.g = new GraphBuilder(name);
   }
 
+  get site() {
+    return this.g.site;
+  }
+  set site(s) {
+    this.g.site = s;
+  }
+
   /** The node computing `v`; compile-time scalars become (shared) constants. */
   node(v: SVal): number {
     if ("node" in v && v.node !== undefined) return v.node;

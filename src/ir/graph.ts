@@ -20,6 +20,13 @@ export interface Attrs {
   readonly p?: number;
 }
 
+/** Where a node comes from: the innermost expression of the user's file that produced it. */
+export interface Site {
+  readonly file: string;
+  readonly start: number;
+  readonly end: number;
+}
+
 export interface Node {
   readonly id: number;
   readonly op: Op;
@@ -27,6 +34,7 @@ export interface Node {
   readonly attrs: Attrs;
   readonly dtype: DType;
   readonly shape: readonly Dim[];
+  readonly site?: Site;
 }
 
 export interface Port {
@@ -44,6 +52,8 @@ export interface Graph {
 export class GraphBuilder {
   private readonly nodes: Node[] = [];
   private readonly weights = new Map<string, number>();
+  /** The site given to nodes added from now on. */
+  site: Site | undefined;
   readonly inputs: Port[] = [];
   readonly outputs: Port[] = [];
 
@@ -51,7 +61,7 @@ export class GraphBuilder {
 
   add(op: Op, inputs: readonly number[], attrs: Attrs, dtype: DType, shape: readonly Dim[]): number {
     const id = this.nodes.length;
-    this.nodes.push({ id, op, inputs: [...inputs], attrs, dtype, shape: [...shape] });
+    this.nodes.push({ id, op, inputs: [...inputs], attrs, dtype, shape: [...shape], ...(this.site ? { site: this.site } : {}) });
     return id;
   }
 

@@ -1,32 +1,9 @@
-// Errors from reading and writing weight files (.safetensors, .npy): one class, stable TFM5xxx codes.
-// These codes are kept here, not in src/diag/codes.ts, until the table below is merged into the
-// catalogue; like the catalogue, a code is never renumbered or reused.
+// Errors from reading and writing weight and tensor files (.safetensors, .npy): one class, whose
+// codes are the catalogue's 5xxx codes (src/diag/codes.ts), so a caller can turn one into a diagnostic.
+import type { Code } from "../diag/codes.js";
 
-/** Every code this module can throw, with a one-line title for the diagnostic catalogue. */
-export const weightCodes = {
-  TFM5001: "file too short for its header",
-  TFM5002: "header length over the limit",
-  TFM5003: "safetensors header is not a valid UTF-8 JSON object",
-  TFM5004: "unknown or unsupported dtype",
-  TFM5005: "tensor data offsets out of bounds",
-  TFM5006: "tensor data overlaps, leaves gaps or does not cover the data section",
-  TFM5007: "tensor byte length does not match its shape and dtype",
-  TFM5008: "invalid tensor shape",
-  TFM5009: "duplicate or invalid tensor name",
-  TFM5010: "not a .npy file, or unsupported .npy version",
-  TFM5011: "unsupported .npy dtype or memory order",
-  TFM5012: ".npy data length does not match its header",
-  TFM5013: "integer value out of range for the conversion",
-  TFM5014: "malformed tensor entry in safetensors header",
-  TFM5015: "safetensors __metadata__ is not a map of strings",
-  TFM5016: ".npy header is not a valid dict literal",
-  TFM5017: "file too large to load",
-  TFM5018: "cannot read weight file",
-  TFM5019: "tensor dtype cannot be converted to the requested type",
-  TFM5020: "tensor data array does not match its dtype",
-} as const;
-
-export type WeightCode = keyof typeof weightCodes;
+/** The catalogue's codes for weight and tensor files (TFM5xxx). */
+export type WeightCode = Extract<Code, `TFM5${string}`>;
 
 export interface WeightErrorDetails {
   /** The file being read, when known. */

@@ -18,19 +18,25 @@ export type Val = Tensor | { readonly tuple: readonly Tensor[] };
 /**
  * Why a program is ill-shaped. `dim`: two sizes that had to agree (or broadcast) do not, `a` and
  * `b` are the two sizes; `divide`: `a` is not a multiple of `b`; `rank`: a wrong number of dims;
- * `dtype`: a wrong element type; `axis`: an axis out of range or a bad permutation; `other`.
+ * `dtype`: a wrong element type; `axis`: an axis out of range or a bad permutation; `other`:
+ * anything else (an index out of bounds, a wrong number of arguments). `gap` names a known checker
+ * bug the failure runs into (shapes-bugs.test.ts), so the tests can tell it apart.
  */
 export type FailKind = "dim" | "divide" | "rank" | "dtype" | "axis" | "other";
 
 export class ShapeError extends Error {
-  constructor(readonly kind: FailKind, message: string, readonly a?: number, readonly b?: number) {
+  constructor(readonly kind: FailKind, message: string, readonly a?: number, readonly b?: number, readonly gap?: string) {
     super(message);
   }
 }
 
-const fail = (kind: FailKind, message: string, a?: number, b?: number): never => {
-  throw new ShapeError(kind, message, a, b);
+const fail = (kind: FailKind, message: string, a?: number, b?: number, gap?: string): never => {
+  throw new ShapeError(kind, message, a, b, gap);
 };
+
+/** Whether a dim expression divides a value that depends on a symbol (`t / 2`). */
+const hasSym = (e: DimExpr): boolean => e.k === "sym" || (e.k === "op" && (hasSym(e.a) || hasSym(e.b)));
+const symbolicDivision = (e: DimExpr): boolean => e.k === "op" && ((e.op === "/" && hasSym(e.a)) || symbolicDivision(e.a) || symbolicDivision(e.b));
 
 // ---- helpers ------------------------------------------------------------------------------------
 
@@ -101,14 +107,16 @@ function matmul(a: Tensor, b: Tensor): Tensor {
 }
 
 /** Python's slice clamping: `x[start:end]` on a dim of size n. */
-function sliceLen(n: number, start: number | undefined, end: number | undefined): number {
+function sliceLen(n: number, start: number | undefined, end: number | undefined, clamped: () => void): number {
+  if ([start, end].some((i) => i !== undefined && (i < -n || i > n))) clamped();
   const clamp = (i: number) => Math.min(Math.max(i < 0 ? i + n : i, 0), n);
   const a = start === undefined ? 0 : clamp(start);
   const b = end === undefined ? n : clamp(end);
+  if (a > b) clamped(); // empty: the length is clamped to 0
   return Math.max(0, b - a);
 }
 
-function index(x: Tensor, subs: readonly Sub[]): Tensor {
+function index(x: Tensor, subs: readonly Sub[], clamped: () => void): Tensor {
   const r = x.shape.length;
   const named = subs.filter((s) => s.k !== "rest").length;
   if (subs.filter((s) => s.k === "rest").length > 1) fail("other", "two ...");
@@ -123,7 +131,7 @@ function index(x: Tensor, subs: readonly Sub[]): Tensor {
     }
     const n = x.shape[k++]!;
     if (s.k === "all") out.push(n);
-    else if (s.k === "slice") out.push(sliceLen(n, s.start, s.end));
+    else if (s.k === "slice") out.push(sliceLen(n, s.start, s.end, clamped));
     else if (s.i < -n || s.i >= n) fail("other", `index ${s.i} out of bounds for ${n}`);
   }
   out.push(...x.shape.slice(k));
@@ -135,6 +143,13 @@ function index(x: Tensor, subs: readonly Sub[]): Tensor {
 export class Evaluator {
   readonly env = new Map<string, Val>();
   private readonly layers = new Map<string, Layer>();
+  /**
+   * Whether a slice needed clamping: a bound outside its dim, or a start after the end (PyTorch
+   * clamps both; the checker does not for symbolic dims, see shapes-bugs.test.ts).
+   */
+  clamped = false;
+  /** The symbols the inputs' types introduce (only bare names do); undefined: all of `symbols`. */
+  private introduced?: Set<string>;
 
   constructor(readonly program: Pick<Program, "params" | "layers">, readonly symbols: Assignment) {
     for (const l of program.layers) this.declare(l);
@@ -148,6 +163,7 @@ export class Evaluator {
   dim(e: DimExpr): number {
     switch (e.k) {
       case "sym": {
+        if (this.introduced && !this.introduced.has(e.name)) return fail("other", `${e.name} is not a dim of any input`);
         const v = this.symbols[e.name];
         if (v === undefined) return fail("other", `no value for ${e.name}`);
         return v;
@@ -252,7 +268,8 @@ export class Evaluator {
       case "reshape": {
         const x = this.tensor(e.x);
         const s = this.dims(e.shape);
-        same(numel(x.shape), numel(s), `reshape ${show(x.shape)} to ${show(s)}`);
+        const [n, m] = [numel(x.shape), numel(s)];
+        if (n !== m) fail("dim", `reshape ${show(x.shape)} to ${show(s)}: ${n} vs ${m}`, n, m, e.shape.some(symbolicDivision) ? "reshape-division" : undefined);
         return { dtype: x.dtype, shape: s };
       }
       case "unsqueeze": {
@@ -303,7 +320,8 @@ export class Evaluator {
       }
       case "reduce": {
         const x = this.tensor(e.x);
-        needType(x, e.fn === "mean" ? ["f32"] : ["f32", "i32"], e.fn);
+        needType(x, ["f32", "i32"], e.fn);
+        if (e.fn === "mean" && x.dtype !== "f32") fail("dtype", "mean of an integer tensor (torch.mean needs a float tensor)", undefined, undefined, "mean-int");
         const i = axis(e.dim ?? -1, x.shape.length);
         const shape = e.keepdim ? x.shape.map((d, k) => (k === i ? 1 : d)) : x.shape.filter((_, k) => k !== i);
         return { dtype: e.fn === "argmax" ? "i32" : x.dtype, shape };
@@ -315,10 +333,11 @@ export class Evaluator {
       case "fill":
         return { dtype: e.dtype ?? "f32", shape: this.dims(e.shape) };
       case "index":
-        return index(this.tensor(e.x), e.subs);
+        return index(this.tensor(e.x), e.subs, () => (this.clamped = true));
       // ---- the standard library, from the PyTorch functions it mirrors ----
       case "std": {
         const x = this.tensor(e.x);
+        if (e.dim !== undefined && e.fn !== "softmax" && e.fn !== "log_softmax") fail("other", `${e.fn} takes no dim`);
         needType(x, ["f32"], e.fn);
         if (e.fn === "softmax" || e.fn === "log_softmax") axis(e.dim ?? -1, x.shape.length);
         return x;
@@ -416,6 +435,7 @@ export class Evaluator {
 
   /** Runs the whole program: inputs, then every step. Throws ShapeError at the first bad step. */
   run(p: Program): Map<string, Val> {
+    this.introduced = new Set(p.inputs.flatMap((i) => i.dims.flatMap((d) => (d.k === "sym" ? [d.name] : []))));
     for (const i of p.inputs) this.env.set(i.name, { dtype: i.dtype, shape: this.dims(i.dims) });
     p.steps.forEach((s, n) => {
       let v: Val;
@@ -462,6 +482,17 @@ function attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | undefined): T
 /** The program's values under one assignment of its symbols (throws ShapeError if ill-shaped). */
 export function evaluate(p: Program, symbols: Assignment): Map<string, Val> {
   return new Evaluator(p, symbols).run(p);
+}
+
+/** Whether running the program clamps a slice (a bound outside its dim, or start after end). */
+export function clampsSlices(p: Program, symbols: Assignment): boolean {
+  const ev = new Evaluator(p, symbols);
+  try {
+    ev.run(p);
+  } catch {
+    /* only the clamping matters here */
+  }
+  return ev.clamped;
 }
 
 /** The first failure under `symbols`, with the step it happened at; undefined if well-shaped. */

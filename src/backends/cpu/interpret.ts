@@ -4,7 +4,7 @@
 // the kernel (transposed, k-contiguous) once; at run time it binds the symbolic dims from the
 // inputs, evaluates every node, and recycles buffers whose last use has passed.
 import { constValue, evalDim, showDim, type Dim } from "../../check/shapes/dim.js";
-import type { Graph, Node } from "../../ir/graph.js";
+import type { Graph, Node, Site } from "../../ir/graph.js";
 import { ops, type BinaryOp, type ReduceOp, type UnaryOp } from "../../ir/ops.js";
 import { KernelError } from "./errors.js";
 import { defaultKernels, type Kernels } from "./kernels/index.js";
@@ -12,7 +12,7 @@ import { arrayFor, numel, showShape, type DType, type Tensor } from "./tensor.js
 
 /** A run-time failure the user can act on (bad input, out-of-range index), with the node involved. */
 export class RunError extends Error {
-  constructor(readonly code: "TFM6001" | "TFM6002", message: string) {
+  constructor(readonly code: "TFM6001" | "TFM6002", message: string, readonly site?: Site) {
     super(message);
   }
 }
@@ -76,7 +76,7 @@ export class CpuProgram {
         try {
           v = this.evaluate(node, get, symbols, this.reuse(node, symbols, pool));
         } catch (e) {
-          if (e instanceof KernelError) throw new RunError("TFM6001", `${node.op} (node %${node.id}): ${e.message}`);
+          if (e instanceof KernelError) throw new RunError("TFM6001", `${e.message} (IR node %${node.id})`, node.site);
           throw e;
         }
       }

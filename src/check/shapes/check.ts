@@ -14,7 +14,7 @@ import type { Resolution } from "../resolve.js";
 import type { GlobalSym } from "../symbols.js";
 import { TraceReporter } from "../trace.js";
 import type { Value } from "../values.js";
-import { addDim, constDim, constValue, DimOverflow, divDim, equalDims, mulDim, negDim, showDim, subDim, symDim, symbolsOf, type Dim } from "./dim.js";
+import { addDim, constDim, constValue, DimOverflow, divDim, equalDims, mulDim, negDim, nonNegative, showDim, subDim, symDim, symbolsOf, type Dim } from "./dim.js";
 import { elementwise, rules, type RuleCtx } from "./rules.js";
 import { Scope, type Binding, type LayerRef } from "./scope.js";
 import { showType, symbolicInput, unify } from "./unify.js";
@@ -38,6 +38,8 @@ export const typeKey = (file: string, span: Span) => `${file}:${span.start}:${sp
  * gets the operands and the checked result, and returns the result with its IR node.
  */
 export interface Emitter {
+  /** The user's expression being evaluated, for run-time errors; undefined outside the user's file. */
+  site: { file: string; start: number; end: number } | undefined;
   input(name: string, v: SVal): SVal;
   weight(name: string, transposed: boolean, v: SVal): SVal;
   output(name: string, v: SVal): void;
@@ -364,12 +366,16 @@ class ShapeChecker {
 
   expr(e: A.Expr, ctx: Ctx): SVal {
     let v: SVal;
+    const site = this.emitter?.site;
+    if (this.emitter && ctx.file === this.userFile) this.emitter.site = { file: ctx.file, start: e.span.start, end: e.span.end };
     try {
       v = this.exprInner(e, ctx);
     } catch (err) {
       if (!(err instanceof DimOverflow)) throw err;
       this.report("TFM3005", ctx.file, e.span, "dimension arithmetic here passes 2^53, the largest exact integer");
       v = unknown;
+    } finally {
+      if (this.emitter) this.emitter.site = site;
     }
     this.record(ctx.file, e.span, v);
     return v;
@@ -613,7 +619,7 @@ class ShapeChecker {
       }
       const size = v.shape[k++]!;
       if (s.t === "slice") {
-        out.push(this.sliceSize(size, s.start, s.end));
+        out.push(this.sliceSize(size, s.start, s.end, ctx, e.span));
         continue;
       }
       if (s.v.kind !== "int") {
@@ -628,7 +634,13 @@ class ShapeChecker {
     return this.emitter ? this.emitter.index(v, subs, result) : result;
   }
 
-  private sliceSize(size: Dim, start: SVal | undefined, end: SVal | undefined): Dim {
+  /**
+   * The length of `start:end` on a dim of `size`. A slice must lie within its dim (0 ≤ start ≤
+   * end ≤ size, negative bounds counting from the end): unlike PyTorch, tfm does not clamp, so a
+   * mistaken bound is an error rather than a silently shorter tensor. Provably out of bounds is an
+   * error here; bounds that depend on run-time dims are checked when the model runs (TFM6001).
+   */
+  private sliceSize(size: Dim, start: SVal | undefined, end: SVal | undefined, ctx: Ctx, span: Span): Dim {
     const asDim = (v: SVal | undefined, dflt: Dim): Dim | undefined => {
       if (!v) return dflt;
       if (v.kind !== "int") return undefined;
@@ -638,8 +650,12 @@ class ShapeChecker {
     const a = asDim(start, constDim(0));
     const b = asDim(end, size);
     if (!a || !b) return symDim("(slice)");
-    const [n, x, y] = [constValue(size), constValue(a), constValue(b)];
-    if (n !== undefined && x !== undefined && y !== undefined) return constDim(Math.max(0, Math.min(y, n) - Math.min(x, n)));
+    for (const [lo, hi, what] of [[constDim(0), a, "the start is before the dim's beginning"], [a, b, "the end is before the start"], [b, size, "the end is past the dim's end"]] as const) {
+      if (nonNegative(subDim(hi, lo)) === false) {
+        this.report("TFM4012", ctx.file, span, `slice ${showDim(a)}:${showDim(b)} is out of bounds for a dim of size ${showDim(size)}: ${what}`, ["tfm does not clamp slice bounds as PyTorch does: write bounds within the dim"]);
+        return unknownDim;
+      }
+    }
     return subDim(b, a);
   }
 
@@ -675,6 +691,9 @@ class ShapeChecker {
 const needsNode = (v: SVal): boolean => v.kind === "tensor" || (v.kind === "float" && v.value === undefined) || (v.kind === "bool" && v.value === undefined);
 
 const joinPath = (prefix: string, name: string) => (prefix ? `${prefix}.${name}` : name);
+
+/** The size of an erroneous slice: a fresh symbol, so nothing downstream is reported about it. */
+const unknownDim = symDim("(invalid slice)");
 
 function compare(op: A.BinaryOp, a: number, b: number): boolean {
   switch (op) {

@@ -3,8 +3,12 @@
 // equal. Arithmetic is exact: nothing passes 2^53, and division is exact or kept as an atom with
 // the obligation that it divide. Symbols stand for sizes, so each is assumed to be at least 1.
 
-/** A product of symbols with powers, as a canonical key: "seq", "batch*seq", "d^2". */
+/**
+ * A product of symbols, as a canonical key: the sorted factors joined by SEP ("seq", "batch·seq").
+ * SEP never occurs in a symbol's name, not even in a quotient atom's (`(b * t / 2)`).
+ */
 type Monomial = string;
+const SEP = "\u0000";
 
 export interface Dim {
   /** Coefficients by monomial; the constant term has key "". No zero coefficients. */
@@ -38,8 +42,8 @@ export function constValue(d: Dim): number | undefined {
   return undefined;
 }
 
-const factors = (m: Monomial): string[] => (m ? m.split("*") : []);
-const monomial = (fs: string[]): Monomial => [...fs].sort().join("*");
+const factors = (m: Monomial): string[] => (m ? m.split(SEP) : []);
+const monomial = (fs: string[]): Monomial => [...fs].sort().join(SEP);
 
 export const addDim = (a: Dim, b: Dim): Dim => make([...a.terms, ...b.terms]);
 export const negDim = (a: Dim): Dim => make([...a.terms].map(([m, c]) => [m, -c] as [Monomial, number]));
@@ -82,8 +86,56 @@ export function divDim(a: Dim, b: Dim): { q: Dim; exact: boolean | undefined } {
   return { q: atom(a, b), exact: undefined };
 }
 
-/** An opaque symbol for a quotient that is not a polynomial: `(seq / 2)`. */
-const atom = (a: Dim, b: Dim): Dim => symDim(`(${showDim(a)} / ${showDim(b)})`);
+/**
+ * Quotients that are not polynomials become opaque symbols (atoms) named like `(seq / 2)`. The
+ * registry remembers what each stands for, so atoms still evaluate at run time and a quotient by
+ * a constant can be multiplied out when dims are compared.
+ */
+const atoms = new Map<string, { readonly num: Dim; readonly den: Dim }>();
+const grouped = (d: Dim) => (d.terms.size > 1 || [...d.terms].some(([m, c]) => m !== "" && (c !== 1 || factors(m).length > 1)) ? `(${showDim(d)})` : showDim(d));
+
+function atom(num: Dim, den: Dim): Dim {
+  const name = `(${grouped(num)} / ${grouped(den)})`;
+  atoms.set(name, { num, den });
+  return symDim(name);
+}
+
+/** Sign of a dim for every assignment of symbols ≥ 1: each monomial is then ≥ 1. */
+function sign(d: Dim): 1 | 0 | -1 | undefined {
+  if (d.terms.size === 0) return 0;
+  const cs = [...d.terms.values()];
+  if (cs.every((c) => c > 0)) return 1;
+  if (cs.every((c) => c < 0)) return -1;
+  return undefined;
+}
+
+/**
+ * `d` times a positive constant, with every atom whose denominator is a constant multiplied out
+ * (`2 * (t / 2)` → `t`): exact division is assumed, as its TFM4009 obligation says.
+ */
+function cleared(d: Dim): Dim | undefined {
+  const dens = [...d.terms.keys()].flatMap(factors).map((f) => atoms.get(f)).filter((a) => a !== undefined).map((a) => constValue(a.den));
+  if (dens.length === 0 || dens.some((c) => c === undefined || c <= 0)) return undefined;
+  const lcm = dens.reduce<number>((l, c) => (l * c!) / gcd(l, c!), 1);
+  let out = constDim(0);
+  for (const [m, c] of d.terms) {
+    let term = constDim(c * lcm);
+    for (const f of factors(m)) {
+      const a = atoms.get(f);
+      const den = a ? constValue(a.den)! : 1;
+      term = a ? mulDim(divDim(term, constDim(den)).q, a.num) : mulDim(term, symDim(f));
+    }
+    out = addDim(out, term);
+  }
+  return out;
+}
+const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+
+/** Whether d ≥ 0 for every assignment of symbols ≥ 1: true, false, or undefined (it depends). */
+export function nonNegative(d: Dim): boolean | undefined {
+  const s = sign(d) ?? (cleared(d) ? sign(cleared(d)!) : undefined);
+  return s === undefined ? undefined : s >= 0;
+}
 
 /**
  * Whether two dims are equal for every assignment of symbols ≥ 1: true (proven), false (provably
@@ -91,10 +143,8 @@ const atom = (a: Dim, b: Dim): Dim => symDim(`(${showDim(a)} / ${showDim(b)})`);
  */
 export function equalDims(a: Dim, b: Dim): boolean | undefined {
   const d = subDim(a, b);
-  if (d.terms.size === 0) return true;
-  const cs = [...d.terms.values()];
-  if (cs.every((c) => c > 0) || cs.every((c) => c < 0)) return false; // every monomial is ≥ 1
-  return undefined;
+  const s = sign(d) ?? (cleared(d) ? sign(cleared(d)!) : undefined);
+  return s === undefined ? undefined : s === 0;
 }
 
 export function showDim(d: Dim): string {
@@ -102,7 +152,8 @@ export function showDim(d: Dim): string {
   let out = "";
   for (const [m, c] of d.terms) {
     const mag = Math.abs(c);
-    const body = m === "" ? String(mag) : mag === 1 ? m.replace(/\*/g, " * ") : `${mag} * ${m.replace(/\*/g, " * ")}`;
+    const shown = factors(m).join(" * ");
+    const body = m === "" ? String(mag) : mag === 1 ? shown : `${mag} * ${shown}`;
     out += out === "" ? (c < 0 ? `-${body}` : body) : c < 0 ? ` - ${body}` : ` + ${body}`;
   }
   return out;
@@ -110,8 +161,16 @@ export function showDim(d: Dim): string {
 
 export const showShape = (s: readonly Dim[]): string => `[${s.map(showDim).join(", ")}]`;
 
-/** The symbols a dim mentions (for "would hold if ..." messages). */
-export const symbolsOf = (d: Dim): string[] => [...new Set([...d.terms.keys()].flatMap(factors))];
+/** The symbols a dim mentions (for "would hold if ..." messages), looking inside atoms. */
+export function symbolsOf(d: Dim): string[] {
+  const out = new Set<string>();
+  for (const f of [...d.terms.keys()].flatMap(factors)) {
+    const a = atoms.get(f);
+    if (a) [...symbolsOf(a.num), ...symbolsOf(a.den)].forEach((s) => out.add(s));
+    else out.add(f);
+  }
+  return [...out];
+}
 
 /** Substitutes concrete values for symbols; undefined if some symbol has no value. */
 export function evalDim(d: Dim, values: ReadonlyMap<string, number>): number | undefined {
@@ -119,11 +178,18 @@ export function evalDim(d: Dim, values: ReadonlyMap<string, number>): number | u
   for (const [m, c] of d.terms) {
     let v = c;
     for (const f of factors(m)) {
-      const x = values.get(f);
+      const a = atoms.get(f);
+      const x = values.get(f) ?? (a ? evalQuotient(a, values) : undefined);
       if (x === undefined) return undefined;
       v *= x;
     }
     total += v;
   }
   return total;
+}
+
+/** An atom's value: its quotient, when it divides exactly (undefined otherwise, or if unknown). */
+function evalQuotient(a: { num: Dim; den: Dim }, values: ReadonlyMap<string, number>): number | undefined {
+  const [n, d] = [evalDim(a.num, values), evalDim(a.den, values)];
+  return n === undefined || d === undefined || d === 0 || n % d !== 0 ? undefined : n / d;
 }

@@ -106,11 +106,15 @@ const floatUnary = (f: (x: number) => number): Rule => (args, ctx) => {
   return tensor(isFloat(t.dtype) ? t.dtype : "f32", t.shape);
 };
 
-function reduce(dtype?: DType): Rule {
+function reduce(dtype?: DType, floatOnly = false): Rule {
   return (args, ctx) => {
     const t = tensorArg(args, 0, ctx);
     const a = t && axis(constArg(args, 1, ctx), t.shape.length, ctx, 1);
     if (!t || a === undefined) return unknown;
+    if (floatOnly && !isFloat(t.dtype)) {
+      ctx.report("TFM4004", `mean needs a float tensor, found ${t.dtype}`, { arg: 0, notes: ["convert it first: `mean(cast(x, f32), ...)`"] });
+      return unknown;
+    }
     const keep = args[2]!.kind === "bool" && (args[2] as { value?: boolean }).value === true;
     const shape = keep ? t.shape.map((d, i) => (i === a ? constDim(1) : d)) : t.shape.filter((_, i) => i !== a);
     return tensor(dtype ?? t.dtype, shape);
@@ -208,8 +212,7 @@ export const rules: Record<BuiltinName, Rule> = {
       ctx.report("TFM4007", `cannot reshape ${showShape(t.shape)} (${showDim(a)} elements) to ${showShape(shape)} (${showDim(b)} elements)`, { arg: 1 });
       return unknown;
     }
-    // An undecidable count after an undecidable division was already reported (TFM4009).
-    if (eq === undefined && !shape.some((d) => [...d.terms.keys()].some((k) => k.includes(" / ")))) ctx.same(a, b, `the element counts of ${showShape(t.shape)} and ${showShape(shape)}`, 1);
+    if (eq === undefined) ctx.same(a, b, `the element counts of ${showShape(t.shape)} and ${showShape(shape)}`, 1);
     return tensor(t.dtype, shape);
   },
   unsqueeze: (args, ctx) => {
@@ -259,7 +262,7 @@ export const rules: Record<BuiltinName, Rule> = {
     return tensor(t.dtype, [...t.shape.slice(0, a), ...ix.shape, ...t.shape.slice(a + 1)]);
   },
   sum: reduce(),
-  mean: reduce(),
+  mean: reduce(undefined, true),
   max: reduce(),
   min: reduce(),
   argmax: reduce("i32"),

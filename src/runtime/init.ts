@@ -1,0 +1,319 @@
+// Deterministic random weights, initialised as PyTorch initialises each layer: a table of rules
+// keyed by owning block and parameter name, a seeded PRNG (xoshiro128**) with a stream per weight
+// (so adding a layer does not change the others), and normals by Box–Muller. Every step is integer
+// arithmetic or IEEE-754 +, −, ×, ÷ and √, which JavaScript defines exactly: log, sin and cos are
+// computed here by series rather than with Math.log/Math.cos, whose results the language leaves
+// to the engine. So a seed gives the same bytes on every platform.
+import type { Tensor } from "../backends/cpu/tensor.js";
+import type { Weight } from "../check/instantiate.js";
+import type { NamedTensor } from "../weights/safetensors.js";
+import { fileDType, makeTensor, roundToDeclared, runtimeDType, transpose2d } from "./convert.js";
+
+// ---- the rules --------------------------------------------------------------------------------
+
+/** How a tensor's values are drawn. */
+export type Init =
+  | { readonly kind: "uniform"; readonly bound: number } // U(−bound, bound)
+  | { readonly kind: "normal"; readonly std: number } // N(0, std²)
+  | { readonly kind: "constant"; readonly value: number };
+
+const uniform = (bound: number): Init => ({ kind: "uniform", bound: Number.isFinite(bound) ? bound : 0 });
+const normal = (std: number): Init => ({ kind: "normal", std });
+const constant = (value: number): Init => ({ kind: "constant", value });
+
+/** 1/√n, and 0 for an empty fan (PyTorch skips the init then; the tensor is empty or all zeros anyway). */
+const invSqrt = (n: number | undefined): number => (n ? 1 / Math.sqrt(n) : 0);
+
+export interface InitRule {
+  /** The distribution, as documentation. */
+  readonly rule: string;
+  /** Where PyTorch (or Hugging Face) does the same. */
+  readonly source: string;
+  /** The distribution for weight `w`; `sibling` finds another weight of the same layer by its parameter name. */
+  readonly init: (w: Weight, sibling: (param: string) => Weight | undefined) => Init;
+}
+
+/**
+ * Initialisation by `Owner.param`: the block that declares the weight and the weight's checkpoint
+ * name within it (Linear's `param b ... as "bias"` is `Linear.bias`). Shapes are as declared, so a
+ * Linear weight is [out_features, in_features] and its fan-in is shape[1].
+ */
+export const initRules: Readonly<Record<string, InitRule>> = {
+  "Linear.weight": {
+    rule: "U(±1/√in_features)",
+    source: "torch.nn.Linear.reset_parameters: kaiming_uniform_(weight, a=√5)",
+    init: (w) => uniform(invSqrt(w.shape[1])),
+  },
+  "Linear.bias": {
+    rule: "U(±1/√in_features)",
+    source: "torch.nn.Linear.reset_parameters: uniform_(bias, -1/√fan_in, 1/√fan_in)",
+    init: (w, sibling) => uniform(invSqrt(sibling("weight")?.shape[1])),
+  },
+  "Embedding.weight": {
+    rule: "N(0, 1)",
+    source: "torch.nn.Embedding.reset_parameters: normal_(weight)",
+    init: () => normal(1),
+  },
+  "LayerNorm.weight": {
+    rule: "1",
+    source: "torch.nn.LayerNorm.reset_parameters: ones_(weight)",
+    init: () => constant(1),
+  },
+  "LayerNorm.bias": {
+    rule: "0",
+    source: "torch.nn.LayerNorm.reset_parameters: zeros_(bias)",
+    init: () => constant(0),
+  },
+  "MultiheadAttention.in_proj_weight": {
+    rule: "U(±√(6/(fan_in + fan_out))) (Xavier uniform)",
+    source: "torch.nn.MultiheadAttention._reset_parameters: xavier_uniform_(in_proj_weight)",
+    init: (w) => uniform(Math.sqrt(6 / ((w.shape[1] ?? 0) + (w.shape[0] ?? 0)))),
+  },
+  "MultiheadAttention.in_proj_bias": {
+    rule: "0",
+    source: "torch.nn.MultiheadAttention._reset_parameters: constant_(in_proj_bias, 0)",
+    init: () => constant(0),
+  },
+  "Conv1D.weight": {
+    rule: "N(0, 0.02²)",
+    source: "transformers GPT2PreTrainedModel._init_weights: normal_(mean=0, std=initializer_range=0.02)",
+    init: () => normal(0.02),
+  },
+  "Conv1D.bias": {
+    rule: "0",
+    source: "transformers GPT2PreTrainedModel._init_weights: zero_(bias)",
+    init: () => constant(0),
+  },
+};
+
+/** Weights no rule names: matrices and higher like a Linear weight, over their last dim; vectors and scalars 0. */
+export const defaultRules: { readonly tensor: InitRule; readonly vector: InitRule } = {
+  tensor: { rule: "U(±1/√shape[-1])", source: "tfm's default for 2-D and larger weights", init: (w) => uniform(invSqrt(w.shape[w.shape.length - 1])) },
+  vector: { rule: "0", source: "tfm's default for 1-D and 0-D weights", init: () => constant(0) },
+};
+
+/** The weight's parameter name in its block: its checkpoint name relative to the block instance. */
+const paramName = (w: Weight): string => w.decl.checkpointName?.value ?? w.decl.name.name;
+
+/** The rule that initialises `w`. Integer and bool weights are always zeros. */
+export function ruleFor(w: Weight): InitRule {
+  const key = `${w.owner}.${paramName(w)}`;
+  if (Object.hasOwn(initRules, key)) return initRules[key]!;
+  return w.shape.length >= 2 ? defaultRules.tensor : defaultRules.vector;
+}
+
+/** The distribution each weight is drawn from, by checkpoint name. */
+export function initsFor(weights: readonly Weight[]): Map<string, Init> {
+  const byName = new Map(weights.map((w) => [w.name, w]));
+  const out = new Map<string, Init>();
+  for (const w of weights) {
+    const local = paramName(w);
+    const prefix = w.name.slice(0, w.name.length - local.length);
+    const sibling = (param: string) => byName.get(prefix + param);
+    out.set(w.name, runtimeDType[w.dtype] === "f32" ? ruleFor(w).init(w, sibling) : constant(0));
+  }
+  return out;
+}
+
+// ---- generating -------------------------------------------------------------------------------
+
+/**
+ * Random values for every weight, in the declared layout and runtime dtype (what `bindCheckpoint`
+ * returns for a checkpoint): for `tfm run --random-weights`. f16/bf16 weights are rounded to
+ * their precision, so these equal what loading `randomCheckpoint`'s file gives.
+ */
+export function randomWeights(weights: readonly Weight[], seed: number): Map<string, Tensor> {
+  checkSeed(seed);
+  const inits = initsFor(weights);
+  const out = new Map<string, Tensor>();
+  for (const w of weights) {
+    const n = w.shape.reduce((a, b) => a * b, 1);
+    const rt = runtimeDType[w.dtype];
+    if (rt === "f32") {
+      const data = fill(new Float32Array(n), inits.get(w.name)!, new Rng(seed, w.name));
+      out.set(w.name, makeTensor("f32", w.shape, roundToDeclared(data, w.dtype)));
+    } else out.set(w.name, makeTensor(rt, w.shape, rt === "i32" ? new Int32Array(n) : new Uint8Array(n)));
+  }
+  return out;
+}
+
+/** The same values as a checkpoint: checkpoint names, the checkpoint layout (`transposed`) and declared dtypes. */
+export function randomCheckpoint(weights: readonly Weight[], seed: number): NamedTensor[] {
+  const values = randomWeights(weights, seed);
+  return weights.map((w) => {
+    const t = values.get(w.name)!;
+    const dtype = fileDType[w.dtype];
+    let data: NamedTensor["data"] = w.transposed ? transpose2d(t.data, w.shape[0]!, w.shape[1]!) : t.data;
+    if (dtype === "I64") data = new BigInt64Array(data.length);
+    const shape = w.transposed ? [w.shape[1]!, w.shape[0]!] : [...w.shape];
+    return { name: w.name, dtype, shape, data };
+  });
+}
+
+/** Seeds are integers from 0 to 2^53 − 1. */
+export function checkSeed(seed: number): void {
+  if (!Number.isSafeInteger(seed) || seed < 0) throw new RangeError(`a seed must be an integer from 0 to 2^53 - 1, got ${seed}`);
+}
+
+/** Parses a seed as given on the command line (decimal digits). */
+export function parseSeed(text: string): number | { error: string } {
+  const t = text.trim();
+  if (!/^\d{1,16}$/.test(t) || !Number.isSafeInteger(Number(t))) return { error: `--seed expects an integer from 0 to 2^53 - 1, got \`${text}\`` };
+  return Number(t);
+}
+
+function fill(out: Float32Array, init: Init, rng: Rng): Float32Array {
+  switch (init.kind) {
+    case "constant":
+      out.fill(init.value);
+      return out;
+    case "uniform": {
+      const b = init.bound;
+      for (let i = 0; i < out.length; i++) out[i] = (2 * rng.uniform() - 1) * b;
+      return out;
+    }
+    case "normal": {
+      const s = init.std;
+      for (let i = 0; i < out.length; i += 2) {
+        // Box–Muller: u1 in (0, 1] so the log is finite, u2 in [0, 1) for the angle.
+        const r = Math.sqrt(-2 * log(rng.open())) * s;
+        sinCos2Pi(rng.unit());
+        out[i] = r * cosOut;
+        if (i + 1 < out.length) out[i + 1] = r * sinOut;
+      }
+      return out;
+    }
+  }
+}
+
+// ---- the generator ----------------------------------------------------------------------------
+
+/** murmur3's 32-bit finaliser. */
+function fmix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/**
+ * xoshiro128** (Blackman and Vigna), 128 bits of state, seeded from the seed and a stream name
+ * (the weight's checkpoint name) by hashing both.
+ */
+export class Rng {
+  private a: number;
+  private b: number;
+  private c: number;
+  private d: number;
+
+  constructor(seed: number, stream: string) {
+    checkSeed(seed);
+    const words = [seed % 2 ** 32, Math.floor(seed / 2 ** 32), ...new TextEncoder().encode(stream)];
+    const hash = (salt: number) => {
+      let h = fmix32(salt);
+      for (const w of words) h = fmix32(Math.imul(h ^ w, 0x5bd1e995) + 0x6b43a9b5);
+      return fmix32(h ^ words.length);
+    };
+    this.a = hash(0x243f6a88);
+    this.b = hash(0x85a308d3);
+    this.c = hash(0x13198a2e);
+    this.d = hash(0x03707344);
+    if ((this.a | this.b | this.c | this.d) === 0) this.d = 1; // the one state xoshiro cannot leave
+  }
+
+  /** The next 32 random bits, as an unsigned integer. */
+  next(): number {
+    const result = Math.imul(rotl(Math.imul(this.b, 5), 7), 9) >>> 0;
+    const t = this.b << 9;
+    this.c ^= this.a;
+    this.d ^= this.b;
+    this.b ^= this.c;
+    this.a ^= this.d;
+    this.c ^= t;
+    this.d = rotl(this.d, 11);
+    return result;
+  }
+
+  /** Uniform on [0, 1) with 24 random bits: every value is exactly an f32. */
+  uniform(): number {
+    return (this.next() >>> 8) * 2 ** -24;
+  }
+
+  /** Uniform on [0, 1) with 32 random bits. */
+  unit(): number {
+    return this.next() * 2 ** -32;
+  }
+
+  /** Uniform on (0, 1] with 32 random bits. */
+  open(): number {
+    return (this.next() + 1) * 2 ** -32;
+  }
+}
+
+const rotl = (x: number, k: number): number => (x << k) | (x >>> (32 - k));
+
+// ---- log, sin and cos by series: exact IEEE arithmetic only -----------------------------------
+
+const LN2 = 0.6931471805599453;
+const SQRT2 = 1.4142135623730951;
+const TWO_PI = 6.283185307179586;
+/** 1/(2k+1) for the atanh series of log. */
+const odd = Array.from({ length: 12 }, (_, k) => 1 / (2 * k + 1));
+/** Taylor coefficients, each (−1)^j / n! with n! exact in a double (n ≤ 19) and one rounding. */
+const factorial = (n: number): number => (n <= 1 ? 1 : n * factorial(n - 1));
+const sinC = Array.from({ length: 10 }, (_, j) => (j % 2 ? -1 : 1) / factorial(2 * j + 1));
+const cosC = Array.from({ length: 10 }, (_, j) => (j % 2 ? -1 : 1) / factorial(2 * j));
+
+/** Natural log of x > 0 (finite): x = m·2^e with m in [√2/2, √2), log m = 2·atanh((m−1)/(m+1)). */
+export function log(x: number): number {
+  let e = 0;
+  let m = x;
+  while (m >= SQRT2) {
+    m /= 2;
+    e++;
+  }
+  while (m < SQRT2 / 2) {
+    m *= 2;
+    e--;
+  }
+  const s = (m - 1) / (m + 1);
+  const s2 = s * s;
+  let p = odd[11]!;
+  for (let k = 10; k >= 0; k--) p = p * s2 + odd[k]!;
+  return e * LN2 + 2 * s * p;
+}
+
+let sinOut = 0;
+let cosOut = 0;
+
+/** sin and cos of 2π·u for u in [0, 1), into sinOut/cosOut: exact reduction to [0, π/4], then Taylor series. */
+export function sinCos2Pi(u: number): void {
+  const q = Math.floor(u * 4); // the quadrant; u·4 and u − q/4 are exact for u with ≤ 50 significant bits
+  let r = u - q / 4; // [0, 1/4)
+  const swap = r > 1 / 8;
+  if (swap) r = 1 / 4 - r; // sin(π/2 − t) = cos t
+  const t = TWO_PI * r; // [0, π/4]
+  const t2 = t * t;
+  let s = sinC[9]!;
+  let c = cosC[9]!;
+  for (let j = 8; j >= 0; j--) {
+    s = sinC[j]! + t2 * s;
+    c = cosC[j]! + t2 * c;
+  }
+  s *= t;
+  const [s0, c0] = swap ? [c, s] : [s, c];
+  switch (q) {
+    case 0: sinOut = s0; cosOut = c0; break;
+    case 1: sinOut = c0; cosOut = -s0; break;
+    case 2: sinOut = -s0; cosOut = -c0; break;
+    default: sinOut = -c0; cosOut = s0; break;
+  }
+}
+
+/** sin and cos of 2π·u as a pair (for tests). */
+export function sinCos2PiPair(u: number): [number, number] {
+  sinCos2Pi(u);
+  return [sinOut, cosOut];
+}

@@ -1,0 +1,82 @@
+// `tfm run` and `tfm init-weights` through the CLI: random and checkpoint weights, inputs as JSON
+// and .npy, outputs as .npy, and the run-time errors (TFM6xxx).
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { main } from "../../src/cli/main.js";
+import { readNpy, writeNpy } from "../../src/weights/npy.js";
+
+function tfm(...argv: string[]) {
+  let out = "";
+  let err = "";
+  const code = main(argv, { out: (s) => (out += s), err: (s) => (err += s) });
+  return { code, out, err };
+}
+
+const dir = mkdtempSync(join(tmpdir(), "tfm-run-"));
+const small = ["--set", "n_layer=2", "--set", "n_embd=32", "--set", "n_head=4", "--set", "vocab_size=50", "--set", "n_positions=16"];
+
+describe("tfm run", () => {
+  it("runs GPT-2 with random weights on a JSON input and writes .npy outputs", () => {
+    const out = join(dir, "a");
+    const r = tfm("run", "models/gpt2.tfm", ...small, "--random-weights", "--seed", "3", "--input", "input_ids=[[1, 2, 3], [4, 5, 6]]", "-o", out);
+    expect(r.err).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.out).toContain("model GPT2 (batch=2 seq=3)");
+    expect(r.out).toContain("output logits: f32[2, 3, 50]  (f32[batch, seq, 50])");
+    const logits = readNpy(readFileSync(join(out, "logits.npy")));
+    expect(logits.shape).toEqual([2, 3, 50]);
+    expect([...(logits.data as Float32Array)].every(Number.isFinite)).toBe(true);
+  });
+
+  it("gives the same outputs from a checkpoint written by init-weights with the same seed", () => {
+    const w = join(dir, "w.safetensors");
+    expect(tfm("init-weights", "models/gpt2.tfm", ...small, "--seed", "3", "-o", w).code).toBe(0);
+    const ids = join(dir, "ids.npy");
+    writeFileSync(ids, writeNpy("I64", [1, 3], new BigInt64Array([1n, 2n, 3n])));
+    const [a, b] = ["ck", "rnd"].map((name) => join(dir, name));
+    expect(tfm("run", "models/gpt2.tfm", ...small, "--weights", w, "--input", `input_ids=${ids}`, "-o", a).code).toBe(0);
+    expect(tfm("run", "models/gpt2.tfm", ...small, "--random-weights", "--seed", "3", "--input", "input_ids=[[1, 2, 3]]", "-o", b).code).toBe(0);
+    expect(readFileSync(join(a, "logits.npy"))).toEqual(readFileSync(join(b, "logits.npy")));
+  });
+
+  it("prints a profile by op", () => {
+    const r = tfm("run", "models/gpt2.tfm", ...small, "--random-weights", "--input", "input_ids=[[1, 2]]", "--profile");
+    expect(r.out).toMatch(/profile \([\d.]+ ms in ops\):\n(\s+\w+\s+[\d.]+ ms\s+[\d.]+%\s+×\d+\n)+/);
+    expect(r.out).toMatch(/\n\s+matmul\s/);
+  });
+
+  it("reports a token id outside the vocabulary as a run-time error (TFM6001), not a crash", () => {
+    const r = tfm("run", "models/gpt2.tfm", ...small, "--random-weights", "--input", "input_ids=[[1, 99]]");
+    expect(r.code).toBe(1);
+    // At the user's line that looks the ids up, not somewhere in the library.
+    expect(r.err).toMatch(/models\/gpt2\.tfm:\d+:\d+: error\[TFM6001\]: gather: index 99 .* out of range .*\n.*\n.*\|\s+x = drop\(wte\(input_ids\)/);
+  });
+
+  it("reports a sequence longer than the positions table as a run-time error", () => {
+    const ids = JSON.stringify([Array.from({ length: 20 }, (_, i) => i)]);
+    const r = tfm("run", "models/gpt2.tfm", ...small, "--random-weights", "--input", `input_ids=${ids}`);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain("error[TFM6001]");
+  });
+
+  it("reports weights that do not fit the compiled program (TFM6002)", async () => {
+    const { buildGraph, check } = await import("../../src/api.js");
+    const { CpuProgram, RunError } = await import("../../src/backends/cpu/interpret.js");
+    const r = check(readFileSync("models/gpt2.tfm", "utf8"), "models/gpt2.tfm", { settings: new Map([["n_layer", "1"]]) });
+    expect(() => new CpuProgram(buildGraph(r)!, new Map())).toThrow(RunError);
+    try {
+      new CpuProgram(buildGraph(r)!, new Map());
+    } catch (e) {
+      expect((e as InstanceType<typeof RunError>).code).toBe("TFM6002");
+    }
+  });
+
+  it("needs exactly one source of weights, and inputs that fit", () => {
+    expect(tfm("run", "models/gpt2.tfm", "--input", "input_ids=[[1]]").code).toBe(2);
+    const bad = tfm("run", "models/gpt2.tfm", ...small, "--random-weights", "--input", "input_ids=[1, 2]");
+    expect(bad.code).toBe(1);
+    expect(bad.err).toContain("input_ids");
+  });
+});

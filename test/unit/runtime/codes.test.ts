@@ -1,0 +1,84 @@
+// Every runtime code in the catalogue (TFM51xx: checkpoints, TFM52xx: inputs and outputs) is
+// produced: one minimal trigger per code. Like the TFM50xx codes (test/unit/weights/codes.test.ts)
+// they come from files and values rather than programs, so they have no example in test/errors/.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { fromValues } from "../../../src/backends/cpu/tensor.js";
+import { codes } from "../../../src/diag/codes.js";
+import { bindCheckpoint } from "../../../src/runtime/bind.js";
+import { type InputSpec, loadInputs } from "../../../src/runtime/inputs.js";
+import { writeOutputs } from "../../../src/runtime/outputs.js";
+import { WeightFileError } from "../../../src/weights/errors.js";
+import { type NamedTensor, writeSafetensors } from "../../../src/weights/safetensors.js";
+import { checked, fullCheckpoint, tiny, weightsOf } from "./helpers.js";
+
+const dir = mkdtempSync(join(tmpdir(), "tfm-rtcodes-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const t = tiny();
+const bind = (ts: readonly NamedTensor[]) => bindCheckpoint(weightsOf(t), writeSafetensors(ts), t.instance!.ignored).diagnostics.map((d) => d.code);
+const ok = fullCheckpoint(weightsOf(t));
+const swap = (n: NamedTensor) => [...ok.filter((x) => x.name !== n.name), n];
+
+const r = checked("model In {\n  input ids: i32[batch, seq]\n  input mask: bool[batch, 4]\n  output y = ids\n}\n", "in.tfm");
+const json = (name: string, text: string): InputSpec => ({ name, source: { kind: "json", text } });
+const inputs = (...specs: InputSpec[]) => loadInputs(r, specs).diagnostics.map((d) => d.code);
+const mask = json("mask", "[[1, 0, 1, 1]]");
+
+const thrown = (f: () => unknown): string[] => {
+  try {
+    f();
+  } catch (e) {
+    if (e instanceof WeightFileError) return [e.code];
+    throw e;
+  }
+  return [];
+};
+
+const triggers: Record<string, () => string[]> = {
+  TFM5101: () => bind(ok.slice(1)),
+  TFM5102: () => bind([...ok, { name: "stray", dtype: "F32", shape: [1], data: new Float32Array(1) }]),
+  TFM5103: () => bind(swap({ name: "scale", dtype: "F32", shape: [5], data: new Float32Array(5) })),
+  TFM5104: () => bind(swap({ name: "scale", dtype: "BOOL", shape: [4], data: new Uint8Array(4) })),
+  TFM5201: () => inputs(json("ids", "[[1]]"), mask, json("idz", "[[1]]")),
+  TFM5202: () => inputs(mask),
+  TFM5203: () => inputs(json("ids", "[[1]]"), json("ids", "[[1]]"), mask),
+  TFM5204: () => inputs(json("ids", "[[1], [2, 3]]"), mask),
+  TFM5205: () => inputs({ name: "ids", source: { kind: "array", array: { dtype: "F32", shape: [1, 1], data: new Float32Array(1) } } }, mask),
+  TFM5206: () => inputs(json("ids", "[[4294967296]]"), mask),
+  TFM5207: () => inputs(json("ids", "[1]"), mask),
+  TFM5208: () => inputs(json("ids", "[[1]]"), json("mask", "[[1, 0, 1]]")),
+  TFM5209: () => inputs(json("ids", "[[1], [2]]"), mask),
+  TFM5210: () => {
+    const out = join(dir, "taken");
+    writeOutputs(out, [["y", fromValues("f32", [1], [1])]]);
+    return thrown(() => writeOutputs(out, [["y", fromValues("f32", [1], [1])]]));
+  },
+  TFM5211: () => {
+    const file = join(dir, "a-file");
+    writeFileSync(file, "");
+    return thrown(() => writeOutputs(join(file, "sub"), [["y", fromValues("f32", [1], [1])]]));
+  },
+};
+
+describe("every TFM51xx and TFM52xx code in the catalogue is produced", () => {
+  const runtimeCodes = Object.keys(codes).filter((c) => c.startsWith("TFM51") || c.startsWith("TFM52"));
+
+  it("every TFM5xxx code belongs to a tested group (50xx weight files, 51xx checkpoints, 52xx inputs and outputs)", () => {
+    expect(Object.keys(codes).filter((c) => c.startsWith("TFM5") && !/^TFM5[012]/.test(c))).toEqual([]);
+  });
+
+  for (const code of runtimeCodes) {
+    it(`${code} (${codes[code as keyof typeof codes].title})`, () => {
+      const trigger = triggers[code];
+      expect(trigger, `no trigger for ${code}: add one to test/unit/runtime/codes.test.ts`).toBeDefined();
+      expect(trigger!()).toContain(code);
+    });
+  }
+
+  it("has no trigger for a code the catalogue lacks", () => {
+    expect(Object.keys(triggers).filter((c) => !runtimeCodes.includes(c))).toEqual([]);
+  });
+});
