@@ -15,7 +15,9 @@ fi
 
 # npm packages (the prepare script compiles TypeScript to dist/, which bin/tfm.js runs).
 export ONNXRUNTIME_NODE_INSTALL=skip
-npm ci --no-audit --no-fund
+# `npm install` rather than `npm ci`: npm 11 leaves other platforms' optional packages out of the
+# lockfile, which `npm ci` then rejects; `npm install` installs the locked versions all the same.
+npm install --no-audit --no-fund
 
 mkdir -p .tmp
 status=0
