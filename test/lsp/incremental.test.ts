@@ -7,9 +7,10 @@ import fc from "fast-check";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { Position, TextDocumentContentChangeEvent } from "vscode-languageserver-protocol/node.js";
 import { build, Client, root } from "./client.js";
+import { pickSeed } from "../helpers/seed.js";
 
 const gpt2 = readFileSync(resolve(root, "models/gpt2.tfm"), "utf8");
-const seed = Number(process.env.TFM_LSP_SEED ?? Math.floor(Math.random() * 2 ** 31));
+const seed = pickSeed("TFM_LSP_SEED");
 const runs = Number(process.env.TFM_LSP_RUNS ?? 300);
 
 /** Offset → LSP position, independently of the server: lines end at \r\n, \n or \r; columns are UTF-16 units. */

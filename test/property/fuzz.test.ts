@@ -14,6 +14,7 @@ import { describe, expect, it } from "vitest";
 import { checkKeepingInvariants } from "../helpers/invariants.js";
 import { loadCorpus, saveRegression } from "./corpus.js";
 import { caseArbitrary, describeCase } from "./mutate.js";
+import { pickSeed } from "../helpers/seed.js";
 
 /** About 4-8 ms per run on the 2-core dev machine (3 checks each): 25-40 s, under a minute with shrinking. */
 const DEFAULT_RUNS = 4000;
@@ -24,7 +25,7 @@ const TIME_LIMIT_MS = 50_000;
 describe("fuzz: check() on mutated programs", () => {
   const corpus = loadCorpus();
   const envSeed = process.env["TFM_FUZZ_SEED"];
-  const seed = envSeed !== undefined && envSeed !== "" ? Number(envSeed) : Math.floor(Math.random() * 2 ** 31);
+  const seed = pickSeed("TFM_FUZZ_SEED");
   const numRuns = Number(process.env["TFM_FUZZ_RUNS"] || DEFAULT_RUNS);
 
   it("reads a corpus with every model and the stdlib", () => {

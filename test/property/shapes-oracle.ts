@@ -12,6 +12,7 @@ import { violations } from "../helpers/invariants.js";
 import { clampsSlices, evaluate, failure, isTensor, type Tensor } from "./concrete-shapes.js";
 import { regressionsDir } from "./corpus.js";
 import { printProgram, uses, type Assignment, type Program } from "./shapes-program.js";
+import { pickSeed } from "../helpers/seed.js";
 
 export const FILE = "shapes.tfm";
 
@@ -308,11 +309,10 @@ export function replayProblems(text: string, reg: ShapesRegression): string[] {
   return mutationProblems(reg.expect ?? classify(reg.program, reg.assignments).expect, reg.program, reg.assignments, text, r);
 }
 
-/** The seed for a run: TFM_SHAPES_SEED if set, else random. */
+/** The seed for a run: TFM_SHAPES_SEED if set, a fixed one under CI, else random (test/helpers/seed.ts). */
 export function seedFromEnv(): { seed: number; given: boolean } {
   const env = process.env["TFM_SHAPES_SEED"];
-  if (env !== undefined && env !== "") return { seed: Number(env), given: true };
-  return { seed: Math.floor(Math.random() * 2 ** 31), given: false };
+  return { seed: pickSeed("TFM_SHAPES_SEED"), given: env !== undefined && env !== "" };
 }
 
 // ---- minimizing counterexamples -----------------------------------------------------------------

@@ -100,9 +100,16 @@ function atom(num: Dim, den: Dim): Dim {
   return symDim(name);
 }
 
-/** Sign of a dim for every assignment of symbols ≥ 1: each monomial is then ≥ 1. */
+/** Whether a factor is ≥ 1 whenever every symbol is: symbols are, and exact positive quotients. */
+function positive(f: string): boolean {
+  const a = atoms.get(f);
+  return !a || (sign(a.num) === 1 && sign(a.den) === 1);
+}
+
+/** Sign of a dim for every assignment of symbols ≥ 1 (each positive monomial is then ≥ 1). */
 function sign(d: Dim): 1 | 0 | -1 | undefined {
   if (d.terms.size === 0) return 0;
+  if (![...d.terms.keys()].every((m) => factors(m).every(positive))) return undefined;
   const cs = [...d.terms.values()];
   if (cs.every((c) => c > 0)) return 1;
   if (cs.every((c) => c < 0)) return -1;
@@ -110,30 +117,49 @@ function sign(d: Dim): 1 | 0 | -1 | undefined {
 }
 
 /**
- * `d` times a positive constant, with every atom whose denominator is a constant multiplied out
- * (`2 * (t / 2)` → `t`): exact division is assumed, as its TFM4009 obligation says.
+ * `d` as `poly / scale` with every quotient by a constant multiplied out, nested ones too
+ * (`2 * (t / 2)` → `t / 1`): exact division is assumed, as its TFM4009 obligation says. Undefined
+ * when that overflows.
  */
-function cleared(d: Dim): Dim | undefined {
-  const dens = [...d.terms.keys()].flatMap(factors).map((f) => atoms.get(f)).filter((a) => a !== undefined).map((a) => constValue(a.den));
-  if (dens.length === 0 || dens.some((c) => c === undefined || c <= 0)) return undefined;
-  const lcm = dens.reduce<number>((l, c) => (l * c!) / gcd(l, c!), 1);
-  let out = constDim(0);
-  for (const [m, c] of d.terms) {
-    let term = constDim(c * lcm);
-    for (const f of factors(m)) {
-      const a = atoms.get(f);
-      const den = a ? constValue(a.den)! : 1;
-      term = a ? mulDim(divDim(term, constDim(den)).q, a.num) : mulDim(term, symDim(f));
+function expand(d: Dim): { poly: Dim; scale: number } | undefined {
+  try {
+    const terms: { poly: Dim; scale: number }[] = [];
+    for (const [m, c] of d.terms) {
+      let poly = constDim(c);
+      let scale = 1;
+      for (const f of factors(m)) {
+        const a = atoms.get(f);
+        const k = a ? constValue(a.den) : undefined;
+        if (a && k !== undefined && k > 0) {
+          const inner = expand(a.num);
+          if (!inner) return undefined;
+          poly = mulDim(poly, inner.poly);
+          scale *= inner.scale * k;
+        } else poly = mulDim(poly, symDim(f));
+      }
+      terms.push({ poly, scale });
     }
-    out = addDim(out, term);
+    const lcm = terms.reduce((l, t) => (l * t.scale) / gcd(l, t.scale), 1);
+    if (!Number.isSafeInteger(lcm)) return undefined;
+    return { poly: terms.reduce((sum, t) => addDim(sum, mulDim(t.poly, constDim(lcm / t.scale))), constDim(0)), scale: lcm };
+  } catch (e) {
+    if (e instanceof DimOverflow) return undefined;
+    throw e;
   }
-  return out;
 }
 const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
 
+/** The sign of `d`, looking through quotients by constants when the plain form cannot tell. */
+function signOf(d: Dim): 1 | 0 | -1 | undefined {
+  const s = sign(d);
+  if (s !== undefined) return s;
+  const e = expand(d);
+  return e ? sign(e.poly) : undefined;
+}
+
 /** Whether d ≥ 0 for every assignment of symbols ≥ 1: true, false, or undefined (it depends). */
 export function nonNegative(d: Dim): boolean | undefined {
-  const s = sign(d) ?? (cleared(d) ? sign(cleared(d)!) : undefined);
+  const s = signOf(d);
   return s === undefined ? undefined : s >= 0;
 }
 
@@ -142,8 +168,7 @@ export function nonNegative(d: Dim): boolean | undefined {
  * different) or undefined (depends on the symbols' values).
  */
 export function equalDims(a: Dim, b: Dim): boolean | undefined {
-  const d = subDim(a, b);
-  const s = sign(d) ?? (cleared(d) ? sign(cleared(d)!) : undefined);
+  const s = signOf(subDim(a, b));
   return s === undefined ? undefined : s === 0;
 }
 

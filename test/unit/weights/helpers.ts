@@ -4,6 +4,7 @@
 import { expect } from "vitest";
 import type { DType, TypedArray } from "../../../src/weights/dtypes.js";
 import { WeightFileError } from "../../../src/weights/errors.js";
+import { pickSeed } from "../../helpers/seed.js";
 
 /** Sample values for each dtype, chosen to include the extremes, zero, NaN and -0 where they exist. */
 export function sample(dtype: DType): TypedArray {
@@ -85,7 +86,7 @@ export function craftNpy(dict: string, data: number | Uint8Array = 0, version = 
 
 /** Seed for the property tests: FC_SEED if set, so a failure can be replayed. Printed either way. */
 export function propertySeed(name: string): number {
-  const seed = process.env.FC_SEED !== undefined ? Number(process.env.FC_SEED) : Math.floor(Math.random() * 2 ** 31);
+  const seed = pickSeed("FC_SEED");
   console.log(`[weights] ${name}: fast-check seed ${seed} (replay with FC_SEED=${seed})`);
   return seed;
 }

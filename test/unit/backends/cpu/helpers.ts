@@ -6,13 +6,14 @@ import fc from "fast-check";
 import { expect } from "vitest";
 import { KernelError } from "../../../../src/backends/cpu/errors.js";
 import { allocate, type DType, numel, type Tensor } from "../../../../src/backends/cpu/tensor.js";
+import { pickSeed } from "../../../helpers/seed.js";
 
 // ---- seeds ----------------------------------------------------------------------------------------
 
 /** The fast-check seed for a test file: TFM_KERNEL_SEED if set, else random; printed for replay. */
 export function seedFor(file: string): number {
   const env = process.env["TFM_KERNEL_SEED"];
-  const seed = env !== undefined && env !== "" ? Number(env) : Math.floor(Math.random() * 2 ** 31);
+  const seed = pickSeed("TFM_KERNEL_SEED");
   console.log(`[kernels] ${file}: seed=${seed} (replay: TFM_KERNEL_SEED=${seed})`);
   return seed;
 }
