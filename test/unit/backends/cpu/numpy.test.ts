@@ -10,7 +10,7 @@ import { plainKernels as K } from "../../../../src/backends/cpu/kernels/index.js
 import { type DType, fromValues, numel, type Tensor } from "../../../../src/backends/cpu/tensor.js";
 import type { DType as FileDType } from "../../../../src/weights/dtypes.js";
 import { readNpy, writeNpy } from "../../../../src/weights/npy.js";
-import { inCI, maxAbsErr, probePython, randomTensor, runPython, seedFor } from "./helpers.js";
+import { maxAbsErr, probePython, randomTensor, runPython, seedFor } from "./helpers.js";
 
 const probe = probePython("import numpy", "the NumPy cross-checks");
 const seed = seedFor("numpy.test.ts");
@@ -95,7 +95,7 @@ for i, c in enumerate(cases):
 print("ok")
 `;
 
-describe.skipIf(!probe.ok && !inCI)("kernels vs NumPy", () => {
+describe("kernels vs NumPy", () => {
   const dir = mkdtempSync(join(tmpdir(), "tfm-kernels-"));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
