@@ -200,7 +200,7 @@ export function probePython(code: string, _what: string): { ok: boolean; why: st
 /** Runs a Python script (stdin-free) and returns stdout; throws with a clear message on failure. */
 export function runPython(script: string, args: readonly string[] = [], input?: string): string {
   const r = spawnSync(python, ["-c", script, ...args], { encoding: "utf8", timeout: 120_000, maxBuffer: 256 << 20, input });
-  if (r.error) throw new Error(`${python} could not run (${r.error.message}); these tests need it when CI is set`);
+  if (r.error) throw new Error(`${python} could not run (${r.error.message}); these tests need it (npm run test-it installs Debian's python3-torch)`);
   if (r.status !== 0) throw new Error(`${python} failed (${r.status ?? r.signal}): ${r.stderr}`);
   return r.stdout;
 }
