@@ -7,9 +7,7 @@ import { diagnosticToJson, renderDiagnostics } from "../diag/render.js";
 import { typeKey } from "../check/shapes/check.js";
 import type * as A from "../syntax/ast.js";
 import { readSource } from "./io.js";
-import { humanBytes } from "./summary.js";
-
-const bytesPer: Record<A.DTypeName, number> = { f32: 4, f16: 2, bf16: 2, i32: 4, i64: 8, bool: 1 };
+import { bytesPer, humanBytes } from "./summary.js";
 
 interface Row {
   readonly name: string;

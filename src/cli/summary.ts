@@ -5,7 +5,8 @@ import { show } from "../check/values.js";
 import type * as A from "../syntax/ast.js";
 import { formatType } from "../syntax/format.js";
 
-const bytesPer: Record<A.DTypeName, number> = { f32: 4, f16: 2, bf16: 2, i32: 4, i64: 8, bool: 1 };
+/** Bytes per element of each declared dtype. */
+export const bytesPer: Record<A.DTypeName, number> = { f32: 4, f16: 2, bf16: 2, i32: 4, i64: 8, bool: 1 };
 
 export function humanBytes(n: number): string {
   const units = ["B", "KiB", "MiB", "GiB", "TiB"];
