@@ -1,0 +1,478 @@
+// Benchmark (not a test; `npm run bench`): GPT-2 prefill on tfm's CPU interpreter against onnxruntime-node and TensorFlow.js (wasm, cpu), same weights, interleaved rounds, medians, effective GFLOP/s, tfm's profile by op.
+//
+// Workloads (bench/workload.ts): models/gpt2.tfm at GPT-2 small's shape (12 layers, 768 wide,
+// 12 heads, FFN 3072, vocab 50257, batch 1, seq 128) and a small one (4 layers, 256 wide, 4
+// heads, FFN 1024, vocab 1000, seq 64). Every engine gets tfm's seeded random weights; each
+// peer's logits are checked against tfm's before anything is timed. The peers live in
+// bench/package.json, which `npm run bench` installs into bench/node_modules; a peer that fails to
+// install or load is reported and skipped.
+//
+// Run: npm run bench [-- --only small|gpt2-small] [--rounds N] [--no-decode] [--no-profile]
+import { readFileSync } from "node:fs";
+import { cpus, freemem, loadavg, totalmem } from "node:os";
+import { resolve } from "node:path";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
+import { CpuProgram } from "../src/backends/cpu/interpret.js";
+import { allocate, type Tensor } from "../src/backends/cpu/tensor.js";
+import { defaultKernels as K } from "../src/backends/cpu/kernels/index.js";
+import { evalDim } from "../src/check/shapes/dim.js";
+import { gpt2Onnx } from "./peers/gpt2-onnx.js";
+import { tfjsGpt2, type KvCache, type Tf, type TfjsGpt2 } from "./peers/gpt2-tfjs.js";
+import { buildWorkload, decodeFlops, graphFlops, modelFile, prefillFlops, SEED, tokens, workloads, type Workload } from "./workload.js";
+
+type Ort = typeof import("onnxruntime-node");
+
+const args = process.argv.slice(2);
+const opt = (name: string): string | undefined => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+};
+const only = opt("--only");
+const roundsOverride = opt("--rounds") ? Number(opt("--rounds")) : undefined;
+const doDecode = !args.includes("--no-decode");
+const doProfile = !args.includes("--no-profile");
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+// A full GC before each timed run, so no engine pays for another's garbage (V8's GC threads share the cores).
+setFlagsFromString("--expose-gc");
+const gc = runInNewContext("gc") as () => void;
+/** Untimed: collect garbage and let the previous engine's worker threads go idle. */
+const settle = async () => {
+  gc();
+  await sleep(20);
+};
+const fmtMs = (ms: number) => (ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2));
+const pad = (s: string, n: number) => s.padEnd(n);
+const lpad = (s: string, n: number) => s.padStart(n);
+const gflop = (f: number) => (f / 1e9).toFixed(f >= 1e10 ? 1 : f >= 1e9 ? 2 : 3);
+const say = (s = "") => console.log(s);
+
+// ---- machine and peers -------------------------------------------------------------------------
+
+const benchDir = import.meta.dirname;
+const pkgVersion = (name: string): string => {
+  try {
+    return JSON.parse(readFileSync(resolve(benchDir, "node_modules", name, "package.json"), "utf8")).version;
+  } catch {
+    return "?";
+  }
+};
+
+/** Jiffies busy and total over all CPUs, from /proc/stat (Linux), for what else is running. */
+function cpuTimes(): [number, number] | undefined {
+  try {
+    const f = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
+    const idle = f[3]! + (f[4] ?? 0);
+    const total = f.reduce((a, b) => a + b, 0);
+    return [total - idle, total];
+  } catch {
+    return undefined;
+  }
+}
+
+/** How busy the machine is while this process sleeps (other processes' work), as a line. */
+async function otherLoad(when: string): Promise<string> {
+  const a = cpuTimes();
+  await sleep(1000);
+  const b = cpuTimes();
+  const busy = a && b && b[1] > a[1] ? (b[0] - a[0]) / (b[1] - a[1]) : undefined;
+  const avg = `load average ${loadavg().map((x) => x.toFixed(2)).join(", ")}`;
+  if (busy === undefined) return avg;
+  return `other processes: CPUs ${(100 * busy).toFixed(0)}% busy over 1 s ${when} (${avg})${busy > 0.1 ? " — timings will be noisy" : ""}`;
+}
+
+function machine(): string[] {
+  const cpu = cpus();
+  let flags = "";
+  try {
+    const info = readFileSync("/proc/cpuinfo", "utf8");
+    const f = new Set(/^flags\s*:(.*)$/m.exec(info)?.[1]?.trim().split(/\s+/) ?? []);
+    flags = ["avx2", "fma", "avx512f"].filter((x) => f.has(x)).join(" ");
+  } catch {
+    /* not Linux */
+  }
+  return [
+    `CPU: ${cpu[0]?.model ?? "unknown"} × ${cpu.length} logical cores${flags ? ` (${flags})` : ""}`,
+    `memory: ${(totalmem() / 2 ** 30).toFixed(1)} GiB (${(freemem() / 2 ** 30).toFixed(1)} free); ${process.platform}-${process.arch}; node ${process.version} (V8 ${process.versions.v8})`,
+  ];
+}
+
+async function loadOrt(): Promise<Ort | string> {
+  try {
+    const m = (await import("onnxruntime-node")) as Ort & { default?: Ort };
+    return m.InferenceSession ? m : m.default!;
+  } catch (e) {
+    return (e as Error).message.split("\n")[0]!;
+  }
+}
+
+async function loadTf(): Promise<{ tf: Tf; backends: string[]; notes: string[] } | string> {
+  try {
+    const tf = (await import("@tensorflow/tfjs-core")) as unknown as Tf;
+    // Production mode: no debug checks, and no banner recommending tfjs-node on the cpu backend's first use.
+    tf.enableProdMode();
+    const backends: string[] = [];
+    const notes: string[] = [];
+    try {
+      await import("@tensorflow/tfjs-backend-wasm");
+      if (await tf.setBackend("wasm")) {
+        await tf.ready();
+        backends.push("wasm");
+        notes.push(`wasm: SIMD ${tf.env().getBool("WASM_HAS_SIMD_SUPPORT") ? "on" : "off"}, ${tf.env().getBool("WASM_HAS_MULTITHREAD_SUPPORT") ? "multithreaded" : "single-threaded (no wasm threads in Node)"}`);
+      } else notes.push("wasm backend failed to initialise: skipped");
+    } catch (e) {
+      notes.push(`wasm backend unavailable: ${(e as Error).message.split("\n")[0]}`);
+    }
+    try {
+      await import("@tensorflow/tfjs-backend-cpu");
+      if (await tf.setBackend("cpu")) backends.push("cpu");
+    } catch (e) {
+      notes.push(`cpu backend unavailable: ${(e as Error).message.split("\n")[0]}`);
+    }
+    return { tf, backends, notes };
+  } catch (e) {
+    return (e as Error).message.split("\n")[0]!;
+  }
+}
+
+// ---- engines ------------------------------------------------------------------------------------
+
+interface Engine {
+  readonly name: string;
+  /** Threads it computes with, as words. */
+  readonly threads: string;
+  /** Milliseconds to get ready once the weights exist (graph/model build, session, upload). */
+  readonly loadMs: number;
+  prefill(): Promise<Float32Array> | Float32Array;
+  /** One decode step after seq − 1 cached tokens: the logits of the last token. */
+  decode?(): Promise<Float32Array> | Float32Array;
+  dispose(): Promise<void> | void;
+}
+
+async function ortEngines(ort: Ort, w: Workload, weights: ReadonlyMap<string, Tensor>, ids: Int32Array): Promise<Engine[]> {
+  const make = async (threads: number): Promise<Engine> => {
+    const t0 = performance.now();
+    const opts = { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: "sequential" as const, graphOptimizationLevel: "all" as const, logSeverityLevel: 3 as const };
+    const prefillModel = gpt2Onnx(w.cfg, weights, "prefill");
+    const prefill = await ort.InferenceSession.create(prefillModel, opts);
+    const loadMs = performance.now() - t0;
+    const T = ids.length;
+    const feed = (xs: Int32Array) => new ort.Tensor("int64", BigInt64Array.from(Array.from(xs, BigInt)), [1, xs.length]);
+    const full = { input_ids: feed(ids) };
+    let decode: Engine["decode"];
+    let decodeSession: import("onnxruntime-node").InferenceSession | undefined;
+    if (doDecode) {
+      decodeSession = await ort.InferenceSession.create(gpt2Onnx(w.cfg, weights, "decode"), opts);
+      // The cache of the first T − 1 tokens, from the prefill graph's present_* outputs.
+      const present = await prefill.run({ input_ids: feed(ids.subarray(0, T - 1)) });
+      const feeds: Record<string, import("onnxruntime-node").Tensor> = { input_ids: feed(ids.subarray(T - 1)) };
+      for (let l = 0; l < w.cfg.nLayer; l++) {
+        feeds[`past_k.${l}`] = present[`present_k.${l}`]!;
+        feeds[`past_v.${l}`] = present[`present_v.${l}`]!;
+      }
+      const s = decodeSession;
+      decode = async () => (await s.run(feeds, ["logits"]))["logits"]!.data as Float32Array;
+    }
+    return {
+      name: `onnxruntime ${threads}t`,
+      threads: `${threads} intra-op`,
+      loadMs,
+      prefill: async () => (await prefill.run(full, ["logits"]))["logits"]!.data as Float32Array,
+      ...(decode ? { decode } : {}),
+      dispose: async () => {
+        await prefill.release();
+        await decodeSession?.release();
+      },
+    };
+  };
+  // One after the other, so each session's load time is its own.
+  return [await make(2), await make(1)];
+}
+
+async function tfjsEngine(tf: Tf, backend: string, w: Workload, weights: ReadonlyMap<string, Tensor>, ids: Int32Array): Promise<Engine> {
+  await tf.setBackend(backend);
+  const t0 = performance.now();
+  const m: TfjsGpt2 = tfjsGpt2(tf, w.cfg, weights);
+  const loadMs = performance.now() - t0;
+  const use = async () => {
+    if (tf.getBackend() !== backend) await tf.setBackend(backend);
+  };
+  let cache: KvCache | undefined;
+  if (doDecode) cache = m.prefillWithCache(ids.subarray(0, ids.length - 1)).cache;
+  const last = ids[ids.length - 1]!;
+  return {
+    name: `tfjs-${backend}`,
+    threads: backend === "wasm" ? "1 (wasm, no threads in Node)" : "1 (JS)",
+    loadMs,
+    prefill: async () => (await use(), m.prefill(ids)),
+    ...(cache ? { decode: async () => (await use(), m.decode(last, cache)) } : {}),
+    dispose: async () => {
+      await use();
+      if (cache) m.disposeCache(cache);
+      m.dispose();
+    },
+  };
+}
+
+// ---- comparing ------------------------------------------------------------------------------------
+
+function agreement(ref: Float32Array, got: Float32Array, vocab: number): string {
+  if (ref.length !== got.length) return `size differs: ${got.length} vs tfm's ${ref.length}`;
+  let maxAbs = 0, maxRef = 0;
+  for (let i = 0; i < ref.length; i++) {
+    maxAbs = Math.max(maxAbs, Math.abs(ref[i]! - got[i]!));
+    maxRef = Math.max(maxRef, Math.abs(ref[i]!));
+  }
+  const rows = ref.length / vocab;
+  let same = 0;
+  const argmax = (a: Float32Array, o: number) => {
+    let b = o;
+    for (let j = o; j < o + vocab; j++) if (a[j]! > a[b]!) b = j;
+    return b;
+  };
+  for (let r = 0; r < rows; r++) if (argmax(ref, r * vocab) === argmax(got, r * vocab)) same++;
+  if (!Number.isFinite(maxAbs)) return "NOT FINITE";
+  return `max |Δ| ${maxAbs.toExponential(2)} (max |logit| ${maxRef.toFixed(1)}, rel ${(maxAbs / maxRef).toExponential(1)}), argmax equal in ${same}/${rows} rows`;
+}
+
+/** Within 1e-3 of the logits' scale. */
+function agrees(ref: Float32Array, got: Float32Array): boolean {
+  if (ref.length !== got.length) return false;
+  let maxAbs = 0, maxRef = 0;
+  for (let i = 0; i < ref.length; i++) {
+    maxAbs = Math.max(maxAbs, Math.abs(ref[i]! - got[i]!));
+    maxRef = Math.max(maxRef, Math.abs(ref[i]!));
+  }
+  return maxAbs <= 1e-3 * Math.max(1, maxRef);
+}
+
+// ---- one workload ---------------------------------------------------------------------------------
+
+async function bench(w: Workload, ort: Ort | string, tfl: Awaited<ReturnType<typeof loadTf>>): Promise<void> {
+  const { cfg, seq } = w;
+  const rounds = roundsOverride ?? w.rounds;
+  say(`\n=== ${w.name}: ${cfg.nLayer} layers, n_embd ${cfg.nEmbd}, ${cfg.nHead} heads, FFN ${4 * cfg.nEmbd}, vocab ${cfg.vocab}, batch 1, seq ${seq} (prefill) ===`);
+  const built = buildWorkload(w);
+  const ids = tokens(seq, cfg.vocab);
+  const t0 = performance.now();
+  const program = new CpuProgram(built.graph, built.weights);
+  const programMs = performance.now() - t0;
+  const inputs = new Map<string, Tensor>([["input_ids", { dtype: "i32", shape: [1, seq], data: ids } as Tensor]]);
+  say(`tfm load: check + IR ${fmtMs(built.checkMs)} ms, random weights (seed ${SEED}, ${built.weights.size} tensors) ${fmtMs(built.weightsMs)} ms, CpuProgram ${fmtMs(programMs)} ms (weights laid out for the kernel)`);
+
+  const flops = prefillFlops(cfg, seq);
+  const fromGraph = graphFlops(built.graph, new Map([["batch", 1], ["seq", seq]]));
+  say(`prefill FLOPs: ${gflop(flops.total)} GFLOP = ${flops.parts.map(([n, f]) => `${gflop(f)} ${n}`).join(" + ")} (2·m·n·k per matmul; tfm's IR counts ${gflop(fromGraph)}${fromGraph === flops.total ? ", equal" : ", DIFFERENT"})`);
+
+  const engines: Engine[] = [
+    {
+      name: "tfm",
+      threads: `1 (${K.name} kernels)`,
+      loadMs: built.weightsMs + programMs,
+      prefill: () => program.run(inputs).outputs.get("logits")!.data as Float32Array,
+      dispose: () => undefined,
+    },
+  ];
+  if (typeof ort === "string") say(`onnxruntime-node: not run (${ort})`);
+  else {
+    try {
+      engines.push(...(await ortEngines(ort, w, built.weights, ids)));
+    } catch (e) {
+      say(`onnxruntime-node: failed to load the model: ${(e as Error).message.split("\n")[0]}`);
+    }
+  }
+  if (typeof tfl === "string") say(`tfjs: not run (${tfl})`);
+  else {
+    for (const b of tfl.backends) {
+      if (b === "cpu" && cfg.nLayer * cfg.nEmbd > 4 * 256) {
+        say("tfjs-cpu: not run at this size (about 93 s a prefill for GPT-2 small)");
+        continue;
+      }
+      try {
+        engines.push(await tfjsEngine(tfl.tf, b, w, built.weights, ids));
+      } catch (e) {
+        say(`tfjs-${b}: failed: ${(e as Error).message.split("\n")[0]}`);
+      }
+    }
+  }
+
+  // Correctness first: every peer's logits against tfm's. This run is also each engine's warm-up.
+  say("\nlogits against tfm's (first run, also the warm-up):");
+  const firstMs = new Map<string, number>();
+  const first = async (e: Engine) => {
+    await settle();
+    const t = performance.now();
+    const out = await e.prefill();
+    firstMs.set(e.name, performance.now() - t);
+    return out;
+  };
+  const ref = await first(engines[0]!);
+  say(`  ${pad("tfm", 16)} reference, first run ${fmtMs(firstMs.get("tfm")!)} ms`);
+  const timed: Engine[] = [engines[0]!];
+  for (const e of engines.slice(1)) {
+    try {
+      const got = await first(e);
+      const ok = agrees(ref, got);
+      say(`  ${pad(e.name, 16)} ${agreement(ref, got, cfg.vocab)}${ok ? "" : "  — DISAGREES: not timed"}`);
+      if (ok) timed.push(e);
+    } catch (e2) {
+      say(`  ${pad(e.name, 16)} failed: ${(e2 as Error).message.split("\n")[0]}`);
+    }
+  }
+
+  const times = await interleave(timed, (e) => e.prefill(), rounds, firstMs);
+  const tfmMs = median(times.get("tfm")!);
+  say(`\nprefill, median of ${rounds} interleaved rounds (${gflop(flops.total)} GFLOP; engines under ${repsBudgetMs} ms a run repeat within a round, see runs):`);
+  say(`  ${pad("engine", 16)} ${pad("threads", 30)} ${lpad("median ms", 10)} ${lpad("min ms", 9)} ${lpad("runs", 5)} ${lpad("GFLOP/s", 8)} ${lpad("tfm/peer", 9)} ${lpad("load ms", 8)}`);
+  for (const e of timed) {
+    const ts = times.get(e.name)!;
+    const m = median(ts);
+    say(`  ${pad(e.name, 16)} ${pad(e.threads, 30)} ${lpad(fmtMs(m), 10)} ${lpad(fmtMs(Math.min(...ts)), 9)} ${lpad(String(ts.length), 5)} ${lpad((flops.total / m / 1e6).toFixed(2), 8)} ${lpad((tfmMs / m).toFixed(2), 9)} ${lpad(fmtMs(e.loadMs), 8)}`);
+  }
+  say("  tfm/peer: tfm's median over the peer's (how many times longer tfm takes); load: after the weights exist, except tfm's, which includes drawing them");
+
+  if (doDecode) await decodeStep(w, timed, ref);
+  if (doProfile) profile(w, program, inputs, tfmMs);
+  for (const e of engines) await e.dispose();
+}
+
+/** A fast engine runs this many ms' worth of repetitions per round (at most 10), a slow one once. */
+const repsBudgetMs = 500;
+
+/**
+ * Interleaved rounds: each round runs every engine (starting with a different one each round),
+ * an engine faster than the budget several times in a row; every run is timed on its own.
+ */
+async function interleave(engines: Engine[], f: (e: Engine) => Promise<unknown> | unknown, rounds: number, firstMs: ReadonlyMap<string, number>): Promise<Map<string, number[]>> {
+  const times = new Map<string, number[]>(engines.map((e) => [e.name, []]));
+  for (let r = 0; r < rounds; r++) {
+    for (let j = 0; j < engines.length; j++) {
+      const e = engines[(r + j) % engines.length]!;
+      const reps = Math.max(1, Math.min(10, Math.floor(repsBudgetMs / (firstMs.get(e.name) ?? repsBudgetMs))));
+      for (let i = 0; i < reps; i++) {
+        await settle();
+        const t = performance.now();
+        await f(e);
+        times.get(e.name)!.push(performance.now() - t);
+      }
+    }
+  }
+  return times;
+}
+
+/** One decode step (token seq − 1 after seq − 1 cached): checked against row seq − 1 of tfm's prefill logits, then timed. */
+async function decodeStep(w: Workload, timed: Engine[], ref: Float32Array): Promise<void> {
+  const { cfg, seq } = w;
+  const past = seq - 1;
+  const f = decodeFlops(cfg, past);
+  const row = ref.subarray((seq - 1) * cfg.vocab, seq * cfg.vocab);
+  const engines = timed.filter((e) => e.decode);
+  const ok: Engine[] = [];
+  const firstMs = new Map<string, number>();
+  say(`\ndecode step (1 token after ${past} cached, KV cache; ${gflop(f)} GFLOP), logits against row ${seq - 1} of tfm's prefill:`);
+  for (const e of engines) {
+    try {
+      await settle();
+      const t = performance.now();
+      const got = await e.decode!();
+      firstMs.set(e.name, performance.now() - t);
+      say(`  ${pad(e.name, 16)} ${agreement(row, got, cfg.vocab)}`);
+      if (agrees(row, got)) ok.push(e);
+    } catch (e2) {
+      say(`  ${pad(e.name, 16)} failed: ${(e2 as Error).message.split("\n")[0]}`);
+    }
+  }
+  const rounds = roundsOverride ?? w.rounds;
+  const times = await interleave(ok, (e) => e.decode!(), rounds, firstMs);
+  say(`  ${pad("engine", 16)} ${lpad("median ms", 10)} ${lpad("min ms", 9)} ${lpad("runs", 5)} ${lpad("GFLOP/s", 8)}   (${rounds} interleaved rounds)`);
+  say(`  ${pad("tfm", 16)} ${lpad("—", 10)} ${lpad("—", 9)} ${lpad("—", 5)} ${lpad("—", 8)}   not measured: tfm has no KV cache yet`);
+  for (const e of ok) {
+    const ts = times.get(e.name)!;
+    const m = median(ts);
+    say(`  ${pad(e.name, 16)} ${lpad(fmtMs(m), 10)} ${lpad(fmtMs(Math.min(...ts)), 9)} ${lpad(String(ts.length), 5)} ${lpad((f / m / 1e6).toFixed(2), 8)}`);
+  }
+}
+
+/** tfm's per-op profile (one run, or the mean of up to 5 when a run is short), and its matmuls by shape, timed one by one on the same kernels. */
+function profile(w: Workload, program: CpuProgram, inputs: Map<string, Tensor>, medianMs: number): void {
+  const runs = Math.max(1, Math.min(5, Math.floor(1000 / medianMs)));
+  const acc = new Map<string, { ms: number; count: number }>();
+  let wall = 0;
+  for (let i = 0; i < runs; i++) {
+    gc();
+    const t0 = performance.now();
+    const r = program.run(inputs, { profile: true });
+    wall += performance.now() - t0;
+    for (const [op, p] of r.profile!) {
+      const a = acc.get(op) ?? { ms: 0, count: 0 };
+      acc.set(op, { ms: a.ms + p.ms / runs, count: p.count });
+    }
+  }
+  wall /= runs;
+  const rows = [...acc].sort((a, b) => b[1].ms - a[1].ms);
+  const total = rows.reduce((a, [, p]) => a + p.ms, 0);
+  const shown = rows.filter(([, p], i) => i < 8 || p.ms >= 0.005 * total);
+  say(`\ntfm profile by op (${runs === 1 ? "one run" : `mean of ${runs} runs`}: ${fmtMs(wall)} ms wall, ${fmtMs(total)} ms in ops; the timed median was ${fmtMs(medianMs)} ms):`);
+  for (const [op, p] of shown) say(`  ${pad(op, 10)} ${lpad(fmtMs(p.ms), 9)} ms ${lpad(((100 * p.ms) / total).toFixed(1), 5)}%  ×${p.count}`);
+  const rest = rows.slice(shown.length);
+  if (rest.length) say(`  (${rest.map(([o]) => o).join(", ")}: ${fmtMs(rest.reduce((a, [, p]) => a + p.ms, 0))} ms together)`);
+
+  // Matmuls by shape: the profile's matmul line, split. `transB` is the right operand laid out at load.
+  const transB = (program as unknown as { transB: Map<number, Tensor> }).transB;
+  const symbols = new Map([["batch", 1], ["seq", w.seq]]);
+  const groups = new Map<string, { a: number[]; b: number[]; laidOut: boolean; count: number }>();
+  for (const node of program.graph.nodes) {
+    if (node.op !== "matmul") continue;
+    const [a, b] = node.inputs.map((i) => program.graph.nodes[i]!.shape.map((d) => evalDim(d, symbols)!));
+    const laidOut = transB.has(node.id);
+    const key = `${a!.join("×")} @ ${b!.join("×")}${laidOut ? " (B laid out)" : ""}`;
+    const g = groups.get(key) ?? { a: a!, b: b!, laidOut, count: 0 };
+    g.count++;
+    groups.set(key, g);
+  }
+  say(`\ntfm matmuls by shape (each shape timed once more on the same kernels; × count = share of a run):`);
+  say(`  ${pad("[A] @ [B]", 44)} ${lpad("count", 5)} ${lpad("ms each", 9)} ${lpad("ms total", 9)} ${lpad("GFLOP/s", 8)}`);
+  const fill = (t: Tensor) => {
+    const d = t.data as Float32Array;
+    for (let i = 0; i < d.length; i++) d[i] = ((i * 2654435761) % 1000) / 1000 - 0.5;
+    return t;
+  };
+  let sum = 0;
+  for (const [key, g] of [...groups].sort((x, y) => y[1].count - x[1].count)) {
+    const a = fill(allocate("f32", g.a));
+    const n = g.b[g.b.length - 1]!, k = g.b[g.b.length - 2]!;
+    const b = fill(allocate("f32", g.laidOut ? [n, k] : g.b));
+    const run = () => (g.laidOut ? K.matmulTransB(a, b) : K.matmul(a, b));
+    const out = run();
+    const reps = g.a.reduce((x, y) => x * y, 1) * n < 1e7 ? 5 : 1;
+    const t = performance.now();
+    for (let i = 0; i < reps; i++) g.laidOut ? K.matmulTransB(a, b, out) : K.matmul(a, b, out);
+    const each = (performance.now() - t) / reps;
+    const fl = 2 * out.data.length * g.a[g.a.length - 1]!;
+    sum += each * g.count;
+    say(`  ${pad(key, 44)} ${lpad(String(g.count), 5)} ${lpad(fmtMs(each), 9)} ${lpad(fmtMs(each * g.count), 9)} ${lpad((fl / each / 1e6).toFixed(2), 8)}`);
+  }
+  say(`  sum ${fmtMs(sum)} ms (the profile's matmul line: ${fmtMs(acc.get("matmul")?.ms ?? 0)} ms)`);
+}
+
+// ---- main -------------------------------------------------------------------------------------------
+
+say(`tfm benchmark: ${modelFile.replace(resolve(benchDir, "..") + "/", "")}, prefill (and one decode step for the peers)`);
+for (const l of machine()) say(l);
+say(await otherLoad("before starting"));
+const ort = await loadOrt();
+const tfl = await loadTf();
+say(typeof ort === "string" ? `onnxruntime-node: unavailable (${ort}) — run \`npm run bench\`, which installs bench/package.json's peers` : `onnxruntime-node ${pkgVersion("onnxruntime-node")} (CPU execution provider, graph optimisation "all", sequential; intra-op threads 2 and 1)`);
+if (typeof tfl === "string") say(`@tensorflow/tfjs-core: unavailable (${tfl})`);
+else say(`@tensorflow/tfjs-core ${pkgVersion("@tensorflow/tfjs-core")}, backends: ${tfl.backends.join(", ") || "none"}${tfl.notes.length ? `; ${tfl.notes.join("; ")}` : ""}`);
+const started = performance.now();
+for (const w of workloads) {
+  if (only && w.name !== only) continue;
+  await bench(w, ort, tfl);
+}
+say(`\ntotal ${((performance.now() - started) / 1000).toFixed(0)} s; ${await otherLoad("after finishing")}`);
