@@ -4,6 +4,7 @@ import { Command, CommanderError, Option } from "commander";
 import { runCheck } from "./check.js";
 import { runFmt } from "./fmt.js";
 import { runInitWeights } from "./init-weights.js";
+import { passes } from "../passes/pipeline.js";
 import { runIr } from "./ir.js";
 import { runRun } from "./run.js";
 import { runShapes } from "./shapes.js";
@@ -47,7 +48,9 @@ export function buildCli(exit: (code: number) => void, { out, err }: Io): Comman
     .description("print the model as IR: primitive ops with their symbolic shapes")
     .argument("<file>", "a .tfm file")
     .addOption(setOption())
-    .action((file: string, opts) => exit(runIr(file, { set: opts.set ?? new Map() }, out, err)));
+    .option("--after <pass>", `print the IR after this optimizer pass: none (as built, the default), ${passes.map((p) => p.name).join(", ")} or all`)
+    .option("--report", "print what each optimizer pass changed (up to --after, default all) instead of the IR")
+    .action((file: string, opts) => exit(runIr(file, { ...opts, set: opts.set ?? new Map() }, out, err)));
 
   program
     .command("run")
@@ -61,6 +64,7 @@ export function buildCli(exit: (code: number) => void, { out, err }: Io): Comman
     .option("-o, --output <dir>", "write each output as DIR/<name>.npy")
     .option("--force", "replace output files that exist")
     .option("--profile", "print the time spent in each kind of op")
+    .option("--no-optimize", "run the graph as built, without the optimizer's passes")
     .action((file: string, opts) => exit(runRun(file, { ...opts, set: opts.set ?? new Map(), input: opts.input ?? [] }, out, err)));
 
   program

@@ -1,6 +1,7 @@
 // `tfm run FILE --weights W.safetensors | --random-weights [--seed N] --input NAME=... [--output DIR]`:
-// checks the model, lowers it to IR, loads the weights (with a progress bar for large files),
-// runs it on the CPU interpreter and writes every output as DIR/<name>.npy.
+// checks the model, lowers it to IR, optimizes it (unless --no-optimize), loads the weights (with a
+// progress bar for large files), runs it on the CPU interpreter and writes every output as
+// DIR/<name>.npy.
 import { SingleBar } from "cli-progress";
 import { buildGraph, check } from "../api.js";
 import { CpuProgram, RunError } from "../backends/cpu/interpret.js";
@@ -14,6 +15,7 @@ import { parseSeed, randomWeights } from "../runtime/init.js";
 import { loadInputs, parseInputArg, type InputSpec } from "../runtime/inputs.js";
 import { writeOutputs } from "../runtime/outputs.js";
 import { WeightFileError } from "../weights/errors.js";
+import { optimize } from "../passes/pipeline.js";
 import { readSource, UsageError } from "./io.js";
 import { humanBytes } from "./summary.js";
 
@@ -26,6 +28,8 @@ export interface RunOptions {
   readonly output?: string;
   readonly force?: boolean;
   readonly profile?: boolean;
+  /** Run the optimizer's passes first (the default; `--no-optimize` turns them off). */
+  readonly optimize?: boolean;
 }
 
 /** Files at least this large show a progress bar while loading (on a terminal). */
@@ -46,8 +50,9 @@ export function runRun(file: string, opts: RunOptions, out: (s: string) => void,
   };
   const checked = [...decodeErrors, ...r.diagnostics];
   if (hasErrors(checked)) return fail(checked);
-  const graph = buildGraph(r);
-  if (!graph || !r.instance || !r.model) return fail([diag(file, "TFM2008", { start: 0, end: 0 }, "the file defines no `model` to run")]);
+  const built = buildGraph(r);
+  if (!built || !r.instance || !r.model) return fail([diag(file, "TFM2008", { start: 0, end: 0 }, "the file defines no `model` to run")]);
+  const graph = opts.optimize === false ? built : optimize(built).graph;
 
   const t0 = performance.now();
   let weights: Map<string, Tensor>;
@@ -95,7 +100,7 @@ export function runRun(file: string, opts: RunOptions, out: (s: string) => void,
     out(`  output ${name}: ${t.dtype}[${t.shape.join(", ")}]${declared ? `  (${showValue(declared.value)})` : ""}\n`);
   }
   if (written.length) out(`  wrote ${written.join(", ")}\n`);
-  out(`  load ${(t1 - t0).toFixed(0)} ms, run ${(t2 - t1).toFixed(1)} ms, ${graph.nodes.length} IR nodes, ${weights.size} weights\n`);
+  out(`  load ${(t1 - t0).toFixed(0)} ms, run ${(t2 - t1).toFixed(1)} ms, ${graph.nodes.length} IR nodes${opts.optimize === false ? " (not optimized)" : ` (${built.nodes.length} before optimizing)`}, ${weights.size} weights\n`);
   if (result.profile) {
     const rows = [...result.profile].sort((a, b) => b[1].ms - a[1].ms);
     const total = rows.reduce((a, [, p]) => a + p.ms, 0);

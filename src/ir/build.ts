@@ -2,7 +2,7 @@
 // emitter attached, and every value it computes gets a node. The IR's shapes are therefore
 // exactly the checked ones. Builtins lower to primitive ops through `lower`, one entry per builtin.
 import type { BuiltinName } from "../check/builtins.js";
-import { constDim, constValue, mulDim, type Dim } from "../check/shapes/dim.js";
+import { addDim, constDim, constValue, mulDim, subDim, type Dim } from "../check/shapes/dim.js";
 import type { Emitter, IndexSub } from "../check/shapes/check.js";
 import { asTensor, type DType, type SVal } from "../check/shapes/value.js";
 import type * as A from "../syntax/ast.js";
@@ -48,7 +48,8 @@ export class IrEmitter implements Emitter {
   }
 
   constant(value: number | boolean | Dim, dtype: DType): number {
-    const key = `${dtype}:${typeof value === "object" ? JSON.stringify([...value.terms]) : String(value)}`;
+    // -0 and 0 are different constants (x - 0 is x; x - -0 is x + 0).
+    const key = `${dtype}:${typeof value === "object" ? JSON.stringify([...value.terms]) : Object.is(value, -0) ? "-0" : String(value)}`;
     let id = this.consts.get(key);
     if (id === undefined) this.consts.set(key, (id = this.g.add("const", [], { value }, dtype, [])));
     return id;
@@ -113,7 +114,8 @@ export class IrEmitter implements Emitter {
     const bound = (v: SVal | undefined, size: Dim, dflt: Dim): Dim => {
       if (!v || v.kind !== "int") return dflt;
       const c = constValue(v.dim);
-      const d = c !== undefined && c < 0 ? constDim(c + (constValue(size) ?? 0)) : v.dim;
+      // A negative index counts from the end: size + c, symbolic when the size is.
+      const d = c !== undefined && c < 0 ? addDim(size, constDim(c)) : v.dim;
       const n = constValue(size);
       const cd = constValue(d);
       return n !== undefined && cd !== undefined ? constDim(Math.max(0, Math.min(cd, n))) : d;
@@ -136,14 +138,9 @@ export class IrEmitter implements Emitter {
   }
 }
 
-const addOne = (d: Dim): Dim => ({ terms: new Map([...d.terms, ["", (d.terms.get("") ?? 0) + 1]]) });
-const sub = (a: Dim, b: Dim): Dim => {
-  const [x, y] = [constValue(a), constValue(b)];
-  if (x !== undefined && y !== undefined) return constDim(x - y);
-  const m = new Map(a.terms);
-  for (const [k, v] of b.terms) m.set(k, (m.get(k) ?? 0) - v);
-  return { terms: new Map([...m].filter(([, v]) => v !== 0)) };
-};
+// Through dim.ts's arithmetic, so the results are in its normal form (sorted, no zero terms).
+const addOne = (d: Dim): Dim => addDim(d, constDim(1));
+const sub = (a: Dim, b: Dim): Dim => subDim(a, b);
 
 /** The dtype both sides of a comparison are brought to. */
 function common(a: SVal, b: SVal): DType {

@@ -18,6 +18,8 @@ export interface Attrs {
   readonly end?: Dim;
   /** dropout: the probability (unused at inference). */
   readonly p?: number;
+  /** matmul: the right operand is given transposed, [..., n, k] (set by the fold-transpose pass). */
+  readonly transB?: boolean;
 }
 
 /** Where a node comes from: the innermost expression of the user's file that produced it. */

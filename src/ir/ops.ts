@@ -74,7 +74,7 @@ export const ops: Record<Op, OpInfo> = {
   or: binary("a || b (bool)"),
   cast: { class: "unary", arity: 1, doc: "convert to the node's dtype (float → int truncates toward zero; → bool is x != 0)" },
   where: { class: "where", arity: 3, doc: "cond ? a : b, broadcasting all three" },
-  matmul: { class: "matmul", arity: 2, doc: "batched matrix product [..., m, k] @ [..., k, n] with batch dims broadcast; 1-D operands as in numpy.matmul" },
+  matmul: { class: "matmul", arity: 2, doc: "batched matrix product [..., m, k] @ [..., k, n] with batch dims broadcast; 1-D operands as in numpy.matmul; attrs.transB: b is given as [..., n, k]" },
   sum: reduce("sum over attrs.axis (attrs.keepdim)"),
   mean: reduce("mean over attrs.axis"),
   max: reduce("maximum over attrs.axis"),

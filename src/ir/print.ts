@@ -7,7 +7,7 @@ function attrs(a: Attrs): string {
   const parts: string[] = [];
   for (const [k, v] of Object.entries(a)) {
     if (k === "name") continue;
-    const shown = typeof v === "object" && v !== null && "terms" in v ? showDim(v) : Array.isArray(v) ? `[${v.join(", ")}]` : String(v);
+    const shown = typeof v === "object" && v !== null && "terms" in v ? showDim(v) : Array.isArray(v) ? `[${v.join(", ")}]` : Object.is(v, -0) ? "-0" : String(v);
     parts.push(`${k}=${shown}`);
   }
   return parts.length ? ` {${parts.join(", ")}}` : "";

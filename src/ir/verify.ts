@@ -49,8 +49,10 @@ const checks: Record<Op, Check> = {
   where: (n, ins) => (ins[0]!.dtype !== "bool" ? "where's condition must be bool" : elementwise(n, ins)),
   matmul: (n, [a, b]) => {
     if (!isFloat(a!.dtype) || a!.dtype !== b!.dtype) return "matmul needs two tensors of one float dtype";
+    if (n.attrs.transB && b!.shape.length < 2) return "matmul with transB needs a right operand of at least 2 dims";
     const as = a!.shape.length === 1 ? [constDim(1), a!.shape[0]!] : a!.shape;
-    const bs = b!.shape.length === 1 ? [b!.shape[0]!, constDim(1)] : b!.shape;
+    // transB: b is stored [..., n, k]; the product is with its last two dims swapped back.
+    const bs = b!.shape.length === 1 ? [b!.shape[0]!, constDim(1)] : n.attrs.transB ? [...b!.shape.slice(0, -2), b!.shape[b!.shape.length - 1]!, b!.shape[b!.shape.length - 2]!] : b!.shape;
     if (equalDims(as[as.length - 1]!, bs[bs.length - 2]!) === false) return "matmul inner dims differ";
     const batch = broadcast([as.slice(0, -2), bs.slice(0, -2)]);
     return expectShape(n, batch && [...batch, ...(a!.shape.length === 1 ? [] : [as[as.length - 2]!]), ...(b!.shape.length === 1 ? [] : [bs[bs.length - 1]!])], "matmul");

@@ -106,6 +106,36 @@ describe("tfm shapes", () => {
   });
 });
 
+describe("tfm ir", () => {
+  const small = ["--set", "n_layer=1", "--set", "n_embd=8", "--set", "n_head=2", "--set", "vocab_size=11", "--set", "n_positions=16"];
+
+  it("prints the IR as built by default, or after a pass with --after", () => {
+    const built = tfm("ir", "models/gpt2.tfm", ...small);
+    expect(built.code).toBe(0);
+    expect(built.out).toBe(readFileSync("test/golden/ir/gpt2.ir", "utf8"));
+    expect(tfm("ir", "models/gpt2.tfm", ...small, "--after", "none").out).toBe(built.out);
+    expect(tfm("ir", "models/gpt2.tfm", ...small, "--after", "all").out).toBe(readFileSync("test/golden/ir/gpt2.opt.ir", "utf8"));
+    const simplified = tfm("ir", "models/gpt2.tfm", ...small, "--after", "simplify").out;
+    expect(built.out).toContain(" = dropout ");
+    expect(simplified).not.toContain(" = dropout ");
+    expect(simplified).not.toContain("transB");
+  });
+
+  it("prints what each pass changed with --report", () => {
+    const r = tfm("ir", "models/gpt2.tfm", "--report");
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^pass +nodes\nfold-constants +977 → 977 +no change\nsimplify +977 → 940 +-37 dropout\n/);
+    expect(r.out).toMatch(/\ntotal +977 → 882 /);
+    expect(tfm("ir", "models/gpt2.tfm", "--report", "--after", "simplify").out.trim().split("\n").length).toBe(4);
+  });
+
+  it("rejects an unknown pass, exit 2", () => {
+    const r = tfm("ir", "models/gpt2.tfm", "--after", "fusion");
+    expect(r.code).toBe(2);
+    expect(r.err).toBe("tfm: --after: no pass `fusion`; the passes are: none, fold-constants, simplify, fold-transpose, cse, merge-qkv, dce, all\n");
+  });
+});
+
 describe("tfm fmt", () => {
   const messy = "model  M{input x:f32[n]\n\n\n   output y=relu( x )}";
   const canonical = "model M {\n  input x: f32[n]\n\n  output y = relu(x)\n}\n";

@@ -41,6 +41,17 @@ describe("tfm run", () => {
     expect(readFileSync(join(a, "logits.npy"))).toEqual(readFileSync(join(b, "logits.npy")));
   });
 
+  it("runs the optimized graph, or the graph as built with --no-optimize, to the same bits", () => {
+    const [a, b] = ["opt", "noopt"].map((name) => join(dir, name));
+    const args = ["run", "models/gpt2.tfm", ...small, "--random-weights", "--input", "input_ids=[[1, 2, 3, 4, 5], [6, 7, 8, 9, 10]]"];
+    const opt = tfm(...args, "-o", a);
+    const plain = tfm(...args, "-o", b, "--no-optimize");
+    expect([opt.code, plain.code]).toEqual([0, 0]);
+    expect(opt.out).toMatch(/, 172 IR nodes \(187 before optimizing\), /);
+    expect(plain.out).toMatch(/, 187 IR nodes \(not optimized\), /);
+    expect(readFileSync(join(a, "logits.npy"))).toEqual(readFileSync(join(b, "logits.npy")));
+  });
+
   it("prints a profile by op", () => {
     const r = tfm("run", "models/gpt2.tfm", ...small, "--random-weights", "--input", "input_ids=[[1, 2]]", "--profile");
     expect(r.out).toMatch(/profile \([\d.]+ ms in ops\):\n(\s+\w+\s+[\d.]+ ms\s+[\d.]+%\s+×\d+\n)+/);

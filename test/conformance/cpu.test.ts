@@ -1,6 +1,7 @@
 // Every PyTorch reference fixture (test/fixtures/) run through tfm's CPU interpreter: the model is
 // checked, lowered to IR, loaded from the fixture's safetensors, run on its .npy inputs, and every
-// output compared with PyTorch's. The tolerance is 1e-4 absolute; the actual error is printed.
+// output compared with PyTorch's, for the graph as built and for the optimized one (tfm run's
+// default). The tolerance is 1e-4 absolute; the actual errors are printed.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -9,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildGraph, check } from "../../src/api.js";
 import { CpuProgram } from "../../src/backends/cpu/interpret.js";
 import { verify } from "../../src/ir/verify.js";
+import { optimize } from "../../src/passes/pipeline.js";
 import { bindCheckpoint } from "../../src/runtime/bind.js";
 import { loadInputs } from "../../src/runtime/inputs.js";
 import { readNpy } from "../../src/weights/npy.js";
@@ -39,19 +41,27 @@ describe("CPU interpreter vs PyTorch", () => {
       expect(bound.diagnostics).toEqual([]);
       const inputs = loadInputs(r, readdirSync(join(dir, "inputs")).map((f) => ({ name: f.replace(/\.npy$/, ""), source: { kind: "npyFile" as const, path: join(dir, "inputs", f) } })));
       expect(inputs.diagnostics).toEqual([]);
+      // The graph as built, and after the optimizer's pipeline (verified after every pass).
+      const opt = optimize(g);
+      for (const s of opt.stages) expect(verify(s.graph), `after ${s.pass}`).toEqual([]);
       const res = new CpuProgram(g, bound.tensors!).run(inputs.tensors!);
+      const resOpt = new CpuProgram(opt.graph, bound.tensors!).run(inputs.tensors!);
       const report: string[] = [];
       for (const f of readdirSync(join(dir, "outputs"))) {
         const name = f.replace(/\.npy$/, "");
         const want = readNpy(readFileSync(join(dir, "outputs", f)));
-        const got = res.outputs.get(name)!;
-        expect(got.shape, name).toEqual(want.shape);
-        let max = 0;
-        for (let i = 0; i < want.data.length; i++) max = Math.max(max, Math.abs(Number(want.data[i]) - got.data[i]!));
-        report.push(`${name} ${JSON.stringify(got.shape)}: max |Δ| = ${max.toExponential(2)}`);
-        expect(max, `${fx}.${name}`).toBeLessThanOrEqual(TOLERANCE);
+        const errors = [res, resOpt].map((r) => {
+          const got = r.outputs.get(name)!;
+          expect(got.shape, name).toEqual(want.shape);
+          let max = 0;
+          for (let i = 0; i < want.data.length; i++) max = Math.max(max, Math.abs(Number(want.data[i]) - got.data[i]!));
+          return max;
+        });
+        report.push(`${name} ${JSON.stringify(want.shape)}: max |Δ| = ${errors[0]!.toExponential(2)}, optimized ${errors[1]!.toExponential(2)}`);
+        expect(errors[0], `${fx}.${name}`).toBeLessThanOrEqual(TOLERANCE);
+        expect(errors[1], `${fx}.${name} (optimized)`).toBeLessThanOrEqual(TOLERANCE);
       }
-      console.log(`[conformance] ${fx}: ${report.join("; ")}`);
+      console.log(`[conformance] ${fx} (${g.nodes.length} → ${opt.graph.nodes.length} nodes): ${report.join("; ")}`);
     });
   }
 });

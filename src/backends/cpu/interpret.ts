@@ -1,7 +1,8 @@
 // The CPU interpreter: runs an IR graph on typed arrays, op by op, through the `Kernels`
 // interface. It is the normative semantics of every op (docs/IR.md). At load time it folds the
 // parts of the graph that depend only on weights and constants, and lays matmul weights out for
-// the kernel (transposed, k-contiguous) once; at run time it binds the symbolic dims from the
+// the kernel (transposed, k-contiguous) once — a matmul marked transB takes its operand already
+// laid out that way; at run time it binds the symbolic dims from the
 // inputs, evaluates every node, and recycles buffers whose last use has passed.
 import { constValue, evalDim, showDim, type Dim } from "../../check/shapes/dim.js";
 import type { Graph, Node, Site } from "../../ir/graph.js";
@@ -30,6 +31,8 @@ const runtimeDType = (d: string): DType => (d === "i32" || d === "i64" ? "i32" :
 export class CpuProgram {
   /** Values computed once at load time: weights, constants and everything derived from them alone. */
   private readonly fixed = new Map<number, Tensor>();
+  /** Every node computed at load time (whether or not its value is still kept). */
+  private readonly atLoad = new Set<number>();
   /** For a matmul whose right operand is fixed: that operand transposed ([n, k]), for matmulTransB. */
   private readonly transB = new Map<number, Tensor>();
   /** The index of each node's last consumer (outputs live to the end). */
@@ -50,13 +53,25 @@ export class CpuProgram {
       }
     }
     for (const node of graph.nodes) {
-      if (node.op !== "matmul" || this.fixed.has(node.id)) continue;
+      // A matmul marked transB (the optimizer's fold-transpose) already takes its operand as [n, k].
+      if (node.op !== "matmul" || node.attrs.transB || this.fixed.has(node.id)) continue;
       const b = graph.nodes[node.inputs[1]!]!;
       if (!this.fixed.has(b.id) || b.shape.length !== 2) continue;
       // `x @ transpose(w)` (torch's Linear, a tied LM head): w itself is already [n, k].
       const src = b.op === "permute" && b.attrs.perm?.[0] === 1 && this.fixed.has(b.inputs[0]!) ? this.fixed.get(b.inputs[0]!)! : undefined;
       this.transB.set(node.id, src ?? kernels.permute(this.fixed.get(b.id)!, [1, 0]));
     }
+    // Keep only the load-time values a run reads: the rest (weights that were concatenated,
+    // transposed or otherwise folded at load) can be freed once the caller drops its map.
+    const read = new Set(graph.outputs.map((o) => o.node));
+    for (const node of graph.nodes) {
+      if (this.fixed.has(node.id)) continue;
+      node.inputs.forEach((i, k) => {
+        if (!(node.op === "matmul" && k === 1 && this.transB.has(node.id))) read.add(i);
+      });
+    }
+    for (const id of this.fixed.keys()) this.atLoad.add(id);
+    for (const id of [...this.fixed.keys()]) if (!read.has(id)) this.fixed.delete(id);
   }
 
   run(inputs: ReadonlyMap<string, Tensor>, opts: { profile?: boolean } = {}): RunResult {
@@ -66,9 +81,11 @@ export class CpuProgram {
     const pool = new Map<string, ArrayBufferView[]>();
     const profile = opts.profile ? new Map<string, { ms: number; count: number }>() : undefined;
     const own = (t: Tensor) => refs.set(t.data, (refs.get(t.data) ?? 0) + 1);
+    // The caller's input buffers are never recycled, not even when a view of one (a reshape) dies.
+    const pinned = new Set<ArrayBufferView>([...inputs.values()].map((t) => t.data));
     const get = (i: number) => values[i] ?? this.fixed.get(i)!;
     for (const node of this.graph.nodes) {
-      if (this.fixed.has(node.id)) continue;
+      if (this.atLoad.has(node.id)) continue;
       const t0 = profile ? performance.now() : 0;
       let v: Tensor;
       if (node.op === "input") v = inputs.get(node.attrs.name!)!;
@@ -87,12 +104,12 @@ export class CpuProgram {
       values[node.id] = v;
       if (node.op !== "input") own(v);
       for (const i of new Set(node.inputs)) {
-        if (this.lastUse[i] !== node.id || this.fixed.has(i)) continue;
+        if (this.lastUse[i] !== node.id || this.atLoad.has(i)) continue;
         const dead = values[i]!;
         values[i] = undefined;
         const left = (refs.get(dead.data) ?? 0) - 1;
         refs.set(dead.data, left);
-        if (left === 0 && this.graph.nodes[i]!.op !== "input") {
+        if (left === 0 && !pinned.has(dead.data)) {
           const key = `${dead.dtype}:${dead.data.length}`;
           pool.set(key, [...(pool.get(key) ?? []), dead.data]);
         }
@@ -168,6 +185,7 @@ export class CpuProgram {
       case "arange": return k.arange(this.dim(node.shape[0]!, symbols), out);
       case "where": return k.where(a!, b!, c!, out);
       case "matmul": {
+        if (node.attrs.transB) return k.matmulTransB(a!, b!, out);
         const bT = this.transB.get(node.id);
         return bT ? k.matmulTransB(a!, bT, out) : k.matmul(a!, b!, out);
       }

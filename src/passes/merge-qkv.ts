@@ -1,0 +1,75 @@
+// Pass `merge-qkv`: matmuls of one left operand by different load-time matrices of one shape
+// (attention's q, k and v projections of x; k and v of the encoder's memory) become one matmul by
+// their concatenation, then a slice per original product. Exact: every element of a product is the
+// same sum in the same order whatever the number of columns (the kernel accumulates each element
+// on its own, over k in one fixed blocking), and the concatenation, like the matrices, is computed
+// once at load time, so the interpreter takes the same kernel path for it. Consecutive slices of
+// one tensor are joined as one slice of it, or as the tensor itself when they cover it (torch's
+// in_proj_weight, split in three for q, k and v).
+import { constDim, constValue, type Dim } from "../check/shapes/dim.js";
+import type { Graph, Node } from "../ir/graph.js";
+import { rewrite, shapeKey, type Rewriter } from "./rewrite.js";
+
+/** The nodes the interpreter computes at load time: weights, constants and what depends on them alone, with concrete shapes. */
+export function loadTime(g: Graph): boolean[] {
+  const fixed = new Array<boolean>(g.nodes.length).fill(false);
+  for (const n of g.nodes) {
+    if (n.op === "weight") fixed[n.id] = true;
+    else if (n.op !== "input" && n.shape.every((d) => constValue(d) !== undefined) && n.inputs.every((i) => fixed[i]) && (n.op !== "const" || typeof n.attrs.value !== "object")) fixed[n.id] = true;
+  }
+  return fixed;
+}
+
+const size = (d: Dim) => constValue(d)!;
+
+/**
+ * `xs` joined along `axis`. Consecutive slices of one 2-D tensor along `axis` are that tensor when
+ * they cover it, else one slice of it; anything else is a concat.
+ */
+function join(xs: readonly number[], axis: number, r: Rewriter, shape: readonly Dim[]): number {
+  const ns = xs.map((x) => r.node(x));
+  const src = ns[0]!.inputs[0];
+  const start = ns[0]!.attrs.start && constValue(ns[0]!.attrs.start);
+  let at = start;
+  const consecutive = ns.every((n) => {
+    const ok = n.op === "slice" && n.inputs[0] === src && n.attrs.axis === axis && at !== undefined && constValue(n.attrs.start!) === at;
+    at = ok ? constValue(n.attrs.end!) : undefined;
+    return ok;
+  });
+  if (!consecutive || src === undefined || start === undefined || at === undefined || r.node(src).shape.length !== 2) return r.add("concat", xs, { axis }, ns[0]!.dtype, shape);
+  if (start === 0 && at === size(r.node(src).shape[axis]!)) return src;
+  return r.add("slice", [src], { axis, start: constDim(start), end: constDim(at) }, ns[0]!.dtype, shape);
+}
+
+export function mergeQkv(g: Graph): Graph {
+  const fixed = loadTime(g);
+  // Matmuls by a load-time matrix, grouped by left operand, transB, dtype and the matrix's shape.
+  const groups = new Map<string, Node[]>();
+  for (const n of g.nodes) {
+    const b = g.nodes[n.inputs[1]!];
+    if (n.op !== "matmul" || fixed[n.id] || !b || !fixed[b.id] || b.shape.length !== 2) continue;
+    const key = `${n.inputs[0]}|${n.attrs.transB ?? false}|${n.dtype}|${shapeKey(b.shape)}`;
+    const group = groups.get(key) ?? [];
+    if (!group.some((m) => m.inputs[1] === b.id)) groups.set(key, [...group, n]);
+  }
+  const first = new Map<number, Node[]>();
+  for (const group of groups.values()) if (group.length >= 2) first.set(group[0]!.id, group);
+  const replaced = new Map<number, number>();
+  return rewrite(g, (n, r) => {
+    const done = replaced.get(n.id);
+    if (done !== undefined) return done;
+    const group = first.get(n.id);
+    if (!group) return undefined;
+    // The matrices of the later matmuls are load-time values: they move up to here.
+    const bs = group.map((m) => r.hoist(m.inputs[1]!));
+    const b0 = r.node(bs[0]!).shape;
+    const axis = n.attrs.transB ? 0 : 1; // the n dim: [n, k] with transB, [k, n] without
+    const cols = size(b0[axis]!);
+    const total = cols * group.length;
+    const w = join(bs, axis, r, b0.map((d, i) => (i === axis ? constDim(total) : d)));
+    const last = n.shape.length - 1;
+    const mm = r.add("matmul", [n.inputs[0]!, w], n.attrs, n.dtype, n.shape.map((d, i) => (i === last ? constDim(total) : d)));
+    group.forEach((m, k) => replaced.set(m.id, r.add("slice", [mm], { axis: last, start: constDim(k * cols), end: constDim((k + 1) * cols) }, n.dtype, m.shape)));
+    return replaced.get(n.id);
+  });
+}
