@@ -98,10 +98,12 @@ class Instantiator {
     const env = new Map<string, Value>();
     const report = this.reporter(g.file);
     for (const p of g.decl.params) {
-      // An untyped parameter takes the type of its default: `n_layer = 12` is an int.
-      const declared = p.type?.kind === "ScalarType" ? p.type.name : p.default ? evaluate(p.default, (n) => env.get(n), () => {})?.kind : undefined;
-      let v = given(p);
-      if (!v && p.default) v = evaluate(p.default, (n) => env.get(n), report);
+      // The default is evaluated once: for its value, and because an untyped parameter takes its
+      // type (`n_layer = 12` is an int). Its errors matter only when no value is given.
+      const value = given(p);
+      const dflt = p.default ? evaluate(p.default, (n) => env.get(n), value ? () => {} : report) : undefined;
+      const declared = p.type?.kind === "ScalarType" ? p.type.name : dflt?.kind;
+      const v = value ?? dflt;
       if (!v) {
         if (!p.default) this.report("TFM2006", g.file, p.span, `parameter \`${p.name.name}\` of \`${g.name}\` has no value`);
         return undefined;

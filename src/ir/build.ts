@@ -128,7 +128,7 @@ export class IrEmitter implements Emitter {
       const size = shape[k]!;
       const [start, end] = s.t === "at" ? [bound(s.v, size, constDim(0)), undefined] : [bound(s.start, size, constDim(0)), bound(s.end, size, size)];
       const stop = end ?? addOne(start);
-      shape = shape.map((d, i) => (i === k ? sub(stop, start) : d));
+      shape = shape.map((d, i) => (i === k ? subDim(stop, start) : d));
       id = this.g.add("slice", [id], { axis: k, start, end: stop }, t.dtype, shape);
       k++;
     }
@@ -140,7 +140,6 @@ export class IrEmitter implements Emitter {
 
 // Through dim.ts's arithmetic, so the results are in its normal form (sorted, no zero terms).
 const addOne = (d: Dim): Dim => addDim(d, constDim(1));
-const sub = (a: Dim, b: Dim): Dim => subDim(a, b);
 
 /** The dtype both sides of a comparison are brought to. */
 function common(a: SVal, b: SVal): DType {

@@ -5,12 +5,7 @@ import type { DType as RtDType, Tensor } from "../backends/cpu/tensor.js";
 import type { DTypeName } from "../syntax/ast.js";
 import { bf16ArrayToF32, type DType as FileDType, f16ArrayToF32, floatArrayToBf16, floatArrayToF16 } from "../weights/dtypes.js";
 
-/** The runtime dtype a declared dtype computes in: halves widen to f32, i64 narrows to i32 (range-checked on load). */
-export const runtimeDType: Readonly<Record<DTypeName, RtDType>> = {
-  f32: "f32", f16: "f32", bf16: "f32",
-  i32: "i32", i64: "i32",
-  bool: "bool",
-};
+export { runtimeDType } from "../backends/cpu/tensor.js";
 
 /** The file dtype a declared dtype is stored as in a checkpoint tfm writes. */
 export const fileDType: Readonly<Record<DTypeName, FileDType>> = {

@@ -9,7 +9,7 @@ import type { Graph, Node, Site } from "../../ir/graph.js";
 import { ops, type BinaryOp, type ReduceOp, type UnaryOp } from "../../ir/ops.js";
 import { KernelError } from "./errors.js";
 import { defaultKernels, type Kernels } from "./kernels/index.js";
-import { arrayFor, numel, showShape, type DType, type Tensor } from "./tensor.js";
+import { arrayFor, numel, runtimeDType, showShape, type Tensor } from "./tensor.js";
 
 /** A run-time failure the user can act on (bad input, out-of-range index), with the node involved. */
 export class RunError extends Error {
@@ -26,7 +26,6 @@ export interface RunResult {
   readonly profile?: ReadonlyMap<string, { ms: number; count: number }>;
 }
 
-const runtimeDType = (d: string): DType => (d === "i32" || d === "i64" ? "i32" : d === "bool" ? "bool" : "f32");
 
 export class CpuProgram {
   /** Values computed once at load time: weights, constants and everything derived from them alone. */
@@ -122,7 +121,7 @@ export class CpuProgram {
   /** A free buffer of the node's size and dtype, when one is waiting in the pool. */
   private reuse(node: Node, symbols: ReadonlyMap<string, number>, pool: Map<string, ArrayBufferView[]>): Tensor | undefined {
     if (node.op === "reshape" || node.op === "dropout") return undefined; // views of their input
-    const dtype = runtimeDType(node.dtype);
+    const dtype = runtimeDType[node.dtype];
     const shape = this.shape(node, symbols);
     const free = pool.get(`${dtype}:${numel(shape)}`);
     const data = free?.pop();
@@ -148,7 +147,7 @@ export class CpuProgram {
       const t = inputs.get(port.name);
       if (!t) throw new RunError("TFM6002", `input \`${port.name}\` is missing`);
       const type = `${node.dtype}[${node.shape.map(showDim).join(", ")}]`;
-      if (t.dtype !== runtimeDType(node.dtype)) throw new RunError("TFM6002", `input \`${port.name}\` is ${t.dtype}${showShape(t.shape)}, but the model takes ${type}`);
+      if (t.dtype !== runtimeDType[node.dtype]) throw new RunError("TFM6002", `input \`${port.name}\` is ${t.dtype}${showShape(t.shape)}, but the model takes ${type}`);
       if (t.shape.length !== node.shape.length) throw new RunError("TFM6002", `input \`${port.name}\` has ${t.shape.length} dims ${showShape(t.shape)}, but the model takes ${type}`);
       node.shape.forEach((d, k) => {
         const terms = [...d.terms];
@@ -170,7 +169,7 @@ export class CpuProgram {
     const k = this.kernels;
     const [a, b, c] = node.inputs.map(get);
     const cls = ops[node.op].class;
-    const dtype = runtimeDType(node.dtype);
+    const dtype = runtimeDType[node.dtype];
     if (cls === "unary") return node.op === "cast" ? k.cast(a!, dtype, out) : k.unary(node.op as UnaryOp, a!, out);
     if (cls === "binary") return k.binary(node.op as BinaryOp, a!, b!, out);
     if (cls === "reduce") return k.reduce(node.op as ReduceOp, a!, node.attrs.axis!, node.attrs.keepdim, out);

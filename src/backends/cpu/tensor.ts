@@ -26,6 +26,13 @@ export type Tensor<D extends DType = DType> = D extends DType
 
 export const dtypeNames: readonly DType[] = ["f32", "i32", "bool"];
 
+/** The runtime dtype a declared dtype computes in: halves widen to f32, i64 narrows to i32 (range-checked on load). */
+export const runtimeDType: Readonly<Record<"f32" | "f16" | "bf16" | "i32" | "i64" | "bool", DType>> = {
+  f32: "f32", f16: "f32", bf16: "f32",
+  i32: "i32", i64: "i32",
+  bool: "bool",
+};
+
 /** Number of elements of a shape (1 for a 0-d shape). */
 export function numel(shape: readonly number[]): number {
   let n = 1;
