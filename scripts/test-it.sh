@@ -4,9 +4,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# System packages: Debian's PyTorch (reference numerics, brings NumPy) for /usr/bin/python3.
+# System packages: Debian's PyTorch (reference numerics, brings NumPy) for /usr/bin/python3;
+# Chromium (headless browser tests, and the SwiftShader Vulkan driver it ships, on which Dawn runs
+# WebGPU without a GPU) and the Vulkan loader.
 need=()
 /usr/bin/python3 -c "import torch, numpy" 2>/dev/null || need+=(python3-torch)
+[ -x /usr/bin/chromium ] && [ -f /usr/lib/chromium/vk_swiftshader_icd.json ] || need+=(chromium)
+ldconfig -p 2>/dev/null | grep -q 'libvulkan\.so\.1' || need+=(libvulkan1)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
@@ -18,6 +22,10 @@ export ONNXRUNTIME_NODE_INSTALL=skip
 # `npm install` rather than `npm ci`: npm 11 leaves other platforms' optional packages out of the
 # lockfile, which `npm ci` then rejects; `npm install` installs the locked versions all the same.
 npm install --no-audit --no-fund
+
+# WebGPU in software: Dawn (the `webgpu` package) on SwiftShader. Under CI=true a missing adapter
+# fails the WebGPU tests instead of skipping them.
+export VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json
 
 mkdir -p .tmp
 status=0
