@@ -63,8 +63,9 @@ export function buildCli(exit: (code: number) => void, { out, err }: Io): Comman
     .addOption(new Option("--input <name=value>", "an input: name=file.npy, name=@file.json or a JSON literal (repeatable)").argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]))
     .option("-o, --output <dir>", "write each output as DIR/<name>.npy")
     .option("--force", "replace output files that exist")
-    .option("--profile", "print the time spent in each kind of op")
+    .option("--profile", "print the time spent in each kind of kernel")
     .option("--no-optimize", "run the graph as built, without the optimizer's passes")
+    .option("--no-fuse", "run one kernel per IR node instead of the fused kernels")
     .action((file: string, opts) => exit(runRun(file, { ...opts, set: opts.set ?? new Map(), input: opts.input ?? [] }, out, err)));
 
   program

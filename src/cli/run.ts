@@ -30,6 +30,8 @@ export interface RunOptions {
   readonly profile?: boolean;
   /** Run the optimizer's passes first (the default; `--no-optimize` turns them off). */
   readonly optimize?: boolean;
+  /** Run the fused kernels (the default; `--no-fuse` runs one kernel per node). */
+  readonly fuse?: boolean;
 }
 
 /** Files at least this large show a progress bar while loading (on a terminal). */
@@ -74,7 +76,7 @@ export function runRun(file: string, opts: RunOptions, out: (s: string) => void,
   }
   const inputs = loadInputs(r, specs);
   if (!inputs.tensors) return fail(inputs.diagnostics);
-  const program = new CpuProgram(graph, weights);
+  const program = new CpuProgram(graph, weights, undefined, { fuse: opts.fuse !== false });
   const t1 = performance.now();
   let result;
   try {
@@ -100,12 +102,13 @@ export function runRun(file: string, opts: RunOptions, out: (s: string) => void,
     out(`  output ${name}: ${t.dtype}[${t.shape.join(", ")}]${declared ? `  (${showValue(declared.value)})` : ""}\n`);
   }
   if (written.length) out(`  wrote ${written.join(", ")}\n`);
-  out(`  load ${(t1 - t0).toFixed(0)} ms, run ${(t2 - t1).toFixed(1)} ms, ${graph.nodes.length} IR nodes${opts.optimize === false ? " (not optimized)" : ` (${built.nodes.length} before optimizing)`}, ${weights.size} weights\n`);
+  out(`  load ${(t1 - t0).toFixed(0)} ms, run ${(t2 - t1).toFixed(1)} ms, ${graph.nodes.length} IR nodes${opts.optimize === false ? " (not optimized)" : ` (${built.nodes.length} before optimizing)`}, ${program.schedule.kernels.length} kernels${opts.fuse === false ? " (not fused)" : ""}, ${weights.size} weights\n`);
   if (result.profile) {
     const rows = [...result.profile].sort((a, b) => b[1].ms - a[1].ms);
     const total = rows.reduce((a, [, p]) => a + p.ms, 0);
-    out(`  profile (${total.toFixed(1)} ms in ops):\n`);
-    for (const [op, p] of rows) out(`    ${op.padEnd(10)} ${p.ms.toFixed(1).padStart(9)} ms  ${((100 * p.ms) / total).toFixed(1).padStart(5)}%  ×${p.count}\n`);
+    out(`  profile (${total.toFixed(1)} ms in kernels):\n`);
+    const width = Math.max(10, ...rows.map(([k]) => k.length));
+    for (const [op, p] of rows) out(`    ${op.padEnd(width)} ${p.ms.toFixed(1).padStart(9)} ms  ${((100 * p.ms) / total).toFixed(1).padStart(5)}%  ×${p.count}\n`);
   }
   return 0;
 }

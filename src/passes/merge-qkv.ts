@@ -41,6 +41,17 @@ function join(xs: readonly number[], axis: number, r: Rewriter, shape: readonly 
   return r.add("slice", [src], { axis, start: constDim(start), end: constDim(at) }, ns[0]!.dtype, shape);
 }
 
+/** The addition of a load-time vector of `cols` values that is the only reader of matmul `m`, if it is. */
+function biasOf(g: Graph, m: Node, fixed: readonly boolean[], cols: number): { add: number; bias: number } | undefined {
+  const readers = g.nodes.filter((n) => n.inputs.includes(m.id));
+  if (readers.length !== 1 || g.outputs.some((o) => o.node === m.id)) return undefined;
+  const add = readers[0]!;
+  if (add.op !== "add" || add.dtype !== m.dtype || add.shape.length !== m.shape.length || add.inputs[0] === add.inputs[1]) return undefined;
+  const bias = g.nodes[add.inputs[0] === m.id ? add.inputs[1]! : add.inputs[0]!]!;
+  if (!fixed[bias.id] || bias.dtype !== m.dtype || bias.shape.length !== 1 || constValue(bias.shape[0]!) !== cols) return undefined;
+  return { add: add.id, bias: bias.id };
+}
+
 export function mergeQkv(g: Graph): Graph {
   const fixed = loadTime(g);
   // Matmuls by a load-time matrix, grouped by left operand, transB, dtype and the matrix's shape.
@@ -69,7 +80,16 @@ export function mergeQkv(g: Graph): Graph {
     const w = join(bs, axis, r, b0.map((d, i) => (i === axis ? constDim(total) : d)));
     const last = n.shape.length - 1;
     const mm = r.add("matmul", [n.inputs[0]!, w], n.attrs, n.dtype, n.shape.map((d, i) => (i === last ? constDim(total) : d)));
-    group.forEach((m, k) => replaced.set(m.id, r.add("slice", [mm], { axis: last, start: constDim(k * cols), end: constDim((k + 1) * cols) }, n.dtype, m.shape)));
+    const slice = (x: number, k: number, shape: readonly Dim[]) => r.add("slice", [x], { axis: last, start: constDim(k * cols), end: constDim((k + 1) * cols) }, n.dtype, shape);
+    group.forEach((m, k) => replaced.set(m.id, slice(mm, k, m.shape)));
+    // When every product is read only by the addition of its own load-time bias (BERT's q, k, v),
+    // the biases join too: one addition, then the slices. Exact: the same sums, element by element.
+    const adds = group.map((m) => biasOf(g, m, fixed, cols));
+    if (adds.every((a) => a !== undefined)) {
+      const bias = join(adds.map((a) => r.hoist(a!.bias)), 0, r, [constDim(total)]);
+      const sum = r.add("add", [mm, bias], {}, n.dtype, r.node(mm).shape);
+      adds.forEach((a, k) => replaced.set(a!.add, slice(sum, k, g.nodes[a!.add]!.shape)));
+    }
     return replaced.get(n.id);
   });
 }

@@ -11,7 +11,7 @@
 // A kernel may read a value computed outside it only when that value is available before the
 // kernel's first node (load-time, an input, or an earlier node): so kernels ordered by their first
 // node never wait on each other, and no kernel reads its own output through another kernel.
-import { constValue } from "../check/shapes/dim.js";
+import { constDim, constValue, equalDims, type Dim } from "../check/shapes/dim.js";
 import type { Graph, Node } from "../ir/graph.js";
 import { ops } from "../ir/ops.js";
 import type { Kernel, KernelKind, Schedule } from "./kernel.js";
@@ -64,5 +64,211 @@ export function kernel(id: number, kind: KernelKind, nodes: readonly number[], g
   const sorted = [...mine].sort((a, b) => a - b);
   const inputs = [...new Set(sorted.flatMap((id) => g.nodes[id]!.inputs.filter((i) => !mine.has(i))))].sort((a, b) => a - b);
   const outputs = sorted.filter((id) => readers[id]!.some((r) => r === -1 || !mine.has(r)));
-  return { id, kind, nodes: sorted, inputs, outputs, ...extra };
+  return { id, kind, nodes: sorted, inputs, outputs, absorbed: [], ...extra };
+}
+
+type Role = "load" | "input" | "index" | "view" | "compute";
+
+/** What each node is to the scheduler. */
+function roles(g: Graph, atLoad: ReadonlySet<number>): Role[] {
+  const role: Role[] = [];
+  for (const n of g.nodes) {
+    if (atLoad.has(n.id)) role.push("load");
+    else if (n.op === "input") role.push("input");
+    else if ((n.op === "arange" || n.op === "const" || isElementwise(n) || isView(n)) && n.inputs.every((i) => role[i] === "load" || role[i] === "index")) role.push("index");
+    else if (isView(n)) role.push("view");
+    else role.push("compute");
+  }
+  return role;
+}
+
+const sameShape = (a: Node, b: readonly Dim[]): boolean => a.shape.length === b.length && a.shape.every((d, i) => equalDims(d, b[i]!) === true);
+const rowScalarShape = (d: readonly Dim[]): Dim[] => [...d.slice(0, -1), constDim(1)];
+const isRowReduce = (n: Node): boolean =>
+  (n.op === "sum" || n.op === "mean" || n.op === "max" || n.op === "min") && n.attrs.keepdim === true && n.attrs.axis === n.shape.length - 1 && n.shape.length > 0;
+
+/** Cuts the graph into fused kernels (see the top of this file). */
+export function schedule(g: Graph): Schedule {
+  const atLoad = loadTimeNodes(g);
+  const role = roles(g, atLoad);
+  const readers = consumers(g);
+  const isOutput = new Set(g.outputs.map((o) => o.node));
+  const owner = new Array<number>(g.nodes.length).fill(-1);
+  const node = (id: number) => g.nodes[id]!;
+
+  /** The compute nodes a value comes from, looking through views and index-only nodes. */
+  const sources = (id: number, into: Set<number> = new Set()): Set<number> => {
+    const r = role[id];
+    if (r === "compute") into.add(id);
+    else if (r === "view") sources(node(id).inputs[0]!, into);
+    return into;
+  };
+  /** The compute values a group reads from outside (through views). */
+  const external = (group: ReadonlySet<number>): Set<number> => {
+    const out = new Set<number>();
+    for (const id of group) for (const i of node(id).inputs) if (!group.has(i)) for (const s of sources(i)) if (!group.has(s)) out.add(s);
+    return out;
+  };
+  /** A group may run as one kernel when everything it reads from outside is computed before its first node. */
+  const available = (group: ReadonlySet<number>): boolean => {
+    const first = Math.min(...group);
+    return [...external(group)].every((s) => s < first);
+  };
+  /** Inputs reached through a view must come from outside the group (a view reads a materialised value). */
+  const viewsFromOutside = (group: ReadonlySet<number>): boolean =>
+    [...group].every((id) => node(id).inputs.every((i) => role[i] !== "view" || [...sources(i)].every((s) => !group.has(s))));
+  const free = (id: number) => role[id] === "compute" && owner[id] === -1;
+  const readOnlyBy = (id: number, group: ReadonlySet<number>) => !isOutput.has(id) && readers[id]!.every((r) => group.has(r));
+
+  /**
+   * Grows a rows body backwards from `start` over the row domain `dom` ([..., n]): elementwise
+   * nodes and last-axis reductions whose every reader is already in the body. Stops at `stop`.
+   */
+  const growRowsBack = (start: number, dom: readonly Dim[], body: Set<number>, stop?: (id: number) => boolean): void => {
+    const rowShapes = [dom, rowScalarShape(dom)];
+    const todo = [start];
+    while (todo.length) {
+      const id = todo.pop()!;
+      for (const i of node(id).inputs) {
+        if (body.has(i) || !free(i) || stop?.(i)) continue;
+        const n = node(i);
+        if (!(isElementwise(n) || isRowReduce(n)) || !rowShapes.some((s) => sameShape(n, s)) || !readOnlyBy(i, body)) continue;
+        body.add(i);
+        todo.push(i);
+      }
+    }
+  };
+  /** Grows a group forwards over elementwise readers with one of `shapes`, while it stays runnable. */
+  const growForward = (group: Set<number>, shapes: readonly (readonly Dim[])[], reduce = false): void => {
+    for (let changed = true; changed; ) {
+      changed = false;
+      for (const id of [...group].sort((a, b) => a - b)) {
+        for (const c of readers[id]!) {
+          if (c < 0 || group.has(c) || !free(c)) continue;
+          const n = node(c);
+          if (!(isElementwise(n) || (reduce && isRowReduce(n))) || !shapes.some((s) => sameShape(n, s))) continue;
+          const next = new Set(group).add(c);
+          if (!available(next) || !viewsFromOutside(next)) continue;
+          group.add(c);
+          changed = true;
+        }
+      }
+    }
+  };
+
+  const groups: { kind: KernelKind; nodes: Set<number>; extra: Partial<Kernel> }[] = [];
+  const claim = (kind: KernelKind, nodes: Set<number>, extra: Partial<Kernel> = {}) => {
+    for (const id of nodes) owner[id] = groups.length;
+    groups.push({ kind, nodes, extra });
+  };
+
+  // 1. attention: scores = q @ k, a rows body over them, out = p @ v.
+  for (const out of g.nodes) {
+    if (out.op !== "matmul" || !free(out.id) || out.shape.length < 2) continue;
+    const p = out.inputs[0]!;
+    if (!free(p) || !readOnlyBy(p, new Set([out.id]))) continue;
+    const pn = node(p);
+    if (!(isElementwise(pn) || isRowReduce(pn))) continue;
+    const body = new Set([p]);
+    growRowsBack(p, pn.shape, body);
+    // Scores of two activations (not a projection by weights: that is a feed-forward block), and
+    // a body with a reduction (a softmax, not an activation function).
+    const perCall = (i: number) => role[i] !== "load";
+    const scores = [...external(body)].filter((s) => node(s).op === "matmul" && free(s) && sameShape(node(s), pn.shape) && readOnlyBy(s, body) && node(s).inputs.every(perCall));
+    if (scores.length !== 1 || ![...body].some((id) => isRowReduce(node(id)))) continue;
+    const group = new Set([...body, scores[0]!, out.id]);
+    if (!available(group) || !viewsFromOutside(group)) continue;
+    claim("attention", group, { anchor: out.id, scores: scores[0]! });
+  }
+
+  // 2. matmul, with its left operand's rows body as prologue and its elementwise readers as epilogue.
+  for (const m of g.nodes) {
+    if (m.op !== "matmul" || !free(m.id)) continue;
+    const group = new Set([m.id]);
+    const a = m.inputs[0]!;
+    const an = node(a);
+    const prologue = new Set<number>();
+    if (free(a) && an.shape.length >= 2 && (isElementwise(an) || isRowReduce(an)) && readOnlyBy(a, group)) {
+      prologue.add(a);
+      growRowsBack(a, an.shape, prologue);
+      const withPrologue = new Set([...group, ...prologue]);
+      // Worth it only around a reduction (LayerNorm); a plain elementwise operand is an epilogue elsewhere.
+      if ([...prologue].some((id) => isRowReduce(node(id))) && available(withPrologue) && viewsFromOutside(withPrologue)) for (const id of prologue) group.add(id);
+      else prologue.clear();
+    }
+    const before = new Set(group);
+    growForward(group, [m.shape]);
+    const epilogue = [...group].filter((id) => !before.has(id)).sort((x, y) => x - y);
+    claim("matmul", group, { anchor: m.id, prologue: [...prologue].sort((x, y) => x - y), epilogue });
+  }
+
+  // 3. rows: a last-axis reduction with its elementwise producers and readers.
+  for (const r of g.nodes) {
+    if (!free(r.id) || !isRowReduce(r)) continue;
+    const dom = node(r.inputs[0]!).shape;
+    const group = new Set([r.id]);
+    const back = new Set<number>();
+    growRowsBack(r.id, dom, back);
+    const withBack = new Set([...group, ...back]);
+    if (available(withBack) && viewsFromOutside(withBack)) for (const id of back) group.add(id);
+    growForward(group, [dom, rowScalarShape(dom)], true);
+    claim("rows", group);
+  }
+
+  // 4. elementwise chains of one shape.
+  for (const e of g.nodes) {
+    if (!free(e.id) || !isElementwise(e)) continue;
+    const group = new Set([e.id]);
+    growForward(group, [e.shape]);
+    claim(group.size > 1 ? "elementwise" : "op", group, group.size > 1 ? {} : { anchor: e.id });
+  }
+
+  // 5. everything else, one node each.
+  for (const n of g.nodes) if (free(n.id)) claim("op", new Set([n.id]), { anchor: n.id });
+
+  // Views and index-only nodes: absorbed by the fused kernels that read them; materialised
+  // (an alias for a reshape, else a kernel of their own) when an op kernel or an output reads them.
+  const fusedKind = (k: KernelKind) => k !== "op";
+  const absorbed = groups.map(() => new Set<number>());
+  const needed = new Set<number>(g.outputs.map((o) => o.node).filter((id) => role[id] === "view" || role[id] === "index"));
+  const absorb = (k: number, id: number): void => {
+    if ((role[id] !== "view" && role[id] !== "index") || absorbed[k]!.has(id)) return;
+    absorbed[k]!.add(id);
+    for (const i of node(id).inputs) absorb(k, i);
+  };
+  groups.forEach((grp, k) => {
+    for (const id of grp.nodes) for (const i of node(id).inputs) {
+      if (role[i] !== "view" && role[i] !== "index") continue;
+      if (fusedKind(grp.kind)) absorb(k, i);
+      else needed.add(i);
+    }
+  });
+  // What a materialised view or index node needs is materialised too (op kernels read buffers).
+  const aliases = new Map<number, number>();
+  const order = [...needed].sort((a, b) => a - b);
+  const materialise = new Set<number>();
+  const want = (id: number): void => {
+    if ((role[id] !== "view" && role[id] !== "index") || materialise.has(id)) return;
+    materialise.add(id);
+    for (const i of node(id).inputs) want(i);
+  };
+  order.forEach(want);
+  for (const id of [...materialise].sort((a, b) => a - b)) {
+    const n = node(id);
+    const src = n.inputs[0];
+    if ((n.op === "reshape" || n.op === "dropout") && src !== undefined && role[src] !== "load") aliases.set(id, aliases.get(src) ?? src);
+    else claim("op", new Set([id]), { anchor: id });
+    absorbed.push(new Set());
+  }
+
+  const kernels = groups
+    .map((grp, k) => ({ grp, k, first: Math.min(...grp.nodes) }))
+    .sort((a, b) => a.first - b.first)
+    .map(({ grp, k }, id) => {
+      const k0 = kernel(id, grp.kind, [...grp.nodes, ...absorbed[k]!], g, readers, grp.extra);
+      // Absorbed nodes are copies: the kernel computes them for itself and never writes them.
+      const own = new Set(grp.nodes);
+      return { ...k0, outputs: k0.outputs.filter((o) => own.has(o)), absorbed: [...absorbed[k]!].sort((a, b) => a - b) };
+    });
+  return { graph: g, atLoad, aliases, kernels };
 }

@@ -30,6 +30,8 @@ export interface Kernel {
   readonly nodes: readonly number[];
   /** The graph nodes it reads that are computed elsewhere: inputs, load-time values, other kernels' outputs. */
   readonly inputs: readonly number[];
+  /** The views and index-only nodes among `nodes`: computed by the kernel for itself from its inputs, never written. */
+  readonly absorbed: readonly number[];
   /** Its nodes whose values are read after it (by later kernels or as graph outputs): the buffers it writes. */
   readonly outputs: readonly number[];
   /** matmul, attention: the (output) matmul; op: the node. */

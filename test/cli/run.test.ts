@@ -52,10 +52,13 @@ describe("tfm run", () => {
     expect(readFileSync(join(a, "logits.npy"))).toEqual(readFileSync(join(b, "logits.npy")));
   });
 
-  it("prints a profile by op", () => {
+  it("prints a profile by kernel, fused (kind*) or not (op)", () => {
     const r = tfm("run", "models/gpt2.tfm", ...small, "--random-weights", "--input", "input_ids=[[1, 2]]", "--profile");
-    expect(r.out).toMatch(/profile \([\d.]+ ms in ops\):\n(\s+\w+\s+[\d.]+ ms\s+[\d.]+%\s+×\d+\n)+/);
-    expect(r.out).toMatch(/\n\s+matmul\s/);
+    expect(r.out).toMatch(/profile \([\d.]+ ms in kernels\):\n(\s+\w+\*?\s+[\d.]+ ms\s+[\d.]+%\s+×\d+\n)+/);
+    expect(r.out).toMatch(/\n\s+attention\*\s+[\d.]+ ms\s+[\d.]+%\s+×2\n/);
+    const plain = tfm("run", "models/gpt2.tfm", ...small, "--random-weights", "--input", "input_ids=[[1, 2]]", "--profile", "--no-fuse");
+    expect(plain.out).toMatch(/\n\s+matmul\s/);
+    expect(plain.out).not.toMatch(/\*/);
   });
 
   it("reports a token id outside the vocabulary as a run-time error (TFM6001), not a crash", () => {

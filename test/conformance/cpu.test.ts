@@ -1,7 +1,9 @@
 // Every PyTorch reference fixture (test/fixtures/) run through tfm's CPU interpreter: the model is
 // checked, lowered to IR, loaded from the fixture's safetensors, run on its .npy inputs, and every
-// output compared with PyTorch's, for the graph as built and for the optimized one (tfm run's
-// default). The tolerance is 1e-4 absolute; the actual errors are printed.
+// output compared with PyTorch's three ways: the graph as built, one kernel per node (the
+// interpreter as the reference semantics); the optimized graph, one kernel per node; and the
+// optimized graph in fused kernels (tfm run's default). The tolerance is 1e-4 absolute; the actual
+// errors are printed.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -44,24 +46,27 @@ describe("CPU interpreter vs PyTorch", () => {
       // The graph as built, and after the optimizer's pipeline (verified after every pass).
       const opt = optimize(g);
       for (const s of opt.stages) expect(verify(s.graph), `after ${s.pass}`).toEqual([]);
-      const res = new CpuProgram(g, bound.tensors!).run(inputs.tensors!);
-      const resOpt = new CpuProgram(opt.graph, bound.tensors!).run(inputs.tensors!);
+      const res = new CpuProgram(g, bound.tensors!, undefined, { fuse: false }).run(inputs.tensors!);
+      const resOpt = new CpuProgram(opt.graph, bound.tensors!, undefined, { fuse: false }).run(inputs.tensors!);
+      const fused = new CpuProgram(opt.graph, bound.tensors!);
+      const resFused = fused.run(inputs.tensors!);
       const report: string[] = [];
       for (const f of readdirSync(join(dir, "outputs"))) {
         const name = f.replace(/\.npy$/, "");
         const want = readNpy(readFileSync(join(dir, "outputs", f)));
-        const errors = [res, resOpt].map((r) => {
+        const errors = [res, resOpt, resFused].map((r) => {
           const got = r.outputs.get(name)!;
           expect(got.shape, name).toEqual(want.shape);
           let max = 0;
           for (let i = 0; i < want.data.length; i++) max = Math.max(max, Math.abs(Number(want.data[i]) - got.data[i]!));
           return max;
         });
-        report.push(`${name} ${JSON.stringify(want.shape)}: max |Δ| = ${errors[0]!.toExponential(2)}, optimized ${errors[1]!.toExponential(2)}`);
+        report.push(`${name} ${JSON.stringify(want.shape)}: max |Δ| = ${errors[0]!.toExponential(2)}, optimized ${errors[1]!.toExponential(2)}, fused ${errors[2]!.toExponential(2)}`);
         expect(errors[0], `${fx}.${name}`).toBeLessThanOrEqual(TOLERANCE);
         expect(errors[1], `${fx}.${name} (optimized)`).toBeLessThanOrEqual(TOLERANCE);
+        expect(errors[2], `${fx}.${name} (fused)`).toBeLessThanOrEqual(TOLERANCE);
       }
-      console.log(`[conformance] ${fx} (${g.nodes.length} → ${opt.graph.nodes.length} nodes): ${report.join("; ")}`);
+      console.log(`[conformance] ${fx} (${g.nodes.length} → ${opt.graph.nodes.length} nodes, ${fused.schedule.kernels.length} kernels): ${report.join("; ")}`);
     });
   }
 });

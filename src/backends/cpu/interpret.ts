@@ -7,7 +7,10 @@
 import { constValue, evalDim, showDim, type Dim } from "../../check/shapes/dim.js";
 import type { Graph, Node, Site } from "../../ir/graph.js";
 import { ops, type BinaryOp, type ReduceOp, type UnaryOp } from "../../ir/ops.js";
+import type { Kernel, Schedule } from "../../schedule/kernel.js";
+import { schedule, unfused } from "../../schedule/fuse.js";
 import { KernelError } from "./errors.js";
+import { runFused, type FusedContext } from "./fused.js";
 import { defaultKernels, type Kernels } from "./kernels/index.js";
 import { arrayFor, numel, runtimeDType, showShape, type Tensor } from "./tensor.js";
 
@@ -22,38 +25,42 @@ export interface RunResult {
   readonly outputs: ReadonlyMap<string, Tensor>;
   /** The values the symbolic dims took (batch, seq, ...). */
   readonly symbols: ReadonlyMap<string, number>;
-  /** Milliseconds per op kind, when profiling. */
+  /** Milliseconds per kernel kind (an op, or `matmul*`, `attention*`, `rows*`, `elementwise*` for fused kernels), when profiling. */
   readonly profile?: ReadonlyMap<string, { ms: number; count: number }>;
 }
 
+
+export interface CpuOptions {
+  /** Run the fused schedule (the default) or one kernel per node (`tfm run --no-fuse`). */
+  readonly fuse?: boolean;
+}
 
 export class CpuProgram {
   /** Values computed once at load time: weights, constants and everything derived from them alone. */
   private readonly fixed = new Map<number, Tensor>();
   /** Every node computed at load time (whether or not its value is still kept). */
-  private readonly atLoad = new Set<number>();
+  private readonly atLoad: ReadonlySet<number>;
   /** For a matmul whose right operand is fixed: that operand transposed ([n, k]), for matmulTransB. */
   private readonly transB = new Map<number, Tensor>();
-  /** The index of each node's last consumer (outputs live to the end). */
-  private readonly lastUse: number[];
+  /** The kernels run per call, and which views share a buffer. */
+  readonly schedule: Schedule;
+  /** For each buffer-owning node, the index of the last kernel that reads it (outputs: past the end). */
+  private readonly lastUse = new Map<number, number>();
 
-  constructor(readonly graph: Graph, weights: ReadonlyMap<string, Tensor>, private readonly kernels: Kernels = defaultKernels) {
-    const n = graph.nodes.length;
-    this.lastUse = new Array<number>(n).fill(-1);
-    graph.nodes.forEach((node) => node.inputs.forEach((i) => (this.lastUse[i] = node.id)));
-    for (const o of graph.outputs) this.lastUse[o.node] = n;
+  constructor(readonly graph: Graph, weights: ReadonlyMap<string, Tensor>, private readonly kernels: Kernels = defaultKernels, opts: CpuOptions = {}) {
+    this.schedule = opts.fuse === false ? unfused(graph) : schedule(graph);
+    this.atLoad = this.schedule.atLoad;
     for (const node of graph.nodes) {
+      if (!this.atLoad.has(node.id)) continue;
       if (node.op === "weight") {
         const t = weights.get(node.attrs.name!);
         if (!t) throw new RunError("TFM6002", `weight \`${node.attrs.name}\` was not loaded`);
         this.fixed.set(node.id, t);
-      } else if (node.op !== "input" && node.shape.every((d) => constValue(d) !== undefined) && node.inputs.every((i) => this.fixed.has(i)) && (node.op !== "const" || typeof node.attrs.value !== "object")) {
-        this.fixed.set(node.id, this.evaluate(node, (i) => this.fixed.get(i)!, new Map()));
-      }
+      } else this.fixed.set(node.id, this.evaluate(node, (i) => this.fixed.get(i)!, new Map()));
     }
     for (const node of graph.nodes) {
       // A matmul marked transB (the optimizer's fold-transpose) already takes its operand as [n, k].
-      if (node.op !== "matmul" || node.attrs.transB || this.fixed.has(node.id)) continue;
+      if (node.op !== "matmul" || node.attrs.transB || this.atLoad.has(node.id)) continue;
       const b = graph.nodes[node.inputs[1]!]!;
       if (!this.fixed.has(b.id) || b.shape.length !== 2) continue;
       // `x @ transpose(w)` (torch's Linear, a tied LM head): w itself is already [n, k].
@@ -62,60 +69,91 @@ export class CpuProgram {
     }
     // Keep only the load-time values a run reads: the rest (weights that were concatenated,
     // transposed or otherwise folded at load) can be freed once the caller drops its map.
-    const read = new Set(graph.outputs.map((o) => o.node));
-    for (const node of graph.nodes) {
-      if (this.fixed.has(node.id)) continue;
-      node.inputs.forEach((i, k) => {
-        if (!(node.op === "matmul" && k === 1 && this.transB.has(node.id))) read.add(i);
-      });
-    }
-    for (const id of this.fixed.keys()) this.atLoad.add(id);
+    const owner = (id: number) => this.schedule.aliases.get(id) ?? id;
+    const read = new Set(graph.outputs.map((o) => owner(o.node)));
+    this.schedule.kernels.forEach((k, t) => {
+      const mine = new Set(k.nodes);
+      for (const id of k.nodes) {
+        graph.nodes[id]!.inputs.forEach((i, slot) => {
+          if (mine.has(i) || (graph.nodes[id]!.op === "matmul" && slot === 1 && this.transB.has(id))) return;
+          read.add(owner(i));
+          this.lastUse.set(owner(i), t);
+        });
+      }
+    });
+    for (const o of graph.outputs) this.lastUse.set(owner(o.node), Infinity);
     for (const id of [...this.fixed.keys()]) if (!read.has(id)) this.fixed.delete(id);
   }
 
   run(inputs: ReadonlyMap<string, Tensor>, opts: { profile?: boolean } = {}): RunResult {
     const symbols = this.bind(inputs);
-    const values: (Tensor | undefined)[] = new Array(this.graph.nodes.length);
-    const refs = new Map<ArrayBufferView, number>();
+    const values = new Map<number, Tensor>();
     const pool = new Map<string, ArrayBufferView[]>();
     const profile = opts.profile ? new Map<string, { ms: number; count: number }>() : undefined;
-    const own = (t: Tensor) => refs.set(t.data, (refs.get(t.data) ?? 0) + 1);
-    // The caller's input buffers are never recycled, not even when a view of one (a reshape) dies.
-    const pinned = new Set<ArrayBufferView>([...inputs.values()].map((t) => t.data));
-    const get = (i: number) => values[i] ?? this.fixed.get(i)!;
-    for (const node of this.graph.nodes) {
-      if (this.atLoad.has(node.id)) continue;
+    // Buffers never recycled: the caller's inputs and the load-time values (a view may return them).
+    const pinned = new Set<ArrayBufferView>([...inputs.values(), ...this.fixed.values()].map((t) => t.data));
+    const { aliases } = this.schedule;
+    const get = (i: number): Tensor => {
+      const src = aliases.get(i);
+      if (src !== undefined) return this.kernels.reshape(get(src), this.shape(this.graph.nodes[i]!, symbols));
+      return values.get(i) ?? this.fixed.get(i)!;
+    };
+    for (const port of this.graph.inputs) values.set(port.node, inputs.get(port.name)!);
+    const ctx: FusedContext = {
+      graph: this.graph,
+      kernels: this.kernels,
+      get,
+      shape: (n) => this.shape(n, symbols),
+      evaluate: (n, getIn) => this.evaluate(n, getIn, symbols),
+      transposed: (id) => this.transB.get(id),
+      allocate: (n) => this.reuse(n, symbols, pool) ?? this.allocate(n, symbols),
+    };
+    this.schedule.kernels.forEach((k, t) => {
       const t0 = profile ? performance.now() : 0;
-      let v: Tensor;
-      if (node.op === "input") v = inputs.get(node.attrs.name!)!;
-      else {
-        try {
-          v = this.evaluate(node, get, symbols, this.reuse(node, symbols, pool));
-        } catch (e) {
-          if (e instanceof KernelError) throw new RunError("TFM6001", `${e.message} (IR node %${node.id})`, node.site);
-          throw e;
+      const site = this.graph.nodes[k.anchor ?? k.nodes.at(-1)!]!.site;
+      try {
+        if (k.kind === "op") {
+          const node = this.graph.nodes[k.anchor!]!;
+          values.set(node.id, this.evaluate(node, get, symbols, this.reuse(node, symbols, pool)));
+        } else {
+          const outs = runFused(k, ctx) ?? this.evaluateAll(k, get, symbols);
+          for (const [id, v] of outs) values.set(id, v);
         }
+      } catch (e) {
+        if (e instanceof KernelError) throw new RunError("TFM6001", `${e.message} (IR node %${k.anchor ?? k.nodes.at(-1)})`, site);
+        throw e;
       }
       if (profile) {
-        const p = profile.get(node.op) ?? { ms: 0, count: 0 };
-        profile.set(node.op, { ms: p.ms + performance.now() - t0, count: p.count + 1 });
+        const key = k.kind === "op" ? this.graph.nodes[k.anchor!]!.op : `${k.kind}*`;
+        const p = profile.get(key) ?? { ms: 0, count: 0 };
+        profile.set(key, { ms: p.ms + performance.now() - t0, count: p.count + 1 });
       }
-      values[node.id] = v;
-      if (node.op !== "input") own(v);
-      for (const i of new Set(node.inputs)) {
-        if (this.lastUse[i] !== node.id || this.atLoad.has(i)) continue;
-        const dead = values[i]!;
-        values[i] = undefined;
-        const left = (refs.get(dead.data) ?? 0) - 1;
-        refs.set(dead.data, left);
-        if (left === 0 && !pinned.has(dead.data)) {
-          const key = `${dead.dtype}:${dead.data.length}`;
-          pool.set(key, [...(pool.get(key) ?? []), dead.data]);
-        }
+      // Buffers whose last reader this was go back to the pool.
+      for (const i of new Set(k.inputs.map((i) => aliases.get(i) ?? i))) {
+        if (this.lastUse.get(i) !== t) continue;
+        const dead = values.get(i);
+        values.delete(i);
+        if (!dead || pinned.has(dead.data) || [...values.values()].some((v) => v.data.buffer === dead.data.buffer)) continue;
+        const key = `${dead.dtype}:${dead.data.length}`;
+        pool.set(key, [...(pool.get(key) ?? []), dead.data]);
       }
-    }
+    });
     const outputs = new Map(this.graph.outputs.map((o) => [o.name, get(o.node)]));
     return { outputs, symbols, ...(profile ? { profile } : {}) };
+  }
+
+  /** A fused kernel evaluated node by node on whole tensors (for domains too small to tile). */
+  private evaluateAll(k: Kernel, get: (i: number) => Tensor, symbols: ReadonlyMap<string, number>): Map<number, Tensor> {
+    const local = new Map<number, Tensor>();
+    const read = (i: number) => local.get(i) ?? get(i);
+    for (const id of k.nodes) local.set(id, this.evaluate(this.graph.nodes[id]!, read, symbols));
+    return new Map(k.outputs.map((id) => [id, local.get(id)!]));
+  }
+
+  private allocate(node: Node, symbols: ReadonlyMap<string, number>): Tensor {
+    const dtype = runtimeDType[node.dtype];
+    const shape = this.shape(node, symbols);
+    return { dtype, shape, data: arrayFor(dtype, numel(shape)) } as Tensor;
   }
 
   /** A free buffer of the node's size and dtype, when one is waiting in the pool. */

@@ -1,0 +1,144 @@
+// Fused kernels on the CPU: a kernel of the schedule (src/schedule/kernel.ts) other than `op` is
+// computed in tiles of rows. Its domain is its anchor's shape [...outer, rows, cols]; for each outer
+// index and each block of rows, every node of the kernel is evaluated on that block alone, by the
+// same primitive kernels the interpreter uses on whole tensors. So nothing in a fused kernel is
+// materialised beyond a block: not the LayerNorm before a projection, not the activation after it,
+// not attention's score matrix ([..., sq, sk] becomes [block, sk] at a time).
+//
+// This is exact by construction: every node of a fused kernel computes each row of its result
+// from the same row of its operands (elementwise ops, reductions over the last axis, the rows of a
+// matmul's left operand), so a block of rows is computed from the same blocks of its operands, in
+// the same order, as in the whole. (A matmul of a block of fewer than 4 rows may round its last bit
+// differently: the kernel sums in another order there; both orders accumulate in double.)
+//
+// Operands from outside the kernel are read as views: they broadcast against the domain (aligned at
+// the last dim), so at a fixed outer index and row block the part of an operand a block needs is one
+// contiguous run of its data — a `subarray`, not a copy. The right operand of a matmul is read whole
+// at the outer index (all its rows); views and index-only nodes the kernel absorbed (attention's
+// split heads, a causal mask) are computed whole once per call.
+import type { Graph, Node } from "../../ir/graph.js";
+import { ops, type BinaryOp, type ReduceOp, type UnaryOp } from "../../ir/ops.js";
+import type { Kernel } from "../../schedule/kernel.js";
+import { broadcastShapes, type Kernels } from "./kernels/index.js";
+import { numel, runtimeDType, sameShape, type Tensor } from "./tensor.js";
+
+/** Rows per block: enough for the matmul kernel to run at speed, few enough to stay in cache. */
+const BLOCK_ELEMENTS = 1 << 16;
+const MIN_BLOCK = 16;
+
+export interface FusedContext {
+  readonly graph: Graph;
+  readonly kernels: Kernels;
+  /** A value computed outside the kernel (input, load-time, another kernel's output, alias). */
+  readonly get: (id: number) => Tensor;
+  /** The concrete shape of a node. */
+  readonly shape: (n: Node) => number[];
+  /** Evaluates one node on whole tensors (for absorbed views and index-only nodes). */
+  readonly evaluate: (n: Node, get: (id: number) => Tensor) => Tensor;
+  /** A matmul's right operand laid out [n, k] at load time, if it has one. */
+  readonly transposed: (matmul: number) => Tensor | undefined;
+  /** A buffer for an output of the kernel. */
+  readonly allocate: (n: Node) => Tensor;
+}
+
+/**
+ * Runs a fused kernel; returns its outputs. Returns undefined when its domain has fewer than two
+ * dims (nothing to tile): the caller evaluates its nodes one by one instead.
+ */
+export function runFused(k: Kernel, ctx: FusedContext): Map<number, Tensor> | undefined {
+  const g = ctx.graph;
+  const node = (id: number) => g.nodes[id]!;
+  const anchor = node(k.anchor ?? k.nodes.filter((id) => !k.absorbed.includes(id)).at(-1)!);
+  const dom = ctx.shape(anchor);
+  const r = dom.length;
+  if (r < 2 || k.nodes.some((id) => node(id).op === "matmul" && !absorbedHas(k, id) && node(id).inputs.some((i) => node(i).shape.length < 2))) return undefined;
+
+  // Absorbed nodes, whole, once.
+  const whole = new Map<number, Tensor>();
+  const outside = (id: number) => whole.get(id) ?? ctx.get(id);
+  for (const id of k.absorbed) whole.set(id, ctx.evaluate(node(id), outside));
+
+  const absorbed = new Set(k.absorbed);
+  const own = k.nodes.filter((id) => !absorbed.has(id)).map(node);
+  const outputs = new Map(k.outputs.map((id) => [id, ctx.allocate(node(id))]));
+
+  const outer = dom.slice(0, r - 2);
+  const rows = dom[r - 2]!;
+  const widest = Math.max(1, ...own.map((n) => ctx.shape(n).at(-1) ?? 1));
+  const block = Math.max(MIN_BLOCK, Math.floor(BLOCK_ELEMENTS / widest));
+  const at = new Array<number>(outer.length).fill(0);
+  const outerCount = numel(outer);
+  const K = ctx.kernels;
+
+  for (let o = 0; o < outerCount; o++) {
+    for (let j = outer.length - 1, rest = o; j >= 0; j--) {
+      at[j] = rest % outer[j]!;
+      rest = Math.floor(rest / outer[j]!);
+    }
+    for (let i0 = 0; i0 < rows; i0 += block) {
+      const i1 = Math.min(rows, i0 + block);
+      const local = new Map<number, Tensor>();
+      const part = (id: number, sliceRows: boolean): Tensor => local.get(id) ?? view(outside(id), r, at, sliceRows ? [i0, i1] : undefined);
+      for (const n of own) {
+        const full = outputs.get(n.id);
+        const want = full && blockOf(full, o, rows, i0, i1);
+        let v: Tensor;
+        const cls = ops[n.op].class;
+        if (cls === "reduce") v = K.reduce(n.op as ReduceOp, part(n.inputs[0]!, true), -1, true, want);
+        else if (n.op === "matmul") {
+          const a = part(n.inputs[0]!, true);
+          const bT = n.attrs.transB ? part(n.inputs[1]!, false) : ctx.transposed(n.id);
+          v = bT ? K.matmulTransB(a, bT, want) : K.matmul(a, part(n.inputs[1]!, false), want);
+        } else {
+          const xs = n.inputs.map((i) => part(i, true));
+          const dtype = runtimeDType[n.dtype];
+          const shape = broadcastShapes(n.op, ...xs.map((x) => x.shape));
+          const into = want && sameShape(shape, want.shape) ? want : undefined;
+          if (cls === "unary") v = n.op === "cast" ? K.cast(xs[0]!, dtype, into) : K.unary(n.op as UnaryOp, xs[0]!, into);
+          else if (cls === "binary") v = K.binary(n.op as BinaryOp, xs[0]!, xs[1]!, into);
+          else if (cls === "where") v = K.where(xs[0]!, xs[1]!, xs[2]!, into);
+          else throw new Error(`fused kernel: ${n.op} cannot be computed by rows`);
+          if (want && !into) v = K.expand(v, want.shape, want);
+        }
+        local.set(n.id, v);
+      }
+    }
+  }
+  return outputs;
+}
+
+/**
+ * The part of `x` one block needs, as a view: x broadcasts against a domain of rank `r` (aligned at
+ * the last dim); its outer dims are fixed at `at` (index 0 where x has size 1), its row dim is cut
+ * to `rows` (when given and x has one of more than 1), its last dim is whole.
+ */
+function view(x: Tensor, r: number, at: readonly number[], rows: [number, number] | undefined): Tensor {
+  const xr = x.shape.length;
+  if (xr === 0) return x;
+  const lead = r - xr; // domain dims x lacks
+  let offset = 0;
+  let stride = numel(x.shape);
+  const shape: number[] = [];
+  for (let d = 0; d < xr; d++) {
+    const size = x.shape[d]!;
+    stride /= size;
+    const dd = d + lead; // the domain dim this is
+    if (dd < r - 2) offset += (size === 1 ? 0 : at[dd]!) * stride;
+    else if (dd === r - 2) {
+      if (rows && size !== 1) {
+        offset += rows[0] * stride;
+        shape.push(rows[1] - rows[0]);
+      } else shape.push(size);
+    } else shape.push(size);
+  }
+  return { dtype: x.dtype, shape, data: x.data.subarray(offset, offset + numel(shape)) } as Tensor;
+}
+
+/** Rows [i0, i1) of outer index o of a whole output [...outer, rows, cols], as a view. */
+function blockOf(full: Tensor, o: number, rows: number, i0: number, i1: number): Tensor {
+  const cols = full.shape.at(-1)!;
+  const start = (o * rows + i0) * cols;
+  return { dtype: full.dtype, shape: [i1 - i0, cols], data: full.data.subarray(start, start + (i1 - i0) * cols) } as Tensor;
+}
+
+const absorbedHas = (k: Kernel, id: number) => k.absorbed.includes(id);
