@@ -11,6 +11,9 @@
 // the pipeline) may change the last bit of a matmul: the kernel for a transposed operand sums in
 // another order than the one for small m (both in double, rounded once to f32); those outputs must
 // agree within 1e-5, absolute plus relative (|a − b| ≤ 1e-5 + 1e-5·|b|), with NaN and ±∞ exact.
+// The same holds for the fused kernels (src/schedule/fuse.ts, run in row tiles by
+// src/backends/cpu/fused.ts), on the pipeline's graph and on the graph as built; how many elements
+// were not bit-identical is printed.
 // Seeds are printed; replay with TFM_PASSES_SEED=<seed>, change the length with TFM_PASSES_RUNS.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -23,6 +26,8 @@ import type { Graph } from "../../src/ir/graph.js";
 import { printGraph } from "../../src/ir/print.js";
 import { verify } from "../../src/ir/verify.js";
 import { optimize, passes } from "../../src/passes/pipeline.js";
+import { schedule } from "../../src/schedule/fuse.js";
+import { printSchedule } from "../../src/schedule/kernel.js";
 import { randomWeights } from "../../src/runtime/init.js";
 import { pickSeed } from "../helpers/seed.js";
 import { randomTensor } from "../unit/backends/cpu/helpers.js";
@@ -43,9 +48,11 @@ interface Tally {
   inexact: Map<string, { elements: number; abs: number; rel: number }>;
   /** Programs each pass changed, and the nodes it removed. */
   changed: Map<string, { programs: number; removed: number }>;
+  /** Fused kernels run, by kind. */
+  kernels: Map<string, number>;
 }
 
-const tally = (): Tally => ({ outputs: 0, elements: 0, inexact: new Map(), changed: new Map() });
+const tally = (): Tally => ({ outputs: 0, elements: 0, inexact: new Map(), changed: new Map(), kernels: new Map() });
 
 const sameBits = (a: number, b: number) => Object.is(a, b) || (Number.isNaN(a) && Number.isNaN(b));
 
@@ -74,7 +81,7 @@ function compare(variant: string, exact: boolean, want: ReadonlyMap<string, Tens
 function checkVariants(g: Graph, weights: ReadonlyMap<string, Tensor>, inputs: ReadonlyMap<string, Tensor>, t: Tally): boolean {
   const problems = verify(g);
   if (problems.length) throw new Error(`the generated graph does not verify: ${problems.join("; ")}\n${printGraph(g)}`);
-  const run = (x: Graph) => new CpuProgram(x, weights).run(inputs).outputs;
+  const run = (x: Graph, fuse = false) => new CpuProgram(x, weights, undefined, { fuse }).run(inputs).outputs;
   let want: ReadonlyMap<string, Tensor>;
   try {
     want = run(g);
@@ -102,6 +109,15 @@ function checkVariants(g: Graph, weights: ReadonlyMap<string, Tensor>, inputs: R
       throw new Error(`${(e as Error).message}\nbefore:\n${printGraph(g)}after ${name}:\n${printGraph(x)}`);
     }
   }
+  // The pipeline's graph in fused kernels (tfm run's default), and the graph as built, fused.
+  for (const k of schedule(all.graph).kernels) t.kernels.set(k.kind, (t.kernels.get(k.kind) ?? 0) + 1);
+  for (const [name, x] of [["fused", all.graph], ["fused as built", g]] as const) {
+    try {
+      compare(name, false, want, run(x, true), t);
+    } catch (e) {
+      throw new Error(`${(e as Error).message}\ngraph:\n${printGraph(x)}schedule:\n${printSchedule(schedule(x))}`);
+    }
+  }
   return true;
 }
 
@@ -112,7 +128,8 @@ function summary(tag: string, t: Tally): void {
   const delta = (removed: number) => (removed >= 0 ? `−${removed}` : `+${-removed}`);
   const changed = passes.map((p) => `${p.name} ${t.changed.get(p.name)?.programs ?? 0} (${delta(t.changed.get(p.name)?.removed ?? 0)} nodes)`).join(", ");
   const inexact = [...t.inexact].map(([v, s]) => `${v}: ${s.elements} elements, max |Δ| ${s.abs.toExponential(2)}, max rel ${s.rel.toExponential(2)}`).join("; ");
-  console.log(`[passes] ${tag}: ${t.outputs} outputs, ${t.elements} elements compared (the ${passes.length + 1} variants together); programs changed by: ${changed}`);
+  console.log(`[passes] ${tag}: ${t.outputs} outputs, ${t.elements} elements compared (the ${passes.length + 3} variants together); programs changed by: ${changed}`);
+  console.log(`[passes] ${tag}: fused kernels of the pipeline's graphs: ${[...t.kernels].map(([k, n]) => `${n} ${k}`).join(", ")}`);
   console.log(`[passes] ${tag}: not bit-identical: ${inexact || "none (every variant gave the same bits)"}`);
 }
 

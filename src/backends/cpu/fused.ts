@@ -9,7 +9,8 @@
 // from the same row of its operands (elementwise ops, reductions over the last axis, the rows of a
 // matmul's left operand), so a block of rows is computed from the same blocks of its operands, in
 // the same order, as in the whole. (A matmul of a block of fewer than 4 rows may round its last bit
-// differently: the kernel sums in another order there; both orders accumulate in double.)
+// differently: the kernel sums in another order there; both orders accumulate in double. Blocks are
+// cut so that none has fewer than 4 rows unless the whole has.)
 //
 // Operands from outside the kernel are read as views: they broadcast against the domain (aligned at
 // the last dim), so at a fixed outer index and row block the part of an operand a block needs is one
@@ -75,8 +76,9 @@ export function runFused(k: Kernel, ctx: FusedContext): Map<number, Tensor> | un
       at[j] = rest % outer[j]!;
       rest = Math.floor(rest / outer[j]!);
     }
-    for (let i0 = 0; i0 < rows; i0 += block) {
-      const i1 = Math.min(rows, i0 + block);
+    for (let i0 = 0, i1 = 0; i0 < rows; i0 = i1) {
+      // No last block of fewer than 4 rows: the matmul kernel sums those in another order.
+      i1 = rows - (i0 + block) < 4 ? rows : i0 + block;
       const local = new Map<number, Tensor>();
       const part = (id: number, sliceRows: boolean): Tensor => local.get(id) ?? view(outside(id), r, at, sliceRows ? [i0, i1] : undefined);
       for (const n of own) {
