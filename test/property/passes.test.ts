@@ -28,6 +28,7 @@ import { verify } from "../../src/ir/verify.js";
 import { optimize, passes } from "../../src/passes/pipeline.js";
 import { schedule } from "../../src/schedule/fuse.js";
 import { printSchedule } from "../../src/schedule/kernel.js";
+import { verifySchedule } from "../../src/schedule/verify.js";
 import { randomWeights } from "../../src/runtime/init.js";
 import { pickSeed } from "../helpers/seed.js";
 import { randomTensor } from "../unit/backends/cpu/helpers.js";
@@ -110,6 +111,10 @@ function checkVariants(g: Graph, weights: ReadonlyMap<string, Tensor>, inputs: R
     }
   }
   // The pipeline's graph in fused kernels (tfm run's default), and the graph as built, fused.
+  for (const x of [g, all.graph]) {
+    const problems = verifySchedule(schedule(x));
+    if (problems.length) throw new Error(`the fused schedule is invalid: ${problems.join("; ")}\n${printGraph(x)}${printSchedule(schedule(x))}`);
+  }
   for (const k of schedule(all.graph).kernels) t.kernels.set(k.kind, (t.kernels.get(k.kind) ?? 0) + 1);
   for (const [name, x] of [["fused", all.graph], ["fused as built", g]] as const) {
     try {

@@ -1,0 +1,72 @@
+// Fusion (src/schedule/fuse.ts): the schedules of the models are valid (verifySchedule), cover the
+// kernels the optimizer is meant to make, and are kept as golden files reviewed as diffs.
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { buildGraph, check } from "../../../src/api.js";
+import { optimize } from "../../../src/passes/pipeline.js";
+import { schedule, unfused } from "../../../src/schedule/fuse.js";
+import { printSchedule } from "../../../src/schedule/kernel.js";
+import { verifySchedule } from "../../../src/schedule/verify.js";
+
+const graphOf = (file: string, settings: Record<string, string> = {}) => {
+  const r = check(readFileSync(file, "utf8"), file, { settings: new Map(Object.entries(settings)) });
+  expect(r.diagnostics.filter((d) => d.severity === "error")).toEqual([]);
+  return optimize(buildGraph(r)!).graph;
+};
+
+const models = ["gpt2", "bert", "transformer", "additive_attention", "cosine_attention"];
+
+describe("fusion", () => {
+  for (const m of models) {
+    it(`${m}: the fused and the unfused schedules are valid`, () => {
+      const g = graphOf(`models/${m}.tfm`);
+      expect(verifySchedule(schedule(g))).toEqual([]);
+      expect(verifySchedule(unfused(g))).toEqual([]);
+    });
+  }
+
+  it("gpt2: 5 kernels per block (LayerNorm+qkv+bias, attention, proj+bias+residual, LayerNorm+fc+bias+gelu, proj+bias+residual)", () => {
+    const g = graphOf("models/gpt2.tfm");
+    const s = schedule(g);
+    const u = unfused(g);
+    console.log(`[fuse] gpt2 (12 blocks): ${g.nodes.length} nodes, ${u.kernels.length} kernels unfused → ${s.kernels.length} fused`);
+    const kinds = s.kernels.map((k) => k.kind).join(" ");
+    // 4 kernels for the embeddings (token gather, positions, their gather, the sum), 5 per block, the LM head with ln_f.
+    expect(s.kernels.length).toBe(4 + 12 * 5 + 1);
+    expect(kinds).toContain(Array(12).fill("matmul attention matmul matmul matmul").join(" "));
+    const first = s.kernels[4]!;
+    expect(first.prologue!.map((id) => g.nodes[id]!.op)).toEqual(["mean", "sub", "mul", "mean", "add", "rsqrt", "mul", "mul", "add"]);
+    expect(first.epilogue!.map((id) => g.nodes[id]!.op)).toEqual(["add"]);
+    const fc = s.kernels[7]!;
+    expect(fc.epilogue!.map((id) => g.nodes[id]!.op).filter((op) => op === "tanh")).toHaveLength(1);
+  });
+
+  it("bert: the q, k, v biases join the merged projection's epilogue; 7 kernels per block", () => {
+    const g = graphOf("models/bert.tfm");
+    const s = schedule(g);
+    const perBlock = s.kernels.filter((k) => k.kind !== "op").length;
+    // qkv, attention, out proj + residual, LayerNorm, fc + gelu, proj + residual, LayerNorm; + embeddings' LayerNorm and the pooler.
+    expect(perBlock).toBe(12 * 7 + 2);
+  });
+
+  it("attention kernels never write their score matrix", () => {
+    for (const m of ["gpt2", "bert", "transformer"]) {
+      const g = graphOf(`models/${m}.tfm`);
+      for (const k of schedule(g).kernels.filter((k) => k.kind === "attention")) {
+        expect(k.outputs).toEqual([k.anchor]);
+        expect(k.nodes).toContain(k.scores);
+      }
+    }
+  });
+
+  const small: Record<string, Record<string, string>> = {
+    gpt2: { n_layer: "1", n_embd: "8", n_head: "2", vocab_size: "11", n_positions: "16" },
+    bert: { num_hidden_layers: "1", hidden_size: "8", num_attention_heads: "2", intermediate_size: "16", vocab_size: "11", max_position_embeddings: "16" },
+    transformer: { num_encoder_layers: "1", num_decoder_layers: "1", d_model: "8", nhead: "2", dim_feedforward: "16", src_vocab_size: "11", tgt_vocab_size: "13" },
+  };
+  for (const [m, settings] of Object.entries(small)) {
+    it(`golden schedule of ${m}`, async () => {
+      await expect(printSchedule(schedule(graphOf(`models/${m}.tfm`, settings)))).toMatchFileSnapshot(`../../golden/ir/${m}.kernels`);
+    });
+  }
+});
