@@ -5,7 +5,7 @@
 // on its own, over k in one fixed blocking), and the concatenation, like the matrices, is computed
 // once at load time, so the interpreter takes the same kernel path for it. Consecutive slices of
 // one tensor are joined as one slice of it, or as the tensor itself when they cover it (torch's
-// in_proj_weight, split in three for q, k and v).
+// in_proj_weight and in_proj_bias, split in three for q, k and v).
 import { constDim, constValue, type Dim } from "../check/shapes/dim.js";
 import type { Graph, Node } from "../ir/graph.js";
 import { rewrite, shapeKey, type Rewriter } from "./rewrite.js";
@@ -23,7 +23,7 @@ export function loadTime(g: Graph): boolean[] {
 const size = (d: Dim) => constValue(d)!;
 
 /**
- * `xs` joined along `axis`. Consecutive slices of one 2-D tensor along `axis` are that tensor when
+ * `xs` joined along `axis`. Consecutive slices of one tensor along `axis` are that tensor when
  * they cover it, else one slice of it; anything else is a concat.
  */
 function join(xs: readonly number[], axis: number, r: Rewriter, shape: readonly Dim[]): number {
@@ -36,7 +36,7 @@ function join(xs: readonly number[], axis: number, r: Rewriter, shape: readonly 
     at = ok ? constValue(n.attrs.end!) : undefined;
     return ok;
   });
-  if (!consecutive || src === undefined || start === undefined || at === undefined || r.node(src).shape.length !== 2) return r.add("concat", xs, { axis }, ns[0]!.dtype, shape);
+  if (!consecutive || src === undefined || start === undefined || at === undefined || r.node(src).shape.length <= axis) return r.add("concat", xs, { axis }, ns[0]!.dtype, shape);
   if (start === 0 && at === size(r.node(src).shape[axis]!)) return src;
   return r.add("slice", [src], { axis, start: constDim(start), end: constDim(at) }, ns[0]!.dtype, shape);
 }

@@ -2,7 +2,8 @@
 // Graph → Graph that preserves every output's value (see each pass's file for why it is exact;
 // test/property/passes.test.ts checks it on random programs). `optimize` runs the list and keeps
 // the graph after each pass with a report of what it changed (`tfm ir --after PASS`, `--report`).
-// Fusion and memory planning are passes of the same shape and go at the end of the list.
+// After the list, src/schedule/fuse.ts cuts the result into kernels (the report counts them after
+// every pass) and src/schedule/memory.ts plans their buffers.
 import type { Graph, Node } from "../ir/graph.js";
 import { cse } from "./cse.js";
 import { dce } from "./dce.js";
@@ -10,6 +11,7 @@ import { foldConstants } from "./fold-constants.js";
 import { foldTranspose } from "./fold-transpose.js";
 import { mergeQkv } from "./merge-qkv.js";
 import { simplify } from "./simplify.js";
+import { schedule, unfused } from "../schedule/fuse.js";
 
 export interface Pass {
   readonly name: string;
@@ -34,6 +36,9 @@ export interface PassReport {
   readonly pass: string;
   readonly nodesBefore: number;
   readonly nodesAfter: number;
+  /** Kernels run per call (src/schedule/fuse.ts) for the graph before and after the pass. */
+  readonly kernelsBefore: number;
+  readonly kernelsAfter: number;
   readonly removed: Readonly<Record<string, number>>;
   readonly added: Readonly<Record<string, number>>;
 }
@@ -62,6 +67,14 @@ export class UnknownPass extends Error {
 /** A node's kind in reports: its op, told apart by the attributes that change how it runs. */
 export const kindOf = (n: Node): string => (n.op === "matmul" && n.attrs.transB ? "matmul(transB)" : n.op);
 
+const kernelCounts = new WeakMap<Graph, number>();
+/** The number of fused kernels a graph runs as (memoised: graphs are immutable). */
+function kernelCount(g: Graph): number {
+  let k = kernelCounts.get(g);
+  if (k === undefined) kernelCounts.set(g, (k = schedule(g).kernels.length));
+  return k;
+}
+
 /** Nodes by kind. */
 export function kindCounts(g: Graph): Map<string, number> {
   const m = new Map<string, number>();
@@ -78,7 +91,7 @@ export function diffReport(pass: string, before: Graph, after: Graph): PassRepor
     if (d < 0) removed[kind] = -d;
     if (d > 0) added[kind] = d;
   }
-  return { pass, nodesBefore: before.nodes.length, nodesAfter: after.nodes.length, removed, added };
+  return { pass, nodesBefore: before.nodes.length, nodesAfter: after.nodes.length, kernelsBefore: kernelCount(before), kernelsAfter: kernelCount(after), removed, added };
 }
 
 /**
@@ -99,14 +112,21 @@ export function optimize(g: Graph, opts: { until?: string } = {}): Optimized {
   return { graph: cur, stages, total: diffReport(until, g, cur) };
 }
 
-/** The reports as a table: one line per pass (nodes before → after, ops removed and added), then the total. */
+/**
+ * The reports as a table: one line per pass (nodes and fused kernels before → after, ops removed
+ * and added), the total, then the fused schedule of the result by kind of kernel.
+ */
 export function formatReport(o: Optimized): string {
   const rows = [...o.stages.map((s) => s.report), { ...o.total, pass: "total" }];
   const width = Math.max(5, ...rows.map((r) => r.pass.length));
   const ops = (r: Readonly<Record<string, number>>, sign: string) => Object.entries(r).map(([kind, k]) => `${sign}${k} ${kind}`);
   const lines = rows.map((r) => {
     const changes = [...ops(r.removed, "-"), ...ops(r.added, "+")];
-    return `${r.pass.padEnd(width)}  ${String(r.nodesBefore).padStart(6)} → ${String(r.nodesAfter).padEnd(6)}  ${changes.length ? changes.join(", ") : "no change"}`;
+    return `${r.pass.padEnd(width)}  ${String(r.nodesBefore).padStart(6)} → ${String(r.nodesAfter).padEnd(6)}  ${String(r.kernelsBefore).padStart(7)} → ${String(r.kernelsAfter).padEnd(6)}  ${changes.length ? changes.join(", ") : "no change"}`;
   });
-  return `${"pass".padEnd(width)}  ${"nodes".padStart(6)}\n${lines.join("\n")}\n`;
+  const s = schedule(o.graph);
+  const kinds = new Map<string, number>();
+  for (const k of s.kernels) kinds.set(k.kind, (kinds.get(k.kind) ?? 0) + 1);
+  const fused = `fuse: ${o.graph.nodes.length} nodes → ${s.kernels.length} kernels (${[...kinds].map(([k, n]) => `${n} ${k}`).join(", ")}); ${unfused(o.graph).kernels.length} unfused`;
+  return `${"pass".padEnd(width)}  ${"nodes".padStart(6)}  ${"kernels".padStart(7)}\n${lines.join("\n")}\n${fused}\n`;
 }

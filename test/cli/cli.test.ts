@@ -124,9 +124,10 @@ describe("tfm ir", () => {
   it("prints what each pass changed with --report", () => {
     const r = tfm("ir", "models/gpt2.tfm", "--report");
     expect(r.code).toBe(0);
-    expect(r.out).toMatch(/^pass +nodes\nfold-constants +977 → 977 +no change\nsimplify +977 → 940 +-37 dropout\n/);
-    expect(r.out).toMatch(/\ntotal +977 → 882 /);
-    expect(tfm("ir", "models/gpt2.tfm", "--report", "--after", "simplify").out.trim().split("\n").length).toBe(4);
+    expect(r.out).toMatch(/^pass +nodes +kernels\nfold-constants +977 → 977 +\d+ → \d+ +no change\nsimplify +977 → 940 +\d+ → \d+ +-37 dropout\n/);
+    expect(r.out).toMatch(/\ntotal +977 → 882 +\d+ → 65 /);
+    expect(r.out).toMatch(/\nfuse: 882 nodes → 65 kernels \(4 op, 49 matmul, 12 attention\); 675 unfused\n/);
+    expect(tfm("ir", "models/gpt2.tfm", "--report", "--after", "simplify").out.split("\n").filter((l) => /^\S+ +\d+ → \d+ +\d+ → \d+ /.test(l)).length).toBe(3);
   });
 
   it("rejects an unknown pass, exit 2", () => {

@@ -200,9 +200,10 @@ describe("pipeline", () => {
     expect(o.stages.find((s) => s.pass === "fold-transpose")!.report.added).toMatchObject({ "matmul(transB)": 2 });
     expect(o.total.nodesAfter).toBe(o.graph.nodes.length);
     const text = formatReport(o);
-    expect(text).toMatch(/^pass +nodes\n/);
-    expect(text).toMatch(/\nsimplify +\d+ → \d+ +-4 dropout\n/);
-    expect(text).toMatch(/\ntotal +\d+ → \d+ /);
+    expect(text).toMatch(/^pass +nodes +kernels\n/);
+    expect(text).toMatch(/\nsimplify +\d+ → \d+ +\d+ → \d+ +-4 dropout\n/);
+    expect(text).toMatch(/\ntotal +\d+ → \d+ +\d+ → \d+ /);
+    expect(text).toMatch(/\nfuse: \d+ nodes → \d+ kernels \(.*matmul.*\); \d+ unfused\n/);
   });
 
   for (const f of readdirSync("models").filter((x) => x.endsWith(".tfm"))) {
