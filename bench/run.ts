@@ -14,6 +14,7 @@ import { resolve } from "node:path";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { CpuProgram } from "../src/backends/cpu/interpret.js";
+import { optimize } from "../src/passes/pipeline.js";
 import { allocate, type Tensor } from "../src/backends/cpu/tensor.js";
 import { defaultKernels as K } from "../src/backends/cpu/kernels/index.js";
 import { evalDim } from "../src/check/shapes/dim.js";
@@ -260,8 +261,13 @@ async function bench(w: Workload, ort: Ort | string, tfl: Awaited<ReturnType<typ
   const built = buildWorkload(w);
   const ids = tokens(seq, cfg.vocab);
   const t0 = performance.now();
-  const program = new CpuProgram(built.graph, built.weights);
+  const optimized = optimize(built.graph).graph;
+  const program = new CpuProgram(optimized, built.weights);
   const programMs = performance.now() - t0;
+  // The same model without the optimizer: op by op as built, and optimized but not fused.
+  const asBuilt = new CpuProgram(built.graph, built.weights, undefined, { fuse: false });
+  const unfusedProgram = new CpuProgram(optimized, built.weights, undefined, { fuse: false });
+  say(`tfm kernels per call: ${asBuilt.schedule.kernels.length} as built, ${unfusedProgram.schedule.kernels.length} optimized op by op, ${program.schedule.kernels.length} fused`);
   const inputs = new Map<string, Tensor>([["input_ids", { dtype: "i32", shape: [1, seq], data: ids } as Tensor]]);
   say(`tfm load: check + IR ${fmtMs(built.checkMs)} ms, random weights (seed ${SEED}, ${built.weights.size} tensors) ${fmtMs(built.weightsMs)} ms, CpuProgram ${fmtMs(programMs)} ms (weights laid out for the kernel)`);
 
@@ -275,6 +281,20 @@ async function bench(w: Workload, ort: Ort | string, tfl: Awaited<ReturnType<typ
       threads: `1 (${K.name} kernels)`,
       loadMs: built.weightsMs + programMs,
       prefill: () => program.run(inputs).outputs.get("logits")!.data as Float32Array,
+      dispose: () => undefined,
+    },
+    {
+      name: "tfm unfused",
+      threads: "1 (optimized graph, one kernel per node)",
+      loadMs: built.weightsMs,
+      prefill: () => unfusedProgram.run(inputs).outputs.get("logits")!.data as Float32Array,
+      dispose: () => undefined,
+    },
+    {
+      name: "tfm as built",
+      threads: "1 (no passes, one kernel per node)",
+      loadMs: built.weightsMs,
+      prefill: () => asBuilt.run(inputs).outputs.get("logits")!.data as Float32Array,
       dispose: () => undefined,
     },
   ];
