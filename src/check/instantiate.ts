@@ -267,9 +267,5 @@ class Instantiator {
 const join = (prefix: string, name: string) => (prefix ? `${prefix}.${name}` : name);
 const validName = (s: string) => s.split(".").every((seg) => seg.length > 0 && !/[\s\u0000-\u001f]/.test(seg));
 
-/** Whether a checkpoint name matches an `ignore` pattern (`*` matches one dotted segment). */
-export function matchesIgnore(pattern: string, name: string): boolean {
-  const p = pattern.split(".");
-  const n = name.split(".");
-  return p.length === n.length && p.every((s, i) => s === "*" || s === n[i]);
-}
+/** Whether a checkpoint name matches an `ignore` pattern: defined with checkpoint binding (browser-safe). */
+export { matchesIgnore } from "../runtime/checkpoint.js";

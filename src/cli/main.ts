@@ -1,6 +1,7 @@
 // The `tfm` command line: argument parsing (commander) and exit codes. Every command is a thin
 // face over src/api.ts (`lsp` over src/lsp/). Exit codes: 0 success, 1 diagnostics (errors), 2 usage.
 import { Command, CommanderError, Option } from "commander";
+import { runBuild } from "./build.js";
 import { runCheck } from "./check.js";
 import { runFmt } from "./fmt.js";
 import { runInitWeights } from "./init-weights.js";
@@ -67,6 +68,17 @@ export function buildCli(exit: (code: number) => void, { out, err }: Io): Comman
     .option("--no-optimize", "run the graph as built, without the optimizer's passes")
     .option("--no-fuse", "run one kernel per IR node instead of the fused kernels")
     .action((file: string, opts) => exit(runRun(file, { ...opts, set: opts.set ?? new Map(), input: opts.input ?? [] }, out, err)));
+
+  program
+    .command("build")
+    .description("write the model as one standalone ES module (runtime + optimized graph; weights loaded at run time) and its .d.ts")
+    .argument("<file>", "a .tfm file")
+    .addOption(setOption())
+    .addOption(new Option("--target <target>", "where the module runs its kernels").choices(["cpu", "webgpu"]).default("cpu"))
+    .requiredOption("-o, --output <file>", "the .js file to write (its .d.ts goes beside it)")
+    .option("--force", "replace the output files if they exist")
+    .option("--report", "print the bundle's sizes, kernels per call, weight bytes and the optimizer's report")
+    .action((file: string, opts) => exit(runBuild(file, { ...opts, set: opts.set ?? new Map() }, out, err)));
 
   program
     .command("init-weights")

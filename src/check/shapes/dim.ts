@@ -100,6 +100,12 @@ function atom(num: Dim, den: Dim): Dim {
   return symDim(name);
 }
 
+/**
+ * What a factor stands for when it is a quotient atom (`(seq / 2)`: seq and 2), else undefined (a
+ * plain symbol). For writing dims out as data (src/bundle/); `divDim(num, den)` makes the atom again.
+ */
+export const quotientOf = (factor: string): { readonly num: Dim; readonly den: Dim } | undefined => atoms.get(factor);
+
 /** Whether a factor is ≥ 1 whenever every symbol is: symbols are, and exact positive quotients. */
 function positive(f: string): boolean {
   const a = atoms.get(f);

@@ -1,0 +1,59 @@
+// What every bundle exports, whatever its target: `load(weights, options)` → `{ run, dispose }`,
+// and `model` (the inputs and outputs with their dtypes and symbolic shapes). A target supplies an
+// engine (the CPU interpreter, WebGPU) that runs the decoded graph on bound weights; this file
+// does the rest the same way for all: reading and binding the checkpoint, checking and converting
+// inputs, copying outputs out, and TfmErrors with catalogue codes.
+import type { Tensor } from "../backends/cpu/tensor.js";
+import type { Graph } from "../ir/graph.js";
+import { TfmError } from "./errors.js";
+import { decodeGraph } from "./graph-json.js";
+import { toInputs, toOutputs, type TensorOut } from "./io.js";
+import type { ModelData, PortInfo, Target } from "./model-data.js";
+import { bindWeights, readWeights, type WeightsSource } from "./weights.js";
+
+export interface LoadOptions {
+  /** webgpu: the device to run on (default: one from navigator.gpu). */
+  readonly device?: unknown;
+}
+
+/** A target's way of running the graph: built once per `load`. */
+export interface Engine {
+  run(inputs: ReadonlyMap<string, Tensor>): Promise<ReadonlyMap<string, Tensor>> | ReadonlyMap<string, Tensor>;
+  dispose(): void;
+}
+export type EngineFactory = (graph: Graph, weights: ReadonlyMap<string, Tensor>, options: LoadOptions) => Promise<Engine> | Engine;
+
+export interface LoadedModel {
+  run(inputs: unknown): Promise<Record<string, TensorOut>>;
+  dispose(): void;
+}
+
+export interface ModelInfo {
+  readonly name: string;
+  readonly target: Target;
+  readonly inputs: readonly PortInfo[];
+  readonly outputs: readonly PortInfo[];
+}
+
+export function createBundle(data: ModelData, engine: EngineFactory): { load: (weights: WeightsSource, options?: LoadOptions) => Promise<LoadedModel>; model: ModelInfo } {
+  let graph: Graph | undefined;
+  const model: ModelInfo = Object.freeze({ name: data.name, target: data.target, inputs: data.inputs, outputs: data.outputs });
+  async function load(weights: WeightsSource, options: LoadOptions = {}): Promise<LoadedModel> {
+    const { bytes, name } = await readWeights(weights);
+    const tensors = bindWeights(bytes, name, data.weights, data.ignored);
+    graph ??= decodeGraph(data.graph);
+    let e: Engine | undefined = await engine(graph, tensors, options ?? {});
+    return {
+      async run(records: unknown) {
+        if (!e) throw new TfmError("TFM6002", "the model was disposed: load it again to run it");
+        const inputs = toInputs(data.inputs, records);
+        return toOutputs(data.outputs, await e.run(inputs));
+      },
+      dispose() {
+        e?.dispose();
+        e = undefined;
+      },
+    };
+  }
+  return { load, model };
+}

@@ -1,0 +1,34 @@
+// The one error a bundle throws for what its user can act on: a weight file that cannot be read
+// or does not fit the model, inputs that do not fit it, a failure while running. `code` is the
+// catalogue's (src/diag/codes.ts): TFM5xxx for weight files and inputs, TFM6001/TFM6002 at run
+// time; the message is a complete sentence and starts with the code.
+import type { Code } from "../diag/codes.js";
+
+export interface TfmErrorDetails {
+  /** The weight file (path or URL) concerned. */
+  readonly file?: string;
+  /** Byte offset into the weight file where the problem was found. */
+  readonly offset?: number;
+  /** The tensor (checkpoint name) concerned. */
+  readonly tensor?: string;
+  /** Every problem found, when there are several (the message tells the first). */
+  readonly problems?: readonly { readonly code: Code; readonly message: string; readonly notes: readonly string[] }[];
+}
+
+export class TfmError extends Error {
+  override readonly name = "TfmError";
+  readonly code: Code;
+  readonly file?: string;
+  readonly offset?: number;
+  readonly tensor?: string;
+  readonly problems?: TfmErrorDetails["problems"];
+
+  constructor(code: Code, message: string, details: TfmErrorDetails = {}) {
+    super(`${code}: ${message}`);
+    this.code = code;
+    if (details.file !== undefined) this.file = details.file;
+    if (details.offset !== undefined) this.offset = details.offset;
+    if (details.tensor !== undefined) this.tensor = details.tensor;
+    if (details.problems !== undefined) this.problems = details.problems;
+  }
+}

@@ -1,0 +1,95 @@
+// `tfm build FILE --target cpu|webgpu [--set k=v] -o out.js [--force] [--report]`: the model as one
+// standalone ES module (runtime + optimized graph as data, src/bundle/) and `out.d.ts` beside it,
+// naming its inputs and outputs. Neither file replaces an existing one without --force.
+// `--report` prints the sizes (runtime and data apart), the kernels per call, the weight bytes and
+// what each optimizer pass did.
+import { buildGraph, check } from "../api.js";
+import { hasErrors, sortDiagnostics } from "../diag/diagnostic.js";
+import { renderDiagnostics } from "../diag/render.js";
+import { formatReport, optimize } from "../passes/pipeline.js";
+import { fileErrorDiagnostic, pathTaken, writeFileAtomic } from "../runtime/files.js";
+import { schedule } from "../schedule/fuse.js";
+import { WeightFileError } from "../weights/errors.js";
+import { bundle, modelData, sizes, TargetUnavailable, targets } from "../bundle/build.js";
+import type { Target } from "../bundle/model-data.js";
+import { readSource, UsageError } from "./io.js";
+import { bytesPer, humanBytes } from "./summary.js";
+
+export interface BuildOptions {
+  readonly set: Map<string, string>;
+  readonly target: string;
+  readonly output: string;
+  readonly force?: boolean;
+  readonly report?: boolean;
+}
+
+/** `out.js` → `out.d.ts` (`out.mjs` → `out.d.mts`): where TypeScript looks for the module's types. */
+export function declarationPath(js: string): string {
+  const m = /\.(m?)js$/.exec(js);
+  return m ? `${js.slice(0, m.index)}.d.${m[1]}ts` : `${js}.d.ts`;
+}
+
+export function runBuild(file: string, opts: BuildOptions, out: (s: string) => void, err: (s: string) => void): number {
+  if (!(targets as readonly string[]).includes(opts.target)) throw new UsageError(`--target must be one of ${targets.join(", ")}, got \`${opts.target}\``);
+  const target = opts.target as Target;
+  const t0 = performance.now();
+  const { text, decodeErrors } = readSource(file);
+  const r = check(text, file, { settings: opts.set });
+  const diagnostics = sortDiagnostics([...decodeErrors, ...r.diagnostics]);
+  if (diagnostics.length) err(renderDiagnostics(diagnostics, r.sources) + "\n");
+  if (hasErrors(diagnostics)) return 1;
+  const built = buildGraph(r);
+  if (!built || !r.model || !r.instance) {
+    err(`${file}: the file defines no \`model\` to build\n`);
+    return 1;
+  }
+  const dts = declarationPath(opts.output);
+  const fail = (e: unknown): number => {
+    if (!(e instanceof WeightFileError)) throw e;
+    err(renderDiagnostics([fileErrorDiagnostic(e, opts.output)], r.sources) + "\n");
+    return 1;
+  };
+  // Both names are checked before either file is written; writeFileAtomic checks again, atomically.
+  for (const path of [opts.output, dts]) {
+    if (!opts.force && pathTaken(path)) return fail(new WeightFileError("TFM5210", `${path} already exists: not overwriting it (use --force to replace it)`, { file: path }));
+  }
+  const optimized = optimize(built);
+  const data = modelData(r, optimized.graph, target, opts.set);
+  let b;
+  try {
+    b = bundle(data);
+  } catch (e) {
+    if (!(e instanceof TargetUnavailable)) throw e;
+    err(`tfm build: --target ${target}: ${e.message}\n`);
+    return 1;
+  }
+  try {
+    writeFileAtomic(opts.output, new TextEncoder().encode(b.js), opts.force ?? false);
+    writeFileAtomic(dts, new TextEncoder().encode(b.dts), opts.force ?? false);
+  } catch (e) {
+    return fail(e);
+  }
+  const ms = performance.now() - t0;
+  out(`wrote ${opts.output} (${humanBytes(b.js.length)}) and ${dts}: model ${r.model.name}, target ${target}, ${data.inputs.length} inputs, ${data.outputs.length} outputs, ${data.weights.length} weights (${ms.toFixed(0)} ms)\n`);
+  if (opts.report) {
+    const s = sizes(b, data);
+    const row = (name: string, x: { raw: number; min: number; gzip: number }) => `  ${name.padEnd(12)} ${humanBytes(x.raw).padStart(10)}  ${humanBytes(x.min).padStart(10)}  ${humanBytes(x.gzip).padStart(10)}`;
+    const kernels = schedule(optimized.graph).kernels.length;
+    const values = r.instance.weights.reduce((a, w) => a + w.shape.reduce((x, y) => x * y, 1), 0);
+    const bytes = r.instance.weights.reduce((a, w) => a + w.shape.reduce((x, y) => x * y, 1) * bytesPer[w.dtype], 0);
+    out(
+      [
+        `bundle: ${humanBytes(s.total)} (runtime and graph data apart; raw = unminified runtime, indented JSON data)`,
+        `  ${"".padEnd(12)} ${"raw".padStart(10)}  ${"minified".padStart(10)}  ${"min+gzip".padStart(10)}`,
+        row("runtime", s.runtime),
+        row("graph data", s.data),
+        `kernels: ${kernels} per call (the fused schedule, src/schedule/fuse.ts), from ${optimized.graph.nodes.length} IR nodes`,
+        `weights: ${data.weights.length} tensors, ${values.toLocaleString("en-US")} values, ${humanBytes(bytes)} as declared (loaded from the checkpoint at run time, not in the bundle)`,
+        `optimizer:`,
+        formatReport(optimized).trimEnd().replace(/^/gm, "  "),
+        "",
+      ].join("\n"),
+    );
+  }
+  return 0;
+}

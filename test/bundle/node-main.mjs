@@ -1,0 +1,41 @@
+// The Node side of the bundle tests, run as `node node-main.mjs plan.json` in a directory with no
+// node_modules: imports each bundle, runs the fixtures and the error cases the plan lists, and
+// prints the results as JSON on stdout.
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { runFixture } from "./runner.mjs";
+
+const plan = JSON.parse(await readFile(process.argv[2], "utf8"));
+const out = { fixtures: {}, errors: {}, models: {} };
+const bundles = new Map();
+const bundle = async (path) => {
+  if (!bundles.has(path)) bundles.set(path, await import(pathToFileURL(path).href));
+  return bundles.get(path);
+};
+
+for (const f of plan.fixtures ?? []) {
+  const b = await bundle(f.bundle);
+  const file = join(f.dir, "weights.safetensors");
+  // The ways load() takes weights in Node: a path, a file: URL, bytes.
+  const weights = f.weights === "url" ? pathToFileURL(file) : f.weights === "bytes" ? await readFile(file) : file;
+  out.fixtures[f.name] = await runFixture(b, weights, (rel) => readFile(join(f.dir, rel)));
+  out.models[f.name] = b.model;
+}
+for (const c of plan.errors ?? []) {
+  const b = await bundle(c.bundle);
+  try {
+    const m = await b.load(c.bytesFrom ? await readFile(c.bytesFrom) : c.weights);
+    if (c.inputs) await m.run(c.inputs);
+    out.errors[c.name] = { ok: true };
+  } catch (e) {
+    out.errors[c.name] = { ok: false, name: e?.name, code: e?.code, message: String(e?.message), isError: e instanceof Error, isTfmError: e instanceof b.TfmError };
+  }
+}
+for (const r of plan.runs ?? []) {
+  const b = await bundle(r.bundle);
+  const m = await b.load(r.weights);
+  const outputs = await m.run(r.inputs);
+  out.models[r.name] = { model: b.model, outputs: Object.fromEntries(Object.entries(outputs).map(([k, v]) => [k, { shape: v.shape, type: v.data.constructor.name, data: Array.from(v.data) }])) };
+}
+process.stdout.write(JSON.stringify(out));
