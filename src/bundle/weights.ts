@@ -11,7 +11,7 @@ import { readSafetensors } from "../weights/safetensors.js";
 import { TfmError } from "./errors.js";
 
 /** Anything `load` accepts as a checkpoint. */
-export type WeightsSource = ArrayBuffer | ArrayBufferView | string | URL | { arrayBuffer(): Promise<ArrayBuffer> };
+export type WeightsSource = ArrayBuffer | ArrayBufferView | string | { readonly href: string } | { arrayBuffer(): Promise<ArrayBuffer> };
 
 interface NodeProcess {
   readonly versions?: { readonly node?: string };
@@ -43,13 +43,16 @@ const cannotRead = (what: string, why: string) => new TfmError("TFM5018", `canno
 export async function readWeights(src: WeightsSource): Promise<{ bytes: Uint8Array; name: string }> {
   if (src instanceof ArrayBuffer || (typeof SharedArrayBuffer !== "undefined" && src instanceof SharedArrayBuffer)) return { bytes: new Uint8Array(src), name: "<ArrayBuffer>" };
   if (ArrayBuffer.isView(src)) return { bytes: new Uint8Array(src.buffer, src.byteOffset, src.byteLength), name: `<${src.constructor.name}>` };
-  if (typeof src === "string" || src instanceof URL) {
-    const text = String(src);
+  // A URL object (or anything with a string href) is its href: fetched, or read in Node when file:.
+  const href = typeof src === "object" && src !== null && typeof (src as { href?: unknown }).href === "string" ? (src as { href: string }).href : undefined;
+  if (typeof src === "string" || href !== undefined) {
+    const text = href ?? (src as string);
+    const url = href !== undefined || isUrl(text);
     const node = nodeProcess();
-    if (node && (!isUrl(text) || text.startsWith("file:"))) {
+    if (node && (!url || text.startsWith("file:"))) {
       const fs = await nodeFs();
       try {
-        return { bytes: await fs.readFile(src instanceof URL || isUrl(text) ? new URL(text) : text), name: text };
+        return { bytes: await fs.readFile(url ? new URL(text) : text), name: text };
       } catch (e) {
         const code = (e as { code?: string }).code;
         if (code === "ERR_FS_FILE_TOO_LARGE") throw new TfmError("TFM5017", `${text} is too large to load whole`, { file: text });
@@ -58,7 +61,7 @@ export async function readWeights(src: WeightsSource): Promise<{ bytes: Uint8Arr
     }
     let res: Response;
     try {
-      res = await fetch(src);
+      res = await fetch(text);
     } catch (e) {
       throw cannotRead(text, `fetch failed (${(e as Error).message})`);
     }
@@ -66,7 +69,8 @@ export async function readWeights(src: WeightsSource): Promise<{ bytes: Uint8Arr
     return { bytes: new Uint8Array(await res.arrayBuffer()), name: text };
   }
   if (src !== null && typeof src === "object" && typeof (src as { arrayBuffer?: unknown }).arrayBuffer === "function") {
-    return { bytes: new Uint8Array(await src.arrayBuffer()), name: `<${src.constructor?.name ?? "Blob"}>` };
+    const blob = src as { arrayBuffer(): Promise<ArrayBuffer> };
+    return { bytes: new Uint8Array(await blob.arrayBuffer()), name: `<${blob.constructor?.name ?? "Blob"}>` };
   }
   throw new TfmError("TFM5018", `load() takes the weights as an ArrayBuffer, a typed array, a Blob or Response, a URL or (in Node) a path; got ${src === null ? "null" : typeof src}`);
 }

@@ -8,7 +8,13 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { extname, join, normalize, sep } from "node:path";
 import { fileURLToPath } from "node:url";
+import { buildGraph, check } from "../../src/api.js";
+import { CpuProgram } from "../../src/backends/cpu/interpret.js";
+import { optimize } from "../../src/passes/pipeline.js";
+import { bindCheckpoint } from "../../src/runtime/bind.js";
+import { randomCheckpoint } from "../../src/runtime/init.js";
 import { runBuild } from "../../src/cli/build.js";
+import { writeSafetensors } from "../../src/weights/safetensors.js";
 
 const python = process.env.TFM_PYTHON ?? "/usr/bin/python3";
 const here = fileURLToPath(new URL(".", import.meta.url));
@@ -92,3 +98,43 @@ export async function serve(dir: string, pages: Record<string, string> = {}): Pr
 
 /** The Chromium flags of /work/shared/webgpu-on-cpu.md (WebGPU on SwiftShader). */
 export const chromiumArgs = ["--no-sandbox", "--enable-unsafe-webgpu", "--enable-unsafe-swiftshader", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"];
+
+// ---- a model whose names would break generated code if they were pasted into it -------------
+
+/** Quotes, backticks, `${`, `*\/`, `</script>`, `<!--`, backslashes and non-ASCII in the model's, inputs', outputs' and weights' names and an `ignore` pattern; a quotient dim and a -0 constant. */
+export const hostileSource = `# Names that would break generated code if pasted into it.
+block Dense(d_in: int, d_out: int) {
+  input x: f32[*batch, d_in]
+  param w: f32[d_in, d_out] as "w\\"\`\${x}*/</script>"
+  param b: f32[d_out] as "b\\\\'<!--é"
+  output y = x @ w + b
+}
+
+model Modèle_名前 {
+  input données: f32[n, 4]
+  ignore "</script>.*"
+  layer couche = Dense(4, 3) as "</script><script>alert(1)</script>"
+  output sortie_ñ = couche(données)
+  output 出力 = reshape(données, [n / 2, 8]) * -0.0
+}
+`;
+/** The file name is data too (the bundle records it). */
+export const hostileFile = 'h"\`\${x}<!--*\u2028é.tfm';
+export const hostileInputs = { données: { data: [0.5, -1, 2, 3, -4, 5, 6.25, -7], shape: [2, 4] } };
+
+/** Builds the hostile model into DIR/bundles/hostile.js with a random checkpoint; its outputs as the compiler's interpreter gives them (-0 as "-0"). */
+export function prepareHostile(dir: string): { bundle: string; weights: string; expected: Record<string, { shape: number[]; data: (number | string)[] }> } {
+  const file = join(dir, hostileFile);
+  writeFileSync(file, hostileSource);
+  const bundle = join(dir, "bundles", "hostile.js");
+  build(file, {}, bundle);
+  const r = check(hostileSource, file);
+  const weights = join(dir, "hostile.safetensors");
+  writeFileSync(weights, writeSafetensors(randomCheckpoint(r.instance!.weights, 7)));
+  const bound = bindCheckpoint(r.instance!.weights, readFileSync(weights), r.instance!.ignored);
+  const program = new CpuProgram(optimize(buildGraph(r)!).graph, bound.tensors!);
+  const x = hostileInputs.données;
+  const res = program.run(new Map([["données", { dtype: "f32", shape: x.shape, data: new Float32Array(x.data) }]]));
+  const expected = Object.fromEntries([...res.outputs].map(([k, t]) => [k, { shape: [...t.shape], data: Array.from(t.data, (v) => (Object.is(v, -0) ? "-0" : v)) }]));
+  return { bundle, weights, expected };
+}

@@ -36,6 +36,6 @@ for (const r of plan.runs ?? []) {
   const b = await bundle(r.bundle);
   const m = await b.load(r.weights);
   const outputs = await m.run(r.inputs);
-  out.models[r.name] = { model: b.model, outputs: Object.fromEntries(Object.entries(outputs).map(([k, v]) => [k, { shape: v.shape, type: v.data.constructor.name, data: Array.from(v.data) }])) };
+  out.models[r.name] = { model: b.model, outputs: Object.fromEntries(Object.entries(outputs).map(([k, v]) => [k, { shape: v.shape, type: v.data.constructor.name, data: Array.from(v.data, (x) => (Object.is(x, -0) ? "-0" : x)) }])) };
 }
 process.stdout.write(JSON.stringify(out));
