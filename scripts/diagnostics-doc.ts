@@ -14,7 +14,8 @@ export function diagnosticsDoc(): string {
     "`3xxx`: compile-time values (model parameters, dimension arithmetic). `4xxx`: shapes and element types.",
     "`5xxx`: weight and tensor files — reading .safetensors and .npy (`50xx`), binding a checkpoint to the",
     "model (`51xx`), model inputs and outputs (`52xx`); these come from files, not programs, so they have",
-    "no example program. `9xxx`: bugs in tfm.",
+    "no example program. `6xxx`: running a model. `7xxx`: backends (the WebGPU device and its limits).",
+    "`9xxx`: bugs in tfm.",
     "",
   ];
   for (const code of Object.keys(codes) as Code[]) {

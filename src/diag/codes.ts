@@ -2,7 +2,8 @@
 // summary. Codes are stable: never renumber or reuse one. docs/DIAGNOSTICS.md is generated from
 // this table (`npm run gen`), and test/errors/ holds one example program per code — except for
 // 5xxx, which come from files and command-line values rather than programs, and are tested in
-// test/unit/weights/ and test/unit/runtime/.
+// test/unit/weights/ and test/unit/runtime/, and 6xxx/7xxx, which come from running a model
+// (7xxx on a WebGPU device: test/webgpu/).
 import type { Severity } from "./diagnostic.js";
 
 interface CodeInfo {
@@ -107,6 +108,10 @@ const catalogue = {
   // 6xxx: running a model.
   TFM6001: { severity: "error", title: "run-time error in an op (e.g. an index out of range)" },
   TFM6002: { severity: "error", title: "inputs or weights do not fit the compiled model" },
+  // 7xxx: backends (WebGPU): the device and its limits.
+  TFM7001: { severity: "error", title: "the WebGPU device's limits are too small for the model" },
+  TFM7002: { severity: "warning", title: "the kernels need more than WebGPU's default limits" },
+  TFM7003: { severity: "error", title: "no WebGPU adapter or device" },
   // 9xxx: tfm itself is wrong. These are bugs: please report them.
   TFM9001: { severity: "error", title: "internal compiler error" },
 } as const satisfies Record<string, CodeInfo>;

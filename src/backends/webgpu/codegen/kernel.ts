@@ -1,0 +1,103 @@
+// What every kernel generator shares: the program-wide context, the compiled form of a kernel (its
+// WGSL, what it binds and how many workgroups it needs), and the frame that turns a schedule
+// kernel's inputs into buffer leaves and its outputs into stores.
+import { constValue, type Dim } from "../../../check/shapes/dim.js";
+import type { Graph, Node } from "../../../ir/graph.js";
+import type { Kernel, KernelKind } from "../../../schedule/kernel.js";
+import { Block, Emitter, ErrorSlots, type Leaf } from "./expr.js";
+import { linearize, type SizeTable } from "./sizes.js";
+import { fromStorage, storageType, type Binding } from "./wgsl.js";
+
+/** What every kernel of one program shares while it is generated. */
+export interface Ctx {
+  readonly g: Graph;
+  readonly sizes: SizeTable;
+  readonly errors: ErrorSlots;
+  /** Nodes computed at load time (uploaded once, or inlined when they are constants). */
+  readonly atLoad: ReadonlySet<number>;
+}
+
+/** One storage binding of a kernel, from binding 1 on, in order. */
+export type Bind = { readonly kind: "err" } | { readonly kind: "read"; readonly node: number } | { readonly kind: "write"; readonly node: number };
+
+/** workgroups = Π ceil(size / per) over the factors, evaluated once the symbols are bound. */
+export interface GridFactor {
+  readonly size: Dim;
+  readonly per: number;
+}
+
+/** A run-time precondition the host checks before dispatching (the CPU kernel's KernelError). */
+export interface RunCheck {
+  readonly node: number;
+  /** The check fails when `empty` is 0 and `rest` is not (a reduction over an empty axis). */
+  readonly empty: Dim;
+  readonly rest: Dim;
+}
+
+export interface CompiledKernel {
+  /** The schedule kernel it computes. */
+  readonly kernel: number;
+  readonly kind: KernelKind;
+  readonly wgsl: string;
+  readonly binds: readonly Bind[];
+  readonly grid: readonly GridFactor[];
+  /** Bytes of workgroup memory and invocations per workgroup (checked against the device's limits). */
+  readonly workgroupBytes: number;
+  readonly invocations: number;
+  readonly checks: readonly RunCheck[];
+}
+
+/** Threads per workgroup of the one-thread-per-element kernels (WebGPU's default limit is 256). */
+export const THREADS = 256;
+
+/** A constant the kernel writes as a literal rather than reading a buffer. */
+export const isInlineConst = (ctx: Ctx, id: number): boolean => {
+  const n = ctx.g.nodes[id]!;
+  return n.op === "const" && typeof n.attrs.value !== "object";
+};
+
+/** The kernel's buffers: inputs as leaves loading `inK[offset]`, outputs as `outK`. */
+export class Frame {
+  readonly bindings: Binding[] = [];
+  readonly binds: Bind[] = [];
+  readonly leaves = new Map<number, Leaf>();
+  readonly emitter: Emitter;
+  private readonly outNames = new Map<number, string>();
+
+  constructor(readonly ctx: Ctx, readonly k: Kernel, reads: readonly number[] = k.inputs, writes: readonly number[] = k.outputs) {
+    const g = ctx.g;
+    reads.forEach((id) => {
+      if (isInlineConst(ctx, id)) return; // the expression rule writes it as a literal
+      const n = g.nodes[id]!;
+      const name = `in${this.binds.length}`;
+      this.bindings.push({ name, type: storageType(n.dtype), access: "read" });
+      this.binds.push({ kind: "read", node: id });
+      this.leaves.set(id, (_b, idx) => fromStorage(n.dtype, `${name}[${linearize(ctx.sizes, idx, n.shape)}]`));
+    });
+    writes.forEach((id, i) => {
+      const name = `out${i}`;
+      this.bindings.push({ name, type: storageType(g.nodes[id]!.dtype), access: "read_write" });
+      this.binds.push({ kind: "write", node: id });
+      this.outNames.set(id, name);
+    });
+    this.emitter = new Emitter(g, ctx.sizes, this.leaves, ctx.errors);
+  }
+
+  out(id: number): string {
+    return this.outNames.get(id)!;
+  }
+
+  node(id: number): Node {
+    return this.ctx.g.nodes[id]!;
+  }
+
+  /** The bindings with the error buffer first when some gather of this kernel may fail. */
+  finalBindings(): { bindings: Binding[]; binds: Bind[] } {
+    if (this.emitter.usedSlots.size === 0) return { bindings: this.bindings, binds: this.binds };
+    return { bindings: [{ name: "err", type: "atomic<u32>", access: "read_write" }, ...this.bindings], binds: [{ kind: "err" }, ...this.binds] };
+  }
+}
+
+export const newBody = (): Block => new Block("  ");
+
+export const isStatic = (d: Dim): boolean => constValue(d) !== undefined;

@@ -1,0 +1,110 @@
+// Schedule → WGSL: one compiled kernel per schedule kernel, by its kind, and for an "op" kernel by
+// its op (one table keyed by op, so a new op does not compile until it has a generator). Pure: no
+// GPUDevice here, so the result can be bundled and its WGSL inspected or golden-tested. A fused
+// kind without a generator (or a fused kernel a generator declines) runs as op kernels, one per
+// node: correct, with more dispatches; `fallbacks` lists those kernels.
+import type { Dim } from "../../check/shapes/dim.js";
+import type { Graph } from "../../ir/graph.js";
+import type { Op } from "../../ir/ops.js";
+import { consumers, kernel as makeKernel } from "../../schedule/fuse.js";
+import type { Kernel, KernelKind, Schedule } from "../../schedule/kernel.js";
+import { elementwiseKernel } from "./codegen/elementwise.js";
+import { ErrorSlots } from "./codegen/expr.js";
+import { type CompiledKernel, type Ctx, isInlineConst } from "./codegen/kernel.js";
+import { matmulKernel } from "./codegen/matmul.js";
+import { reduceKernel } from "./codegen/reduce.js";
+import { SizeTable, sizesDecl } from "./codegen/sizes.js";
+
+export interface CompiledProgram {
+  readonly schedule: Schedule;
+  /** The sizes table: slot i of the uniform holds the value of dims[i] once the symbols are bound. */
+  readonly sizes: readonly Dim[];
+  readonly sizeWords: number;
+  readonly kernels: readonly CompiledKernel[];
+  /** Gather nodes by error slot: slot i holds the position of the first index out of range. */
+  readonly errorSlots: readonly number[];
+  /** Load-time nodes that live in buffers (read by kernels, or graph outputs). */
+  readonly uploads: readonly number[];
+  /** Schedule kernels run as op kernels because their kind (or their shape) has no generator yet. */
+  readonly fallbacks: readonly { readonly kernel: number; readonly kind: KernelKind; readonly reason: string }[];
+}
+
+type Generator = (ctx: Ctx, k: Kernel) => CompiledKernel;
+
+const never = (op: string): Generator => () => {
+  throw new Error(`webgpu: a ${op} node is never a kernel`);
+};
+
+/** The generator of an op kernel, by op. */
+const opKernels: Record<Op, Generator> = {
+  input: never("input"),
+  weight: never("weight"),
+  const: elementwiseKernel,
+  arange: elementwiseKernel,
+  neg: elementwiseKernel, not: elementwiseKernel, exp: elementwiseKernel, log: elementwiseKernel, sqrt: elementwiseKernel, rsqrt: elementwiseKernel,
+  tanh: elementwiseKernel, erf: elementwiseKernel, sigmoid: elementwiseKernel, abs: elementwiseKernel, sin: elementwiseKernel, cos: elementwiseKernel,
+  add: elementwiseKernel, sub: elementwiseKernel, mul: elementwiseKernel, div: elementwiseKernel, mod: elementwiseKernel, pow: elementwiseKernel,
+  maximum: elementwiseKernel, minimum: elementwiseKernel, eq: elementwiseKernel, ne: elementwiseKernel, lt: elementwiseKernel, le: elementwiseKernel,
+  gt: elementwiseKernel, ge: elementwiseKernel, and: elementwiseKernel, or: elementwiseKernel,
+  cast: elementwiseKernel,
+  where: elementwiseKernel,
+  matmul: (ctx, k) => matmulKernel(ctx, k),
+  sum: reduceKernel, mean: reduceKernel, max: reduceKernel, min: reduceKernel, argmax: reduceKernel,
+  reshape: elementwiseKernel, permute: elementwiseKernel, slice: elementwiseKernel, concat: elementwiseKernel,
+  gather: elementwiseKernel, expand: elementwiseKernel, dropout: elementwiseKernel,
+};
+
+/** The generator of each fused kind; undefined: run its nodes as op kernels. */
+const kinds: Record<KernelKind, Generator | undefined> = {
+  op: (ctx, k) => opKernels[ctx.g.nodes[k.anchor ?? k.nodes[0]!]!.op](ctx, k),
+  elementwise: elementwiseKernel,
+  rows: undefined,
+  matmul: undefined,
+  attention: undefined,
+};
+
+export function compile(s: Schedule): CompiledProgram {
+  const g = s.graph;
+  const ctx: Ctx = { g, sizes: new SizeTable(), errors: new ErrorSlots(), atLoad: s.atLoad };
+  const kernels: CompiledKernel[] = [];
+  const fallbacks: { kernel: number; kind: KernelKind; reason: string }[] = [];
+  const readers = consumers(g);
+  const asOps = new Set<number>(); // nodes already computed by op kernels of a fallback
+  for (const k of s.kernels) {
+    const gen = kinds[k.kind];
+    let reason = gen ? "" : `no WGSL generator for "${k.kind}" kernels yet`;
+    if (gen) {
+      try {
+        kernels.push(gen(ctx, k));
+        continue;
+      } catch (e) {
+        if (k.kind === "op") throw e;
+        reason = e instanceof Error ? e.message : String(e);
+      }
+    }
+    fallbacks.push({ kernel: k.id, kind: k.kind, reason });
+    for (const id of k.nodes) {
+      if (asOps.has(id) || s.atLoad.has(id) || isInlineConst(ctx, id)) continue;
+      asOps.add(id);
+      // Every node of the fallback writes its value, even a view: the next op kernel reads it.
+      const single = makeKernel(k.id, "op", [id], g, readers, { anchor: id });
+      kernels.push(opKernels[g.nodes[id]!.op](ctx, { ...single, outputs: [id] }));
+    }
+  }
+  const header = sizesDecl(ctx.sizes) + "\n";
+  const used = new Set<number>();
+  for (const ck of kernels) for (const b of ck.binds) if (b.kind === "read" && s.atLoad.has(b.node)) used.add(b.node);
+  for (const o of g.outputs) if (s.atLoad.has(o.node)) used.add(o.node);
+  return {
+    schedule: s,
+    sizes: ctx.sizes.dims,
+    sizeWords: ctx.sizes.vec4s * 4,
+    kernels: kernels.map((k) => ({ ...k, wgsl: header + k.wgsl })),
+    errorSlots: ctx.errors.nodes,
+    uploads: [...used].sort((a, b) => a - b),
+    fallbacks,
+  };
+}
+
+/** The graph a compiled program computes. */
+export const graphOf = (p: CompiledProgram): Graph => p.schedule.graph;

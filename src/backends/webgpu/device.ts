@@ -1,0 +1,250 @@
+/// <reference types="@webgpu/types" />
+// The one module that touches a GPUDevice. It creates a compute pipeline once per distinct kernel
+// source, uploads the load-time values once, keeps one buffer per value computed per run (or per
+// slot of a memory plan) and grows them when a run needs more, and runs a model as one command
+// encoder: the sizes uniform and the inputs written, one compute pass with every dispatch, copies
+// of the outputs (and the error buffer) to mappable buffers, one submit. It counts dispatches.
+// No node-only imports: it is meant to be bundled for browsers.
+import { arrayFor, numel, type DType, type Tensor } from "../cpu/tensor.js";
+import type { CompiledProgram } from "./compile.js";
+import { WebGpuError } from "./errors.js";
+
+/** Nodes that share one buffer: node → slot (the memory planner promises disjoint lifetimes). */
+export type BufferPlan = ReadonlyMap<number, number>;
+
+/** What one run needs, computed by the program from the bound symbols. */
+export interface RunSizes {
+  /** The sizes uniform's words. */
+  readonly sizes: Uint32Array;
+  /** Element count of each node's value (inputs, kernel outputs). */
+  readonly elements: (node: number) => number;
+  /** Per compiled kernel: its grid, or undefined when it has nothing to do (no dispatch). */
+  readonly grids: readonly ([number, number, number] | undefined)[];
+}
+
+export interface Readback {
+  readonly node: number;
+  readonly dtype: DType;
+  readonly shape: readonly number[];
+}
+
+const STORAGE = 0x80, COPY_SRC = 0x04, COPY_DST = 0x08, UNIFORM = 0x40, MAP_READ = 0x01; // GPUBufferUsage
+const MAP_MODE_READ = 0x1; // GPUMapMode.READ
+const COMPUTE = 0x4; // GPUShaderStage.COMPUTE
+
+interface Slot {
+  buffer: GPUBuffer;
+  bytes: number;
+}
+
+export class GpuRunner {
+  /** dispatchWorkgroups calls made by this runner, all runs together. */
+  dispatches = 0;
+  /** dispatchWorkgroups calls of the last run. */
+  lastDispatches = 0;
+  private readonly pipelines: GPUComputePipeline[];
+  private readonly fixed = new Map<number, GPUBuffer>();
+  private readonly slots = new Map<string, Slot>();
+  private readonly staging = new Map<string, Slot>();
+  private readonly sizesBuffer: GPUBuffer;
+  private readonly errBuffer: GPUBuffer;
+  private lastSizes: Uint32Array | undefined;
+  private bindGroups: (GPUBindGroup | undefined)[] = [];
+
+  private constructor(private readonly device: GPUDevice, private readonly p: CompiledProgram, pipelines: GPUComputePipeline[], private readonly plan?: BufferPlan) {
+    this.pipelines = pipelines;
+    this.sizesBuffer = device.createBuffer({ size: p.sizeWords * 4, usage: UNIFORM | COPY_DST });
+    this.errBuffer = device.createBuffer({ size: Math.max(1, p.errorSlots.length) * 4, usage: STORAGE | COPY_SRC | COPY_DST });
+  }
+
+  /** Compiles every kernel (once per distinct source) and uploads the load-time values. */
+  static async create(device: GPUDevice, p: CompiledProgram, fixed: ReadonlyMap<number, Tensor>, plan?: BufferPlan): Promise<GpuRunner> {
+    device.pushErrorScope("validation");
+    const bySource = new Map<string, Promise<GPUComputePipeline>>();
+    const layouts = new Map<string, GPUPipelineLayout>();
+    const pipelines = await Promise.all(
+      p.kernels.map((k) => {
+        let pl = bySource.get(k.wgsl);
+        if (!pl) {
+          const module = device.createShaderModule({ code: k.wgsl });
+          pl = device.createComputePipelineAsync({ layout: layoutFor(device, layouts, k.binds), compute: { module, entryPoint: "main" } }).catch(async (e: unknown) => {
+            const info = await module.getCompilationInfo();
+            const msgs = info.messages.map((m) => `${m.lineNum}:${m.linePos} ${m.message}`).join("\n");
+            throw new Error(`webgpu: kernel k${k.kernel} does not compile (a bug in tfm): ${e instanceof Error ? e.message : String(e)}\n${msgs}`);
+          });
+          bySource.set(k.wgsl, pl);
+        }
+        return pl;
+      }),
+    );
+    const err = await device.popErrorScope();
+    if (err) throw new Error(`webgpu: creating the pipelines failed (a bug in tfm): ${err.message}`);
+    const r = new GpuRunner(device, p, pipelines, plan);
+    for (const id of p.uploads) {
+      const t = fixed.get(id);
+      if (!t) throw new Error(`webgpu: load-time value %${id} was not computed`);
+      const n = numel(t.shape);
+      const buf = device.createBuffer({ size: Math.max(4, n * 4), usage: STORAGE | COPY_SRC | COPY_DST });
+      if (n > 0) device.queue.writeBuffer(buf, 0, words(t));
+      r.fixed.set(id, buf);
+    }
+    return r;
+  }
+
+  /** Frees every buffer (the device itself is the caller's). */
+  destroy(): void {
+    for (const b of this.fixed.values()) b.destroy();
+    for (const s of [...this.slots.values(), ...this.staging.values()]) s.buffer.destroy();
+    this.sizesBuffer.destroy();
+    this.errBuffer.destroy();
+  }
+
+  /** Runs every kernel once; returns the values of `read` and the error slots. */
+  async run(rs: RunSizes, inputs: ReadonlyMap<number, Tensor>, read: readonly Readback[]): Promise<{ values: Map<number, Tensor>; errors: Uint32Array }> {
+    const d = this.device;
+    let grew = false;
+    const ensure = (node: number): GPUBuffer => {
+      const key = this.keyOf(node);
+      const bytes = Math.max(4, rs.elements(node) * 4);
+      let s = this.slots.get(key);
+      if (!s || s.bytes < bytes) {
+        s?.buffer.destroy();
+        s = { buffer: d.createBuffer({ size: bytes, usage: STORAGE | COPY_SRC | COPY_DST }), bytes };
+        this.slots.set(key, s);
+        grew = true;
+      }
+      return s.buffer;
+    };
+    // Size every buffer this run uses before any bind group is made.
+    for (const k of this.p.kernels) for (const b of k.binds) if (b.kind !== "err" && !this.fixed.has(b.node)) ensure(b.node);
+    for (const r of read) if (!this.fixed.has(r.node)) ensure(r.node);
+    for (const [id, t] of inputs) {
+      const buf = ensure(id);
+      if (numel(t.shape) > 0) d.queue.writeBuffer(buf, 0, words(t));
+    }
+    if (grew) this.bindGroups = [];
+    if (!this.lastSizes || !sameWords(this.lastSizes, rs.sizes)) {
+      d.queue.writeBuffer(this.sizesBuffer, 0, rs.sizes as Uint32Array<ArrayBuffer>);
+      this.lastSizes = rs.sizes.slice();
+    }
+    if (this.p.errorSlots.length) d.queue.writeBuffer(this.errBuffer, 0, new Uint32Array(this.p.errorSlots.length).fill(0xffffffff));
+
+    d.pushErrorScope("validation");
+    const enc = d.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    let count = 0;
+    this.p.kernels.forEach((k, i) => {
+      const grid = rs.grids[i];
+      if (!grid) return;
+      let bg = this.bindGroups[i];
+      if (!bg) {
+        const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.sizesBuffer } }];
+        k.binds.forEach((b, j) => entries.push({ binding: j + 1, resource: { buffer: b.kind === "err" ? this.errBuffer : this.bufferOf(b.node) } }));
+        bg = d.createBindGroup({ layout: this.pipelines[i]!.getBindGroupLayout(0), entries });
+        this.bindGroups[i] = bg;
+      }
+      pass.setPipeline(this.pipelines[i]!);
+      pass.setBindGroup(0, bg);
+      pass.dispatchWorkgroups(grid[0], grid[1], grid[2]);
+      count++;
+    });
+    pass.end();
+    const copies: { r: Readback; s: Slot; bytes: number }[] = [];
+    for (const r of read) {
+      const bytes = rs.elements(r.node) * 4;
+      const s = this.stagingFor(`n${r.node}`, Math.max(4, bytes));
+      if (bytes > 0) enc.copyBufferToBuffer(this.bufferOf(r.node), 0, s.buffer, 0, bytes);
+      copies.push({ r, s, bytes });
+    }
+    const errStage = this.stagingFor("err", Math.max(1, this.p.errorSlots.length) * 4);
+    if (this.p.errorSlots.length) enc.copyBufferToBuffer(this.errBuffer, 0, errStage.buffer, 0, this.p.errorSlots.length * 4);
+    d.queue.submit([enc.finish()]);
+    this.dispatches += count;
+    this.lastDispatches = count;
+    const invalid = await d.popErrorScope();
+    if (invalid) throw new Error(`webgpu: running the kernels failed (a bug in tfm): ${invalid.message}`);
+
+    await Promise.all([...copies.map((c) => c.s.buffer.mapAsync(MAP_MODE_READ)), errStage.buffer.mapAsync(MAP_MODE_READ)]);
+    const values = new Map<number, Tensor>();
+    for (const { r, s, bytes } of copies) values.set(r.node, unpack(r, s.buffer, bytes / 4));
+    const errors = new Uint32Array(errStage.buffer.getMappedRange().slice(0));
+    errStage.buffer.unmap();
+    return { values, errors: errors.subarray(0, this.p.errorSlots.length) };
+  }
+
+  /** A value still in its buffer after a run (for an error message), read back on its own. */
+  async readNode(r: Readback, elements: number): Promise<Tensor> {
+    const s = this.stagingFor(`n${r.node}`, Math.max(4, elements * 4));
+    const enc = this.device.createCommandEncoder();
+    if (elements > 0) enc.copyBufferToBuffer(this.bufferOf(r.node), 0, s.buffer, 0, elements * 4);
+    this.device.queue.submit([enc.finish()]);
+    await s.buffer.mapAsync(MAP_MODE_READ);
+    return unpack(r, s.buffer, elements);
+  }
+
+  private keyOf(node: number): string {
+    const owner = this.p.schedule.aliases.get(node) ?? node;
+    const slot = this.plan?.get(owner);
+    return slot !== undefined ? `s${slot}` : `n${owner}`;
+  }
+
+  private bufferOf(node: number): GPUBuffer {
+    const owner = this.p.schedule.aliases.get(node) ?? node;
+    const f = this.fixed.get(owner) ?? this.fixed.get(node);
+    if (f) return f;
+    const s = this.slots.get(this.keyOf(node));
+    if (!s) throw new WebGpuError("TFM7001", `webgpu: no buffer for %${node}`);
+    return s.buffer;
+  }
+
+  private stagingFor(key: string, bytes: number): Slot {
+    let s = this.staging.get(key);
+    if (!s || s.bytes < bytes) {
+      s?.buffer.destroy();
+      s = { buffer: this.device.createBuffer({ size: bytes, usage: MAP_READ | COPY_DST }), bytes };
+      this.staging.set(key, s);
+    }
+    return s;
+  }
+}
+
+/**
+ * A kernel's pipeline layout, explicit (an "auto" layout drops the bindings a kernel does not use,
+ * such as the sizes uniform of a kernel whose shapes are all static): binding 0 the sizes uniform,
+ * then its storage buffers in order. One layout per distinct binding list.
+ */
+function layoutFor(device: GPUDevice, cache: Map<string, GPUPipelineLayout>, binds: CompiledProgram["kernels"][number]["binds"]): GPUPipelineLayout {
+  const key = binds.map((b) => (b.kind === "read" ? "r" : "w")).join("");
+  let l = cache.get(key);
+  if (!l) {
+    const entries: GPUBindGroupLayoutEntry[] = [{ binding: 0, visibility: COMPUTE, buffer: { type: "uniform" } }];
+    binds.forEach((b, i) => entries.push({ binding: i + 1, visibility: COMPUTE, buffer: { type: b.kind === "read" ? "read-only-storage" : "storage" } }));
+    l = device.createPipelineLayout({ bindGroupLayouts: [device.createBindGroupLayout({ entries })] });
+    cache.set(key, l);
+  }
+  return l;
+}
+
+/** The first n words of a mapped buffer as a tensor (unmaps it). */
+function unpack(r: Readback, buffer: GPUBuffer, n: number): Tensor {
+  const data = arrayFor(r.dtype, n);
+  const src = buffer.getMappedRange(0, Math.max(4, n * 4));
+  if (r.dtype === "bool") {
+    const u = new Uint32Array(src, 0, n);
+    for (let i = 0; i < n; i++) data[i] = u[i] !== 0 ? 1 : 0;
+  } else data.set(r.dtype === "f32" ? new Float32Array(src, 0, n) : new Int32Array(src, 0, n));
+  buffer.unmap();
+  return { dtype: r.dtype, shape: r.shape.slice(), data } as Tensor;
+}
+
+/** A tensor's elements as 4-byte words for a buffer: bool as u32 0/1. */
+function words(t: Tensor): ArrayBufferView<ArrayBuffer> {
+  const data = t.data.subarray(0, numel(t.shape));
+  return (t.dtype === "bool" ? Uint32Array.from(data) : data) as ArrayBufferView<ArrayBuffer>;
+}
+
+function sameWords(a: Uint32Array, b: Uint32Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}

@@ -1,0 +1,181 @@
+// `WebGpuProgram`: a model compiled to WGSL and loaded on a GPUDevice. `load` computes the
+// load-time values on the CPU (the interpreter's rule and code: weights, constants and what is
+// computed from them alone), compiles the schedule's kernels, checks the device's limits and
+// uploads; `run` checks the inputs and binds the symbolic dims exactly as the CPU interpreter does
+// (its own code, on a graph of the inputs alone), fills the sizes uniform, runs every kernel and
+// reads back the outputs. Failures a CPU run would report are the CPU's RunError with its code and
+// message (TFM6001 an index out of range or an empty reduction, TFM6002 bad inputs).
+import { evalDim, showDim } from "../../check/shapes/dim.js";
+import type { Graph } from "../../ir/graph.js";
+import { unfused } from "../../schedule/fuse.js";
+import type { Schedule } from "../../schedule/kernel.js";
+import { CpuProgram, RunError } from "../cpu/interpret.js";
+import { numel, runtimeDType, showShape, type Tensor } from "../cpu/tensor.js";
+import { compile, type CompiledProgram } from "./compile.js";
+import { sizeValues } from "./codegen/sizes.js";
+import { type BufferPlan, GpuRunner, type Readback } from "./device.js";
+import { WebGpuError } from "./errors.js";
+import { checkDevice, type Limits, limitsOf, needs, splitGrid } from "./limits.js";
+
+export interface LoadOptions {
+  /** Nodes that share a buffer (a memory plan); without one, each value has its own buffer. */
+  readonly plan?: BufferPlan;
+  /** Limits lower than the device's, to behave as a smaller device would (tests, portability checks). */
+  readonly limits?: Partial<Limits>;
+}
+
+export interface WebGpuRunResult {
+  readonly outputs: Map<string, Tensor>;
+  readonly symbols: ReadonlyMap<string, number>;
+}
+
+export class WebGpuProgram {
+  /** The symbols of the last run (batch, seq, ...). */
+  lastSymbols: ReadonlyMap<string, number> = new Map();
+
+  private constructor(
+    readonly compiled: CompiledProgram,
+    private readonly runner: GpuRunner,
+    private readonly fixed: ReadonlyMap<number, Tensor>,
+    private readonly binder: CpuProgram,
+    private readonly limits: Limits,
+  ) {}
+
+  /** Compiles `source` (a graph: its unfused schedule; or a schedule) and loads it with `weights` on `device`. */
+  static async load(source: Graph | Schedule, weights: ReadonlyMap<string, Tensor>, device: GPUDevice, opts: LoadOptions = {}): Promise<WebGpuProgram> {
+    const s = "kernels" in source ? source : unfused(source);
+    const compiled = compile(s);
+    const own = limitsOf(device.limits as unknown as Record<keyof Limits, number>);
+    const limits = limitsOf({ ...own, ...Object.fromEntries(Object.entries(opts.limits ?? {}).map(([k, v]) => [k, Math.min(v!, own[k as keyof Limits])])) });
+    checkDevice(needs(compiled), limits);
+    const fixed = loadTimeValues(s, compiled.uploads, weights);
+    const runner = await GpuRunner.create(device, compiled, fixed, opts.plan);
+    return new WebGpuProgram(compiled, runner, fixed, inputBinder(s.graph), limits);
+  }
+
+  get graph(): Graph {
+    return this.compiled.schedule.graph;
+  }
+
+  /** dispatchWorkgroups calls so far (all runs), and in the last run. */
+  get dispatches(): { total: number; lastRun: number } {
+    return { total: this.runner.dispatches, lastRun: this.runner.lastDispatches };
+  }
+
+  /** Frees the program's buffers (not the device). */
+  destroy(): void {
+    this.runner.destroy();
+  }
+
+  async run(inputs: ReadonlyMap<string, Tensor>): Promise<Map<string, Tensor>> {
+    return (await this.runWithSymbols(inputs)).outputs;
+  }
+
+  async runWithSymbols(inputs: ReadonlyMap<string, Tensor>): Promise<WebGpuRunResult> {
+    const g = this.graph;
+    const p = this.compiled;
+    const symbols = this.binder.run(inputs).symbols;
+    this.lastSymbols = symbols;
+    const sv = sizeValues(p.sizes, symbols);
+    if (sv.unbound) throw new RunError("TFM6002", `the size ${showDim(sv.unbound)} depends on a dim no input gives`);
+    if (sv.tooLarge) throw new WebGpuError("TFM7001", `the size ${showDim(sv.tooLarge[0])} = ${sv.tooLarge[1]} does not fit in 32 bits`);
+    const shapes = new Map<number, number[]>();
+    const shapeOf = (id: number) => {
+      let s = shapes.get(id);
+      if (!s) {
+        s = g.nodes[id]!.shape.map((d) => evalDim(d, symbols)!);
+        shapes.set(id, s);
+      }
+      return s;
+    };
+    const elements = (id: number) => numel(shapeOf(id));
+    for (const k of p.kernels) {
+      for (const c of k.checks) {
+        if (evalDim(c.empty, symbols) === 0 && evalDim(c.rest, symbols)! > 0) {
+          const n = g.nodes[c.node]!;
+          const x = g.nodes[n.inputs[0]!]!;
+          const ax = n.attrs.axis! < 0 ? n.attrs.axis! + x.shape.length : n.attrs.axis!;
+          throw new RunError("TFM6001", `${n.op}: cannot reduce an empty axis: axis ${ax} of shape ${showShape(shapeOf(x.id))} has size 0 (IR node %${n.id})`, n.site);
+        }
+      }
+      for (const b of k.binds) {
+        if (b.kind === "err") continue;
+        const bytes = elements(b.node) * 4;
+        const max = Math.min(this.limits.maxStorageBufferBindingSize, this.limits.maxBufferSize);
+        if (bytes > max) throw new WebGpuError("TFM7001", `a value of shape ${showShape(shapeOf(b.node))} (${bytes} bytes) is larger than the device's storage buffers (${max} bytes)`);
+      }
+    }
+    const grids = p.kernels.map((k) => {
+      const total = k.grid.reduce((acc, f) => acc * Math.ceil(evalDim(f.size, symbols)! / f.per), 1);
+      return total > 0 ? splitGrid(total, this.limits.maxComputeWorkgroupsPerDimension) : undefined;
+    });
+    const onGpu = new Map<number, Tensor>();
+    for (const port of g.inputs) onGpu.set(port.node, inputs.get(port.name)!);
+    const read: Readback[] = [];
+    for (const o of g.outputs) {
+      const n = g.nodes[o.node]!;
+      if (this.fixed.has(o.node) || n.op === "input" || read.some((r) => r.node === o.node)) continue;
+      read.push({ node: o.node, dtype: runtimeDType[n.dtype], shape: shapeOf(o.node) });
+    }
+    const res = await this.runner.run({ sizes: sv.data, elements, grids }, onGpu, read);
+    await this.raiseGatherError(res.errors, shapeOf, elements, inputs);
+    const outputs = new Map<string, Tensor>();
+    for (const o of g.outputs) {
+      const n = g.nodes[o.node]!;
+      outputs.set(o.name, this.fixed.get(o.node) ?? (n.op === "input" ? inputs.get(n.attrs.name!)! : res.values.get(o.node)!));
+    }
+    return { outputs, symbols };
+  }
+
+  /** The CPU's TFM6001 for the first gather (in graph order) that met an index out of range. */
+  private async raiseGatherError(errors: Uint32Array, shapeOf: (id: number) => number[], elements: (id: number) => number, inputs: ReadonlyMap<string, Tensor>): Promise<void> {
+    const g = this.graph;
+    let bad: { node: number; pos: number } | undefined;
+    this.compiled.errorSlots.forEach((node, slot) => {
+      const pos = errors[slot]!;
+      if (pos !== 0xffffffff && (!bad || node < bad.node)) bad = { node, pos };
+    });
+    if (!bad) return;
+    const n = g.nodes[bad.node]!;
+    const ind = g.nodes[n.inputs[1]!]!;
+    const indShape = shapeOf(ind.id);
+    const indices =
+      this.fixed.get(ind.id) ??
+      (ind.op === "input" ? inputs.get(ind.attrs.name!)! : await this.runner.readNode({ node: ind.id, dtype: "i32", shape: indShape }, elements(ind.id)));
+    const v = indices.data[bad.pos]!;
+    const ax = n.attrs.axis!;
+    const size = shapeOf(n.inputs[0]!)[ax]!;
+    const at = indShape.length === 0 ? "" : ` at position [${unravel(bad.pos, indShape).join(", ")}]`;
+    const valid = size === 0 ? "the axis is empty" : `valid: ${-size}..${size - 1}`;
+    throw new RunError("TFM6001", `gather: index ${v}${at} is out of range for axis ${ax} of size ${size} (${valid}) (IR node %${n.id})`, n.site);
+  }
+}
+
+function unravel(i: number, shape: readonly number[]): number[] {
+  const pos = new Array<number>(shape.length);
+  for (let d = shape.length - 1; d >= 0; d--) {
+    pos[d] = i % shape[d]!;
+    i = Math.floor(i / shape[d]!);
+  }
+  return pos;
+}
+
+/**
+ * The CPU interpreter over the graph's inputs alone: its `run` checks each input against its
+ * declared type and binds the symbolic dims, with the interpreter's own errors (TFM6002).
+ */
+function inputBinder(g: Graph): CpuProgram {
+  const nodes = g.inputs.map((port, i) => ({ ...g.nodes[port.node]!, id: i, inputs: [] }));
+  return new CpuProgram({ name: g.name, nodes, inputs: g.inputs.map((port, i) => ({ name: port.name, node: i })), outputs: [] }, new Map());
+}
+
+/** The load-time values `need`, computed by the CPU interpreter on the graph's load-time part. */
+function loadTimeValues(s: Schedule, need: readonly number[], weights: ReadonlyMap<string, Tensor>): Map<number, Tensor> {
+  const g = s.graph;
+  const ids = g.nodes.filter((n) => s.atLoad.has(n.id)).map((n) => n.id);
+  const index = new Map(ids.map((id, i) => [id, i]));
+  const nodes = ids.map((id, i) => ({ ...g.nodes[id]!, id: i, inputs: g.nodes[id]!.inputs.map((x) => index.get(x)!) }));
+  const sub: Graph = { name: g.name, nodes, inputs: [], outputs: need.map((id) => ({ name: String(id), node: index.get(id)! })) };
+  const res = new CpuProgram(sub, weights).run(new Map());
+  return new Map(need.map((id) => [id, res.outputs.get(String(id))!]));
+}
