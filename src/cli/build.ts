@@ -8,7 +8,7 @@ import { hasErrors, sortDiagnostics } from "../diag/diagnostic.js";
 import { renderDiagnostics } from "../diag/render.js";
 import { formatReport, optimize } from "../passes/pipeline.js";
 import { fileErrorDiagnostic, pathTaken, writeFileAtomic } from "../runtime/files.js";
-import { schedule } from "../schedule/fuse.js";
+import { schedule, unfused } from "../schedule/fuse.js";
 import { WeightFileError } from "../weights/errors.js";
 import { bundle, modelData, sizes, TargetUnavailable, targets } from "../bundle/build.js";
 import type { Target } from "../bundle/model-data.js";
@@ -74,7 +74,10 @@ export function runBuild(file: string, opts: BuildOptions, out: (s: string) => v
   if (opts.report) {
     const s = sizes(b, data);
     const row = (name: string, x: { raw: number; min: number; gzip: number }) => `  ${name.padEnd(12)} ${humanBytes(x.raw).padStart(10)}  ${humanBytes(x.min).padStart(10)}  ${humanBytes(x.gzip).padStart(10)}`;
-    const kernels = schedule(optimized.graph).kernels.length;
+    // What each target's runtime runs: the CPU interpreter the fused schedule; WebGpuProgram, given
+    // a graph (as the webgpu entry gives it), the unfused one for now (program.ts).
+    const fused = schedule(optimized.graph).kernels.length;
+    const kernels = target === "cpu" ? `${fused} per call (the fused schedule, src/schedule/fuse.ts)` : `${unfused(optimized.graph).kernels.length} per call (WebGpuProgram runs the unfused schedule; fused: ${fused})`;
     const values = r.instance.weights.reduce((a, w) => a + w.shape.reduce((x, y) => x * y, 1), 0);
     const bytes = r.instance.weights.reduce((a, w) => a + w.shape.reduce((x, y) => x * y, 1) * bytesPer[w.dtype], 0);
     out(
@@ -83,7 +86,7 @@ export function runBuild(file: string, opts: BuildOptions, out: (s: string) => v
         `  ${"".padEnd(12)} ${"raw".padStart(10)}  ${"minified".padStart(10)}  ${"min+gzip".padStart(10)}`,
         row("runtime", s.runtime),
         row("graph data", s.data),
-        `kernels: ${kernels} per call (the fused schedule, src/schedule/fuse.ts), from ${optimized.graph.nodes.length} IR nodes`,
+        `kernels: ${kernels}, from ${optimized.graph.nodes.length} IR nodes`,
         `weights: ${data.weights.length} tensors, ${values.toLocaleString("en-US")} values, ${humanBytes(bytes)} as declared (loaded from the checkpoint at run time, not in the bundle)`,
         `optimizer:`,
         formatReport(optimized).trimEnd().replace(/^/gm, "  "),

@@ -31,14 +31,25 @@ const indexPage = `<!doctype html><meta charset="utf-8"><title>tfm bundles</titl
 <script type="module">
 import { runFixture } from "/runner.mjs";
 const tfm = (globalThis.tfm = {});
-tfm.runFixtures = async (names, suffix = "") => {
+tfm.runFixtures = async (names, suffix = "", ownDevice = false) => {
   const out = {};
+  // ownDevice: the page's device, given as options.device (else each bundle makes its own).
+  const device = ownDevice ? await (await navigator.gpu.requestAdapter()).requestDevice() : undefined;
   for (const name of names) {
     const bundle = await import(\`/bundles/\${name}\${suffix}.js\`);
     const read = async (rel) => new Uint8Array(await (await fetch(\`/fixtures/\${name}/\${rel}\`)).arrayBuffer());
-    out[name] = await runFixture(bundle, \`/fixtures/\${name}/weights.safetensors\`, read);
+    out[name] = await runFixture(bundle, \`/fixtures/\${name}/weights.safetensors\`, read, { device });
   }
   return out;
+};
+tfm.runError = async (bundle, weights, inputs) => {
+  const b = await import(bundle);
+  try {
+    await (await b.load(weights)).run(inputs);
+    return { ok: true };
+  } catch (e) {
+    return { ok: false, name: e.name, code: e.code, message: e.message, isTfmError: e instanceof b.TfmError };
+  }
 };
 tfm.runHostile = async (inputs) => {
   const b = await import("/bundles/hostile.js");
@@ -106,7 +117,7 @@ describe("CPU bundles in Chromium", () => {
 });
 
 describe("the webgpu target in Chromium", () => {
-  it(webgpuReady ? "runs GPT-2 on a WebGPU device, as PyTorch" : "has a WebGPU adapter to run on (the target itself is not in this build yet)", async () => {
+  it(webgpuReady ? "runs every fixture on a WebGPU device, as PyTorch" : "has a WebGPU adapter to run on (the target itself is not in this build yet)", async () => {
     await open();
     const adapter = await call<string>("adapter");
     expect(adapter, "Chromium with --enable-unsafe-webgpu on SwiftShader (see /work/shared/webgpu-on-cpu.md)").toBe("adapter");
@@ -116,12 +127,32 @@ describe("the webgpu target in Chromium", () => {
       expect(err).toContain("the webgpu target needs the WebGPU runtime");
       return;
     }
-    const m = JSON.parse(readFileSync(join(dir, "fixtures", "gpt2", "manifest.json"), "utf8")) as { model: string; settings: Record<string, unknown> };
-    build(m.model, m.settings, join(dir, "bundles", "gpt2-webgpu.js"), "webgpu");
-    const run = (await call<Record<string, Run>>("runFixtures", ["gpt2"], "-webgpu"))["gpt2"];
-    for (const [o, v] of Object.entries(run!.outputs)) {
-      console.log(`[bundle/chromium/webgpu] gpt2 ${o}: max |Δ| = ${v.maxErr.toExponential(2)}`);
-      expect(v.maxErr, o).toBeLessThanOrEqual(TOLERANCE);
+    for (const name of fixtures) {
+      const m = JSON.parse(readFileSync(join(dir, "fixtures", name, "manifest.json"), "utf8")) as { model: string; settings: Record<string, unknown> };
+      build(m.model, m.settings, join(dir, "bundles", `${name}-webgpu.js`), "webgpu");
     }
+    // Half on devices the bundles make, half on one device the page gives them.
+    const half = Math.ceil(fixtures.length / 2);
+    const runs = { ...(await call<Record<string, Run>>("runFixtures", fixtures.slice(0, half), "-webgpu")), ...(await call<Record<string, Run>>("runFixtures", fixtures.slice(half), "-webgpu", true)) };
+    for (const name of fixtures) {
+      const report: string[] = [];
+      for (const [o, v] of Object.entries(runs[name]!.outputs)) {
+        const cpu = inBrowser[name]!.outputs[o]!;
+        let vsCpu = 0;
+        v.data.forEach((x, i) => (vsCpu = Math.max(vsCpu, Math.abs(x - cpu.data[i]!))));
+        report.push(`${o} max |Δ| = ${v.maxErr.toExponential(2)}, vs CPU ${vsCpu.toExponential(2)}`);
+        expect(v.shape, `${name}.${o}`).toEqual(v.wantShape);
+        expect(v.maxErr, `${name}.${o}`).toBeLessThanOrEqual(TOLERANCE);
+      }
+      console.log(`[bundle/chromium/webgpu] ${name}: ${report.join("; ")} (run ${runs[name]!.ms.toFixed(1)} ms)`);
+    }
+  });
+
+  it.runIf(webgpuReady)("gives the CPU's errors, with their codes", async () => {
+    const e = await call<{ ok: boolean; code?: string; message?: string; isTfmError?: boolean }>("runError", "/bundles/gpt2-webgpu.js", "/fixtures/gpt2/weights.safetensors", { input_ids: { data: [1, 211], shape: [1, 2] } });
+    expect(e).toMatchObject({ ok: false, code: "TFM6001", isTfmError: true });
+    expect(e.message).toMatch(/^TFM6001: gather: index 211 at position \[0, 1\] is out of range for axis 0 of size 211/);
+    const shape = await call<{ code?: string }>("runError", "/bundles/gpt2-webgpu.js", "/fixtures/gpt2/weights.safetensors", { input_ids: { data: [1, 2], shape: [2] } });
+    expect(shape.code).toBe("TFM6002");
   });
 });

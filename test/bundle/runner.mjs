@@ -20,10 +20,10 @@ export function parseNpy(bytes) {
   return { data: new T(raw), shape };
 }
 
-/** Loads the fixture's weights (`weights`, as load() takes them), runs its inputs and compares every output with PyTorch's. */
-export async function runFixture(bundle, weights, read) {
+/** Loads the fixture's weights (`weights` and `options`, as load() takes them), runs its inputs and compares every output with PyTorch's. */
+export async function runFixture(bundle, weights, read, options) {
   const manifest = JSON.parse(new TextDecoder().decode(await read("manifest.json")));
-  const model = await bundle.load(weights);
+  const model = await bundle.load(weights, options);
   const inputs = {};
   for (const [name, e] of Object.entries(manifest.inputs)) inputs[name] = parseNpy(await read(e.file));
   const t0 = performance.now();
