@@ -1,11 +1,15 @@
 // `tfm ir FILE [--after PASS] [--report]`: the model as IR, one node per line with its type, as
 // built (`--after none`, the default), after a pass of the optimizer or after all of them
-// (`--after all`); `--report` prints what each pass changed instead.
+// (`--after all`); `--report` prints what each pass changed instead, then the memory plan of the
+// fused schedule `tfm run` runs, at `--dims` values (src/schedule/memory.ts).
 import { buildGraph, check } from "../api.js";
 import { hasErrors, sortDiagnostics } from "../diag/diagnostic.js";
 import { renderDiagnostics } from "../diag/render.js";
 import { printGraph } from "../ir/print.js";
 import { formatReport, optimize, passes, UnknownPass } from "../passes/pipeline.js";
+import { schedule } from "../schedule/fuse.js";
+import { memoryReportText } from "../schedule/memory-report.js";
+import { dimBindings } from "./dims.js";
 import { readSource, UsageError } from "./io.js";
 
 export interface IrOptions {
@@ -13,6 +17,8 @@ export interface IrOptions {
   /** A pass name, "none" or "all". */
   readonly after?: string;
   readonly report?: boolean;
+  /** With `report`: the dim values the memory section is evaluated at (others default; see dims.ts). */
+  readonly dims?: ReadonlyMap<string, number>;
 }
 
 export function runIr(file: string, opts: IrOptions, out: (s: string) => void, err: (s: string) => void): number {
@@ -28,6 +34,7 @@ export function runIr(file: string, opts: IrOptions, out: (s: string) => void, e
     return 1;
   }
   const optimized = optimize(g, { until: opts.after ?? (opts.report ? "all" : "none") });
-  out(opts.report ? formatReport(optimized) : printGraph(optimized.graph));
+  if (!opts.report) out(printGraph(optimized.graph));
+  else out(`${formatReport(optimized)}\n${memoryReportText(schedule(optimized.graph), dimBindings(optimized.graph, opts.dims))}`);
   return 0;
 }

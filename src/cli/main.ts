@@ -9,6 +9,7 @@ import { passes } from "../passes/pipeline.js";
 import { runIr } from "./ir.js";
 import { runRun } from "./run.js";
 import { runShapes } from "./shapes.js";
+import { collectDims, defaultDims } from "./dims.js";
 import { collectSetting, UsageError } from "./io.js";
 
 export interface Io {
@@ -50,7 +51,8 @@ export function buildCli(exit: (code: number) => void, { out, err }: Io): Comman
     .argument("<file>", "a .tfm file")
     .addOption(setOption())
     .option("--after <pass>", `print the IR after this optimizer pass: none (as built, the default), ${passes.map((p) => p.name).join(", ")} or all`)
-    .option("--report", "print what each optimizer pass changed (up to --after, default all) instead of the IR")
+    .option("--report", "print what each optimizer pass changed (up to --after, default all) instead of the IR, then the memory plan")
+    .addOption(new Option("--dims <name=n,...>", `with --report: the dim values to evaluate memory sizes at (repeatable; default ${defaultDims})`).argParser(collectDims))
     .action((file: string, opts) => exit(runIr(file, { ...opts, set: opts.set ?? new Map() }, out, err)));
 
   program

@@ -170,6 +170,31 @@ export function nonNegative(d: Dim): boolean | undefined {
 }
 
 /**
+ * Whether d ≥ 0 for every assignment of symbols ≥ 1, proven also where signs are mixed: with
+ * quotients by constants multiplied out, and 1 + s put for each symbol s (now s ≥ 0; an exact
+ * positive quotient is ≥ 1 too), no coefficient is negative (`201028·b·t − 3076·t`). False when it
+ * cannot tell. For comparing sizes (memory planning); the checker keeps nonNegative.
+ */
+export function provablyNonNegative(d: Dim): boolean {
+  if (nonNegative(d) === true) return true;
+  try {
+    let shifted = constDim(0);
+    for (const [m, c] of (expand(d)?.poly ?? d).terms) {
+      let t = constDim(c);
+      for (const f of factors(m)) {
+        if (!positive(f)) return false;
+        t = mulDim(t, addDim(constDim(1), symDim(f)));
+      }
+      shifted = addDim(shifted, t);
+    }
+    return [...shifted.terms.values()].every((c) => c >= 0);
+  } catch (e) {
+    if (e instanceof DimOverflow) return false;
+    throw e;
+  }
+}
+
+/**
  * Whether two dims are equal for every assignment of symbols ≥ 1: true (proven), false (provably
  * different) or undefined (depends on the symbols' values).
  */
