@@ -30,7 +30,9 @@ const nodeProcess = (): NodeProcess | undefined => {
 async function nodeFs(): Promise<NodeFs> {
   const fromProcess = nodeProcess()?.getBuiltinModule?.("node:fs/promises") as NodeFs | undefined;
   if (fromProcess) return fromProcess;
-  const id = "node:fs/promises"; // a variable, so no bundler tries to include it
+  // Node before 20.16 has no getBuiltinModule. The name is built at run time, so neither esbuild
+  // (which would fold a constant back into `import("node:...")`) nor a bundler of this module sees it.
+  const id = ["node", "fs/promises"].join(":");
   return (await import(id)) as NodeFs;
 }
 

@@ -32,6 +32,8 @@ describe("hostile names", () => {
     expect(data).not.toMatch(/[<>]/);
     expect(rest.join("\n")).toBe(buildRuntime("cpu")); // the code is the same for every model
     expect(js).not.toMatch(/<\/script|<!--|\u2028/i);
+    // No import of anything, not even a dynamic one a bundler of this module would try to resolve.
+    expect(js).not.toMatch(/\bimport\s*[{*"'\w]|\bimport\s*\(\s*["'`]|\bfrom\s*["']|\brequire\s*\(/);
   });
 
   it("come back unchanged, and the model runs to the interpreter's outputs", () => {

@@ -17,9 +17,13 @@ const bundle = async (path) => {
 for (const f of plan.fixtures ?? []) {
   const b = await bundle(f.bundle);
   const file = join(f.dir, "weights.safetensors");
-  // The ways load() takes weights in Node: a path, a file: URL, bytes.
+  // The ways load() takes weights in Node: a path, a file: URL, bytes; and a path on a Node
+  // without process.getBuiltinModule (before 20.16), where the loader imports fs itself.
   const weights = f.weights === "url" ? pathToFileURL(file) : f.weights === "bytes" ? await readFile(file) : file;
+  const hidden = f.weights === "old-node" ? process.getBuiltinModule : undefined;
+  if (hidden) process.getBuiltinModule = undefined;
   out.fixtures[f.name] = await runFixture(b, weights, (rel) => readFile(join(f.dir, rel)));
+  if (hidden) process.getBuiltinModule = hidden;
   out.models[f.name] = b.model;
 }
 for (const c of plan.errors ?? []) {

@@ -1,7 +1,7 @@
 // `tfm build --target cpu` bundles run by Node in a child process, from a directory with no
 // node_modules: every PyTorch fixture (test/fixtures/) within 1e-4 of PyTorch (max errors
-// printed), weights given as a path, a file: URL and bytes; and the errors load and run give,
-// each a TfmError with a catalogue code.
+// printed), weights given as a path (also as Node < 20.16 reads one), a file: URL and bytes; and
+// the errors load and run give, each a TfmError with a catalogue code.
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -36,7 +36,7 @@ beforeAll(() => {
   const extra = variant("extra", (ts) => [...ts, { name: "lm_head.weight", dtype: "F32", shape: [2], data: new Float32Array(2) }]);
   const ids = (data: unknown[], shape: number[]) => ({ input_ids: { data, shape } });
   results = runNode(dir, {
-    fixtures: fixtures.map((name, i) => ({ name, bundle: join(dir, "bundles", `${name}.js`), dir: join(fx, name), weights: ["path", "url", "bytes"][i % 3] })),
+    fixtures: fixtures.map((name, i) => ({ name, bundle: join(dir, "bundles", `${name}.js`), dir: join(fx, name), weights: ["path", "url", "bytes", "old-node"][i % 4] })),
     errors: [
       { name: "no such file", bundle: gpt2, weights: join(dir, "nothing.safetensors") },
       { name: "header cut", bundle: gpt2, weights: join(dir, "header-cut.safetensors") },
