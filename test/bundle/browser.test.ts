@@ -4,7 +4,7 @@
 // and pasted whole into an inline <script> it still parses (no `</script>` can end it). WebGPU:
 // the adapter the webgpu target will run on must be there (a missing one fails, never skips);
 // once src/bundle/entry-webgpu.ts exists, the webgpu bundle runs GPT-2 here against PyTorch too.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -86,6 +86,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await server?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 describe("CPU bundles in Chromium", () => {

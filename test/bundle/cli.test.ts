@@ -1,9 +1,9 @@
 // `tfm build` as a command: what it writes and prints, --report, never replacing a file without
 // --force (neither the .js nor the .d.ts), the .d.ts name for .mjs, and the targets.
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { declarationPath } from "../../src/cli/build.js";
 import { main } from "../../src/cli/main.js";
 
@@ -16,6 +16,7 @@ function tfm(...argv: string[]) {
 
 const dir = mkdtempSync(join(tmpdir(), "tfm-build-cli-"));
 const small = ["--set", "n_layer=2", "--set", "n_embd=32", "--set", "n_head=4", "--set", "vocab_size=50", "--set", "n_positions=16"];
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const webgpuReady = existsSync(new URL("../../src/bundle/entry-webgpu.ts", import.meta.url));
 
 describe("tfm build", () => {

@@ -3,11 +3,10 @@
 // `JSON.parse("...")` string literal (printable ASCII, no `<`), whose runtime is byte for byte the
 // one every model gets, whose .d.ts type-checks on its own (ES2022 lib, no DOM or Node types), and
 // which runs in a fresh Node process to the interpreter's exact outputs (a quotient dim, a -0).
-import { readFileSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import ts from "typescript";
-import { writeFileSync } from "node:fs";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildRuntime } from "../../src/bundle/build.js";
 import { hostileInputs, type NodeResults, prepareHostile, runNode, workDir } from "./helpers.js";
 
@@ -22,6 +21,7 @@ beforeAll(() => {
   js = readFileSync(hostile.bundle, "utf8");
   results = runNode(dir, { runs: [{ name: "hostile", bundle: hostile.bundle, weights: hostile.weights, inputs: hostileInputs }] });
 }, 60_000);
+afterAll(() => dir && rmSync(dir, { recursive: true, force: true }));
 
 describe("hostile names", () => {
   it("reach the module only inside one JSON string literal", () => {

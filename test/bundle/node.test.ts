@@ -2,9 +2,9 @@
 // node_modules: every PyTorch fixture (test/fixtures/) within 1e-4 of PyTorch (max errors
 // printed), weights given as a path (also as Node < 20.16 reads one), a file: URL and bytes; and
 // the errors load and run give, each a TfmError with a catalogue code.
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readSafetensors, writeSafetensors, type NamedTensor } from "../../src/weights/safetensors.js";
 import { buildFixtureBundle, buildFixtures, fixtures, type NodeResults, runNode, TOLERANCE, workDir } from "./helpers.js";
 
@@ -57,6 +57,7 @@ beforeAll(() => {
     ],
   });
 }, 120_000);
+afterAll(() => dir && rmSync(dir, { recursive: true, force: true }));
 
 describe("CPU bundles in Node vs PyTorch", () => {
   for (const name of fixtures) {
