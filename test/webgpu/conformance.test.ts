@@ -1,8 +1,9 @@
 // Every PyTorch reference fixture (test/fixtures/) run on WebGPU (Dawn; SwiftShader without a GPU):
-// the optimized graph, as `tfm run --backend webgpu` runs it, compiled to WGSL kernels, loaded
-// from the fixture's safetensors and run on its .npy inputs; every output is compared with
-// PyTorch's (tolerance 1e-4 absolute, as the CPU conformance test) and with the CPU interpreter's.
-// The actual errors and the dispatch counts are printed.
+// the optimized graph, op by op (the unfused schedule) and fused (as `tfm run --backend webgpu`
+// runs it), compiled to WGSL kernels, loaded from the fixture's safetensors and run on its .npy
+// inputs; every output is compared with PyTorch's (tolerance 1e-4 absolute, as the CPU
+// conformance test) and with the CPU interpreter's. The actual errors and the dispatch counts
+// are printed.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -13,6 +14,7 @@ import { CpuProgram } from "../../src/backends/cpu/interpret.js";
 import type { NodeGpu } from "../../src/backends/webgpu/node.js";
 import { WebGpuProgram } from "../../src/backends/webgpu/program.js";
 import { optimize } from "../../src/passes/pipeline.js";
+import { schedule, unfused } from "../../src/schedule/fuse.js";
 import { bindCheckpoint } from "../../src/runtime/bind.js";
 import { loadInputs } from "../../src/runtime/inputs.js";
 import { readNpy } from "../../src/weights/npy.js";
@@ -48,25 +50,30 @@ describe("WebGPU vs PyTorch", () => {
       expect(bound.diagnostics).toEqual([]);
       const inputs = loadInputs(r, readdirSync(join(dir, "inputs")).map((f) => ({ name: f.replace(/\.npy$/, ""), source: { kind: "npyFile" as const, path: join(dir, "inputs", f) } })));
       expect(inputs.diagnostics).toEqual([]);
-      const program = await WebGpuProgram.load(g, bound.tensors!, gpu.device);
-      const got = await program.run(inputs.tensors!);
       const cpu = new CpuProgram(g, bound.tensors!).run(inputs.tensors!).outputs;
       const report: string[] = [];
-      for (const f of readdirSync(join(dir, "outputs"))) {
-        const name = f.replace(/\.npy$/, "");
-        const want = readNpy(readFileSync(join(dir, "outputs", f)));
-        const t = got.get(name)!;
-        expect(t.shape, name).toEqual(want.shape);
-        let max = 0;
-        for (let i = 0; i < want.data.length; i++) max = Math.max(max, Math.abs(Number(want.data[i]) - t.data[i]!));
-        const vsCpu = diff(t, cpu.get(name)!, TOLERANCE);
-        report.push(`${name} ${JSON.stringify(want.shape)}: max |Δ| vs PyTorch ${max.toExponential(2)}, vs CPU ${vsCpu.max.toExponential(2)}`);
-        expect(max, `${fx}.${name}`).toBeLessThanOrEqual(TOLERANCE);
-        expect(vsCpu.bad, `${fx}.${name} vs the CPU`).toBeUndefined();
+      // Op by op (the unfused schedule), then fused.
+      for (const fused of [false, true]) {
+        const program = await WebGpuProgram.load(fused ? schedule(g) : unfused(g), bound.tensors!, gpu.device);
+        expect(program.compiled.fallbacks).toEqual([]);
+        const got = await program.run(inputs.tensors!);
+        const errors: string[] = [];
+        for (const f of readdirSync(join(dir, "outputs"))) {
+          const name = f.replace(/\.npy$/, "");
+          const want = readNpy(readFileSync(join(dir, "outputs", f)));
+          const t = got.get(name)!;
+          expect(t.shape, name).toEqual(want.shape);
+          let max = 0;
+          for (let i = 0; i < want.data.length; i++) max = Math.max(max, Math.abs(Number(want.data[i]) - t.data[i]!));
+          const vsCpu = diff(t, cpu.get(name)!, TOLERANCE);
+          errors.push(`${name} ${JSON.stringify(want.shape)} ${max.toExponential(2)} (vs CPU ${vsCpu.max.toExponential(2)})`);
+          expect(max, `${fx}.${name}${fused ? " fused" : ""}`).toBeLessThanOrEqual(TOLERANCE);
+          expect(vsCpu.bad, `${fx}.${name} vs the CPU${fused ? " fused" : ""}`).toBeUndefined();
+        }
+        report.push(`${fused ? "fused" : "unfused"}: ${program.dispatches.lastRun} dispatches, max |Δ| vs PyTorch ${errors.join(", ")}`);
+        program.destroy();
       }
-      const { kernels, fallbacks } = program.compiled;
-      console.log(`[webgpu conformance] ${fx}: ${report.join("; ")}; ${kernels.length} kernels, ${program.dispatches.lastRun} dispatches${fallbacks.length ? `, ${fallbacks.length} fused kernels run as op kernels` : ""}`);
-      program.destroy();
+      console.log(`[webgpu conformance] ${fx}: ${report.join("; ")}`);
     });
   }
 });

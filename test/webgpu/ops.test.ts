@@ -14,6 +14,7 @@ import type { Op } from "../../src/ir/ops.js";
 import { verify } from "../../src/ir/verify.js";
 import type { NodeGpu } from "../../src/backends/webgpu/node.js";
 import { WebGpuProgram } from "../../src/backends/webgpu/program.js";
+import { schedule, unfused } from "../../src/schedule/fuse.js";
 import { diff, openGpu, rng } from "./helpers.js";
 
 const N = 3; // the value of the symbolic dim `n`
@@ -280,10 +281,11 @@ beforeAll(async () => {
 });
 afterAll(() => gpu?.close());
 
-/** Loads `g` on the GPU and on the CPU and runs both. */
-async function both(g: Graph, inputs: Map<string, Tensor>) {
+/** Loads `g` (its unfused schedule, or fused) on the GPU and on the CPU and runs both. */
+async function both(g: Graph, inputs: Map<string, Tensor>, fused = false) {
   expect(verify(g)).toEqual([]);
-  const p = await WebGpuProgram.load(g, new Map(), gpu.device);
+  const p = await WebGpuProgram.load(fused ? schedule(g) : unfused(g), new Map(), gpu.device);
+  expect(p.compiled.fallbacks).toEqual([]);
   try {
     return { gpu: await p.run(inputs), cpu: new CpuProgram(g, new Map()).run(inputs).outputs, program: p };
   } finally {
@@ -292,11 +294,11 @@ async function both(g: Graph, inputs: Map<string, Tensor>) {
 }
 
 describe("every op on WebGPU against the CPU interpreter", () => {
-  it("all ops, one graph", async () => {
+  it.each([["op by op", false], ["fused", true]] as const)("all ops, one graph, %s", async (_, fused) => {
     const c = new Cases();
     for (const op of Object.keys(cases) as Op[]) cases[op](c, op);
     const g = c.b.finish();
-    const r = await both(g, c.inputs);
+    const r = await both(g, c.inputs, fused);
     const byOp = new Map<Op, number>();
     const failures: string[] = [];
     for (const o of g.outputs) {
@@ -305,7 +307,7 @@ describe("every op on WebGPU against the CPU interpreter", () => {
       byOp.set(t.op, Math.max(byOp.get(t.op) ?? 0, d.max));
       if (d.bad) failures.push(`${o.name} (${t.op}, shape ${JSON.stringify(r.cpu.get(o.name)!.shape)}): element ${d.bad.at}: gpu ${d.bad.gpu}, cpu ${d.bad.cpu}`);
     }
-    console.log(`[webgpu ops] max |Δ| by op: ${[...byOp].map(([op, m]) => `${op} ${m.toExponential(1)}`).join(", ")}`);
+    console.log(`[webgpu ops${fused ? ", fused" : ""}] max |Δ| by op: ${[...byOp].map(([op, m]) => `${op} ${m.toExponential(1)}`).join(", ")}`);
     expect(failures).toEqual([]);
     // Every op but weight (every model of the conformance test has weights) is covered.
     expect(new Set(g.nodes.map((x) => x.op)).size).toBe(Object.keys(cases).length - 1);

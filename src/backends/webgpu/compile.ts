@@ -11,7 +11,9 @@ import type { Kernel, KernelKind, Schedule } from "../../schedule/kernel.js";
 import { elementwiseKernel } from "./codegen/elementwise.js";
 import { ErrorSlots } from "./codegen/expr.js";
 import { type CompiledKernel, type Ctx, isInlineConst } from "./codegen/kernel.js";
+import { attentionKernel } from "./codegen/attention.js";
 import { matmulKernel } from "./codegen/matmul.js";
+import { rowsKernel } from "./codegen/rows.js";
 import { reduceKernel } from "./codegen/reduce.js";
 import { SizeTable, sizesDecl } from "./codegen/sizes.js";
 
@@ -48,7 +50,7 @@ const opKernels: Record<Op, Generator> = {
   gt: elementwiseKernel, ge: elementwiseKernel, and: elementwiseKernel, or: elementwiseKernel,
   cast: elementwiseKernel,
   where: elementwiseKernel,
-  matmul: (ctx, k) => matmulKernel(ctx, k),
+  matmul: matmulKernel,
   sum: reduceKernel, mean: reduceKernel, max: reduceKernel, min: reduceKernel, argmax: reduceKernel,
   reshape: elementwiseKernel, permute: elementwiseKernel, slice: elementwiseKernel, concat: elementwiseKernel,
   gather: elementwiseKernel, expand: elementwiseKernel, dropout: elementwiseKernel,
@@ -56,11 +58,12 @@ const opKernels: Record<Op, Generator> = {
 
 /** The generator of each fused kind; undefined: run its nodes as op kernels. */
 const kinds: Record<KernelKind, Generator | undefined> = {
-  op: (ctx, k) => opKernels[ctx.g.nodes[k.anchor ?? k.nodes[0]!]!.op](ctx, k),
+  // An op kernel nothing reads (a dead node of a graph as built) still runs, as on the CPU.
+  op: (ctx, k) => opKernels[ctx.g.nodes[k.anchor!]!.op](ctx, k.outputs.length ? k : { ...k, outputs: [k.anchor!] }),
   elementwise: elementwiseKernel,
-  rows: undefined,
-  matmul: undefined,
-  attention: undefined,
+  rows: rowsKernel,
+  matmul: matmulKernel,
+  attention: attentionKernel,
 };
 
 export function compile(s: Schedule): CompiledProgram {

@@ -70,6 +70,10 @@ export class Emitter {
 
   constructor(readonly g: Graph, readonly sizes: SizeTable, readonly leaves: ReadonlyMap<number, Leaf>, readonly errors: ErrorSlots) {}
 
+  /**
+   * A new name: a short lowercase prefix and a number. The names kernels write themselves (`gi`,
+   * `row`, `kbase`, `in0`, ...) never end in a digit after one of these prefixes, so never clash.
+   */
   fresh(prefix = "t"): string {
     return `${prefix}${this.next++}`;
   }

@@ -64,7 +64,7 @@ export class Frame {
   readonly emitter: Emitter;
   private readonly outNames = new Map<number, string>();
 
-  constructor(readonly ctx: Ctx, readonly k: Kernel, reads: readonly number[] = k.inputs, writes: readonly number[] = k.outputs) {
+  constructor(readonly ctx: Ctx, readonly k: Kernel, reads: readonly number[] = k.inputs, readonly writes: readonly number[] = k.outputs) {
     const g = ctx.g;
     reads.forEach((id) => {
       if (isInlineConst(ctx, id)) return; // the expression rule writes it as a literal

@@ -8,8 +8,10 @@
 import { constDim, type Dim } from "../../../check/shapes/dim.js";
 import type { Node } from "../../../ir/graph.js";
 import type { Kernel } from "../../../schedule/kernel.js";
+import type { ReduceOp } from "../../../ir/ops.js";
 import { broadcastIndex, type Block } from "./expr.js";
 import { type CompiledKernel, type Ctx, Frame, newBody } from "./kernel.js";
+import { accumulatorType, isReduction, rowReduction, Shared } from "./reduce.js";
 import { addU, delinearize, divU, lit, mulU, numelDim, type SizeTable } from "./sizes.js";
 import { kernelSource, toStorage } from "./wgsl.js";
 
@@ -47,17 +49,15 @@ export function matmulDims(node: Node, a: Node, b: Node): MatmulDims {
 
 const ceilDiv = (t: SizeTable, d: Dim, by: number) => divU(addU(t.ref(d), lit(by - 1)), lit(by));
 
-export interface MatmulParts {
-  /** Emits code run by every thread once its tile is known, before the k loop (a prologue's row stats). */
-  readonly before?: (b: Block, rows: { tileRow0: string; batch: readonly string[] }) => void;
-  /** The nodes to store, evaluated at (batch, row, col) with the matmul's value bound to the accumulator. */
-  readonly stores: readonly number[];
-  /** Extra workgroup declarations and their size in bytes (the prologue's). */
-  readonly shared?: () => { decls: string[]; bytes: number };
-}
-
-/** A matmul kernel: `k.anchor` is the matmul; its operands are read through `f`'s leaves (or a prologue). */
-export function matmulKernel(ctx: Ctx, k: Kernel, f: Frame = new Frame(ctx, k), parts: MatmulParts = { stores: [k.anchor!] }): CompiledKernel {
+/**
+ * A matmul kernel: `k.anchor` is the matmul. Its operands are read through the frame's leaves, or
+ * computed by the kernel: a prologue (the rows body computing A, e.g. a LayerNorm) is evaluated
+ * while A's tiles are loaded, after the workgroup has computed the statistics (the prologue's
+ * reductions) of its 16 rows, 16 threads per row. The kernel's outputs (the matmul, or the end of
+ * its epilogue) are evaluated at each element with the matmul's value bound to the accumulator.
+ */
+export function matmulKernel(ctx: Ctx, k: Kernel): CompiledKernel {
+  const f = new Frame(ctx, k, k.inputs, k.outputs.length ? k.outputs : [k.anchor!]);
   const node = f.node(k.anchor!);
   const [a, bNode] = [f.node(node.inputs[0]!), f.node(node.inputs[1]!)];
   const d = matmulDims(node, a, bNode);
@@ -74,22 +74,23 @@ export function matmulKernel(ctx: Ctx, k: Kernel, f: Frame = new Frame(ctx, k), 
   body.line(`let tx = lid % ${T};`);
   body.line(`let ty = lid / ${T};`);
   const batch = delinearize(t, "bl", d.batch).map((s) => e.bind(body, s));
-  parts.before?.(body, { tileRow0: `(tm * ${T})`, batch });
+  const sh = new Shared();
+  if (k.prologue?.length) rowStatistics(f, body, sh, k.prologue, d, batch, M);
   body.line(`let row = tm * ${T} + ty;`);
   body.line(`let col = tn * ${T} + tx;`);
   body.line("var acc = 0.0f;");
   const loop = body.child();
-  // A tile: thread (ty, tx) loads A[row, k0 + tx]; B tile: element (kk, cc) of B's tile, loaded
+  // A tile: thread (ty, tx) loads A[row, kbase + tx]; B tile: element (kk, cc) of B's tile, loaded
   // along B's contiguous axis (n, or k when B is given transposed).
   const transB = node.attrs.transB ?? false;
   const loadA = loop.child();
   loadA.line(`va = ${e.value(loadA, a.id, d.aIdx(batch, "row", "ka"))};`);
-  loop.line(`let ka = k0 + tx;`);
+  loop.line(`let ka = kbase + tx;`);
   loop.line("var va = 0.0f;");
   loop.nest(`if (row < ${M} && ka < ${K})`, loadA);
   loop.line(`sa[ty * ${T} + tx] = va;`);
   const [kk, cc] = transB ? ["tx", "ty"] : ["ty", "tx"];
-  loop.line(`let kb = k0 + ${kk};`);
+  loop.line(`let kb = kbase + ${kk};`);
   loop.line(`let cb = tn * ${T} + ${cc};`);
   loop.line("var vb = 0.0f;");
   const loadB = loop.child();
@@ -99,26 +100,53 @@ export function matmulKernel(ctx: Ctx, k: Kernel, f: Frame = new Frame(ctx, k), 
   loop.line("workgroupBarrier();");
   loop.line(`for (var q = 0u; q < ${T}; q = q + 1u) { acc = acc + sa[ty * ${T} + q] * sb[q * ${T} + tx]; }`);
   loop.line("workgroupBarrier();");
-  body.nest(`for (var k0 = 0u; k0 < ${K}; k0 = k0 + ${T})`, loop);
+  body.nest(`for (var kbase = 0u; kbase < ${K}; kbase = kbase + ${T})`, loop);
   // The store: the matmul's value is the accumulator; epilogue nodes are evaluated at its index.
   const store = body.child();
   const outIdx = d.outIdx(batch, "row", "col");
   f.leaves.set(node.id, () => "acc");
   const off = e.bind(store, addU(mulU(addU(mulU("bl", M), "row"), N), "col"));
-  for (const id of parts.stores) store.line(`${f.out(id)}[${off}] = ${toStorage(f.node(id).dtype, e.value(store, id, outIdx))};`);
+  for (const id of f.writes) store.line(`${f.out(id)}[${off}] = ${toStorage(f.node(id).dtype, e.value(store, id, outIdx))};`);
   body.nest(`if (row < ${M} && col < ${N})`, store);
-  const extra = parts.shared?.() ?? { decls: [], bytes: 0 };
-  const shared = [`var<workgroup> sa: array<f32, ${TILE * TILE}>;`, `var<workgroup> sb: array<f32, ${TILE * TILE}>;`, ...extra.decls];
+  sh.array("sa", "f32", TILE * TILE);
+  sh.array("sb", "f32", TILE * TILE);
   const { bindings, binds } = f.finalBindings();
   return {
     kernel: k.id,
     kind: k.kind,
-    wgsl: kernelSource(bindings, shared, String(TILE * TILE), body.text()),
+    wgsl: kernelSource(bindings, sh.text(), String(TILE * TILE), body.text()),
     binds,
     grid: [{ size: d.n, per: TILE }, { size: d.m, per: TILE }, { size: numelDim(d.batch), per: 1 }],
-    workgroupBytes: 2 * TILE * TILE * 4 + extra.bytes,
+    workgroupBytes: sh.bytes,
     invocations: TILE * TILE,
     checks: [],
   };
 }
 
+
+/**
+ * The prologue's reductions for the tile's 16 rows (clamped to the last row), in graph order:
+ * each row reduced by 16 threads, its result kept in a workgroup array indexed by the row's place
+ * in the tile. They become leaves: `stK[sr]` while later statistics are computed, `stK[ty]` when
+ * A's tiles are loaded (thread (ty, tx) loads row ty of the tile).
+ */
+function rowStatistics(f: Frame, b: Block, sh: Shared, prologue: readonly number[], d: MatmulDims, batch: readonly string[], M: string): void {
+  const e = f.emitter;
+  const T = lit(TILE);
+  let local = "sr";
+  b.line(`let sr = lid / ${T};`);
+  b.line(`let rs = min(tm * ${T} + sr, ${M} - 1u);`);
+  prologue.forEach((id, i) => {
+    const r = f.node(id);
+    if (!isReduction(r)) return;
+    const x = f.node(r.inputs[0]!);
+    const res = rowReduction(e, b, sh, r.op as ReduceOp, x.dtype, e.ref(x.shape[x.shape.length - 1]!), (inner, j) => e.value(inner, x.id, d.aIdx(batch, "rs", j)), TILE);
+    const t = accumulatorType(x.dtype);
+    const st = sh.array(`st${i}`, r.op === "argmax" ? "i32" : t, TILE);
+    const keep = t === "u32" && r.op !== "argmax" ? `select(0u, 1u, ${res})` : res;
+    b.line(`if (lid % ${T} == 0u) { ${st}[sr] = ${keep}; }`);
+    b.line("workgroupBarrier();");
+    f.leaves.set(id, () => (t === "u32" && r.op !== "argmax" ? `(${st}[${local}] != 0u)` : `${st}[${local}]`));
+  });
+  local = "ty";
+}

@@ -7,12 +7,16 @@
 // sums in double: the difference is within the conformance tolerance, see docs/WEBGPU.md).
 import { constValue, type Dim } from "../../../check/shapes/dim.js";
 import type { DType } from "../../../check/shapes/value.js";
+import type { Node } from "../../../ir/graph.js";
 import type { ReduceOp } from "../../../ir/ops.js";
 import type { Kernel } from "../../../schedule/kernel.js";
 import type { Block, Emitter } from "./expr.js";
 import { type CompiledKernel, type Ctx, Frame, newBody, THREADS } from "./kernel.js";
 import { delinearize, lit, numelDim } from "./sizes.js";
 import { f32Lit, i32Lit, kernelSource, scalarType, toStorage } from "./wgsl.js";
+
+const reductions = new Set(["sum", "mean", "max", "min", "argmax"]);
+export const isReduction = (n: Node): boolean => reductions.has(n.op);
 
 /** The type a reduction accumulates in: bool as u32 (0/1). */
 const accType = (d: DType) => {
@@ -42,41 +46,50 @@ function better(t: "f32" | "i32" | "u32", v: string, j: string, a: string, aj: s
   return `((tfm_isnan(${v}) && (!tfm_isnan(${a}) || ${j} < ${aj})) || (!tfm_isnan(${v}) && !tfm_isnan(${a}) && ${plain}))`;
 }
 
-/** Workgroup arrays a row reduction uses, declared once per kernel. */
+/** A kernel's workgroup arrays (the reductions' scratch, row statistics, staged rows), declared once. */
 export class Shared {
-  readonly decls = new Map<string, string>();
+  private readonly decls = new Map<string, { text: string; bytes: number }>();
+  /** The reductions' scratch array of this element type (or their argmax indices). */
   need(t: "f32" | "i32" | "u32" | "idx"): string {
-    const name = t === "idx" ? "redj" : `red${t[0]}`;
-    this.decls.set(name, `var<workgroup> ${name}: array<${t === "idx" ? "u32" : t}, ${THREADS}>;`);
+    return this.array(t === "idx" ? "redj" : `red${t[0]}`, t === "idx" ? "u32" : t, THREADS);
+  }
+  /** A workgroup array `name: array<type, length>` of 4-byte elements. */
+  array(name: string, type: string, length: number): string {
+    this.decls.set(name, { text: `var<workgroup> ${name}: array<${type}, ${length}>;`, bytes: length * 4 });
     return name;
   }
   get bytes(): number {
-    return this.decls.size * THREADS * 4;
+    return [...this.decls.values()].reduce((a, d) => a + d.bytes, 0);
   }
   text(): string[] {
-    return [...this.decls.values()];
+    return [...this.decls.values()].map((d) => d.text);
   }
 }
 
+/** The type a reduction accumulates in (bool as u32), and a value of that type as the node's value. */
+export const accumulatorType = (d: DType): "f32" | "i32" | "u32" => accType(d);
+
 /**
- * Emits, into `b`, the workgroup-wide reduction of a row of `r` elements whose element j is
- * `at(block, j)`; returns the name of the result (same in every thread). Must be reached by every
- * thread of the workgroup (it has barriers).
+ * Emits, into `b`, the reduction of a row of `r` elements whose element j is `at(block, j)`, by
+ * `group` threads (lanes lid % group; the workgroup's threads form THREADS / group such groups,
+ * each reducing its own row); returns the name of the result, the same in every thread of the
+ * group. Every thread of the workgroup must reach it (it has barriers).
  */
-export function rowReduction(e: Emitter, b: Block, sh: Shared, op: ReduceOp, dtype: DType, r: string, at: (inner: Block, j: string) => string): string {
+export function rowReduction(e: Emitter, b: Block, sh: Shared, op: ReduceOp, dtype: DType, r: string, at: (inner: Block, j: string) => string, group = THREADS): string {
   const t = accType(dtype);
   const red = sh.need(t);
   const acc = e.fresh("a");
   const j = e.fresh("j");
   const arg = op === "argmax";
   const accJ = arg ? e.fresh("a") : "";
+  const lane = group === THREADS ? "lid" : `(lid % ${lit(group)})`;
   b.line(`var ${acc}: ${t} = ${identity(op, t)};`);
   if (arg) b.line(`var ${accJ}: u32 = 0xffffffffu;`);
   const body = b.child();
   const v = asAcc(dtype, at(body, j));
   if (arg) body.line(`if (${better(t, v, j, acc, accJ)}) { ${acc} = ${v}; ${accJ} = ${j}; }`);
   else body.line(`${acc} = ${combine(op, t, acc, v)};`);
-  b.nest(`for (var ${j} = lid; ${j} < ${r}; ${j} = ${j} + ${lit(THREADS)})`, body);
+  b.nest(`for (var ${j} = ${lane}; ${j} < ${r}; ${j} = ${j} + ${lit(group)})`, body);
   const redJ = arg ? sh.need("idx") : "";
   b.line(`${red}[lid] = ${acc};`);
   if (arg) b.line(`${redJ}[lid] = ${accJ};`);
@@ -88,13 +101,14 @@ export function rowReduction(e: Emitter, b: Block, sh: Shared, op: ReduceOp, dty
     const [x, xj, y, yj] = [`${red}[lid]`, `${redJ}[lid]`, `${red}[lid + ${s}]`, `${redJ}[lid + ${s}]`];
     inner.line(`if (${better(t, y, yj, x, xj)}) { ${x} = ${y}; ${xj} = ${yj}; }`);
   } else inner.line(`${red}[lid] = ${combine(op, t, `${red}[lid]`, `${red}[lid + ${s}]`)};`);
-  step.nest(`if (lid < ${s})`, inner);
+  step.nest(`if (${lane} < ${s})`, inner);
   step.line("workgroupBarrier();");
-  b.nest(`for (var ${s} = ${lit(THREADS / 2)}; ${s} > 0u; ${s} = ${s} >> 1u)`, step);
+  b.nest(`for (var ${s} = ${lit(group / 2)}; ${s} > 0u; ${s} = ${s} >> 1u)`, step);
+  const first = group === THREADS ? "0" : `lid - ${lane}`;
   const out = e.fresh("r");
-  if (arg) b.line(`let ${out} = i32(${redJ}[0]);`);
-  else if (op === "mean") b.line(`let ${out} = ${red}[0] / ${t === "f32" ? `f32(${r})` : `i32(${r})`};`);
-  else b.line(`let ${out} = ${red}[0];`);
+  if (arg) b.line(`let ${out} = i32(${redJ}[${first}]);`);
+  else if (op === "mean") b.line(`let ${out} = ${red}[${first}] / ${t === "f32" ? `f32(${r})` : `i32(${r})`};`);
+  else b.line(`let ${out} = ${red}[${first}];`);
   b.line("workgroupBarrier();"); // the arrays may be reused by the next reduction
   return t === "u32" && !arg ? `(${out} != 0u)` : out;
 }
