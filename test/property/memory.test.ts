@@ -8,9 +8,9 @@
 // For every plan: checkPlan finds nothing; at the generator's dim values and at random ones, every
 // buffer is at least as big as each value it holds; the live bytes at every step, counted from
 // the buffers in use, are the plan's, and the planned peak is their max, at most the arena and at
-// most the sum of all values; and the plan runs: every kernel writing into its planned buffer
-// (run-plan.ts, in place where the plan says so) gives the interpreter's bits (any NaN matching
-// any NaN, as in the passes' property test). And the size comparison they rest on
+// most the sum of all values; and the plans run: the CPU interpreter, which writes every kernel
+// output into its planned buffer (in place where the plan says so), gives the same bits as with a
+// buffer per value (`reuse: false`; any NaN matching any NaN, as in the passes' property test). And the size comparison they rest on
 // (provablyNonNegative, dim.ts) is sound on random polynomials.
 // Seeds are printed; replay with TFM_MEMORY_SEED=<seed>, change the length with TFM_MEMORY_RUNS.
 import fc from "fast-check";
@@ -32,7 +32,6 @@ import { memoryReport } from "../../src/schedule/memory-report.js";
 import { planMemory, type MemoryPlan } from "../../src/schedule/memory.js";
 import { pickSeed } from "../helpers/seed.js";
 import { randomTensor } from "../unit/backends/cpu/helpers.js";
-import { runPlanned } from "../unit/schedule/run-plan.js";
 import { randomGraph } from "./passes-gen.js";
 import { caseArbitrary, generate } from "./shapes-gen.js";
 import { runCheck } from "./shapes-oracle.js";
@@ -120,12 +119,12 @@ function checkGraph(g: Graph, bindings: readonly ReadonlyMap<string, number>[], 
       if (!run) continue;
       let want: ReadonlyMap<string, Tensor>;
       try {
-        want = new CpuProgram(g, run.weights, undefined, { fuse: name === "fused" }).run(run.inputs).outputs;
+        want = new CpuProgram(g, run.weights, undefined, { fuse: name === "fused", reuse: false }).run(run.inputs).outputs;
       } catch (e) {
         if (e instanceof RunError) continue; // an index out of range: nothing to compare
         throw e;
       }
-      const got = runPlanned(p, run.weights, run.inputs, run.symbols);
+      const got = new CpuProgram(g, run.weights, undefined, { fuse: name === "fused" }).run(run.inputs).outputs;
       for (const [o, w] of want) {
         const d = difference(got.get(o)!, w);
         if (d) throw new Error(`output ${o}: running from the planned buffers gives other bits than the interpreter: ${d}`);

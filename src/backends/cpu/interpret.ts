@@ -1,9 +1,11 @@
-// The CPU interpreter: runs an IR graph on typed arrays, op by op, through the `Kernels`
-// interface. It is the normative semantics of every op (docs/IR.md). At load time it folds the
-// parts of the graph that depend only on weights and constants, and lays matmul weights out for
-// the kernel (transposed, k-contiguous) once — a matmul marked transB takes its operand already
-// laid out that way; at run time it binds the symbolic dims from the
-// inputs, evaluates every node, and recycles buffers whose last use has passed.
+// The CPU interpreter: runs an IR graph on typed arrays through the `Kernels` interface. It is the
+// normative semantics of every op (docs/IR.md). At load time it folds the parts of the graph that
+// depend only on weights and constants, lays matmul weights out for the kernel (transposed,
+// k-contiguous) once — a matmul marked transB takes its operand already laid out that way — cuts
+// the graph into kernels (src/schedule/fuse.ts; one per node with `fuse: false`) and plans their
+// buffers (src/schedule/memory.ts). At run time it binds the symbolic dims from the inputs,
+// allocates the planned buffers at those dims, and runs the kernels in order: an op kernel by its
+// node's semantics below, a fused kernel in tiles of rows (fused.ts).
 import { constValue, evalDim, showDim, type Dim } from "../../check/shapes/dim.js";
 import type { Graph, Node, Site } from "../../ir/graph.js";
 import { ops, type BinaryOp, type ReduceOp, type UnaryOp } from "../../ir/ops.js";
@@ -11,8 +13,9 @@ import type { Kernel, Schedule } from "../../schedule/kernel.js";
 import { schedule, unfused } from "../../schedule/fuse.js";
 import { KernelError } from "./errors.js";
 import { runFused, type FusedContext } from "./fused.js";
+import { bufferBytes, planMemory, type MemoryPlan } from "../../schedule/memory.js";
 import { defaultKernels, type Kernels } from "./kernels/index.js";
-import { arrayFor, numel, runtimeDType, showShape, type Tensor } from "./tensor.js";
+import { arrayFor, numel, runtimeDType, showShape, type DType, type Tensor } from "./tensor.js";
 
 /** A run-time failure the user can act on (bad input, out-of-range index), with the node involved. */
 export class RunError extends Error {
@@ -33,6 +36,11 @@ export interface RunResult {
 export interface CpuOptions {
   /** Run the fused schedule (the default) or one kernel per node (`tfm run --no-fuse`). */
   readonly fuse?: boolean;
+  /**
+   * Share buffers as the memory plan says (the default); false gives every kernel output a buffer
+   * of its own — the reference the plan is tested against.
+   */
+  readonly reuse?: boolean;
 }
 
 export class CpuProgram {
@@ -44,10 +52,13 @@ export class CpuProgram {
   private readonly transB = new Map<number, Tensor>();
   /** The kernels run per call, and which views share a buffer. */
   readonly schedule: Schedule;
-  /** For each buffer-owning node, the index of the last kernel that reads it (outputs: past the end). */
-  private readonly lastUse = new Map<number, number>();
+  /** Which buffer each kernel output lives in, and how large the buffers are (src/schedule/memory.ts). */
+  readonly plan: MemoryPlan;
+
+  private readonly reuseBuffers: boolean;
 
   constructor(readonly graph: Graph, weights: ReadonlyMap<string, Tensor>, private readonly kernels: Kernels = defaultKernels, opts: CpuOptions = {}) {
+    this.reuseBuffers = opts.reuse !== false;
     this.schedule = opts.fuse === false ? unfused(graph) : schedule(graph);
     this.atLoad = this.schedule.atLoad;
     for (const node of graph.nodes) {
@@ -71,27 +82,39 @@ export class CpuProgram {
     // transposed or otherwise folded at load) can be freed once the caller drops its map.
     const owner = (id: number) => this.schedule.aliases.get(id) ?? id;
     const read = new Set(graph.outputs.map((o) => owner(o.node)));
-    this.schedule.kernels.forEach((k, t) => {
+    for (const k of this.schedule.kernels) {
       const mine = new Set(k.nodes);
       for (const id of k.nodes) {
         graph.nodes[id]!.inputs.forEach((i, slot) => {
-          if (mine.has(i) || (graph.nodes[id]!.op === "matmul" && slot === 1 && this.transB.has(id))) return;
-          read.add(owner(i));
-          this.lastUse.set(owner(i), t);
+          if (!mine.has(i) && !(graph.nodes[id]!.op === "matmul" && slot === 1 && this.transB.has(id))) read.add(owner(i));
         });
       }
-    });
-    for (const o of graph.outputs) this.lastUse.set(owner(o.node), Infinity);
+    }
     for (const id of [...this.fixed.keys()]) if (!read.has(id)) this.fixed.delete(id);
+    this.plan = planMemory(this.schedule);
   }
 
   run(inputs: ReadonlyMap<string, Tensor>, opts: { profile?: boolean } = {}): RunResult {
     const symbols = this.bind(inputs);
     const values = new Map<number, Tensor>();
-    const pool = new Map<string, ArrayBufferView[]>();
     const profile = opts.profile ? new Map<string, { ms: number; count: number }>() : undefined;
-    // Buffers never recycled: the caller's inputs and the load-time values (a view may return them).
-    const pinned = new Set<ArrayBufferView>([...inputs.values(), ...this.fixed.values()].map((t) => t.data));
+    // The memory plan's buffers at this call's dims: every kernel output is a view of its buffer
+    // (an output written in place shares its input's). Fresh each call: the outputs handed to the
+    // caller are views of them.
+    const memory = bufferBytes(this.plan, symbols).map((bytes) => new ArrayBuffer(bytes));
+    const planned = (n: Node): Tensor => {
+      const b = this.reuseBuffers ? this.plan.bufferOf(n.id) : undefined;
+      const dtype = runtimeDType[n.dtype];
+      const shape = this.shape(n, symbols);
+      // A value nothing reads (a dead node of a graph run as built) has no buffer: it gets its own,
+      // as every value does without reuse.
+      return { dtype, shape, data: b === undefined ? arrayFor(dtype, numel(shape)) : viewOf(dtype, memory[b]!, numel(shape)) } as Tensor;
+    };
+    /** A value computed elsewhere (a constant, a view, a small fused kernel) put into its buffer. */
+    const store = (n: Node, v: Tensor): Tensor => {
+      const into = planned(n);
+      return v.data.buffer === into.data.buffer && v.data.byteOffset === 0 ? v : this.kernels.reshape(v, into.shape, into);
+    };
     const { aliases } = this.schedule;
     const get = (i: number): Tensor => {
       const src = aliases.get(i);
@@ -106,17 +129,17 @@ export class CpuProgram {
       shape: (n) => this.shape(n, symbols),
       evaluate: (n, getIn) => this.evaluate(n, getIn, symbols),
       transposed: (id) => this.transB.get(id),
-      allocate: (n) => this.reuse(n, symbols, pool) ?? this.allocate(n, symbols),
+      allocate: planned,
     };
-    this.schedule.kernels.forEach((k, t) => {
+    for (const k of this.schedule.kernels) {
       const t0 = profile ? performance.now() : 0;
       const site = this.graph.nodes[k.anchor ?? k.nodes.at(-1)!]!.site;
       try {
         if (k.kind === "op") {
           const node = this.graph.nodes[k.anchor!]!;
-          values.set(node.id, this.evaluate(node, get, symbols, this.reuse(node, symbols, pool)));
+          values.set(node.id, store(node, this.evaluate(node, get, symbols, planned(node))));
         } else {
-          const outs = runFused(k, ctx) ?? this.evaluateAll(k, get, symbols);
+          const outs = runFused(k, ctx) ?? new Map([...this.evaluateAll(k, get, symbols)].map(([id, v]) => [id, store(this.graph.nodes[id]!, v)]));
           for (const [id, v] of outs) values.set(id, v);
         }
       } catch (e) {
@@ -128,16 +151,7 @@ export class CpuProgram {
         const p = profile.get(key) ?? { ms: 0, count: 0 };
         profile.set(key, { ms: p.ms + performance.now() - t0, count: p.count + 1 });
       }
-      // Buffers whose last reader this was go back to the pool.
-      for (const i of new Set(k.inputs.map((i) => aliases.get(i) ?? i))) {
-        if (this.lastUse.get(i) !== t) continue;
-        const dead = values.get(i);
-        values.delete(i);
-        if (!dead || pinned.has(dead.data) || [...values.values()].some((v) => v.data.buffer === dead.data.buffer)) continue;
-        const key = `${dead.dtype}:${dead.data.length}`;
-        pool.set(key, [...(pool.get(key) ?? []), dead.data]);
-      }
-    });
+    }
     const outputs = new Map(this.graph.outputs.map((o) => [o.name, get(o.node)]));
     return { outputs, symbols, ...(profile ? { profile } : {}) };
   }
@@ -148,22 +162,6 @@ export class CpuProgram {
     const read = (i: number) => local.get(i) ?? get(i);
     for (const id of k.nodes) local.set(id, this.evaluate(this.graph.nodes[id]!, read, symbols));
     return new Map(k.outputs.map((id) => [id, local.get(id)!]));
-  }
-
-  private allocate(node: Node, symbols: ReadonlyMap<string, number>): Tensor {
-    const dtype = runtimeDType[node.dtype];
-    const shape = this.shape(node, symbols);
-    return { dtype, shape, data: arrayFor(dtype, numel(shape)) } as Tensor;
-  }
-
-  /** A free buffer of the node's size and dtype, when one is waiting in the pool. */
-  private reuse(node: Node, symbols: ReadonlyMap<string, number>, pool: Map<string, ArrayBufferView[]>): Tensor | undefined {
-    if (node.op === "reshape" || node.op === "dropout") return undefined; // views of their input
-    const dtype = runtimeDType[node.dtype];
-    const shape = this.shape(node, symbols);
-    const free = pool.get(`${dtype}:${numel(shape)}`);
-    const data = free?.pop();
-    return data ? ({ dtype, shape, data } as unknown as Tensor) : undefined;
   }
 
   private shape(node: Node, symbols: ReadonlyMap<string, number>): number[] {
@@ -236,4 +234,9 @@ export class CpuProgram {
       default: throw new Error(`interpreter: no semantics for ${node.op}`);
     }
   }
+}
+
+/** The first `n` elements of a buffer, as the dtype's typed array. */
+function viewOf(dtype: DType, buffer: ArrayBuffer, n: number): Tensor["data"] {
+  return dtype === "f32" ? new Float32Array(buffer, 0, n) : dtype === "i32" ? new Int32Array(buffer, 0, n) : new Uint8Array(buffer, 0, n);
 }

@@ -22,7 +22,6 @@ import { liveness, runtimeBytes, ScheduleError } from "../../../src/schedule/liv
 import { formatMemory, memoryReport, memoryReportText } from "../../../src/schedule/memory-report.js";
 import { bufferBytes, planMemory, type MemoryPlan } from "../../../src/schedule/memory.js";
 import { randomTensor } from "../backends/cpu/helpers.js";
-import { runPlanned } from "./run-plan.js";
 
 const [b, t] = [symDim("b"), symDim("t")];
 const c = constDim;
@@ -231,7 +230,7 @@ function graphOf(file: string, settings: Record<string, string> = {}): Graph {
 }
 
 describe("plans that run", () => {
-  it("GPT-2 (2 small blocks), fused and unfused, run from their planned buffers gives the interpreter's bits", () => {
+  it("GPT-2 (2 small blocks), fused and unfused, run from their planned buffers gives the bits of a run with a buffer per value", () => {
     const r = check(readFileSync("models/gpt2.tfm", "utf8"), "gpt2.tfm", { settings: new Map(Object.entries({ n_layer: "2", n_embd: "16", n_head: "2", vocab_size: "23", n_positions: "40" })) });
     const g = optimize(buildGraph(r)!).graph;
     const weights = randomWeights(r.instance!.weights, 7);
@@ -239,11 +238,11 @@ describe("plans that run", () => {
       const ids = randomTensor("i32", [batch, seq], 3, { range: 22 });
       ids.data.forEach((v, i) => (ids.data[i] = Math.abs(v) % 23));
       const inputs = new Map<string, Tensor>([["input_ids", ids]]);
-      const want = new CpuProgram(g, weights).run(inputs).outputs.get("logits")!;
-      for (const s of [unfused(g), schedule(g)]) {
-        const p = planMemory(s);
-        expect(checkPlan(p)).toEqual([]);
-        const got = runPlanned(p, weights, inputs, at({ batch, seq })).get("logits")!;
+      for (const fuse of [false, true]) {
+        const planned = new CpuProgram(g, weights, undefined, { fuse });
+        expect(checkPlan(planned.plan)).toEqual([]);
+        const got = planned.run(inputs).outputs.get("logits")!;
+        const want = new CpuProgram(g, weights, undefined, { fuse, reuse: false }).run(inputs).outputs.get("logits")!;
         expect(got.shape).toEqual(want.shape);
         expect(Buffer.from(got.data.buffer, got.data.byteOffset, got.data.byteLength).equals(Buffer.from(want.data.buffer, want.data.byteOffset, want.data.byteLength))).toBe(true);
       }
