@@ -5,6 +5,7 @@
 import { buildGraph, check } from "../api.js";
 import { hasErrors, sortDiagnostics } from "../diag/diagnostic.js";
 import { renderDiagnostics } from "../diag/render.js";
+import { printSchedule } from "../schedule/kernel.js";
 import { printGraph } from "../ir/print.js";
 import { formatReport, optimize, passes, UnknownPass } from "../passes/pipeline.js";
 import { schedule } from "../schedule/fuse.js";
@@ -17,6 +18,8 @@ export interface IrOptions {
   /** A pass name, "none" or "all". */
   readonly after?: string;
   readonly report?: boolean;
+  /** Print the graph's fused schedule (its kernels) after the graph. */
+  readonly kernels?: boolean;
   /** With `report`: the dim values the memory section is evaluated at (others default; see dims.ts). */
   readonly dims?: ReadonlyMap<string, number>;
 }
@@ -34,7 +37,8 @@ export function runIr(file: string, opts: IrOptions, out: (s: string) => void, e
     return 1;
   }
   const optimized = optimize(g, { until: opts.after ?? (opts.report ? "all" : "none") });
-  if (!opts.report) out(printGraph(optimized.graph));
+  if (opts.kernels) out(`${printGraph(optimized.graph)}\n${printSchedule(schedule(optimized.graph))}`);
+  else if (!opts.report) out(printGraph(optimized.graph));
   else out(`${formatReport(optimized)}\n${memoryReportText(schedule(optimized.graph), dimBindings(optimized.graph, opts.dims))}`);
   return 0;
 }

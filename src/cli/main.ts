@@ -20,7 +20,7 @@ const processIo: Io = { out: (s) => process.stdout.write(s), err: (s) => process
 
 const setOption = () => new Option("--set <name=value>", "override a model parameter (repeatable)").argParser(collectSetting);
 
-export function buildCli(exit: (code: number) => void, { out, err }: Io): Command {
+export function buildCli(exit: (code: number) => void, { out, err }: Io, later: (work: Promise<void>) => void = () => undefined): Command {
   const program = new Command("tfm")
     .description("A compiler for Transformer models written in .tfm")
     .version("0.1.0")
@@ -51,6 +51,7 @@ export function buildCli(exit: (code: number) => void, { out, err }: Io): Comman
     .argument("<file>", "a .tfm file")
     .addOption(setOption())
     .option("--after <pass>", `print the IR after this optimizer pass: none (as built, the default), ${passes.map((p) => p.name).join(", ")} or all`)
+    .option("--kernels", "print the fused kernels (the schedule) after the IR; with --after all, the ones tfm run runs")
     .option("--report", "print what each optimizer pass changed (up to --after, default all) instead of the IR, then the memory plan")
     .addOption(new Option("--dims <name=n,...>", `with --report: the dim values to evaluate memory sizes at (repeatable; default ${defaultDims})`).argParser(collectDims))
     .action((file: string, opts) => exit(runIr(file, { ...opts, set: opts.set ?? new Map() }, out, err)));
@@ -69,7 +70,12 @@ export function buildCli(exit: (code: number) => void, { out, err }: Io): Comman
     .option("--profile", "print the time spent in each kind of kernel")
     .option("--no-optimize", "run the graph as built, without the optimizer's passes")
     .option("--no-fuse", "run one kernel per IR node instead of the fused kernels")
-    .action((file: string, opts) => exit(runRun(file, { ...opts, set: opts.set ?? new Map(), input: opts.input ?? [] }, out, err)));
+    .addOption(new Option("--backend <backend>", "where the kernels run: the CPU interpreter, or WGSL kernels on WebGPU (Dawn; SwiftShader without a GPU)").choices(["cpu", "webgpu"]).default("cpu"))
+    .action((file: string, opts) => {
+      const code = runRun(file, { ...opts, set: opts.set ?? new Map(), input: opts.input ?? [] }, out, err);
+      if (typeof code === "number") exit(code);
+      else later(code.then(exit));
+    });
 
   program
     .command("build")
@@ -122,17 +128,28 @@ export function buildCli(exit: (code: number) => void, { out, err }: Io): Comman
 }
 
 export function main(argv: string[], io: Io = processIo): number {
-  let code = 0;
-  const cli = buildCli((c) => (code = c), io);
+  return parse(argv, io).code;
+}
+
+/** As `main`, waiting for a command that finishes later (`tfm run --backend webgpu`). */
+export async function mainAsync(argv: string[], io: Io = processIo): Promise<number> {
+  const r = parse(argv, io);
+  if (r.work) await r.work;
+  return r.code;
+}
+
+function parse(argv: string[], io: Io): { code: number; work?: Promise<void> } {
+  const r: { code: number; work?: Promise<void> } = { code: 0 };
+  const cli = buildCli((c) => (r.code = c), io, (w) => (r.work = w));
   try {
     cli.parse(argv, { from: "user" });
   } catch (e) {
-    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2; // --help and --version exit 0
+    if (e instanceof CommanderError) return { code: e.exitCode === 0 ? 0 : 2 }; // --help and --version exit 0
     if (e instanceof UsageError) {
       io.err(`tfm: ${e.message}\n`);
-      return 2;
+      return { code: 2 };
     }
     throw e;
   }
-  return code;
+  return r;
 }

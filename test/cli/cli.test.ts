@@ -130,6 +130,13 @@ describe("tfm ir", () => {
     expect(tfm("ir", "models/gpt2.tfm", "--report", "--after", "simplify").out.split("\n").filter((l) => /^\S+ +\d+ → \d+ +\d+ → \d+ /.test(l)).length).toBe(3);
   });
 
+  it("prints the fused kernels with --kernels", () => {
+    const r = tfm("ir", "models/gpt2.tfm", ...small, "--after", "all", "--kernels");
+    expect(r.code).toBe(0);
+    expect(r.out).toContain(readFileSync("test/golden/ir/gpt2.opt.ir", "utf8"));
+    expect(r.out).toContain(readFileSync("test/golden/ir/gpt2.kernels", "utf8"));
+  });
+
   it("rejects an unknown pass, exit 2", () => {
     const r = tfm("ir", "models/gpt2.tfm", "--after", "fusion");
     expect(r.code).toBe(2);
