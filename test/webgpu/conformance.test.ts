@@ -70,7 +70,8 @@ describe("WebGPU vs PyTorch", () => {
           expect(max, `${fx}.${name}${fused ? " fused" : ""}`).toBeLessThanOrEqual(TOLERANCE);
           expect(vsCpu.bad, `${fx}.${name} vs the CPU${fused ? " fused" : ""}`).toBeUndefined();
         }
-        report.push(`${fused ? "fused" : "unfused"}: ${program.dispatches.lastRun} dispatches, max |Δ| vs PyTorch ${errors.join(", ")}`);
+        const plan = program.plan!;
+        report.push(`${fused ? "fused" : "unfused"}: ${program.dispatches.lastRun} dispatches, ${plan.sizes.length} buffers (${plan.inPlace.length} in place), max |Δ| vs PyTorch ${errors.join(", ")}`);
         program.destroy();
       }
       console.log(`[webgpu conformance] ${fx}: ${report.join("; ")}`);

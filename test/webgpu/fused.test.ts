@@ -65,19 +65,23 @@ async function compare(src: string, inputs: Record<string, Tensor>, kinds: strin
     const has = k === "prologue" ? s.kernels.some((x) => x.kind === "matmul" && x.prologue?.length) : s.kernels.some((x) => x.kind === k);
     expect(has, `a ${k} kernel`).toBe(true);
   }
-  const p = await WebGpuProgram.load(s, weights, gpu.device);
-  expect(p.compiled.fallbacks).toEqual([]);
   const ins = new Map(Object.entries(inputs));
-  const got = await p.run(ins);
   const want = new CpuProgram(g, weights).run(ins).outputs;
-  const report: string[] = [];
-  for (const [name, t] of want) {
-    const d = diff(got.get(name)!, t, 2e-5, 2e-5);
-    report.push(`${name} ${d.max.toExponential(1)}`);
-    expect(d.bad, name).toBeUndefined();
+  // Out of the memory plan's buffers (in place where it says), and with a buffer per value.
+  for (const reuse of [true, false]) {
+    const p = await WebGpuProgram.load(s, weights, gpu.device, { reuse });
+    expect(p.compiled.fallbacks).toEqual([]);
+    const got = await p.run(ins);
+    const report: string[] = [];
+    for (const [name, t] of want) {
+      const d = diff(got.get(name)!, t, 2e-5, 2e-5);
+      report.push(`${name} ${d.max.toExponential(1)}`);
+      expect(d.bad, name).toBeUndefined();
+    }
+    const planned = p.plan ? `; ${p.plan.sizes.length} buffers, ${p.plan.inPlace.length} in place` : "; a buffer per value";
+    console.log(`[webgpu fused] ${g.name}: ${s.kernels.map((k) => k.kind).join(" ")}${planned}; max |Δ| ${report.join(", ")}`);
+    p.destroy();
   }
-  console.log(`[webgpu fused] ${g.name}: ${s.kernels.map((k) => k.kind).join(" ")}; max |Δ| ${report.join(", ")}`);
-  p.destroy();
 }
 
 describe("fused kernels on WebGPU against the CPU interpreter", () => {

@@ -66,9 +66,18 @@ const kinds: Record<KernelKind, Generator | undefined> = {
   attention: attentionKernel,
 };
 
-export function compile(s: Schedule): CompiledProgram {
+/**
+ * Compiles a schedule. `inPlace` lists the outputs a memory plan writes over a dying input's buffer
+ * (step = the kernel's index); without it every kernel output has a buffer apart from its inputs.
+ */
+export function compile(s: Schedule, inPlace: readonly { readonly step: number; readonly input: number; readonly output: number }[] = []): CompiledProgram {
   const g = s.graph;
-  const ctx: Ctx = { g, sizes: new SizeTable(), errors: new ErrorSlots(), atLoad: s.atLoad };
+  const over = new Map<number, Map<number, number>>();
+  for (const p of inPlace) {
+    const id = s.kernels[p.step]!.id;
+    over.set(id, (over.get(id) ?? new Map()).set(p.input, p.output));
+  }
+  const ctx: Ctx = { g, sizes: new SizeTable(), errors: new ErrorSlots(), atLoad: s.atLoad, aliases: s.aliases, inPlace: over };
   const kernels: CompiledKernel[] = [];
   const fallbacks: { kernel: number; kind: KernelKind; reason: string }[] = [];
   const readers = consumers(g);

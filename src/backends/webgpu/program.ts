@@ -9,17 +9,22 @@ import { evalDim, showDim } from "../../check/shapes/dim.js";
 import type { Graph } from "../../ir/graph.js";
 import { unfused } from "../../schedule/fuse.js";
 import type { Schedule } from "../../schedule/kernel.js";
+import { type MemoryPlan, planMemory } from "../../schedule/memory.js";
 import { CpuProgram, RunError } from "../cpu/interpret.js";
 import { numel, runtimeDType, showShape, type Tensor } from "../cpu/tensor.js";
 import { compile, type CompiledProgram } from "./compile.js";
 import { sizeValues } from "./codegen/sizes.js";
-import { type BufferPlan, GpuRunner, type Readback } from "./device.js";
+import { GpuRunner, type Readback } from "./device.js";
 import { WebGpuError } from "./errors.js";
 import { checkDevice, type Limits, limitsOf, needs, splitGrid } from "./limits.js";
 
 export interface LoadOptions {
-  /** Nodes that share a buffer (a memory plan); without one, each value has its own buffer. */
-  readonly plan?: BufferPlan;
+  /**
+   * Share buffers as the schedule's memory plan says (the default: src/schedule/memory.ts, every
+   * element 4 bytes here, outputs written in place over dying inputs where it allows); false gives
+   * every kernel output a buffer of its own.
+   */
+  readonly reuse?: boolean;
   /** Limits lower than the device's, to behave as a smaller device would (tests, portability checks). */
   readonly limits?: Partial<Limits>;
 }
@@ -35,6 +40,8 @@ export class WebGpuProgram {
 
   private constructor(
     readonly compiled: CompiledProgram,
+    /** The memory plan the buffers follow (undefined: a buffer per value). */
+    readonly plan: MemoryPlan | undefined,
     private readonly runner: GpuRunner,
     private readonly fixed: ReadonlyMap<number, Tensor>,
     private readonly binder: CpuProgram,
@@ -44,13 +51,20 @@ export class WebGpuProgram {
   /** Compiles `source` (a graph: its unfused schedule; or a schedule) and loads it with `weights` on `device`. */
   static async load(source: Graph | Schedule, weights: ReadonlyMap<string, Tensor>, device: GPUDevice, opts: LoadOptions = {}): Promise<WebGpuProgram> {
     const s = "kernels" in source ? source : unfused(source);
-    const compiled = compile(s);
+    let plan = opts.reuse === false ? undefined : planMemory(s, { elementBytes: () => 4 });
+    let compiled = compile(s, plan?.inPlace);
+    // A fused kernel run as op kernels has intermediate values the plan does not know of, and
+    // cannot write in place: such a program gets a buffer per value.
+    if (plan && compiled.fallbacks.length) {
+      plan = undefined;
+      compiled = compile(s);
+    }
     const own = limitsOf(device.limits as unknown as Record<keyof Limits, number>);
     const limits = limitsOf({ ...own, ...Object.fromEntries(Object.entries(opts.limits ?? {}).map(([k, v]) => [k, Math.min(v!, own[k as keyof Limits])])) });
     checkDevice(needs(compiled), limits);
     const fixed = loadTimeValues(s, compiled.uploads, weights);
-    const runner = await GpuRunner.create(device, compiled, fixed, opts.plan);
-    return new WebGpuProgram(compiled, runner, fixed, inputBinder(s.graph), limits);
+    const runner = await GpuRunner.create(device, compiled, fixed, plan?.buffers);
+    return new WebGpuProgram(compiled, plan, runner, fixed, inputBinder(s.graph), limits);
   }
 
   get graph(): Graph {

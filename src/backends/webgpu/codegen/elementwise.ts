@@ -19,7 +19,9 @@ export function elementwiseKernel(ctx: Ctx, k: Kernel): CompiledKernel {
   b.line(`let gi = wg * ${lit(THREADS)} + lid;`);
   b.line(`if (gi >= ${ctx.sizes.ref(total)}) { return; }`);
   const idx = delinearize(ctx.sizes, "gi", shape).map((e) => f.emitter.bind(b, e));
-  for (const o of k.outputs) b.line(`${f.out(o)}[gi] = ${toStorage(f.node(o).dtype, f.emitter.value(b, o, idx))};`);
+  // Every value before any store: an output may be written over an input (the memory plan's in place).
+  const values = k.outputs.map((o) => f.emitter.value(b, o, idx));
+  k.outputs.forEach((o, i) => b.line(`${f.out(o)}[gi] = ${toStorage(f.node(o).dtype, values[i]!)};`));
   const { bindings, binds } = f.finalBindings();
   return {
     kernel: k.id,

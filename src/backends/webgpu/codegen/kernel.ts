@@ -15,6 +15,13 @@ export interface Ctx {
   readonly errors: ErrorSlots;
   /** Nodes computed at load time (uploaded once, or inlined when they are constants). */
   readonly atLoad: ReadonlySet<number>;
+  /** Nodes that share another's buffer (reshape, dropout): node → owner. */
+  readonly aliases: ReadonlyMap<number, number>;
+  /**
+   * Outputs written over an input's buffer (the memory plan's in place), by kernel id: input owner
+   * → output. The kernel binds that buffer once, read-write, and reads the input from it.
+   */
+  readonly inPlace: ReadonlyMap<number, ReadonlyMap<number, number>>;
 }
 
 /** One storage binding of a kernel, from binding 1 on, in order. */
@@ -66,19 +73,25 @@ export class Frame {
 
   constructor(readonly ctx: Ctx, readonly k: Kernel, reads: readonly number[] = k.inputs, readonly writes: readonly number[] = k.outputs) {
     const g = ctx.g;
+    writes.forEach((id, i) => this.outNames.set(id, `out${i}`));
+    const overwritten = ctx.inPlace.get(k.id);
     reads.forEach((id) => {
       if (isInlineConst(ctx, id)) return; // the expression rule writes it as a literal
       const n = g.nodes[id]!;
-      const name = `in${this.binds.length}`;
-      this.bindings.push({ name, type: storageType(n.dtype), access: "read" });
-      this.binds.push({ kind: "read", node: id });
-      this.leaves.set(id, (_b, idx) => fromStorage(n.dtype, `${name}[${linearize(ctx.sizes, idx, n.shape)}]`));
+      const over = overwritten?.get(ctx.aliases.get(id) ?? id);
+      const name = over !== undefined && this.outNames.has(over) ? this.outNames.get(over)! : `in${this.binds.length}`;
+      if (!name.startsWith("out")) {
+        this.bindings.push({ name, type: storageType(n.dtype), access: "read" });
+        this.binds.push({ kind: "read", node: id });
+      }
+      // Read from an output's buffer (in place), the element's bits are reinterpreted when the types differ.
+      const from = name.startsWith("out") ? storageType(g.nodes[over!]!.dtype) : storageType(n.dtype);
+      const load = (off: string) => (from === storageType(n.dtype) ? `${name}[${off}]` : `bitcast<${storageType(n.dtype)}>(${name}[${off}])`);
+      this.leaves.set(id, (_b, idx) => fromStorage(n.dtype, load(linearize(ctx.sizes, idx, n.shape))));
     });
-    writes.forEach((id, i) => {
-      const name = `out${i}`;
-      this.bindings.push({ name, type: storageType(g.nodes[id]!.dtype), access: "read_write" });
+    writes.forEach((id) => {
+      this.bindings.push({ name: this.outNames.get(id)!, type: storageType(g.nodes[id]!.dtype), access: "read_write" });
       this.binds.push({ kind: "write", node: id });
-      this.outNames.set(id, name);
     });
     this.emitter = new Emitter(g, ctx.sizes, this.leaves, ctx.errors);
   }

@@ -106,7 +106,8 @@ export function matmulKernel(ctx: Ctx, k: Kernel): CompiledKernel {
   const outIdx = d.outIdx(batch, "row", "col");
   f.leaves.set(node.id, () => "acc");
   const off = e.bind(store, addU(mulU(addU(mulU("bl", M), "row"), N), "col"));
-  for (const id of f.writes) store.line(`${f.out(id)}[${off}] = ${toStorage(f.node(id).dtype, e.value(store, id, outIdx))};`);
+  const values = f.writes.map((id) => e.value(store, id, outIdx)); // every value before any store (in place)
+  f.writes.forEach((id, i) => store.line(`${f.out(id)}[${off}] = ${toStorage(f.node(id).dtype, values[i]!)};`));
   body.nest(`if (row < ${M} && col < ${N})`, store);
   sh.array("sa", "f32", TILE * TILE);
   sh.array("sb", "f32", TILE * TILE);

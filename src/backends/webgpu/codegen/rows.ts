@@ -44,19 +44,27 @@ export function rowsKernel(ctx: Ctx, k: Kernel): CompiledKernel {
   b.line(`if (wg >= ${ctx.sizes.ref(rows)}) { return; }`);
   const outer = delinearize(ctx.sizes, "wg", outerShape).map((s) => e.bind(b, s));
   reduceRow(f, b, sh, k.nodes, outer);
-  const full = showShape(dom);
-  for (const o of k.outputs) {
-    const node = f.node(o);
-    const st = (blk: Block, j: string, off: string) => blk.line(`${f.out(o)}[${off}] = ${toStorage(node.dtype, e.value(blk, o, [...outer, j]))};`);
-    if (showShape(node.shape) === full) {
-      const loop = b.child();
-      st(loop, "j", `wg * ${e.ref(n)} + j`);
-      b.nest(`for (var j = lid; j < ${e.ref(n)}; j = j + ${lit(THREADS)})`, loop);
-    } else if (showShape(node.shape) === showShape([...outerShape, constDim(1)])) {
-      const one = b.child();
-      st(one, "0u", "wg");
-      b.nest("if (lid == 0u)", one);
-    } else throw new Error(`webgpu codegen: rows kernel k${k.id} writes %${o} of a shape outside its rows`);
+  // Outputs of the row's shape: one pass over the row, every value of an element before any store
+  // (an output may be written over an input: the memory plan's in place). Row scalars: thread 0.
+  const full = showShape(dom), scalar = showShape([...outerShape, constDim(1)]);
+  const wide = k.outputs.filter((o) => showShape(f.node(o).shape) === full);
+  const narrow = k.outputs.filter((o) => showShape(f.node(o).shape) === scalar && !wide.includes(o));
+  const stray = k.outputs.find((o) => !wide.includes(o) && !narrow.includes(o));
+  if (stray !== undefined) throw new Error(`webgpu codegen: rows kernel k${k.id} writes %${stray} of a shape outside its rows`);
+  const store = (blk: Block, outs: readonly number[], j: string, off: string) => {
+    const values = outs.map((o) => e.value(blk, o, [...outer, j]));
+    outs.forEach((o, i) => blk.line(`${f.out(o)}[${off}] = ${toStorage(f.node(o).dtype, values[i]!)};`));
+  };
+  if (wide.length) {
+    const loop = b.child();
+    store(loop, wide, "j", `wg * ${e.ref(n)} + j`);
+    b.nest(`for (var j = lid; j < ${e.ref(n)}; j = j + ${lit(THREADS)})`, loop);
+  }
+  if (narrow.length) {
+    if (wide.length) b.line("workgroupBarrier();"); // every thread has read the row's inputs
+    const one = b.child();
+    store(one, narrow, "0u", "wg");
+    b.nest("if (lid == 0u)", one);
   }
   const { bindings, binds } = f.finalBindings();
   return {
