@@ -366,6 +366,23 @@ describe("every op on WebGPU against the CPU interpreter", () => {
   });
 });
 
+describe("one program, many runs", () => {
+  it("runs started together run one after the other, each with its own sizes", async () => {
+    const c = new Cases();
+    const x = c.input("f32", [n, 4]);
+    c.out("exp", c.node("exp", [x], "f32", [n, 4]));
+    const g = c.b.finish();
+    const p = await WebGpuProgram.load(g, new Map(), gpu.device);
+    const runs = [1, 5, 2].map((rows) => new Map([["x0", fromValues("f32", [rows, 4], Array.from({ length: rows * 4 }, (_, i) => i / 8))]]));
+    const outs = await Promise.all(runs.map((inputs) => p.run(inputs)));
+    outs.forEach((o, i) => {
+      const want = new CpuProgram(g, new Map()).run(runs[i]!).outputs.get(g.outputs[0]!.name)!;
+      expect(diff(o.get(g.outputs[0]!.name)!, want, 0, 2e-6).bad).toBeUndefined();
+    });
+    p.destroy();
+  });
+});
+
 function errorOf(f: () => unknown): Error | undefined {
   try {
     f();

@@ -4,7 +4,6 @@
 // kind without a generator (or a fused kernel a generator declines) runs as op kernels, one per
 // node: correct, with more dispatches; `fallbacks` lists those kernels.
 import type { Dim } from "../../check/shapes/dim.js";
-import type { Graph } from "../../ir/graph.js";
 import type { Op } from "../../ir/ops.js";
 import { consumers, kernel as makeKernel } from "../../schedule/fuse.js";
 import type { Kernel, KernelKind, Schedule } from "../../schedule/kernel.js";
@@ -117,6 +116,3 @@ export function compile(s: Schedule, inPlace: readonly { readonly step: number; 
     fallbacks,
   };
 }
-
-/** The graph a compiled program computes. */
-export const graphOf = (p: CompiledProgram): Graph => p.schedule.graph;

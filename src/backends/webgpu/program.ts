@@ -85,7 +85,16 @@ export class WebGpuProgram {
     return (await this.runWithSymbols(inputs)).outputs;
   }
 
-  async runWithSymbols(inputs: ReadonlyMap<string, Tensor>): Promise<WebGpuRunResult> {
+  /** Runs one at a time: a run started while another is in flight waits for it (they share buffers). */
+  runWithSymbols(inputs: ReadonlyMap<string, Tensor>): Promise<WebGpuRunResult> {
+    const next = this.queue.then(() => this.runNow(inputs));
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private queue: Promise<unknown> = Promise.resolve();
+
+  private async runNow(inputs: ReadonlyMap<string, Tensor>): Promise<WebGpuRunResult> {
     const g = this.graph;
     const p = this.compiled;
     const symbols = this.binder.run(inputs).symbols;

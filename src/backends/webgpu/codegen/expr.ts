@@ -10,10 +10,10 @@
 // at an element (or that it cannot: matmul and reductions are whole kernels, never expressions).
 import { addDim, constDim, constValue, showDim, type Dim } from "../../../check/shapes/dim.js";
 import type { Graph, Node } from "../../../ir/graph.js";
-import { ops, type BinaryOp, type Op, type UnaryOp } from "../../../ir/ops.js";
+import type { BinaryOp, Op, UnaryOp } from "../../../ir/ops.js";
 import { addU, delinearize, isOne, linearize, type SizeTable } from "./sizes.js";
 import { binaryWgsl, castWgsl, unaryWgsl } from "./scalar.js";
-import { fromStorage, literal, scalarType } from "./wgsl.js";
+import { literal, scalarType } from "./wgsl.js";
 
 /** Statements at one nesting level, with the values already computed there (and in enclosing levels). */
 export class Block {
@@ -218,11 +218,4 @@ const rules: Record<Op, Rule> = {
     const i = e.bind(b, `select(0u, u32(${w}), ${ok})`);
     return e.value(b, x.id, [...idx.slice(0, ax), i, ...idx.slice(ax + ri)]);
   },
-};
-
-
-/** Ops whose value at an element is an expression over their inputs (views and elementwise included). */
-export const isExpression = (op: Op): boolean => {
-  const c = ops[op].class;
-  return c !== "matmul" && c !== "reduce" && op !== "input" && op !== "weight";
 };
