@@ -53,6 +53,14 @@ describe("tfm run --backend webgpu", () => {
     expect(gpu.err).toBe(cpu.err);
   });
 
+  it("reports a sequence longer than the position table (an arange index out of range) as the CPU does", async () => {
+    const ids = `input_ids=[[${Array.from({ length: 17 }, (_, i) => i + 1).join(", ")}]]`;
+    const [cpu, gpu] = [await tfm(...run("--input", ids)), await tfm(...run("--input", ids, "--backend", "webgpu"))];
+    expect(cpu.err).toContain("index 16 at position [16] is out of range for axis 0 of size 16");
+    expect(gpu.code).toBe(1);
+    expect(gpu.err).toBe(cpu.err);
+  });
+
   it("without an adapter fails with TFM7003", () => {
     const script = "import { mainAsync } from './src/cli/main.ts'; process.exitCode = await mainAsync(process.argv.slice(1));";
     const r = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script, ...run("--input", "input_ids=[[1]]", "--backend", "webgpu")], { encoding: "utf8", env: { ...process.env, VK_ICD_FILENAMES: "/nonexistent/icd.json" } });

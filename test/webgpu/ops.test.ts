@@ -329,6 +329,27 @@ describe("every op on WebGPU against the CPU interpreter", () => {
     expect((gpuError as RunError).message).toBe(cpuError!.message);
   });
 
+  it("an index computed per run, out of range, is the CPU's TFM6001 with its value, the buffers reused or not", async () => {
+    const c = new Cases();
+    const table = c.input("f32", [5, 2]);
+    const ids = c.input("i32", [n, 3], "smallint");
+    const shifted = c.node("add", [ids, c.const("i32", 3)], "i32", [n, 3]);
+    const g1 = c.node("gather", [table, shifted], "f32", [n, 3, 2], { axis: 0 });
+    c.out("gather", c.node("exp", [c.node("sum", [g1], "f32", [n, 3], { axis: 2 })], "f32", [n, 3]));
+    c.out("add", c.node("mul", [shifted, shifted], "i32", [n, 3]));
+    c.inputs.set("x1", fromValues("i32", [N, 3], [0, 1, -2, 1, 4, -8, 4, 9, 2]));
+    const g = c.b.finish();
+    const cpuError = errorOf(() => new CpuProgram(g, new Map()).run(c.inputs));
+    expect(cpuError!.message).toContain("index 7 at position [1, 1]");
+    for (const reuse of [true, false]) {
+      const p = await WebGpuProgram.load(g, new Map(), gpu.device, { reuse });
+      const gpuError = await p.run(c.inputs).then(() => undefined, (e: unknown) => e);
+      p.destroy();
+      expect((gpuError as RunError).code).toBe("TFM6001");
+      expect((gpuError as RunError).message).toBe(cpuError!.message);
+    }
+  });
+
   it("a max over an empty axis is the CPU's TFM6001", async () => {
     const c = new Cases();
     const x = c.input("f32", [n, 0]);

@@ -9,6 +9,7 @@ import { consumers, kernel as makeKernel } from "../../schedule/fuse.js";
 import type { Kernel, KernelKind, Schedule } from "../../schedule/kernel.js";
 import { elementwiseKernel } from "./codegen/elementwise.js";
 import { ErrorSlots } from "./codegen/expr.js";
+import { gatherErrorKernel } from "./codegen/gather-error.js";
 import { type CompiledKernel, type Ctx, isInlineConst } from "./codegen/kernel.js";
 import { attentionKernel } from "./codegen/attention.js";
 import { matmulKernel } from "./codegen/matmul.js";
@@ -81,12 +82,21 @@ export function compile(s: Schedule, inPlace: readonly { readonly step: number; 
   const fallbacks: { kernel: number; kind: KernelKind; reason: string }[] = [];
   const readers = consumers(g);
   const asOps = new Set<number>(); // nodes already computed by op kernels of a fallback
+  /** After a kernel with gathers of indices computed per run, the kernels recording a bad index's value (an arange's is its position). */
+  const gatherErrors = (k: Kernel, ids: readonly number[]) => {
+    for (const id of ids) {
+      const n = g.nodes[id]!;
+      const ind = g.nodes[n.inputs[1]!]!;
+      if (n.op === "gather" && ind.op !== "input" && ind.op !== "arange" && !s.atLoad.has(ind.id)) kernels.push(gatherErrorKernel(ctx, k, id, ctx.errors.slot(id)));
+    }
+  };
   for (const k of s.kernels) {
     const gen = kinds[k.kind];
     let reason = gen ? "" : `no WGSL generator for "${k.kind}" kernels yet`;
     if (gen) {
       try {
         kernels.push(gen(ctx, k));
+        gatherErrors(k, k.nodes);
         continue;
       } catch (e) {
         if (k.kind === "op") throw e;
@@ -100,6 +110,7 @@ export function compile(s: Schedule, inPlace: readonly { readonly step: number; 
       // Every node of the fallback writes its value, even a view: the next op kernel reads it.
       const single = makeKernel(k.id, "op", [id], g, readers, { anchor: id });
       kernels.push(opKernels[g.nodes[id]!.op](ctx, { ...single, outputs: [id] }));
+      gatherErrors(single, [id]);
     }
   }
   const header = sizesDecl(ctx.sizes) + "\n";

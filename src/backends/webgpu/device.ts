@@ -54,7 +54,7 @@ export class GpuRunner {
   private constructor(private readonly device: GPUDevice, private readonly p: CompiledProgram, pipelines: GPUComputePipeline[], private readonly plan?: BufferPlan) {
     this.pipelines = pipelines;
     this.sizesBuffer = device.createBuffer({ size: p.sizeWords * 4, usage: UNIFORM | COPY_DST });
-    this.errBuffer = device.createBuffer({ size: Math.max(1, p.errorSlots.length) * 4, usage: STORAGE | COPY_SRC | COPY_DST });
+    this.errBuffer = device.createBuffer({ size: Math.max(1, 2 * p.errorSlots.length) * 4, usage: STORAGE | COPY_SRC | COPY_DST });
   }
 
   /** Compiles every kernel (once per distinct source) and uploads the load-time values. */
@@ -99,7 +99,7 @@ export class GpuRunner {
     this.errBuffer.destroy();
   }
 
-  /** Runs every kernel once; returns the values of `read` and the error slots. */
+  /** Runs every kernel once; returns the values of `read` and the error buffer (two words per slot). */
   async run(rs: RunSizes, inputs: ReadonlyMap<number, Tensor>, read: readonly Readback[]): Promise<{ values: Map<number, Tensor>; errors: Uint32Array }> {
     const d = this.device;
     let grew = false;
@@ -127,7 +127,8 @@ export class GpuRunner {
       d.queue.writeBuffer(this.sizesBuffer, 0, rs.sizes as Uint32Array<ArrayBuffer>);
       this.lastSizes = rs.sizes.slice();
     }
-    if (this.p.errorSlots.length) d.queue.writeBuffer(this.errBuffer, 0, new Uint32Array(this.p.errorSlots.length).fill(0xffffffff));
+    const errWords = 2 * this.p.errorSlots.length;
+    if (errWords) d.queue.writeBuffer(this.errBuffer, 0, new Uint32Array(errWords).fill(0xffffffff));
 
     d.pushErrorScope("validation");
     const enc = d.createCommandEncoder();
@@ -156,8 +157,8 @@ export class GpuRunner {
       if (bytes > 0) enc.copyBufferToBuffer(this.bufferOf(r.node), 0, s.buffer, 0, bytes);
       copies.push({ r, s, bytes });
     }
-    const errStage = this.stagingFor("err", Math.max(1, this.p.errorSlots.length) * 4);
-    if (this.p.errorSlots.length) enc.copyBufferToBuffer(this.errBuffer, 0, errStage.buffer, 0, this.p.errorSlots.length * 4);
+    const errStage = this.stagingFor("err", Math.max(1, errWords) * 4);
+    if (errWords) enc.copyBufferToBuffer(this.errBuffer, 0, errStage.buffer, 0, errWords * 4);
     d.queue.submit([enc.finish()]);
     this.dispatches += count;
     this.lastDispatches = count;
@@ -169,17 +170,7 @@ export class GpuRunner {
     for (const { r, s, bytes } of copies) values.set(r.node, unpack(r, s.buffer, bytes / 4));
     const errors = new Uint32Array(errStage.buffer.getMappedRange().slice(0));
     errStage.buffer.unmap();
-    return { values, errors: errors.subarray(0, this.p.errorSlots.length) };
-  }
-
-  /** A value still in its buffer after a run (for an error message), read back on its own. */
-  async readNode(r: Readback, elements: number): Promise<Tensor> {
-    const s = this.stagingFor(`n${r.node}`, Math.max(4, elements * 4));
-    const enc = this.device.createCommandEncoder();
-    if (elements > 0) enc.copyBufferToBuffer(this.bufferOf(r.node), 0, s.buffer, 0, elements * 4);
-    this.device.queue.submit([enc.finish()]);
-    await s.buffer.mapAsync(MAP_MODE_READ);
-    return unpack(r, s.buffer, elements);
+    return { values, errors: errors.subarray(0, errWords) };
   }
 
   private keyOf(node: number): string {

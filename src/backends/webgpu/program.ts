@@ -141,7 +141,7 @@ export class WebGpuProgram {
       read.push({ node: o.node, dtype: runtimeDType[n.dtype], shape: shapeOf(o.node) });
     }
     const res = await this.runner.run({ sizes: sv.data, elements, grids }, onGpu, read);
-    await this.raiseGatherError(res.errors, shapeOf, elements, inputs);
+    this.raiseGatherError(res.errors, shapeOf, inputs);
     const outputs = new Map<string, Tensor>();
     for (const o of g.outputs) {
       const n = g.nodes[o.node]!;
@@ -151,21 +151,21 @@ export class WebGpuProgram {
   }
 
   /** The CPU's TFM6001 for the first gather (in graph order) that met an index out of range. */
-  private async raiseGatherError(errors: Uint32Array, shapeOf: (id: number) => number[], elements: (id: number) => number, inputs: ReadonlyMap<string, Tensor>): Promise<void> {
+  private raiseGatherError(errors: Uint32Array, shapeOf: (id: number) => number[], inputs: ReadonlyMap<string, Tensor>): void {
     const g = this.graph;
-    let bad: { node: number; pos: number } | undefined;
+    let bad: { node: number; pos: number; slot: number } | undefined;
     this.compiled.errorSlots.forEach((node, slot) => {
-      const pos = errors[slot]!;
-      if (pos !== 0xffffffff && (!bad || node < bad.node)) bad = { node, pos };
+      const pos = errors[2 * slot]!;
+      if (pos !== 0xffffffff && (!bad || node < bad.node)) bad = { node, pos, slot };
     });
     if (!bad) return;
     const n = g.nodes[bad.node]!;
     const ind = g.nodes[n.inputs[1]!]!;
     const indShape = shapeOf(ind.id);
-    const indices =
-      this.fixed.get(ind.id) ??
-      (ind.op === "input" ? inputs.get(ind.attrs.name!)! : await this.runner.readNode({ node: ind.id, dtype: "i32", shape: indShape }, elements(ind.id)));
-    const v = indices.data[bad.pos]!;
+    // A model input's or a load-time value's indices are here, an arange's is its position; others'
+    // value was recorded by the kernel dispatched after the gather (codegen/gather-error.ts).
+    const host = this.fixed.get(ind.id) ?? (ind.op === "input" ? inputs.get(ind.attrs.name!) : undefined);
+    const v = host ? host.data[bad.pos]! : ind.op === "arange" ? bad.pos : errors[2 * bad.slot + 1]! | 0;
     const ax = n.attrs.axis!;
     const size = shapeOf(n.inputs[0]!)[ax]!;
     const at = indShape.length === 0 ? "" : ` at position [${unravel(bad.pos, indShape).join(", ")}]`;

@@ -52,7 +52,11 @@ export class Block {
 /** How a kernel provides a node it does not compute from its inputs: returns the value at idx. */
 export type Leaf = (b: Block, idx: readonly string[]) => string;
 
-/** Gather nodes that can fail, each with a slot in the run's error buffer (the position of the first bad index). */
+/**
+ * Gather nodes that can fail, each with a slot of two words in the run's error buffer: the
+ * position of the first bad index (0xffffffff when none), and that index's value (see
+ * codegen/gather-error.ts).
+ */
 export class ErrorSlots {
   readonly nodes: number[] = [];
   slot(node: number): number {
@@ -214,7 +218,7 @@ const rules: Record<Op, Rule> = {
     const ok = e.bind(b, `(${w} >= 0i && u32(${w}) < ${size})`);
     const slot = e.errors.slot(node.id);
     e.usedSlots.add(slot);
-    b.line(`if (!${ok}) { atomicMin(&err[${slot}], ${linearize(e.sizes, at, ind.shape)}); }`);
+    b.line(`if (!${ok}) { atomicMin(&err[${2 * slot}], ${linearize(e.sizes, at, ind.shape)}); }`);
     const i = e.bind(b, `select(0u, u32(${w}), ${ok})`);
     return e.value(b, x.id, [...idx.slice(0, ax), i, ...idx.slice(ax + ri)]);
   },
