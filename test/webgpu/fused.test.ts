@@ -85,6 +85,20 @@ async function compare(src: string, inputs: Record<string, Tensor>, kinds: strin
 }
 
 describe("fused kernels on WebGPU against the CPU interpreter", () => {
+  it("a softmax over rows of no element is the CPU's TFM6001 (an empty max)", async () => {
+    const r = check("model M {\n  input x: f32[b, s]\n  output y = softmax(x * 2.0)\n}\n", "test.tfm");
+    const g = optimize(buildGraph(r)!).graph;
+    const s = schedule(g);
+    expect(s.kernels.map((k) => k.kind)).toContain("rows");
+    const p = await WebGpuProgram.load(s, new Map(), gpu.device);
+    const e = await p.run(new Map([["x", fromValues("f32", [3, 0], [])]])).then(() => undefined, (x: unknown) => x);
+    expect((e as { code?: string }).code).toBe("TFM6001");
+    expect((e as Error).message).toMatch(/^max: cannot reduce an empty axis: axis 1 of shape \[3, 0\] has size 0/);
+    // No row at all is no error: an empty result.
+    expect((await p.run(new Map([["x", fromValues("f32", [0, 5], [])]]))).get("y")!.shape).toEqual([0, 5]);
+    p.destroy();
+  });
+
   it("attention over 70 keys, head dim 80, causal and padding masks, a fully masked sequence", async () => {
     const [B, T, D] = [2, 70, 160];
     const mask = [...new Array(T).fill(0), ...values("mask", T, 3).map((v, i) => (i < 50 ? 1 : v))];

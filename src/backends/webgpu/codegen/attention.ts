@@ -14,7 +14,7 @@ import type { Kernel } from "../../../schedule/kernel.js";
 import { broadcastIndex } from "./expr.js";
 import { type CompiledKernel, type Ctx, Frame, newBody, THREADS } from "./kernel.js";
 import { matmulDims } from "./matmul.js";
-import { Shared } from "./reduce.js";
+import { emptyAxisChecks, Shared } from "./reduce.js";
 import { reduceRow } from "./rows.js";
 import { addU, delinearize, divU, lit, linearize, mulU, numelDim } from "./sizes.js";
 import { kernelSource, toStorage } from "./wgsl.js";
@@ -110,6 +110,6 @@ export function attentionKernel(ctx: Ctx, k: Kernel): CompiledKernel {
     grid: [{ size: dOut.m, per: ROWS }, { size: numelDim(dOut.batch), per: 1 }],
     workgroupBytes: sh.bytes,
     invocations: THREADS,
-    checks: [],
+    checks: emptyAxisChecks(ctx.g, k.nodes),
   };
 }

@@ -11,7 +11,7 @@ import type { Kernel } from "../../../schedule/kernel.js";
 import type { ReduceOp } from "../../../ir/ops.js";
 import { broadcastIndex, type Block } from "./expr.js";
 import { type CompiledKernel, type Ctx, Frame, newBody } from "./kernel.js";
-import { accumulatorType, isReduction, rowReduction, Shared } from "./reduce.js";
+import { accumulatorType, emptyAxisChecks, isReduction, rowReduction, Shared } from "./reduce.js";
 import { addU, delinearize, divU, lit, mulU, numelDim, type SizeTable } from "./sizes.js";
 import { kernelSource, toStorage } from "./wgsl.js";
 
@@ -143,7 +143,7 @@ export function matmulKernel(ctx: Ctx, k: Kernel): CompiledKernel {
     grid: [{ size: d.n, per: BN }, { size: d.m, per: BM }, { size: numelDim(d.batch), per: 1 }],
     workgroupBytes: sh.bytes,
     invocations: TILE * TILE,
-    checks: [],
+    checks: emptyAxisChecks(ctx.g, k.nodes),
   };
 }
 

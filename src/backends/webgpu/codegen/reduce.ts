@@ -7,11 +7,11 @@
 // sums in double: the difference is within the conformance tolerance, see docs/WEBGPU.md).
 import { constValue, type Dim } from "../../../check/shapes/dim.js";
 import type { DType } from "../../../check/shapes/value.js";
-import type { Node } from "../../../ir/graph.js";
+import type { Graph, Node } from "../../../ir/graph.js";
 import type { ReduceOp } from "../../../ir/ops.js";
 import type { Kernel } from "../../../schedule/kernel.js";
 import type { Block, Emitter } from "./expr.js";
-import { type CompiledKernel, type Ctx, Frame, newBody, THREADS } from "./kernel.js";
+import { type CompiledKernel, type Ctx, Frame, newBody, type RunCheck, THREADS } from "./kernel.js";
 import { delinearize, lit, numelDim } from "./sizes.js";
 import { f32Lit, i32Lit, kernelSource, scalarType, toStorage } from "./wgsl.js";
 
@@ -113,6 +113,17 @@ export function rowReduction(e: Emitter, b: Block, sh: Shared, op: ReduceOp, dty
   return t === "u32" && !arg ? `(${out} != 0u)` : out;
 }
 
+/** The host's checks that the max, min and argmax among `nodes` do not reduce an empty axis (the CPU's TFM6001). */
+export function emptyAxisChecks(g: Graph, nodes: readonly number[]): RunCheck[] {
+  return nodes.flatMap((id) => {
+    const n = g.nodes[id]!;
+    if (n.op !== "max" && n.op !== "min" && n.op !== "argmax") return [];
+    const x = g.nodes[n.inputs[0]!]!;
+    const ax = n.attrs.axis! < 0 ? n.attrs.axis! + x.shape.length : n.attrs.axis!;
+    return [{ node: id, empty: x.shape[ax]!, rest: numelDim(x.shape.filter((_, i) => i !== ax)) }];
+  });
+}
+
 /** An op kernel reducing one axis of its input. */
 export function reduceKernel(ctx: Ctx, k: Kernel): CompiledKernel {
   const f = new Frame(ctx, k);
@@ -127,7 +138,7 @@ export function reduceKernel(ctx: Ctx, k: Kernel): CompiledKernel {
   const sh = new Shared();
   const outShape = numelDim(node.shape);
   const xIdx = (o: readonly string[], j: string, a: readonly string[]) => [...o, j, ...a];
-  const check = op === "max" || op === "min" || op === "argmax" ? [{ node: node.id, empty: r, rest: numelDim([...outer, ...after]) }] : [];
+  const check = emptyAxisChecks(ctx.g, [node.id]);
   const out = f.out(node.id);
   let grid: { size: Dim; per: number }[];
   if (constValue(numelDim(after)) === 1) {

@@ -9,7 +9,7 @@ import type { ReduceOp } from "../../../ir/ops.js";
 import type { Kernel } from "../../../schedule/kernel.js";
 import type { Block } from "./expr.js";
 import { type CompiledKernel, type Ctx, Frame, newBody, THREADS } from "./kernel.js";
-import { isReduction, rowReduction, Shared } from "./reduce.js";
+import { emptyAxisChecks, isReduction, rowReduction, Shared } from "./reduce.js";
 import { delinearize, lit, numelDim } from "./sizes.js";
 import { kernelSource, toStorage } from "./wgsl.js";
 
@@ -75,6 +75,6 @@ export function rowsKernel(ctx: Ctx, k: Kernel): CompiledKernel {
     grid: [{ size: rows, per: 1 }],
     workgroupBytes: sh.bytes,
     invocations: THREADS,
-    checks: [],
+    checks: emptyAxisChecks(ctx.g, k.nodes),
   };
 }
