@@ -449,7 +449,10 @@ function profile(w: Workload, program: CpuProgram, inputs: Map<string, Tensor>, 
   for (const node of program.graph.nodes) {
     if (node.op !== "matmul") continue;
     const [a, b] = node.inputs.map((i) => program.graph.nodes[i]!.shape.map((d) => evalDim(d, symbols)!));
-    const laidOut = transB.has(node.id);
+    // B is [..., n, k] when the optimizer marked the matmul transB or the interpreter laid a weight out.
+    const given = node.attrs.transB === true;
+    const laidOut = given || transB.has(node.id);
+    if (given) b!.splice(-2, 2, b!.at(-1)!, b!.at(-2)!);
     const key = `${a!.join("×")} @ ${b!.join("×")}${laidOut ? " (B laid out)" : ""}`;
     const g = groups.get(key) ?? { a: a!, b: b!, laidOut, count: 0 };
     g.count++;
@@ -477,7 +480,7 @@ function profile(w: Workload, program: CpuProgram, inputs: Map<string, Tensor>, 
     sum += each * g.count;
     say(`  ${pad(key, 44)} ${lpad(String(g.count), 5)} ${lpad(fmtMs(each), 9)} ${lpad(fmtMs(each * g.count), 9)} ${lpad((fl / each / 1e6).toFixed(2), 8)}`);
   }
-  say(`  sum ${fmtMs(sum)} ms (the profile's matmul line: ${fmtMs(acc.get("matmul")?.ms ?? 0)} ms)`);
+  say(`  sum ${fmtMs(sum)} ms (the profile's matmul lines: ${fmtMs((acc.get("matmul")?.ms ?? 0) + (acc.get("matmul*")?.ms ?? 0))} ms, fused kernels with their prologues and epilogues included)`);
 }
 
 // ---- main -------------------------------------------------------------------------------------------
