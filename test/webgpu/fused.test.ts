@@ -109,4 +109,19 @@ describe("fused kernels on WebGPU against the CPU interpreter", () => {
     const [B, T, D] = [3, 5, 24];
     await compare(mixed, { x: fromValues("f32", [B, T, D], values("normal", B * T * D, 2)), m: fromValues("bool", [B, T, D], values("mask", B * T * D, 4, D)) }, ["matmul", "prologue", "rows", "elementwise"]);
   });
+
+  it("on a device with 3 storage buffers per stage, fused kernels that bind more run as op kernels", async () => {
+    const r = check(mixed, "test.tfm");
+    const g = optimize(buildGraph(r)!).graph;
+    const weights = randomWeights(r.instance!.weights, 7);
+    const [B, T, D] = [2, 3, 24];
+    const ins = new Map(Object.entries({ x: fromValues("f32", [B, T, D], values("normal", B * T * D, 5)), m: fromValues("bool", [B, T, D], values("mask", B * T * D, 6, D)) }));
+    const p = await WebGpuProgram.load(schedule(g), weights, gpu.device, { limits: { maxStorageBuffersPerShaderStage: 3 } });
+    expect(p.compiled.fallbacks.length).toBeGreaterThan(0);
+    expect(p.plan).toBeUndefined();
+    expect(Math.max(...p.compiled.kernels.map((k) => k.binds.length))).toBeLessThanOrEqual(3);
+    const got = await p.run(ins);
+    for (const [name, t] of new CpuProgram(g, weights).run(ins).outputs) expect(diff(got.get(name)!, t, 2e-5, 2e-5).bad, name).toBeUndefined();
+    p.destroy();
+  });
 });

@@ -66,11 +66,16 @@ const kinds: Record<KernelKind, Generator | undefined> = {
   attention: attentionKernel,
 };
 
-/**
- * Compiles a schedule. `inPlace` lists the outputs a memory plan writes over a dying input's buffer
- * (step = the kernel's index); without it every kernel output has a buffer apart from its inputs.
- */
-export function compile(s: Schedule, inPlace: readonly { readonly step: number; readonly input: number; readonly output: number }[] = []): CompiledProgram {
+export interface CompileOptions {
+  /** Outputs a memory plan writes over a dying input's buffer (step = the kernel's index); none: every output has its own buffer. */
+  readonly inPlace?: readonly { readonly step: number; readonly input: number; readonly output: number }[];
+  /** A fused kernel binding more storage buffers than this runs as op kernels (default: WebGPU's default limit, 8). */
+  readonly maxStorageBuffers?: number;
+}
+
+export function compile(s: Schedule, opts: CompileOptions = {}): CompiledProgram {
+  const inPlace = opts.inPlace ?? [];
+  const maxStorage = opts.maxStorageBuffers ?? 8;
   const g = s.graph;
   const over = new Map<number, Map<number, number>>();
   for (const p of inPlace) {
@@ -95,7 +100,9 @@ export function compile(s: Schedule, inPlace: readonly { readonly step: number; 
     let reason = gen ? "" : `no WGSL generator for "${k.kind}" kernels yet`;
     if (gen) {
       try {
-        kernels.push(gen(ctx, k));
+        const ck = gen(ctx, k);
+        if (k.kind !== "op" && ck.binds.length > maxStorage) throw new Error(`it binds ${ck.binds.length} storage buffers, more than the ${maxStorage} a shader stage may have`);
+        kernels.push(ck);
         gatherErrors(k, k.nodes);
         continue;
       } catch (e) {

@@ -51,16 +51,17 @@ export class WebGpuProgram {
   /** Compiles `source` (a graph: its unfused schedule; or a schedule) and loads it with `weights` on `device`. */
   static async load(source: Graph | Schedule, weights: ReadonlyMap<string, Tensor>, device: GPUDevice, opts: LoadOptions = {}): Promise<WebGpuProgram> {
     const s = "kernels" in source ? source : unfused(source);
+    const own = limitsOf(device.limits as unknown as Record<keyof Limits, number>);
+    const limits = limitsOf({ ...own, ...Object.fromEntries(Object.entries(opts.limits ?? {}).map(([k, v]) => [k, Math.min(v!, own[k as keyof Limits])])) });
     let plan = opts.reuse === false ? undefined : planMemory(s, { elementBytes: () => 4 });
-    let compiled = compile(s, plan?.inPlace);
+    const maxStorageBuffers = limits.maxStorageBuffersPerShaderStage;
+    let compiled = compile(s, { inPlace: plan?.inPlace, maxStorageBuffers });
     // A fused kernel run as op kernels has intermediate values the plan does not know of, and
     // cannot write in place: such a program gets a buffer per value.
     if (plan && compiled.fallbacks.length) {
       plan = undefined;
-      compiled = compile(s);
+      compiled = compile(s, { maxStorageBuffers });
     }
-    const own = limitsOf(device.limits as unknown as Record<keyof Limits, number>);
-    const limits = limitsOf({ ...own, ...Object.fromEntries(Object.entries(opts.limits ?? {}).map(([k, v]) => [k, Math.min(v!, own[k as keyof Limits])])) });
     checkDevice(needs(compiled), limits);
     const fixed = loadTimeValues(s, compiled.uploads, weights);
     const runner = await GpuRunner.create(device, compiled, fixed, plan?.buffers);
