@@ -8,7 +8,9 @@ import { hasErrors, sortDiagnostics } from "../diag/diagnostic.js";
 import { renderDiagnostics } from "../diag/render.js";
 import { formatReport, optimize } from "../passes/pipeline.js";
 import { fileErrorDiagnostic, pathTaken, writeFileAtomic } from "../runtime/files.js";
-import { schedule, unfused } from "../schedule/fuse.js";
+import { schedule } from "../schedule/fuse.js";
+import { memoryReportText } from "../schedule/memory-report.js";
+import { dimBindings } from "./dims.js";
 import { WeightFileError } from "../weights/errors.js";
 import { bundle, modelData, sizes, TargetUnavailable, targets } from "../bundle/build.js";
 import type { Target } from "../bundle/model-data.js";
@@ -21,6 +23,8 @@ export interface BuildOptions {
   readonly output: string;
   readonly force?: boolean;
   readonly report?: boolean;
+  /** With `report`: the dim values the memory plan is evaluated at (others default; see dims.ts). */
+  readonly dims?: ReadonlyMap<string, number>;
 }
 
 /** `out.js` → `out.d.ts` (`out.mjs` → `out.d.mts`): where TypeScript looks for the module's types. */
@@ -74,10 +78,11 @@ export function runBuild(file: string, opts: BuildOptions, out: (s: string) => v
   if (opts.report) {
     const s = sizes(b, data);
     const row = (name: string, x: { raw: number; min: number; gzip: number }) => `  ${name.padEnd(12)} ${humanBytes(x.raw).padStart(10)}  ${humanBytes(x.min).padStart(10)}  ${humanBytes(x.gzip).padStart(10)}`;
-    // What each target's runtime runs: the CPU interpreter the fused schedule; WebGpuProgram, given
-    // a graph (as the webgpu entry gives it), the unfused one for now (program.ts).
-    const fused = schedule(optimized.graph).kernels.length;
-    const kernels = target === "cpu" ? `${fused} per call (the fused schedule, src/schedule/fuse.ts)` : `${unfused(optimized.graph).kernels.length} per call (WebGpuProgram runs the unfused schedule; fused: ${fused})`;
+    // Both targets run the fused schedule: the CPU interpreter, and WebGpuProgram given a graph
+    // (which stores every element in 4 bytes, bool included).
+    const fused = schedule(optimized.graph);
+    const kernels = `${fused.kernels.length} per call (the fused schedule, src/schedule/fuse.ts; ${target === "cpu" ? "CPU routines" : "WGSL dispatches"})`;
+    const memory = memoryReportText(fused, dimBindings(optimized.graph, opts.dims), target === "webgpu" ? { elementBytes: () => 4 } : {});
     const values = r.instance.weights.reduce((a, w) => a + w.shape.reduce((x, y) => x * y, 1), 0);
     const bytes = r.instance.weights.reduce((a, w) => a + w.shape.reduce((x, y) => x * y, 1) * bytesPer[w.dtype], 0);
     out(
@@ -90,6 +95,7 @@ export function runBuild(file: string, opts: BuildOptions, out: (s: string) => v
         `weights: ${data.weights.length} tensors, ${values.toLocaleString("en-US")} values, ${humanBytes(bytes)} as declared (loaded from the checkpoint at run time, not in the bundle)`,
         `optimizer:`,
         formatReport(optimized).trimEnd().replace(/^/gm, "  "),
+        memory.trimEnd(),
         "",
       ].join("\n"),
     );

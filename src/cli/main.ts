@@ -85,7 +85,8 @@ export function buildCli(exit: (code: number) => void, { out, err }: Io, later: 
     .addOption(new Option("--target <target>", "where the module runs its kernels").choices(["cpu", "webgpu"]).default("cpu"))
     .requiredOption("-o, --output <file>", "the .js file to write (its .d.ts goes beside it)")
     .option("--force", "replace the output files if they exist")
-    .option("--report", "print the bundle's sizes, kernels per call, weight bytes and the optimizer's report")
+    .option("--report", "print the bundle's sizes, kernels per call, weight bytes, the optimizer's report and the memory plan")
+    .addOption(new Option("--dims <name=n,...>", `with --report: the dim values to evaluate memory sizes at (repeatable; default ${defaultDims})`).argParser(collectDims))
     .action((file: string, opts) => exit(runBuild(file, { ...opts, set: opts.set ?? new Map() }, out, err)));
 
   program

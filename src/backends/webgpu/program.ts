@@ -7,7 +7,7 @@
 // message (TFM6001 an index out of range or an empty reduction, TFM6002 bad inputs).
 import { evalDim, showDim } from "../../check/shapes/dim.js";
 import type { Graph } from "../../ir/graph.js";
-import { unfused } from "../../schedule/fuse.js";
+import { schedule } from "../../schedule/fuse.js";
 import type { Schedule } from "../../schedule/kernel.js";
 import { type MemoryPlan, planMemory } from "../../schedule/memory.js";
 import { CpuProgram, RunError } from "../cpu/interpret.js";
@@ -48,9 +48,9 @@ export class WebGpuProgram {
     private readonly limits: Limits,
   ) {}
 
-  /** Compiles `source` (a graph: its unfused schedule; or a schedule) and loads it with `weights` on `device`. */
+  /** Compiles `source` (a graph: its fused schedule, as the CPU runs it; or a schedule) and loads it with `weights` on `device`. */
   static async load(source: Graph | Schedule, weights: ReadonlyMap<string, Tensor>, device: GPUDevice, opts: LoadOptions = {}): Promise<WebGpuProgram> {
-    const s = "kernels" in source ? source : unfused(source);
+    const s = "kernels" in source ? source : schedule(source);
     const own = limitsOf(device.limits as unknown as Record<keyof Limits, number>);
     const limits = limitsOf({ ...own, ...Object.fromEntries(Object.entries(opts.limits ?? {}).map(([k, v]) => [k, Math.min(v!, own[k as keyof Limits])])) });
     let plan = opts.reuse === false ? undefined : planMemory(s, { elementBytes: () => 4 });
