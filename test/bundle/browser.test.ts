@@ -2,8 +2,8 @@
 // loads them from a server on 127.0.0.1, fetches the weights by URL and runs every PyTorch fixture
 // to within 1e-4 of PyTorch and to the same outputs as Node; the hostile-names bundle runs too,
 // and pasted whole into an inline <script> it still parses (no `</script>` can end it). WebGPU:
-// the adapter the webgpu target will run on must be there (a missing one fails, never skips);
-// once src/bundle/entry-webgpu.ts exists, the webgpu bundle runs GPT-2 here against PyTorch too.
+// the adapter the webgpu target runs on must be there (a missing one fails, never skips), and the
+// webgpu bundles (fused kernels) run every fixture here against PyTorch too.
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { type Browser, chromium, type Page } from "playwright-core";
