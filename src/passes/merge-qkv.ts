@@ -8,17 +8,8 @@
 // in_proj_weight and in_proj_bias, split in three for q, k and v).
 import { constDim, constValue, type Dim } from "../check/shapes/dim.js";
 import type { Graph, Node } from "../ir/graph.js";
+import { loadTimeNodes } from "../ir/load-time.js";
 import { rewrite, shapeKey, type Rewriter } from "./rewrite.js";
-
-/** The nodes the interpreter computes at load time: weights, constants and what depends on them alone, with concrete shapes. */
-export function loadTime(g: Graph): boolean[] {
-  const fixed = new Array<boolean>(g.nodes.length).fill(false);
-  for (const n of g.nodes) {
-    if (n.op === "weight") fixed[n.id] = true;
-    else if (n.op !== "input" && n.shape.every((d) => constValue(d) !== undefined) && n.inputs.every((i) => fixed[i]) && (n.op !== "const" || typeof n.attrs.value !== "object")) fixed[n.id] = true;
-  }
-  return fixed;
-}
 
 const size = (d: Dim) => constValue(d)!;
 
@@ -53,7 +44,8 @@ function biasOf(g: Graph, m: Node, fixed: readonly boolean[], cols: number): { a
 }
 
 export function mergeQkv(g: Graph): Graph {
-  const fixed = loadTime(g);
+  const atLoad = loadTimeNodes(g);
+  const fixed = g.nodes.map((n) => atLoad.has(n.id));
   // Matmuls by a load-time matrix, grouped by left operand, transB, dtype and the matrix's shape.
   const groups = new Map<string, Node[]>();
   for (const n of g.nodes) {

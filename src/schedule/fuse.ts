@@ -11,20 +11,11 @@
 // A kernel may read a value computed outside it only when that value is available before the
 // kernel's first node (load-time, an input, or an earlier node): so kernels ordered by their first
 // node never wait on each other, and no kernel reads its own output through another kernel.
-import { constDim, constValue, equalDims, type Dim } from "../check/shapes/dim.js";
+import { constDim, equalDims, type Dim } from "../check/shapes/dim.js";
+import { loadTimeNodes } from "../ir/load-time.js";
 import type { Graph, Node } from "../ir/graph.js";
 import { ops } from "../ir/ops.js";
 import type { Kernel, KernelKind, Schedule } from "./kernel.js";
-
-/** Nodes computed when the weights are loaded (the CPU interpreter's rule, shared by every backend). */
-export function loadTimeNodes(g: Graph): Set<number> {
-  const fixed = new Set<number>();
-  for (const n of g.nodes) {
-    if (n.op === "weight") fixed.add(n.id);
-    else if (n.op !== "input" && n.shape.every((d) => constValue(d) !== undefined) && n.inputs.every((i) => fixed.has(i)) && (n.op !== "const" || typeof n.attrs.value !== "object")) fixed.add(n.id);
-  }
-  return fixed;
-}
 
 const viewOps = new Set(["reshape", "permute", "slice", "expand", "dropout"]);
 export const isView = (n: Node): boolean => viewOps.has(n.op);

@@ -41,14 +41,5 @@ export function diff(gpu: Tensor, cpu: Tensor, atol: number, rtol = 0): Diff {
   return bad ? { max, bad } : { max };
 }
 
-/** A small seeded generator (mulberry32): the same values on every run. */
-export function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A small seeded generator (mulberry32): the same values on every run (the CPU tests' own). */
+export { rng } from "../unit/backends/cpu/helpers.js";

@@ -53,18 +53,18 @@ export interface FusedContext {
 export function runFused(k: Kernel, ctx: FusedContext): Map<number, Tensor> | undefined {
   const g = ctx.graph;
   const node = (id: number) => g.nodes[id]!;
-  const anchor = node(k.anchor ?? k.nodes.filter((id) => !k.absorbed.includes(id)).at(-1)!);
-  const dom = ctx.shape(anchor);
+  const absorbed = new Set(k.absorbed);
+  const own = k.nodes.filter((id) => !absorbed.has(id)).map(node);
+  const dom = ctx.shape(node(k.anchor ?? own.at(-1)!.id));
   const r = dom.length;
-  if (r < 2 || k.nodes.some((id) => node(id).op === "matmul" && !absorbedHas(k, id) && node(id).inputs.some((i) => node(i).shape.length < 2))) return undefined;
+  // Nothing to tile below two dims, nor in a matmul of a 1-D operand (numpy's vector products).
+  if (r < 2 || own.some((n) => n.op === "matmul" && n.inputs.some((i) => node(i).shape.length < 2))) return undefined;
 
   // Absorbed nodes, whole, once.
   const whole = new Map<number, Tensor>();
   const outside = (id: number) => whole.get(id) ?? ctx.get(id);
   for (const id of k.absorbed) whole.set(id, ctx.evaluate(node(id), outside));
 
-  const absorbed = new Set(k.absorbed);
-  const own = k.nodes.filter((id) => !absorbed.has(id)).map(node);
   const outputs = new Map(k.outputs.map((id) => [id, ctx.allocate(node(id))]));
 
   const outer = dom.slice(0, r - 2);
@@ -150,5 +150,3 @@ function blockOf(full: Tensor, o: number, rows: number, i0: number, i1: number):
   const start = (o * rows + i0) * cols;
   return { dtype: full.dtype, shape: [i1 - i0, cols], data: full.data.subarray(start, start + (i1 - i0) * cols) } as Tensor;
 }
-
-const absorbedHas = (k: Kernel, id: number) => k.absorbed.includes(id);

@@ -17,6 +17,7 @@ import { sizeValues } from "./codegen/sizes.js";
 import { GpuRunner, type Readback } from "./device.js";
 import { WebGpuError } from "./errors.js";
 import { checkDevice, type Limits, limitsOf, needs, splitGrid } from "./limits.js";
+import { unravel } from "../cpu/kernels/layout.js";
 
 export interface LoadOptions {
   /**
@@ -173,15 +174,6 @@ export class WebGpuProgram {
     const valid = size === 0 ? "the axis is empty" : `valid: ${-size}..${size - 1}`;
     throw new RunError("TFM6001", `gather: index ${v}${at} is out of range for axis ${ax} of size ${size} (${valid}) (IR node %${n.id})`, n.site);
   }
-}
-
-function unravel(i: number, shape: readonly number[]): number[] {
-  const pos = new Array<number>(shape.length);
-  for (let d = shape.length - 1; d >= 0; d--) {
-    pos[d] = i % shape[d]!;
-    i = Math.floor(i / shape[d]!);
-  }
-  return pos;
 }
 
 /**

@@ -163,7 +163,8 @@ export function gather(x: Tensor, indices: Tensor, axis: number, out?: Tensor): 
   return o;
 }
 
-function unravel(i: number, shape: readonly number[]): number[] {
+/** The multi-index of flat (row-major) position `i` in `shape`. */
+export function unravel(i: number, shape: readonly number[]): number[] {
   const pos = new Array<number>(shape.length);
   for (let d = shape.length - 1; d >= 0; d--) {
     pos[d] = i % shape[d]!;
