@@ -8,6 +8,7 @@ import { numel, runtimeDType, type Tensor } from "../backends/cpu/tensor.js";
 import { didYouMean } from "../diag/suggest.js";
 import { TfmError } from "./errors.js";
 import type { PortInfo } from "./model-data.js";
+import { unravel } from "../backends/cpu/kernels/layout.js";
 
 /** An input as a caller gives it. */
 export interface TensorIn {
@@ -25,15 +26,7 @@ const showType = (p: PortInfo) => `${p.dtype}[${p.shape.join(", ")}]`;
 const hasOwn = (o: object, k: string) => Object.prototype.hasOwnProperty.call(o, k);
 
 /** `[0, 2]`: the multi-index of flat element `i` of `shape`. */
-function indexOf(i: number, shape: readonly number[]): string {
-  const idx: number[] = [];
-  for (let k = shape.length - 1; k >= 0; k--) {
-    const d = shape[k]!;
-    idx.unshift(d ? i % d : 0);
-    i = d ? Math.floor(i / d) : 0;
-  }
-  return `[${idx.join(", ")}]`;
-}
+const indexOf = (i: number, shape: readonly number[]): string => `[${unravel(i, shape).join(", ")}]`;
 
 function describe(x: unknown): string {
   if (x === null || x === undefined) return String(x);

@@ -16,6 +16,7 @@ import { WeightFileError } from "../weights/errors.js";
 import { type NpyArray, readNpy } from "../weights/npy.js";
 import { makeTensor, runtimeDType, showDims } from "./convert.js";
 import { fileErrorDiagnostic, readFileBytes } from "./files.js";
+import { unravel } from "../backends/cpu/kernels/layout.js";
 
 /** Where an input's value comes from. */
 export type InputSource =
@@ -334,15 +335,7 @@ function describe(x: unknown): string {
 type Converted = { tensor: Tensor } | { error: string; code: "TFM5205" | "TFM5206"; notes: string[] };
 
 /** `[0, 2]`: the multi-index of flat element `i` of `shape`. */
-function indexOf(i: number, shape: readonly number[]): string {
-  const idx: number[] = [];
-  for (let k = shape.length - 1; k >= 0; k--) {
-    const d = shape[k]!;
-    idx.unshift(d ? i % d : 0);
-    i = d ? Math.floor(i / d) : 0;
-  }
-  return `[${idx.join(", ")}]`;
-}
+const indexOf = (i: number, shape: readonly number[]): string => `[${unravel(i, shape).join(", ")}]`;
 
 /** Converts a read value to the input's runtime dtype: i32 from any integers (range-checked), bool from bools or 0/1, f32 from any numbers. */
 function convert(raw: Raw, input: ModelInput): Converted {
