@@ -16,10 +16,11 @@ import type { BinaryOp, ReduceOp, UnaryOp } from "../../../ir/ops.js";
 import type { DType, Tensor } from "../tensor.js";
 import { binary } from "./binary.js";
 import { arange, concat, expand, gather, permute, reshape, slice } from "./layout.js";
-import { matmul, matmulTransB } from "./matmul.js";
+import { matmul, matmulsWith, matmulTransB } from "./matmul.js";
 import { reduce } from "./reduce.js";
 import { softmaxLastAxis } from "./softmax.js";
 import { cast, unary } from "./unary.js";
+import { gemmNTSimd, wasmGemmAvailable } from "./wasm/gemm.js";
 import { where } from "./where.js";
 
 export interface Kernels {
@@ -82,11 +83,18 @@ export const plainKernels: Kernels = Object.freeze({
   softmaxLastAxis,
 });
 
-/** The kernels the CPU interpreter uses unless given others. */
-export const defaultKernels: Kernels = plainKernels;
+/**
+ * plainKernels with matmul and matmulTransB on the WebAssembly SIMD GEMM core (accumulating in
+ * f32). Usable only where `wasmGemmAvailable()`.
+ */
+export const wasmKernels: Kernels = Object.freeze({ ...plainKernels, ...matmulsWith(gemmNTSimd), name: "wasm-simd" });
+
+/** The kernels the CPU interpreter uses unless given others: wasmKernels where SIMD validates. */
+export const defaultKernels: Kernels = wasmGemmAvailable() ? wasmKernels : plainKernels;
 
 export { KernelError } from "../errors.js";
 export { erf } from "./erf.js";
 export { broadcastShapes } from "./broadcast.js";
 export { gemmNT, releaseMatmulScratch } from "./matmul.js";
+export { gemmNTWasm, releaseWasmGemm, wasmGemmAvailable } from "./wasm/gemm.js";
 export { binary, unary, cast, where, matmul, matmulTransB, reduce, reshape, permute, slice, concat, gather, expand, arange, softmaxLastAxis };

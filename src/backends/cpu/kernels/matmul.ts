@@ -207,7 +207,10 @@ function dims(kernel: string, a: Tensor, b: Tensor, bTransposed: boolean): Dims 
   return { m, k, n, batch, aBatch, bBatch, outShape };
 }
 
-function run(kernel: string, a: Tensor, b: Tensor, out: Tensor | undefined, bTransposed: boolean): Tensor<"f32"> {
+/** A GEMM core with gemmNT's contract: C = A · Btᵀ, writing every element of C. */
+export type GemmNT = typeof gemmNT;
+
+function run(kernel: string, a: Tensor, b: Tensor, out: Tensor | undefined, bTransposed: boolean, core: GemmNT = gemmNT): Tensor<"f32"> {
   checkInputs(kernel, a, b);
   requireDType(kernel, a, ["f32"], "the left operand");
   requireDType(kernel, b, ["f32"], "the right operand");
@@ -225,18 +228,19 @@ function run(kernel: string, a: Tensor, b: Tensor, out: Tensor | undefined, bTra
   if (bCount === 1 && numel(d.aBatch) === count) {
     // B is shared and A is not broadcast: fold A's batch dims into m, one GEMM.
     const rows = count * m;
-    if (bIsBt) gemmNT(A, 0, B, 0, C, 0, rows, n, k);
-    else if (rows < 4) gemmNNSmall(A, 0, B, 0, C, 0, rows, n, k);
+    if (bIsBt) core(A, 0, B, 0, C, 0, rows, n, k);
+    else if (rows < 4 && core === gemmNT) gemmNNSmall(A, 0, B, 0, C, 0, rows, n, k);
     else {
       const Bt = f32Scratch(kn);
       transpose2d(B, 0, k, n, Bt, 0);
-      gemmNT(A, 0, Bt, 0, C, 0, rows, n, k);
+      core(A, 0, Bt, 0, C, 0, rows, n, k);
     }
     return o;
   }
 
   // One product per batch entry. B's matrices are packed once each, however often they are used.
-  const direct = !bIsBt && m < 4;
+  // (Another core computes every product itself: a row of C must not depend on m.)
+  const direct = !bIsBt && m < 4 && core === gemmNT;
   let Bt = B;
   if (!bIsBt && !direct) {
     Bt = f32Scratch(bCount * kn);
@@ -251,7 +255,7 @@ function run(kernel: string, a: Tensor, b: Tensor, out: Tensor | undefined, bTra
       const aOff = (w.off[0]! + j * w.step[0]!) * mk;
       const bOff = (w.off[1]! + j * w.step[1]!) * kn;
       if (direct) gemmNNSmall(A, aOff, B, bOff, C, cOff, m, n, k);
-      else gemmNT(A, aOff, Bt, bOff, C, cOff, m, n, k);
+      else core(A, aOff, Bt, bOff, C, cOff, m, n, k);
       cOff += mn;
     }
     w.next();
@@ -270,4 +274,12 @@ export function matmul(a: Tensor, b: Tensor, out?: Tensor): Tensor<"f32"> {
  */
 export function matmulTransB(a: Tensor, bT: Tensor, out?: Tensor): Tensor<"f32"> {
   return run("matmulTransB", a, bT, out, true);
+}
+
+/** matmul and matmulTransB with another GEMM core (same shapes, batching and packing). */
+export function matmulsWith(core: GemmNT): { matmul: typeof matmul; matmulTransB: typeof matmulTransB } {
+  return {
+    matmul: (a, b, out) => run("matmul", a, b, out, false, core),
+    matmulTransB: (a, bT, out) => run("matmulTransB", a, bT, out, true, core),
+  };
 }

@@ -1,0 +1,152 @@
+// A tiny WebAssembly binary emitter: just the opcodes the GEMM kernel needs, by name.
+//
+// A module here is one exported memory plus functions with i32 params and typed locals; no
+// imports, tables or globals. `Body` appends instructions to a byte array; `moduleBytes` wraps
+// the bodies in the type, function, memory, export and code sections (in the order the binary
+// format requires). SIMD opcodes are LEB128-encoded after the 0xfd prefix.
+
+export const I32 = 0x7f;
+export const F32 = 0x7d;
+export const V128 = 0x7b;
+export type ValType = typeof I32 | typeof F32 | typeof V128;
+
+const EMPTY_BLOCK = 0x40;
+
+/** Opcodes without immediates. */
+export const Op = {
+  end: 0x0b,
+  i32Eqz: 0x45,
+  i32LtS: 0x48,
+  i32LeS: 0x4c,
+  i32GeS: 0x4e,
+  i32Add: 0x6a,
+  i32Sub: 0x6b,
+  i32Mul: 0x6c,
+  i32And: 0x71,
+  i32Shl: 0x74,
+  f32Add: 0x92,
+  f32Mul: 0x94,
+} as const;
+
+/** Opcodes after the 0xfd SIMD prefix. */
+const Simd = {
+  v128Load: 0x00,
+  v128Const: 0x0c,
+  f32x4ExtractLane: 0x1f,
+  f32x4Add: 0xe4,
+  f32x4Mul: 0xe6,
+} as const;
+
+function uleb(out: number[], v: number): void {
+  do {
+    let b = v & 0x7f;
+    v >>>= 7;
+    if (v !== 0) b |= 0x80;
+    out.push(b);
+  } while (v !== 0);
+}
+
+function sleb(out: number[], v: number): void {
+  for (;;) {
+    const b = v & 0x7f;
+    v >>= 7;
+    if ((v === 0 && (b & 0x40) === 0) || (v === -1 && (b & 0x40) !== 0)) {
+      out.push(b);
+      return;
+    }
+    out.push(b | 0x80);
+  }
+}
+
+/** One function body: its extra locals (after the params) and its instructions. */
+export class Body {
+  readonly code: number[] = [];
+  readonly locals: ValType[] = [];
+  constructor(readonly params: number) {}
+
+  /** Declares a local and returns its index. */
+  local(t: ValType): number {
+    this.locals.push(t);
+    return this.params + this.locals.length - 1;
+  }
+  op(o: number): this { this.code.push(o); return this; }
+  get(i: number): this { this.code.push(0x20); uleb(this.code, i); return this; }
+  set(i: number): this { this.code.push(0x21); uleb(this.code, i); return this; }
+  i32(v: number): this { this.code.push(0x41); sleb(this.code, v | 0); return this; }
+  call(f: number): this { this.code.push(0x10); uleb(this.code, f); return this; }
+  block(): this { this.code.push(0x02, EMPTY_BLOCK); return this; }
+  loop(): this { this.code.push(0x03, EMPTY_BLOCK); return this; }
+  br(depth: number): this { this.code.push(0x0c); uleb(this.code, depth); return this; }
+  brIf(depth: number): this { this.code.push(0x0d); uleb(this.code, depth); return this; }
+  /** f32.load / f32.store with a byte offset immediate (alignment hint 4 bytes). */
+  f32Load(offset: number): this { this.code.push(0x2a, 2); uleb(this.code, offset); return this; }
+  f32Store(offset: number): this { this.code.push(0x38, 2); uleb(this.code, offset); return this; }
+  private simd(o: number): this { this.code.push(0xfd); uleb(this.code, o); return this; }
+  /** v128.load with a byte offset immediate (alignment hint 4 bytes: rows need not be 16-aligned). */
+  v128Load(offset: number): this { this.simd(Simd.v128Load); this.code.push(2); uleb(this.code, offset); return this; }
+  v128Zero(): this { this.simd(Simd.v128Const); for (let i = 0; i < 16; i++) this.code.push(0); return this; }
+  f32x4Add(): this { return this.simd(Simd.f32x4Add); }
+  f32x4Mul(): this { return this.simd(Simd.f32x4Mul); }
+  f32x4Lane(lane: number): this { this.simd(Simd.f32x4ExtractLane); this.code.push(lane); return this; }
+}
+
+export interface Func {
+  name?: string; // exported under this name when given
+  params: number; // all i32
+  body: Body;
+}
+
+function section(out: number[], id: number, content: number[]): void {
+  out.push(id);
+  uleb(out, content.length);
+  for (const b of content) out.push(b);
+}
+
+function vec(out: number[], items: number[][]): number[] {
+  uleb(out, items.length);
+  for (const it of items) for (const b of it) out.push(b);
+  return out;
+}
+
+function name(s: string): number[] {
+  const out: number[] = [];
+  uleb(out, s.length);
+  for (let i = 0; i < s.length; i++) out.push(s.charCodeAt(i));
+  return out;
+}
+
+/** A module of `funcs` (no results; all params i32) with one memory of `pages` exported as "mem". */
+export function moduleBytes(funcs: readonly Func[], pages: number): Uint8Array<ArrayBuffer> {
+  const out = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
+  // One type per distinct param count: (i32 × p) → ().
+  const arities = [...new Set(funcs.map((f) => f.params))];
+  section(out, 1, vec([], arities.map((p) => [0x60, ...vec([], Array.from({ length: p }, () => [I32])), 0])));
+  section(out, 3, vec([], funcs.map((f) => { const b: number[] = []; uleb(b, arities.indexOf(f.params)); return b; })));
+  const mem: number[] = [0x00];
+  uleb(mem, pages);
+  section(out, 5, vec([], [mem]));
+  const exports: number[][] = [[...name("mem"), 0x02, 0x00]];
+  funcs.forEach((f, i) => {
+    if (f.name === undefined) return;
+    const e = [...name(f.name), 0x00];
+    uleb(e, i);
+    exports.push(e);
+  });
+  section(out, 7, vec([], exports));
+  section(out, 10, vec([], funcs.map((f) => {
+    const body: number[] = [];
+    // Locals, run-length encoded by type.
+    const runs: number[][] = [];
+    for (const t of f.body.locals) {
+      const last = runs[runs.length - 1];
+      if (last !== undefined && last[1] === t) last[0]!++;
+      else runs.push([1, t]);
+    }
+    vec(body, runs.map(([n, t]) => { const r: number[] = []; uleb(r, n!); r.push(t!); return r; }));
+    body.push(...f.body.code, Op.end);
+    const sized: number[] = [];
+    uleb(sized, body.length);
+    return [...sized, ...body];
+  })));
+  return new Uint8Array(out);
+}
