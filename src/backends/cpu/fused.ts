@@ -70,7 +70,9 @@ export function runFused(k: Kernel, ctx: FusedContext): Map<number, Tensor> | un
   const outer = dom.slice(0, r - 2);
   const rows = dom[r - 2]!;
   const widest = Math.max(1, ...own.map((n) => ctx.shape(n).at(-1) ?? 1));
-  const block = Math.max(MIN_BLOCK, Math.floor((k.kind === "attention" ? BLOCK_ELEMENTS.attention : BLOCK_ELEMENTS.other) / widest));
+  // A matmul kernel takes all rows of an outer index at once: its weights then pass through the
+  // GEMM (and into WebAssembly memory) once, not once per block (GPT-2's LM head: 154 MB each).
+  const block = k.kind === "matmul" ? rows : Math.max(MIN_BLOCK, Math.floor((k.kind === "attention" ? BLOCK_ELEMENTS.attention : BLOCK_ELEMENTS.other) / widest));
   // A block's values are dropped after their last reader in the kernel (outputs live in their buffers).
   const lastRead = new Map<number, number>();
   own.forEach((n, at) => n.inputs.forEach((i) => lastRead.set(i, at)));
