@@ -94,10 +94,13 @@ export function runRun(file: string, opts: RunOptions, out: (s: string) => void,
       runFailed,
     );
   }
-  const program = new CpuProgram(graph, weights, undefined, { fuse: opts.fuse !== false });
-  const t1 = performance.now();
+  let program: CpuProgram;
   let result;
+  let t1 = performance.now();
   try {
+    // Loading computes what depends on weights alone, which can fail as a run can (a constant index out of range).
+    program = new CpuProgram(graph, weights, undefined, { fuse: opts.fuse !== false });
+    t1 = performance.now();
     result = program.run(inputs.tensors, { profile: opts.profile ?? false });
   } catch (e) {
     return runFailed(e);

@@ -68,6 +68,14 @@ describe("tfm run", () => {
     expect(r.err).toMatch(/models\/gpt2\.tfm:\d+:\d+: error\[TFM6001\]: gather: index 99 .* out of range .*\n.*\n.*\|\s+x = drop\(wte\(input_ids\)/);
   });
 
+  it("reports a constant index out of range, found while loading, as TFM6001 at its line (not a crash)", () => {
+    const f = join(dir, "load-time.tfm");
+    writeFileSync(f, "model P {\n  input x: f32[2]\n  v3 = cast(full([1], 2.5), i32)\n  output y = take(v3, v3, 0)\n}\n");
+    const r = tfm("run", f, "--random-weights", "--input", "x=[1, 2]");
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/load-time\.tfm:4:14: error\[TFM6001\]: gather: index 2 .* out of range .*computed when the weights are loaded/);
+  });
+
   it("reports a sequence longer than the positions table as a run-time error", () => {
     const ids = JSON.stringify([Array.from({ length: 20 }, (_, i) => i)]);
     const r = tfm("run", "models/gpt2.tfm", ...small, "--random-weights", "--input", `input_ids=${ids}`);

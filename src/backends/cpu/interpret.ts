@@ -67,7 +67,15 @@ export class CpuProgram {
         const t = weights.get(node.attrs.name!);
         if (!t) throw new RunError("TFM6002", `weight \`${node.attrs.name}\` was not loaded`);
         this.fixed.set(node.id, t);
-      } else this.fixed.set(node.id, this.evaluate(node, (i) => this.fixed.get(i)!, new Map()));
+      } else {
+        try {
+          this.fixed.set(node.id, this.evaluate(node, (i) => this.fixed.get(i)!, new Map()));
+        } catch (e) {
+          // A load-time computation that fails (a constant index out of range) is the user's error, as at run time.
+          if (e instanceof KernelError) throw new RunError("TFM6001", `${e.message} (IR node %${node.id}, computed when the weights are loaded)`, node.site);
+          throw e;
+        }
+      }
     }
     for (const node of graph.nodes) {
       // A matmul marked transB (the optimizer's fold-transpose) already takes its operand as [n, k].
