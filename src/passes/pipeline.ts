@@ -36,9 +36,6 @@ export interface PassReport {
   readonly pass: string;
   readonly nodesBefore: number;
   readonly nodesAfter: number;
-  /** Kernels run per call (src/schedule/fuse.ts) for the graph before and after the pass. */
-  readonly kernelsBefore: number;
-  readonly kernelsAfter: number;
   readonly removed: Readonly<Record<string, number>>;
   readonly added: Readonly<Record<string, number>>;
 }
@@ -51,6 +48,8 @@ export interface Stage {
 }
 
 export interface Optimized {
+  /** The graph the passes started from. */
+  readonly input: Graph;
   /** The graph after the last pass run (the input graph if none ran). */
   readonly graph: Graph;
   readonly stages: readonly Stage[];
@@ -66,14 +65,6 @@ export class UnknownPass extends Error {
 
 /** A node's kind in reports: its op, told apart by the attributes that change how it runs. */
 export const kindOf = (n: Node): string => (n.op === "matmul" && n.attrs.transB ? "matmul(transB)" : n.op);
-
-const kernelCounts = new WeakMap<Graph, number>();
-/** The number of fused kernels a graph runs as (memoised: graphs are immutable). */
-function kernelCount(g: Graph): number {
-  let k = kernelCounts.get(g);
-  if (k === undefined) kernelCounts.set(g, (k = schedule(g).kernels.length));
-  return k;
-}
 
 /** Nodes by kind. */
 export function kindCounts(g: Graph): Map<string, number> {
@@ -91,7 +82,7 @@ export function diffReport(pass: string, before: Graph, after: Graph): PassRepor
     if (d < 0) removed[kind] = -d;
     if (d > 0) added[kind] = d;
   }
-  return { pass, nodesBefore: before.nodes.length, nodesAfter: after.nodes.length, kernelsBefore: kernelCount(before), kernelsAfter: kernelCount(after), removed, added };
+  return { pass, nodesBefore: before.nodes.length, nodesAfter: after.nodes.length, removed, added };
 }
 
 /**
@@ -109,7 +100,7 @@ export function optimize(g: Graph, opts: { until?: string } = {}): Optimized {
     stages.push({ pass: p.name, graph: next, report: diffReport(p.name, cur, next) });
     cur = next;
   }
-  return { graph: cur, stages, total: diffReport(until, g, cur) };
+  return { input: g, graph: cur, stages, total: diffReport(until, g, cur) };
 }
 
 /**
@@ -117,7 +108,13 @@ export function optimize(g: Graph, opts: { until?: string } = {}): Optimized {
  * and added), the total, then the fused schedule of the result by kind of kernel.
  */
 export function formatReport(o: Optimized): string {
-  const rows = [...o.stages.map((s) => s.report), { ...o.total, pass: "total" }];
+  // Kernel counts are the report's business only: `optimize` (run by every tfm run) never schedules.
+  const kernels = new Map<Graph, number>();
+  const count = (g: Graph) => kernels.get(g) ?? kernels.set(g, schedule(g).kernels.length).get(g)!;
+  const graphs = [o.input, ...o.stages.map((s) => s.graph)];
+  const before = [...graphs.slice(0, -1), o.input];
+  const after = [...graphs.slice(1), o.graph];
+  const rows = [...o.stages.map((s) => s.report), { ...o.total, pass: "total" }].map((r, i) => ({ ...r, kernelsBefore: count(before[i]!), kernelsAfter: count(after[i]!) }));
   const width = Math.max(5, ...rows.map((r) => r.pass.length));
   const ops = (r: Readonly<Record<string, number>>, sign: string) => Object.entries(r).map(([kind, k]) => `${sign}${k} ${kind}`);
   const lines = rows.map((r) => {

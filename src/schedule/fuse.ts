@@ -11,7 +11,8 @@
 // A kernel may read a value computed outside it only when that value is available before the
 // kernel's first node (load-time, an input, or an earlier node): so kernels ordered by their first
 // node never wait on each other, and no kernel reads its own output through another kernel.
-import { constDim, equalDims, type Dim } from "../check/shapes/dim.js";
+import { constDim, type Dim } from "../check/shapes/dim.js";
+import { sameShape as sameShapes } from "../passes/rewrite.js";
 import { loadTimeNodes } from "../ir/load-time.js";
 import type { Graph, Node } from "../ir/graph.js";
 import { ops } from "../ir/ops.js";
@@ -73,7 +74,7 @@ function roles(g: Graph, atLoad: ReadonlySet<number>): Role[] {
   return role;
 }
 
-const sameShape = (a: Node, b: readonly Dim[]): boolean => a.shape.length === b.length && a.shape.every((d, i) => equalDims(d, b[i]!) === true);
+const sameShape = (a: Node, b: readonly Dim[]): boolean => sameShapes(a.shape, b);
 const rowScalarShape = (d: readonly Dim[]): Dim[] => [...d.slice(0, -1), constDim(1)];
 const isRowReduce = (n: Node): boolean =>
   (n.op === "sum" || n.op === "mean" || n.op === "max" || n.op === "min") && n.attrs.keepdim === true && n.attrs.axis === n.shape.length - 1 && n.shape.length > 0;
