@@ -6,7 +6,7 @@
 import { spawnSync } from "node:child_process";
 import { cpus } from "node:os";
 import { plainKernels as K } from "../src/backends/cpu/kernels/index.js";
-import { allocate, type Tensor } from "../src/backends/cpu/tensor.js";
+import { allocate, type Tensor } from "../src/core/tensor.js";
 
 const args = process.argv.slice(2);
 const opt = (name: string): string | undefined => {

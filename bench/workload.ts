@@ -2,8 +2,8 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { buildGraph, check } from "../src/api.js";
-import type { Tensor } from "../src/backends/cpu/tensor.js";
-import { evalDim } from "../src/check/shapes/dim.js";
+import type { Tensor } from "../src/core/tensor.js";
+import { evalDim } from "../src/core/dim.js";
 import { hasErrors } from "../src/diag/diagnostic.js";
 import type { Graph } from "../src/ir/graph.js";
 import { randomWeights } from "../src/runtime/init.js";

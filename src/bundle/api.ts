@@ -3,7 +3,7 @@
 // engine (the CPU interpreter, WebGPU) that runs the decoded graph on bound weights; this file
 // does the rest the same way for all: reading and binding the checkpoint, checking and converting
 // inputs, copying outputs out, and TfmErrors with catalogue codes.
-import type { Tensor } from "../backends/cpu/tensor.js";
+import type { Tensor } from "../core/tensor.js";
 import type { Graph } from "../ir/graph.js";
 import { TfmError } from "./errors.js";
 import { decodeGraph } from "./graph-json.js";

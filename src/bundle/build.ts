@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 import { buildSync } from "esbuild";
 import type { CheckResult } from "../api.js";
-import { showDim } from "../check/shapes/dim.js";
+import { showDim } from "../core/dim.js";
 import type { Graph } from "../ir/graph.js";
 import { modelInputs } from "../runtime/inputs.js";
 import { encodeGraph } from "./graph-json.js";

@@ -4,7 +4,7 @@
 // divide, inner ones first, and numbers JSON cannot hold (-0, ±Infinity, NaN) tagged. Decoding
 // rebuilds the same `Graph` (equal dims, atoms registered again), so the CPU interpreter runs it
 // exactly as it runs the graph in the compiler. Node sites (source positions) are not kept.
-import { addDim, constDim, constValue, divDim, type Dim, mulDim, quotientOf, symDim } from "../check/shapes/dim.js";
+import { addDim, constDim, constValue, divDim, type Dim, mulDim, quotientOf, symDim } from "../core/dim.js";
 import type { DType } from "../check/shapes/value.js";
 import type { Attrs, Graph, Node } from "../ir/graph.js";
 import type { Op } from "../ir/ops.js";

@@ -4,11 +4,11 @@
 // (BigInt64Array included) within the int32 range, bool from booleans or 0/1 — never by rounding
 // or wrapping. The interpreter then checks each shape against the declared one (TFM6002).
 // Outputs are copies, so a caller may keep or change them freely.
-import { numel, runtimeDType, type Tensor } from "../backends/cpu/tensor.js";
+import { numel, runtimeDType, type Tensor } from "../core/tensor.js";
 import { didYouMean } from "../diag/suggest.js";
 import { TfmError } from "./errors.js";
 import type { PortInfo } from "./model-data.js";
-import { unravel } from "../backends/cpu/kernels/layout.js";
+import { unravel } from "../core/tensor.js";
 
 /** An input as a caller gives it. */
 export interface TensorIn {

@@ -3,7 +3,7 @@
 // weights exactly as `tfm run` binds them (src/runtime/checkpoint.ts), with TfmErrors instead of
 // diagnostics. Node's file system is reached only through a guarded dynamic import, so browsers
 // never load it.
-import type { Tensor } from "../backends/cpu/tensor.js";
+import type { Tensor } from "../core/tensor.js";
 import { declared, loadWeight, matchCheckpoint, type WeightSpec } from "../runtime/checkpoint.js";
 import { showName } from "../runtime/names.js";
 import { WeightFileError } from "../weights/errors.js";

@@ -1,7 +1,7 @@
 // `--dims batch=1,seq=128`: the dim values a report evaluates its symbolic sizes at (the memory
 // section of `tfm ir --report`; `tfm build --report` may use it too). Dims not given take
 // batch=1 and 128 for any other.
-import { symbolsOf } from "../check/shapes/dim.js";
+import { symbolsOf } from "../core/dim.js";
 import type { Graph } from "../ir/graph.js";
 import { UsageError } from "./io.js";
 

@@ -5,7 +5,7 @@
 import { SingleBar } from "cli-progress";
 import { buildGraph, check } from "../api.js";
 import { CpuProgram, RunError } from "../backends/cpu/interpret.js";
-import type { Tensor } from "../backends/cpu/tensor.js";
+import type { Tensor } from "../core/tensor.js";
 import { showValue } from "../check/shapes/value.js";
 import { diag, hasErrors, sortDiagnostics, type Diagnostic } from "../diag/diagnostic.js";
 import { renderDiagnostics } from "../diag/render.js";

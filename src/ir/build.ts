@@ -2,7 +2,7 @@
 // emitter attached, and every value it computes gets a node. The IR's shapes are therefore
 // exactly the checked ones. Builtins lower to primitive ops through `lower`, one entry per builtin.
 import type { BuiltinName } from "../check/builtins.js";
-import { addDim, constDim, constValue, mulDim, subDim, type Dim } from "../check/shapes/dim.js";
+import { addDim, constDim, constValue, mulDim, subDim, type Dim } from "../core/dim.js";
 import type { Emitter, IndexSub } from "../check/shapes/check.js";
 import { asTensor, type DType, type SVal } from "../check/shapes/value.js";
 import type * as A from "../syntax/ast.js";

@@ -1,7 +1,7 @@
 // Which nodes are computed once, when the weights are loaded, rather than on every call: weights,
 // constants and everything computed from them alone with a shape known at compile time. One rule
 // for the optimizer (merge-qkv), the scheduler and every backend.
-import { constValue } from "../check/shapes/dim.js";
+import { constValue } from "../core/dim.js";
 import type { Graph } from "./graph.js";
 
 export function loadTimeNodes(g: Graph): Set<number> {

@@ -1,6 +1,6 @@
 // The IR's textual form, one node per line with its type: `%7: f32[batch, seq, 768] = add %5, %6`.
 // Used by `tfm ir`, golden files and hovers.
-import { showDim, showShape } from "../check/shapes/dim.js";
+import { showDim, showShape } from "../core/dim.js";
 import type { Attrs, Graph, Node } from "./graph.js";
 
 function attrs(a: Attrs): string {

@@ -1,6 +1,6 @@
 // The IR verifier, run between phases in tests: topological order, arity, and each node's dtype
 // and shape re-derived from its inputs and attributes by its op's rule. Returns the problems found.
-import { addDim, constDim, constValue, equalDims, mulDim, showShape, subDim, type Dim } from "../check/shapes/dim.js";
+import { addDim, constDim, constValue, equalDims, mulDim, showShape, subDim, type Dim } from "../core/dim.js";
 import type { DType } from "../check/shapes/value.js";
 import type { Graph, Node } from "./graph.js";
 import { ops, type Op } from "./ops.js";

@@ -6,7 +6,7 @@
 // once at load time, so the interpreter takes the same kernel path for it. Consecutive slices of
 // one tensor are joined as one slice of it, or as the tensor itself when they cover it (torch's
 // in_proj_weight and in_proj_bias, split in three for q, k and v).
-import { constDim, constValue, type Dim } from "../check/shapes/dim.js";
+import { constDim, constValue, type Dim } from "../core/dim.js";
 import type { Graph, Node } from "../ir/graph.js";
 import { loadTimeNodes } from "../ir/load-time.js";
 import { rewrite, shapeKey, type Rewriter } from "./rewrite.js";

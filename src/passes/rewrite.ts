@@ -1,7 +1,7 @@
 // The one way passes build graphs: copy a graph node by node into a new GraphBuilder, letting the
 // pass replace, add or drop nodes on the way, and structural keys for shapes and attributes.
 // Graphs are immutable; a pass never changes its input.
-import { showShape, type Dim } from "../check/shapes/dim.js";
+import { showShape, type Dim } from "../core/dim.js";
 import { GraphBuilder, type Attrs, type Graph, type Node } from "../ir/graph.js";
 import type { Op } from "../ir/ops.js";
 import type { DType } from "../check/shapes/value.js";

@@ -7,7 +7,7 @@
 // changes a shape. Not done, because it changes a result: f32 x + 0 (−0 + 0 is +0),
 // reassociation ((x·a)·b → x·(a·b) rounds differently), x·0 (NaN, ∞).
 import type { Graph, Node } from "../ir/graph.js";
-import { constValue } from "../check/shapes/dim.js";
+import { constValue } from "../core/dim.js";
 import { dimKey, rewrite, sameShape, type Rewriter } from "./rewrite.js";
 
 /** The value every element of `n` has, as stored at run time (f32-rounded, i32-wrapped), if known. */

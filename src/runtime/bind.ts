@@ -5,7 +5,7 @@
 // matching an `ignore` pattern are skipped. Everything is matched and checked from the header
 // before any tensor data is converted or allocated. The matching and converting live in
 // checkpoint.ts (browser-safe, shared with the bundles of `tfm build`); this file makes diagnostics.
-import type { Tensor } from "../backends/cpu/tensor.js";
+import type { Tensor } from "../core/tensor.js";
 import type { Weight } from "../check/instantiate.js";
 import { diag, type Diagnostic, hasErrors } from "../diag/diagnostic.js";
 import type { Span } from "../diag/span.js";

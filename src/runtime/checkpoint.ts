@@ -3,7 +3,7 @@
 // declared layout. It touches no file and makes no diagnostics: it returns problems (a code, a
 // message, notes, and the weight concerned), which bind.ts turns into diagnostics for `tfm run`
 // and the bundles of `tfm build` (src/bundle/) throw as errors, with the same codes and words.
-import type { Tensor } from "../backends/cpu/tensor.js";
+import type { Tensor } from "../core/tensor.js";
 import type { Code } from "../diag/codes.js";
 import { suggest } from "../diag/suggest.js";
 import type { DTypeName } from "../syntax/ast.js";

@@ -2,9 +2,9 @@
 // `--input ids=@ids.npy`), converted to each input's runtime dtype and checked against its declared
 // type — the number of dims, fixed dims, and the symbolic dims (`batch`, `seq`), which must have
 // one size across all inputs. The sizes so bound are returned: the interpreter needs them.
-import type { DType as RtDType, Tensor } from "../backends/cpu/tensor.js";
+import type { DType as RtDType, Tensor } from "../core/tensor.js";
 import type { CheckResult } from "../api.js";
-import { equalDims, evalDim, showShape, symDim, symbolsOf, type Dim } from "../check/shapes/dim.js";
+import { equalDims, evalDim, showShape, symDim, symbolsOf, type Dim } from "../core/dim.js";
 import { evaluate, type Value } from "../check/values.js";
 import { diag, type Diagnostic, hasErrors, type Related } from "../diag/diagnostic.js";
 import type { Span } from "../diag/span.js";
@@ -16,7 +16,7 @@ import { WeightFileError } from "../weights/errors.js";
 import { type NpyArray, readNpy } from "../weights/npy.js";
 import { makeTensor, runtimeDType, showDims } from "./convert.js";
 import { fileErrorDiagnostic, readFileBytes } from "./files.js";
-import { unravel } from "../backends/cpu/kernels/layout.js";
+import { unravel } from "../core/tensor.js";
 
 /** Where an input's value comes from. */
 export type InputSource =

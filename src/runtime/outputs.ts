@@ -3,7 +3,7 @@
 // anything is written, and each file goes to a temp name first and is renamed into place.
 import { mkdirSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { numel, type Tensor } from "../backends/cpu/tensor.js";
+import { numel, type Tensor } from "../core/tensor.js";
 import { quote, WeightFileError } from "../weights/errors.js";
 import { writeNpy } from "../weights/npy.js";
 import { fileDTypeOfRuntime } from "./convert.js";

@@ -2,7 +2,7 @@
 // graphs): every value has a buffer provably big enough for it, nothing else has one, and two
 // values live at the same step share a buffer only as a permitted in-place pair (the output of
 // the step that last reads the input, listed in the plan and allowed by in-place.ts).
-import { showDim } from "../check/shapes/dim.js";
+import { showDim } from "../core/dim.js";
 import { holds, showMax } from "./dim-max.js";
 import { canWriteOver } from "./in-place.js";
 import type { Schedule } from "./kernel.js";

@@ -3,7 +3,7 @@
 // otherwise both are kept: a size is a list of pairwise incomparable Dims (an antichain), read as
 // their max and evaluated once the dims are bound. A comparison is proven (dim.ts's
 // provablyNonNegative) or not made.
-import { DimOverflow, evalDim, provablyNonNegative, showDim, subDim, symbolsOf, type Dim } from "../check/shapes/dim.js";
+import { DimOverflow, evalDim, provablyNonNegative, showDim, subDim, symbolsOf, type Dim } from "../core/dim.js";
 
 /** a ≥ b for every assignment of the symbols (each ≥ 1); false when it depends or cannot be told. */
 export function provablyGeq(a: Dim, b: Dim): boolean {

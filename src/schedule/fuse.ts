@@ -11,7 +11,7 @@
 // A kernel may read a value computed outside it only when that value is available before the
 // kernel's first node (load-time, an input, or an earlier node): so kernels ordered by their first
 // node never wait on each other, and no kernel reads its own output through another kernel.
-import { constDim, type Dim } from "../check/shapes/dim.js";
+import { constDim, type Dim } from "../core/dim.js";
 import { sameShape as sameShapes } from "../passes/rewrite.js";
 import { loadTimeNodes } from "../ir/load-time.js";
 import type { Graph, Node } from "../ir/graph.js";

@@ -15,7 +15,7 @@
 //   - the kernel's kind allows it: op (a single elementwise node), elementwise, rows, matmul
 //     (epilogue); attention never (its output is written per query row while K and V are read
 //     whole).
-import { equalDims } from "../check/shapes/dim.js";
+import { equalDims } from "../core/dim.js";
 import type { Node } from "../ir/graph.js";
 import { ops } from "../ir/ops.js";
 import type { Kernel, KernelKind, Schedule } from "./kernel.js";

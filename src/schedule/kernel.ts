@@ -18,7 +18,7 @@
 // In every kind, `nodes` may also hold layout nodes (reshape, permute, slice, expand, dropout)
 // that read a kernel input — views, read through index arithmetic — and index-only nodes
 // (computed from arange and constants alone, such as a causal mask), recomputed where used.
-import { showDim } from "../check/shapes/dim.js";
+import { showDim } from "../core/dim.js";
 import type { Graph } from "../ir/graph.js";
 
 export type KernelKind = "op" | "elementwise" | "rows" | "matmul" | "attention";

@@ -3,7 +3,7 @@
 // a node in `aliases` (a reshape or dropout of a value) is that value under another shape. Graph
 // inputs are the caller's buffers and load-time nodes are weights: neither is a value here. A
 // graph output is read at step `kernels.length`, after the last kernel.
-import { constDim, mulDim, type Dim } from "../check/shapes/dim.js";
+import { constDim, mulDim, type Dim } from "../core/dim.js";
 import type { DType } from "../check/shapes/value.js";
 import type { Node } from "../ir/graph.js";
 import type { Schedule } from "./kernel.js";

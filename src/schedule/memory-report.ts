@@ -2,7 +2,7 @@
 // the planned peak of live activations, the arena (the planned buffers together), the sum of every
 // value with no reuse, the sum of every per-run node as if each had its own buffer (op by op,
 // views included), the graph's inputs and outputs, and the weights. `tfm ir --report` prints it.
-import { addDim, constDim, evalDim, showDim, subDim, type Dim } from "../check/shapes/dim.js";
+import { addDim, constDim, evalDim, showDim, subDim, type Dim } from "../core/dim.js";
 import { evalMax, maxima, showMax } from "./dim-max.js";
 import type { Schedule } from "./kernel.js";
 import { bytesOf } from "./liveness.js";

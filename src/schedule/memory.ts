@@ -10,8 +10,8 @@
 // nothing; among those, the smallest), judged at `hint` dim values; else a new buffer. After the
 // step, the buffers of the values it read for the last time are free. Reusing a free buffer never
 // costs more than a new one: max(a, b) ≤ a + b whatever the dims.
-import type { Dim } from "../check/shapes/dim.js";
-import { addDim, constDim, showDim, subDim, symbolsOf } from "../check/shapes/dim.js";
+import type { Dim } from "../core/dim.js";
+import { addDim, constDim, showDim, subDim, symbolsOf } from "../core/dim.js";
 import { evalMax, holds, maxima } from "./dim-max.js";
 import { canWriteOver, inPlaceKinds } from "./in-place.js";
 import type { KernelKind, Schedule } from "./kernel.js";

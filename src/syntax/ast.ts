@@ -1,5 +1,6 @@
 // The abstract syntax tree. Every node has a span; the tree is immutable once built.
 // Recovered parses produce `Error` expressions and possibly-empty names rather than failing.
+import type { DTypeName } from "../core/dtype.js";
 import type { Span } from "../diag/span.js";
 
 export interface Ident {
@@ -49,7 +50,7 @@ export interface ParamDecl {
 }
 
 export type ScalarTypeName = "int" | "float" | "bool" | "str";
-export type DTypeName = "f32" | "f16" | "bf16" | "i32" | "i64" | "bool";
+export type { DTypeName } from "../core/dtype.js";
 
 export type TypeAnn = ScalarType | TensorType;
 export interface ScalarType {

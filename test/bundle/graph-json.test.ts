@@ -4,7 +4,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { buildGraph, check } from "../../src/api.js";
-import { addDim, constDim, divDim, evalDim, symDim } from "../../src/check/shapes/dim.js";
+import { addDim, constDim, divDim, evalDim, symDim } from "../../src/core/dim.js";
 import type { Graph } from "../../src/ir/graph.js";
 import { printGraph } from "../../src/ir/print.js";
 import { optimize } from "../../src/passes/pipeline.js";

@@ -5,8 +5,8 @@
 // activations), products of one operand by several weights or weight slices (q, k, v),
 // constant-only subexpressions, repeated computations and dead nodes. The inputs
 // hold −0, NaN and ±∞, so a rewrite that is not exact shows up bit for bit.
-import type { Tensor } from "../../src/backends/cpu/tensor.js";
-import { constDim } from "../../src/check/shapes/dim.js";
+import type { Tensor } from "../../src/core/tensor.js";
+import { constDim } from "../../src/core/dim.js";
 import { GraphBuilder, type Attrs, type Graph } from "../../src/ir/graph.js";
 import type { Op } from "../../src/ir/ops.js";
 import { randomTensor } from "../unit/backends/cpu/helpers.js";

@@ -3,7 +3,7 @@
 // properties steer clear of these constructs by default; TFM_SHAPES_GAPS=1 makes them generate
 // the constructs too.
 import { describe, expect, it } from "vitest";
-import { evalDim } from "../../src/check/shapes/dim.js";
+import { evalDim } from "../../src/core/dim.js";
 import { typeKey } from "../../src/check/shapes/check.js";
 import { FILE, evalDimText, garbledDim, parseType, runCheck, showDiags } from "./shapes-oracle.js";
 

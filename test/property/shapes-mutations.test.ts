@@ -29,7 +29,7 @@ import { readFileSync } from "node:fs";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { CheckResult } from "../../src/api.js";
-import { evalDim } from "../../src/check/shapes/dim.js";
+import { evalDim } from "../../src/core/dim.js";
 import { LineMap } from "../../src/diag/span.js";
 import { repoFile } from "./corpus.js";
 import { caseArbitrary, Chooser, generate } from "./shapes-gen.js";

@@ -5,7 +5,7 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { check, type CheckResult } from "../../src/api.js";
 import { typeKey } from "../../src/check/shapes/check.js";
-import { evalDim } from "../../src/check/shapes/dim.js";
+import { evalDim } from "../../src/core/dim.js";
 import { LineMap } from "../../src/diag/span.js";
 import type * as A from "../../src/syntax/ast.js";
 import { violations } from "../helpers/invariants.js";

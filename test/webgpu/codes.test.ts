@@ -2,7 +2,7 @@
 // come from devices, not programs, so they have no example in test/errors/.
 import { spawnSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { constDim, symDim } from "../../src/check/shapes/dim.js";
+import { constDim, symDim } from "../../src/core/dim.js";
 import { codes } from "../../src/diag/codes.js";
 import { GraphBuilder } from "../../src/ir/graph.js";
 import { compile } from "../../src/backends/webgpu/compile.js";

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildGraph, check } from "../../src/api.js";
 import { CpuProgram } from "../../src/backends/cpu/interpret.js";
-import { fromValues, type Tensor } from "../../src/backends/cpu/tensor.js";
+import { fromValues, type Tensor } from "../../src/core/tensor.js";
 import type { NodeGpu } from "../../src/backends/webgpu/node.js";
 import { WebGpuProgram } from "../../src/backends/webgpu/program.js";
 import { optimize } from "../../src/passes/pipeline.js";

@@ -2,7 +2,7 @@
 // comparison of a GPU result with the CPU interpreter's (NaN where NaN, ±∞ where ±∞, max |Δ|
 // elsewhere), and a seeded random source.
 import { expect } from "vitest";
-import type { Tensor } from "../../src/backends/cpu/tensor.js";
+import type { Tensor } from "../../src/core/tensor.js";
 import { createNodeDevice, type NodeGpu, swiftShaderIcd } from "../../src/backends/webgpu/node.js";
 
 /**

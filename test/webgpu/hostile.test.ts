@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildGraph, check } from "../../src/api.js";
 import { CpuProgram } from "../../src/backends/cpu/interpret.js";
-import { fromValues } from "../../src/backends/cpu/tensor.js";
+import { fromValues } from "../../src/core/tensor.js";
 import { compile } from "../../src/backends/webgpu/compile.js";
 import type { NodeGpu } from "../../src/backends/webgpu/node.js";
 import { WebGpuProgram } from "../../src/backends/webgpu/program.js";

@@ -6,8 +6,8 @@
 // printed. Run-time errors (an index out of range, an empty max) must be the CPU's TFM6001.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CpuProgram, RunError } from "../../src/backends/cpu/interpret.js";
-import { fromValues, type DType as RtDType, type Tensor } from "../../src/backends/cpu/tensor.js";
-import { addDim, constDim, evalDim, mulDim, symDim, type Dim } from "../../src/check/shapes/dim.js";
+import { fromValues, type DType as RtDType, type Tensor } from "../../src/core/tensor.js";
+import { addDim, constDim, evalDim, mulDim, symDim, type Dim } from "../../src/core/dim.js";
 import type { DType } from "../../src/check/shapes/value.js";
 import { type Attrs, type Graph, GraphBuilder } from "../../src/ir/graph.js";
 import type { Op } from "../../src/ir/ops.js";

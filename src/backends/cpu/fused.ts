@@ -21,7 +21,7 @@ import type { Graph, Node } from "../../ir/graph.js";
 import { ops, type BinaryOp, type ReduceOp, type UnaryOp } from "../../ir/ops.js";
 import type { Kernel } from "../../schedule/kernel.js";
 import { broadcastShapes, type Kernels } from "./kernels/index.js";
-import { numel, runtimeDType, sameShape, type Tensor } from "./tensor.js";
+import { numel, runtimeDType, sameShape, type Tensor } from "../../core/tensor.js";
 
 /**
  * Elements of the widest value per block: an attention kernel's block of scores stays in cache

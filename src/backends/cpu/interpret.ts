@@ -6,16 +6,16 @@
 // buffers (src/schedule/memory.ts). At run time it binds the symbolic dims from the inputs,
 // allocates the planned buffers at those dims, and runs the kernels in order: an op kernel by its
 // node's semantics below, a fused kernel in tiles of rows (fused.ts).
-import { constValue, evalDim, showDim, type Dim } from "../../check/shapes/dim.js";
+import { constValue, evalDim, showDim, type Dim } from "../../core/dim.js";
 import type { Graph, Node, Site } from "../../ir/graph.js";
 import { ops, type BinaryOp, type ReduceOp, type UnaryOp } from "../../ir/ops.js";
 import type { Kernel, Schedule } from "../../schedule/kernel.js";
 import { schedule, unfused } from "../../schedule/fuse.js";
-import { KernelError } from "./errors.js";
+import { KernelError } from "../../core/errors.js";
 import { runFused, type FusedContext } from "./fused.js";
 import { bufferBytes, planMemory, type MemoryPlan } from "../../schedule/memory.js";
 import { defaultKernels, type Kernels } from "./kernels/index.js";
-import { arrayFor, numel, runtimeDType, showShape, type DType, type Tensor } from "./tensor.js";
+import { arrayFor, numel, runtimeDType, showShape, type DType, type Tensor } from "../../core/tensor.js";
 
 /** A run-time failure the user can act on (bad input, out-of-range index), with the node involved. */
 export class RunError extends Error {

@@ -3,7 +3,7 @@
 // GPUDevice here, so the result can be bundled and its WGSL inspected or golden-tested. A fused
 // kind without a generator (or a fused kernel a generator declines) runs as op kernels, one per
 // node: correct, with more dispatches; `fallbacks` lists those kernels.
-import type { Dim } from "../../check/shapes/dim.js";
+import type { Dim } from "../../core/dim.js";
 import type { Op } from "../../ir/ops.js";
 import { consumers, kernel as makeKernel } from "../../schedule/fuse.js";
 import type { Kernel, KernelKind, Schedule } from "../../schedule/kernel.js";

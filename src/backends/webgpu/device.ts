@@ -5,7 +5,7 @@
 // encoder: the sizes uniform and the inputs written, one compute pass with every dispatch, copies
 // of the outputs (and the error buffer) to mappable buffers, one submit. It counts dispatches.
 // No node-only imports: it is meant to be bundled for browsers.
-import { arrayFor, numel, type DType, type Tensor } from "../cpu/tensor.js";
+import { arrayFor, numel, type DType, type Tensor } from "../../core/tensor.js";
 import type { CompiledProgram } from "./compile.js";
 import { WebGpuError } from "./errors.js";
 

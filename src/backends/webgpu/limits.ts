@@ -3,7 +3,7 @@
 // raised, as node.ts does), at load time against the device's (an error, TFM7001), and at run
 // time for sizes known only then (buffers, workgroup counts). Workgroup counts above 65,535 in one
 // dimension are split over a 2-D or 3-D grid; the kernels recompute their linear index.
-import { constValue } from "../../check/shapes/dim.js";
+import { constValue } from "../../core/dim.js";
 import type { CompiledProgram } from "./compile.js";
 import { numelDim } from "./codegen/sizes.js";
 import { WebGpuError } from "./errors.js";

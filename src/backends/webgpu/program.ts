@@ -5,19 +5,19 @@
 // (its own code, on a graph of the inputs alone), fills the sizes uniform, runs every kernel and
 // reads back the outputs. Failures a CPU run would report are the CPU's RunError with its code and
 // message (TFM6001 an index out of range or an empty reduction, TFM6002 bad inputs).
-import { evalDim, showDim } from "../../check/shapes/dim.js";
+import { evalDim, showDim } from "../../core/dim.js";
 import type { Graph } from "../../ir/graph.js";
 import { schedule } from "../../schedule/fuse.js";
 import type { Schedule } from "../../schedule/kernel.js";
 import { type MemoryPlan, planMemory } from "../../schedule/memory.js";
 import { CpuProgram, RunError } from "../cpu/interpret.js";
-import { numel, runtimeDType, showShape, type Tensor } from "../cpu/tensor.js";
+import { numel, runtimeDType, showShape, type Tensor } from "../../core/tensor.js";
 import { compile, type CompiledProgram } from "./compile.js";
 import { sizeValues } from "./codegen/sizes.js";
 import { GpuRunner, type Readback } from "./device.js";
 import { WebGpuError } from "./errors.js";
 import { checkDevice, type Limits, limitsOf, needs, splitGrid } from "./limits.js";
-import { unravel } from "../cpu/kernels/layout.js";
+import { unravel } from "../../core/tensor.js";
 
 export interface LoadOptions {
   /**

@@ -14,7 +14,7 @@ import type { Resolution } from "../resolve.js";
 import type { GlobalSym } from "../symbols.js";
 import { TraceReporter } from "../trace.js";
 import type { Value } from "../values.js";
-import { addDim, constDim, constValue, DimOverflow, divDim, equalDims, mulDim, negDim, nonNegative, showDim, subDim, symDim, symbolsOf, type Dim } from "./dim.js";
+import { addDim, constDim, constValue, DimOverflow, divDim, equalDims, mulDim, negDim, nonNegative, showDim, subDim, symDim, symbolsOf, type Dim } from "../../core/dim.js";
 import { elementwise, rules, type RuleCtx } from "./rules.js";
 import { Scope, type Binding, type LayerRef } from "./scope.js";
 import { showType, symbolicInput, unify } from "./unify.js";

@@ -3,7 +3,7 @@
 // axes, matmul batch dims) and report through the context, at the argument that is wrong.
 import type { Code } from "../../diag/codes.js";
 import type { BuiltinName } from "../builtins.js";
-import { addDim, constDim, constValue, divDim, equalDims, mulDim, showDim, showShape, type Dim } from "./dim.js";
+import { addDim, constDim, constValue, divDim, equalDims, mulDim, showDim, showShape, type Dim } from "../../core/dim.js";
 import { asTensor, isFloat, showValue, tensor, unknown, type DType, type SVal } from "./value.js";
 
 export interface RuleCtx {

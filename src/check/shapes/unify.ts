@@ -2,7 +2,7 @@
 // rank, binds fresh dims (T) and packs (*batch) in the callee's scope, and checks the rest.
 import type { Code } from "../../diag/codes.js";
 import type * as A from "../../syntax/ast.js";
-import { constDim, equalDims, showDim, showShape, symDim, type Dim } from "./dim.js";
+import { constDim, equalDims, showDim, showShape, symDim, type Dim } from "../../core/dim.js";
 import { asTensor, showValue, tensor, type SVal } from "./value.js";
 import type { Scope } from "./scope.js";
 

@@ -1,7 +1,7 @@
 // What the shape checker knows about each value: tensors by dtype and symbolic shape; numbers,
 // bools and strings (known at compile time, or only their type); lists; tuples of several results.
 import type * as A from "../../syntax/ast.js";
-import { constDim, constValue, showDim, showShape, type Dim } from "./dim.js";
+import { constDim, constValue, showDim, showShape, type Dim } from "../../core/dim.js";
 
 export type DType = A.DTypeName;
 

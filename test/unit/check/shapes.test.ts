@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { addDim, constDim, divDim, equalDims, mulDim, showDim, subDim, symDim } from "../../../src/check/shapes/dim.js";
+import { addDim, constDim, divDim, equalDims, mulDim, showDim, subDim, symDim } from "../../../src/core/dim.js";
 import { typeKey } from "../../../src/check/shapes/check.js";
 import { showValue } from "../../../src/check/shapes/value.js";
 import { codes, run } from "../../helpers.js";

@@ -3,7 +3,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { buildGraph, check } from "../../../src/api.js";
-import { constDim } from "../../../src/check/shapes/dim.js";
+import { constDim } from "../../../src/core/dim.js";
 import { GraphBuilder } from "../../../src/ir/graph.js";
 import { printGraph, printNode } from "../../../src/ir/print.js";
 import { optimize } from "../../../src/passes/pipeline.js";

@@ -3,8 +3,8 @@
 import { expect } from "vitest";
 import { buildGraph, check } from "../../../src/api.js";
 import { CpuProgram } from "../../../src/backends/cpu/interpret.js";
-import { fromValues, type Tensor } from "../../../src/backends/cpu/tensor.js";
-import { constDim } from "../../../src/check/shapes/dim.js";
+import { fromValues, type Tensor } from "../../../src/core/tensor.js";
+import { constDim } from "../../../src/core/dim.js";
 import type { Graph } from "../../../src/ir/graph.js";
 import { verify } from "../../../src/ir/verify.js";
 

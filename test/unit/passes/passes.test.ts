@@ -2,8 +2,8 @@
 // its order, `until`, its reports, and every model verifying after every pass.
 import { readdirSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { fromValues } from "../../../src/backends/cpu/tensor.js";
-import { constDim, type Dim } from "../../../src/check/shapes/dim.js";
+import { fromValues } from "../../../src/core/tensor.js";
+import { constDim, type Dim } from "../../../src/core/dim.js";
 import { GraphBuilder } from "../../../src/ir/graph.js";
 import { printGraph } from "../../../src/ir/print.js";
 import { verify } from "../../../src/ir/verify.js";

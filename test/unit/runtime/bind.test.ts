@@ -1,7 +1,7 @@
 // Binding a checkpoint to the model's weights: names (missing, unexpected, ignored, a prefix),
 // shapes (with `transposed`), dtype conversions, and that nothing is converted before all matched.
 import { describe, expect, it } from "vitest";
-import { toArray } from "../../../src/backends/cpu/tensor.js";
+import { toArray } from "../../../src/core/tensor.js";
 import { bindCheckpoint } from "../../../src/runtime/bind.js";
 import { type NamedTensor, readSafetensors, type SafetensorsFile, type TensorEntry, writeSafetensors } from "../../../src/weights/safetensors.js";
 import { checked, fullCheckpoint, render, seq, summary, tiny, weightsOf } from "./helpers.js";

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { fromValues } from "../../../src/backends/cpu/tensor.js";
+import { fromValues } from "../../../src/core/tensor.js";
 import { codes } from "../../../src/diag/codes.js";
 import { bindCheckpoint } from "../../../src/runtime/bind.js";
 import { type InputSpec, loadInputs } from "../../../src/runtime/inputs.js";

@@ -4,7 +4,7 @@
 // weights binds back to exactly the in-memory values.
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import type { Tensor } from "../../../src/backends/cpu/tensor.js";
+import type { Tensor } from "../../../src/core/tensor.js";
 import { bindCheckpoint } from "../../../src/runtime/bind.js";
 import { checkSeed, initRules, initsFor, log, parseSeed, randomCheckpoint, randomWeights, Rng, ruleFor, sinCos2PiPair } from "../../../src/runtime/init.js";
 import { writeSafetensors } from "../../../src/weights/safetensors.js";

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { toArray } from "../../../src/backends/cpu/tensor.js";
+import { toArray } from "../../../src/core/tensor.js";
 import { type InputSpec, loadInputs, modelInputs, parseInputArg, showInputType } from "../../../src/runtime/inputs.js";
 import type { DType } from "../../../src/weights/dtypes.js";
 import type { TypedArray } from "../../../src/weights/dtypes.js";

@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { fromValues, type Tensor } from "../../../src/backends/cpu/tensor.js";
+import { fromValues, type Tensor } from "../../../src/core/tensor.js";
 import { writeOutputs } from "../../../src/runtime/outputs.js";
 import { WeightFileError } from "../../../src/weights/errors.js";
 import { readNpy } from "../../../src/weights/npy.js";

@@ -16,8 +16,8 @@
 //   eq ne lt le gt ge: any → bool        and or: bool → bool
 // mod truncates toward zero (C's fmod, JavaScript's %), unlike NumPy's floored `%`.
 import type { BinaryOp } from "../../../ir/ops.js";
-import { KernelError } from "../errors.js";
-import { type DType, numel, sameShape, type Tensor, type TensorData } from "../tensor.js";
+import { KernelError } from "../../../core/errors.js";
+import { type DType, numel, sameShape, type Tensor, type TensorData } from "../../../core/tensor.js";
 import { broadcastRows, broadcastShapes } from "./broadcast.js";
 import { checkInputs, output } from "./util.js";
 

@@ -6,8 +6,8 @@
 // [B, H, T, Dh] becomes rows of Dh, and same-shape operands become a single row. `Rows` then walks
 // the rows with an odometer: per row it updates a few offsets; per element nothing is allocated or
 // called. The row itself is the kernel's own specialised loop.
-import { KernelError } from "../errors.js";
-import { showShape } from "../tensor.js";
+import { KernelError } from "../../../core/errors.js";
+import { showShape } from "../../../core/tensor.js";
 
 /** The broadcast of shapes by NumPy's rules (align right; each dim equal or 1). */
 export function broadcastShapes(kernel: string, ...shapes: (readonly number[])[]): number[] {

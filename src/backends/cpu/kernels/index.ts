@@ -13,7 +13,7 @@
 //   - Inputs are never modified. Errors (out-of-range indices, bad shapes) throw KernelError.
 //   - No kernel allocates per element; the inner loops call no closures.
 import type { BinaryOp, ReduceOp, UnaryOp } from "../../../ir/ops.js";
-import type { DType, Tensor } from "../tensor.js";
+import type { DType, Tensor } from "../../../core/tensor.js";
 import { binary } from "./binary.js";
 import { arange, concat, expand, gather, permute, reshape, slice } from "./layout.js";
 import { matmul, matmulsWith, matmulTransB } from "./matmul.js";
@@ -92,7 +92,7 @@ export const wasmKernels: Kernels = Object.freeze({ ...plainKernels, ...matmulsW
 /** The kernels the CPU interpreter uses unless given others: wasmKernels where SIMD validates. */
 export const defaultKernels: Kernels = wasmGemmAvailable() ? wasmKernels : plainKernels;
 
-export { KernelError } from "../errors.js";
+export { KernelError } from "../../../core/errors.js";
 export { erf } from "./erf.js";
 export { broadcastShapes } from "./broadcast.js";
 export { gemmNT, releaseMatmulScratch } from "./matmul.js";

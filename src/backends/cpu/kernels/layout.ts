@@ -1,8 +1,8 @@
 // Layout kernels: reshape, permute, slice, concat, gather (numpy.take), expand, arange. They move
 // elements without computing on them, so every dtype is accepted and kept. Contiguous runs are
 // copied whole; permute and expand walk the coalesced strided plan of broadcast.ts.
-import { KernelError } from "../errors.js";
-import { numel, showShape, stridesOf, type Tensor } from "../tensor.js";
+import { KernelError } from "../../../core/errors.js";
+import { numel, showShape, stridesOf, unravel, type Tensor } from "../../../core/tensor.js";
 import { broadcastStrides, plan, Rows } from "./broadcast.js";
 import { transpose2d } from "./transpose.js";
 import { checkInputs, copy, normAxis, output, prod, requireDType } from "./util.js";
@@ -161,16 +161,6 @@ export function gather(x: Tensor, indices: Tensor, axis: number, out?: Tensor): 
     }
   }
   return o;
-}
-
-/** The multi-index of flat (row-major) position `i` in `shape`. */
-export function unravel(i: number, shape: readonly number[]): number[] {
-  const pos = new Array<number>(shape.length);
-  for (let d = shape.length - 1; d >= 0; d--) {
-    pos[d] = i % shape[d]!;
-    i = Math.floor(i / shape[d]!);
-  }
-  return pos;
 }
 
 /** numpy.broadcast_to(x, shape), materialised. */

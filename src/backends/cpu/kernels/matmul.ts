@@ -14,8 +14,8 @@
 // Shapes follow numpy.matmul: a 1-D `a` is a row [1, k] and a 1-D `b` a column [k, 1], the added
 // dim is dropped from the result; batch dims (all but the last two) broadcast. When B has no batch
 // (a weight), A's batch dims fold into m and the whole product is one GEMM.
-import { KernelError } from "../errors.js";
-import { numel, showShape, type Tensor } from "../tensor.js";
+import { KernelError } from "../../../core/errors.js";
+import { numel, showShape, type Tensor } from "../../../core/tensor.js";
 import { broadcastShapes, broadcastStrides, plan, Rows } from "./broadcast.js";
 import { transpose2d } from "./transpose.js";
 import { checkInputs, output, requireDType } from "./util.js";

@@ -9,8 +9,8 @@
 // it, argmax returns the first NaN's index. The mean of an empty axis is NaN (0 for i32); max, min
 // and argmax of an empty axis are errors.
 import type { ReduceOp } from "../../../ir/ops.js";
-import { KernelError } from "../errors.js";
-import { type DType, showShape, type Tensor, type TensorData } from "../tensor.js";
+import { KernelError } from "../../../core/errors.js";
+import { type DType, showShape, type Tensor, type TensorData } from "../../../core/tensor.js";
 import { checkInputs, normAxis, output, prod, requireDType } from "./util.js";
 
 /** The result shape of reducing `shape` over `axis`. */

@@ -8,8 +8,8 @@
 // A row with at least one allowed position sums to at least exp(0) = 1, so it divides by its sum;
 // a fully masked row stays all zeros rather than NaN. `mask` is bool, true where attention is
 // allowed, and broadcasts to x's shape (e.g. a causal [T, T] mask against [B, H, T, T] scores).
-import { KernelError } from "../errors.js";
-import { numel, sameShape, showShape, type Tensor } from "../tensor.js";
+import { KernelError } from "../../../core/errors.js";
+import { numel, sameShape, showShape, type Tensor } from "../../../core/tensor.js";
 import { broadcastStrides } from "./broadcast.js";
 import { checkInputs, output, requireDType } from "./util.js";
 

@@ -1,6 +1,6 @@
 // A cache-blocked 2-D transpose, used by permute's last-two-dims fast path and by matmul to pack
 // B into k-contiguous rows.
-import type { TensorData } from "../tensor.js";
+import type { TensorData } from "../../../core/tensor.js";
 
 const BLOCK = 32;
 

@@ -5,8 +5,8 @@
 // dtypes: neg and abs take f32 or i32 and keep it (i32 wraps: neg(-2³¹) = -2³¹, as NumPy);
 // not takes bool; the float functions take f32 (the IR casts integers first).
 import type { UnaryOp } from "../../../ir/ops.js";
-import { KernelError } from "../errors.js";
-import { type DType, numel, type Tensor } from "../tensor.js";
+import { KernelError } from "../../../core/errors.js";
+import { type DType, numel, type Tensor } from "../../../core/tensor.js";
 import { erfInto } from "./erf.js";
 import { checkInputs, output, requireDType } from "./util.js";
 

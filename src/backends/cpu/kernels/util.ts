@@ -1,7 +1,7 @@
 // Helpers every kernel family uses: checking inputs, taking or allocating the output, axes, and a
 // contiguous copy that allocates nothing for short runs.
-import { KernelError } from "../errors.js";
-import { allocate, checkTensor, type DType, isDataOf, numel, sameShape, showShape, type Tensor, type TensorData } from "../tensor.js";
+import { KernelError } from "../../../core/errors.js";
+import { allocate, checkTensor, type DType, isDataOf, numel, sameShape, showShape, type Tensor, type TensorData } from "../../../core/tensor.js";
 
 /** Checks that every argument is a well-formed tensor. */
 export function checkInputs(kernel: string, ...ts: Tensor[]): void {

@@ -1,7 +1,7 @@
 // where(cond, a, b): cond ? a : b elementwise, broadcasting all three (cond is bool; a and b share
 // a dtype, which is the result's).
-import { KernelError } from "../errors.js";
-import { numel, sameShape, type Tensor, type TensorData } from "../tensor.js";
+import { KernelError } from "../../../core/errors.js";
+import { numel, sameShape, type Tensor, type TensorData } from "../../../core/tensor.js";
 import { broadcastRows, broadcastShapes } from "./broadcast.js";
 import { checkInputs, output, requireDType } from "./util.js";
 

@@ -9,7 +9,7 @@
 //      columns (lane, lane + 16, ...) over the tile: p·v.
 // Any body works this way (not only softmax) and any number of keys; the price is one dot
 // product per score per pass over the keys (one pass per reduction, plus the last).
-import { constValue } from "../../../check/shapes/dim.js";
+import { constValue } from "../../../core/dim.js";
 import type { Kernel } from "../../../schedule/kernel.js";
 import { broadcastIndex } from "./expr.js";
 import { type CompiledKernel, type Ctx, Frame, newBody, THREADS } from "./kernel.js";

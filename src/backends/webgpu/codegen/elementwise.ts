@@ -2,7 +2,7 @@
 // gather, concat, arange, a const of a run-time size) and the schedule's "elementwise" kernels.
 // The thread's linear index is split into the output's multi-index; every output of the kernel
 // has the same shape and is stored at that linear index.
-import { showShape } from "../../../check/shapes/dim.js";
+import { showShape } from "../../../core/dim.js";
 import type { Kernel } from "../../../schedule/kernel.js";
 import { type CompiledKernel, type Ctx, Frame, newBody, THREADS } from "./kernel.js";
 import { delinearize, lit, numelDim } from "./sizes.js";

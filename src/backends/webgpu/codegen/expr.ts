@@ -8,7 +8,7 @@
 //
 // The rules are one table keyed by op: a new op does not compile until it says how it evaluates
 // at an element (or that it cannot: matmul and reductions are whole kernels, never expressions).
-import { addDim, constDim, constValue, showDim, type Dim } from "../../../check/shapes/dim.js";
+import { addDim, constDim, constValue, showDim, type Dim } from "../../../core/dim.js";
 import type { Graph, Node } from "../../../ir/graph.js";
 import type { BinaryOp, Op, UnaryOp } from "../../../ir/ops.js";
 import { addU, delinearize, isOne, linearize, type SizeTable } from "./sizes.js";

@@ -1,7 +1,7 @@
 // What every kernel generator shares: the program-wide context, the compiled form of a kernel (its
 // WGSL, what it binds and how many workgroups it needs), and the frame that turns a schedule
 // kernel's inputs into buffer leaves and its outputs into stores.
-import { constValue, type Dim } from "../../../check/shapes/dim.js";
+import { constValue, type Dim } from "../../../core/dim.js";
 import type { Graph, Node } from "../../../ir/graph.js";
 import type { Kernel, KernelKind } from "../../../schedule/kernel.js";
 import { Block, Emitter, ErrorSlots, type Leaf } from "./expr.js";

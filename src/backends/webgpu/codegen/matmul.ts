@@ -5,7 +5,7 @@
 // [..., n, k]. The workgroup's linear index picks its (batch, tile row, tile column). A's elements
 // are `value(A, idx)`, so a prologue computed in the kernel (matmul kernels of the fused schedule)
 // is evaluated while a tile is loaded; the accumulator is the matmul node's value for the epilogue.
-import { constDim, type Dim } from "../../../check/shapes/dim.js";
+import { constDim, type Dim } from "../../../core/dim.js";
 import type { Node } from "../../../ir/graph.js";
 import type { Kernel } from "../../../schedule/kernel.js";
 import type { ReduceOp } from "../../../ir/ops.js";

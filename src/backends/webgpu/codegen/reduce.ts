@@ -5,7 +5,7 @@
 // element in order. Semantics as the CPU's (src/backends/cpu/kernels/reduce.ts): max and min
 // propagate NaN, argmax is the first maximum or the first NaN; sums accumulate in f32 (the CPU
 // sums in double: the difference is within the conformance tolerance, see docs/WEBGPU.md).
-import { constValue, type Dim } from "../../../check/shapes/dim.js";
+import { constValue, type Dim } from "../../../core/dim.js";
 import type { DType } from "../../../check/shapes/value.js";
 import type { Graph, Node } from "../../../ir/graph.js";
 import type { ReduceOp } from "../../../ir/ops.js";

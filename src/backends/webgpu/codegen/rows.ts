@@ -4,7 +4,7 @@
 // then holds; the body's other nodes are element expressions over the row, recomputed where they
 // are read. Outputs of the domain's shape are stored by threads striding over the row, outputs
 // of the row-scalar shape [...outer, 1] by thread 0.
-import { constDim, showShape, type Dim } from "../../../check/shapes/dim.js";
+import { constDim, showShape, type Dim } from "../../../core/dim.js";
 import type { ReduceOp } from "../../../ir/ops.js";
 import type { Kernel } from "../../../schedule/kernel.js";
 import type { Block } from "./expr.js";

@@ -4,7 +4,7 @@
 // (`sz.v[1].z`). So a kernel's WGSL never depends on batch or seq: each pipeline is compiled once
 // and works for every size. Also the u32 index arithmetic the kernels are written with, folding
 // literals so that static shapes give short code.
-import { constDim, constValue, evalDim, mulDim, showDim, type Dim } from "../../../check/shapes/dim.js";
+import { constDim, constValue, evalDim, mulDim, showDim, type Dim } from "../../../core/dim.js";
 
 /** The symbolic sizes the kernels of one program read, in the order of their table slots. */
 export class SizeTable {

@@ -4,7 +4,7 @@
 // its bindings and entry point. Every identifier here is fixed or generated (`in0`, `t3`): user
 // text (node or weight names) never reaches WGSL.
 import type { DType } from "../../../check/shapes/value.js";
-import { runtimeDType } from "../../cpu/tensor.js";
+import { runtimeDType } from "../../../core/tensor.js";
 import { erfCoefficients } from "./erf.js";
 
 export type RtType = "f32" | "i32" | "bool";

@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import type { BinaryOp, UnaryOp } from "../../../../src/ir/ops.js";
 import { plainKernels as K } from "../../../../src/backends/cpu/kernels/index.js";
 import { erf } from "../../../../src/backends/cpu/kernels/erf.js";
-import { allocate, type DType, fromValues, numel, scalar, type Tensor } from "../../../../src/backends/cpu/tensor.js";
+import { allocate, type DType, fromValues, numel, scalar, type Tensor } from "../../../../src/core/tensor.js";
 import { broadcastIndex, broadcastShapesArb, expectTensor, f32, fcParams, kernelError, randomTensor, seedFor, unravel } from "./helpers.js";
 
 const seed = seedFor("elementwise.test.ts");

@@ -6,7 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { erf } from "../../../../src/backends/cpu/kernels/erf.js";
 import { plainKernels as K } from "../../../../src/backends/cpu/kernels/index.js";
-import { fromValues } from "../../../../src/backends/cpu/tensor.js";
+import { fromValues } from "../../../../src/core/tensor.js";
 import { f32, probePython, rng, runPython, seedFor } from "./helpers.js";
 
 const probe = probePython("import math, json, sys", "the erf reference values from Python's math.erf");

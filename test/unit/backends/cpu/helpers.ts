@@ -4,8 +4,8 @@
 import { spawnSync } from "node:child_process";
 import fc from "fast-check";
 import { expect } from "vitest";
-import { KernelError } from "../../../../src/backends/cpu/errors.js";
-import { allocate, type DType, numel, type Tensor } from "../../../../src/backends/cpu/tensor.js";
+import { KernelError } from "../../../../src/core/errors.js";
+import { allocate, type DType, numel, type Tensor } from "../../../../src/core/tensor.js";
 import { pickSeed } from "../../../helpers/seed.js";
 
 // ---- seeds ----------------------------------------------------------------------------------------

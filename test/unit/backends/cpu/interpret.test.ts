@@ -2,8 +2,8 @@
 // at load time and with an activation, and buffer reuse that never touches the caller's inputs.
 import { describe, expect, it } from "vitest";
 import { CpuProgram } from "../../../../src/backends/cpu/interpret.js";
-import { fromValues } from "../../../../src/backends/cpu/tensor.js";
-import { constDim } from "../../../../src/check/shapes/dim.js";
+import { fromValues } from "../../../../src/core/tensor.js";
+import { constDim } from "../../../../src/core/dim.js";
 import { GraphBuilder } from "../../../../src/ir/graph.js";
 import { graphOf } from "../../passes/helpers.js";
 

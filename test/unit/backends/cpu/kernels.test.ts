@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { type BinaryOp, opNames, ops, type ReduceOp, type UnaryOp } from "../../../../src/ir/ops.js";
 import { defaultKernels, type Kernels, plainKernels, wasmKernels } from "../../../../src/backends/cpu/kernels/index.js";
-import { type DType, fromValues, type Tensor } from "../../../../src/backends/cpu/tensor.js";
+import { type DType, fromValues, type Tensor } from "../../../../src/core/tensor.js";
 import { kernelError } from "./helpers.js";
 
 /** A small valid input for an op of each class. */

@@ -4,7 +4,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { plainKernels as K } from "../../../../src/backends/cpu/kernels/index.js";
-import { allocate, type DType, fromValues, numel, type Tensor } from "../../../../src/backends/cpu/tensor.js";
+import { allocate, type DType, fromValues, numel, type Tensor } from "../../../../src/core/tensor.js";
 import { broadcastIndex, broadcastPartner, expectTensor, fcParams, kernelError, randomTensor, ravel, seedFor, shapeArb, unravel } from "./helpers.js";
 
 const seed = seedFor("layout.test.ts");

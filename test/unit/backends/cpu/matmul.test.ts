@@ -5,7 +5,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { plainKernels as K } from "../../../../src/backends/cpu/kernels/index.js";
-import { allocate, fromValues, numel, type Tensor } from "../../../../src/backends/cpu/tensor.js";
+import { allocate, fromValues, numel, type Tensor } from "../../../../src/core/tensor.js";
 import { broadcastIndex, expectTensor, fcParams, kernelError, naiveBroadcast, randomTensor, seedFor, unravel } from "./helpers.js";
 
 const seed = seedFor("matmul.test.ts");

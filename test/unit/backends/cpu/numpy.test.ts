@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { plainKernels as K } from "../../../../src/backends/cpu/kernels/index.js";
-import { type DType, fromValues, numel, type Tensor } from "../../../../src/backends/cpu/tensor.js";
+import { type DType, fromValues, numel, type Tensor } from "../../../../src/core/tensor.js";
 import type { DType as FileDType } from "../../../../src/weights/dtypes.js";
 import { readNpy, writeNpy } from "../../../../src/weights/npy.js";
 import { maxAbsErr, probePython, randomTensor, runPython, seedFor } from "./helpers.js";

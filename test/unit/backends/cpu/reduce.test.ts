@@ -4,7 +4,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { ReduceOp } from "../../../../src/ir/ops.js";
 import { plainKernels as K } from "../../../../src/backends/cpu/kernels/index.js";
-import { allocate, type DType, fromValues, numel, type Tensor } from "../../../../src/backends/cpu/tensor.js";
+import { allocate, type DType, fromValues, numel, type Tensor } from "../../../../src/core/tensor.js";
 import { expectTensor, f32, fcParams, kernelError, randomTensor, ravel, seedFor, shapeArb, unravel } from "./helpers.js";
 
 const seed = seedFor("reduce.test.ts");

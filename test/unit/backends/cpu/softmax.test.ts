@@ -4,7 +4,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { plainKernels as K } from "../../../../src/backends/cpu/kernels/index.js";
-import { allocate, fromValues, numel, scalar, type Tensor } from "../../../../src/backends/cpu/tensor.js";
+import { allocate, fromValues, numel, scalar, type Tensor } from "../../../../src/core/tensor.js";
 import { broadcastIndex, broadcastPartner, expectTensor, fcParams, kernelError, maxAbsErr, randomTensor, seedFor, shapeArb, unravel } from "./helpers.js";
 
 const seed = seedFor("softmax.test.ts");

@@ -1,7 +1,7 @@
 // The runtime tensor helpers: element counts, strides, allocation and validation.
 import { describe, expect, it } from "vitest";
-import { KernelError } from "../../../../src/backends/cpu/errors.js";
-import { allocate, checkTensor, clone, fromValues, numel, scalar, stridesOf, tensor, type Tensor, toArray } from "../../../../src/backends/cpu/tensor.js";
+import { KernelError } from "../../../../src/core/errors.js";
+import { allocate, checkTensor, clone, fromValues, numel, scalar, stridesOf, tensor, type Tensor, toArray } from "../../../../src/core/tensor.js";
 import { kernelError } from "./helpers.js";
 
 describe("tensor helpers", () => {

@@ -1,10 +1,11 @@
-// The CPU runtime's tensor: a dtype, a shape and a contiguous row-major typed array. Checkpoint
+// The runtime tensor (every backend and the runtime share it): a dtype, a shape and a contiguous row-major typed array. Checkpoint
 // dtypes the kernels do not compute in (f16, bf16, i64, ...) are converted when weights are loaded,
 // so at run time there are only three element types: f32 (Float32Array), i32 (Int32Array) and bool
 // (Uint8Array holding 0 or 1). A 0-d tensor (shape []) holds one element.
 import { KernelError } from "./errors.js";
+import { dtypeNames, type DType } from "./dtype.js";
 
-export type DType = "f32" | "i32" | "bool";
+export { dtypeNames, runtimeDType, type DType } from "./dtype.js";
 
 /** The typed array each dtype's elements live in. */
 export interface DataOf {
@@ -23,15 +24,6 @@ export type TensorData = DataOf[DType];
 export type Tensor<D extends DType = DType> = D extends DType
   ? { readonly dtype: D; readonly shape: readonly number[]; readonly data: DataOf[D] }
   : never;
-
-export const dtypeNames: readonly DType[] = ["f32", "i32", "bool"];
-
-/** The runtime dtype a declared dtype computes in: halves widen to f32, i64 narrows to i32 (range-checked on load). */
-export const runtimeDType: Readonly<Record<"f32" | "f16" | "bf16" | "i32" | "i64" | "bool", DType>> = {
-  f32: "f32", f16: "f32", bf16: "f32",
-  i32: "i32", i64: "i32",
-  bool: "bool",
-};
 
 /** Number of elements of a shape (1 for a 0-d shape). */
 export function numel(shape: readonly number[]): number {
@@ -145,4 +137,14 @@ export function clone<D extends DType>(t: Tensor<D>): Tensor<D> {
 /** The elements as a plain array of numbers (for tests and printing). */
 export function toArray(t: Tensor): number[] {
   return Array.from(t.data.subarray(0, numel(t.shape)));
+}
+
+/** The multi-index of flat (row-major) position `i` in `shape`. */
+export function unravel(i: number, shape: readonly number[]): number[] {
+  const pos = new Array<number>(shape.length);
+  for (let d = shape.length - 1; d >= 0; d--) {
+    pos[d] = i % shape[d]!;
+    i = Math.floor(i / shape[d]!);
+  }
+  return pos;
 }
