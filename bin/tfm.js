@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The `tfm` command: runs the compiled CLI (built by `npm install` through the prepare script).
-import { mainAsync } from "../dist/src/cli/main.js";
+import { main } from "../dist/src/cli/main.js";
 
 // `tfm shapes big.tfm | head` closes the pipe early: that is not an error.
 process.stdout.on("error", (e) => {
@@ -8,4 +8,4 @@ process.stdout.on("error", (e) => {
   throw e;
 });
 
-process.exitCode = await mainAsync(process.argv.slice(2));
+process.exitCode = await main(process.argv.slice(2));

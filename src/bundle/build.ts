@@ -7,16 +7,16 @@
 // and the .d.ts only as quoted property names and in doc comments that cannot be closed.
 // The runtime does not depend on the model, so one process builds it once per target.
 import { existsSync } from "node:fs";
-import { basename } from "node:path";
+import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
-import { buildSync } from "esbuild";
-import type { CheckResult } from "../api.js";
-import { showDim } from "../core/dim.js";
-import type { Graph } from "../ir/graph.js";
-import { modelInputs } from "../runtime/inputs.js";
-import { encodeGraph } from "./graph-json.js";
+import type * as Esbuild from "esbuild";
 import type { ModelData, PortInfo, Target } from "./model-data.js";
+
+export { modelData } from "./model-data.js";
+
+/** esbuild, loaded on the first build only (it is not on the path of the other commands). */
+const esbuild = (): typeof Esbuild => createRequire(import.meta.url)("esbuild") as typeof Esbuild;
 
 export const targets: readonly Target[] = ["cpu", "webgpu"];
 
@@ -54,7 +54,7 @@ export function buildRuntime(target: Target, minify = true): string {
     );
   }
   const alias = Object.fromEntries(Object.entries(shims).map(([mod, file]) => [mod, sibling(file)!]));
-  const result = buildSync({
+  const result = esbuild().buildSync({
     entryPoints: [entry],
     bundle: true,
     format: "esm",
@@ -74,28 +74,6 @@ export function buildRuntime(target: Target, minify = true): string {
   if (!out.text.includes("__tfm_model")) throw new Error(`bundle: the ${target} runtime does not read __tfm_model`);
   runtimes.set(key, out.text);
   return out.text;
-}
-
-/** The model as a bundle sees it: the optimized graph, its weights and its inputs and outputs. */
-export function modelData(r: CheckResult, graph: Graph, target: Target, settings: ReadonlyMap<string, string> = new Map()): ModelData {
-  if (!r.model || !r.instance || !r.shapes) throw new Error("modelData needs the result of check() for a model that checked without errors");
-  const optional = new Map(modelInputs(r).map((i) => [i.name, i.optional]));
-  const port = (p: { name: string; node: number }, input: boolean): PortInfo => {
-    const n = graph.nodes[p.node]!;
-    return { name: p.name, dtype: n.dtype, shape: n.shape.map(showDim), ...(input && optional.get(p.name) ? { optional: true } : {}) };
-  };
-  return {
-    format: 1,
-    target,
-    name: r.model.name,
-    source: basename(r.file),
-    settings: [...settings],
-    inputs: graph.inputs.map((p) => port(p, true)),
-    outputs: graph.outputs.map((p) => port(p, false)),
-    weights: r.instance.weights.map((w) => ({ name: w.name, dtype: w.dtype, shape: [...w.shape], transposed: w.transposed })),
-    ignored: [...r.instance.ignored],
-    graph: encodeGraph(graph),
-  };
 }
 
 /** Every character outside printable ASCII as a \u escape, so the text is the same in any encoding and ends no line or script. */

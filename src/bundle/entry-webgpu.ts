@@ -1,52 +1,16 @@
-/// <reference types="@webgpu/types" />
 // The entry of a WebGPU bundle: the model compiled to WGSL and run by WebGpuProgram
 // (src/backends/webgpu/; given the graph, it picks the schedule it compiles) on `options.device`,
-// or on a device of navigator.gpu's first adapter, requested with the adapter's limits for what
-// large models need (as node.ts does in Node). tfm build puts the model's data before it as `__tfm_model` (src/bundle/build.ts).
+// or on a device of navigator.gpu's first adapter (src/bundle/engine-webgpu.ts). tfm build puts the
+// model's data before it as `__tfm_model` (src/bundle/build.ts).
 // Nothing here may import a Node module statically.
-import { RunError } from "../backends/cpu/interpret.js";
-import { WebGpuError } from "../backends/webgpu/errors.js";
-import { limitNames } from "../backends/webgpu/limits.js";
-import { WebGpuProgram } from "../backends/webgpu/program.js";
 import { createBundle } from "./api.js";
-import { TfmError } from "./errors.js";
+import { webgpuEngine } from "./engine-webgpu.js";
 import type { ModelData } from "./model-data.js";
 
 declare const __tfm_model: ModelData;
 
-/** The backends' coded errors (TFM6001/6002 as on the CPU, TFM7xxx for the device) as TfmErrors. */
-async function coded<T>(f: () => Promise<T> | T): Promise<T> {
-  try {
-    return await f();
-  } catch (e) {
-    if (e instanceof RunError || e instanceof WebGpuError) throw new TfmError(e.code, e.message);
-    throw e;
-  }
-}
-
-async function defaultDevice(): Promise<GPUDevice> {
-  const gpu = (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
-  if (!gpu) throw new TfmError("TFM7003", "there is no WebGPU here (navigator.gpu is missing): pass a GPUDevice as options.device, or run in a browser with WebGPU");
-  const adapter = await gpu.requestAdapter();
-  if (!adapter) throw new TfmError("TFM7003", "navigator.gpu.requestAdapter() gave no adapter: WebGPU is disabled or unsupported here");
-  const requiredLimits: Record<string, number> = {};
-  for (const k of limitNames) requiredLimits[k] = (adapter.limits as unknown as Record<string, number>)[k]!;
-  return adapter.requestDevice({ requiredLimits });
-}
-
-const bundle = createBundle(__tfm_model, async (graph, weights, options) => {
-  const given = options.device as GPUDevice | undefined;
-  const device = given ?? (await defaultDevice());
-  const program = await coded(() => WebGpuProgram.load(graph, weights, device));
-  return {
-    run: (inputs) => coded(() => program.run(inputs)),
-    dispose() {
-      program.destroy();
-      if (!given) device.destroy(); // a device this bundle made is its own to end
-    },
-  };
-});
+const bundle = createBundle(__tfm_model, webgpuEngine);
 
 export const load = bundle.load;
 export const model = bundle.model;
-export { TfmError };
+export { TfmError } from "./errors.js";

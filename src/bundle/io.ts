@@ -38,7 +38,7 @@ function describe(x: unknown): string {
 }
 
 /** The inputs as runtime tensors, by name; throws TfmError (TFM5201–5206) for what does not fit. */
-export function toInputs(ports: readonly PortInfo[], records: unknown): Map<string, Tensor> {
+export function toInputs(ports: readonly PortInfo[], records: unknown, opts: { defaults?: boolean } = {}): Map<string, Tensor> {
   if (records === null || typeof records !== "object" || Array.isArray(records)) {
     throw new TfmError("TFM5204", `run() takes the inputs as an object { ${ports.map((p) => `${JSON.stringify(p.name)}: { data, shape }`).join(", ")} }, got ${describe(records)}`);
   }
@@ -52,6 +52,8 @@ export function toInputs(ports: readonly PortInfo[], records: unknown): Map<stri
   const out = new Map<string, Tensor>();
   for (const p of ports) {
     if (!hasOwn(records, p.name)) {
+      // The compiler's API runs the graph as built, which applies an optional input's default.
+      if (p.optional && opts.defaults) continue;
       const dflt = p.optional ? " (the model gives it a default, but bundles do not apply defaults yet)" : "";
       throw new TfmError("TFM5202", `input \`${p.name}\` (${showType(p)}) is required, but no value was given for it${dflt}`);
     }
@@ -64,7 +66,12 @@ function toTensor(p: PortInfo, rec: unknown): Tensor {
   const expects = `input \`${p.name}\` expects ${showType(p)}`;
   const bad = (why: string) => new TfmError("TFM5204", `${expects}: ${why}`);
   if (rec === null || typeof rec !== "object") throw bad(`give it as { data, shape }, not ${describe(rec)}`);
-  const { data, shape } = rec as { data?: unknown; shape?: unknown };
+  const given = rec as { data?: unknown; shape?: unknown };
+  // Nested arrays (`[[1, 2], [3, 4]]`) are their elements row-major, and give the shape when none is.
+  const nested = Array.isArray(given.data) && given.data.some(Array.isArray) ? flatten(given.data) : undefined;
+  if (nested && "error" in nested) throw bad(nested.error);
+  const data = nested ? nested.values : given.data;
+  const shape = nested && given.shape === undefined ? nested.shape : given.shape;
   if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)) throw bad(`its shape must be an array of integers ≥ 0, got ${Array.isArray(shape) ? JSON.stringify(shape.map(String)) : describe(shape)}`);
   const isTyped = ArrayBuffer.isView(data) && !(data instanceof DataView);
   if (!isTyped && !Array.isArray(data)) throw bad(`its data must be a typed array or an array, got ${describe(data)}`);
@@ -116,6 +123,28 @@ function toTensor(p: PortInfo, rec: unknown): Tensor {
     else throw badValue(i, v, "not a bool (true/false or 0/1)");
   }
   return { dtype: "bool", shape: dims, data: b };
+}
+
+/** Nested arrays as their elements row-major and their shape; an error for ragged ones. */
+function flatten(data: readonly unknown[]): { values: unknown[]; shape: number[] } | { error: string } {
+  const shape: number[] = [];
+  for (let d: unknown = data; Array.isArray(d); d = d[0]) shape.push(d.length);
+  const values: unknown[] = [];
+  const walk = (x: unknown, depth: number, at: number[]): string | undefined => {
+    if (depth === shape.length) {
+      if (Array.isArray(x)) return `its nested arrays are deeper at [${at.join(", ")}] than at [${at.map(() => 0).join(", ")}]`;
+      values.push(x);
+      return undefined;
+    }
+    if (!Array.isArray(x) || x.length !== shape[depth]) return `its nested arrays are ragged: [${at.join(", ")}] is not an array of ${shape[depth]} like [${at.map(() => 0).join(", ")}]`;
+    for (let i = 0; i < x.length; i++) {
+      const e = walk(x[i], depth + 1, [...at, i]);
+      if (e) return e;
+    }
+    return undefined;
+  };
+  const error = walk(data, 0, []);
+  return error ? { error } : { values, shape };
 }
 
 /** The outputs as records, in the model's order, each a copy of exactly its elements. */

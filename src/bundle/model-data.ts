@@ -1,9 +1,11 @@
 // What a bundle knows of its model, embedded as JSON data (never as code): the optimized graph,
 // the weights the checkpoint must hold, the `ignore` patterns, and the inputs and outputs with
-// their declared dtypes and symbolic shapes (for messages, `model` and the .d.ts).
+// their declared dtypes and symbolic shapes (for messages, `model` and the .d.ts); `modelData` makes it from a compiled model.
+import type { CompiledModel } from "../compile.js";
+import { showDim } from "../core/dim.js";
 import type { DTypeName } from "../syntax/ast.js";
 import type { WeightSpec } from "../runtime/checkpoint.js";
-import type { GraphJson } from "./graph-json.js";
+import { encodeGraph, type GraphJson } from "./graph-json.js";
 
 export type Target = "cpu" | "webgpu";
 
@@ -33,4 +35,27 @@ export interface ModelData {
   /** The model's `ignore` patterns: checkpoint tensors it knowingly does not use. */
   readonly ignored: readonly string[];
   readonly graph: GraphJson;
+}
+
+/** The model as a bundle sees it: the optimized graph, its weights and its inputs and outputs. */
+export function modelData(m: CompiledModel, target: Target, settings: ReadonlyMap<string, string> = new Map()): ModelData {
+  const graph = m.graph;
+  if (!graph || !m.name) throw new Error("modelData needs a compiled model without errors");
+  const optional = new Set(m.inputs.filter((i) => i.optional).map((i) => i.name));
+  const port = (p: { name: string; node: number }): PortInfo => {
+    const n = graph.nodes[p.node]!;
+    return { name: p.name, dtype: n.dtype, shape: n.shape.map(showDim), ...(optional.has(p.name) ? { optional: true } : {}) };
+  };
+  return {
+    format: 1,
+    target,
+    name: m.name,
+    source: m.file.split(/[\\/]/).pop()!,
+    settings: [...settings],
+    inputs: graph.inputs.map(port),
+    outputs: graph.outputs.map(port),
+    weights: m.weights.map((w) => ({ name: w.name, dtype: w.dtype, shape: [...w.shape], transposed: w.transposed })),
+    ignored: [...m.checked.instance!.ignored],
+    graph: encodeGraph(graph),
+  };
 }

@@ -3,13 +3,9 @@
 // naming its inputs and outputs. Neither file replaces an existing one without --force.
 // `--report` prints the sizes (runtime and data apart), the kernels per call, the weight bytes and
 // what each optimizer pass did.
-import { buildGraph, check } from "../api.js";
 import { hasErrors, sortDiagnostics } from "../diag/diagnostic.js";
-import { renderDiagnostics } from "../diag/render.js";
-import { formatReport, optimize } from "../passes/pipeline.js";
+import { compile, formatReport, memoryReportText, renderDiagnostics } from "../index.js";
 import { fileErrorDiagnostic, pathTaken, writeFileAtomic } from "../runtime/files.js";
-import { schedule } from "../schedule/fuse.js";
-import { memoryReportText } from "../schedule/memory-report.js";
 import { dimBindings } from "./dims.js";
 import { WeightFileError } from "../weights/errors.js";
 import { bundle, modelData, sizes, TargetUnavailable, targets } from "../bundle/build.js";
@@ -38,27 +34,26 @@ export function runBuild(file: string, opts: BuildOptions, out: (s: string) => v
   const target = opts.target as Target;
   const t0 = performance.now();
   const { text, decodeErrors } = readSource(file);
-  const r = check(text, file, { settings: opts.set });
-  const diagnostics = sortDiagnostics([...decodeErrors, ...r.diagnostics]);
-  if (diagnostics.length) err(renderDiagnostics(diagnostics, r.sources) + "\n");
+  const model = compile(text, { file, settings: opts.set });
+  const diagnostics = sortDiagnostics([...decodeErrors, ...model.diagnostics]);
+  if (diagnostics.length) err(renderDiagnostics(diagnostics, model.sources) + "\n");
   if (hasErrors(diagnostics)) return 1;
-  const built = buildGraph(r);
-  if (!built || !r.model || !r.instance) {
+  const optimized = model.optimized;
+  if (!optimized || !model.name) {
     err(`${file}: the file defines no \`model\` to build\n`);
     return 1;
   }
   const dts = declarationPath(opts.output);
   const fail = (e: unknown): number => {
     if (!(e instanceof WeightFileError)) throw e;
-    err(renderDiagnostics([fileErrorDiagnostic(e, opts.output)], r.sources) + "\n");
+    err(model.render([fileErrorDiagnostic(e, opts.output)]) + "\n");
     return 1;
   };
   // Both names are checked before either file is written; writeFileAtomic checks again, atomically.
   for (const path of [opts.output, dts]) {
     if (!opts.force && pathTaken(path)) return fail(new WeightFileError("TFM5210", `${path} already exists: not overwriting it (use --force to replace it)`, { file: path }));
   }
-  const optimized = optimize(built);
-  const data = modelData(r, optimized.graph, target, opts.set);
+  const data = modelData(model, target, opts.set);
   let b;
   try {
     b = bundle(data);
@@ -74,17 +69,17 @@ export function runBuild(file: string, opts: BuildOptions, out: (s: string) => v
     return fail(e);
   }
   const ms = performance.now() - t0;
-  out(`wrote ${opts.output} (${humanBytes(b.js.length)}) and ${dts}: model ${r.model.name}, target ${target}, ${data.inputs.length} inputs, ${data.outputs.length} outputs, ${data.weights.length} weights (${ms.toFixed(0)} ms)\n`);
+  out(`wrote ${opts.output} (${humanBytes(b.js.length)}) and ${dts}: model ${model.name}, target ${target}, ${data.inputs.length} inputs, ${data.outputs.length} outputs, ${data.weights.length} weights (${ms.toFixed(0)} ms)\n`);
   if (opts.report) {
     const s = sizes(b, data);
     const row = (name: string, x: { raw: number; min: number; gzip: number }) => `  ${name.padEnd(12)} ${humanBytes(x.raw).padStart(10)}  ${humanBytes(x.min).padStart(10)}  ${humanBytes(x.gzip).padStart(10)}`;
     // Both targets run the fused schedule: the CPU interpreter, and WebGpuProgram given a graph
     // (which stores every element in 4 bytes, bool included).
-    const fused = schedule(optimized.graph);
+    const fused = model.schedule!;
     const kernels = `${fused.kernels.length} per call (the fused schedule, src/schedule/fuse.ts; ${target === "cpu" ? "CPU routines" : "WGSL dispatches"})`;
     const memory = memoryReportText(fused, dimBindings(optimized.graph, opts.dims), target === "webgpu" ? { elementBytes: () => 4 } : {});
-    const values = r.instance.weights.reduce((a, w) => a + w.shape.reduce((x, y) => x * y, 1), 0);
-    const bytes = r.instance.weights.reduce((a, w) => a + w.shape.reduce((x, y) => x * y, 1) * bytesPer[w.dtype], 0);
+    const values = model.weights.reduce((a, w) => a + w.shape.reduce((x, y) => x * y, 1), 0);
+    const bytes = model.weights.reduce((a, w) => a + w.shape.reduce((x, y) => x * y, 1) * bytesPer[w.dtype], 0);
     out(
       [
         `bundle: ${humanBytes(s.total)} (runtime and graph data apart; raw = unminified runtime, indented JSON data)`,

@@ -1,7 +1,6 @@
 // `tfm check FILE...`: diagnostics for every file, in one process, and each model's summary.
-import { check, type CheckResult } from "../api.js";
 import { hasErrors, sortDiagnostics } from "../diag/diagnostic.js";
-import { diagnosticToJson, renderDiagnostics } from "../diag/render.js";
+import { compile, diagnosticToJson, renderDiagnostics } from "../index.js";
 import { readSource } from "./io.js";
 import { summaryLines } from "./summary.js";
 
@@ -17,7 +16,7 @@ export function runCheck(files: string[], opts: CheckCliOptions, out: (s: string
   const json: unknown[] = [];
   for (const file of files) {
     const { text, decodeErrors } = readSource(file);
-    const r: CheckResult = check(text, file, { settings: opts.set });
+    const r = compile(text, { file, settings: opts.set }).checked;
     const diagnostics = sortDiagnostics([...decodeErrors, ...r.diagnostics]);
     const bad = hasErrors(diagnostics);
     failed ||= bad;

@@ -1,9 +1,8 @@
 // `tfm init-weights FILE --seed N -o w.safetensors`: deterministic random weights for the model,
 // initialised layer by layer as PyTorch does (src/runtime/init.ts), written as a checkpoint the
 // model loads. An existing file is never replaced without --force.
-import { check } from "../api.js";
 import { hasErrors, sortDiagnostics } from "../diag/diagnostic.js";
-import { renderDiagnostics } from "../diag/render.js";
+import { compile, renderDiagnostics } from "../index.js";
 import { fileErrorDiagnostic, pathTaken, writeFileAtomic } from "../runtime/files.js";
 import { parseSeed, randomCheckpoint } from "../runtime/init.js";
 import { WeightFileError } from "../weights/errors.js";
@@ -22,30 +21,30 @@ export function runInitWeights(file: string, opts: InitWeightsOptions, out: (s: 
   const seed = parseSeed(opts.seed);
   if (typeof seed !== "number") throw new UsageError(seed.error);
   const { text, decodeErrors } = readSource(file);
-  const r = check(text, file, { settings: opts.set });
-  const diagnostics = sortDiagnostics([...decodeErrors, ...r.diagnostics]);
-  if (diagnostics.length) err(renderDiagnostics(diagnostics, r.sources) + "\n");
+  const model = compile(text, { file, settings: opts.set });
+  const diagnostics = sortDiagnostics([...decodeErrors, ...model.diagnostics]);
+  if (diagnostics.length) err(renderDiagnostics(diagnostics, model.sources) + "\n");
   if (hasErrors(diagnostics)) return 1;
-  if (!r.model || !r.instance) {
+  if (!model.name) {
     err(`${file}: the file defines no \`model\`: there are no weights to initialise\n`);
     return 1;
   }
   const fail = (e: unknown): number => {
     if (!(e instanceof WeightFileError)) throw e;
-    err(renderDiagnostics([fileErrorDiagnostic(e, opts.output)], r.sources) + "\n");
+    err(model.render([fileErrorDiagnostic(e, opts.output)]) + "\n");
     return 1;
   };
   // Checked before the (possibly long) generation; writeFileAtomic checks again, atomically.
   if (!opts.force && pathTaken(opts.output)) return fail(new WeightFileError("TFM5210", `${opts.output} already exists: not overwriting it (use --force to replace it)`, { file: opts.output }));
-  const tensors = randomCheckpoint(r.instance.weights, seed);
+  const tensors = randomCheckpoint(model.weights, seed);
   let bytes: Uint8Array;
   try {
-    bytes = writeSafetensors(tensors, { format: "pt", "tfm.model": r.model.name, "tfm.seed": String(seed) });
+    bytes = writeSafetensors(tensors, { format: "pt", "tfm.model": model.name, "tfm.seed": String(seed) });
     writeFileAtomic(opts.output, bytes, opts.force ?? false);
   } catch (e) {
     return fail(e);
   }
-  const values = r.instance.weights.reduce((a, w) => a + w.shape.reduce((x, y) => x * y, 1), 0);
+  const values = model.weights.reduce((a, w) => a + w.shape.reduce((x, y) => x * y, 1), 0);
   out(`wrote ${opts.output}: ${tensors.length} tensors, ${values.toLocaleString("en-US")} values, ${humanBytes(bytes.length)} (seed ${seed})\n`);
   return 0;
 }

@@ -1,14 +1,8 @@
 // The `tfm` command line: argument parsing (commander) and exit codes. Every command is a thin
-// face over src/api.ts (`lsp` over src/lsp/). Exit codes: 0 success, 1 diagnostics (errors), 2 usage.
+// face over the compiler's API, `compile()` (src/compile.ts; `lsp` over src/lsp/), and is loaded
+// only when it runs, so `tfm --help` loads no compiler. Exit codes: 0 success, 1 diagnostics
+// (errors), 2 usage.
 import { Command, CommanderError, Option } from "commander";
-import { runBuild } from "./build.js";
-import { runCheck } from "./check.js";
-import { runFmt } from "./fmt.js";
-import { runInitWeights } from "./init-weights.js";
-import { passes } from "../passes/pipeline.js";
-import { runIr } from "./ir.js";
-import { runRun } from "./run.js";
-import { runShapes } from "./shapes.js";
 import { collectDims, defaultDims } from "./dims.js";
 import { collectSetting, UsageError } from "./io.js";
 
@@ -20,7 +14,15 @@ const processIo: Io = { out: (s) => process.stdout.write(s), err: (s) => process
 
 const setOption = () => new Option("--set <name=value>", "override a model parameter (repeatable)").argParser(collectSetting);
 
-export function buildCli(exit: (code: number) => void, { out, err }: Io, later: (work: Promise<void>) => void = () => undefined): Command {
+/** The optimizer's passes, in order (as src/passes/pipeline.ts lists them; a test keeps the two the same). */
+export const passNames = ["fold-constants", "simplify", "fold-transpose", "cse", "merge-qkv", "dce"] as const;
+
+export function buildCli(exit: (code: number) => void, { out, err }: Io, later: (work: Promise<void>) => void): Command {
+  /** Runs a command loaded on demand; its exit code (or its promise of one) ends the run. */
+  const run = <M>(load: () => Promise<M>, f: (m: M) => number | Promise<number>): void => {
+    later(load().then(f).then(exit));
+  };
+
   const program = new Command("tfm")
     .description("A compiler for Transformer models written in .tfm")
     .version("0.1.0")
@@ -35,7 +37,7 @@ export function buildCli(exit: (code: number) => void, { out, err }: Io, later: 
     .addOption(setOption())
     .option("--json", "print diagnostics and summaries as JSON")
     .option("-q, --quiet", "print only diagnostics")
-    .action((files: string[], opts) => exit(runCheck(files, { ...opts, set: opts.set ?? new Map() }, out, err)));
+    .action((files: string[], opts) => run(() => import("./check.js"), (m) => m.runCheck(files, { ...opts, set: opts.set ?? new Map() }, out, err)));
 
   program
     .command("shapes")
@@ -43,18 +45,18 @@ export function buildCli(exit: (code: number) => void, { out, err }: Io, later: 
     .argument("<file>", "a .tfm file")
     .addOption(setOption())
     .option("--json", "print as JSON")
-    .action((file: string, opts) => exit(runShapes(file, { ...opts, set: opts.set ?? new Map() }, out, err)));
+    .action((file: string, opts) => run(() => import("./shapes.js"), (m) => m.runShapes(file, { ...opts, set: opts.set ?? new Map() }, out, err)));
 
   program
     .command("ir")
     .description("print the model as IR: primitive ops with their symbolic shapes")
     .argument("<file>", "a .tfm file")
     .addOption(setOption())
-    .option("--after <pass>", `print the IR after this optimizer pass: none (as built, the default), ${passes.map((p) => p.name).join(", ")} or all`)
+    .option("--after <pass>", `print the IR after this optimizer pass: none (as built, the default), ${passNames.join(", ")} or all`)
     .option("--kernels", "print the fused kernels (the schedule) after the IR; with --after all, the ones tfm run runs")
     .option("--report", "print what each optimizer pass changed (up to --after, default all) instead of the IR, then the memory plan")
     .addOption(new Option("--dims <name=n,...>", `with --report: the dim values to evaluate memory sizes at (repeatable; default ${defaultDims})`).argParser(collectDims))
-    .action((file: string, opts) => exit(runIr(file, { ...opts, set: opts.set ?? new Map() }, out, err)));
+    .action((file: string, opts) => run(() => import("./ir.js"), (m) => m.runIr(file, { ...opts, set: opts.set ?? new Map() }, out, err)));
 
   program
     .command("run")
@@ -71,11 +73,7 @@ export function buildCli(exit: (code: number) => void, { out, err }: Io, later: 
     .option("--no-optimize", "run the graph as built, without the optimizer's passes")
     .option("--no-fuse", "run one kernel per IR node instead of the fused kernels")
     .addOption(new Option("--backend <backend>", "where the kernels run: the CPU interpreter, or WGSL kernels on WebGPU (Dawn; SwiftShader without a GPU)").choices(["cpu", "webgpu"]).default("cpu"))
-    .action((file: string, opts) => {
-      const code = runRun(file, { ...opts, set: opts.set ?? new Map(), input: opts.input ?? [] }, out, err);
-      if (typeof code === "number") exit(code);
-      else later(code.then(exit));
-    });
+    .action((file: string, opts) => run(() => import("./run.js"), (m) => m.runRun(file, { ...opts, set: opts.set ?? new Map(), input: opts.input ?? [] }, out, err)));
 
   program
     .command("build")
@@ -87,7 +85,7 @@ export function buildCli(exit: (code: number) => void, { out, err }: Io, later: 
     .option("--force", "replace the output files if they exist")
     .option("--report", "print the bundle's sizes, kernels per call, weight bytes, the optimizer's report and the memory plan")
     .addOption(new Option("--dims <name=n,...>", `with --report: the dim values to evaluate memory sizes at (repeatable; default ${defaultDims})`).argParser(collectDims))
-    .action((file: string, opts) => exit(runBuild(file, { ...opts, set: opts.set ?? new Map() }, out, err)));
+    .action((file: string, opts) => run(() => import("./build.js"), (m) => m.runBuild(file, { ...opts, set: opts.set ?? new Map() }, out, err)));
 
   program
     .command("init-weights")
@@ -97,7 +95,7 @@ export function buildCli(exit: (code: number) => void, { out, err }: Io, later: 
     .requiredOption("--seed <n>", "the random seed: an integer from 0 to 2^53 - 1")
     .requiredOption("-o, --output <file>", "the .safetensors file to write")
     .option("--force", "replace the output file if it exists")
-    .action((file: string, opts) => exit(runInitWeights(file, { ...opts, set: opts.set ?? new Map() }, out, err)));
+    .action((file: string, opts) => run(() => import("./init-weights.js"), (m) => m.runInitWeights(file, { ...opts, set: opts.set ?? new Map() }, out, err)));
 
   program
     .command("fmt")
@@ -105,7 +103,7 @@ export function buildCli(exit: (code: number) => void, { out, err }: Io, later: 
     .argument("<files...>", ".tfm files to format")
     .option("-w, --write", "rewrite the files in place")
     .option("--check", "list files that are not formatted; exit 1 if any")
-    .action((files: string[], opts) => exit(runFmt(files, opts, out, err)));
+    .action((files: string[], opts) => run(() => import("./fmt.js"), (m) => m.runFmt(files, opts, out, err)));
 
   program
     .command("lsp")
@@ -128,29 +126,21 @@ export function buildCli(exit: (code: number) => void, { out, err }: Io, later: 
   return program;
 }
 
-export function main(argv: string[], io: Io = processIo): number {
-  return parse(argv, io).code;
-}
-
-/** As `main`, waiting for a command that finishes later (`tfm run --backend webgpu`). */
-export async function mainAsync(argv: string[], io: Io = processIo): Promise<number> {
-  const r = parse(argv, io);
-  if (r.work) await r.work;
-  return r.code;
-}
-
-function parse(argv: string[], io: Io): { code: number; work?: Promise<void> } {
-  const r: { code: number; work?: Promise<void> } = { code: 0 };
-  const cli = buildCli((c) => (r.code = c), io, (w) => (r.work = w));
+/** Runs the `tfm` command with `argv` (without `node tfm`) and resolves to its exit code. */
+export async function main(argv: string[], io: Io = processIo): Promise<number> {
+  let code = 0;
+  let work: Promise<void> | undefined;
+  const cli = buildCli((c) => (code = c), io, (w) => (work = w));
   try {
     cli.parse(argv, { from: "user" });
+    await work;
   } catch (e) {
-    if (e instanceof CommanderError) return { code: e.exitCode === 0 ? 0 : 2 }; // --help and --version exit 0
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2; // --help and --version exit 0
     if (e instanceof UsageError) {
       io.err(`tfm: ${e.message}\n`);
-      return { code: 2 };
+      return 2;
     }
     throw e;
   }
-  return r;
+  return code;
 }

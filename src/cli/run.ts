@@ -3,23 +3,14 @@
 // progress bar for large files), runs it on the CPU interpreter (or, with --backend webgpu, as WGSL
 // kernels on WebGPU) and writes every output as DIR/<name>.npy.
 import { SingleBar } from "cli-progress";
-import { buildGraph, check } from "../api.js";
-import { CpuProgram, RunError } from "../backends/cpu/interpret.js";
-import type { Tensor } from "../core/tensor.js";
 import { showValue } from "../check/shapes/value.js";
 import { diag, hasErrors, sortDiagnostics, type Diagnostic } from "../diag/diagnostic.js";
-import { renderDiagnostics } from "../diag/render.js";
-import { bindCheckpoint } from "../runtime/bind.js";
-import { fileErrorDiagnostic, readFileBytes } from "../runtime/files.js";
-import { parseSeed, randomWeights } from "../runtime/init.js";
+import { compile, renderDiagnostics, TfmError, type Session, type TensorOut } from "../index.js";
+import { fileErrorDiagnostic } from "../runtime/files.js";
+import { parseSeed } from "../runtime/init.js";
 import { loadInputs, parseInputArg, type InputSpec } from "../runtime/inputs.js";
 import { writeOutputs } from "../runtime/outputs.js";
 import { WeightFileError } from "../weights/errors.js";
-import { optimize } from "../passes/pipeline.js";
-import { WebGpuError } from "../backends/webgpu/errors.js";
-import { WebGpuProgram } from "../backends/webgpu/program.js";
-import type { Graph } from "../ir/graph.js";
-import { schedule, unfused } from "../schedule/fuse.js";
 import { readSource, UsageError } from "./io.js";
 import { humanBytes } from "./summary.js";
 
@@ -50,106 +41,69 @@ export function runRun(file: string, opts: RunOptions, out: (s: string) => void,
     if ("error" in s) throw new UsageError(s.error);
     return s;
   });
+  const seed = opts.randomWeights ? parseSeed(opts.seed ?? "0") : 0;
+  if (typeof seed !== "number") throw new UsageError(seed.error);
   const { text, decodeErrors } = readSource(file);
-  const r = check(text, file, { settings: opts.set });
+  const model = compile(text, { file, settings: opts.set, until: opts.optimize === false ? "none" : "all" });
   const fail = (ds: readonly Diagnostic[]) => {
-    err(renderDiagnostics(sortDiagnostics(ds), r.sources) + "\n");
+    err(model.render(sortDiagnostics(ds)) + "\n");
     return 1;
   };
-  const checked = [...decodeErrors, ...r.diagnostics];
-  if (hasErrors(checked)) return fail(checked);
-  const built = buildGraph(r);
-  if (!built || !r.instance || !r.model) return fail([diag(file, "TFM2008", { start: 0, end: 0 }, "the file defines no `model` to run")]);
-  const graph = opts.optimize === false ? built : optimize(built).graph;
-
-  const t0 = performance.now();
-  let weights: Map<string, Tensor>;
-  if (opts.randomWeights) {
-    const seed = parseSeed(opts.seed ?? "0");
-    if (typeof seed !== "number") throw new UsageError(seed.error);
-    weights = randomWeights(r.instance.weights, seed);
-  } else {
-    let bytes: Uint8Array;
-    try {
-      bytes = readFileBytes(opts.weights!, progressBar(err));
-    } catch (e) {
-      if (e instanceof WeightFileError) return fail([fileErrorDiagnostic(e, opts.weights)]);
-      throw e;
-    }
-    const bound = bindCheckpoint(r.instance.weights, bytes, r.instance.ignored, { path: opts.weights!, at: { file, span: r.model.decl.name.span } });
-    if (!bound.tensors) return fail(bound.diagnostics);
-    weights = bound.tensors;
-  }
-  const inputs = loadInputs(r, specs);
-  if (!inputs.tensors) return fail(inputs.diagnostics);
-  const model = r.model;
-  const runFailed = (e: unknown) => {
-    if (e instanceof RunError || e instanceof WebGpuError) return fail([diag((e instanceof RunError && e.site?.file) || file, e.code, (e instanceof RunError && e.site) || model.decl.name.span, e.message)]);
+  const failed = (e: unknown) => {
+    if (e instanceof TfmError && e.diagnostics) return fail(e.diagnostics);
     throw e;
   };
-  if (opts.backend === "webgpu") {
-    const tensors = inputs.tensors;
-    return runOnWebGpu(graph, weights, tensors, opts.fuse !== false).then(
-      ({ result, kernels, dispatches, t1, t2 }) => report(result, t1, t2, `${kernels} kernels on WebGPU${opts.fuse === false ? " (not fused)" : ""}, ${dispatches} dispatches`),
-      runFailed,
-    );
-  }
-  let program: CpuProgram;
-  let result;
-  let t1 = performance.now();
-  try {
-    // Loading computes what depends on weights alone, which can fail as a run can (a constant index out of range).
-    program = new CpuProgram(graph, weights, undefined, { fuse: opts.fuse !== false });
-    t1 = performance.now();
-    result = program.run(inputs.tensors, { profile: opts.profile ?? false });
-  } catch (e) {
-    return runFailed(e);
-  }
-  return report(result, t1, performance.now(), `${program.schedule.kernels.length} kernels${opts.fuse === false ? " (not fused)" : ""}`);
+  const checked = [...decodeErrors, ...model.diagnostics];
+  if (hasErrors(checked)) return fail(checked);
+  if (!model.graph || !model.name) return fail([diag(file, "TFM2008", { start: 0, end: 0 }, "the file defines no `model` to run")]);
+  const inputs = loadInputs(model.checked, specs);
+  if (!inputs.tensors) return fail(inputs.diagnostics);
+  const records = Object.fromEntries(inputs.tensors);
+  const name = model.name;
+  const graph = model.graph;
 
-  function report(result: { outputs: ReadonlyMap<string, Tensor>; symbols: ReadonlyMap<string, number>; profile?: ReadonlyMap<string, { ms: number; count: number }> }, t1: number, t2: number, kernels: string): number {
+  const t0 = performance.now();
+  return model
+    .load(opts.randomWeights ? { random: true, seed } : opts.weights!, { backend: opts.backend ?? "cpu", fuse: opts.fuse !== false, onProgress: progressBar(err) })
+    .then(async (session) => {
+      const t1 = performance.now();
+      try {
+        const r = await session.runDetailed(records, { profile: opts.profile ?? false });
+        return report(session, r.outputs, r.symbols, r.profile, t1, t1 + r.ms, r.dispatches);
+      } finally {
+        session.dispose();
+      }
+    }, failed)
+    .catch(failed);
+
+  function report(session: Session, outputs: Record<string, TensorOut>, symbols: ReadonlyMap<string, number>, profile: ReadonlyMap<string, { ms: number; count: number }> | undefined, t1: number, t2: number, dispatches?: number): number {
     let written: string[] = [];
     if (opts.output) {
       try {
-        written = writeOutputs(opts.output, result.outputs, opts.force ?? false);
+        written = writeOutputs(opts.output, new Map(Object.entries(outputs)), opts.force ?? false);
       } catch (e) {
         if (e instanceof WeightFileError) return fail([fileErrorDiagnostic(e, opts.output)]);
         throw e;
       }
     }
-    const dims = [...result.symbols].map(([k, v]) => `${k}=${v}`).join(" ");
-    out(`${file}: model ${model.name}${dims ? ` (${dims})` : ""}\n`);
-    for (const [name, t] of result.outputs) {
-      const declared = r.shapes?.outputs.find((o) => o.name === name);
+    const dims = [...symbols].map(([k, v]) => `${k}=${v}`).join(" ");
+    out(`${file}: model ${name}${dims ? ` (${dims})` : ""}\n`);
+    for (const [name, t] of Object.entries(outputs)) {
+      const declared = model.shapes?.outputs.find((o) => o.name === name);
       out(`  output ${name}: ${t.dtype}[${t.shape.join(", ")}]${declared ? `  (${showValue(declared.value)})` : ""}\n`);
     }
     if (written.length) out(`  wrote ${written.join(", ")}\n`);
-    out(`  load ${(t1 - t0).toFixed(0)} ms, run ${(t2 - t1).toFixed(1)} ms, ${graph.nodes.length} IR nodes${opts.optimize === false ? " (not optimized)" : ` (${built!.nodes.length} before optimizing)`}, ${kernels}, ${weights.size} weights\n`);
-    if (result.profile) {
-      const rows = [...result.profile].sort((a, b) => b[1].ms - a[1].ms);
+    const unfused = opts.fuse === false ? " (not fused)" : "";
+    const kernels = session.backend === "webgpu" ? `${session.kernels} kernels on WebGPU${unfused}, ${dispatches} dispatches` : `${session.kernels} kernels${unfused}`;
+    out(`  load ${(t1 - t0).toFixed(0)} ms, run ${(t2 - t1).toFixed(1)} ms, ${graph.nodes.length} IR nodes${opts.optimize === false ? " (not optimized)" : ` (${model.built!.nodes.length} before optimizing)`}, ${kernels}, ${session.weights} weights\n`);
+    if (profile) {
+      const rows = [...profile].sort((a, b) => b[1].ms - a[1].ms);
       const total = rows.reduce((a, [, p]) => a + p.ms, 0);
       out(`  profile (${total.toFixed(1)} ms in kernels):\n`);
       const width = Math.max(10, ...rows.map(([k]) => k.length));
       for (const [op, p] of rows) out(`    ${op.padEnd(width)} ${p.ms.toFixed(1).padStart(9)} ms  ${((100 * p.ms) / total).toFixed(1).padStart(5)}%  ×${p.count}\n`);
     }
     return 0;
-  }
-}
-
-/** Runs the graph's WGSL kernels (fused or op by op) on a Dawn device made for this run. */
-async function runOnWebGpu(graph: Graph, weights: ReadonlyMap<string, Tensor>, inputs: ReadonlyMap<string, Tensor>, fuse: boolean) {
-  // Loaded here, so that CPU runs never load Dawn.
-  const { createNodeDevice } = await import("../backends/webgpu/node.js");
-  const gpu = await createNodeDevice();
-  try {
-    const program = await WebGpuProgram.load(fuse ? schedule(graph) : unfused(graph), weights, gpu.device);
-    const t1 = performance.now();
-    const result = await program.runWithSymbols(inputs);
-    const t2 = performance.now();
-    program.destroy();
-    return { result, kernels: program.compiled.kernels.length, dispatches: program.dispatches.lastRun, t1, t2 };
-  } finally {
-    gpu.close();
   }
 }
 

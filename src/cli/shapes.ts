@@ -1,9 +1,8 @@
 // `tfm shapes FILE`: the shape of every binding and every weight with its checkpoint name, shape
 // and element count, with totals — a PyTorch-style model summary from the symbolic checker.
-import { check } from "../api.js";
 import { hasErrors } from "../diag/diagnostic.js";
 import { LineMap } from "../diag/span.js";
-import { diagnosticToJson, renderDiagnostics } from "../diag/render.js";
+import { compile, diagnosticToJson, renderDiagnostics } from "../index.js";
 import { typeKey } from "../check/shapes/check.js";
 import type * as A from "../syntax/ast.js";
 import { readSource } from "./io.js";
@@ -31,7 +30,7 @@ function rows(body: readonly A.Member[], types: ReadonlyMap<string, readonly str
 
 export function runShapes(file: string, opts: { set: Map<string, string>; json?: boolean }, out: (s: string) => void, err: (s: string) => void): number {
   const { text, decodeErrors } = readSource(file);
-  const r = check(text, file, { settings: opts.set });
+  const r = compile(text, { file, settings: opts.set }).checked;
   const diagnostics = [...decodeErrors, ...r.diagnostics];
   if (diagnostics.length && !opts.json) err(renderDiagnostics(diagnostics, r.sources) + "\n");
   if (hasErrors(diagnostics) || !r.shapes) {

@@ -4,7 +4,7 @@ import { isAbsolute } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { TextDocuments, type Location, type Position, type Range } from "vscode-languageserver/node.js";
 import { TextDocument } from "vscode-languageserver-textdocument";
-import { check, type CheckResult } from "../api.js";
+import { compile, type CheckResult } from "../index.js";
 import { LineMap, type Span } from "../diag/span.js";
 
 /** One document as checked: the exact text, the version it had, and what `check` made of it. */
@@ -30,7 +30,7 @@ export class Store {
     const hit = this.cache.get(uri);
     if (hit && hit.version === doc.version && hit.text === text) return hit;
     const file = fileOfUri(uri);
-    const c: Checked = { uri, version: doc.version, file, text, result: check(text, file), lines: new LineMap(text) };
+    const c: Checked = { uri, version: doc.version, file, text, result: compile(text, { file }).checked, lines: new LineMap(text) };
     this.cache.set(uri, c);
     return c;
   }

@@ -124,7 +124,7 @@ describe("the webgpu target in Chromium", () => {
     expect(adapter, "Chromium with --enable-unsafe-webgpu on SwiftShader (see /work/shared/webgpu-on-cpu.md)").toBe("adapter");
     if (!webgpuReady) {
       let err = "";
-      expect(main(["build", "models/gpt2.tfm", "--target", "webgpu", "-o", join(dir, "gpu.js")], { out: () => {}, err: (s) => (err += s) })).toBe(1);
+      expect(await main(["build", "models/gpt2.tfm", "--target", "webgpu", "-o", join(dir, "gpu.js")], { out: () => {}, err: (s) => (err += s) })).toBe(1);
       expect(err).toContain("the webgpu target needs the WebGPU runtime");
       return;
     }

@@ -7,10 +7,10 @@ import { afterAll, describe, expect, it } from "vitest";
 import { declarationPath } from "../../src/cli/build.js";
 import { main } from "../../src/cli/main.js";
 
-function tfm(...argv: string[]) {
+async function tfm(...argv: string[]) {
   let out = "";
   let err = "";
-  const code = main(argv, { out: (s) => (out += s), err: (s) => (err += s) });
+  const code = await main(argv, { out: (s) => (out += s), err: (s) => (err += s) });
   return { code, out, err };
 }
 
@@ -20,9 +20,9 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const webgpuReady = existsSync(new URL("../../src/bundle/entry-webgpu.ts", import.meta.url));
 
 describe("tfm build", () => {
-  it("writes the module and its .d.ts, and reports sizes, kernels, weights and the passes", () => {
+  it("writes the module and its .d.ts, and reports sizes, kernels, weights and the passes", async () => {
     const out = join(dir, "gpt2.js");
-    const r = tfm("build", "models/gpt2.tfm", ...small, "--target", "cpu", "-o", out, "--report");
+    const r = await tfm("build", "models/gpt2.tfm", ...small, "--target", "cpu", "-o", out, "--report");
     expect(r.err).toBe("");
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/^wrote .*gpt2\.js \([\d.]+ KiB\) and .*gpt2\.d\.ts: model GPT2, target cpu, 1 inputs, 1 outputs, 28 weights/);
@@ -36,40 +36,40 @@ describe("tfm build", () => {
     expect(readFileSync(join(dir, "gpt2.d.ts"), "utf8")).toContain('readonly "input_ids": TensorIn<Int32Array | BigInt64Array | readonly (number | bigint)[]>;');
   });
 
-  it("never replaces a file without --force, the .d.ts included", () => {
+  it("never replaces a file without --force, the .d.ts included", async () => {
     const out = join(dir, "keep.js");
     writeFileSync(join(dir, "keep.d.ts"), "mine");
-    const r = tfm("build", "models/gpt2.tfm", ...small, "-o", out);
+    const r = await tfm("build", "models/gpt2.tfm", ...small, "-o", out);
     expect(r.code).toBe(1);
     expect(r.err).toContain("error[TFM5210]");
     expect(r.err).toContain("keep.d.ts already exists: not overwriting it (use --force to replace it)");
     expect(existsSync(out)).toBe(false); // nothing written when either name is taken
-    expect(tfm("build", "models/gpt2.tfm", ...small, "-o", out, "--force").code).toBe(0);
+    expect((await tfm("build", "models/gpt2.tfm", ...small, "-o", out, "--force")).code).toBe(0);
     expect(readFileSync(join(dir, "keep.d.ts"), "utf8")).toContain("export declare function load(");
-    const again = tfm("build", "models/gpt2.tfm", ...small, "-o", out);
+    const again = await tfm("build", "models/gpt2.tfm", ...small, "-o", out);
     expect([again.code, again.err]).toEqual([1, expect.stringContaining("keep.js already exists")]);
   });
 
-  it("names the declarations as TypeScript looks for them", () => {
+  it("names the declarations as TypeScript looks for them", async () => {
     expect(declarationPath("a/out.js")).toBe("a/out.d.ts");
     expect(declarationPath("out.mjs")).toBe("out.d.mts");
     expect(declarationPath("out")).toBe("out.d.ts");
   });
 
-  it("reports a program's errors, and a target it does not know", () => {
+  it("reports a program's errors, and a target it does not know", async () => {
     writeFileSync(join(dir, "bad.tfm"), "model M {\n  input x: f32[n]\n  output y = x + z\n}\n");
-    const bad = tfm("build", join(dir, "bad.tfm"), "-o", join(dir, "bad.js"));
+    const bad = await tfm("build", join(dir, "bad.tfm"), "-o", join(dir, "bad.js"));
     expect(bad.code).toBe(1);
     expect(bad.err).toContain("error[TFM2001]");
     expect(existsSync(join(dir, "bad.js"))).toBe(false);
-    const target = tfm("build", "models/gpt2.tfm", "--target", "wasm", "-o", join(dir, "x.js"));
+    const target = await tfm("build", "models/gpt2.tfm", "--target", "wasm", "-o", join(dir, "x.js"));
     expect(target.code).toBe(2);
     expect(target.err).toContain("Allowed choices are cpu, webgpu");
   });
 
-  it(webgpuReady ? "builds for webgpu: the device is an option of load" : "says clearly that the webgpu target is not in this build yet", () => {
+  it(webgpuReady ? "builds for webgpu: the device is an option of load" : "says clearly that the webgpu target is not in this build yet", async () => {
     const out = join(dir, "gpu.js");
-    const r = tfm("build", "models/gpt2.tfm", ...small, "--target", "webgpu", "-o", out);
+    const r = await tfm("build", "models/gpt2.tfm", ...small, "--target", "webgpu", "-o", out);
     if (!webgpuReady) {
       expect(r.code).toBe(1);
       expect(r.err).toContain("tfm build: --target webgpu: the webgpu target needs the WebGPU runtime");

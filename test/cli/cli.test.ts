@@ -6,10 +6,10 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { main } from "../../src/cli/main.js";
 
-function tfm(...argv: string[]) {
+async function tfm(...argv: string[]) {
   let out = "";
   let err = "";
-  const code = main(argv, { out: (s) => (out += s), err: (s) => (err += s) });
+  const code = await main(argv, { out: (s) => (out += s), err: (s) => (err += s) });
   return { code, out, err };
 }
 
@@ -21,8 +21,8 @@ const file = (name: string, text: string) => {
 };
 
 describe("tfm check", () => {
-  it("checks a model and prints its summary, exit 0", () => {
-    const r = tfm("check", "models/gpt2.tfm");
+  it("checks a model and prints its summary, exit 0", async () => {
+    const r = await tfm("check", "models/gpt2.tfm");
     expect(r.code).toBe(0);
     expect(r.err).toBe("");
     expect(r.out).toContain("models/gpt2.tfm: ok");
@@ -31,76 +31,76 @@ describe("tfm check", () => {
     expect(r.out).toContain("148 tensors, 124,439,808 values, 474.7 MiB");
   });
 
-  it("applies --set and reports unknown parameters", () => {
-    expect(tfm("check", "models/gpt2.tfm", "--set", "n_layer=2").out).toContain("n_layer=2");
-    const bad = tfm("check", "models/gpt2.tfm", "--set", "n_layers=2");
+  it("applies --set and reports unknown parameters", async () => {
+    expect((await tfm("check", "models/gpt2.tfm", "--set", "n_layer=2")).out).toContain("n_layer=2");
+    const bad = await tfm("check", "models/gpt2.tfm", "--set", "n_layers=2");
     expect(bad.code).toBe(1);
     expect(bad.err).toContain("error[TFM2013]: model `GPT2` has no parameter `n_layers` (from --set)");
   });
 
-  it("renders diagnostics with location, source line and carets, exit 1", () => {
+  it("renders diagnostics with location, source line and carets, exit 1", async () => {
     const p = file("bad.tfm", "model M {\n  input x: f32[n]\n  output y = relu(xx)\n}\n");
-    const r = tfm("check", p);
+    const r = await tfm("check", p);
     expect(r.code).toBe(1);
     expect(r.err).toContain(`${p}:3:19: error[TFM2001]: \`xx\` is not defined`);
     expect(r.err).toContain("3 |   output y = relu(xx)\n  | " + " ".repeat(18) + "^^");
     expect(r.err).toContain("help: did you mean `x`?");
   });
 
-  it("checks several files in one run and fails if any fails", () => {
+  it("checks several files in one run and fails if any fails", async () => {
     const good = file("good.tfm", "model M {\n  input x: f32[n]\n  output y = relu(x)\n}\n");
     const bad = file("bad2.tfm", "model M {");
-    const r = tfm("check", good, bad, "-q");
+    const r = await tfm("check", good, bad, "-q");
     expect(r.code).toBe(1);
     expect(r.out).toBe("");
     expect(r.err).toContain(`${bad}: 1 error(s)`);
-    expect(tfm("check", good, "models/gpt2.tfm").code).toBe(0);
+    expect((await tfm("check", good, "models/gpt2.tfm")).code).toBe(0);
   });
 
-  it("gives diagnostics to tools as JSON", () => {
+  it("gives diagnostics to tools as JSON", async () => {
     const p = file("j.tfm", "model M {\n  input x: f32[n]\n  output y = relu(xx)\n}\n");
-    const r = tfm("check", "--json", p);
+    const r = await tfm("check", "--json", p);
     const [entry] = JSON.parse(r.out);
     expect(entry.ok).toBe(false);
     expect(entry.diagnostics[0]).toMatchObject({ code: "TFM2001", severity: "error", span: { start: { line: 3, column: 19 }, end: { line: 3, column: 21 } }, notes: ["did you mean `x`?"] });
   });
 
-  it("reports invalid UTF-8 as a diagnostic", () => {
+  it("reports invalid UTF-8 as a diagnostic", async () => {
     const p = join(scratch, "latin1.tfm");
     writeFileSync(p, Buffer.from([0x6d, 0x6f, 0x64, 0x65, 0x6c, 0x20, 0xe9]));
-    const r = tfm("check", p);
+    const r = await tfm("check", p);
     expect(r.code).toBe(1);
     expect(r.err).toContain("error[TFM1013]");
   });
 
-  it("exits 2 on usage errors and 0 on --help", () => {
-    expect(tfm("check", "no-such-file.tfm")).toMatchObject({ code: 2, err: "tfm: cannot read no-such-file.tfm: no such file\n" });
-    expect(tfm("check", "--bogus", "x").code).toBe(2);
-    expect(tfm("check").code).toBe(2);
-    expect(tfm("frobnicate").code).toBe(2);
-    expect(tfm("check", "models/gpt2.tfm", "--set", "oops").code).toBe(2);
-    const help = tfm("--help");
+  it("exits 2 on usage errors and 0 on --help", async () => {
+    expect(await tfm("check", "no-such-file.tfm")).toMatchObject({ code: 2, err: "tfm: cannot read no-such-file.tfm: no such file\n" });
+    expect((await tfm("check", "--bogus", "x")).code).toBe(2);
+    expect((await tfm("check")).code).toBe(2);
+    expect((await tfm("frobnicate")).code).toBe(2);
+    expect((await tfm("check", "models/gpt2.tfm", "--set", "oops")).code).toBe(2);
+    const help = await tfm("--help");
     expect(help.code).toBe(0);
     expect(help.out).toContain("Usage: tfm [options] [command]");
-    expect(tfm("check", "--help").out).toContain("--set <name=value>");
+    expect((await tfm("check", "--help")).out).toContain("--set <name=value>");
   });
 });
 
 describe("tfm shapes", () => {
-  it("prints every binding's shape and every weight with totals", () => {
-    const r = tfm("shapes", "models/gpt2.tfm", "--set", "n_layer=2");
+  it("prints every binding's shape and every weight with totals", async () => {
+    const r = await tfm("shapes", "models/gpt2.tfm", "--set", "n_layer=2");
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/binding heads\s+f32\[batch, 12, seq, 64\]/);
     expect(r.out).toMatch(/output  logits\s+f32\[batch, seq, 50257\]/);
     expect(r.out).toMatch(/h\.1\.attn\.c_attn\.weight\s+\[768, 2304\]\s+1,769,472/);
     expect(r.out).toContain("total: 28 tensors, 53,561,088 values, 204.3 MiB");
-    const j = JSON.parse(tfm("shapes", "--json", "models/bert.tfm").out);
+    const j = JSON.parse((await tfm("shapes", "--json", "models/bert.tfm")).out);
     expect(j.total).toEqual({ tensors: 199, values: 109_482_240, bytes: 437_928_960 });
   });
 
-  it("exits 1 with diagnostics on a shape error", () => {
+  it("exits 1 with diagnostics on a shape error", async () => {
     const p = file("shape-err.tfm", "model M(d = 10, h = 3) {\n  input x: f32[b, t, d]\n  layer attn = MultiheadAttention(d, h)\n  output y = attn(x, x, x)\n}\n");
-    const r = tfm("shapes", p);
+    const r = await tfm("shapes", p);
     expect(r.code).toBe(1);
     expect(r.err).toContain(`${p}:4:14: error[TFM3001]: 10 / 3 is not a whole number`);
   });
@@ -109,36 +109,36 @@ describe("tfm shapes", () => {
 describe("tfm ir", () => {
   const small = ["--set", "n_layer=1", "--set", "n_embd=8", "--set", "n_head=2", "--set", "vocab_size=11", "--set", "n_positions=16"];
 
-  it("prints the IR as built by default, or after a pass with --after", () => {
-    const built = tfm("ir", "models/gpt2.tfm", ...small);
+  it("prints the IR as built by default, or after a pass with --after", async () => {
+    const built = await tfm("ir", "models/gpt2.tfm", ...small);
     expect(built.code).toBe(0);
     expect(built.out).toBe(readFileSync("test/golden/ir/gpt2.ir", "utf8"));
-    expect(tfm("ir", "models/gpt2.tfm", ...small, "--after", "none").out).toBe(built.out);
-    expect(tfm("ir", "models/gpt2.tfm", ...small, "--after", "all").out).toBe(readFileSync("test/golden/ir/gpt2.opt.ir", "utf8"));
-    const simplified = tfm("ir", "models/gpt2.tfm", ...small, "--after", "simplify").out;
+    expect((await tfm("ir", "models/gpt2.tfm", ...small, "--after", "none")).out).toBe(built.out);
+    expect((await tfm("ir", "models/gpt2.tfm", ...small, "--after", "all")).out).toBe(readFileSync("test/golden/ir/gpt2.opt.ir", "utf8"));
+    const simplified = (await tfm("ir", "models/gpt2.tfm", ...small, "--after", "simplify")).out;
     expect(built.out).toContain(" = dropout ");
     expect(simplified).not.toContain(" = dropout ");
     expect(simplified).not.toContain("transB");
   });
 
-  it("prints what each pass changed with --report", () => {
-    const r = tfm("ir", "models/gpt2.tfm", "--report");
+  it("prints what each pass changed with --report", async () => {
+    const r = await tfm("ir", "models/gpt2.tfm", "--report");
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/^pass +nodes +kernels\nfold-constants +977 → 977 +\d+ → \d+ +no change\nsimplify +977 → 940 +\d+ → \d+ +-37 dropout\n/);
     expect(r.out).toMatch(/\ntotal +977 → 882 +\d+ → 65 /);
     expect(r.out).toMatch(/\nfuse: 882 nodes → 65 kernels \(4 op, 49 matmul, 12 attention\); 675 unfused\n/);
-    expect(tfm("ir", "models/gpt2.tfm", "--report", "--after", "simplify").out.split("\n").filter((l) => /^\S+ +\d+ → \d+ +\d+ → \d+ /.test(l)).length).toBe(3);
+    expect((await tfm("ir", "models/gpt2.tfm", "--report", "--after", "simplify")).out.split("\n").filter((l) => /^\S+ +\d+ → \d+ +\d+ → \d+ /.test(l)).length).toBe(3);
   });
 
-  it("prints the fused kernels with --kernels", () => {
-    const r = tfm("ir", "models/gpt2.tfm", ...small, "--after", "all", "--kernels");
+  it("prints the fused kernels with --kernels", async () => {
+    const r = await tfm("ir", "models/gpt2.tfm", ...small, "--after", "all", "--kernels");
     expect(r.code).toBe(0);
     expect(r.out).toContain(readFileSync("test/golden/ir/gpt2.opt.ir", "utf8"));
     expect(r.out).toContain(readFileSync("test/golden/ir/gpt2.kernels", "utf8"));
   });
 
-  it("rejects an unknown pass, exit 2", () => {
-    const r = tfm("ir", "models/gpt2.tfm", "--after", "fusion");
+  it("rejects an unknown pass, exit 2", async () => {
+    const r = await tfm("ir", "models/gpt2.tfm", "--after", "fusion");
     expect(r.code).toBe(2);
     expect(r.err).toBe("tfm: --after: no pass `fusion`; the passes are: none, fold-constants, simplify, fold-transpose, cse, merge-qkv, dce, all\n");
   });
@@ -148,33 +148,33 @@ describe("tfm fmt", () => {
   const messy = "model  M{input x:f32[n]\n\n\n   output y=relu( x )}";
   const canonical = "model M {\n  input x: f32[n]\n\n  output y = relu(x)\n}\n";
 
-  it("prints canonical text", () => {
-    expect(tfm("fmt", file("m.tfm", messy))).toEqual({ code: 0, out: canonical, err: "" });
+  it("prints canonical text", async () => {
+    expect(await tfm("fmt", file("m.tfm", messy))).toEqual({ code: 0, out: canonical, err: "" });
   });
 
-  it("--check lists unformatted files; --write rewrites them", () => {
+  it("--check lists unformatted files; --write rewrites them", async () => {
     const p = file("w.tfm", messy);
-    expect(tfm("fmt", "--check", p)).toMatchObject({ code: 1, out: `${p}: would be reformatted\n` });
-    expect(tfm("fmt", "--write", p).code).toBe(0);
+    expect(await tfm("fmt", "--check", p)).toMatchObject({ code: 1, out: `${p}: would be reformatted\n` });
+    expect((await tfm("fmt", "--write", p)).code).toBe(0);
     expect(readFileSync(p, "utf8")).toBe(canonical);
-    expect(tfm("fmt", "--check", p)).toMatchObject({ code: 0, out: "" });
+    expect(await tfm("fmt", "--check", p)).toMatchObject({ code: 0, out: "" });
   });
 
-  it("never touches a file with syntax errors", () => {
+  it("never touches a file with syntax errors", async () => {
     const p = file("broken.tfm", "model M { input x: }");
-    const r = tfm("fmt", "--write", p);
+    const r = await tfm("fmt", "--write", p);
     expect(r.code).toBe(1);
     expect(r.err).toContain("error[TFM1003]");
     expect(readFileSync(p, "utf8")).toBe("model M { input x: }");
   });
 
-  it("every model in models/ is already formatted", () => {
-    expect(tfm("fmt", "--check", "models/gpt2.tfm")).toMatchObject({ code: 0, out: "" });
+  it("every model in models/ is already formatted", async () => {
+    expect(await tfm("fmt", "--check", "models/gpt2.tfm")).toMatchObject({ code: 0, out: "" });
   });
 });
 
 describe("the installed command", () => {
-  it("bin/tfm.js runs the built CLI", () => {
+  it("bin/tfm.js runs the built CLI", async () => {
     execFileSync("npx", ["tsc", "-p", "tsconfig.json"], { stdio: "pipe" }); // the same build `npm install` runs
     const r = spawnSync(process.execPath, ["bin/tfm.js", "check", "models/gpt2.tfm"], { encoding: "utf8" });
     expect(r.status).toBe(0);

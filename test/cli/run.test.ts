@@ -7,10 +7,10 @@ import { describe, expect, it } from "vitest";
 import { main } from "../../src/cli/main.js";
 import { readNpy, writeNpy } from "../../src/weights/npy.js";
 
-function tfm(...argv: string[]) {
+async function tfm(...argv: string[]) {
   let out = "";
   let err = "";
-  const code = main(argv, { out: (s) => (out += s), err: (s) => (err += s) });
+  const code = await main(argv, { out: (s) => (out += s), err: (s) => (err += s) });
   return { code, out, err };
 }
 
@@ -18,9 +18,9 @@ const dir = mkdtempSync(join(tmpdir(), "tfm-run-"));
 const small = ["--set", "n_layer=2", "--set", "n_embd=32", "--set", "n_head=4", "--set", "vocab_size=50", "--set", "n_positions=16"];
 
 describe("tfm run", () => {
-  it("runs GPT-2 with random weights on a JSON input and writes .npy outputs", () => {
+  it("runs GPT-2 with random weights on a JSON input and writes .npy outputs", async () => {
     const out = join(dir, "a");
-    const r = tfm("run", "models/gpt2.tfm", ...small, "--random-weights", "--seed", "3", "--input", "input_ids=[[1, 2, 3], [4, 5, 6]]", "-o", out);
+    const r = await tfm("run", "models/gpt2.tfm", ...small, "--random-weights", "--seed", "3", "--input", "input_ids=[[1, 2, 3], [4, 5, 6]]", "-o", out);
     expect(r.err).toBe("");
     expect(r.code).toBe(0);
     expect(r.out).toContain("model GPT2 (batch=2 seq=3)");
@@ -30,55 +30,55 @@ describe("tfm run", () => {
     expect([...(logits.data as Float32Array)].every(Number.isFinite)).toBe(true);
   });
 
-  it("gives the same outputs from a checkpoint written by init-weights with the same seed", () => {
+  it("gives the same outputs from a checkpoint written by init-weights with the same seed", async () => {
     const w = join(dir, "w.safetensors");
-    expect(tfm("init-weights", "models/gpt2.tfm", ...small, "--seed", "3", "-o", w).code).toBe(0);
+    expect((await tfm("init-weights", "models/gpt2.tfm", ...small, "--seed", "3", "-o", w)).code).toBe(0);
     const ids = join(dir, "ids.npy");
     writeFileSync(ids, writeNpy("I64", [1, 3], new BigInt64Array([1n, 2n, 3n])));
     const [a, b] = ["ck", "rnd"].map((name) => join(dir, name));
-    expect(tfm("run", "models/gpt2.tfm", ...small, "--weights", w, "--input", `input_ids=${ids}`, "-o", a).code).toBe(0);
-    expect(tfm("run", "models/gpt2.tfm", ...small, "--random-weights", "--seed", "3", "--input", "input_ids=[[1, 2, 3]]", "-o", b).code).toBe(0);
+    expect((await tfm("run", "models/gpt2.tfm", ...small, "--weights", w, "--input", `input_ids=${ids}`, "-o", a)).code).toBe(0);
+    expect((await tfm("run", "models/gpt2.tfm", ...small, "--random-weights", "--seed", "3", "--input", "input_ids=[[1, 2, 3]]", "-o", b)).code).toBe(0);
     expect(readFileSync(join(a, "logits.npy"))).toEqual(readFileSync(join(b, "logits.npy")));
   });
 
-  it("runs the optimized graph, or the graph as built with --no-optimize, to the same bits", () => {
+  it("runs the optimized graph, or the graph as built with --no-optimize, to the same bits", async () => {
     const [a, b] = ["opt", "noopt"].map((name) => join(dir, name));
     const args = ["run", "models/gpt2.tfm", ...small, "--random-weights", "--input", "input_ids=[[1, 2, 3, 4, 5], [6, 7, 8, 9, 10]]"];
-    const opt = tfm(...args, "-o", a);
-    const plain = tfm(...args, "-o", b, "--no-optimize");
+    const opt = await tfm(...args, "-o", a);
+    const plain = await tfm(...args, "-o", b, "--no-optimize");
     expect([opt.code, plain.code]).toEqual([0, 0]);
     expect(opt.out).toMatch(/, 172 IR nodes \(187 before optimizing\), /);
     expect(plain.out).toMatch(/, 187 IR nodes \(not optimized\), /);
     expect(readFileSync(join(a, "logits.npy"))).toEqual(readFileSync(join(b, "logits.npy")));
   });
 
-  it("prints a profile by kernel, fused (kind*) or not (op)", () => {
-    const r = tfm("run", "models/gpt2.tfm", ...small, "--random-weights", "--input", "input_ids=[[1, 2]]", "--profile");
+  it("prints a profile by kernel, fused (kind*) or not (op)", async () => {
+    const r = await tfm("run", "models/gpt2.tfm", ...small, "--random-weights", "--input", "input_ids=[[1, 2]]", "--profile");
     expect(r.out).toMatch(/profile \([\d.]+ ms in kernels\):\n(\s+\w+\*?\s+[\d.]+ ms\s+[\d.]+%\s+×\d+\n)+/);
     expect(r.out).toMatch(/\n\s+attention\*\s+[\d.]+ ms\s+[\d.]+%\s+×2\n/);
-    const plain = tfm("run", "models/gpt2.tfm", ...small, "--random-weights", "--input", "input_ids=[[1, 2]]", "--profile", "--no-fuse");
+    const plain = await tfm("run", "models/gpt2.tfm", ...small, "--random-weights", "--input", "input_ids=[[1, 2]]", "--profile", "--no-fuse");
     expect(plain.out).toMatch(/\n\s+matmul\s/);
     expect(plain.out).not.toMatch(/\*/);
   });
 
-  it("reports a token id outside the vocabulary as a run-time error (TFM6001), not a crash", () => {
-    const r = tfm("run", "models/gpt2.tfm", ...small, "--random-weights", "--input", "input_ids=[[1, 99]]");
+  it("reports a token id outside the vocabulary as a run-time error (TFM6001), not a crash", async () => {
+    const r = await tfm("run", "models/gpt2.tfm", ...small, "--random-weights", "--input", "input_ids=[[1, 99]]");
     expect(r.code).toBe(1);
     // At the user's line that looks the ids up, not somewhere in the library.
     expect(r.err).toMatch(/models\/gpt2\.tfm:\d+:\d+: error\[TFM6001\]: gather: index 99 .* out of range .*\n.*\n.*\|\s+x = drop\(wte\(input_ids\)/);
   });
 
-  it("reports a constant index out of range, found while loading, as TFM6001 at its line (not a crash)", () => {
+  it("reports a constant index out of range, found while loading, as TFM6001 at its line (not a crash)", async () => {
     const f = join(dir, "load-time.tfm");
     writeFileSync(f, "model P {\n  input x: f32[2]\n  v3 = cast(full([1], 2.5), i32)\n  output y = take(v3, v3, 0)\n}\n");
-    const r = tfm("run", f, "--random-weights", "--input", "x=[1, 2]");
+    const r = await tfm("run", f, "--random-weights", "--input", "x=[1, 2]");
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/load-time\.tfm:4:14: error\[TFM6001\]: gather: index 2 .* out of range .*computed when the weights are loaded/);
   });
 
-  it("reports a sequence longer than the positions table as a run-time error", () => {
+  it("reports a sequence longer than the positions table as a run-time error", async () => {
     const ids = JSON.stringify([Array.from({ length: 20 }, (_, i) => i)]);
-    const r = tfm("run", "models/gpt2.tfm", ...small, "--random-weights", "--input", `input_ids=${ids}`);
+    const r = await tfm("run", "models/gpt2.tfm", ...small, "--random-weights", "--input", `input_ids=${ids}`);
     expect(r.code).toBe(1);
     expect(r.err).toContain("error[TFM6001]");
   });
@@ -95,9 +95,9 @@ describe("tfm run", () => {
     }
   });
 
-  it("needs exactly one source of weights, and inputs that fit", () => {
-    expect(tfm("run", "models/gpt2.tfm", "--input", "input_ids=[[1]]").code).toBe(2);
-    const bad = tfm("run", "models/gpt2.tfm", ...small, "--random-weights", "--input", "input_ids=[1, 2]");
+  it("needs exactly one source of weights, and inputs that fit", async () => {
+    expect((await tfm("run", "models/gpt2.tfm", "--input", "input_ids=[[1]]")).code).toBe(2);
+    const bad = await tfm("run", "models/gpt2.tfm", ...small, "--random-weights", "--input", "input_ids=[1, 2]");
     expect(bad.code).toBe(1);
     expect(bad.err).toContain("input_ids");
   });

@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { mainAsync } from "../../src/cli/main.js";
+import { main } from "../../src/cli/main.js";
 import { readNpy } from "../../src/weights/npy.js";
 import { swiftShaderIcd } from "../../src/backends/webgpu/node.js";
 
@@ -15,7 +15,7 @@ process.env.VK_ICD_FILENAMES ??= swiftShaderIcd;
 async function tfm(...argv: string[]) {
   let out = "";
   let err = "";
-  const code = await mainAsync(argv, { out: (s) => (out += s), err: (s) => (err += s) });
+  const code = await main(argv, { out: (s) => (out += s), err: (s) => (err += s) });
   return { code, out, err };
 }
 
@@ -62,7 +62,7 @@ describe("tfm run --backend webgpu", () => {
   });
 
   it("without an adapter fails with TFM7003", () => {
-    const script = "import { mainAsync } from './src/cli/main.ts'; process.exitCode = await mainAsync(process.argv.slice(1));";
+    const script = "import { main } from './src/cli/main.ts'; process.exitCode = await main(process.argv.slice(1));";
     const r = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script, ...run("--input", "input_ids=[[1]]", "--backend", "webgpu")], { encoding: "utf8", env: { ...process.env, VK_ICD_FILENAMES: "/nonexistent/icd.json" } });
     expect(r.stderr).toContain("error[TFM7003]");
     expect(r.status).toBe(1);

@@ -10,10 +10,10 @@ import { bindCheckpoint } from "../../../src/runtime/bind.js";
 import { readSafetensors } from "../../../src/weights/safetensors.js";
 import { tiny, tinyText } from "./helpers.js";
 
-function tfm(...argv: string[]) {
+async function tfm(...argv: string[]) {
   let out = "";
   let err = "";
-  const code = main(argv, { out: (s) => (out += s), err: (s) => (err += s) });
+  const code = await main(argv, { out: (s) => (out += s), err: (s) => (err += s) });
   return { code, out, err };
 }
 
@@ -23,9 +23,9 @@ const model = join(dir, "tiny.tfm");
 writeFileSync(model, tinyText);
 
 describe("tfm init-weights", () => {
-  it("writes a safetensors file that binds to the model, exit 0", () => {
+  it("writes a safetensors file that binds to the model, exit 0", async () => {
     const out = join(dir, "w.safetensors");
-    const r = tfm("init-weights", model, "--seed", "7", "-o", out);
+    const r = await tfm("init-weights", model, "--seed", "7", "-o", out);
     expect(r.err).toBe("");
     expect(r.code).toBe(0);
     expect(r.out).toBe(`wrote ${out}: 7 tensors, 77 values, ${humanBytes(readFileSync(out).length)} (seed 7)\n`);
@@ -37,66 +37,66 @@ describe("tfm init-weights", () => {
     expect(b.diagnostics).toEqual([]);
   });
 
-  it("gives the same bytes for the same seed, and different bytes for another", () => {
+  it("gives the same bytes for the same seed, and different bytes for another", async () => {
     const [a, b, c] = ["a", "b", "c"].map((n) => join(dir, `${n}.safetensors`));
-    expect(tfm("init-weights", model, "--seed", "1", "-o", a!).code).toBe(0);
-    expect(tfm("init-weights", model, "--seed", "1", "--output", b!).code).toBe(0);
-    expect(tfm("init-weights", model, "--seed", "2", "-o", c!).code).toBe(0);
+    expect((await tfm("init-weights", model, "--seed", "1", "-o", a!)).code).toBe(0);
+    expect((await tfm("init-weights", model, "--seed", "1", "--output", b!)).code).toBe(0);
+    expect((await tfm("init-weights", model, "--seed", "2", "-o", c!)).code).toBe(0);
     expect(readFileSync(a!).equals(readFileSync(b!))).toBe(true);
     expect(readFileSync(a!).equals(readFileSync(c!))).toBe(false);
   });
 
-  it("applies --set", () => {
+  it("applies --set", async () => {
     const out = join(dir, "set.safetensors");
-    expect(tfm("init-weights", model, "--set", "vocab=20", "--seed", "0", "-o", out).code).toBe(0);
+    expect((await tfm("init-weights", model, "--set", "vocab=20", "--seed", "0", "-o", out)).code).toBe(0);
     expect(readSafetensors(readFileSync(out)).tensors.get("emb.weight")!.shape).toEqual([20, 4]);
   });
 
-  it("refuses to overwrite an existing file without --force, and replaces it with --force", () => {
+  it("refuses to overwrite an existing file without --force, and replaces it with --force", async () => {
     const out = join(dir, "keep.safetensors");
     writeFileSync(out, "precious");
-    const r = tfm("init-weights", model, "--seed", "0", "-o", out);
+    const r = await tfm("init-weights", model, "--seed", "0", "-o", out);
     expect(r.code).toBe(1);
     expect(r.err).toBe(`${out}: error[TFM5210]: ${out} already exists: not overwriting it (use --force to replace it)\n`);
     expect(readFileSync(out, "utf8")).toBe("precious");
-    const f = tfm("init-weights", model, "--seed", "0", "-o", out, "--force");
+    const f = await tfm("init-weights", model, "--seed", "0", "-o", out, "--force");
     expect(f.code).toBe(0);
     expect(readSafetensors(readFileSync(out)).tensors.size).toBe(7);
   });
 
-  it("leaves no temp files behind", () => {
+  it("leaves no temp files behind", async () => {
     expect(readdirSync(dir).filter((f) => f.endsWith(".tmp"))).toEqual([]);
   });
 
-  it("reports a file it cannot write (a missing directory) with its code, exit 1", () => {
+  it("reports a file it cannot write (a missing directory) with its code, exit 1", async () => {
     const out = join(dir, "no", "such", "dir", "w.safetensors");
-    const r = tfm("init-weights", model, "--seed", "0", "-o", out);
+    const r = await tfm("init-weights", model, "--seed", "0", "-o", out);
     expect(r.code).toBe(1);
     expect(r.err).toContain("error[TFM5211]: cannot write");
   });
 
-  it("reports program errors as diagnostics, exit 1", () => {
+  it("reports program errors as diagnostics, exit 1", async () => {
     const bad = join(dir, "bad.tfm");
     writeFileSync(bad, "model M {\n  input x: f32[n]\n  output y = relu(xx)\n}\n");
-    const r = tfm("init-weights", bad, "--seed", "0", "-o", join(dir, "bad.safetensors"));
+    const r = await tfm("init-weights", bad, "--seed", "0", "-o", join(dir, "bad.safetensors"));
     expect(r.code).toBe(1);
     expect(r.err).toContain("error[TFM2001]");
   });
 
-  it("a file without a model is an error", () => {
+  it("a file without a model is an error", async () => {
     const lib = join(dir, "lib.tfm");
     writeFileSync(lib, "fn f(x: f32[n]) {\n  return x\n}\n");
-    const r = tfm("init-weights", lib, "--seed", "0", "-o", join(dir, "lib.safetensors"));
+    const r = await tfm("init-weights", lib, "--seed", "0", "-o", join(dir, "lib.safetensors"));
     expect(r.code).toBe(1);
     expect(r.err).toContain("defines no `model`");
   });
 
-  it("usage errors exit 2: a bad seed, no seed, no output", () => {
+  it("usage errors exit 2: a bad seed, no seed, no output", async () => {
     const out = join(dir, "usage.safetensors");
-    const bad = tfm("init-weights", model, "--seed", "-3", "-o", out);
+    const bad = await tfm("init-weights", model, "--seed", "-3", "-o", out);
     expect(bad.code).toBe(2);
     expect(bad.err).toContain("--seed expects an integer from 0 to 2^53 - 1");
-    expect(tfm("init-weights", model, "-o", out).code).toBe(2);
-    expect(tfm("init-weights", model, "--seed", "1").code).toBe(2);
+    expect((await tfm("init-weights", model, "-o", out)).code).toBe(2);
+    expect((await tfm("init-weights", model, "--seed", "1")).code).toBe(2);
   });
 });

@@ -1,0 +1,25 @@
+// A bundle's CPU engine (src/bundle/api.ts's EngineFactory): the CPU interpreter over the decoded
+// graph, its RunErrors (TFM6001, TFM6002) as TfmErrors. Nothing here may import a Node module statically.
+import { CpuProgram, RunError } from "../backends/cpu/interpret.js";
+import type { EngineFactory } from "./api.js";
+import { TfmError } from "./errors.js";
+
+/** The backends' coded errors (TFM6001, TFM6002) as TfmErrors. */
+async function coded<T>(f: () => Promise<T> | T): Promise<T> {
+  try {
+    return await f();
+  } catch (e) {
+    if (e instanceof RunError) throw new TfmError(e.code, e.message);
+    throw e;
+  }
+}
+
+export const cpuEngine: EngineFactory = async (graph, weights) => {
+  let program: CpuProgram | undefined = await coded(() => new CpuProgram(graph, weights));
+  return {
+    run: (inputs) => coded(() => program!.run(inputs).outputs),
+    dispose() {
+      program = undefined;
+    },
+  };
+};

@@ -1,0 +1,206 @@
+// `model.load(weights, { backend })`: a compiled model bound to its weights on a backend — the CPU
+// interpreter (src/backends/cpu/) or WGSL kernels on WebGPU (src/backends/webgpu/, on Dawn in
+// Node unless a GPUDevice is given) — and `session.run(inputs)`. Inputs and outputs are records
+// `{ data, shape }` converted and checked as bundles check them (src/bundle/io.ts). Every failure a
+// caller can act on rejects with a TfmError carrying diagnostics that point into the source.
+import { CpuProgram, RunError } from "./backends/cpu/interpret.js";
+import { WebGpuError } from "./backends/webgpu/errors.js";
+import { TfmError } from "./bundle/errors.js";
+import { toInputs } from "./bundle/io.js";
+import { readWeights } from "./bundle/weights.js";
+import { numel, type Tensor } from "./core/tensor.js";
+import { diag, type Diagnostic } from "./diag/diagnostic.js";
+import type { Span } from "./diag/span.js";
+import type { Graph } from "./ir/graph.js";
+import { bindCheckpoint } from "./runtime/bind.js";
+import { fileErrorDiagnostic, readFileBytes } from "./runtime/files.js";
+import { checkSeed, randomWeights } from "./runtime/init.js";
+import { WeightFileError } from "./weights/errors.js";
+import type { CompiledModel } from "./compile.js";
+
+/** A safetensors checkpoint (a path or file: URL in Node, an http(s) URL, or its bytes), or deterministic random weights. */
+export type WeightsInput = string | URL | ArrayBuffer | ArrayBufferView | { readonly random: true; readonly seed?: number };
+
+export interface LoadOptions {
+  /** Where the kernels run (default "cpu"). */
+  readonly backend?: "cpu" | "webgpu";
+  /** Run the fused kernels (the default), or one kernel per IR node. */
+  readonly fuse?: boolean;
+  /** webgpu: the GPUDevice to run on (default: a Dawn device in Node, from the optional `webgpu` package). */
+  readonly device?: unknown;
+  /** Reading a checkpoint from a path: called as its bytes arrive. */
+  readonly onProgress?: (done: number, total: number) => void;
+}
+
+/** Nested arrays of elements, row-major: `[[1, 2, 3]]`. */
+export type NestedArray = readonly (number | bigint | boolean | NestedArray)[];
+
+/** An input: its elements (a typed array, an array, or nested arrays) and its shape (implied by nested arrays). */
+export interface TensorIn {
+  readonly data: ArrayLike<number | bigint | boolean> | NestedArray;
+  readonly shape?: readonly number[];
+}
+
+/** An output, a fresh copy: Float32Array for f32 (f16, bf16), Int32Array for i32 (i64), Uint8Array (0/1) for bool. */
+export type TensorOut = Tensor;
+
+export interface RunInfo {
+  readonly outputs: Record<string, TensorOut>;
+  /** The sizes the symbolic dims took (batch, seq, ...). */
+  readonly symbols: ReadonlyMap<string, number>;
+  /** Milliseconds per kernel kind (CPU, when asked for). */
+  readonly profile?: ReadonlyMap<string, { ms: number; count: number }>;
+  /** WebGPU: the dispatches of this run. */
+  readonly dispatches?: number;
+  /** The run's wall time in milliseconds. */
+  readonly ms: number;
+}
+
+export interface Session {
+  readonly backend: "cpu" | "webgpu";
+  /** Kernels per run (the fused schedule's, or one per node). */
+  readonly kernels: number;
+  /** Weights bound. */
+  readonly weights: number;
+  /** Runs the model once; inputs with a default may be left out. */
+  run(inputs: Readonly<Record<string, TensorIn>>): Promise<Record<string, TensorOut>>;
+  /** As `run`, with the dims' sizes, the time taken and (CPU, `profile`) the time per kernel kind. */
+  runDetailed(inputs: Readonly<Record<string, TensorIn>>, options?: { readonly profile?: boolean }): Promise<RunInfo>;
+  /** Releases the weights (and the device's buffers); `run` rejects afterwards. */
+  dispose(): void;
+}
+
+/** One backend's program over the bound weights. */
+interface Engine {
+  readonly kernels: number;
+  run(inputs: ReadonlyMap<string, Tensor>, profile: boolean): Promise<Omit<RunInfo, "outputs" | "ms"> & { outputs: ReadonlyMap<string, Tensor> }>;
+  dispose(): void;
+}
+
+export async function load(model: CompiledModel, source: WeightsInput, options: LoadOptions): Promise<Session> {
+  const at = site(model);
+  const coded = (e: unknown) => asTfmError(e, at);
+  if (!model.ok) {
+    const errors = model.diagnostics.filter((d) => d.severity === "error");
+    throw new TfmError(errors[0]!.code, `${model.file} has ${errors.length} error(s); the first: ${errors[0]!.message}`, { diagnostics: model.diagnostics });
+  }
+  const graph = model.graph;
+  const instance = model.checked.instance;
+  if (!graph || !instance) throw new TfmError("TFM2008", `${model.file} defines no \`model\` to load`, { diagnostics: [diag(model.file, "TFM2008", at.span, "the file defines no `model` to load")] });
+  let engine: Engine;
+  let weights: Map<string, Tensor>;
+  try {
+    weights = await bind(model, source, options, at);
+    engine = await (options.backend === "webgpu" ? webgpuEngine : cpuEngine)(graph, weights, options);
+  } catch (e) {
+    throw coded(e);
+  }
+  let live: Engine | undefined = engine;
+  const runDetailed = async (records: Readonly<Record<string, TensorIn>>, opts: { readonly profile?: boolean } = {}): Promise<RunInfo> => {
+    try {
+      if (!live) throw new TfmError("TFM6002", "the session was disposed: load the model again to run it");
+      const inputs = toInputs(model.inputs, records, { defaults: true });
+      const t0 = performance.now();
+      const r = await live.run(inputs, opts.profile ?? false);
+      const ms = performance.now() - t0;
+      return { ...r, outputs: copies(r.outputs), ms };
+    } catch (e) {
+      throw coded(e);
+    }
+  };
+  return Object.freeze({
+    backend: options.backend ?? "cpu",
+    kernels: engine.kernels,
+    weights: weights.size,
+    runDetailed,
+    run: async (records: Readonly<Record<string, TensorIn>>) => (await runDetailed(records)).outputs,
+    dispose() {
+      live?.dispose();
+      live = undefined;
+    },
+  });
+}
+
+/** The weights as runtime tensors: read and bound by checkpoint name (strict), or random. */
+async function bind(model: CompiledModel, source: WeightsInput, options: LoadOptions, at: { file: string; span: Span }): Promise<Map<string, Tensor>> {
+  const instance = model.checked.instance!;
+  if (typeof source === "object" && source !== null && "random" in source) {
+    const seed = source.seed ?? 0;
+    checkSeed(seed);
+    return randomWeights(instance.weights, seed);
+  }
+  let bytes: Uint8Array;
+  let name: string;
+  if (typeof source === "string" && !/^[a-z][a-z0-9+.-]+:/i.test(source)) {
+    [bytes, name] = [readFileBytes(source, options.onProgress), source];
+  } else ({ bytes, name } = await readWeights(source));
+  const bound = bindCheckpoint(instance.weights, bytes, instance.ignored, { path: name, at });
+  if (!bound.tensors) throw failed(bound.diagnostics);
+  return bound.tensors;
+}
+
+async function cpuEngine(graph: Graph, weights: ReadonlyMap<string, Tensor>, options: LoadOptions): Promise<Engine> {
+  // Loading computes what depends on weights alone, which can fail as a run can (a constant index out of range).
+  const program = new CpuProgram(graph, weights, undefined, { fuse: options.fuse !== false });
+  return {
+    kernels: program.schedule.kernels.length,
+    run: async (inputs, profile) => program.run(inputs, { profile }),
+    dispose: () => undefined,
+  };
+}
+
+async function webgpuEngine(graph: Graph, weights: ReadonlyMap<string, Tensor>, options: LoadOptions): Promise<Engine> {
+  // Loaded here, so that CPU sessions never load Dawn or the WGSL compiler.
+  const [{ WebGpuProgram }, { schedule, unfused }] = await Promise.all([import("./backends/webgpu/program.js"), import("./schedule/fuse.js")]);
+  const gpu = options.device ? undefined : await (await import("./backends/webgpu/node.js")).createNodeDevice();
+  const device = (options.device ?? gpu!.device) as Parameters<typeof WebGpuProgram.load>[2];
+  try {
+    const program = await WebGpuProgram.load(options.fuse === false ? unfused(graph) : schedule(graph), weights, device);
+    return {
+      kernels: program.compiled.kernels.length,
+      async run(inputs) {
+        const r = await program.runWithSymbols(inputs);
+        return { ...r, dispatches: program.dispatches.lastRun };
+      },
+      dispose() {
+        program.destroy();
+        gpu?.close();
+      },
+    };
+  } catch (e) {
+    gpu?.close();
+    throw e;
+  }
+}
+
+/** Where problems about the model as a whole point: its name in the source. */
+function site(model: CompiledModel): { file: string; span: Span } {
+  return { file: model.file, span: model.checked.model?.decl.name.span ?? { start: 0, end: 0 } };
+}
+
+/** A TfmError for the first error of `diagnostics`, carrying them all. */
+function failed(diagnostics: readonly Diagnostic[]): TfmError {
+  const first = diagnostics.find((d) => d.severity === "error") ?? diagnostics[0]!;
+  return new TfmError(first.code, first.message, { diagnostics });
+}
+
+/** The backends' coded errors, and TfmErrors without diagnostics, as TfmErrors with them; anything else is a bug and passes through. */
+function asTfmError(e: unknown, at: { file: string; span: Span }): unknown {
+  if (e instanceof TfmError) {
+    if (e.diagnostics) return e;
+    const message = e.message.slice(e.code.length + 2);
+    const d = e.file ? diag(e.file, e.code, { start: 0, end: 0 }, message) : diag(at.file, e.code, at.span, message);
+    return new TfmError(e.code, message, { ...details(e), diagnostics: [d] });
+  }
+  if (e instanceof RunError) return failed([diag(e.site?.file || at.file, e.code, e.site ?? at.span, e.message)]);
+  if (e instanceof WebGpuError) return failed([diag(at.file, e.code, at.span, e.message)]);
+  if (e instanceof WeightFileError) return failed([fileErrorDiagnostic(e)]);
+  return e;
+}
+
+const details = (e: TfmError) => ({ ...(e.file !== undefined ? { file: e.file } : {}), ...(e.offset !== undefined ? { offset: e.offset } : {}), ...(e.tensor !== undefined ? { tensor: e.tensor } : {}), ...(e.problems ? { problems: e.problems } : {}) });
+
+/** Each output as a fresh copy of exactly its elements, in the model's order. */
+function copies(outputs: ReadonlyMap<string, Tensor>): Record<string, TensorOut> {
+  return Object.fromEntries([...outputs].map(([k, t]) => [k, { dtype: t.dtype, shape: [...t.shape], data: t.data.slice(0, numel(t.shape)) } as Tensor]));
+}
