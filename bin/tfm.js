@@ -1,6 +1,5 @@
 #!/usr/bin/env node
-// The `tfm` command: runs the compiled CLI (built by `npm install` through the prepare script).
-import { main } from "../dist/src/cli/main.js";
+// The `tfm` command: runs the compiled CLI (dist/, built by `npm run build`, and by `npm pack` before packing).
 
 // `tfm shapes big.tfm | head` closes the pipe early: that is not an error.
 process.stdout.on("error", (e) => {
@@ -8,4 +7,10 @@ process.stdout.on("error", (e) => {
   throw e;
 });
 
+const cli = new URL("../dist/src/cli/main.js", import.meta.url);
+const { main } = await import(cli.href).catch((e) => {
+  if (e?.code !== "ERR_MODULE_NOT_FOUND" || !e.message.includes("main.js")) throw e;
+  process.stderr.write("tfm: the compiled CLI (dist/) is missing: run `npm run build` first\n");
+  process.exit(2);
+});
 process.exitCode = await main(process.argv.slice(2));

@@ -17,11 +17,12 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
-# npm packages (the prepare script compiles TypeScript to dist/, which bin/tfm.js runs).
+# npm packages, then TypeScript compiled to dist/, which bin/tfm.js runs.
 export ONNXRUNTIME_NODE_INSTALL=skip
 # `npm install` rather than `npm ci`: npm 11 leaves other platforms' optional packages out of the
 # lockfile, which `npm ci` then rejects; `npm install` installs the locked versions all the same.
 npm install --no-audit --no-fund
+npm run build
 
 # WebGPU in software: Dawn (the `webgpu` package) on SwiftShader. Under CI=true a missing adapter
 # fails the WebGPU tests instead of skipping them.

@@ -24,7 +24,9 @@ export async function createNodeDevice(): Promise<NodeGpu> {
   try {
     webgpu = (await import("webgpu")) as unknown as typeof webgpu;
   } catch (e) {
-    throw new WebGpuError("TFM7003", `cannot load Dawn's Node binding (the \`webgpu\` package): ${e instanceof Error ? e.message : String(e)}`);
+    // An optional dependency of tfm: left out by `--omit=optional`, or where its binaries failed to install.
+    const why = e instanceof Error ? e.message.split("\n")[0] : String(e);
+    throw new WebGpuError("TFM7003", `cannot load Dawn's Node binding (the \`webgpu\` package, an optional dependency of tfm): ${why}; install it with \`npm install webgpu\``);
   }
   Object.assign(globalThis, webgpu.globals);
   const gpu = webgpu.create([]);
