@@ -1,5 +1,6 @@
 // The `tfm` command: exit codes, output, and the installed bin on the built code.
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
+import { promisify } from "node:util";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -174,11 +175,19 @@ describe("tfm fmt", () => {
 });
 
 describe("the installed command", () => {
-  it("bin/tfm.js runs the built CLI", async () => {
-    execFileSync("npx", ["tsc", "-p", "tsconfig.json"], { stdio: "pipe" }); // the same build `npm install` runs
+  it("bin/tfm.js runs the built CLI", { timeout: 300_000 }, async () => {
+    await promisify(execFile)("npx", ["tsc", "-p", "tsconfig.json"]); // the same build `npm run build` runs (asynchronously: the worker keeps answering vitest)
     const r = spawnSync(process.execPath, ["bin/tfm.js", "check", "models/gpt2.tfm"], { encoding: "utf8" });
     expect(r.status).toBe(0);
     expect(r.stdout).toContain("148 tensors");
     expect(spawnSync(process.execPath, ["bin/tfm.js", "check"], { encoding: "utf8" }).status).toBe(2);
+  });
+});
+
+describe("tfm --help", () => {
+  it("names the optimizer's passes as the pipeline runs them (main.ts lists them without loading the passes)", async () => {
+    const { passNames } = await import("../../src/cli/main.js");
+    const { passes } = await import("../../src/passes/pipeline.js");
+    expect([...passNames]).toEqual(passes.map((p) => p.name));
   });
 });

@@ -4,11 +4,12 @@
 // may reach the repository: every command runs in the temporary project, and the package must
 // resolve inside its node_modules. `webgpu` (an optional dependency, 130 MB) is left out, so
 // `--backend webgpu` must say how to install it.
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { beforeAll, describe, expect, it } from "vitest";
 
 const repo = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
@@ -20,9 +21,11 @@ let tarball = "";
 /** The environment without npm's own variables (vitest may run under `npm test`) or a NODE_PATH into the repository. */
 const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k) && k !== "NODE_PATH" && k !== "INIT_CWD"));
 
-function sh(cmd: string, args: string[], cwd = app) {
-  const r = spawnSync(cmd, args, { cwd, env, encoding: "utf8", timeout: 300_000 });
-  return { code: r.status, out: r.stdout, err: r.stderr };
+/** A command in the project: its exit code, stdout and stderr (asynchronously, so the test worker keeps answering vitest). */
+function sh(cmd: string, args: string[], cwd = app): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((done) => {
+    const child = execFile(cmd, args, { cwd, env, encoding: "utf8", timeout: 300_000, maxBuffer: 1 << 26 }, (_e, out, err) => done({ code: child.exitCode, out, err }));
+  });
 }
 
 /** GPT-2 at a size that runs in a moment: the real file, its parameters set small. */
@@ -55,14 +58,15 @@ console.log(JSON.stringify({
 }));
 `;
 
-beforeAll(() => {
+const run = promisify(execFile);
+
+beforeAll(async () => {
   // Packing runs `prepack` (tsc to dist/): the tarball holds what was just built.
-  const packed = JSON.parse(execFileSync("npm", ["pack", "--json", "--pack-destination", work], { cwd: repo, env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] })) as { filename: string }[];
+  const packed = JSON.parse((await run("npm", ["pack", "--json", "--pack-destination", work], { cwd: repo, env, maxBuffer: 1 << 26 })).stdout) as { filename: string }[];
   tarball = join(work, packed[0]!.filename);
   mkdirSync(app);
   writeFileSync(join(app, "package.json"), JSON.stringify({ name: "app", version: "1.0.0", private: true, type: "module" }, null, 2));
-  const installed = sh("npm", ["install", tarball, "typescript@~5.9", "@types/node@^20", "--omit=optional", "--prefer-offline", "--no-audit", "--no-fund"]);
-  if (installed.code !== 0) throw new Error(`npm install failed:\n${installed.err}`);
+  await run("npm", ["install", tarball, "typescript@~5.9", "@types/node@^20", "--omit=optional", "--prefer-offline", "--no-audit", "--no-fund"], { cwd: app, env });
   copyFileSync(join(repo, "models", "gpt2.tfm"), join(app, "gpt2.tfm"));
 }, 600_000);
 
@@ -73,38 +77,38 @@ describe(`the packed package (${name})`, () => {
     expect(files.filter((f) => f.startsWith("test/") || f.includes(".test.") || (f.endsWith(".ts") && !f.endsWith(".d.ts")))).toEqual([]);
   });
 
-  it("resolves inside the project's node_modules, not the repository", () => {
-    const r = sh("node", ["--input-type=module", "-e", `console.log(fileURLToPath(import.meta.resolve("${name}")))`.replace("fileURLToPath", "(await import('node:url')).fileURLToPath")]);
+  it("resolves inside the project's node_modules, not the repository", async () => {
+    const r = await sh("node", ["--input-type=module", "-e", `console.log(fileURLToPath(import.meta.resolve("${name}")))`.replace("fileURLToPath", "(await import('node:url')).fileURLToPath")]);
     expect(r.err).toBe("");
     const at = realpathSync(r.out.trim());
     expect(relative(join(app, "node_modules", name), at).startsWith("..")).toBe(false);
     expect(relative(repo, at).startsWith("..")).toBe(true);
   });
 
-  it("runs `npx tfm check` and `npx tfm run` on a model", () => {
-    const check = sh("npx", ["tfm", "check", "gpt2.tfm", ...tiny]);
+  it("runs `npx tfm check` and `npx tfm run` on a model", async () => {
+    const check = await sh("npx", ["tfm", "check", "gpt2.tfm", ...tiny]);
     expect(check.err).toBe("");
     expect(check.out).toContain("gpt2.tfm: ok");
-    const run = sh("npx", ["tfm", "run", "gpt2.tfm", ...tiny, "--random-weights", "--input", "input_ids=[[1, 2, 3]]", "-o", "out"]);
-    expect(run.err).toBe("");
-    expect(run.out).toContain("output logits: f32[1, 3, 100]");
+    const ran = await sh("npx", ["tfm", "run", "gpt2.tfm", ...tiny, "--random-weights", "--input", "input_ids=[[1, 2, 3]]", "-o", "out"]);
+    expect(ran.err).toBe("");
+    expect(ran.out).toContain("output logits: f32[1, 3, 100]");
     expect(readFileSync(join(app, "out", "logits.npy")).length).toBeGreaterThan(1200);
-    expect(sh("npx", ["tfm", "--help"]).code).toBe(0);
+    expect((await sh("npx", ["tfm", "--help"])).code).toBe(0);
   });
 
-  it("says how to install WebGPU for Node when it is left out (TFM7003)", () => {
-    const r = sh("npx", ["tfm", "run", "gpt2.tfm", ...tiny, "--random-weights", "--input", "input_ids=[[1]]", "--backend", "webgpu"]);
+  it("says how to install WebGPU for Node when it is left out (TFM7003)", async () => {
+    const r = await sh("npx", ["tfm", "run", "gpt2.tfm", ...tiny, "--random-weights", "--input", "input_ids=[[1]]", "--backend", "webgpu"]);
     expect(r.code).toBe(1);
     expect(r.err).toContain("error[TFM7003]");
     expect(r.err).toContain("npm install webgpu");
   });
 
-  it("type-checks a TypeScript program that imports compile (strict, NodeNext, library types checked) and runs a model through it", () => {
+  it("type-checks a TypeScript program that imports compile (strict, NodeNext, library types checked) and runs a model through it", async () => {
     writeFileSync(join(app, "main.ts"), program);
     writeFileSync(join(app, "tsconfig.json"), JSON.stringify({ compilerOptions: { target: "ES2022", module: "NodeNext", moduleResolution: "NodeNext", strict: true, skipLibCheck: false, types: ["node"] }, files: ["main.ts"] }));
-    const tsc = sh("npx", ["tsc", "-p", "."]);
+    const tsc = await sh("npx", ["tsc", "-p", "."]);
     expect(tsc.out + tsc.err).toBe("");
-    const r = sh("node", ["main.js"]);
+    const r = await sh("node", ["main.js"]);
     expect(r.err).toBe("");
     expect(JSON.parse(r.out)).toEqual({
       ok: true,
