@@ -31,7 +31,7 @@ export interface DiagOptions {
 }
 
 /**
- * The most errors one sink keeps (one file's check): past it, one TFM1015 says the rest are not
+ * The most errors one sink keeps (one file's check): past it, one TFM1016 says the rest are not
  * reported, and each further error costs nothing — so a file of thousands of mistakes is checked
  * in linear time, and a person reads the first ones anyway.
  */
@@ -83,11 +83,11 @@ export class DiagnosticSink {
   add(d: Diagnostic): void {
     if (!this.refuses(d.severity, d.span, d.file)) this.items.push(d);
   }
-  /** Whether an error of this severity is one too many (reporting TFM1015 the first time). */
+  /** Whether an error of this severity is one too many (reporting TFM1016 the first time). */
   private refuses(severity: Severity, span: Span, file: string): boolean {
     if (severity !== "error") return false;
     if (++this.errors <= maxErrorsPerFile) return false;
-    if (this.errors === maxErrorsPerFile + 1) this.items.push(diag(file, "TFM1015", span, `more than ${maxErrorsPerFile} errors: the rest are not reported`, { notes: ["fix these first; the check stops reporting here"] }));
+    if (this.errors === maxErrorsPerFile + 1) this.items.push(diag(file, "TFM1016", span, `more than ${maxErrorsPerFile} errors: the rest are not reported`, { notes: ["fix these first; the check stops reporting here"] }));
     return true;
   }
   get hasErrors(): boolean {
