@@ -269,7 +269,7 @@ class Resolver {
         if (m.value) this.expr(m.value, scope);
         else if (m.name.name) {
           const s = scope.lookup(m.name.name);
-          if (!s) this.sink.report("TFM2018", m.name.span, `output \`${m.name.name}\` has no value: write \`output ${m.name.name} = ...\` or bind \`${m.name.name}\` first`, { notes: didYouMean(m.name.name, scope.visible()) });
+          if (!s) this.sink.report("TFM2018", m.name.span, `output \`${m.name.name}\` has no value: write \`output ${m.name.name} = ...\` or bind \`${m.name.name}\` first`, { notes: () => didYouMean(m.name.name, scope.visible()) });
           else {
             s.used = true;
             this.reference(m.name.span, s);
@@ -324,7 +324,7 @@ class Resolver {
     const g = this.globals.get(m.callee.name);
     if (!g) {
       const blocks = [...this.globals.values()].filter((s) => s.kind === "block").map((s) => s.name);
-      this.sink.report("TFM2001", m.callee.span, `no block named \`${m.callee.name}\``, { notes: didYouMean(m.callee.name, blocks) });
+      this.sink.report("TFM2001", m.callee.span, `no block named \`${m.callee.name}\``, { notes: () => didYouMean(m.callee.name, blocks) });
       return;
     }
     this.reference(m.callee.span, g);
@@ -393,7 +393,7 @@ class Resolver {
 
   private undefinedName(name: string, span: Span, scope: Scope): void {
     const values = [...this.globals.values()].filter((g) => g.kind === "constant" || g.kind === "dtype").map((g) => g.name);
-    this.sink.report("TFM2001", span, `\`${name}\` is not defined`, { notes: didYouMean(name, [...scope.visible(), ...values]) });
+    this.sink.report("TFM2001", span, `\`${name}\` is not defined`, { notes: () => didYouMean(name, [...scope.visible(), ...values]) });
   }
 
   private reference(span: Span, sym: Sym): void {
@@ -407,7 +407,7 @@ class Resolver {
     const found = block.body.find((m): m is A.TensorParamDecl | A.LayerDecl => (m.kind === "TensorParam" || m.kind === "Layer") && m.name.name === e.name.name);
     if (!found) {
       const names = block.body.flatMap((m) => (m.kind === "TensorParam" || m.kind === "Layer" ? [m.name.name] : []));
-      this.sink.report("TFM2001", e.name.span, `block \`${block.name.name}\` has no weight or layer \`${e.name.name}\``, { notes: didYouMean(e.name.name, names) });
+      this.sink.report("TFM2001", e.name.span, `block \`${block.name.name}\` has no weight or layer \`${e.name.name}\``, { notes: () => didYouMean(e.name.name, names) });
     }
     return found;
   }
@@ -454,9 +454,9 @@ class Resolver {
     }
     const s = scope.lookup(e.callee.name) ?? this.globals.get(e.callee.name);
     if (!s) {
-      const callables = [...scope.visible()].filter((n) => scope.lookup(n)?.kind === "layer");
-      const fns = [...this.globals.values()].filter((g) => g.kind === "fn" || g.kind === "builtin").map((g) => g.name);
-      this.sink.report("TFM2001", e.callee.span, `\`${e.callee.name}\` is not defined`, { notes: didYouMean(e.callee.name, [...callables, ...fns]) });
+      const name = e.callee.name;
+      const candidates = () => [...[...scope.visible()].filter((n) => scope.lookup(n)?.kind === "layer"), ...[...this.globals.values()].filter((g) => g.kind === "fn" || g.kind === "builtin").map((g) => g.name)];
+      this.sink.report("TFM2001", e.callee.span, `\`${name}\` is not defined`, { notes: () => didYouMean(name, candidates()) });
       return;
     }
     if ("used" in s) s.used = true;

@@ -60,6 +60,6 @@ export class TraceReporter {
     const key = `${code}:${at.file}:${at.span.start}:${message}`;
     if (this.reported.has(key)) return;
     this.reported.add(key);
-    this.sink.items.push(diag(at.file, code, at.span, message, { related, notes: opts.notes ?? [], severity: opts.severity ?? codes[code].severity }));
+    this.sink.add(diag(at.file, code, at.span, message, { related, notes: opts.notes ?? [], severity: opts.severity ?? codes[code].severity }));
   }
 }

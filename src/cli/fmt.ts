@@ -1,9 +1,10 @@
 // `tfm fmt FILE...`: print canonical text, or rewrite files in place (--write), or report which
 // files are not formatted (--check). Files with syntax errors are never touched.
-import { renameSync, writeFileSync } from "node:fs";
 import { hasErrors, sortDiagnostics } from "../diag/diagnostic.js";
 import { renderDiagnostics } from "../diag/render.js";
+import { fileErrorDiagnostic, writeFileAtomic } from "../runtime/files.js";
 import { formatText } from "../syntax/format.js";
+import { WeightFileError } from "../weights/errors.js";
 import { readSource } from "./io.js";
 
 export interface FmtOptions {
@@ -30,10 +31,16 @@ export function runFmt(files: string[], opts: FmtOptions, out: (s: string) => vo
       }
     } else if (opts.write) {
       if (r.text !== text) {
-        // Write beside the file, then rename over it: an interrupted write never loses the original.
-        const tmp = `${file}.tfm-fmt.tmp`;
-        writeFileSync(tmp, r.text);
-        renameSync(tmp, file);
+        // Through a random temp file beside the file it replaces: an interrupted write never loses
+        // the original, the file keeps its mode, and a symlinked source stays a symlink.
+        try {
+          writeFileAtomic(file, new TextEncoder().encode(r.text), true);
+        } catch (e) {
+          if (!(e instanceof WeightFileError)) throw e;
+          err(renderDiagnostics([fileErrorDiagnostic(e, file)], new Map()) + "\n");
+          status = 1;
+          continue;
+        }
         out(`${file}: formatted\n`);
       }
     } else {

@@ -1,17 +1,28 @@
 // Reading source files for the CLI: bytes → text, with invalid UTF-8 reported, not mangled.
-import { readFileSync } from "node:fs";
 import { diag, type Diagnostic } from "../diag/diagnostic.js";
+import { readBounded } from "../runtime/files.js";
+import { limits } from "../syntax/limits.js";
+import { WeightFileError } from "../weights/errors.js";
 
 export class UsageError extends Error {}
 
+/**
+ * Reads a source file within the language's size limit (TFM1010) without reading past it: a
+ * regular file's size comes from `stat`; a pipe or device is read only up to the limit.
+ */
 export function readSource(path: string): { text: string; decodeErrors: Diagnostic[] } {
-  let bytes: Buffer;
+  let r: ReturnType<typeof readBounded>;
   try {
-    bytes = readFileSync(path);
+    r = readBounded(path, limits.maxFileBytes);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new UsageError(`cannot read ${path}: ${code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory" : (e as Error).message}`);
+    const m = e instanceof WeightFileError ? e.message.replace(/^cannot (open|read) [^]*?: /, "") : (e as Error).message;
+    throw new UsageError(`cannot read ${path}: ${m === "no such file or directory" ? "no such file" : m}`);
   }
+  if ("tooLarge" in r) {
+    const size = r.exact ? `${r.tooLarge} bytes long` : `more than ${limits.maxFileBytes} bytes long`;
+    return { text: "", decodeErrors: [diag(path, "TFM1010", { start: 0, end: 0 }, `file is ${size}; the limit is ${limits.maxFileBytes} bytes`)] };
+  }
+  const bytes = r.bytes;
   const text = new TextDecoder("utf-8").decode(bytes);
   try {
     new TextDecoder("utf-8", { fatal: true }).decode(bytes);

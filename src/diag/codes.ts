@@ -24,6 +24,7 @@ const catalogue = {
   TFM1012: { severity: "error", title: "identifier too long" },
   TFM1013: { severity: "error", title: "file is not valid UTF-8 text" },
   TFM1014: { severity: "error", title: "expression nested too deeply" },
+  TFM1016: { severity: "error", title: "too many errors in one file" },
   // 2xxx: names, declarations and calls.
   TFM2001: { severity: "error", title: "undefined name" },
   TFM2002: { severity: "error", title: "duplicate definition" },

@@ -25,9 +25,17 @@ export interface Diagnostic {
 
 export interface DiagOptions {
   related?: readonly Related[];
-  notes?: readonly string[];
+  /** Help lines, or a function giving them: a costly one (did-you-mean) runs only for a diagnostic that is kept. */
+  notes?: readonly string[] | (() => readonly string[]);
   severity?: Severity;
 }
+
+/**
+ * The most errors one sink keeps (one file's check): past it, one TFM1016 says the rest are not
+ * reported, and each further error costs nothing — so a file of thousands of mistakes is checked
+ * in linear time, and a person reads the first ones anyway.
+ */
+export const maxErrorsPerFile = 200;
 
 /**
  * Messages quote user text (names, literals, values); a quote longer than 48 characters is cut to
@@ -58,16 +66,29 @@ export function diag(file: string, code: Code, span: Span, message: string, opts
     span,
     file,
     related: (opts.related ?? []).map((r) => ({ ...r, message: shorten(r.message) })),
-    notes: (opts.notes ?? []).map(shorten),
+    notes: (typeof opts.notes === "function" ? opts.notes() : opts.notes ?? []).map(shorten),
   };
 }
 
 /** Collects diagnostics for one file; phases take a sink instead of throwing. */
 export class DiagnosticSink {
   readonly items: Diagnostic[] = [];
+  private errors = 0;
   constructor(readonly file: string) {}
   report(code: Code, span: Span, message: string, opts?: DiagOptions): void {
+    if (this.refuses(opts?.severity ?? codes[code].severity, span, this.file)) return;
     this.items.push(diag(this.file, code, span, message, opts));
+  }
+  /** Adds a diagnostic made elsewhere, within the same limit. */
+  add(d: Diagnostic): void {
+    if (!this.refuses(d.severity, d.span, d.file)) this.items.push(d);
+  }
+  /** Whether an error of this severity is one too many (reporting TFM1016 the first time). */
+  private refuses(severity: Severity, span: Span, file: string): boolean {
+    if (severity !== "error") return false;
+    if (++this.errors <= maxErrorsPerFile) return false;
+    if (this.errors === maxErrorsPerFile + 1) this.items.push(diag(file, "TFM1016", span, `more than ${maxErrorsPerFile} errors: the rest are not reported`, { notes: ["fix these first; the check stops reporting here"] }));
+    return true;
   }
   get hasErrors(): boolean {
     return this.items.some((d) => d.severity === "error");

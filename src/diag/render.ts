@@ -19,13 +19,24 @@ function mapFor(sources: Sources, file: string): LineMap | undefined {
   return m;
 }
 
-/** Printable: control characters in echoed source become visible, so output stays one line. */
-const visible = (s: string) => s.replace(/\t/g, " ").replace(/[\u0000-\u001f\u007f]/g, "\uFFFD");
+/**
+ * Bidirectional controls (U+202A–202E, U+2066–2069, the marks U+200E, U+200F, U+061C) reorder how
+ * a terminal shows the text around them ("Trojan Source"): a name holding one could make a
+ * message read as something else. They are never printed raw.
+ */
+const bidi = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+/** Echoed source, one code unit for one (so carets stay aligned): controls and bidi become U+FFFD. */
+const visibleSource = (s: string) => s.replace(/\t/g, " ").replace(/[\u0000-\u001f\u007f]/g, "\uFFFD").replace(bidi, "\uFFFD");
+
+/** A message: control characters become U+FFFD, so output stays one line; bidi controls are named. */
+const visible = (s: string) =>
+  s.replace(/\t/g, " ").replace(/[\u0000-\u001f\u007f]/g, "\uFFFD").replace(bidi, (c) => `<U+${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, "0")}>`);
 
 function excerpt(map: LineMap, sp: Span): string[] {
   const a = map.position(sp.start);
   const b = map.position(Math.max(sp.start, sp.end));
-  const text = visible(map.lineText(a.line));
+  const text = visibleSource(map.lineText(a.line));
   const shown = text.length > 160 ? text.slice(0, 160) + "…" : text;
   const width = b.line === a.line ? Math.max(1, b.column - a.column) : Math.max(1, text.length - a.column + 1);
   const gutter = String(a.line).length;
@@ -37,9 +48,9 @@ function excerpt(map: LineMap, sp: Span): string[] {
 
 function where(sources: Sources, file: string, sp: Span): string {
   const m = mapFor(sources, file);
-  if (!m) return file;
+  if (!m) return visible(file);
   const p = m.position(sp.start);
-  return `${file}:${p.line}:${p.column}`;
+  return `${visible(file)}:${p.line}:${p.column}`;
 }
 
 export function renderDiagnostic(d: Diagnostic, sources: Sources): string {

@@ -14,6 +14,7 @@ import { completion } from "./completion.js";
 import { definition } from "./definition.js";
 import { diagnostics, internalError } from "./diagnostics.js";
 import { Store, type Checked } from "./documents.js";
+import { FramingGuard } from "./framing.js";
 import { hover } from "./hover.js";
 import { inlayHints } from "./inlay.js";
 import { documentSymbols } from "./symbols.js";
@@ -34,7 +35,9 @@ const fault = (feature: string) => {
 };
 
 export function startServer(input: NodeJS.ReadableStream = process.stdin, output: NodeJS.WritableStream = process.stdout): Connection {
-  const connection = createConnection(ProposedFeatures.all, input, output);
+  // Malformed frames are dropped before the protocol library sees them (it would stop reading).
+  const guarded = input.pipe(new FramingGuard((m) => process.stderr.write(`${m}\n`)));
+  const connection = createConnection(ProposedFeatures.all, guarded, output);
   // stdout carries the protocol: anything printed goes to the client's log instead.
   for (const level of ["log", "info", "warn", "error", "debug"] as const) {
     console[level] = (...args: unknown[]) => connection.console[level === "debug" ? "log" : level](format(...args));

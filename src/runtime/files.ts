@@ -1,8 +1,8 @@
 // File handling shared by the runtime's loaders and writers: whole-file reads with the weight
 // readers' limits, writes that go to a temp file and are renamed into place (never clobbering a
 // file without `force`), and WeightFileErrors turned into diagnostics.
-import { closeSync, fstatSync, fsyncSync, linkSync, lstatSync, openSync, readSync, renameSync, unlinkSync, writeSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { closeSync, constants, fchmodSync, fstatSync, fsyncSync, linkSync, lstatSync, openSync, readlinkSync, readSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
 import { diag, type Diagnostic } from "../diag/diagnostic.js";
 import { maxFileBytes } from "../weights/bytes.js";
 import { quote, WeightFileError } from "../weights/errors.js";
@@ -15,7 +15,7 @@ import { quote, WeightFileError } from "../weights/errors.js";
 export function readFileBytes(path: string, onProgress?: (done: number, total: number) => void): Uint8Array {
   let fd: number;
   try {
-    fd = openSync(path, "r");
+    fd = openNonBlocking(path);
   } catch (e) {
     throw new WeightFileError("TFM5018", `cannot open ${path}: ${reason(e)}`, { file: path });
   }
@@ -52,18 +52,59 @@ export function pathTaken(path: string): boolean {
   }
 }
 
+/**
+ * Opens for reading without blocking: opening a FIFO that has no writer would otherwise wait
+ * forever. Regular files are unaffected by the flag.
+ */
+export function openNonBlocking(path: string): number {
+  return openSync(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+}
+
+/**
+ * The file a write to `path` should replace: symlinks are followed (a chain of at most 40), so
+ * writing through a link updates the file it names and the link stays a link.
+ */
+export function writeTarget(path: string): string {
+  let p = path;
+  for (let hops = 0; hops < 40; hops++) {
+    let st;
+    try {
+      st = lstatSync(p);
+    } catch {
+      return p; // nothing there (or a dangling link's target): a new file
+    }
+    if (!st.isSymbolicLink()) return p;
+    p = resolve(dirname(p), readlinkSync(p));
+  }
+  throw new WeightFileError("TFM5211", `cannot write ${path}: too many levels of symbolic links`, { file: path });
+}
+
 const refuse = (path: string) => new WeightFileError("TFM5210", `${path} already exists: not overwriting it (use --force to replace it)`, { file: path });
 
 /**
  * Writes `bytes` to `path` through a temp file in the same directory, renamed into place, so a
- * reader never sees a half-written file and a failed write leaves the old file intact. Without
- * `force` an existing file is never replaced: the temp file is hard-linked to `path`, which fails
- * atomically if the name is taken (where hard links are not supported, the name is checked first).
+ * reader never sees a half-written file and a failed write leaves the old file intact. The temp
+ * name is random and created exclusively (a file, link or directory planted at a guessable name
+ * is never written through or removed). A replaced file keeps its permission bits, and a symlink
+ * at `path` is followed: the file it names is replaced, the link stays. Without `force` an
+ * existing file is never replaced: the temp file is hard-linked to `path`, which fails atomically
+ * if the name is taken (where hard links are not supported, the name is checked first).
  * Throws WeightFileError TFM5210 (exists) or TFM5211 (cannot write).
  */
 export function writeFileAtomic(path: string, bytes: Uint8Array, force: boolean): void {
   if (!force && pathTaken(path)) throw refuse(path);
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2, 10)}.tmp`);
+  const target = force ? writeTarget(path) : path;
+  let mode: number | undefined;
+  try {
+    const st = statSync(target);
+    if (st.isDirectory()) throw new WeightFileError("TFM5211", `cannot write ${path}: it is a directory`, { file: path });
+    if (!st.isFile()) throw new WeightFileError("TFM5211", `cannot write ${path}: it is not a regular file`, { file: path });
+    mode = st.mode & 0o7777;
+  } catch (e) {
+    if (e instanceof WeightFileError) throw e;
+    // nothing there yet: a new file with the default mode
+  }
+  const tmp = join(dirname(target), `.${basename(target)}.${process.pid}.${Math.random().toString(36).slice(2, 10)}.tmp`);
   let fd: number;
   try {
     fd = openSync(tmp, "wx", 0o644);
@@ -74,26 +115,27 @@ export function writeFileAtomic(path: string, bytes: Uint8Array, force: boolean)
     try {
       let done = 0;
       while (done < bytes.length) done += writeSync(fd, bytes, done, Math.min(bytes.length - done, 1 << 30));
+      if (mode !== undefined) fchmodSync(fd, mode);
       fsyncSync(fd);
     } finally {
       closeSync(fd);
     }
     if (force) {
-      renameSync(tmp, path);
+      renameSync(tmp, target);
       return;
     }
     try {
-      linkSync(tmp, path);
+      linkSync(tmp, target);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === "EEXIST" || pathTaken(path)) throw refuse(path);
+      if ((e as NodeJS.ErrnoException).code === "EEXIST" || pathTaken(target)) throw refuse(path);
       // No hard links here (some network and FAT file systems): the name was free just now.
-      renameSync(tmp, path);
+      renameSync(tmp, target);
     }
   } catch (e) {
     if (e instanceof WeightFileError) throw e;
     throw new WeightFileError("TFM5211", `cannot write ${path}: ${reason(e)}`, { file: path });
   } finally {
-    // Gone after a rename; after a link, `path` keeps the data and the temp name goes.
+    // Gone after a rename; after a link, `target` keeps the data and the temp name goes.
     try {
       unlinkSync(tmp);
     } catch {
@@ -101,6 +143,53 @@ export function writeFileAtomic(path: string, bytes: Uint8Array, force: boolean)
     }
   }
 }
+
+/**
+ * Reads at most `limit` bytes of a text file without ever blocking on a FIFO or reading a device
+ * forever: a regular file's size is checked from `stat` before anything is read; anything else
+ * (a pipe, `/dev/zero`) is read until end of file or until `limit + 1` bytes have arrived.
+ * Returns the bytes, or `{ tooLarge }` with the size known so far.
+ */
+export function readBounded(path: string, limit: number): { bytes: Uint8Array } | { tooLarge: number; exact: boolean } {
+  let fd: number;
+  try {
+    fd = openNonBlocking(path);
+  } catch (e) {
+    throw new WeightFileError("TFM5018", `cannot open ${path}: ${reason(e)}`, { file: path });
+  }
+  try {
+    const st = fstatSync(fd);
+    if (st.isDirectory()) throw new WeightFileError("TFM5018", `cannot read ${path}: it is a directory`, { file: path });
+    if (st.isFile() && st.size > limit) return { tooLarge: st.size, exact: true };
+    const buf = Buffer.allocUnsafe(st.isFile() ? st.size : limit + 1);
+    let filled = 0;
+    let waited = 0;
+    while (filled < buf.length) {
+      let n: number;
+      try {
+        n = readSync(fd, buf, filled, buf.length - filled, null);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== "EAGAIN" || waited >= maxWaitMs) throw e;
+        Atomics.wait(sleeper, 0, 0, 10); // a pipe whose writer has not written yet
+        waited += 10;
+        continue;
+      }
+      if (n === 0) break;
+      filled += n;
+    }
+    if (filled > limit) return { tooLarge: filled, exact: false };
+    return { bytes: buf.subarray(0, filled) };
+  } catch (e) {
+    if (e instanceof WeightFileError) throw e;
+    throw new WeightFileError("TFM5018", `cannot read ${path}: ${reason(e)}`, { file: path });
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** How long a read waits for a silent pipe's writer before giving up. */
+const maxWaitMs = 30_000;
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
 
 /**
  * A WeightFileError as a diagnostic on the file it concerns (which has no source text, so it
@@ -120,6 +209,7 @@ function reason(e: unknown): string {
     case "EACCES":
     case "EPERM": return "permission denied";
     case "ENOSPC": return "no space left on the device";
+    case "EAGAIN": return "no data arrived (a pipe whose writer never wrote?)";
     default: return err.message ?? String(e);
   }
 }

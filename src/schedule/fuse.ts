@@ -130,21 +130,59 @@ export function schedule(g: Graph): Schedule {
       }
     }
   };
-  /** Grows a group forwards over elementwise readers with one of `shapes`, while it stays runnable. */
+  /**
+   * Grows a group forwards over elementwise readers with one of `shapes`, while it stays runnable:
+   * candidates are tried in id order (a min-heap), and what makes a group runnable is kept up to
+   * date as nodes join — the compute values it reads from outside computed at or after its first
+   * node (`late`), and the values its members read through views — so each try costs the
+   * candidate's own inputs, not the group's size (a chain of n nodes is O(n log n), not O(n³)).
+   * A candidate refused while the group is not yet runnable with it is tried again after the
+   * next node joins.
+   */
   const growForward = (group: Set<number>, shapes: readonly (readonly Dim[])[], reduce = false): void => {
-    for (let changed = true; changed; ) {
-      changed = false;
-      for (const id of [...group].sort((a, b) => a - b)) {
-        for (const c of readers[id]!) {
-          if (c < 0 || group.has(c) || !free(c)) continue;
-          const n = node(c);
-          if (!(isElementwise(n) || (reduce && isRowReduce(n))) || !shapes.some((s) => sameShape(n, s))) continue;
-          const next = new Set(group).add(c);
-          if (!available(next) || !viewsFromOutside(next)) continue;
-          group.add(c);
-          changed = true;
-        }
+    const first = Math.min(...group);
+    const ext = external(group);
+    let late = 0;
+    for (const e of ext) if (e >= first) late++;
+    const throughViews = new Set<number>();
+    for (const id of group) for (const i of node(id).inputs) if (role[i] === "view") for (const s of sources(i)) throughViews.add(s);
+    const heap = new MinHeap();
+    const tried = new Set<number>();
+    const offer = (id: number) => {
+      for (const c of readers[id]!) if (c >= 0 && !group.has(c) && !tried.has(c)) (tried.add(c), heap.push(c));
+    };
+    for (const id of group) offer(id);
+    let refused: number[] = [];
+    while (heap.size) {
+      const c = heap.pop();
+      if (group.has(c) || !free(c)) continue;
+      const n = node(c);
+      if (!(isElementwise(n) || (reduce && isRowReduce(n))) || !shapes.some((sh) => sameShape(n, sh))) continue;
+      // What c would read from outside, and through views.
+      const added = new Set<number>();
+      const viewed: number[] = [];
+      for (const i of n.inputs) {
+        if (group.has(i)) continue;
+        for (const s of sources(i)) if (!group.has(s) && s !== c && !ext.has(s)) added.add(s);
+        if (role[i] === "view") for (const s of sources(i)) viewed.push(s);
       }
+      let lateNext = late - (ext.has(c) && c >= first ? 1 : 0);
+      for (const s of added) if (s >= first) lateNext++;
+      const runnable = lateNext === 0 && !throughViews.has(c) && viewed.every((s) => !group.has(s) && s !== c);
+      if (!runnable) {
+        refused.push(c);
+        continue;
+      }
+      group.add(c);
+      if (ext.delete(c) && c >= first) late--;
+      for (const s of added) {
+        ext.add(s);
+        if (s >= first) late++;
+      }
+      for (const s of viewed) throughViews.add(s);
+      offer(c);
+      for (const r of refused) heap.push(r);
+      refused = [];
     }
   };
 
@@ -263,4 +301,41 @@ export function schedule(g: Graph): Schedule {
       return { ...k0, outputs: k0.outputs.filter((o) => own.has(o)), absorbed: [...absorbed[k]!].sort((a, b) => a - b) };
     });
   return { graph: g, atLoad, aliases, kernels };
+}
+
+/** A binary min-heap of node ids: growForward tries candidates in id order. */
+class MinHeap {
+  private readonly a: number[] = [];
+  get size(): number {
+    return this.a.length;
+  }
+  push(v: number): void {
+    const a = this.a;
+    let i = a.push(v) - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (a[p]! <= v) break;
+      a[i] = a[p]!;
+      i = p;
+    }
+    a[i] = v;
+  }
+  pop(): number {
+    const a = this.a;
+    const top = a[0]!;
+    const last = a.pop()!;
+    if (a.length) {
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        if (l >= a.length) break;
+        const c = l + 1 < a.length && a[l + 1]! < a[l]! ? l + 1 : l;
+        if (a[c]! >= last) break;
+        a[i] = a[c]!;
+        i = c;
+      }
+      a[i] = last;
+    }
+    return top;
+  }
 }

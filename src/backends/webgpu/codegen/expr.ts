@@ -213,13 +213,12 @@ const rules: Record<Op, Rule> = {
     const at = idx.slice(ax, ax + ri);
     const v = e.value(b, ind.id, at);
     const size = e.ref(x.shape[ax]!);
-    // numpy.take: a negative index counts from the end; outside [-size, size) is an error (TFM6001).
-    const w = e.bind(b, `select(${v}, ${v} + i32(${size}), ${v} < 0i)`);
-    const ok = e.bind(b, `(${w} >= 0i && u32(${w}) < ${size})`);
+    // As the CPU's gather: an index outside [0, size), negative ones too, is an error (TFM6001).
+    const ok = e.bind(b, `(${v} >= 0i && u32(${v}) < ${size})`);
     const slot = e.errors.slot(node.id);
     e.usedSlots.add(slot);
     b.line(`if (!${ok}) { atomicMin(&err[${2 * slot}], ${linearize(e.sizes, at, ind.shape)}); }`);
-    const i = e.bind(b, `select(0u, u32(${w}), ${ok})`);
+    const i = e.bind(b, `select(0u, u32(${v}), ${ok})`);
     return e.value(b, x.id, [...idx.slice(0, ax), i, ...idx.slice(ax + ri)]);
   },
 };

@@ -138,7 +138,7 @@ describe("concat", () => {
 });
 
 describe("gather", () => {
-  it("matches numpy.take semantics on random shapes, with negative indices", () => {
+  it("matches numpy.take semantics on random shapes, indices in [0, size)", () => {
     const arb = shapeArb(3, 5).filter((s) => s.length > 0).chain((shape) =>
       fc.tuple(fc.constant(shape), fc.integer({ min: 0, max: shape.length - 1 }), shapeArb(2, 4)),
     );
@@ -148,13 +148,13 @@ describe("gather", () => {
         if (size === 0 && numel(ishape) > 0) return; // every index is out of range; tested below
         const x = randomTensor(dt, shape, s);
         const ix = randomTensor("i32", ishape, s + 1, { range: 1000 });
-        for (let i = 0; i < ix.data.length; i++) ix.data[i] = (((ix.data[i]! % (2 * size)) + 2 * size) % (2 * size)) - size; // in [-size, size)
+        for (let i = 0; i < ix.data.length; i++) ix.data[i] = ((ix.data[i]! % size) + size) % size; // in [0, size)
         const outShape = [...shape.slice(0, axis), ...ishape, ...shape.slice(axis + 1)];
         const values: number[] = [];
         for (let i = 0; i < numel(outShape); i++) {
           const idx = unravel(i, outShape);
           const k = ix.data[ravel(idx.slice(axis, axis + ishape.length), ishape)]!;
-          values.push(x.data[ravel([...idx.slice(0, axis), k < 0 ? k + size : k, ...idx.slice(axis + ishape.length)], shape)]!);
+          values.push(x.data[ravel([...idx.slice(0, axis), k, ...idx.slice(axis + ishape.length)], shape)]!);
         }
         expectTensor(K.gather(x, ix, axis), dt, outShape, values);
       }),
@@ -173,9 +173,11 @@ describe("gather", () => {
   it("throws a KernelError naming an out-of-range index and its position", () => {
     const x = randomTensor("f32", [5, 3], 1);
     expect(kernelError(() => K.gather(x, fromValues("i32", [2, 2], [0, 1, 5, 2]), 0))).toBe(
-      "gather: index 5 at position [1, 0] is out of range for axis 0 of size 5 (valid: -5..4)",
+      "gather: index 5 at position [1, 0] is out of range for axis 0 of size 5 (valid: 0..4)",
     );
-    expect(kernelError(() => K.gather(x, fromValues("i32", [], [-4]), 1))).toBe("gather: index -4 is out of range for axis 1 of size 3 (valid: -3..2)");
+    expect(kernelError(() => K.gather(x, fromValues("i32", [], [-4]), 1))).toBe("gather: index -4 is out of range for axis 1 of size 3 (valid: 0..2)");
+    // Unlike numpy.take (and like torch.nn.Embedding), -1 is an error, not the last row.
+    expect(kernelError(() => K.gather(x, fromValues("i32", [1], [-1]), 0))).toBe("gather: index -1 at position [0] is out of range for axis 0 of size 5 (valid: 0..4)");
     expect(kernelError(() => K.gather(allocate("f32", [0, 2]), fromValues("i32", [1], [0]), 0))).toMatch(/the axis is empty/);
     expect(kernelError(() => K.gather(x, fromValues("f32", [1], [0]), 0))).toMatch(/indices must be i32, got f32/);
   });
