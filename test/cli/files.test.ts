@@ -42,7 +42,7 @@ describe("tfm fmt --write never destroys a file", () => {
     const b = join(d, "b.tfm");
     writeFileSync(b, messy);
     mkdirSync(`${b}.tfm-fmt.tmp`);
-    expect(await tfm("fmt", "--write", a, b).code).toBe(0);
+    expect((await tfm("fmt", "--write", a, b)).code).toBe(0);
     expect(readFileSync(`${a}.tfm-fmt.tmp`, "utf8")).toBe("mine");
     expect(statSync(`${b}.tfm-fmt.tmp`).isDirectory()).toBe(true);
     expect(readFileSync(b, "utf8")).toBe(canonical);
@@ -53,7 +53,7 @@ describe("tfm fmt --write never destroys a file", () => {
     const p = join(d, "private.tfm");
     writeFileSync(p, messy);
     chmodSync(p, 0o600);
-    expect(await tfm("fmt", "--write", p).code).toBe(0);
+    expect((await tfm("fmt", "--write", p)).code).toBe(0);
     expect(statSync(p).mode & 0o777).toBe(0o600);
     expect(readFileSync(p, "utf8")).toBe(canonical);
   });
@@ -65,7 +65,7 @@ describe("tfm fmt --write never destroys a file", () => {
     writeFileSync(target, messy);
     const link = join(d, "link.tfm");
     symlinkSync("real/m.tfm", link);
-    expect(await tfm("fmt", "--write", link).code).toBe(0);
+    expect((await tfm("fmt", "--write", link)).code).toBe(0);
     expect(lstatSync(link).isSymbolicLink()).toBe(true);
     expect(readlinkSync(link)).toBe("real/m.tfm");
     expect(readFileSync(target, "utf8")).toBe(canonical);
