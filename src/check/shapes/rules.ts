@@ -134,6 +134,28 @@ function dimsArg(args: readonly SVal[], i: number, ctx: RuleCtx): Dim[] | undefi
 
 const numel = (s: readonly Dim[]) => s.reduce((a, b) => mulDim(a, b), constDim(1));
 
+/**
+ * reshape's `-1`, as in PyTorch: at most one, the element count divided by the other dims', which
+ * must divide exactly for every value of the symbols (`[b, t, 12]` to `[b, t, 3, -1]` infers 4).
+ */
+function inferDim(from: readonly Dim[], to: readonly Dim[], ctx: RuleCtx): Dim[] | undefined {
+  const holes = to.flatMap((d, i) => (constValue(d) === -1 ? [i] : []));
+  if (holes.length === 0) return [...to];
+  const shown = `[${to.map(showDim).join(", ")}]`;
+  if (holes.length > 1) {
+    ctx.report("TFM4015", `reshape to ${shown} has ${holes.length} dims of -1; at most one can be inferred`, { arg: 1 });
+    return undefined;
+  }
+  const rest = numel(to.filter((_, i) => i !== holes[0]));
+  const { q, exact } = divDim(numel(from), rest);
+  if (exact !== true) {
+    const always = exact === false ? "" : " for every value of the symbols";
+    ctx.report("TFM4015", `cannot infer the -1 in reshape of ${showShape(from)} to ${shown}: its ${showDim(numel(from))} elements are not a multiple of ${showDim(rest)}${always}`, { arg: 1, notes: ["write the dim, e.g. `d_model / n_head`"] });
+    return undefined;
+  }
+  return to.map((d, i) => (i === holes[0] ? q : d));
+}
+
 function tensorList(args: readonly SVal[], i: number, ctx: RuleCtx) {
   const v = args[i]!;
   if (v.kind === "unknown") return undefined;
@@ -204,7 +226,8 @@ export const rules: Record<BuiltinName, Rule> = {
   },
   reshape: (args, ctx) => {
     const t = tensorArg(args, 0, ctx);
-    const shape = dimsArg(args, 1, ctx);
+    const written = dimsArg(args, 1, ctx);
+    const shape = t && written && inferDim(t.shape, written, ctx);
     if (!t || !shape) return unknown;
     const [a, b] = [numel(t.shape), numel(shape)];
     const eq = equalDims(a, b);
