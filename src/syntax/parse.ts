@@ -392,7 +392,7 @@ class AstBuilder {
     for (let i = 0; i < suffixes.length; i++) {
       const s = suffixes[i]!;
       const call = suffixes[i + 1]?.call;
-      if (s.dot && call) {
+      if (s.dot?.name && call && e.kind !== "Error") {
         // `x.name(args)`: tfm calls only plain names, so this is a method call written as in PyTorch.
         const [member, args] = [{ start: s.at, end: s.dot.span.end }, this.args(call)];
         const parts = args.map((a, k) => this.part(a.value, this.spanOf(nodes(kids(call), "arg")[k])));

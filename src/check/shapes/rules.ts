@@ -149,8 +149,8 @@ function inferDim(from: readonly Dim[], to: readonly Dim[], ctx: RuleCtx): Dim[]
   const rest = numel(to.filter((_, i) => i !== holes[0]));
   const { q, exact } = divDim(numel(from), rest);
   if (exact !== true) {
-    const always = exact === false ? "" : " for every value of the symbols";
-    ctx.report("TFM4015", `cannot infer the -1 in reshape of ${showShape(from)} to ${shown}: its ${showDim(numel(from))} elements are not a multiple of ${showDim(rest)}${always}`, { arg: 1, notes: ["write the dim, e.g. `d_model / n_head`"] });
+    const surely = exact === false ? "" : " provably";
+    ctx.report("TFM4015", `cannot infer the -1 in reshape of ${showShape(from)} to ${shown}: its ${showDim(numel(from))} elements are not${surely} a multiple of ${showDim(rest)}`, { arg: 1, notes: ["write the dim, e.g. `d_model / n_head`"] });
     return undefined;
   }
   return to.map((d, i) => (i === holes[0] ? q : d));
