@@ -1,5 +1,5 @@
 // The .tfm grammar as a chevrotain CST parser: syntax only, no semantics, with error recovery.
-// The compiler (src/syntax/ast-build.ts) and the language server share this one parser.
+// The compiler (src/syntax/parse.ts) and the language server share this one parser.
 // docs/LANGUAGE.md holds the same grammar as EBNF; grammar/diagrams.html is generated from it.
 import { CstParser, type CstNode, type IToken, type TokenType } from "chevrotain";
 import * as T from "./tokens.js";
