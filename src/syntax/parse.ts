@@ -99,8 +99,12 @@ class AstBuilder {
     this.textEnd = text.length;
   }
 
-  /** A Python habit (habits.ts): one TFM1015, and the tfm form it stands for in the AST. */
+  /**
+   * A Python habit (habits.ts): one TFM1015, and the tfm form it stands for in the AST. Around a
+   * part the parser made up to recover, the syntax error is the news: no hint quotes the gap.
+   */
   private habit(h: Habit, ...children: A.Expr[]): A.Expr {
+    if (children.some((e) => e.kind === "Error")) return this.node(h.expr, ...children);
     this.sink.report("TFM1015", h.span, h.message, { notes: h.notes });
     if (h.fix !== undefined) this.fixes.set(h.expr, h.fix);
     return this.node(h.expr, ...children);

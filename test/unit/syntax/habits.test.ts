@@ -72,6 +72,10 @@ describe("Python habits are TFM1015 with the tfm form", () => {
     expect(r.diagnostics.map((d) => d.code)).toEqual(["TFM1015", "TFM1015"]);
   });
 
+  it("a habit around a gap the parser filled gives the syntax error only", () => {
+    for (const e of ["x **", "d //"]) expect(diagnose(e).map((d) => d.code), e).toEqual(["TFM1003", "TFM2001"]);
+  });
+
   it("the names inside a habit are still resolved", () => {
     expect(diagnose("nope.transpose(1, 2)").map((d) => [d.code, d.text])).toEqual([["TFM2001", "nope"], ["TFM1015", ".transpose"], ["TFM2001", "missing"]]);
   });
