@@ -1,5 +1,5 @@
 // The .tfm grammar as a chevrotain CST parser: syntax only, no semantics, with error recovery.
-// The compiler (src/syntax/ast-build.ts) and the language server share this one parser.
+// The compiler (src/syntax/parse.ts) and the language server share this one parser.
 // docs/LANGUAGE.md holds the same grammar as EBNF; grammar/diagrams.html is generated from it.
 import { CstParser, type CstNode, type IToken, type TokenType } from "chevrotain";
 import * as T from "./tokens.js";
@@ -210,22 +210,29 @@ export class TfmParser extends CstParser {
     });
   });
 
-  // `@` binds like `*`, as in Python.
+  // `@` binds like `*`, as in Python. Python's `//` is parsed only to be reported (TFM1015).
   mulExpr = this.RULE("mulExpr", () => {
     this.SUBRULE(this.unaryExpr);
     this.MANY(() => {
       this.OR([
         { ALT: () => this.CONSUME(T.Star) }, { ALT: () => this.CONSUME(T.Slash) },
         { ALT: () => this.CONSUME(T.Percent) }, { ALT: () => this.CONSUME(T.At) },
+        { ALT: () => this.CONSUME(T.SlashSlash) },
       ]);
       this.SUBRULE2(this.unaryExpr);
     });
   });
 
-  // Prefix operators are a loop, not recursion, so `- - - x` cannot exhaust the stack.
+  // Prefix operators are a loop, not recursion, so `- - - x` cannot exhaust the stack. Python's
+  // `**` (tighter than prefix `-` on its left, as there) is parsed only to be reported (TFM1015).
   unaryExpr = this.RULE("unaryExpr", () => {
     this.MANY(() => this.OR([{ ALT: () => this.CONSUME(T.Minus) }, { ALT: () => this.CONSUME(T.Bang) }]));
     this.SUBRULE(this.postfixExpr);
+    this.MANY2(() => {
+      this.CONSUME(T.StarStar);
+      this.MANY3(() => this.OR2([{ ALT: () => this.CONSUME2(T.Minus) }, { ALT: () => this.CONSUME2(T.Bang) }]));
+      this.SUBRULE2(this.postfixExpr);
+    });
   });
 
   postfixExpr = this.RULE("postfixExpr", () => {
@@ -258,19 +265,26 @@ export class TfmParser extends CstParser {
     this.CONSUME(T.RBracket);
   });
 
-  // `...`   |   `i`   |   `start:end` with either end optional
+  // `...`   |   `i`   |   `start:end` with either end optional. Python's step (`::2`) is parsed
+  // only to be reported (TFM1015).
   subscript = this.RULE("subscript", () => {
     this.OR([
       { ALT: () => this.CONSUME(T.Ellipsis) },
-      { ALT: () => { this.CONSUME(T.Colon); this.OPTION(() => this.SUBRULE(this.expression)); } },
+      { ALT: () => { this.CONSUME(T.Colon); this.OPTION(() => this.SUBRULE(this.expression)); this.OPTION4(() => this.step(1)); } },
       {
         ALT: () => {
           this.SUBRULE2(this.expression);
-          this.OPTION2(() => { this.CONSUME2(T.Colon); this.OPTION3(() => this.SUBRULE3(this.expression)); });
+          this.OPTION2(() => { this.CONSUME2(T.Colon); this.OPTION3(() => this.SUBRULE3(this.expression)); this.OPTION5(() => this.step(2)); });
         },
       },
     ]);
   });
+
+  /** `: step?` — the third part of a Python slice. */
+  private step(n: number): void {
+    this.consume(2 + n, T.Colon);
+    this.option(5 + n, () => this.subrule(3 + n, this.expression));
+  }
 
   primary = this.RULE("primary", () => {
     this.OR([

@@ -21,6 +21,7 @@ export const keywordGroupScopes: Record<KeywordGroup, string> = {
 export const operatorScopes: Readonly<Record<string, string>> = {
   Ellipsis: "keyword.operator.ellipsis.tfm",
   StarStar: "keyword.operator.arithmetic.tfm",
+  SlashSlash: "keyword.operator.arithmetic.tfm",
   EqEq: "keyword.operator.comparison.tfm",
   NotEq: "keyword.operator.comparison.tfm",
   LessEq: "keyword.operator.comparison.tfm",

@@ -59,7 +59,9 @@ export const UnterminatedString = createToken({ name: "UnterminatedString", patt
 
 // Punctuation, longest first where prefixes overlap.
 export const Ellipsis = createToken({ name: "Ellipsis", pattern: /\.\.\./ });
+/** `**` and `//` are Python's power and floor division: tfm has neither, and parses them only to say so (TFM1015). */
 export const StarStar = createToken({ name: "StarStar", pattern: /\*\*/ });
+export const SlashSlash = createToken({ name: "SlashSlash", pattern: /\/\// });
 export const EqEq = createToken({ name: "EqEq", pattern: /==/ });
 export const NotEq = createToken({ name: "NotEq", pattern: /!=/ });
 export const LessEq = createToken({ name: "LessEq", pattern: /<=/ });
@@ -95,7 +97,7 @@ export const allTokens: TokenType[] = [
   Model, Block, Fn, Input, Output, Param, Layer, Ignore, If, Else, Return, True, False,
   Repeat, As, Transposed, IntType, FloatType, BoolType, StrType, DType,
   Float, Int, StringLit, UnterminatedString,
-  Ellipsis, StarStar, EqEq, NotEq, LessEq, GreaterEq, AndAnd, OrOr, Less, Greater, Bang,
+  Ellipsis, StarStar, SlashSlash, EqEq, NotEq, LessEq, GreaterEq, AndAnd, OrOr, Less, Greater, Bang,
   Plus, Minus, Star, Slash, Percent, At, Assign, Colon, Comma, Dot,
   LParen, RParen, LBracket, RBracket, LBrace, RBrace,
   Identifier,

@@ -24,6 +24,7 @@ const catalogue = {
   TFM1012: { severity: "error", title: "identifier too long" },
   TFM1013: { severity: "error", title: "file is not valid UTF-8 text" },
   TFM1014: { severity: "error", title: "expression nested too deeply" },
+  TFM1015: { severity: "error", title: "Python or PyTorch syntax that tfm writes differently (`**`, `//`, a slice step, a method call)" },
   TFM1016: { severity: "error", title: "too many errors in one file" },
   // 2xxx: names, declarations and calls.
   TFM2001: { severity: "error", title: "undefined name" },
@@ -69,6 +70,7 @@ const catalogue = {
   TFM4012: { severity: "error", title: "index out of bounds" },
   TFM4013: { severity: "error", title: "a repeat stack's output does not fit its next copy's input" },
   TFM4014: { severity: "error", title: "model inputs need a fixed number of dims" },
+  TFM4015: { severity: "error", title: "reshape cannot infer its -1 dim" },
   // 5xxx: weight and tensor files — reading and writing .safetensors and .npy (50xx), binding a
   // checkpoint to the model's weights (51xx), model inputs and outputs (52xx).
   TFM5001: { severity: "error", title: "file too short for its header" },

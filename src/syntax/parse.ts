@@ -6,6 +6,7 @@ import * as T from "../../grammar/tokens.js";
 import { DiagnosticSink, type Diagnostic } from "../diag/diagnostic.js";
 import { cover, type Span } from "../diag/span.js";
 import type * as A from "./ast.js";
+import { bare, floorDivision, methodCall, power, sliceStep, source, type Habit, type Part } from "./habits.js";
 import { limits } from "./limits.js";
 import { tokenize, tokenSpan } from "./tokenize.js";
 
@@ -31,7 +32,7 @@ export function parse(text: string, file = "<input>"): ParseResult {
     seen.add(sp.start);
     sink.report("TFM1003", sp, syntaxMessage(e));
   }
-  const program = new AstBuilder(sink, text.length).program(cst, comments);
+  const program = new AstBuilder(sink, text).program(cst, comments);
   return { program, diagnostics: sink.items };
 }
 
@@ -97,8 +98,29 @@ class AstBuilder {
   /** Depth of each expression built, to enforce limits.maxExpressionDepth. */
   private readonly depths = new WeakMap<A.Expr, number>();
   private tooDeepReported = false;
+  private readonly textEnd: number;
+  /** The tfm text of each habit's rewrite, so that a habit on top of another quotes the fix. */
+  private readonly fixes = new WeakMap<A.Expr, string>();
 
-  constructor(private readonly sink: DiagnosticSink, private readonly textEnd: number) {}
+  constructor(private readonly sink: DiagnosticSink, private readonly text: string) {
+    this.textEnd = text.length;
+  }
+
+  /**
+   * A Python habit (habits.ts): one TFM1015, and the tfm form it stands for in the AST. Around a
+   * part the parser made up to recover, the syntax error is the news: no hint quotes the gap.
+   */
+  private habit(h: Habit, ...children: A.Expr[]): A.Expr {
+    if (children.some((e) => e.kind === "Error")) return this.node(h.expr, ...children);
+    this.sink.report("TFM1015", h.span, h.message, { notes: h.notes });
+    if (h.fix !== undefined) this.fixes.set(h.expr, h.fix);
+    return this.node(h.expr, ...children);
+  }
+
+  /** An expression in argument position, with its text `sp` for hints. */
+  private part(e: A.Expr, sp: Span): Part {
+    return { arg: { value: e, span: e.span }, src: this.fixes.get(e) ?? bare(source(this.text, sp)) };
+  }
 
   /**
    * Every compound expression passes through here: a chain deeper than the limit (a 100,000-term
@@ -293,13 +315,9 @@ class AstBuilder {
       case "addExpr":
         return this.fold(n, "mulExpr", ["Plus", "Minus"]);
       case "mulExpr":
-        return this.fold(n, "unaryExpr", ["Star", "Slash", "Percent", "At"]);
-      case "unaryExpr": {
-        let e = this.expr(node(c, "postfixExpr"), this.spanOf(n));
-        const ops = [...toks(c, "Minus"), ...toks(c, "Bang")].filter(validTok).sort((a, b) => b.startOffset - a.startOffset);
-        for (const op of ops) e = this.node({ kind: "Unary", op: op.image as A.UnaryOp, operand: e, span: cover(tokenSpan(op), e.span) }, e);
-        return e;
-      }
+        return this.fold(n, "unaryExpr", ["Star", "Slash", "Percent", "At", "SlashSlash"]);
+      case "unaryExpr":
+        return this.unary(n);
       case "postfixExpr":
         return this.postfix(n);
       case "primary":
@@ -320,8 +338,43 @@ class AstBuilder {
     const ops = opNames.flatMap((o) => toks(c, o)).sort((a, b) => a.startOffset - b.startOffset);
     let e = this.expr(operands[0], this.spanOf(n));
     for (let i = 0; i < ops.length; i++) {
-      const right = this.expr(operands[i + 1], tokenSpan(ops[i]!));
-      e = this.node({ kind: "Binary", op: ops[i]!.image as A.BinaryOp, left: e, right, span: cover(e.span, right.span) }, e, right);
+      const op = ops[i]!;
+      const right = this.expr(operands[i + 1], tokenSpan(op));
+      if (op.tokenType === T.SlashSlash) {
+        const [l, r] = [{ start: this.spanOf(operands[0]).start, end: op.startOffset }, this.spanOf(operands[i + 1], tokenSpan(op))];
+        e = this.habit(floorDivision(e, right, `${source(this.text, l)} / ${source(this.text, r)}`, tokenSpan(op)), e, right);
+        continue;
+      }
+      e = this.node({ kind: "Binary", op: op.image as A.BinaryOp, left: e, right, span: cover(e.span, right.span) }, e, right);
+    }
+    return e;
+  }
+
+  /**
+   * Prefix operators, innermost last, over a chain of Python's `**`, which groups to the right and
+   * binds tighter than a prefix on its left: `-a ** -b ** c` is `-(a ** (-(b ** c)))`.
+   */
+  private unary(n: CstNode): A.Expr {
+    const c = kids(n);
+    const operands = nodes(c, "postfixExpr");
+    const stars = toks(c, "StarStar");
+    const prefixes = [...toks(c, "Minus"), ...toks(c, "Bang")].filter(validTok).sort((a, b) => b.startOffset - a.startOffset);
+    // The prefix operators of operand i lie between the `**` before it (or the start) and it.
+    const prefixed = (e: A.Expr, i: number) => {
+      const [from, to] = [i === 0 ? -1 : stars[i - 1]!.startOffset, this.spanOf(operands[i]).start];
+      for (const op of prefixes.filter((t) => t.startOffset > from && t.startOffset < to)) {
+        e = this.node({ kind: "Unary", op: op.image as A.UnaryOp, operand: e, span: cover(tokenSpan(op), e.span) }, e);
+      }
+      return e;
+    };
+    const last = stars.length;
+    let e = prefixed(this.expr(operands[last], this.spanOf(n)), last);
+    const end = this.spanOf(n).end;
+    for (let i = last - 1; i >= 0; i--) {
+      const star = stars[i]!;
+      const base = this.expr(operands[i], this.spanOf(n));
+      const exponent = { start: star.startOffset + star.image.length, end };
+      e = prefixed(this.habit(power(this.part(base, this.spanOf(operands[i])), this.part(e, exponent), tokenSpan(star)), base, e), i);
     }
     return e;
   }
@@ -330,10 +383,10 @@ class AstBuilder {
     const c = kids(n);
     let e = this.primary(node(c, "primary"), this.spanOf(n));
     // Suffixes in source order: calls, indexing and `.name` member accesses.
-    const suffixes: { at: number; apply: (e: A.Expr) => A.Expr }[] = [];
+    const suffixes: { at: number; apply: (e: A.Expr) => A.Expr; dot?: A.Ident; call?: CstNode }[] = [];
     for (const a of nodes(c, "argList")) {
       const sp = this.spanOf(a);
-      suffixes.push({ at: sp.start, apply: (t) => { const args = this.args(a); return this.node({ kind: "Call", callee: t, args, span: cover(t.span, sp) }, t, ...args.map((x) => x.value)); } });
+      suffixes.push({ at: sp.start, call: a, apply: (t) => { const args = this.args(a); return this.node({ kind: "Call", callee: t, args, span: cover(t.span, sp) }, t, ...args.map((x) => x.value)); } });
     }
     for (const ix of nodes(c, "indexSuffix")) {
       const sp = this.spanOf(ix);
@@ -343,10 +396,24 @@ class AstBuilder {
     const names = toks(c, "Identifier");
     dots.forEach((d, i) => {
       const nm = this.ident(names[i], tokenSpan(d));
-      suffixes.push({ at: d.startOffset, apply: (t) => this.node({ kind: "Member", target: t, name: nm, span: cover(cover(t.span, nm.span), tokenSpan(d)) }, t) });
+      suffixes.push({ at: d.startOffset, dot: nm, apply: (t) => this.node({ kind: "Member", target: t, name: nm, span: cover(cover(t.span, nm.span), tokenSpan(d)) }, t) });
     });
     suffixes.sort((a, b) => a.at - b.at);
-    for (const s of suffixes) e = s.apply(e);
+    const start = this.spanOf(n).start;
+    for (let i = 0; i < suffixes.length; i++) {
+      const s = suffixes[i]!;
+      const call = suffixes[i + 1]?.call;
+      if (s.dot?.name && call && e.kind !== "Error") {
+        // `x.name(args)`: tfm calls only plain names, so this is a method call written as in PyTorch.
+        const [member, args] = [{ start: s.at, end: s.dot.span.end }, this.args(call)];
+        const parts = args.map((a, k) => this.part(a.value, this.spanOf(nodes(kids(call), "arg")[k])));
+        const x = this.fixes.get(e) ?? bare(source(this.text, { start, end: s.at }));
+        e = this.habit(methodCall(e, x, s.dot, parts, member, cover(e.span, this.spanOf(call))), e, ...args.map((a) => a.value));
+        i++;
+        continue;
+      }
+      e = s.apply(e);
+    }
     return e;
   }
 
@@ -355,11 +422,17 @@ class AstBuilder {
     const sp = this.spanOf(n);
     const ell = tok(c, "Ellipsis");
     if (ell) return { kind: "Ellipsis", span: tokenSpan(ell) };
-    const colon = tok(c, "Colon");
+    const [colon, stepColon] = toks(c, "Colon").sort((a, b) => a.startOffset - b.startOffset);
     const es = nodes(c, "expression");
     if (!colon) return this.expr(es[0], sp);
     const before = es.filter((e) => this.spanOf(e).start < colon.startOffset);
-    const after = es.filter((e) => this.spanOf(e).start > colon.startOffset);
+    const after = es.filter((e) => this.spanOf(e).start > colon.startOffset && (!stepColon || this.spanOf(e).start < stepColon.startOffset));
+    if (stepColon) {
+      // Python's `a:b:k`: reported, and kept as `a:b` so that the bounds are still checked.
+      const step = { start: stepColon.startOffset, end: sp.end };
+      const h = sliceStep(step, source(this.text, step).startsWith(":-"));
+      this.sink.report("TFM1015", h.span, h.message, { notes: h.notes });
+    }
     return {
       kind: "Slice",
       ...(before[0] ? { start: this.expr(before[0]) } : {}),

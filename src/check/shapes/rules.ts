@@ -3,7 +3,7 @@
 // axes, matmul batch dims) and report through the context, at the argument that is wrong.
 import type { Code } from "../../diag/codes.js";
 import type { BuiltinName } from "../builtins.js";
-import { addDim, constDim, constValue, divDim, equalDims, mulDim, showDim, showShape, type Dim } from "../../core/dim.js";
+import { addDim, constDim, constValue, divDim, equalDims, mulDim, showDim, showShape, symbolsOf, type Dim } from "../../core/dim.js";
 import { asTensor, isFloat, showValue, tensor, unknown, type DType, type SVal } from "./value.js";
 
 export interface RuleCtx {
@@ -134,6 +134,32 @@ function dimsArg(args: readonly SVal[], i: number, ctx: RuleCtx): Dim[] | undefi
 
 const numel = (s: readonly Dim[]) => s.reduce((a, b) => mulDim(a, b), constDim(1));
 
+/**
+ * reshape's `-1`, as in PyTorch: at most one, the element count divided by the other dims' — as
+ * dims divide with `/`: exact, or a TFM4009 warning when that holds only for some values of the
+ * symbols (`[b, t, 12]` to `[b, t, 3, -1]` infers 4; to `[b, 5, -1]` infers 12·t / 5 and warns).
+ */
+function inferDim(from: readonly Dim[], to: readonly Dim[], ctx: RuleCtx): Dim[] | undefined {
+  const holes = to.flatMap((d, i) => (constValue(d) === -1 ? [i] : []));
+  const shown = `reshape of ${showShape(from)} to [${to.map(showDim).join(", ")}]`;
+  if (holes.length > 1) {
+    ctx.report("TFM4015", `${shown} has ${holes.length} dims of -1; at most one can be inferred`, { arg: 1 });
+    return undefined;
+  }
+  const [total, rest] = [numel(from), numel(to.filter((_, i) => i !== holes[0]))];
+  const { q, exact } = divDim(total, rest);
+  const write = "write the dim, e.g. `d_model / n_head`";
+  if (exact === false) {
+    ctx.report("TFM4015", `cannot infer the -1 in ${shown}: ${showDim(total)} elements are not a multiple of ${showDim(rest)}`, { arg: 1, notes: [write] });
+    return undefined;
+  }
+  if (exact === undefined) {
+    const symbols = [...new Set([...symbolsOf(total), ...symbolsOf(rest)])].join(", ");
+    ctx.report("TFM4009", `cannot prove that ${showDim(rest)} divides ${showDim(total)}, the element count the -1 in ${shown} is inferred from`, { arg: 1, notes: [`this holds only for values of ${symbols} where ${showDim(total)} is a multiple of ${showDim(rest)}`, `or ${write}`] });
+  }
+  return to.map((d, i) => (i === holes[0] ? q : d));
+}
+
 function tensorList(args: readonly SVal[], i: number, ctx: RuleCtx) {
   const v = args[i]!;
   if (v.kind === "unknown") return undefined;
@@ -206,6 +232,10 @@ export const rules: Record<BuiltinName, Rule> = {
     const t = tensorArg(args, 0, ctx);
     const shape = dimsArg(args, 1, ctx);
     if (!t || !shape) return unknown;
+    if (shape.some((d) => constValue(d) === -1)) {
+      const inferred = inferDim(t.shape, shape, ctx); // keeps the element count by construction
+      return inferred ? tensor(t.dtype, inferred) : unknown;
+    }
     const [a, b] = [numel(t.shape), numel(shape)];
     const eq = equalDims(a, b);
     if (eq === false) {
