@@ -1,6 +1,6 @@
 // Builds grammar/diagrams.html, railroad diagrams of the parser's rules, from the chevrotain parser in grammar/parser.ts.
 // scripts/gen-grammar.ts writes its output; test/unit/grammar/diagrams.test.ts checks the file has not drifted.
-import { createSyntaxDiagramsCode } from "chevrotain";
+import { createSyntaxDiagramsCode } from "./chevrotain.js";
 import { parser } from "./parser.js";
 
 /**

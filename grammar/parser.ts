@@ -1,12 +1,18 @@
 // The .tfm grammar as a chevrotain CST parser: syntax only, no semantics, with error recovery.
 // The compiler (src/syntax/parse.ts) and the language server share this one parser.
 // docs/LANGUAGE.md holds the same grammar as EBNF; grammar/diagrams.html is generated from it.
-import { CstParser, type CstNode, type IToken, type TokenType } from "chevrotain";
+import type { CstNode, IToken, TokenType } from "chevrotain";
+import { CstParser } from "./chevrotain.js";
 import * as T from "./tokens.js";
 
 export class TfmParser extends CstParser {
-  constructor() {
-    super(T.allTokens, { recoveryEnabled: true, maxLookahead: 3, nodeLocationTracking: "full" });
+  /**
+   * `validate`: chevrotain's checks of the grammar itself (ambiguities, left recursion). They cost
+   * a tenth of a second of every command's startup and cannot fail for a grammar that passed them,
+   * so the shared parser skips them and test/unit/grammar/parser.test.ts runs them.
+   */
+  constructor(opts: { validate?: boolean } = {}) {
+    super(T.allTokens, { recoveryEnabled: true, maxLookahead: 3, nodeLocationTracking: "full", skipValidations: !opts.validate });
     this.performSelfAnalysis();
   }
 

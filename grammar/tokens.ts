@@ -1,7 +1,8 @@
 // The lexicon of .tfm: every token the language has, in matching order.
 // This file is the single source of truth for the syntax's words; the TextMate grammar in
 // grammar/tfm.tmLanguage.json is generated from `keywordGroups` and checked against it by a test.
-import { createToken, Lexer, type TokenType } from "chevrotain";
+import type { TokenType } from "chevrotain";
+import { createToken, Lexer } from "./chevrotain.js";
 
 // Identifiers are Unicode letters (with their combining marks), digits and underscores, not
 // starting with a digit. chevrotain cannot analyse a /u regex, so the pattern is a matcher

@@ -16,7 +16,7 @@ import { schedule, unfused } from "./schedule/fuse.js";
 import { planMemory, type MemoryPlan } from "./schedule/memory.js";
 import { modelInputs } from "./runtime/inputs.js";
 import type { PortInfo } from "./bundle/model-data.js";
-import { load, type LoadOptions, type Session, type WeightsInput } from "./session.js";
+import type { LoadOptions, Session, WeightsInput } from "./session.js";
 
 export interface CompileOptions {
   /** The file name diagnostics and spans refer to (default `<input>`). */
@@ -171,7 +171,10 @@ class Compiled implements CompiledModel {
     return renderDiagnostics(diagnostics, this.sources);
   }
 
-  load(weights: WeightsInput, options: LoadOptions = {}): Promise<Session> {
+  async load(weights: WeightsInput, options: LoadOptions = {}): Promise<Session> {
+    // The runtime (weights, the interpreter, the WebGPU backend) loads only when a model does:
+    // `tfm check`, the language server and `tfm ir` never pay for it.
+    const { load } = await import("./session.js");
     return load(this, weights, options);
   }
 }

@@ -1,7 +1,8 @@
 // Lexing with the language limits applied: lexer errors, unterminated strings, over-long
 // identifiers and over-deep nesting become diagnostics, and the token stream handed to the parser
 // is always safe to parse (balanced below the nesting limit).
-import { tokenMatcher, type IToken } from "chevrotain";
+import type { IToken } from "chevrotain";
+import { tokenMatcher } from "../../grammar/chevrotain.js";
 import * as T from "../../grammar/tokens.js";
 import type { DiagnosticSink } from "../diag/diagnostic.js";
 import { limits } from "./limits.js";
