@@ -95,6 +95,20 @@ describe("tfm run", () => {
     }
   });
 
+  it("binds `n` of an input `f32[2 * n, n]` from its bare dim: [4, 2] runs, [3, 2] is TFM5208", () => {
+    const f = join(dir, "compound.tfm");
+    writeFileSync(f, "model M() {\n  input x: f32[2 * n, n]\n  output y = x + 1.0\n}\n");
+    const out = join(dir, "compound");
+    const r = tfm("run", f, "--random-weights", "--input", "x=[[1, 2], [3, 4], [5, 6], [7, 8]]", "-o", out);
+    expect(r.err).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.out).toContain("output y: f32[4, 2]  (f32[2 * n, n])");
+    expect([...(readNpy(readFileSync(join(out, "y.npy"))).data as Float32Array)]).toEqual([2, 3, 4, 5, 6, 7, 8, 9]);
+    const bad = tfm("run", f, "--random-weights", "--input", "x=[[1, 2], [3, 4], [5, 6]]", "-o", join(dir, "compound-bad"));
+    expect(bad.code).toBe(1);
+    expect(bad.err).toContain("error[TFM5208]: input `x` expects f32[2 * n, n], but the value given has shape [3, 2]: dim 0 is 3, and it must be 4 (`2 * n`, with n = 2)");
+  });
+
   it("needs exactly one source of weights, and inputs that fit", () => {
     expect(tfm("run", "models/gpt2.tfm", "--input", "input_ids=[[1]]").code).toBe(2);
     const bad = tfm("run", "models/gpt2.tfm", ...small, "--random-weights", "--input", "input_ids=[1, 2]");

@@ -40,6 +40,27 @@ const shapeOf = (src: string, name: string) => {
   return out ? showValue(out.value) : undefined;
 };
 
+describe("declared types introduce their bare dims first", () => {
+  // Found when tried as a new user would: `2 * n` was evaluated before `n` was bound, and silently
+  // became 1 (`tfm shapes` showed f32[1, n]; `tfm run` then rejected a [4, 2] input).
+  it("a model input's compound dim may name a dim introduced to its right", () => {
+    const src = "model M() {\n  input x: f32[2 * n, n]\n  output y = x + 1.0\n}\n";
+    expect(codes(src)).toEqual([]);
+    expect(showValue(run(src).shapes!.inputs[0]!.value)).toBe("f32[2 * n, n]");
+    expect(shapeOf(src, "y")).toBe("f32[2 * n, n]");
+  });
+
+  it("a block input's compound dim is checked against the dim bound to its right", () => {
+    const block = "block B {\n  input x: f32[2 * n, n]\n  output y = x\n}\n";
+    const ok = block + model("  input a: f32[t, 6, 3]\n  layer b = B()\n  output y = b(a[0])", "");
+    expect(codes(ok)).toEqual([]);
+    expect(shapeOf(ok, "y")).toBe("f32[6, 3]");
+    const bad = block + model("  input a: f32[5, 3]\n  layer b = B()\n  output y = b(a)", "");
+    expect(codes(bad)).toEqual(["TFM4001@8:16"]);
+    expect(run(bad).diagnostics[0]!.message).toBe("`x`: expected f32[2 * n, n], found f32[5, 3]: dim 0 is 5, not 6");
+  });
+});
+
 describe("shape rules", () => {
   it("broadcast elementwise ops as NumPy does", () => {
     const src = model("  input x: f32[b, t, d]\n  input m: bool[t, t]\n  output y = where(m, x @ transpose(x), -inf)");
