@@ -203,7 +203,7 @@ class ShapeChecker {
 
   /** Binds `v` to a declared type; false after reporting a mismatch (the value is then unknown). */
   private bindTyped(t: A.TensorType, v: SVal, scope: Scope, ctx: Ctx, at: { file: string; span: Span }, decl: { name: A.Ident }): boolean {
-    const typeText = showType(t, formatExpr);
+    const typeText = showType(t, showExpr);
     return unify(t, v, scope, {
       dim: (e) => this.dim(e, { ...ctx, scope }),
       mismatch: (code, message, notes = []) => this.report(code, at.file, at.span, `\`${decl.name.name}\`: ${message}`, notes, [{ file: ctx.file, span: decl.name.span, message: `\`${decl.name.name}\` is declared ${typeText} here` }]),
@@ -220,7 +220,7 @@ class ShapeChecker {
     for (let i = 0; i < n; i++) {
       const input = args[0];
       out = this.callBlock(ref.block, ref.hparams, `${ref.path}.${i}`, args, argSpans, { file, span, what: `block \`${ref.block.name}\` (${ref.decl.name.name}.${i})` });
-      const first = out.kind === "tuple" ? out.items[0]! : out;
+      const first = out.kind === "tuple" ? out.items[0] ?? unknown : out;
       if (input && first.kind !== "unknown" && showValue(first) !== showValue(input)) {
         const a = asTensor(first);
         const b = asTensor(input);
@@ -302,8 +302,7 @@ class ShapeChecker {
 
   private layerRef(m: A.LayerDecl, ctx: Ctx): Binding {
     const g = this.res.globalsFor(ctx.file).get(m.callee.name);
-    if (g?.kind !== "block") return unknown;
-    this.reached.add(g.decl);
+    if (g?.kind !== "block") return unknown; // a block only declared, never applied, is checked as unreached
     const bound = matchArgs(m.args, { what: "", params: g.decl.params.map((p) => ({ name: p.name.name, optional: !!p.default })) }, m.span);
     const hp = new Map<string, SVal>();
     const inner: Ctx = { file: g.file, path: "", scope: new Scope(), lazy: new Map() };
@@ -684,6 +683,23 @@ class ShapeChecker {
     for (const [k, v] of parent.hparams) inner.scope.define(k, v);
     const ref = this.layerRef(decl, inner);
     return ref.kind === "layer" ? ref : undefined;
+  }
+}
+
+/** An expression as source text; one with a syntax error inside (checked after errors, for hovers) as `?`. */
+const showExpr = (e: A.Expr): string => (hasSyntaxError(e) ? "?" : formatExpr(e));
+
+function hasSyntaxError(e: A.Expr | A.Subscript): boolean {
+  switch (e.kind) {
+    case "Error": return true;
+    case "Unary": return hasSyntaxError(e.operand);
+    case "Binary": return hasSyntaxError(e.left) || hasSyntaxError(e.right);
+    case "Call": return hasSyntaxError(e.callee) || e.args.some((a) => hasSyntaxError(a.value));
+    case "Index": return hasSyntaxError(e.target) || e.subscripts.some(hasSyntaxError);
+    case "Member": return hasSyntaxError(e.target);
+    case "List": return e.elements.some(hasSyntaxError);
+    case "Slice": return (!!e.start && hasSyntaxError(e.start)) || (!!e.end && hasSyntaxError(e.end));
+    default: return false;
   }
 }
 

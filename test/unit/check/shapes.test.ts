@@ -61,6 +61,17 @@ describe("declared types introduce their bare dims first", () => {
   });
 });
 
+describe("shapes after an error", () => {
+  it("are still recorded where the error does not reach (for hovers)", () => {
+    const src = model("  input x: f32[b, d]\n  y = relu(x)\n  z = reluu(y)\n  output o = z + y", "d = 8");
+    const r = run(src);
+    expect(codes(src)).toEqual(["TFM2001@4:7"]);
+    const at = (needle: string) => r.shapes?.types.get(typeKey("test.tfm", { start: src.indexOf(needle), end: src.indexOf(needle) + needle.length }));
+    expect(at("relu(x)")).toEqual(["f32[b, 8]"]);
+    expect(at("z + y")).toEqual(["?"]);
+  });
+});
+
 describe("shape rules", () => {
   it("broadcast elementwise ops as NumPy does", () => {
     const src = model("  input x: f32[b, t, d]\n  input m: bool[t, t]\n  output y = where(m, x @ transpose(x), -inf)");
