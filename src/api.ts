@@ -1,6 +1,6 @@
 // The compiler's one API: the CLI and the language server are thin faces over these functions.
 import { DiagnosticSink, hasErrors, sortDiagnostics, type Diagnostic } from "./diag/diagnostic.js";
-import { IrEmitter } from "./ir/build.js";
+import { lowerOps } from "./ir/build.js";
 import type { Graph } from "./ir/graph.js";
 import type { Sources } from "./diag/render.js";
 import { instantiate, type Instantiation } from "./check/instantiate.js";
@@ -69,7 +69,7 @@ export function check(text: string, file: string, options: CheckOptions = {}): C
     } else if (!model && options.settings?.size) {
       sink.report("TFM2008", { start: 0, end: 0 }, "--set was given, but the file defines no `model`");
     }
-    if (!sink.hasErrors) shapes = checkShapes(resolution, file, program, instance ? model : undefined, instance?.model.hparams, sink);
+    if (!sink.hasErrors) shapes = checkShapes(resolution, file, program, instance ? model : undefined, instance?.model.hparams, sink, true);
     else shapes = recoveredShapes(resolution, file, program, model, options.settings);
   } catch (e) {
     const err = e instanceof Error ? e : new Error(String(e));
@@ -99,9 +99,7 @@ function recoveredShapes(res: Resolution, file: string, program: Program, model:
 /** The model as an IR graph, for a program that checked without errors. */
 export function buildGraph(r: CheckResult): Graph | undefined {
   if (hasErrors(r.diagnostics) || !r.model || !r.instance || !r.resolution) return undefined;
-  const emitter = new IrEmitter(r.model.name);
-  checkShapes(r.resolution, r.file, r.program, r.model, r.instance.model.hparams, new DiagnosticSink(r.file), emitter);
-  return emitter.g.finish();
+  return r.shapes ? lowerOps(r.model.name, r.shapes.ops) : undefined;
 }
 
 /**

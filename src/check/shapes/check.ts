@@ -19,44 +19,30 @@ import { elementwise, rules, type RuleCtx } from "./rules.js";
 import { Scope, type Binding, type LayerRef } from "./scope.js";
 import { showType, symbolicInput, unify } from "./unify.js";
 import { asTensor, intVal, showValue, tensor, unknown, type SVal } from "./value.js";
+import type { Elaborated, Site, TypedOp } from "../elaborated.js";
+import { memoKey, replay, type Applied } from "./memo.js";
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 type Block = GlobalSym & { kind: "block" };
 type Fn = GlobalSym & { kind: "fn" };
 
-export interface ShapeResult {
-  /** What each expression and declared name evaluated to, by `file:start:end` (for hovers). */
-  readonly types: ReadonlyMap<string, readonly string[]>;
-  /** The model's inputs and outputs with their shapes. */
-  readonly inputs: readonly { name: string; value: SVal }[];
-  readonly outputs: readonly { name: string; value: SVal }[];
-}
+/** The checker's result: the elaborated program (the model's operations only when asked for). */
+export type ShapeResult = Elaborated;
 
 export const typeKey = (file: string, span: Span) => `${file}:${span.start}:${span.end}`;
 
 /**
- * What the checker tells an IR builder as it evaluates (src/ir/build.ts implements it): each hook
- * gets the operands and the checked result, and returns the result with its IR node.
+ * Checks the program: the model on symbolic inputs (with `elaborate`, recording its typed
+ * operations for the IR: every application is then evaluated on its own, never memoized), then the
+ * blocks and functions the model does not reach.
  */
-export interface Emitter {
-  /** The user's expression being evaluated, for run-time errors; undefined outside the user's file. */
-  site: { file: string; start: number; end: number } | undefined;
-  input(name: string, v: SVal): SVal;
-  weight(name: string, transposed: boolean, v: SVal): SVal;
-  output(name: string, v: SVal): void;
-  unary(op: A.UnaryOp, x: SVal, result: SVal): SVal;
-  binary(op: A.BinaryOp, a: SVal, b: SVal, result: SVal): SVal;
-  builtin(name: BuiltinName, args: readonly SVal[], result: SVal): SVal;
-  index(x: SVal, subscripts: readonly IndexSub[], result: SVal): SVal;
-}
-
-/** A resolved subscript: `...`, a slice (bounds as dims), or an integer index. */
-export type IndexSub = { readonly t: "rest" } | { readonly t: "slice"; readonly start?: SVal; readonly end?: SVal } | { readonly t: "at"; readonly v: SVal };
-
-export function checkShapes(res: Resolution, userFile: string, program: A.Program, model: Block | undefined, hparams: ReadonlyMap<string, Value> | undefined, sink: DiagnosticSink, emitter?: Emitter): ShapeResult {
-  const c = new ShapeChecker(res, userFile, sink, emitter);
+export function checkShapes(res: Resolution, userFile: string, program: A.Program, model: Block | undefined, hparams: ReadonlyMap<string, Value> | undefined, sink: DiagnosticSink, elaborate = false): ShapeResult {
+  const c = new ShapeChecker(res, userFile, sink, elaborate && !!model && !!hparams);
   const io = model && hparams ? c.checkModel(model, hparams) : { inputs: [], outputs: [] };
-  if (!emitter) c.checkUnreached(program);
-  return { types: c.types, ...io };
+  const ops = c.ops;
+  c.checkUnreached(program);
+  return { types: c.types, ...io, ops };
 }
 
 /** The evaluation context of one block or function body. */
@@ -72,13 +58,19 @@ interface Ctx {
 class ShapeChecker {
   readonly types = new Map<string, string[]>();
   private readonly trace: TraceReporter;
-  private readonly memo = new Map<string, SVal>();
+  private readonly memo = new Map<string, Applied>();
   private readonly reached = new Set<A.Item>();
   private generic = false;
   private depth = 0;
   private tooDeepReported = false;
 
-  constructor(private readonly res: Resolution, private readonly userFile: string, sink: DiagnosticSink, private readonly emitter?: Emitter) {
+  /** The model's typed operations, when elaborating (`recording`). */
+  readonly ops: TypedOp[] = [];
+  private nextRef = 0;
+  /** The user's expression being evaluated: the site of the operations recorded meanwhile. */
+  private site: Site | undefined;
+
+  constructor(private readonly res: Resolution, private readonly userFile: string, sink: DiagnosticSink, private recording: boolean) {
     this.trace = new TraceReporter(sink, userFile);
   }
 
@@ -89,9 +81,10 @@ class ShapeChecker {
     for (const [k, v] of hparams) scope.define(k, fromValue(v));
     const io = this.runBlock(model, scope, "", (input, ctx) => {
       const v = symbolicInput(input.type, scope, (e) => this.dim(e, ctx), (d) => this.report("TFM4014", ctx.file, d.span, "a model input needs a fixed number of dims: name each one (`i32[batch, seq]`)"));
-      return this.emitter && v.kind !== "unknown" ? this.emitter.input(input.name.name, v) : v;
+      return this.recording && v.kind !== "unknown" ? this.op({ kind: "input", name: input.name.name, out: v }) : v;
     });
-    for (const o of io.outputs) this.emitter?.output(o.name, o.value);
+    if (this.recording) for (const o of io.outputs) if (o.value.kind !== "unknown") this.ops.push({ kind: "output", name: o.name, value: o.value, site: this.site });
+    this.recording = false;
     return io;
   }
 
@@ -113,6 +106,20 @@ class ShapeChecker {
       if (g.kind === "block") this.runBlock(g, scope, "", (input) => symbolicInput(input.type, scope, (e) => this.dim(e, ctx), () => {}));
       else this.body(item.body, ctx, []);
     }
+  }
+
+  /** Records an operation computing `out`; returns `out` carrying its ref (each item of a tuple its own). */
+  private op<T extends DistributiveOmit<TypedOp, "site">>(o: T): SVal {
+    const withRef = (v: SVal): SVal => (v.kind === "tuple" ? { kind: "tuple", items: v.items.map(withRef) } : { ...v, ref: this.nextRef++ } as SVal);
+    const out = withRef((o as { out: SVal }).out);
+    this.ops.push({ ...o, out, site: this.site } as TypedOp);
+    return out;
+  }
+
+  /** A memoized application's result; while elaborating, its operations recorded again for this one. */
+  private reuse(first: Applied, args: readonly (SVal | undefined)[], path: string): SVal {
+    if (!this.recording) return first.result;
+    return replay(first, args, path, this.site, () => this.nextRef++, (op) => this.ops.push(op));
   }
 
   // ---- reporting ---------------------------------------------------------------------------
@@ -174,9 +181,10 @@ class ShapeChecker {
   private callBlock(g: Block, hparams: ReadonlyMap<string, SVal>, path: string, args: readonly (SVal | undefined)[], argSpans: readonly (Span | undefined)[], call: { file: string; span: Span; what: string }): SVal {
     // Checking alone may reuse the result for the same parameters and argument shapes; building
     // the IR may not (each application computes on its own weights and values).
-    const key = this.emitter ? undefined : `B:${g.file}:${g.name}:${[...hparams].map(([k, v]) => `${k}=${showValue(v)}`).join(",")}:${args.map((a) => (a ? showValue(a) : "-")).join(",")}`;
-    const hit = key && this.memo.get(key);
-    if (hit) return hit;
+    const key = memoKey(`B:${g.file}:${g.name}`, hparams, args, this.recording);
+    const hit = this.memo.get(key);
+    if (hit) return this.reuse(hit, args, path);
+    const [start, site] = [this.ops.length, this.site];
     if (this.tooDeep(call.file, call.span)) return unknown;
     const scope = new Scope();
     for (const [k, v] of hparams) scope.define(k, v);
@@ -197,7 +205,7 @@ class ShapeChecker {
       }
     });
     const result: SVal = outputs.length === 1 ? outputs[0]!.value : { kind: "tuple", items: outputs.map((o) => o.value) };
-    if (key) this.memo.set(key, result);
+    this.memo.set(key, { result, args, path, site, ops: this.ops.slice(start) });
     return result;
   }
 
@@ -291,7 +299,7 @@ class ShapeChecker {
           shape.push(v);
         }
         let t = tensor(m.type.dtype, shape);
-        if (this.emitter) t = this.emitter.weight(joinPath(ctx.path, m.checkpointName?.value ?? m.name.name), m.transposed, t);
+        if (this.recording) t = this.op({ kind: "weight", name: joinPath(ctx.path, m.checkpointName?.value ?? m.name.name), transposed: m.transposed, out: t });
         this.record(ctx.file, m.name.span, t);
         return t;
       });
@@ -365,8 +373,8 @@ class ShapeChecker {
 
   expr(e: A.Expr, ctx: Ctx): SVal {
     let v: SVal;
-    const site = this.emitter?.site;
-    if (this.emitter && ctx.file === this.userFile) this.emitter.site = { file: ctx.file, start: e.span.start, end: e.span.end };
+    const site = this.site;
+    if (this.recording && ctx.file === this.userFile) this.site = { file: ctx.file, start: e.span.start, end: e.span.end };
     try {
       v = this.exprInner(e, ctx);
     } catch (err) {
@@ -374,7 +382,7 @@ class ShapeChecker {
       this.report("TFM3005", ctx.file, e.span, "dimension arithmetic here passes 2^53, the largest exact integer");
       v = unknown;
     } finally {
-      if (this.emitter) this.emitter.site = site;
+      this.site = site;
     }
     this.record(ctx.file, e.span, v);
     return v;
@@ -403,13 +411,13 @@ class ShapeChecker {
       {
         const x = this.expr(e.operand, ctx);
         const r = this.unary(e, x, ctx);
-        return this.emitter && needsNode(r) ? this.emitter.unary(e.op, x, r) : r;
+        return this.recording && needsNode(r) ? this.op({ kind: "unary", op: e.op, x, out: r }) : r;
       }
       case "Binary":
       {
         const [l, r] = [this.expr(e.left, ctx), this.expr(e.right, ctx)];
         const out = this.binary(e, l, r, ctx);
-        return this.emitter && needsNode(out) ? this.emitter.binary(e.op, l, r, out) : out;
+        return this.recording && needsNode(out) ? this.op({ kind: "binary", op: e.op, a: l, b: r, out }) : out;
       }
       case "Call":
         return this.call(e, ctx);
@@ -549,7 +557,7 @@ class ShapeChecker {
       if (values.some((v, i) => !v && !("default" in sig.params[i]!))) return unknown; // reported by the resolver
       const args = values.map((v, i) => v ?? defaultValue((sig.params[i] as { default: string }).default));
       const out = rules[g.name as BuiltinName](args, this.ruleCtx(ctx.file, e.span, spans));
-      return this.emitter && (needsNode(out) || out.kind === "tuple") ? this.emitter.builtin(g.name as BuiltinName, args, out) : out;
+      return this.recording && (needsNode(out) || out.kind === "tuple") ? this.op({ kind: "builtin", name: g.name as BuiltinName, args, out }) : out;
     }
     e.args.forEach((a) => this.expr(a.value, ctx));
     return unknown;
@@ -557,9 +565,10 @@ class ShapeChecker {
 
   private callFn(g: Fn, args: readonly (SVal | undefined)[], argSpans: readonly (Span | undefined)[], file: string, span: Span): SVal {
     this.reached.add(g.decl);
-    const key = this.emitter ? undefined : `F:${g.file}:${g.name}:${args.map((a) => (a ? showValue(a) : "-")).join(",")}`;
-    const hit = key && this.memo.get(key);
-    if (hit) return hit;
+    const key = memoKey(`F:${g.file}:${g.name}`, new Map(), args, this.recording);
+    const hit = this.memo.get(key);
+    if (hit) return this.reuse(hit, args, "");
+    const [start, site] = [this.ops.length, this.site];
     if (this.tooDeep(file, span)) return unknown;
     const scope = new Scope();
     const ctx: Ctx = { file: g.file, path: "", scope, lazy: new Map() };
@@ -584,7 +593,7 @@ class ShapeChecker {
         this.depth--;
       }
     });
-    if (key) this.memo.set(key, out);
+    this.memo.set(key, { result: out, args, path: "", site, ops: this.ops.slice(start) });
     return out;
   }
 
@@ -630,7 +639,7 @@ class ShapeChecker {
     }
     out.push(...v.shape.slice(k));
     const result = tensor(v.dtype, out);
-    return this.emitter ? this.emitter.index(v, subs, result) : result;
+    return this.recording ? this.op({ kind: "index", x: v, subs, out: result }) : result;
   }
 
   /**

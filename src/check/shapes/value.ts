@@ -5,12 +5,12 @@ import { constDim, constValue, showDim, showShape, type Dim } from "../../core/d
 
 export type DType = A.DTypeName;
 
-/** `node`: the IR node computing the value, when the checker runs as the IR builder. */
+/** `ref`: the elaborated operation computing the value (src/check/elaborated.ts), when recorded. */
 export type SVal =
-  | { readonly kind: "tensor"; readonly dtype: DType; readonly shape: readonly Dim[]; readonly node?: number }
-  | { readonly kind: "int"; readonly dim: Dim; readonly node?: number }
-  | { readonly kind: "float"; readonly value?: number; readonly node?: number }
-  | { readonly kind: "bool"; readonly value?: boolean; readonly node?: number }
+  | { readonly kind: "tensor"; readonly dtype: DType; readonly shape: readonly Dim[]; readonly ref?: number }
+  | { readonly kind: "int"; readonly dim: Dim; readonly ref?: number }
+  | { readonly kind: "float"; readonly value?: number; readonly ref?: number }
+  | { readonly kind: "bool"; readonly value?: boolean; readonly ref?: number }
   | { readonly kind: "str"; readonly value: string }
   | { readonly kind: "dtype"; readonly name: DType }
   | { readonly kind: "list"; readonly items: readonly SVal[] }
