@@ -109,6 +109,21 @@ describe("tfm run", () => {
     expect(bad.err).toContain("error[TFM5208]: input `x` expects f32[2 * n, n], but the value given has shape [3, 2]: dim 0 is 3, and it must be 4 (`2 * n`, with n = 2)");
   });
 
+  it("a repeat stack of a block with two outputs gives every copy's second output, stacked along a new leading axis", () => {
+    const f = join(dir, "stack2.tfm");
+    writeFileSync(f, "block B() {\n  input x: f32[n, 2]\n  param w: f32[2, 2]\n  y = x @ w\n  output out = y\n  output s = sum(y, -1)\n}\n\nmodel M() {\n  input x: f32[n, 2]\n  layer h = repeat(3) B()\n  y, s = h(x)\n  output last = y\n  output sums = s\n}\n");
+    const out = join(dir, "stack2");
+    const r = tfm("run", f, "--random-weights", "--input", "x=[[1, 2], [3, 4]]", "-o", out);
+    expect(r.err).toBe("");
+    expect(r.out).toContain("output sums: f32[3, 2]  (f32[3, n])");
+    const last = readNpy(readFileSync(join(out, "last.npy"))).data as Float32Array;
+    const sums = readNpy(readFileSync(join(out, "sums.npy"))).data as Float32Array;
+    // The last copy's row sums are the last row of `sums`; the copies before differ (own weights).
+    expect(sums[4]).toBeCloseTo(last[0]! + last[1]!, 5);
+    expect(sums[5]).toBeCloseTo(last[2]! + last[3]!, 5);
+    expect(sums[0]).not.toBeCloseTo(sums[4]!, 5);
+  });
+
   it("needs exactly one source of weights, and inputs that fit", () => {
     expect(tfm("run", "models/gpt2.tfm", "--input", "input_ids=[[1]]").code).toBe(2);
     const bad = tfm("run", "models/gpt2.tfm", ...small, "--random-weights", "--input", "input_ids=[1, 2]");

@@ -219,16 +219,22 @@ class ShapeChecker {
     }, typeText);
   }
 
-  /** Applies a layer; a repeat stack threads its first input through every copy. */
+  /**
+   * Applies a layer. A repeat stack threads its first input through every copy; a block with
+   * several outputs gives the last copy's first output and, for each other output, every copy's
+   * value stacked along a new leading axis (`[n, ...]`: per-layer attention weights, say).
+   */
   private applyLayer(ref: LayerRef, args: (SVal | undefined)[], argSpans: (Span | undefined)[], file: string, span: Span): SVal {
     const what = `block \`${ref.block.name}\` (${ref.decl.name.name})`;
     if (!ref.stacked) return this.callBlock(ref.block, ref.hparams, ref.path, args, argSpans, { file, span, what });
     const n = ref.count ?? 1;
     let out: SVal = args[0] ?? unknown;
+    const perCopy: SVal[][] = [];
     for (let i = 0; i < n; i++) {
       const input = args[0];
       out = this.callBlock(ref.block, ref.hparams, `${ref.path}.${i}`, args, argSpans, { file, span, what: `block \`${ref.block.name}\` (${ref.decl.name.name}.${i})` });
       const first = out.kind === "tuple" ? out.items[0] ?? unknown : out;
+      if (out.kind === "tuple") out.items.slice(1).forEach((v, j) => (perCopy[j] ??= []).push(v));
       if (input && first.kind !== "unknown" && showValue(first) !== showValue(input)) {
         const a = asTensor(first);
         const b = asTensor(input);
@@ -239,7 +245,14 @@ class ShapeChecker {
       }
       args = [first, ...args.slice(1)];
     }
-    return out;
+    if (out.kind !== "tuple" || !perCopy.length) return out;
+    const stacked = perCopy.map((values) => {
+      if (values.some((v) => v.kind === "unknown")) return unknown;
+      const list: SVal = { kind: "list", items: values };
+      const r = rules.stack([list, intVal(0)], this.ruleCtx(file, span, []));
+      return this.recording && needsNode(r) ? this.op({ kind: "builtin", name: "stack", args: [list, intVal(0)], out: r }) : r;
+    });
+    return { kind: "tuple", items: [out.items[0]!, ...stacked] };
   }
 
   // ---- bodies ------------------------------------------------------------------------------
