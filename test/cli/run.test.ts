@@ -124,6 +124,16 @@ describe("tfm run", () => {
     expect(sums[0]).not.toBeCloseTo(sums[4]!, 5);
   });
 
+  it("divides compile-time scalars as real numbers: x * log(100 / 8)", () => {
+    const f = join(dir, "realdiv.tfm");
+    writeFileSync(f, "model M() {\n  input x: f32[2]\n  output y = x * log(100 / 8)\n}\n");
+    const out = join(dir, "realdiv");
+    expect(tfm("run", f, "--random-weights", "--input", "x=[1, 2]", "-o", out).code).toBe(0);
+    const y = readNpy(readFileSync(join(out, "y.npy"))).data as Float32Array;
+    expect(y[0]).toBeCloseTo(Math.log(12.5), 5);
+    expect(y[1]).toBeCloseTo(2 * Math.log(12.5), 5);
+  });
+
   it("needs exactly one source of weights, and inputs that fit", () => {
     expect(tfm("run", "models/gpt2.tfm", "--input", "input_ids=[[1]]").code).toBe(2);
     const bad = tfm("run", "models/gpt2.tfm", ...small, "--random-weights", "--input", "input_ids=[1, 2]");

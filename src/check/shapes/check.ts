@@ -18,7 +18,7 @@ import { addDim, constDim, constValue, DimOverflow, divDim, equalDims, mulDim, n
 import { elementwise, rules, type RuleCtx } from "./rules.js";
 import { Scope, type Binding, type LayerRef } from "./scope.js";
 import { showType, symbolicInput, unify } from "./unify.js";
-import { asTensor, intVal, showValue, tensor, unknown, type SVal } from "./value.js";
+import { asTensor, intVal, quotientIn, showValue, tensor, unknown, type SVal } from "./value.js";
 import type { Elaborated, Site, TypedOp } from "../elaborated.js";
 import { memoKey, replay, type Applied } from "./memo.js";
 
@@ -78,7 +78,7 @@ class ShapeChecker {
 
   checkModel(model: Block, hparams: ReadonlyMap<string, Value>) {
     const scope = new Scope();
-    for (const [k, v] of hparams) scope.define(k, fromValue(v));
+    for (const [k, v] of hparams) scope.define(k, fromValue(v, model.file));
     const io = this.runBlock(model, scope, "", (input, ctx) => {
       const v = symbolicInput(input.type, scope, (e) => this.dim(e, ctx), (d) => this.report("TFM4014", ctx.file, d.span, "a model input needs a fixed number of dims: name each one (`i32[batch, seq]`)"));
       return this.recording && v.kind !== "unknown" ? this.op({ kind: "input", name: input.name.name, out: v }) : v;
@@ -148,6 +148,13 @@ class ShapeChecker {
     const list = this.types.get(key);
     if (!list) this.types.set(key, [shown]);
     else if (!list.includes(shown) && list.length < 4) list.push(shown);
+  }
+
+  /** A quotient that is not whole where an integer is needed: TFM3001 where the division was written. */
+  private notWhole(v: SVal): boolean {
+    const q = quotientIn(v);
+    if (q) this.report("TFM3001", q.file, q.span, q.message);
+    return !!q;
   }
 
   /** Recursion is reported by the resolver; a legitimately deep chain gets TFM3009 here. */
@@ -380,6 +387,7 @@ class ShapeChecker {
   private dim(e: A.Expr, ctx: Ctx): Dim | undefined {
     const v = this.expr(e, ctx);
     if (v.kind === "int") return v.dim;
+    if (this.notWhole(v)) return undefined;
     if (v.kind !== "unknown") this.report("TFM4010", ctx.file, e.span, `a dimension must be an integer, found ${showValue(v)}`);
     return undefined;
   }
@@ -477,12 +485,15 @@ class ShapeChecker {
     if (scalar(l) && scalar(r) && e.op !== "&&" && e.op !== "||") {
       const [a, b] = [num(l), num(r)];
       const known = a !== undefined && b !== undefined;
+      // What is computed from an inexact quotient is no dim either (`head * (d / head)`).
+      const q = quotientIn(l) ?? quotientIn(r);
+      const float = (value: number) => ({ kind: "float" as const, ...(known ? { value } : {}), ...(q ? { quotient: q } : {}) });
       switch (e.op) {
-        case "+": return { kind: "float", ...(known ? { value: a + b } : {}) };
-        case "-": return { kind: "float", ...(known ? { value: a - b } : {}) };
-        case "*": return { kind: "float", ...(known ? { value: a * b } : {}) };
-        case "/": return { kind: "float", ...(known ? { value: a / b } : {}) };
-        case "%": return { kind: "float", ...(known ? { value: a % b } : {}) };
+        case "+": return float(a! + b!);
+        case "-": return float(a! - b!);
+        case "*": return float(a! * b!);
+        case "/": return float(a! / b!);
+        case "%": return float(a! % b!);
         default: return { kind: "bool", ...(known ? { value: compare(e.op, a, b) } : {}) };
       }
     }
@@ -520,7 +531,11 @@ class ShapeChecker {
           return unknown;
         }
         const { q, exact } = divDim(a, b);
-        if (exact === false) this.report("TFM3001", ctx.file, e.span, `${showDim(a)} / ${showDim(b)} is not a whole number; dimension arithmetic must be exact`);
+        const [x, y] = [constValue(a), constValue(b)];
+        // Scalars divide as in Python (`log(100 / 8)`); only where the quotient is used as a dim must it be whole.
+        const message = `${showDim(a)} / ${showDim(b)} is not a whole number; dimension arithmetic must be exact`;
+        if (exact === false && x !== undefined && y !== undefined) return { kind: "float", value: x / y, quotient: { file: ctx.file, span: e.span, message } };
+        if (exact === false) this.report("TFM3001", ctx.file, e.span, message);
         else if (exact === undefined) this.report("TFM4009", ctx.file, e.span, `cannot prove that ${showDim(b)} divides ${showDim(a)}`, [`this holds only for values of ${[...new Set([...symbolsOf(a), ...symbolsOf(b)])].join(", ")} where ${showDim(a)} is a multiple of ${showDim(b)}`]);
         return exact === false ? unknown : { kind: "int", dim: q };
       }
@@ -569,6 +584,7 @@ class ShapeChecker {
       const { values, spans } = evalArgs(sig.params.map((p) => ({ name: p.name, optional: "default" in p })));
       if (values.some((v, i) => !v && !("default" in sig.params[i]!))) return unknown; // reported by the resolver
       const args = values.map((v, i) => v ?? defaultValue((sig.params[i] as { default: string }).default));
+      if (args.some((v, i) => (sig.params[i]!.kind === "int" || sig.params[i]!.kind === "ints") && this.notWhole(v))) return unknown;
       const out = rules[g.name as BuiltinName](args, this.ruleCtx(ctx.file, e.span, spans));
       return this.recording && (needsNode(out) || out.kind === "tuple") ? this.op({ kind: "builtin", name: g.name as BuiltinName, args, out }) : out;
     }
@@ -591,6 +607,7 @@ class ShapeChecker {
       const at = given ? { file, span: argSpans[i] ?? span } : { file: g.file, span: p.span };
       let ok = true;
       if (p.type?.kind === "TensorType") ok = this.bindTyped(p.type, v, scope, ctx, at, p);
+      else if (p.type?.name === "int" && this.notWhole(v)) ok = false;
       else if (p.type && v.kind !== "unknown" && v.kind !== p.type.name && !(p.type.name === "float" && v.kind === "int")) {
         this.report("TFM4010", at.file, at.span, `\`${p.name.name}\` must be ${p.type.name === "int" ? "an" : "a"} ${p.type.name}, found ${showValue(v)}`, [], [{ file: g.file, span: p.name.span, message: `\`${p.name.name}\` is declared here` }]);
         ok = false;
@@ -744,10 +761,11 @@ function compare(op: A.BinaryOp, a: number, b: number): boolean {
   }
 }
 
-function fromValue(v: Value): SVal {
+/** A model parameter's value (`file`: the model's, where an inexact quotient was written). */
+function fromValue(v: Value, file: string): SVal {
   switch (v.kind) {
     case "int": return intVal(v.v);
-    case "float": return { kind: "float", value: v.v };
+    case "float": return { kind: "float", value: v.v, ...(v.quotient ? { quotient: { file, ...v.quotient } } : {}) };
     case "bool": return { kind: "bool", value: v.v };
     case "str": return { kind: "str", value: v.v };
   }

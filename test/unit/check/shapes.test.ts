@@ -72,6 +72,27 @@ describe("shapes after an error", () => {
   });
 });
 
+describe("division of compile-time integers", () => {
+  const typeAt = (src: string, needle: string) => run(src).shapes?.types.get(typeKey("test.tfm", { start: src.indexOf(needle), end: src.indexOf(needle) + needle.length }));
+
+  it("is real division for scalars, as in Python (`log(100 / 8)`)", () => {
+    const src = model("  input x: f32[b]\n  output y = x * log(100 / 8)", "");
+    expect(codes(src)).toEqual([]);
+    expect(typeAt(src, "100 / 8")).toEqual(["float 12.5"]);
+    expect(shapeOf(src, "y")).toBe("f32[b]");
+  });
+
+  it("must be exact where the quotient is a dim (TFM3001 at the division), also through arithmetic", () => {
+    expect(codes(model("  input x: f32[b, d / 3]\n  output y = x", "d = 8"))).toEqual(["TFM3001@2:19"]);
+    expect(codes(model("  input x: f32[b, d]\n  h = d / 3\n  output y = reshape(x, [b, 3, h])", "d = 8"))).toEqual(["TFM3001@3:7"]);
+    expect(codes(model("  input x: f32[b, d]\n  h = d / 3\n  output y = reshape(x, [b, 3 * h])", "d = 8"))).toEqual(["TFM3001@3:7"]);
+    expect(codes(model("  input x: f32[b, d]\n  param w: f32[d, d / 3]\n  output y = x @ w", "d = 8"))).toEqual(["TFM3001@3:19"]);
+    const exact = model("  input x: f32[b, d]\n  output y = reshape(x, [b, 2, d / 2])", "d = 8");
+    expect(codes(exact)).toEqual([]);
+    expect(shapeOf(exact, "y")).toBe("f32[b, 2, 4]");
+  });
+});
+
 describe("shape rules", () => {
   it("broadcast elementwise ops as NumPy does", () => {
     const src = model("  input x: f32[b, t, d]\n  input m: bool[t, t]\n  output y = where(m, x @ transpose(x), -inf)");
