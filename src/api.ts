@@ -1,6 +1,6 @@
 // The compiler's one API: the CLI and the language server are thin faces over these functions.
 import { DiagnosticSink, hasErrors, sortDiagnostics, type Diagnostic } from "./diag/diagnostic.js";
-import { IrEmitter } from "./ir/build.js";
+import { lowerOps } from "./ir/build.js";
 import type { Graph } from "./ir/graph.js";
 import type { Sources } from "./diag/render.js";
 import { instantiate, type Instantiation } from "./check/instantiate.js";
@@ -27,7 +27,11 @@ export interface CheckResult {
   readonly model?: GlobalSym & { kind: "block" };
   /** The model with its parameters applied, when the program is free of errors so far. */
   readonly instance?: Instantiation;
-  /** Symbolic shapes: the model's inputs and outputs, and what each expression evaluated to. */
+  /**
+   * Symbolic shapes: the model's inputs and outputs, and what each expression evaluated to. After
+   * an error, the types the error does not reach (for hovers); read inputs and outputs only when
+   * there are no errors.
+   */
   readonly shapes?: ShapeResult;
   /** Every source text a diagnostic may point into (the file and the standard library). */
   readonly sources: Sources;
@@ -65,7 +69,8 @@ export function check(text: string, file: string, options: CheckOptions = {}): C
     } else if (!model && options.settings?.size) {
       sink.report("TFM2008", { start: 0, end: 0 }, "--set was given, but the file defines no `model`");
     }
-    if (!sink.hasErrors) shapes = checkShapes(resolution, file, program, instance ? model : undefined, instance?.model.hparams, sink);
+    if (!sink.hasErrors) shapes = checkShapes(resolution, file, program, instance ? model : undefined, instance?.model.hparams, sink, true);
+    else shapes = recoveredShapes(resolution, file, program, model, options.settings);
   } catch (e) {
     const err = e instanceof Error ? e : new Error(String(e));
     sink.report("TFM9001", { start: 0, end: 0 }, `internal compiler error: ${err.message}`, {
@@ -75,12 +80,26 @@ export function check(text: string, file: string, options: CheckOptions = {}): C
   return { file, program, diagnostics: sortDiagnostics(sink.items), ...(resolution ? { resolution } : {}), ...(model ? { model } : {}), ...(instance ? { instance } : {}), ...(shapes ? { shapes } : {}), sources };
 }
 
+/**
+ * After an error, the editor still shows the shapes the error does not reach: the model is
+ * instantiated and checked once more into a scratch sink (what the error makes unknown stays
+ * unknown, and nothing it causes is reported twice). Only `types` is meant to be read.
+ */
+function recoveredShapes(res: Resolution, file: string, program: Program, model: (GlobalSym & { kind: "block" }) | undefined, settings: ReadonlyMap<string, string> | undefined): ShapeResult {
+  const scratch = new DiagnosticSink(file);
+  const values = new Map<string, Value>();
+  for (const [k, text] of settings ?? []) {
+    const v = parseSetting(text);
+    if (!("error" in v)) values.set(k, v);
+  }
+  const inst = model ? instantiate(res, model, values, file, scratch) : undefined;
+  return checkShapes(res, file, program, inst ? model : undefined, inst?.model.hparams, scratch);
+}
+
 /** The model as an IR graph, for a program that checked without errors. */
 export function buildGraph(r: CheckResult): Graph | undefined {
   if (hasErrors(r.diagnostics) || !r.model || !r.instance || !r.resolution) return undefined;
-  const emitter = new IrEmitter(r.model.name);
-  checkShapes(r.resolution, r.file, r.program, r.model, r.instance.model.hparams, new DiagnosticSink(r.file), emitter);
-  return emitter.g.finish();
+  return r.shapes ? lowerOps(r.model.name, r.shapes.ops) : undefined;
 }
 
 /**

@@ -11,7 +11,7 @@ import { matchArgs } from "./args.js";
 import { blockSig, type Resolution } from "./resolve.js";
 import type { GlobalSym } from "./symbols.js";
 import { TraceReporter } from "./trace.js";
-import { coerce, evaluate, show, type Lookup, type Value } from "./values.js";
+import { coerce, evaluate, notWhole, show, type Lookup, type Value } from "./values.js";
 
 export interface Weight {
   /** The checkpoint name: `h.0.attn.c_attn.weight`. */
@@ -174,7 +174,7 @@ class Instantiator {
         return;
       }
       const v = evaluate(d, lookup, this.reporter(g.file));
-      if (!v) return;
+      if (!v || notWhole(v, this.reporter(g.file))) return;
       if (v.kind !== "int" || v.v < 0) {
         this.report("TFM3004", g.file, d.span, `a dimension must be a non-negative integer, found ${show(v)}`);
         return;
@@ -220,7 +220,7 @@ class Instantiator {
     let count = 1;
     if (m.repeat) {
       const v = evaluate(m.repeat, lookup, report);
-      if (!v) return;
+      if (!v || notWhole(v, report)) return;
       if (v.kind !== "int" || v.v < 0 || v.v > limits.maxRepeat) {
         report("TFM3004", m.repeat.span, `repeat count must be an integer from 0 to ${limits.maxRepeat}, found ${show(v)}`);
         return;
@@ -234,8 +234,9 @@ class Instantiator {
       const a = bound[i];
       if (!a) return;
       const v = evaluate(a.value, lookup, report);
-      if (!v) ok = false;
-      args.set(p, v);
+      // An inexact quotient given for an int is reported here, in the caller's file; past it, it is a plain number.
+      if (!v || (p.type?.kind === "ScalarType" && p.type.name === "int" && notWhole(v, report))) ok = false;
+      args.set(p, v?.kind === "float" ? { kind: "float", v: v.v } : v);
     });
     if (!ok) return;
     if (m.checkpointName && !validName(m.checkpointName.value)) {

@@ -8,7 +8,8 @@ import { constants } from "./builtins.js";
 
 export type Value =
   | { readonly kind: "int"; readonly v: number }
-  | { readonly kind: "float"; readonly v: number }
+  /** `quotient`: from an integer division that is not exact (`100 / 8`); TFM3001 where a dim is needed. */
+  | { readonly kind: "float"; readonly v: number; readonly quotient?: { readonly span: Span; readonly message: string } }
   | { readonly kind: "bool"; readonly v: boolean }
   | { readonly kind: "str"; readonly v: string };
 
@@ -94,10 +95,8 @@ function arithmetic(e: A.Binary, op: "+" | "-" | "*" | "/" | "%", l: Value & { v
     const v = op === "+" ? l.v + r.v : op === "-" ? l.v - r.v : op === "*" ? l.v * r.v : op === "/" ? l.v / r.v : l.v % r.v;
     return { kind: "float", v };
   }
-  if (op === "/" && l.v % r.v !== 0) {
-    report("TFM3001", e.span, `${l.v} / ${r.v} is not a whole number; dimension arithmetic must be exact`);
-    return undefined;
-  }
+  // Scalars divide as in Python (`log(100 / 8)`); only where the quotient is used as a dim must it be whole.
+  if (op === "/" && l.v % r.v !== 0) return { kind: "float", v: l.v / r.v, quotient: { span: e.span, message: `${l.v} / ${r.v} is not a whole number; dimension arithmetic must be exact` } };
   const v = op === "+" ? l.v + r.v : op === "-" ? l.v - r.v : op === "*" ? l.v * r.v : op === "/" ? l.v / r.v : l.v % r.v;
   if (!Number.isSafeInteger(v) || Math.abs(v) > limits.maxInt) {
     report("TFM3005", e.span, `${l.v} ${op} ${r.v} is beyond 2^53 - 1, the largest exact integer`);
@@ -106,9 +105,16 @@ function arithmetic(e: A.Binary, op: "+" | "-" | "*" | "/" | "%", l: Value & { v
   return int(v);
 }
 
+/** Reports a quotient that is not whole where an integer is needed (TFM3001, at the division); true if it was one. */
+export function notWhole(v: Value, report: Report): boolean {
+  if (v.kind === "float" && v.quotient) report("TFM3001", v.quotient.span, v.quotient.message);
+  return v.kind === "float" && !!v.quotient;
+}
+
 /** Checks a value against a declared scalar type; ints widen to float. */
 export function coerce(v: Value, type: A.ScalarTypeName | undefined, span: Span, report: Report): Value | undefined {
   if (!type || type === v.kind) return v;
+  if (type === "int" && notWhole(v, report)) return undefined;
   if (type === "float" && v.kind === "int") return { kind: "float", v: v.v };
   return typeError(report, span, type, v);
 }

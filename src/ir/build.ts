@@ -1,12 +1,12 @@
-// Builds the IR from the checked program: the shape checker runs the model once more with this
-// emitter attached, and every value it computes gets a node. The IR's shapes are therefore
-// exactly the checked ones. Builtins lower to primitive ops through `lower`, one entry per builtin.
+// Lowers the elaborated program to the IR: each typed operation the checker recorded, in order,
+// becomes nodes (src/check/elaborated.ts), so the IR's shapes are exactly the checked ones and the
+// checker never runs twice. Builtins lower to primitive ops through `lower`, one entry per builtin.
 import type { BuiltinName } from "../check/builtins.js";
 import { addDim, constDim, constValue, mulDim, subDim, type Dim } from "../core/dim.js";
-import type { Emitter, IndexSub } from "../check/shapes/check.js";
+import type { IndexSub, TypedOp } from "../check/elaborated.js";
 import { asTensor, type DType, type SVal } from "../check/shapes/value.js";
 import type * as A from "../syntax/ast.js";
-import { GraphBuilder, type Attrs } from "./graph.js";
+import { GraphBuilder, type Attrs, type Graph } from "./graph.js";
 import type { BinaryOp as IrBinary, Op } from "./ops.js";
 
 const binaryOps: Record<Exclude<A.BinaryOp, "@">, IrBinary> = {
@@ -21,24 +21,50 @@ function typeOf(v: SVal): { dtype: DType; shape: readonly Dim[] } {
   return { dtype: t.dtype, shape: t.shape };
 }
 
-export class IrEmitter implements Emitter {
+/** The model `name`'s graph from its typed operations. */
+export function lowerOps(name: string, ops: readonly TypedOp[]): Graph {
+  const e = new IrEmitter(name);
+  for (const op of ops) e.lower(op);
+  return e.g.finish();
+}
+
+const refOf = (v: SVal): number | undefined => ("ref" in v ? v.ref : undefined);
+
+export class IrEmitter {
   readonly g: GraphBuilder;
   private readonly consts = new Map<string, number>();
+  /** The node of each elaborated value, by its ref. */
+  private readonly nodes = new Map<number, number>();
 
   constructor(name: string) {
     this.g = new GraphBuilder(name);
   }
 
-  get site() {
-    return this.g.site;
-  }
-  set site(s) {
-    this.g.site = s;
+  lower(op: TypedOp): void {
+    this.g.site = op.site;
+    switch (op.kind) {
+      case "input": return this.input(op.name, op.out);
+      case "weight": return this.weight(op.name, op.transposed, op.out);
+      case "output": return this.output(op.name, op.value);
+      case "unary": return this.unary(op.op, op.x, op.out);
+      case "binary": return this.binary(op.op, op.a, op.b, op.out);
+      case "builtin": return void lower[op.name](this, op.args, op.out);
+      case "index": return this.index(op.x, op.subs, op.out);
+      default: {
+        const never: never = op;
+        return never;
+      }
+    }
   }
 
   /** The node computing `v`; compile-time scalars become (shared) constants. */
   node(v: SVal): number {
-    if ("node" in v && v.node !== undefined) return v.node;
+    const ref = refOf(v);
+    if (ref !== undefined) {
+      const id = this.nodes.get(ref);
+      if (id === undefined) throw new Error(`IR: value ${ref} is used before the operation that computes it`);
+      return id;
+    }
     switch (v.kind) {
       case "int": return this.constant(constValue(v.dim) ?? v.dim, "i32");
       case "float": return this.constant(v.value ?? NaN, "f32");
@@ -57,7 +83,7 @@ export class IrEmitter implements Emitter {
 
   /** `v`'s node converted to `dtype` if needed; compile-time scalars become constants of `dtype`. */
   as(v: SVal, dtype: DType): number {
-    if (!("node" in v && v.node !== undefined)) {
+    if (refOf(v) === undefined) {
       const known = v.kind === "int" ? constValue(v.dim) : v.kind === "float" || v.kind === "bool" ? v.value : undefined;
       if (known !== undefined) return this.constant(dtype === "bool" ? Boolean(known) : Number(known), dtype);
     }
@@ -66,45 +92,50 @@ export class IrEmitter implements Emitter {
     return n.dtype === dtype ? id : this.g.add("cast", [id], {}, dtype, n.shape);
   }
 
-  /** Adds a node for `result` and returns `result` carrying it. */
+  /** Adds the node computing `result` (an elaborated value) and returns `result`. */
   emit(result: SVal, op: Op, inputs: readonly number[], attrs: Attrs = {}): SVal {
     const { dtype, shape } = typeOf(result);
-    return { ...result, node: this.g.add(op, inputs, attrs, dtype, shape) } as SVal;
+    return this.bind(result, this.g.add(op, inputs, attrs, dtype, shape));
   }
 
-  input(name: string, v: SVal): SVal {
+  private bind(result: SVal, id: number): SVal {
+    const ref = refOf(result);
+    if (ref === undefined) throw new Error("IR: an operation's result has no ref");
+    this.nodes.set(ref, id);
+    return result;
+  }
+
+  private input(name: string, v: SVal): void {
     const out = this.emit(v, "input", [], { name });
     this.g.inputs.push({ name, node: this.node(out) });
-    return out;
   }
 
-  weight(name: string, transposed: boolean, v: SVal): SVal {
+  private weight(name: string, transposed: boolean, v: SVal): void {
     const { dtype, shape } = typeOf(v);
-    return { ...v, node: this.g.weight(name, transposed, dtype, shape) } as SVal;
+    this.bind(v, this.g.weight(name, transposed, dtype, shape));
   }
 
-  output(name: string, v: SVal): void {
-    if (v.kind !== "unknown") this.g.outputs.push({ name, node: this.node(v) });
+  private output(name: string, v: SVal): void {
+    this.g.outputs.push({ name, node: this.node(v) });
   }
 
-  unary(op: A.UnaryOp, x: SVal, result: SVal): SVal {
-    return this.emit(result, op === "-" ? "neg" : "not", [this.as(x, typeOf(result).dtype)]);
+  private unary(op: A.UnaryOp, x: SVal, result: SVal): void {
+    this.emit(result, op === "-" ? "neg" : "not", [this.as(x, typeOf(result).dtype)]);
   }
 
-  binary(op: A.BinaryOp, a: SVal, b: SVal, result: SVal): SVal {
-    if (op === "@") return this.emit(result, "matmul", [this.node(a), this.node(b)]);
+  private binary(op: A.BinaryOp, a: SVal, b: SVal, result: SVal): void {
+    if (op === "@") {
+      this.emit(result, "matmul", [this.node(a), this.node(b)]);
+      return;
+    }
     const out = typeOf(result).dtype;
     const logical = op === "&&" || op === "||";
     const comparison = ["==", "!=", "<", "<=", ">", ">="].includes(op);
     const operand = logical ? "bool" : comparison ? common(a, b) : out;
-    return this.emit(result, binaryOps[op], [this.as(a, operand), this.as(b, operand)]);
+    this.emit(result, binaryOps[op], [this.as(a, operand), this.as(b, operand)]);
   }
 
-  builtin(name: BuiltinName, args: readonly SVal[], result: SVal): SVal {
-    return lower[name](this, args, result);
-  }
-
-  index(x: SVal, subs: readonly IndexSub[], result: SVal): SVal {
+  private index(x: SVal, subs: readonly IndexSub[], result: SVal): void {
     const t = typeOf(x);
     const rank = t.shape.length;
     const named = subs.filter((s) => s.t !== "rest").length;
@@ -134,7 +165,7 @@ export class IrEmitter implements Emitter {
     }
     const r = typeOf(result);
     if (r.shape.length !== shape.length) id = this.g.add("reshape", [id], {}, r.dtype, r.shape);
-    return { ...result, node: id } as SVal;
+    this.bind(result, id);
   }
 }
 

@@ -17,7 +17,8 @@ export function inlayHints(c: Checked, range: Range): InlayHint[] {
   }
   const hints: InlayHint[] = [];
   for (const n of names) {
-    const types = n.name && n.span.end >= from && n.span.end <= to ? typesAt(c, n.span) : undefined;
+    // Unknown values (after an error) get no hint rather than `: ?`.
+    const types = n.name && n.span.end >= from && n.span.end <= to ? typesAt(c, n.span)?.filter((t) => t !== "?") : undefined;
     if (!types?.length) continue;
     hints.push({ position: positionOf(c.lines, n.span.end), label: `: ${types.join(" | ")}`, kind: InlayHintKind.Type, paddingLeft: false });
   }

@@ -101,6 +101,45 @@ describe("tfm run", () => {
     }
   });
 
+  it("binds `n` of an input `f32[2 * n, n]` from its bare dim: [4, 2] runs, [3, 2] is TFM5208", async () => {
+    const f = join(dir, "compound.tfm");
+    writeFileSync(f, "model M() {\n  input x: f32[2 * n, n]\n  output y = x + 1.0\n}\n");
+    const out = join(dir, "compound");
+    const r = await tfm("run", f, "--random-weights", "--input", "x=[[1, 2], [3, 4], [5, 6], [7, 8]]", "-o", out);
+    expect(r.err).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.out).toContain("output y: f32[4, 2]  (f32[2 * n, n])");
+    expect([...(readNpy(readFileSync(join(out, "y.npy"))).data as Float32Array)]).toEqual([2, 3, 4, 5, 6, 7, 8, 9]);
+    const bad = await tfm("run", f, "--random-weights", "--input", "x=[[1, 2], [3, 4], [5, 6]]", "-o", join(dir, "compound-bad"));
+    expect(bad.code).toBe(1);
+    expect(bad.err).toContain("error[TFM5208]: input `x` expects f32[2 * n, n], but the value given has shape [3, 2]: dim 0 is 3, and it must be 4 (`2 * n`, with n = 2)");
+  });
+
+  it("a repeat stack of a block with two outputs gives every copy's second output, stacked along a new leading axis", async () => {
+    const f = join(dir, "stack2.tfm");
+    writeFileSync(f, "block B() {\n  input x: f32[n, 2]\n  param w: f32[2, 2]\n  y = x @ w\n  output out = y\n  output s = sum(y, -1)\n}\n\nmodel M() {\n  input x: f32[n, 2]\n  layer h = repeat(3) B()\n  y, s = h(x)\n  output last = y\n  output sums = s\n}\n");
+    const out = join(dir, "stack2");
+    const r = await tfm("run", f, "--random-weights", "--input", "x=[[1, 2], [3, 4]]", "-o", out);
+    expect(r.err).toBe("");
+    expect(r.out).toContain("output sums: f32[3, 2]  (f32[3, n])");
+    const last = readNpy(readFileSync(join(out, "last.npy"))).data as Float32Array;
+    const sums = readNpy(readFileSync(join(out, "sums.npy"))).data as Float32Array;
+    // The last copy's row sums are the last row of `sums`; the copies before differ (own weights).
+    expect(sums[4]).toBeCloseTo(last[0]! + last[1]!, 5);
+    expect(sums[5]).toBeCloseTo(last[2]! + last[3]!, 5);
+    expect(sums[0]).not.toBeCloseTo(sums[4]!, 5);
+  });
+
+  it("divides compile-time scalars as real numbers: x * log(100 / 8)", async () => {
+    const f = join(dir, "realdiv.tfm");
+    writeFileSync(f, "model M() {\n  input x: f32[2]\n  output y = x * log(100 / 8)\n}\n");
+    const out = join(dir, "realdiv");
+    expect(await tfm("run", f, "--random-weights", "--input", "x=[1, 2]", "-o", out).code).toBe(0);
+    const y = readNpy(readFileSync(join(out, "y.npy"))).data as Float32Array;
+    expect(y[0]).toBeCloseTo(Math.log(12.5), 5);
+    expect(y[1]).toBeCloseTo(2 * Math.log(12.5), 5);
+  });
+
   it("needs exactly one source of weights, and inputs that fit", async () => {
     expect((await tfm("run", "models/gpt2.tfm", "--input", "input_ids=[[1]]")).code).toBe(2);
     const bad = await tfm("run", "models/gpt2.tfm", ...small, "--random-weights", "--input", "input_ids=[1, 2]");

@@ -140,6 +140,21 @@ describe("hover", () => {
     expect(hoverText(await client.hover(gpt2Uri, at(gpt2, "n_layer = 12")))).toContain("value in the model: 12");
   });
 
+  it("still shows shapes where one typo in gpt2.tfm does not reach (hover and inlay hints)", async () => {
+    const u = uri();
+    const typo = gpt2.replace("gelu_tanh(c_fc(x))", "gelu_tanhh(c_fc(x))");
+    await client.open(u, typo);
+    const ds = await client.diagnostics(u, 1);
+    expect(ds.map((d) => d.code)).toEqual(["TFM2001"]);
+    // The model's embeddings and each block's attention come before the typo's value is used.
+    expect(hoverText(await client.hover(u, at(typo, "x = drop(")))).toContain("(binding) x: f32[batch, seq, 768]");
+    expect(hoverText(await client.hover(u, at(typo, "c_fc(x)", 5)))).toContain("x: f32[batch, seq, 768]");
+    const hints = (await client.inlayHints(u, { start: { line: 0, character: 0 }, end: { line: 999, character: 0 } }))!;
+    expect(hints).toContainEqual(expect.objectContaining({ position: at(typo, "heads = scaled", 5), label: ": f32[batch, 12, seq, 64]" }));
+    // What the typo makes unknown gets no hint rather than a wrong one.
+    expect(hints.some((h) => h.position.line === at(typo, "logits = ").line)).toBe(false);
+  });
+
   it("answers null where there is nothing to say", async () => {
     expect(await client.hover(gpt2Uri, { line: 0, character: 3 })).toBeNull(); // a comment
   });

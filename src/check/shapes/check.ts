@@ -18,45 +18,31 @@ import { addDim, constDim, constValue, DimOverflow, divDim, equalDims, mulDim, n
 import { elementwise, rules, type RuleCtx } from "./rules.js";
 import { Scope, type Binding, type LayerRef } from "./scope.js";
 import { showType, symbolicInput, unify } from "./unify.js";
-import { asTensor, intVal, showValue, tensor, unknown, type SVal } from "./value.js";
+import { asTensor, intVal, quotientIn, showValue, tensor, unknown, type SVal } from "./value.js";
+import type { Elaborated, Site, TypedOp } from "../elaborated.js";
+import { memoKey, replay, type Applied } from "./memo.js";
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 type Block = GlobalSym & { kind: "block" };
 type Fn = GlobalSym & { kind: "fn" };
 
-export interface ShapeResult {
-  /** What each expression and declared name evaluated to, by `file:start:end` (for hovers). */
-  readonly types: ReadonlyMap<string, readonly string[]>;
-  /** The model's inputs and outputs with their shapes. */
-  readonly inputs: readonly { name: string; value: SVal }[];
-  readonly outputs: readonly { name: string; value: SVal }[];
-}
+/** The checker's result: the elaborated program (the model's operations only when asked for). */
+export type ShapeResult = Elaborated;
 
 export const typeKey = (file: string, span: Span) => `${file}:${span.start}:${span.end}`;
 
 /**
- * What the checker tells an IR builder as it evaluates (src/ir/build.ts implements it): each hook
- * gets the operands and the checked result, and returns the result with its IR node.
+ * Checks the program: the model on symbolic inputs (with `elaborate`, recording its typed
+ * operations for the IR: every application is then evaluated on its own, never memoized), then the
+ * blocks and functions the model does not reach.
  */
-export interface Emitter {
-  /** The user's expression being evaluated, for run-time errors; undefined outside the user's file. */
-  site: { file: string; start: number; end: number } | undefined;
-  input(name: string, v: SVal): SVal;
-  weight(name: string, transposed: boolean, v: SVal): SVal;
-  output(name: string, v: SVal): void;
-  unary(op: A.UnaryOp, x: SVal, result: SVal): SVal;
-  binary(op: A.BinaryOp, a: SVal, b: SVal, result: SVal): SVal;
-  builtin(name: BuiltinName, args: readonly SVal[], result: SVal): SVal;
-  index(x: SVal, subscripts: readonly IndexSub[], result: SVal): SVal;
-}
-
-/** A resolved subscript: `...`, a slice (bounds as dims), or an integer index. */
-export type IndexSub = { readonly t: "rest" } | { readonly t: "slice"; readonly start?: SVal; readonly end?: SVal } | { readonly t: "at"; readonly v: SVal };
-
-export function checkShapes(res: Resolution, userFile: string, program: A.Program, model: Block | undefined, hparams: ReadonlyMap<string, Value> | undefined, sink: DiagnosticSink, emitter?: Emitter): ShapeResult {
-  const c = new ShapeChecker(res, userFile, sink, emitter);
+export function checkShapes(res: Resolution, userFile: string, program: A.Program, model: Block | undefined, hparams: ReadonlyMap<string, Value> | undefined, sink: DiagnosticSink, elaborate = false): ShapeResult {
+  const c = new ShapeChecker(res, userFile, sink, elaborate && !!model && !!hparams);
   const io = model && hparams ? c.checkModel(model, hparams) : { inputs: [], outputs: [] };
-  if (!emitter) c.checkUnreached(program);
-  return { types: c.types, ...io };
+  const ops = c.ops;
+  c.checkUnreached(program);
+  return { types: c.types, ...io, ops };
 }
 
 /** The evaluation context of one block or function body. */
@@ -72,13 +58,19 @@ interface Ctx {
 class ShapeChecker {
   readonly types = new Map<string, string[]>();
   private readonly trace: TraceReporter;
-  private readonly memo = new Map<string, SVal>();
+  private readonly memo = new Map<string, Applied>();
   private readonly reached = new Set<A.Item>();
   private generic = false;
   private depth = 0;
   private tooDeepReported = false;
 
-  constructor(private readonly res: Resolution, private readonly userFile: string, sink: DiagnosticSink, private readonly emitter?: Emitter) {
+  /** The model's typed operations, when elaborating (`recording`). */
+  readonly ops: TypedOp[] = [];
+  private nextRef = 0;
+  /** The user's expression being evaluated: the site of the operations recorded meanwhile. */
+  private site: Site | undefined;
+
+  constructor(private readonly res: Resolution, private readonly userFile: string, sink: DiagnosticSink, private recording: boolean) {
     this.trace = new TraceReporter(sink, userFile);
   }
 
@@ -86,12 +78,13 @@ class ShapeChecker {
 
   checkModel(model: Block, hparams: ReadonlyMap<string, Value>) {
     const scope = new Scope();
-    for (const [k, v] of hparams) scope.define(k, fromValue(v));
+    for (const [k, v] of hparams) scope.define(k, fromValue(v, model.file));
     const io = this.runBlock(model, scope, "", (input, ctx) => {
       const v = symbolicInput(input.type, scope, (e) => this.dim(e, ctx), (d) => this.report("TFM4014", ctx.file, d.span, "a model input needs a fixed number of dims: name each one (`i32[batch, seq]`)"));
-      return this.emitter && v.kind !== "unknown" ? this.emitter.input(input.name.name, v) : v;
+      return this.recording && v.kind !== "unknown" ? this.op({ kind: "input", name: input.name.name, out: v }) : v;
     });
-    for (const o of io.outputs) this.emitter?.output(o.name, o.value);
+    if (this.recording) for (const o of io.outputs) if (o.value.kind !== "unknown") this.ops.push({ kind: "output", name: o.name, value: o.value, site: this.site });
+    this.recording = false;
     return io;
   }
 
@@ -113,6 +106,20 @@ class ShapeChecker {
       if (g.kind === "block") this.runBlock(g, scope, "", (input) => symbolicInput(input.type, scope, (e) => this.dim(e, ctx), () => {}));
       else this.body(item.body, ctx, []);
     }
+  }
+
+  /** Records an operation computing `out`; returns `out` carrying its ref (each item of a tuple its own). */
+  private op<T extends DistributiveOmit<TypedOp, "site">>(o: T): SVal {
+    const withRef = (v: SVal): SVal => (v.kind === "tuple" ? { kind: "tuple", items: v.items.map(withRef) } : { ...v, ref: this.nextRef++ } as SVal);
+    const out = withRef((o as { out: SVal }).out);
+    this.ops.push({ ...o, out, site: this.site } as TypedOp);
+    return out;
+  }
+
+  /** A memoized application's result; while elaborating, its operations recorded again for this one. */
+  private reuse(first: Applied, args: readonly (SVal | undefined)[], path: string): SVal {
+    if (!this.recording) return first.result;
+    return replay(first, args, path, this.site, () => this.nextRef++, (op) => this.ops.push(op));
   }
 
   // ---- reporting ---------------------------------------------------------------------------
@@ -141,6 +148,13 @@ class ShapeChecker {
     const list = this.types.get(key);
     if (!list) this.types.set(key, [shown]);
     else if (!list.includes(shown) && list.length < 4) list.push(shown);
+  }
+
+  /** A quotient that is not whole where an integer is needed: TFM3001 where the division was written. */
+  private notWhole(v: SVal): boolean {
+    const q = quotientIn(v);
+    if (q) this.report("TFM3001", q.file, q.span, q.message);
+    return !!q;
   }
 
   /** Recursion is reported by the resolver; a legitimately deep chain gets TFM3009 here. */
@@ -174,9 +188,10 @@ class ShapeChecker {
   private callBlock(g: Block, hparams: ReadonlyMap<string, SVal>, path: string, args: readonly (SVal | undefined)[], argSpans: readonly (Span | undefined)[], call: { file: string; span: Span; what: string }): SVal {
     // Checking alone may reuse the result for the same parameters and argument shapes; building
     // the IR may not (each application computes on its own weights and values).
-    const key = this.emitter ? undefined : `B:${g.file}:${g.name}:${[...hparams].map(([k, v]) => `${k}=${showValue(v)}`).join(",")}:${args.map((a) => (a ? showValue(a) : "-")).join(",")}`;
-    const hit = key && this.memo.get(key);
-    if (hit) return hit;
+    const key = memoKey(`B:${g.file}:${g.name}`, hparams, args, this.recording);
+    const hit = this.memo.get(key);
+    if (hit) return this.reuse(hit, args, path);
+    const [start, site] = [this.ops.length, this.site];
     if (this.tooDeep(call.file, call.span)) return unknown;
     const scope = new Scope();
     for (const [k, v] of hparams) scope.define(k, v);
@@ -197,13 +212,13 @@ class ShapeChecker {
       }
     });
     const result: SVal = outputs.length === 1 ? outputs[0]!.value : { kind: "tuple", items: outputs.map((o) => o.value) };
-    if (key) this.memo.set(key, result);
+    this.memo.set(key, { result, args, path, site, ops: this.ops.slice(start) });
     return result;
   }
 
   /** Binds `v` to a declared type; false after reporting a mismatch (the value is then unknown). */
   private bindTyped(t: A.TensorType, v: SVal, scope: Scope, ctx: Ctx, at: { file: string; span: Span }, decl: { name: A.Ident }): boolean {
-    const typeText = showType(t, formatExpr);
+    const typeText = showType(t, showExpr);
     return unify(t, v, scope, {
       dim: (e) => this.dim(e, { ...ctx, scope }),
       mismatch: (code, message, notes = []) => this.report(code, at.file, at.span, `\`${decl.name.name}\`: ${message}`, notes, [{ file: ctx.file, span: decl.name.span, message: `\`${decl.name.name}\` is declared ${typeText} here` }]),
@@ -211,16 +226,22 @@ class ShapeChecker {
     }, typeText);
   }
 
-  /** Applies a layer; a repeat stack threads its first input through every copy. */
+  /**
+   * Applies a layer. A repeat stack threads its first input through every copy; a block with
+   * several outputs gives the last copy's first output and, for each other output, every copy's
+   * value stacked along a new leading axis (`[n, ...]`: per-layer attention weights, say).
+   */
   private applyLayer(ref: LayerRef, args: (SVal | undefined)[], argSpans: (Span | undefined)[], file: string, span: Span): SVal {
     const what = `block \`${ref.block.name}\` (${ref.decl.name.name})`;
     if (!ref.stacked) return this.callBlock(ref.block, ref.hparams, ref.path, args, argSpans, { file, span, what });
     const n = ref.count ?? 1;
     let out: SVal = args[0] ?? unknown;
+    const perCopy: SVal[][] = [];
     for (let i = 0; i < n; i++) {
       const input = args[0];
       out = this.callBlock(ref.block, ref.hparams, `${ref.path}.${i}`, args, argSpans, { file, span, what: `block \`${ref.block.name}\` (${ref.decl.name.name}.${i})` });
-      const first = out.kind === "tuple" ? out.items[0]! : out;
+      const first = out.kind === "tuple" ? out.items[0] ?? unknown : out;
+      if (out.kind === "tuple") out.items.slice(1).forEach((v, j) => (perCopy[j] ??= []).push(v));
       if (input && first.kind !== "unknown" && showValue(first) !== showValue(input)) {
         const a = asTensor(first);
         const b = asTensor(input);
@@ -231,7 +252,14 @@ class ShapeChecker {
       }
       args = [first, ...args.slice(1)];
     }
-    return out;
+    if (out.kind !== "tuple" || !perCopy.length) return out;
+    const stacked = perCopy.map((values) => {
+      if (values.some((v) => v.kind === "unknown")) return unknown;
+      const list: SVal = { kind: "list", items: values };
+      const r = rules.stack([list, intVal(0)], this.ruleCtx(file, span, []));
+      return this.recording && needsNode(r) ? this.op({ kind: "builtin", name: "stack", args: [list, intVal(0)], out: r }) : r;
+    });
+    return { kind: "tuple", items: [out.items[0]!, ...stacked] };
   }
 
   // ---- bodies ------------------------------------------------------------------------------
@@ -291,7 +319,7 @@ class ShapeChecker {
           shape.push(v);
         }
         let t = tensor(m.type.dtype, shape);
-        if (this.emitter) t = this.emitter.weight(joinPath(ctx.path, m.checkpointName?.value ?? m.name.name), m.transposed, t);
+        if (this.recording) t = this.op({ kind: "weight", name: joinPath(ctx.path, m.checkpointName?.value ?? m.name.name), transposed: m.transposed, out: t });
         this.record(ctx.file, m.name.span, t);
         return t;
       });
@@ -302,8 +330,7 @@ class ShapeChecker {
 
   private layerRef(m: A.LayerDecl, ctx: Ctx): Binding {
     const g = this.res.globalsFor(ctx.file).get(m.callee.name);
-    if (g?.kind !== "block") return unknown;
-    this.reached.add(g.decl);
+    if (g?.kind !== "block") return unknown; // a block only declared, never applied, is checked as unreached
     const bound = matchArgs(m.args, { what: "", params: g.decl.params.map((p) => ({ name: p.name.name, optional: !!p.default })) }, m.span);
     const hp = new Map<string, SVal>();
     const inner: Ctx = { file: g.file, path: "", scope: new Scope(), lazy: new Map() };
@@ -360,14 +387,15 @@ class ShapeChecker {
   private dim(e: A.Expr, ctx: Ctx): Dim | undefined {
     const v = this.expr(e, ctx);
     if (v.kind === "int") return v.dim;
+    if (this.notWhole(v)) return undefined;
     if (v.kind !== "unknown") this.report("TFM4010", ctx.file, e.span, `a dimension must be an integer, found ${showValue(v)}`);
     return undefined;
   }
 
   expr(e: A.Expr, ctx: Ctx): SVal {
     let v: SVal;
-    const site = this.emitter?.site;
-    if (this.emitter && ctx.file === this.userFile) this.emitter.site = { file: ctx.file, start: e.span.start, end: e.span.end };
+    const site = this.site;
+    if (this.recording && ctx.file === this.userFile) this.site = { file: ctx.file, start: e.span.start, end: e.span.end };
     try {
       v = this.exprInner(e, ctx);
     } catch (err) {
@@ -375,7 +403,7 @@ class ShapeChecker {
       this.report("TFM3005", ctx.file, e.span, "dimension arithmetic here passes 2^53, the largest exact integer");
       v = unknown;
     } finally {
-      if (this.emitter) this.emitter.site = site;
+      this.site = site;
     }
     this.record(ctx.file, e.span, v);
     return v;
@@ -404,13 +432,13 @@ class ShapeChecker {
       {
         const x = this.expr(e.operand, ctx);
         const r = this.unary(e, x, ctx);
-        return this.emitter && needsNode(r) ? this.emitter.unary(e.op, x, r) : r;
+        return this.recording && needsNode(r) ? this.op({ kind: "unary", op: e.op, x, out: r }) : r;
       }
       case "Binary":
       {
         const [l, r] = [this.expr(e.left, ctx), this.expr(e.right, ctx)];
         const out = this.binary(e, l, r, ctx);
-        return this.emitter && needsNode(out) ? this.emitter.binary(e.op, l, r, out) : out;
+        return this.recording && needsNode(out) ? this.op({ kind: "binary", op: e.op, a: l, b: r, out }) : out;
       }
       case "Call":
         return this.call(e, ctx);
@@ -457,12 +485,15 @@ class ShapeChecker {
     if (scalar(l) && scalar(r) && e.op !== "&&" && e.op !== "||") {
       const [a, b] = [num(l), num(r)];
       const known = a !== undefined && b !== undefined;
+      // What is computed from an inexact quotient is no dim either (`head * (d / head)`).
+      const q = quotientIn(l) ?? quotientIn(r);
+      const float = (value: number) => ({ kind: "float" as const, ...(known ? { value } : {}), ...(q ? { quotient: q } : {}) });
       switch (e.op) {
-        case "+": return { kind: "float", ...(known ? { value: a + b } : {}) };
-        case "-": return { kind: "float", ...(known ? { value: a - b } : {}) };
-        case "*": return { kind: "float", ...(known ? { value: a * b } : {}) };
-        case "/": return { kind: "float", ...(known ? { value: a / b } : {}) };
-        case "%": return { kind: "float", ...(known ? { value: a % b } : {}) };
+        case "+": return float(a! + b!);
+        case "-": return float(a! - b!);
+        case "*": return float(a! * b!);
+        case "/": return float(a! / b!);
+        case "%": return float(a! % b!);
         default: return { kind: "bool", ...(known ? { value: compare(e.op, a, b) } : {}) };
       }
     }
@@ -500,7 +531,11 @@ class ShapeChecker {
           return unknown;
         }
         const { q, exact } = divDim(a, b);
-        if (exact === false) this.report("TFM3001", ctx.file, e.span, `${showDim(a)} / ${showDim(b)} is not a whole number; dimension arithmetic must be exact`);
+        const [x, y] = [constValue(a), constValue(b)];
+        // Scalars divide as in Python (`log(100 / 8)`); only where the quotient is used as a dim must it be whole.
+        const message = `${showDim(a)} / ${showDim(b)} is not a whole number; dimension arithmetic must be exact`;
+        if (exact === false && x !== undefined && y !== undefined) return { kind: "float", value: x / y, quotient: { file: ctx.file, span: e.span, message } };
+        if (exact === false) this.report("TFM3001", ctx.file, e.span, message);
         else if (exact === undefined) this.report("TFM4009", ctx.file, e.span, `cannot prove that ${showDim(b)} divides ${showDim(a)}`, [`this holds only for values of ${[...new Set([...symbolsOf(a), ...symbolsOf(b)])].join(", ")} where ${showDim(a)} is a multiple of ${showDim(b)}`]);
         return exact === false ? unknown : { kind: "int", dim: q };
       }
@@ -549,8 +584,9 @@ class ShapeChecker {
       const { values, spans } = evalArgs(sig.params.map((p) => ({ name: p.name, optional: "default" in p })));
       if (values.some((v, i) => !v && !("default" in sig.params[i]!))) return unknown; // reported by the resolver
       const args = values.map((v, i) => v ?? defaultValue((sig.params[i] as { default: string }).default));
+      if (args.some((v, i) => (sig.params[i]!.kind === "int" || sig.params[i]!.kind === "ints") && this.notWhole(v))) return unknown;
       const out = rules[g.name as BuiltinName](args, this.ruleCtx(ctx.file, e.span, spans));
-      return this.emitter && (needsNode(out) || out.kind === "tuple") ? this.emitter.builtin(g.name as BuiltinName, args, out) : out;
+      return this.recording && (needsNode(out) || out.kind === "tuple") ? this.op({ kind: "builtin", name: g.name as BuiltinName, args, out }) : out;
     }
     e.args.forEach((a) => this.expr(a.value, ctx));
     return unknown;
@@ -558,9 +594,10 @@ class ShapeChecker {
 
   private callFn(g: Fn, args: readonly (SVal | undefined)[], argSpans: readonly (Span | undefined)[], file: string, span: Span): SVal {
     this.reached.add(g.decl);
-    const key = this.emitter ? undefined : `F:${g.file}:${g.name}:${args.map((a) => (a ? showValue(a) : "-")).join(",")}`;
-    const hit = key && this.memo.get(key);
-    if (hit) return hit;
+    const key = memoKey(`F:${g.file}:${g.name}`, new Map(), args, this.recording);
+    const hit = this.memo.get(key);
+    if (hit) return this.reuse(hit, args, "");
+    const [start, site] = [this.ops.length, this.site];
     if (this.tooDeep(file, span)) return unknown;
     const scope = new Scope();
     const ctx: Ctx = { file: g.file, path: "", scope, lazy: new Map() };
@@ -570,6 +607,7 @@ class ShapeChecker {
       const at = given ? { file, span: argSpans[i] ?? span } : { file: g.file, span: p.span };
       let ok = true;
       if (p.type?.kind === "TensorType") ok = this.bindTyped(p.type, v, scope, ctx, at, p);
+      else if (p.type?.name === "int" && this.notWhole(v)) ok = false;
       else if (p.type && v.kind !== "unknown" && v.kind !== p.type.name && !(p.type.name === "float" && v.kind === "int")) {
         this.report("TFM4010", at.file, at.span, `\`${p.name.name}\` must be ${p.type.name === "int" ? "an" : "a"} ${p.type.name}, found ${showValue(v)}`, [], [{ file: g.file, span: p.name.span, message: `\`${p.name.name}\` is declared here` }]);
         ok = false;
@@ -585,7 +623,7 @@ class ShapeChecker {
         this.depth--;
       }
     });
-    if (key) this.memo.set(key, out);
+    this.memo.set(key, { result: out, args, path: "", site, ops: this.ops.slice(start) });
     return out;
   }
 
@@ -631,7 +669,7 @@ class ShapeChecker {
     }
     out.push(...v.shape.slice(k));
     const result = tensor(v.dtype, out);
-    return this.emitter ? this.emitter.index(v, subs, result) : result;
+    return this.recording ? this.op({ kind: "index", x: v, subs, out: result }) : result;
   }
 
   /**
@@ -687,6 +725,23 @@ class ShapeChecker {
   }
 }
 
+/** An expression as source text; one with a syntax error inside (checked after errors, for hovers) as `?`. */
+const showExpr = (e: A.Expr): string => (hasSyntaxError(e) ? "?" : formatExpr(e));
+
+function hasSyntaxError(e: A.Expr | A.Subscript): boolean {
+  switch (e.kind) {
+    case "Error": return true;
+    case "Unary": return hasSyntaxError(e.operand);
+    case "Binary": return hasSyntaxError(e.left) || hasSyntaxError(e.right);
+    case "Call": return hasSyntaxError(e.callee) || e.args.some((a) => hasSyntaxError(a.value));
+    case "Index": return hasSyntaxError(e.target) || e.subscripts.some(hasSyntaxError);
+    case "Member": return hasSyntaxError(e.target);
+    case "List": return e.elements.some(hasSyntaxError);
+    case "Slice": return (!!e.start && hasSyntaxError(e.start)) || (!!e.end && hasSyntaxError(e.end));
+    default: return false;
+  }
+}
+
 /** Values the IR must compute: tensors, and scalars whose value is only known at run time. */
 const needsNode = (v: SVal): boolean => v.kind === "tensor" || (v.kind === "float" && v.value === undefined) || (v.kind === "bool" && v.value === undefined);
 
@@ -706,10 +761,11 @@ function compare(op: A.BinaryOp, a: number, b: number): boolean {
   }
 }
 
-function fromValue(v: Value): SVal {
+/** A model parameter's value (`file`: the model's, where an inexact quotient was written). */
+function fromValue(v: Value, file: string): SVal {
   switch (v.kind) {
     case "int": return intVal(v.v);
-    case "float": return { kind: "float", value: v.v };
+    case "float": return { kind: "float", value: v.v, ...(v.quotient ? { quotient: { file, ...v.quotient } } : {}) };
     case "bool": return { kind: "bool", value: v.v };
     case "str": return { kind: "str", value: v.v };
   }

@@ -2,7 +2,7 @@
 // rank, binds fresh dims (T) and packs (*batch) in the callee's scope, and checks the rest.
 import type { Code } from "../../diag/codes.js";
 import type * as A from "../../syntax/ast.js";
-import { constDim, equalDims, showDim, showShape, symDim, type Dim } from "../../core/dim.js";
+import { equalDims, showDim, showShape, symDim, type Dim } from "../../core/dim.js";
 import { asTensor, showValue, tensor, type SVal } from "./value.js";
 import type { Scope } from "./scope.js";
 
@@ -49,29 +49,35 @@ export function unify(t: A.TensorType, v: SVal, scope: Scope, ctx: UnifyCtx, typ
   }
   const tail = vi < 0 ? 0 : t.dims.length - vi - 1;
   const packLen = shape.length - fixed;
+  const axis = (i: number) => (vi >= 0 && i > vi ? shape.length - tail + (i - vi - 1) : i);
+  // Bare names not yet bound are bound first, wherever they stand, so a compound dim may use a
+  // name introduced to its right (`f32[2 * n, n]`); every other dim is then checked in order.
+  const binding = new Set<number>();
+  t.dims.forEach((d, i) => {
+    if (d.kind === "Name" && !scope.lookup(d.name)) {
+      scope.define(d.name, { kind: "int", dim: shape[axis(i)]! });
+      binding.add(i);
+    } else if (d.kind === "Pack" && !scope.lookup(d.name.name)) {
+      scope.define(d.name.name, { kind: "list", items: shape.slice(vi, vi + packLen).map((x) => ({ kind: "int" as const, dim: x })) });
+      binding.add(i);
+    }
+  });
   let ok = true;
   t.dims.forEach((d, i) => {
-    if (!ok) return;
-    if (d.kind === "Ellipsis") return;
+    if (!ok || binding.has(i) || d.kind === "Ellipsis") return;
     if (d.kind === "Pack") {
       const dims = shape.slice(vi, vi + packLen);
       const prior = scope.lookup(d.name.name);
-      if (prior?.kind === "list") {
-        const same = prior.items.length === dims.length && prior.items.every((x, k) => x.kind === "int" && equalDims(x.dim, dims[k]!) === true);
-        if (!same) {
-          const before = prior.items.map((x) => (x.kind === "int" ? x.dim : undefined)).filter((x): x is Dim => !!x);
-          ctx.mismatch("TFM4001", `*${d.name.name} is ${showShape(before)} elsewhere in this signature, but ${showShape(dims)} here`);
-          ok = false;
-        }
-      } else scope.define(d.name.name, { kind: "list", items: dims.map((x) => ({ kind: "int" as const, dim: x })) });
+      const same = prior?.kind === "list" && prior.items.length === dims.length && prior.items.every((x, k) => x.kind === "int" && equalDims(x.dim, dims[k]!) === true);
+      if (prior?.kind === "list" && !same) {
+        const before = prior.items.map((x) => (x.kind === "int" ? x.dim : undefined)).filter((x): x is Dim => !!x);
+        ctx.mismatch("TFM4001", `*${d.name.name} is ${showShape(before)} elsewhere in this signature, but ${showShape(dims)} here`);
+        ok = false;
+      }
       return;
     }
-    const k = vi >= 0 && i > vi ? shape.length - tail + (i - vi - 1) : i;
+    const k = axis(i);
     const a = shape[k]!;
-    if (d.kind === "Name" && !scope.lookup(d.name)) {
-      scope.define(d.name, { kind: "int", dim: a });
-      return;
-    }
     const want = ctx.dim(d);
     if (!want) return;
     const eq = equalDims(want, a);
@@ -91,16 +97,21 @@ function bindFresh(t: A.TensorType, scope: Scope): void {
   }
 }
 
-/** A model input's value: fresh names become symbols (`batch`, `seq`). */
+/**
+ * A model input's value: bare names not yet bound become symbols (`batch`, `seq`), all of them
+ * first, so that compound dims may name symbols introduced to their right (`f32[2 * n, n]`). A
+ * dim with no value (an error reported where it was evaluated) is an opaque symbol, never a guess.
+ */
 export function symbolicInput(t: A.TensorType, scope: Scope, dim: (e: A.Expr) => Dim | undefined, reportVariadic: (d: A.Dim) => void): SVal {
-  const shape: Dim[] = [];
-  for (const d of t.dims) {
-    if (d.kind === "Ellipsis" || d.kind === "Pack") {
-      reportVariadic(d);
-      return { kind: "unknown" };
-    }
-    if (d.kind === "Name" && !scope.lookup(d.name)) scope.define(d.name, { kind: "int", dim: symDim(d.name) });
-    shape.push(dim(d) ?? constDim(1));
+  const variadicDim = t.dims.find(variadic);
+  if (variadicDim) {
+    reportVariadic(variadicDim);
+    return { kind: "unknown" };
   }
+  for (const d of t.dims) if (d.kind === "Name" && !scope.lookup(d.name)) scope.define(d.name, { kind: "int", dim: symDim(d.name) });
+  const shape = t.dims.map((d) => (d.kind === "Ellipsis" || d.kind === "Pack" ? opaqueDim : dim(d) ?? opaqueDim));
   return tensor(t.dtype, shape);
 }
+
+/** The size of a dim whose expression has no value: a fresh symbol, so nothing downstream is reported about it. */
+const opaqueDim = symDim("(unknown)");

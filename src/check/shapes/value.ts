@@ -1,22 +1,38 @@
 // What the shape checker knows about each value: tensors by dtype and symbolic shape; numbers,
 // bools and strings (known at compile time, or only their type); lists; tuples of several results.
+import type { Span } from "../../diag/span.js";
 import type * as A from "../../syntax/ast.js";
 import { constDim, constValue, showDim, showShape, type Dim } from "../../core/dim.js";
 
 export type DType = A.DTypeName;
 
-/** `node`: the IR node computing the value, when the checker runs as the IR builder. */
+/** `ref`: the elaborated operation computing the value (src/check/elaborated.ts), when recorded. */
 export type SVal =
-  | { readonly kind: "tensor"; readonly dtype: DType; readonly shape: readonly Dim[]; readonly node?: number }
-  | { readonly kind: "int"; readonly dim: Dim; readonly node?: number }
-  | { readonly kind: "float"; readonly value?: number; readonly node?: number }
-  | { readonly kind: "bool"; readonly value?: boolean; readonly node?: number }
+  | { readonly kind: "tensor"; readonly dtype: DType; readonly shape: readonly Dim[]; readonly ref?: number }
+  | { readonly kind: "int"; readonly dim: Dim; readonly ref?: number }
+  /** `quotient`: an integer division that is not exact (`100 / 8`): a real number, but no dim. */
+  | { readonly kind: "float"; readonly value?: number; readonly ref?: number; readonly quotient?: Quotient }
+  | { readonly kind: "bool"; readonly value?: boolean; readonly ref?: number }
   | { readonly kind: "str"; readonly value: string }
   | { readonly kind: "dtype"; readonly name: DType }
   | { readonly kind: "list"; readonly items: readonly SVal[] }
   | { readonly kind: "tuple"; readonly items: readonly SVal[] }
   /** After an error: every use is silent, so one mistake gives one diagnostic. */
   | { readonly kind: "unknown" };
+
+/** Where an inexact integer division was written, and the TFM3001 message for using it as a dim. */
+export interface Quotient {
+  readonly file: string;
+  readonly span: Span;
+  readonly message: string;
+}
+
+/** The first inexact quotient in `v` (itself or an item of a list). */
+export function quotientIn(v: SVal): Quotient | undefined {
+  if (v.kind === "float") return v.quotient;
+  if (v.kind === "list") for (const x of v.items) { const q = quotientIn(x); if (q) return q; }
+  return undefined;
+}
 
 export const unknown: SVal = { kind: "unknown" };
 export const tensor = (dtype: DType, shape: readonly Dim[]): SVal => ({ kind: "tensor", dtype, shape });

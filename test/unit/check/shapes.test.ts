@@ -40,6 +40,59 @@ const shapeOf = (src: string, name: string) => {
   return out ? showValue(out.value) : undefined;
 };
 
+describe("declared types introduce their bare dims first", () => {
+  // Found when tried as a new user would: `2 * n` was evaluated before `n` was bound, and silently
+  // became 1 (`tfm shapes` showed f32[1, n]; `tfm run` then rejected a [4, 2] input).
+  it("a model input's compound dim may name a dim introduced to its right", () => {
+    const src = "model M() {\n  input x: f32[2 * n, n]\n  output y = x + 1.0\n}\n";
+    expect(codes(src)).toEqual([]);
+    expect(showValue(run(src).shapes!.inputs[0]!.value)).toBe("f32[2 * n, n]");
+    expect(shapeOf(src, "y")).toBe("f32[2 * n, n]");
+  });
+
+  it("a block input's compound dim is checked against the dim bound to its right", () => {
+    const block = "block B {\n  input x: f32[2 * n, n]\n  output y = x\n}\n";
+    const ok = block + model("  input a: f32[t, 6, 3]\n  layer b = B()\n  output y = b(a[0])", "");
+    expect(codes(ok)).toEqual([]);
+    expect(shapeOf(ok, "y")).toBe("f32[6, 3]");
+    const bad = block + model("  input a: f32[5, 3]\n  layer b = B()\n  output y = b(a)", "");
+    expect(codes(bad)).toEqual(["TFM4001@8:16"]);
+    expect(run(bad).diagnostics[0]!.message).toBe("`x`: expected f32[2 * n, n], found f32[5, 3]: dim 0 is 5, not 6");
+  });
+});
+
+describe("shapes after an error", () => {
+  it("are still recorded where the error does not reach (for hovers)", () => {
+    const src = model("  input x: f32[b, d]\n  y = relu(x)\n  z = reluu(y)\n  output o = z + y", "d = 8");
+    const r = run(src);
+    expect(codes(src)).toEqual(["TFM2001@4:7"]);
+    const at = (needle: string) => r.shapes?.types.get(typeKey("test.tfm", { start: src.indexOf(needle), end: src.indexOf(needle) + needle.length }));
+    expect(at("relu(x)")).toEqual(["f32[b, 8]"]);
+    expect(at("z + y")).toEqual(["?"]);
+  });
+});
+
+describe("division of compile-time integers", () => {
+  const typeAt = (src: string, needle: string) => run(src).shapes?.types.get(typeKey("test.tfm", { start: src.indexOf(needle), end: src.indexOf(needle) + needle.length }));
+
+  it("is real division for scalars, as in Python (`log(100 / 8)`)", () => {
+    const src = model("  input x: f32[b]\n  output y = x * log(100 / 8)", "");
+    expect(codes(src)).toEqual([]);
+    expect(typeAt(src, "100 / 8")).toEqual(["float 12.5"]);
+    expect(shapeOf(src, "y")).toBe("f32[b]");
+  });
+
+  it("must be exact where the quotient is a dim (TFM3001 at the division), also through arithmetic", () => {
+    expect(codes(model("  input x: f32[b, d / 3]\n  output y = x", "d = 8"))).toEqual(["TFM3001@2:19"]);
+    expect(codes(model("  input x: f32[b, d]\n  h = d / 3\n  output y = reshape(x, [b, 3, h])", "d = 8"))).toEqual(["TFM3001@3:7"]);
+    expect(codes(model("  input x: f32[b, d]\n  h = d / 3\n  output y = reshape(x, [b, 3 * h])", "d = 8"))).toEqual(["TFM3001@3:7"]);
+    expect(codes(model("  input x: f32[b, d]\n  param w: f32[d, d / 3]\n  output y = x @ w", "d = 8"))).toEqual(["TFM3001@3:19"]);
+    const exact = model("  input x: f32[b, d]\n  output y = reshape(x, [b, 2, d / 2])", "d = 8");
+    expect(codes(exact)).toEqual([]);
+    expect(shapeOf(exact, "y")).toBe("f32[b, 2, 4]");
+  });
+});
+
 describe("shape rules", () => {
   it("broadcast elementwise ops as NumPy does", () => {
     const src = model("  input x: f32[b, t, d]\n  input m: bool[t, t]\n  output y = where(m, x @ transpose(x), -inf)");

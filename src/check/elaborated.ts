@@ -1,0 +1,42 @@
+// The elaborated program: what the one walk over the model (src/check/shapes/check.ts) found, as
+// data for every later reader. Hovers, inlay hints and `tfm shapes` read `types`; the IR is
+// lowered from `ops` (src/ir/build.ts), so it computes exactly what was checked, never by running
+// the checker again.
+import type { BuiltinName } from "./builtins.js";
+import type * as A from "../syntax/ast.js";
+import type { SVal } from "./shapes/value.js";
+
+/** The user's expression an operation comes from (for run-time errors); absent in the library. */
+export interface Site {
+  readonly file: string;
+  readonly start: number;
+  readonly end: number;
+}
+
+/** A resolved subscript: `...`, a slice (bounds as values), or an integer index. */
+export type IndexSub = { readonly t: "rest" } | { readonly t: "slice"; readonly start?: SVal; readonly end?: SVal } | { readonly t: "at"; readonly v: SVal };
+
+/**
+ * One typed operation of the model, in evaluation order. Operands and results are checked values;
+ * a value computed by an earlier operation carries that operation's `ref` (compile-time scalars
+ * carry none: they are constants). Every layer application and function call is inlined.
+ */
+export type TypedOp = { readonly site: Site | undefined } & (
+  | { readonly kind: "input"; readonly name: string; readonly out: SVal }
+  | { readonly kind: "weight"; readonly name: string; readonly transposed: boolean; readonly out: SVal }
+  | { readonly kind: "unary"; readonly op: A.UnaryOp; readonly x: SVal; readonly out: SVal }
+  | { readonly kind: "binary"; readonly op: A.BinaryOp; readonly a: SVal; readonly b: SVal; readonly out: SVal }
+  | { readonly kind: "builtin"; readonly name: BuiltinName; readonly args: readonly SVal[]; readonly out: SVal }
+  | { readonly kind: "index"; readonly x: SVal; readonly subs: readonly IndexSub[]; readonly out: SVal }
+  | { readonly kind: "output"; readonly name: string; readonly value: SVal }
+);
+
+export interface Elaborated {
+  /** What each expression and declared name evaluated to, by `file:start:end` (for hovers). */
+  readonly types: ReadonlyMap<string, readonly string[]>;
+  /** The model's inputs and outputs with their shapes. */
+  readonly inputs: readonly { name: string; value: SVal }[];
+  readonly outputs: readonly { name: string; value: SVal }[];
+  /** The model's operations in evaluation order; empty when it was not elaborated for the IR. */
+  readonly ops: readonly TypedOp[];
+}
