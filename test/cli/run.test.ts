@@ -134,7 +134,7 @@ describe("tfm run", () => {
     const f = join(dir, "realdiv.tfm");
     writeFileSync(f, "model M() {\n  input x: f32[2]\n  output y = x * log(100 / 8)\n}\n");
     const out = join(dir, "realdiv");
-    expect(await tfm("run", f, "--random-weights", "--input", "x=[1, 2]", "-o", out).code).toBe(0);
+    expect((await tfm("run", f, "--random-weights", "--input", "x=[1, 2]", "-o", out)).code).toBe(0);
     const y = readNpy(readFileSync(join(out, "y.npy"))).data as Float32Array;
     expect(y[0]).toBeCloseTo(Math.log(12.5), 5);
     expect(y[1]).toBeCloseTo(2 * Math.log(12.5), 5);
