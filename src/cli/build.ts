@@ -3,7 +3,7 @@
 // naming its inputs and outputs. Neither file replaces an existing one without --force.
 // `--report` prints the sizes (runtime and data apart), the kernels per call, the weight bytes and
 // what each optimizer pass did.
-import { hasErrors, sortDiagnostics } from "../diag/diagnostic.js";
+import { diag, hasErrors, sortDiagnostics } from "../diag/diagnostic.js";
 import { compile, formatReport, memoryReportText, renderDiagnostics } from "../index.js";
 import { fileErrorDiagnostic, pathTaken, writeFileAtomic } from "../runtime/files.js";
 import { dimBindings } from "./dims.js";
@@ -33,6 +33,7 @@ export function runBuild(file: string, opts: BuildOptions, out: (s: string) => v
   if (!(targets as readonly string[]).includes(opts.target)) throw new UsageError(`--target must be one of ${targets.join(", ")}, got \`${opts.target}\``);
   const target = opts.target as Target;
   const t0 = performance.now();
+  if (opts.output.trim() === "") throw new UsageError("-o/--output needs a file name (it was empty)");
   const { text, decodeErrors } = readSource(file);
   const model = compile(text, { file, settings: opts.set });
   const diagnostics = sortDiagnostics([...decodeErrors, ...model.diagnostics]);
@@ -40,7 +41,7 @@ export function runBuild(file: string, opts: BuildOptions, out: (s: string) => v
   if (hasErrors(diagnostics)) return 1;
   const optimized = model.optimized;
   if (!optimized || !model.name) {
-    err(`${file}: the file defines no \`model\` to build\n`);
+    err(model.render([diag(file, "TFM2008", { start: 0, end: 0 }, "the file defines no `model` to build")]) + "\n");
     return 1;
   }
   const dts = declarationPath(opts.output);

@@ -1,7 +1,7 @@
 // `tfm init-weights FILE --seed N -o w.safetensors`: deterministic random weights for the model,
 // initialised layer by layer as PyTorch does (src/runtime/init.ts), written as a checkpoint the
 // model loads. An existing file is never replaced without --force.
-import { hasErrors, sortDiagnostics } from "../diag/diagnostic.js";
+import { diag, hasErrors, sortDiagnostics } from "../diag/diagnostic.js";
 import { compile, renderDiagnostics } from "../index.js";
 import { fileErrorDiagnostic, pathTaken, writeFileAtomic } from "../runtime/files.js";
 import { parseSeed, randomCheckpoint } from "../runtime/init.js";
@@ -20,13 +20,14 @@ export interface InitWeightsOptions {
 export function runInitWeights(file: string, opts: InitWeightsOptions, out: (s: string) => void, err: (s: string) => void): number {
   const seed = parseSeed(opts.seed);
   if (typeof seed !== "number") throw new UsageError(seed.error);
+  if (opts.output.trim() === "") throw new UsageError("-o/--output needs a file name (it was empty)");
   const { text, decodeErrors } = readSource(file);
   const model = compile(text, { file, settings: opts.set });
   const diagnostics = sortDiagnostics([...decodeErrors, ...model.diagnostics]);
   if (diagnostics.length) err(renderDiagnostics(diagnostics, model.sources) + "\n");
   if (hasErrors(diagnostics)) return 1;
   if (!model.name) {
-    err(`${file}: the file defines no \`model\`: there are no weights to initialise\n`);
+    err(model.render([diag(file, "TFM2008", { start: 0, end: 0 }, "the file defines no `model`: there are no weights to initialise")]) + "\n");
     return 1;
   }
   const fail = (e: unknown): number => {

@@ -2,7 +2,7 @@
 // built (`--after none`, the default), after a pass of the optimizer or after all of them
 // (`--after all`); `--report` prints what each pass changed instead, then the memory plan of the
 // fused schedule `tfm run` runs, at `--dims` values (src/schedule/memory.ts).
-import { hasErrors, sortDiagnostics } from "../diag/diagnostic.js";
+import { diag, hasErrors, sortDiagnostics } from "../diag/diagnostic.js";
 import { compile, formatReport, memoryReportText, passes, printGraph, printSchedule, renderDiagnostics, UnknownPass } from "../index.js";
 import { dimBindings } from "./dims.js";
 import { readSource, UsageError } from "./io.js";
@@ -27,7 +27,7 @@ export function runIr(file: string, opts: IrOptions, out: (s: string) => void, e
   if (hasErrors(diagnostics)) return 1;
   const optimized = model.optimized;
   if (!optimized) {
-    err(`${file}: no model to lower\n`);
+    err(model.render([diag(file, "TFM2008", { start: 0, end: 0 }, "the file defines no `model` to lower")]) + "\n");
     return 1;
   }
   if (opts.kernels) out(`${printGraph(optimized.graph)}\n${printSchedule(model.schedule!)}`);

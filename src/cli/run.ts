@@ -41,6 +41,7 @@ export function runRun(file: string, opts: RunOptions, out: (s: string) => void,
     if ("error" in s) throw new UsageError(s.error);
     return s;
   });
+  if (opts.output !== undefined && opts.output.trim() === "") throw new UsageError("-o/--output needs a directory name (it was empty)");
   const seed = opts.randomWeights ? parseSeed(opts.seed ?? "0") : 0;
   if (typeof seed !== "number") throw new UsageError(seed.error);
   const { text, decodeErrors } = readSource(file);

@@ -119,3 +119,24 @@ describe("sources and inputs are read within their limits", () => {
     expect("bytes" in empty && empty.bytes.length).toBe(0);
   });
 });
+
+describe("commands say what is wrong, with a code", () => {
+  it("ir, build and init-weights on a file without a model give TFM2008", async () => {
+    const d = fresh();
+    const lib = join(d, "lib.tfm");
+    writeFileSync(lib, "fn twice(x: f32[...]) {\n  return x * 2.0\n}\n");
+    for (const argv of [["ir", lib], ["build", lib, "-o", join(d, "m.js")], ["init-weights", lib, "--seed", "1", "-o", join(d, "w.safetensors")]]) {
+      const r = await tfm(...argv);
+      expect(r.code, argv[0]).toBe(1);
+      expect(r.err, argv[0]).toMatch(/error\[TFM2008\]: the file defines no `model`/);
+    }
+  });
+
+  it("an empty -o is a usage error, not a run that writes nothing", async () => {
+    const d = fresh();
+    const m = join(d, "m.tfm");
+    writeFileSync(m, "model M {\n  input x: f32[n]\n  output y = x + 1.0\n}\n");
+    expect(await tfm("run", m, "--random-weights", "--input", "x=[1]", "-o", "")).toMatchObject({ code: 2, err: "tfm: -o/--output needs a directory name (it was empty)\n" });
+    expect(await tfm("init-weights", m, "--seed", "1", "-o", "")).toMatchObject({ code: 2, err: "tfm: -o/--output needs a file name (it was empty)\n" });
+  });
+});
