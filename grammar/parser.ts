@@ -12,7 +12,7 @@ export class TfmParser extends CstParser {
    * so the shared parser skips them and test/unit/grammar/parser.test.ts runs them.
    */
   constructor(opts: { validate?: boolean } = {}) {
-    super(T.allTokens, { recoveryEnabled: true, maxLookahead: 3, nodeLocationTracking: "full", skipValidations: !opts.validate });
+    super(T.allTokens, { recoveryEnabled: true, maxLookahead: 3, nodeLocationTracking: "onlyOffset", skipValidations: !opts.validate });
     this.performSelfAnalysis();
   }
 

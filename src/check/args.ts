@@ -32,8 +32,9 @@ export function matchArgs(args: readonly Arg[], sig: Signature, callSpan: Span, 
         continue;
       }
       if (positional >= sig.params.length) {
+        // Once per call, at the first argument too many (200,000 extra arguments are one mistake).
         const n = sig.params.length;
-        sink?.report("TFM2003", a.span, `${sig.what} takes ${n} argument${n === 1 ? "" : "s"}, but more were given`, { related });
+        if (positional === n) sink?.report("TFM2003", a.span, `${sig.what} takes ${n} argument${n === 1 ? "" : "s"}, but more were given`, { related });
         positional++;
         continue;
       }

@@ -111,10 +111,10 @@ class AstBuilder {
    * part the parser made up to recover, the syntax error is the news: no hint quotes the gap.
    */
   private habit(h: Habit, ...children: A.Expr[]): A.Expr {
-    if (children.some((e) => e.kind === "Error")) return this.node(h.expr, ...children);
+    if (children.some((e) => e.kind === "Error")) return this.node(h.expr, children);
     this.sink.report("TFM1015", h.span, h.message, { notes: h.notes });
     if (h.fix !== undefined) this.fixes.set(h.expr, h.fix);
-    return this.node(h.expr, ...children);
+    return this.node(h.expr, children);
   }
 
   /** An expression in argument position, with its text `sp` for hints. */
@@ -126,8 +126,11 @@ class AstBuilder {
    * Every compound expression passes through here: a chain deeper than the limit (a 100,000-term
    * sum, 10,000 prefix minuses) becomes an error node, so no later phase recurses that deep.
    */
-  private node(e: A.Expr, ...children: A.Expr[]): A.Expr {
-    const depth = 1 + Math.max(0, ...children.map((c) => this.depths.get(c) ?? 0));
+  /** Records `e`'s depth (1 + its deepest child); past the limit, TFM1014. Children come as an array: a list of 200,000 elements must not become 200,000 arguments. */
+  private node(e: A.Expr, children: readonly A.Expr[]): A.Expr {
+    let deepest = 0;
+    for (const c of children) deepest = Math.max(deepest, this.depths.get(c) ?? 0);
+    const depth = 1 + deepest;
     if (depth > limits.maxExpressionDepth) {
       if (!this.tooDeepReported) this.sink.report("TFM1014", e.span, `expression nested more than ${limits.maxExpressionDepth} deep; split it with intermediate names`);
       this.tooDeepReported = true;
@@ -324,7 +327,7 @@ class AstBuilder {
         return this.primary(n);
       case "listExpr": {
         const elements = nodes(c, "expression").map((e) => this.expr(e));
-        return this.node({ kind: "List", elements, span: this.spanOf(n) }, ...elements);
+        return this.node({ kind: "List", elements, span: this.spanOf(n) }, elements);
       }
       default:
         return { kind: "Error", span: this.spanOf(n) };
@@ -345,7 +348,7 @@ class AstBuilder {
         e = this.habit(floorDivision(e, right, `${source(this.text, l)} / ${source(this.text, r)}`, tokenSpan(op)), e, right);
         continue;
       }
-      e = this.node({ kind: "Binary", op: op.image as A.BinaryOp, left: e, right, span: cover(e.span, right.span) }, e, right);
+      e = this.node({ kind: "Binary", op: op.image as A.BinaryOp, left: e, right, span: cover(e.span, right.span) }, [e, right]);
     }
     return e;
   }
@@ -363,7 +366,7 @@ class AstBuilder {
     const prefixed = (e: A.Expr, i: number) => {
       const [from, to] = [i === 0 ? -1 : stars[i - 1]!.startOffset, this.spanOf(operands[i]).start];
       for (const op of prefixes.filter((t) => t.startOffset > from && t.startOffset < to)) {
-        e = this.node({ kind: "Unary", op: op.image as A.UnaryOp, operand: e, span: cover(tokenSpan(op), e.span) }, e);
+        e = this.node({ kind: "Unary", op: op.image as A.UnaryOp, operand: e, span: cover(tokenSpan(op), e.span) }, [e]);
       }
       return e;
     };
@@ -386,17 +389,17 @@ class AstBuilder {
     const suffixes: { at: number; apply: (e: A.Expr) => A.Expr; dot?: A.Ident; call?: CstNode }[] = [];
     for (const a of nodes(c, "argList")) {
       const sp = this.spanOf(a);
-      suffixes.push({ at: sp.start, call: a, apply: (t) => { const args = this.args(a); return this.node({ kind: "Call", callee: t, args, span: cover(t.span, sp) }, t, ...args.map((x) => x.value)); } });
+      suffixes.push({ at: sp.start, call: a, apply: (t) => { const args = this.args(a); return this.node({ kind: "Call", callee: t, args, span: cover(t.span, sp) }, [t, ...args.map((x) => x.value)]); } });
     }
     for (const ix of nodes(c, "indexSuffix")) {
       const sp = this.spanOf(ix);
-      suffixes.push({ at: sp.start, apply: (t) => { const subscripts = nodes(kids(ix), "subscript").map((s) => this.subscript(s)); return this.node({ kind: "Index", target: t, subscripts, span: cover(t.span, sp) }, t, ...subscripts.flatMap((s) => (s.kind === "Slice" ? [s.start, s.end].filter((x): x is A.Expr => !!x) : s.kind === "Ellipsis" ? [] : [s]))); } });
+      suffixes.push({ at: sp.start, apply: (t) => { const subscripts = nodes(kids(ix), "subscript").map((s) => this.subscript(s)); return this.node({ kind: "Index", target: t, subscripts, span: cover(t.span, sp) }, [t, ...subscripts.flatMap((s) => (s.kind === "Slice" ? [s.start, s.end].filter((x): x is A.Expr => !!x) : s.kind === "Ellipsis" ? [] : [s]))]); } });
     }
     const dots = toks(c, "Dot");
     const names = toks(c, "Identifier");
     dots.forEach((d, i) => {
       const nm = this.ident(names[i], tokenSpan(d));
-      suffixes.push({ at: d.startOffset, dot: nm, apply: (t) => this.node({ kind: "Member", target: t, name: nm, span: cover(cover(t.span, nm.span), tokenSpan(d)) }, t) });
+      suffixes.push({ at: d.startOffset, dot: nm, apply: (t) => this.node({ kind: "Member", target: t, name: nm, span: cover(cover(t.span, nm.span), tokenSpan(d)) }, [t]) });
     });
     suffixes.sort((a, b) => a.at - b.at);
     const start = this.spanOf(n).start;
