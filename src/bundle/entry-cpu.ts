@@ -1,7 +1,8 @@
 // The entry of a CPU bundle: the CPU interpreter (src/backends/cpu/) as the engine. esbuild bundles
 // this file with what it imports into one ES module; `tfm build` puts the model's data before it
 // as `__tfm_model` (src/bundle/build.ts). Nothing here may import a Node module statically.
-import { CpuProgram, RunError } from "../backends/cpu/interpret.js";
+import { CpuProgram } from "../backends/cpu/interpret.js";
+import { RunError } from "../backends/shared/errors.js";
 import { createBundle } from "./api.js";
 import { TfmError } from "./errors.js";
 import type { ModelData } from "./model-data.js";

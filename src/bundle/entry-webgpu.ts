@@ -1,10 +1,12 @@
 /// <reference types="@webgpu/types" />
 // The entry of a WebGPU bundle: the model compiled to WGSL and run by WebGpuProgram
-// (src/backends/webgpu/; given the graph, it picks the schedule it compiles) on `options.device`,
+// (src/backends/webgpu/; given the graph, it picks the schedule it compiles; its load-time values
+// computed by the CPU interpreter, src/backends/cpu/evaluate.ts) on `options.device`,
 // or on a device of navigator.gpu's first adapter, requested with the adapter's limits for what
 // large models need (as node.ts does in Node). tfm build puts the model's data before it as `__tfm_model` (src/bundle/build.ts).
 // Nothing here may import a Node module statically.
-import { RunError } from "../backends/cpu/interpret.js";
+import { loadTimeValues } from "../backends/cpu/evaluate.js";
+import { RunError } from "../backends/shared/errors.js";
 import { WebGpuError } from "../backends/webgpu/errors.js";
 import { limitNames } from "../backends/webgpu/limits.js";
 import { WebGpuProgram } from "../backends/webgpu/program.js";
@@ -37,7 +39,7 @@ async function defaultDevice(): Promise<GPUDevice> {
 const bundle = createBundle(__tfm_model, async (graph, weights, options) => {
   const given = options.device as GPUDevice | undefined;
   const device = given ?? (await defaultDevice());
-  const program = await coded(() => WebGpuProgram.load(graph, weights, device));
+  const program = await coded(() => WebGpuProgram.load(graph, weights, device, { loadTime: loadTimeValues }));
   return {
     run: (inputs) => coded(() => program.run(inputs)),
     dispose() {

@@ -6,7 +6,8 @@
 import { buildGraph, check } from "../api.js";
 import { hasErrors, sortDiagnostics } from "../diag/diagnostic.js";
 import { renderDiagnostics } from "../diag/render.js";
-import { formatReport, optimize } from "../passes/pipeline.js";
+import { formatReport } from "../passes/pipeline.js";
+import { optimize } from "../optimize.js";
 import { fileErrorDiagnostic, pathTaken, writeFileAtomic } from "../runtime/files.js";
 import { schedule } from "../schedule/fuse.js";
 import { memoryReportText } from "../schedule/memory-report.js";

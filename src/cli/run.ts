@@ -4,7 +4,9 @@
 // kernels on WebGPU) and writes every output as DIR/<name>.npy.
 import { SingleBar } from "cli-progress";
 import { buildGraph, check } from "../api.js";
-import { CpuProgram, RunError } from "../backends/cpu/interpret.js";
+import { CpuProgram } from "../backends/cpu/interpret.js";
+import { loadTimeValues } from "../backends/cpu/evaluate.js";
+import { RunError } from "../backends/shared/errors.js";
 import type { Tensor } from "../core/tensor.js";
 import { showValue } from "../check/shapes/value.js";
 import { diag, hasErrors, sortDiagnostics, type Diagnostic } from "../diag/diagnostic.js";
@@ -15,7 +17,7 @@ import { parseSeed, randomWeights } from "../runtime/init.js";
 import { loadInputs, parseInputArg, type InputSpec } from "../runtime/inputs.js";
 import { writeOutputs } from "../runtime/outputs.js";
 import { WeightFileError } from "../weights/errors.js";
-import { optimize } from "../passes/pipeline.js";
+import { optimize } from "../optimize.js";
 import { WebGpuError } from "../backends/webgpu/errors.js";
 import { WebGpuProgram } from "../backends/webgpu/program.js";
 import type { Graph } from "../ir/graph.js";
@@ -142,7 +144,7 @@ async function runOnWebGpu(graph: Graph, weights: ReadonlyMap<string, Tensor>, i
   const { createNodeDevice } = await import("../backends/webgpu/node.js");
   const gpu = await createNodeDevice();
   try {
-    const program = await WebGpuProgram.load(fuse ? schedule(graph) : unfused(graph), weights, gpu.device);
+    const program = await WebGpuProgram.load(fuse ? schedule(graph) : unfused(graph), weights, gpu.device, { loadTime: loadTimeValues });
     const t1 = performance.now();
     const result = await program.runWithSymbols(inputs);
     const t2 = performance.now();

@@ -10,8 +10,9 @@ import { CpuProgram } from "../../src/backends/cpu/interpret.js";
 import { fromValues } from "../../src/core/tensor.js";
 import { compile } from "../../src/backends/webgpu/compile.js";
 import type { NodeGpu } from "../../src/backends/webgpu/node.js";
+import { loadTimeValues } from "../../src/backends/cpu/evaluate.js";
 import { WebGpuProgram } from "../../src/backends/webgpu/program.js";
-import { optimize } from "../../src/passes/pipeline.js";
+import { optimize } from "../../src/optimize.js";
 import { randomWeights } from "../../src/runtime/init.js";
 import { schedule, unfused } from "../../src/schedule/fuse.js";
 import { diff, openGpu } from "./helpers.js";
@@ -75,7 +76,7 @@ describe("hostile names", () => {
     ]);
     const want = new CpuProgram(g, weights).run(inputs).outputs;
     for (const s of [unfused(g), schedule(g)]) {
-      const p = await WebGpuProgram.load(s, weights, gpu.device);
+      const p = await WebGpuProgram.load(s, weights, gpu.device, { loadTime: loadTimeValues });
       const got = await p.run(inputs);
       expect([...got.keys()].sort()).toEqual(["out0", "出力_workgroupBarrier"]);
       for (const [name, t] of want) expect(diff(got.get(name)!, t, 1e-5, 1e-5).bad, name).toBeUndefined();
