@@ -1,7 +1,7 @@
 // What a bundle knows of its model, embedded as JSON data (never as code): the optimized graph,
 // the weights the checkpoint must hold, the `ignore` patterns, and the inputs and outputs with
 // their declared dtypes and symbolic shapes (for messages, `model` and the .d.ts).
-import type { DTypeName } from "../syntax/ast.js";
+import type { DTypeName } from "../core/dtype.js";
 import type { WeightSpec } from "../runtime/checkpoint.js";
 import type { GraphJson } from "./graph-json.js";
 

@@ -14,7 +14,7 @@ import { KernelError } from "../../core/errors.js";
 import { runFused, type FusedContext } from "./fused.js";
 import { bufferBytes, planMemory, type MemoryPlan } from "../../schedule/memory.js";
 import { defaultKernels, type Kernels } from "./kernels/index.js";
-import { arrayFor, numel, runtimeDType, type DType, type Tensor } from "../../core/tensor.js";
+import { arrayFor, numel, runtimeDType, type Tensor, viewOf } from "../../core/tensor.js";
 import { RunError } from "../shared/errors.js";
 import { bindInputs, dimValue } from "../shared/inputs.js";
 import { semantics } from "./semantics.js";
@@ -176,9 +176,4 @@ export class CpuProgram {
     const dim = (d: Dim) => dimValue(d, symbols);
     return semantics[node.op]({ node, k: this.kernels, x: node.inputs.map(get), dtype: runtimeDType[node.dtype], out, dim, transB: this.transB.get(node.id) });
   }
-}
-
-/** The first `n` elements of a buffer, as the dtype's typed array. */
-function viewOf(dtype: DType, buffer: ArrayBuffer, n: number): Tensor["data"] {
-  return dtype === "f32" ? new Float32Array(buffer, 0, n) : dtype === "i32" ? new Int32Array(buffer, 0, n) : new Uint8Array(buffer, 0, n);
 }
