@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildGraph, check } from "../../src/api.js";
 import { CpuProgram } from "../../src/backends/cpu/interpret.js";
-import { fromValues } from "../../src/core/tensor.js";
+import { fromValues, type Tensor } from "../../src/core/tensor.js";
 import { compile } from "../../src/backends/webgpu/compile.js";
 import type { NodeGpu } from "../../src/backends/webgpu/node.js";
 import { loadTimeValues } from "../../src/backends/cpu/evaluate.js";
@@ -70,7 +70,7 @@ describe("hostile names", () => {
   it("runs on WebGPU as on the CPU, fused and op by op", async () => {
     const weights = randomWeights(r.instance!.weights, 5);
     const [B, T, D] = [2, 5, 8];
-    const inputs = new Map([
+    const inputs = new Map<string, Tensor>([
       ["in0", fromValues("f32", [B, T, D], Array.from({ length: B * T * D }, (_, i) => Math.sin(i) * 2))],
       ["données_loop", fromValues("i32", [B, T], [1, 1, 1, 0, 0, 1, 1, 1, 1, 1])],
     ]);
