@@ -7,6 +7,5 @@ import type { Site } from "../../ir/graph.js";
 export class RunError extends Error {
   constructor(readonly code: "TFM6001" | "TFM6002", message: string, readonly site?: Site) {
     super(message);
-    this.name = "RunError";
   }
 }
