@@ -5,7 +5,8 @@
 // the graph into kernels (src/schedule/fuse.ts; one per node with `fuse: false`) and plans their
 // buffers (src/schedule/memory.ts). At run time it binds the symbolic dims from the inputs,
 // allocates the planned buffers at those dims, and runs the kernels in order: an op kernel by its
-// node's semantics below, a fused kernel in tiles of rows (fused.ts).
+// op's semantics (semantics.ts), a fused kernel in tiles of rows (fused.ts). Inputs are checked
+// and dims bound by the code every backend shares (../shared/inputs.ts).
 import type { Dim } from "../../core/dim.js";
 import type { Graph, Node } from "../../ir/graph.js";
 import type { Kernel, Schedule } from "../../schedule/kernel.js";
