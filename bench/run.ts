@@ -14,7 +14,7 @@ import { resolve } from "node:path";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { CpuProgram } from "../src/backends/cpu/interpret.js";
-import { optimize } from "../src/passes/pipeline.js";
+import { optimize } from "../src/optimize.js";
 import { allocate, type Tensor } from "../src/core/tensor.js";
 import { defaultKernels as K } from "../src/backends/cpu/kernels/index.js";
 import { evalDim } from "../src/core/dim.js";

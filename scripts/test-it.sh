@@ -30,6 +30,8 @@ export VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json
 
 mkdir -p .tmp
 status=0
+# The tests, scripts and benchmarks are type-checked too (tsconfig.test.json, no output).
+npx tsc -p tsconfig.test.json || status=$?
 npx vitest run --reporter=default --reporter=json --outputFile=.tmp/vitest.json || status=$?
 node -e '
   const r = JSON.parse(require("fs").readFileSync(".tmp/vitest.json", "utf8"));

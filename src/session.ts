@@ -3,7 +3,9 @@
 // Node unless a GPUDevice is given) — and `session.run(inputs)`. Inputs and outputs are records
 // `{ data, shape }` converted and checked as bundles check them (src/bundle/io.ts). Every failure a
 // caller can act on rejects with a TfmError carrying diagnostics that point into the source.
-import { CpuProgram, RunError } from "./backends/cpu/interpret.js";
+import { loadTimeValues } from "./backends/cpu/evaluate.js";
+import { CpuProgram } from "./backends/cpu/interpret.js";
+import { RunError } from "./backends/shared/errors.js";
 import { WebGpuError } from "./backends/webgpu/errors.js";
 import { TfmError } from "./bundle/errors.js";
 import { toInputs } from "./bundle/io.js";
@@ -155,7 +157,7 @@ async function webgpuEngine(graph: Graph, weights: ReadonlyMap<string, Tensor>, 
   const gpu = options.device ? undefined : await (await import("./backends/webgpu/node.js")).createNodeDevice();
   const device = (options.device ?? gpu!.device) as Parameters<typeof WebGpuProgram.load>[2];
   try {
-    const program = await WebGpuProgram.load(options.fuse === false ? unfused(graph) : schedule(graph), weights, device);
+    const program = await WebGpuProgram.load(options.fuse === false ? unfused(graph) : schedule(graph), weights, device, { loadTime: loadTimeValues });
     return {
       kernels: program.compiled.kernels.length,
       async run(inputs) {

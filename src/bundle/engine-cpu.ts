@@ -1,6 +1,7 @@
 // A bundle's CPU engine (src/bundle/api.ts's EngineFactory): the CPU interpreter over the decoded
 // graph, its RunErrors (TFM6001, TFM6002) as TfmErrors. Nothing here may import a Node module statically.
-import { CpuProgram, RunError } from "../backends/cpu/interpret.js";
+import { CpuProgram } from "../backends/cpu/interpret.js";
+import { RunError } from "../backends/shared/errors.js";
 import type { EngineFactory } from "./api.js";
 import { TfmError } from "./errors.js";
 

@@ -1,8 +1,10 @@
 /// <reference types="@webgpu/types" />
 // A bundle's WebGPU engine (src/bundle/api.ts's EngineFactory): WebGpuProgram on `options.device`,
 // or on a device of navigator.gpu's first adapter, requested with the adapter's limits for what
-// large models need (as node.ts does in Node). Nothing here may import a Node module statically.
-import { RunError } from "../backends/cpu/interpret.js";
+// large models need (as node.ts does in Node); its load-time values computed by the CPU
+// interpreter (src/backends/cpu/evaluate.ts). Nothing here may import a Node module statically.
+import { loadTimeValues } from "../backends/cpu/evaluate.js";
+import { RunError } from "../backends/shared/errors.js";
 import { WebGpuError } from "../backends/webgpu/errors.js";
 import { limitNames } from "../backends/webgpu/limits.js";
 import { WebGpuProgram } from "../backends/webgpu/program.js";
@@ -32,7 +34,7 @@ async function defaultDevice(): Promise<GPUDevice> {
 export const webgpuEngine: EngineFactory = async (graph, weights, options) => {
   const given = options.device as GPUDevice | undefined;
   const device = given ?? (await defaultDevice());
-  const program = await coded(() => WebGpuProgram.load(graph, weights, device));
+  const program = await coded(() => WebGpuProgram.load(graph, weights, device, { loadTime: loadTimeValues }));
   return {
     run: (inputs) => coded(() => program.run(inputs)),
     dispose() {

@@ -5,7 +5,7 @@
 // rebuilds the same `Graph` (equal dims, atoms registered again), so the CPU interpreter runs it
 // exactly as it runs the graph in the compiler. Node sites (source positions) are not kept.
 import { addDim, constDim, constValue, divDim, type Dim, mulDim, quotientOf, symDim } from "../core/dim.js";
-import type { DType } from "../check/shapes/value.js";
+import type { DTypeName as DType } from "../core/dtype.js";
 import type { Attrs, Graph, Node } from "../ir/graph.js";
 import type { Op } from "../ir/ops.js";
 

@@ -3,7 +3,7 @@
 // their declared dtypes and symbolic shapes (for messages, `model` and the .d.ts); `modelData` makes it from a compiled model.
 import type { CompiledModel } from "../compile.js";
 import { showDim } from "../core/dim.js";
-import type { DTypeName } from "../syntax/ast.js";
+import type { DTypeName } from "../core/dtype.js";
 import type { WeightSpec } from "../runtime/checkpoint.js";
 import { encodeGraph, type GraphJson } from "./graph-json.js";
 

@@ -81,5 +81,4 @@ export const isBuiltin = (name: string): name is BuiltinName => Object.hasOwn(bu
 export const constants: Readonly<Record<string, number>> = { inf: Infinity, pi: Math.PI };
 
 /** Element type names, usable as values (`cast(mask, f32)`). */
-export const dtypeNames = ["f32", "f16", "bf16", "i32", "i64", "bool"] as const;
-export const isDTypeName = (name: string): boolean => (dtypeNames as readonly string[]).includes(name);
+export { dtypeNamesDeclared as dtypeNames, isDTypeName } from "../core/dtype.js";

@@ -1,12 +1,13 @@
 // The model summary `tfm check` prints: parameters, inputs, outputs and weight totals.
 import type { CheckResult } from "../api.js";
 import { showValue } from "../check/shapes/value.js";
+import { declaredBytes } from "../core/dtype.js";
 import { show } from "../check/values.js";
 import type * as A from "../syntax/ast.js";
 import { formatType } from "../syntax/format.js";
 
 /** Bytes per element of each declared dtype. */
-export const bytesPer: Record<A.DTypeName, number> = { f32: 4, f16: 2, bf16: 2, i32: 4, i64: 8, bool: 1 };
+export const bytesPer = declaredBytes;
 
 export function humanBytes(n: number): string {
   const units = ["B", "KiB", "MiB", "GiB", "TiB"];

@@ -51,24 +51,27 @@ export function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return true;
 }
 
+/** The typed array type each dtype's elements live in. */
+export const arrayTypes: { readonly [D in DType]: { new (n: number): DataOf[D]; new (buffer: ArrayBuffer, offset: number, n: number): DataOf[D] } } = {
+  f32: Float32Array,
+  i32: Int32Array,
+  bool: Uint8Array,
+};
+
 /** A fresh zero-filled typed array for `n` elements of `dtype`. */
 export function arrayFor<D extends DType>(dtype: D, n: number): DataOf[D] {
-  switch (dtype) {
-    case "f32": return new Float32Array(n) as DataOf[D];
-    case "i32": return new Int32Array(n) as DataOf[D];
-    case "bool": return new Uint8Array(n) as DataOf[D];
-  }
-  throw new KernelError("tensor", `unknown dtype ${JSON.stringify(dtype)}`);
+  if (!Object.hasOwn(arrayTypes, dtype)) throw new KernelError("tensor", `unknown dtype ${JSON.stringify(dtype)}`);
+  return new arrayTypes[dtype](n);
+}
+
+/** The first `n` elements of `buffer` as `dtype`'s typed array (a view, not a copy). */
+export function viewOf<D extends DType>(dtype: D, buffer: ArrayBuffer, n: number): DataOf[D] {
+  return new arrayTypes[dtype](buffer, 0, n);
 }
 
 /** Whether `data` is the typed array type of `dtype`. */
 export function isDataOf(dtype: DType, data: unknown): boolean {
-  switch (dtype) {
-    case "f32": return data instanceof Float32Array;
-    case "i32": return data instanceof Int32Array;
-    case "bool": return data instanceof Uint8Array;
-  }
-  return false;
+  return Object.hasOwn(arrayTypes, dtype) && data instanceof arrayTypes[dtype];
 }
 
 /** Throws unless every dim is an integer ≥ 0 and the element count is a safe typed-array length. */

@@ -1,7 +1,7 @@
 // The IR graph: nodes in topological order, each with its op, inputs, attributes, dtype and
 // symbolic shape. Built once by `GraphBuilder`, then frozen: passes make new graphs.
 import type { Dim } from "../core/dim.js";
-import type { DType } from "../check/shapes/value.js";
+import type { DTypeName as DType } from "../core/dtype.js";
 import type { Op } from "./ops.js";
 
 export interface Attrs {

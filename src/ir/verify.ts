@@ -1,7 +1,7 @@
 // The IR verifier, run between phases in tests: topological order, arity, and each node's dtype
 // and shape re-derived from its inputs and attributes by its op's rule. Returns the problems found.
 import { addDim, constDim, constValue, equalDims, mulDim, showShape, subDim, type Dim } from "../core/dim.js";
-import type { DType } from "../check/shapes/value.js";
+import { isFloat } from "../core/dtype.js";
 import type { Graph, Node } from "./graph.js";
 import { ops, type Op } from "./ops.js";
 
@@ -9,7 +9,6 @@ type Check = (n: Node, ins: readonly Node[]) => string | undefined;
 
 const same = (a: readonly Dim[], b: readonly Dim[]) => a.length === b.length && a.every((d, i) => equalDims(d, b[i]!) === true);
 const numel = (s: readonly Dim[]) => s.reduce((a, b) => mulDim(a, b), constDim(1));
-const isFloat = (d: DType) => d === "f32" || d === "f16" || d === "bf16";
 
 /** NumPy broadcasting of input shapes, or undefined. */
 function broadcast(shapes: readonly (readonly Dim[])[]): Dim[] | undefined {

@@ -1,26 +1,34 @@
 // The optimizer: the passes, in the order they run, in this one list. Each pass is a function
 // Graph → Graph that preserves every output's value (see each pass's file for why it is exact;
-// test/property/passes.test.ts checks it on random programs). `optimize` runs the list and keeps
+// test/property/passes.test.ts checks it on random programs). `runPasses` runs the list and keeps
 // the graph after each pass with a report of what it changed (`tfm ir --after PASS`, `--report`).
+// What the passes need from outside the IR (the interpreter's scalar semantics, for folding) comes
+// in a `PassContext` from the caller: src/optimize.ts gives the CPU interpreter's.
 // After the list, src/schedule/fuse.ts cuts the result into kernels (the report counts them after
 // every pass) and src/schedule/memory.ts plans their buffers.
 import type { Graph, Node } from "../ir/graph.js";
 import { cse } from "./cse.js";
 import { dce } from "./dce.js";
-import { foldConstants } from "./fold-constants.js";
+import { foldConstants, type ScalarEvaluator } from "./fold-constants.js";
 import { foldTranspose } from "./fold-transpose.js";
 import { mergeQkv } from "./merge-qkv.js";
 import { simplify } from "./simplify.js";
 import { schedule, unfused } from "../schedule/fuse.js";
 
+/** What the passes take from their caller. */
+export interface PassContext {
+  /** Computes a node on constant inputs (fold-constants): the CPU interpreter's `evaluateScalar`. */
+  readonly evaluate: ScalarEvaluator;
+}
+
 export interface Pass {
   readonly name: string;
-  readonly run: (g: Graph) => Graph;
+  readonly run: (g: Graph, ctx: PassContext) => Graph;
   readonly doc: string;
 }
 
 export const passes: readonly Pass[] = [
-  { name: "fold-constants", run: foldConstants, doc: "compute scalar nodes of constants at compile time, by the interpreter's kernels" },
+  { name: "fold-constants", run: (g, ctx) => foldConstants(g, ctx.evaluate), doc: "compute scalar nodes of constants at compile time, by the interpreter's kernels" },
   { name: "simplify", run: simplify, doc: "exact identities: no dropout, x·1, x/1, x − 0, same-type cast/reshape/expand, whole-axis slice, reshape∘reshape, permute∘permute, where(c, x, x)" },
   { name: "fold-transpose", run: foldTranspose, doc: "a matmul by a transpose (whose k dim is its source's innermost) reads the source as stored (transB)" },
   { name: "cse", run: cse, doc: "merge identical nodes" },
@@ -89,14 +97,14 @@ export function diffReport(pass: string, before: Graph, after: Graph): PassRepor
  * Runs the passes in order, up to and including `until` (a pass name; "all", the default, runs
  * every pass; "none" runs none). Throws UnknownPass for another name.
  */
-export function optimize(g: Graph, opts: { until?: string } = {}): Optimized {
+export function runPasses(g: Graph, opts: PassContext & { readonly until?: string }): Optimized {
   const until = opts.until ?? "all";
   const stop = until === "all" ? passes.length : until === "none" ? 0 : passes.findIndex((p) => p.name === until) + 1;
   if (stop === 0 && until !== "none") throw new UnknownPass(until);
   const stages: Stage[] = [];
   let cur = g;
   for (const p of passes.slice(0, stop)) {
-    const next = p.run(cur);
+    const next = p.run(cur, opts);
     stages.push({ pass: p.name, graph: next, report: diffReport(p.name, cur, next) });
     cur = next;
   }
@@ -108,7 +116,7 @@ export function optimize(g: Graph, opts: { until?: string } = {}): Optimized {
  * and added), the total, then the fused schedule of the result by kind of kernel.
  */
 export function formatReport(o: Optimized): string {
-  // Kernel counts are the report's business only: `optimize` (run by every tfm run) never schedules.
+  // Kernel counts are the report's business only: `runPasses` (run by every tfm run) never schedules.
   const kernels = new Map<Graph, number>();
   const count = (g: Graph) => kernels.get(g) ?? kernels.set(g, schedule(g).kernels.length).get(g)!;
   const graphs = [o.input, ...o.stages.map((s) => s.graph)];

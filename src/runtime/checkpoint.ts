@@ -6,7 +6,7 @@
 import type { Tensor } from "../core/tensor.js";
 import type { Code } from "../diag/codes.js";
 import { suggest } from "../diag/suggest.js";
-import type { DTypeName } from "../syntax/ast.js";
+import type { DTypeName } from "../core/dtype.js";
 import type { DType as FileDType } from "../weights/dtypes.js";
 import type { SafetensorsFile, TensorEntry } from "../weights/safetensors.js";
 import { makeTensor, roundToDeclared, runtimeDType, showDims, transpose2d } from "./convert.js";

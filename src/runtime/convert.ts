@@ -2,10 +2,10 @@
 // bool), file dtypes (safetensors/NumPy: F32, BF16, I64, ...), and the CPU runtime's f32/i32/bool.
 // Plus the one layout change weights need at load time: the transpose of a 2-D tensor.
 import type { DType as RtDType, Tensor } from "../core/tensor.js";
-import type { DTypeName } from "../syntax/ast.js";
+import type { DTypeName } from "../core/dtype.js";
 import { bf16ArrayToF32, type DType as FileDType, f16ArrayToF32, floatArrayToBf16, floatArrayToF16 } from "../weights/dtypes.js";
 
-export { runtimeDType } from "../core/tensor.js";
+export { runtimeDType } from "../core/dtype.js";
 
 /** The file dtype a declared dtype is stored as in a checkpoint tfm writes. */
 export const fileDType: Readonly<Record<DTypeName, FileDType>> = {

@@ -4,18 +4,18 @@
 // inputs are the caller's buffers and load-time nodes are weights: neither is a value here. A
 // graph output is read at step `kernels.length`, after the last kernel.
 import { constDim, mulDim, type Dim } from "../core/dim.js";
-import type { DType } from "../check/shapes/value.js";
+import { type DTypeName, runtimeBytes as bytesOfRuntime, runtimeDType } from "../core/dtype.js";
 import type { Node } from "../ir/graph.js";
 import type { Schedule } from "./kernel.js";
 
 /** Bytes per element of each IR dtype at run time. */
-export type ElementBytes = (dtype: DType) => number;
+export type ElementBytes = (dtype: DTypeName) => number;
 
 /**
- * The CPU runtime's element sizes: f16 and bf16 compute as f32, i64 as i32 (see runtimeDType in
- * src/backends/cpu/tensor.ts), bool is one byte. A WebGPU runtime storing bool as u32 passes its own.
+ * The CPU runtime's element sizes: f16 and bf16 compute as f32, i64 as i32 (runtimeDType in
+ * src/core/dtype.ts), bool is one byte. A WebGPU runtime storing bool as u32 passes its own.
  */
-export const runtimeBytes: ElementBytes = (dtype) => ({ f32: 4, f16: 4, bf16: 4, i32: 4, i64: 4, bool: 1 })[dtype];
+export const runtimeBytes: ElementBytes = (dtype) => bytesOfRuntime[runtimeDType[dtype]];
 
 /** A node's size in bytes, symbolic in the dims. */
 export const bytesOf = (n: Node, elementBytes: ElementBytes): Dim => n.shape.reduce(mulDim, constDim(elementBytes(n.dtype)));

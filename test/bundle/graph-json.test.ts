@@ -7,7 +7,7 @@ import { buildGraph, check } from "../../src/api.js";
 import { addDim, constDim, divDim, evalDim, symDim } from "../../src/core/dim.js";
 import type { Graph } from "../../src/ir/graph.js";
 import { printGraph } from "../../src/ir/print.js";
-import { optimize } from "../../src/passes/pipeline.js";
+import { optimize } from "../../src/optimize.js";
 import { decodeGraph, encodeGraph, type GraphJson } from "../../src/bundle/graph-json.js";
 
 const graphOf = (text: string, file: string): Graph => {

@@ -10,7 +10,7 @@ import { extname, join, normalize, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { buildGraph, check } from "../../src/api.js";
 import { CpuProgram } from "../../src/backends/cpu/interpret.js";
-import { optimize } from "../../src/passes/pipeline.js";
+import { optimize } from "../../src/optimize.js";
 import { bindCheckpoint } from "../../src/runtime/bind.js";
 import { randomCheckpoint } from "../../src/runtime/init.js";
 import { runBuild } from "../../src/cli/build.js";

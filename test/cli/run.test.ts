@@ -91,7 +91,8 @@ describe("tfm run", () => {
 
   it("reports weights that do not fit the compiled program (TFM6002)", async () => {
     const { buildGraph, check } = await import("../../src/api.js");
-    const { CpuProgram, RunError } = await import("../../src/backends/cpu/interpret.js");
+    const { CpuProgram } = await import("../../src/backends/cpu/interpret.js");
+    const { RunError } = await import("../../src/backends/shared/errors.js");
     const r = check(readFileSync("models/gpt2.tfm", "utf8"), "models/gpt2.tfm", { settings: new Map([["n_layer", "1"]]) });
     expect(() => new CpuProgram(buildGraph(r)!, new Map())).toThrow(RunError);
     try {

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildGraph, check } from "../../src/api.js";
 import { CpuProgram } from "../../src/backends/cpu/interpret.js";
 import { verify } from "../../src/ir/verify.js";
-import { optimize } from "../../src/passes/pipeline.js";
+import { optimize } from "../../src/optimize.js";
 import { bindCheckpoint } from "../../src/runtime/bind.js";
 import { loadInputs } from "../../src/runtime/inputs.js";
 import { readNpy } from "../../src/weights/npy.js";

@@ -16,13 +16,14 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { buildGraph } from "../../src/api.js";
-import { CpuProgram, RunError } from "../../src/backends/cpu/interpret.js";
+import { CpuProgram } from "../../src/backends/cpu/interpret.js";
+import { RunError } from "../../src/backends/shared/errors.js";
 import type { Tensor } from "../../src/core/tensor.js";
 import { addDim, constDim, divDim, evalDim, mulDim, nonNegative, provablyNonNegative, showDim, symbolsOf, symDim } from "../../src/core/dim.js";
 import { hasErrors } from "../../src/diag/diagnostic.js";
 import type { Graph } from "../../src/ir/graph.js";
 import { printGraph } from "../../src/ir/print.js";
-import { optimize } from "../../src/passes/pipeline.js";
+import { optimize } from "../../src/optimize.js";
 import { randomWeights } from "../../src/runtime/init.js";
 import { checkPlan } from "../../src/schedule/check-plan.js";
 import { evalMax } from "../../src/schedule/dim-max.js";

@@ -5,7 +5,7 @@
 // code in one process, not a timed assertion against a clock.
 import { describe, expect, it } from "vitest";
 import { buildGraph, check } from "../../src/api.js";
-import { optimize } from "../../src/passes/pipeline.js";
+import { optimize } from "../../src/optimize.js";
 import { schedule } from "../../src/schedule/fuse.js";
 import { planMemory } from "../../src/schedule/memory.js";
 

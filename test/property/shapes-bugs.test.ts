@@ -43,7 +43,8 @@ describe("shape-checker bugs found by the properties (fixed)", () => {
     const text = "model M {\n  input x: f32[t]\n  y = x[:5]\n  output o = y\n}\n";
     expect(typeOf(text, "y")).toBe("f32[5]");
     const { buildGraph } = await import("../../src/api.js");
-    const { CpuProgram, RunError } = await import("../../src/backends/cpu/interpret.js");
+    const { CpuProgram } = await import("../../src/backends/cpu/interpret.js");
+    const { RunError } = await import("../../src/backends/shared/errors.js");
     const program = new CpuProgram(buildGraph(runCheck(text))!, new Map());
     const x = (n: number) => new Map([["x", { dtype: "f32" as const, shape: [n], data: new Float32Array(n) }]]);
     expect(program.run(x(7)).outputs.get("o")!.shape).toEqual([5]);

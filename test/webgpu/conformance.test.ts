@@ -12,8 +12,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildGraph, check } from "../../src/api.js";
 import { CpuProgram } from "../../src/backends/cpu/interpret.js";
 import type { NodeGpu } from "../../src/backends/webgpu/node.js";
+import { loadTimeValues } from "../../src/backends/cpu/evaluate.js";
 import { WebGpuProgram } from "../../src/backends/webgpu/program.js";
-import { optimize } from "../../src/passes/pipeline.js";
+import { optimize } from "../../src/optimize.js";
 import { schedule, unfused } from "../../src/schedule/fuse.js";
 import { bindCheckpoint } from "../../src/runtime/bind.js";
 import { loadInputs } from "../../src/runtime/inputs.js";
@@ -54,7 +55,7 @@ describe("WebGPU vs PyTorch", () => {
       const report: string[] = [];
       // Op by op (the unfused schedule), then fused.
       for (const fused of [false, true]) {
-        const program = await WebGpuProgram.load(fused ? schedule(g) : unfused(g), bound.tensors!, gpu.device);
+        const program = await WebGpuProgram.load(fused ? schedule(g) : unfused(g), bound.tensors!, gpu.device, { loadTime: loadTimeValues });
         expect(program.compiled.fallbacks).toEqual([]);
         const got = await program.run(inputs.tensors!);
         const errors: string[] = [];

@@ -8,8 +8,9 @@ import { buildGraph, check } from "../../src/api.js";
 import { CpuProgram } from "../../src/backends/cpu/interpret.js";
 import { fromValues, type Tensor } from "../../src/core/tensor.js";
 import type { NodeGpu } from "../../src/backends/webgpu/node.js";
+import { loadTimeValues } from "../../src/backends/cpu/evaluate.js";
 import { WebGpuProgram } from "../../src/backends/webgpu/program.js";
-import { optimize } from "../../src/passes/pipeline.js";
+import { optimize } from "../../src/optimize.js";
 import { randomWeights } from "../../src/runtime/init.js";
 import { schedule } from "../../src/schedule/fuse.js";
 import { diff, openGpu, rng } from "./helpers.js";
@@ -69,7 +70,7 @@ async function compare(src: string, inputs: Record<string, Tensor>, kinds: strin
   const want = new CpuProgram(g, weights).run(ins).outputs;
   // Out of the memory plan's buffers (in place where it says), and with a buffer per value.
   for (const reuse of [true, false]) {
-    const p = await WebGpuProgram.load(s, weights, gpu.device, { reuse });
+    const p = await WebGpuProgram.load(s, weights, gpu.device, { loadTime: loadTimeValues, reuse });
     expect(p.compiled.fallbacks).toEqual([]);
     const got = await p.run(ins);
     const report: string[] = [];
@@ -90,7 +91,7 @@ describe("fused kernels on WebGPU against the CPU interpreter", () => {
     const g = optimize(buildGraph(r)!).graph;
     const s = schedule(g);
     expect(s.kernels.map((k) => k.kind)).toContain("rows");
-    const p = await WebGpuProgram.load(s, new Map(), gpu.device);
+    const p = await WebGpuProgram.load(s, new Map(), gpu.device, { loadTime: loadTimeValues });
     const e = await p.run(new Map([["x", fromValues("f32", [3, 0], [])]])).then(() => undefined, (x: unknown) => x);
     expect((e as { code?: string }).code).toBe("TFM6001");
     expect((e as Error).message).toMatch(/^max: cannot reduce an empty axis: axis 1 of shape \[3, 0\] has size 0/);
@@ -116,7 +117,7 @@ describe("fused kernels on WebGPU against the CPU interpreter", () => {
     const weights = randomWeights(r.instance!.weights, 7);
     const [B, T, D] = [2, 3, 24];
     const ins = new Map(Object.entries({ x: fromValues("f32", [B, T, D], values("normal", B * T * D, 5)), m: fromValues("bool", [B, T, D], values("mask", B * T * D, 6, D)) }));
-    const p = await WebGpuProgram.load(schedule(g), weights, gpu.device, { limits: { maxStorageBuffersPerShaderStage: 3 } });
+    const p = await WebGpuProgram.load(schedule(g), weights, gpu.device, { loadTime: loadTimeValues, limits: { maxStorageBuffersPerShaderStage: 3 } });
     expect(p.compiled.fallbacks.length).toBeGreaterThan(0);
     expect(p.plan).toBeUndefined();
     expect(Math.max(...p.compiled.kernels.map((k) => k.binds.length))).toBeLessThanOrEqual(3);

@@ -5,7 +5,8 @@
 // go into one graph, loaded once (SwiftShader compiles pipelines slowly). Each op's max |Δ| is
 // printed. Run-time errors (an index out of range, an empty max) must be the CPU's TFM6001.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CpuProgram, RunError } from "../../src/backends/cpu/interpret.js";
+import { CpuProgram } from "../../src/backends/cpu/interpret.js";
+import { RunError } from "../../src/backends/shared/errors.js";
 import { fromValues, type DType as RtDType, type Tensor } from "../../src/core/tensor.js";
 import { addDim, constDim, evalDim, mulDim, symDim, type Dim } from "../../src/core/dim.js";
 import type { DType } from "../../src/check/shapes/value.js";
@@ -13,6 +14,7 @@ import { type Attrs, type Graph, GraphBuilder } from "../../src/ir/graph.js";
 import type { Op } from "../../src/ir/ops.js";
 import { verify } from "../../src/ir/verify.js";
 import type { NodeGpu } from "../../src/backends/webgpu/node.js";
+import { loadTimeValues } from "../../src/backends/cpu/evaluate.js";
 import { WebGpuProgram } from "../../src/backends/webgpu/program.js";
 import { schedule, unfused } from "../../src/schedule/fuse.js";
 import { diff, openGpu, rng } from "./helpers.js";
@@ -284,7 +286,7 @@ afterAll(() => gpu?.close());
 /** Loads `g` (its unfused schedule, or fused) on the GPU and on the CPU and runs both. */
 async function both(g: Graph, inputs: Map<string, Tensor>, fused = false) {
   expect(verify(g)).toEqual([]);
-  const p = await WebGpuProgram.load(fused ? schedule(g) : unfused(g), new Map(), gpu.device);
+  const p = await WebGpuProgram.load(fused ? schedule(g) : unfused(g), new Map(), gpu.device, { loadTime: loadTimeValues });
   expect(p.compiled.fallbacks).toEqual([]);
   try {
     return { gpu: await p.run(inputs), cpu: new CpuProgram(g, new Map()).run(inputs).outputs, program: p };
@@ -322,7 +324,7 @@ describe("every op on WebGPU against the CPU interpreter", () => {
     const g = c.b.finish();
     const cpuError = errorOf(() => new CpuProgram(g, new Map()).run(c.inputs));
     expect(cpuError!.message).toContain("index -5 at position [1, 2]"); // negative ids are errors, as in torch
-    const p = await WebGpuProgram.load(g, new Map(), gpu.device);
+    const p = await WebGpuProgram.load(g, new Map(), gpu.device, { loadTime: loadTimeValues });
     const gpuError = await p.run(c.inputs).then(() => undefined, (e: unknown) => e);
     p.destroy();
     expect(gpuError).toBeInstanceOf(RunError);
@@ -343,7 +345,7 @@ describe("every op on WebGPU against the CPU interpreter", () => {
     const cpuError = errorOf(() => new CpuProgram(g, new Map()).run(c.inputs));
     expect(cpuError!.message).toContain("index 7 at position [1, 1]");
     for (const reuse of [true, false]) {
-      const p = await WebGpuProgram.load(g, new Map(), gpu.device, { reuse });
+      const p = await WebGpuProgram.load(g, new Map(), gpu.device, { loadTime: loadTimeValues, reuse });
       const gpuError = await p.run(c.inputs).then(() => undefined, (e: unknown) => e);
       p.destroy();
       expect((gpuError as RunError).code).toBe("TFM6001");
@@ -357,7 +359,7 @@ describe("every op on WebGPU against the CPU interpreter", () => {
     c.out("max", c.node("max", [x], "f32", [n], { axis: 1 }));
     const g = c.b.finish();
     const cpuError = errorOf(() => new CpuProgram(g, new Map()).run(c.inputs));
-    const p = await WebGpuProgram.load(g, new Map(), gpu.device);
+    const p = await WebGpuProgram.load(g, new Map(), gpu.device, { loadTime: loadTimeValues });
     const gpuError = await p.run(c.inputs).then(() => undefined, (e: unknown) => e);
     p.destroy();
     expect((gpuError as RunError).code).toBe("TFM6001");
@@ -372,7 +374,7 @@ describe("every op on WebGPU against the CPU interpreter", () => {
     c.out("sum", c.node("sum", [x], "f32", [n], { axis: 1 }));
     const g = c.b.finish();
     // A device allowing 7 workgroups per grid dimension: 70 rows need a 2-D grid, 300 a 3-D one.
-    const p = await WebGpuProgram.load(g, new Map(), gpu.device, { limits: { maxComputeWorkgroupsPerDimension: 7 } });
+    const p = await WebGpuProgram.load(g, new Map(), gpu.device, { loadTime: loadTimeValues, limits: { maxComputeWorkgroupsPerDimension: 7 } });
     const wrong = new Map([["x0", fromValues("f32", [2, 5], new Array(10).fill(1))]]);
     const cpuError = errorOf(() => new CpuProgram(g, new Map()).run(wrong));
     const gpuError = await p.run(wrong).then(() => undefined, (e: unknown) => e);
@@ -394,7 +396,7 @@ describe("one program, many runs", () => {
     const x = c.input("f32", [n, 4]);
     c.out("exp", c.node("exp", [x], "f32", [n, 4]));
     const g = c.b.finish();
-    const p = await WebGpuProgram.load(g, new Map(), gpu.device);
+    const p = await WebGpuProgram.load(g, new Map(), gpu.device, { loadTime: loadTimeValues });
     const runs = [1, 5, 2].map((rows) => new Map([["x0", fromValues("f32", [rows, 4], Array.from({ length: rows * 4 }, (_, i) => i / 8))]]));
     const outs = await Promise.all(runs.map((inputs) => p.run(inputs)));
     outs.forEach((o, i) => {

@@ -5,24 +5,20 @@
 // the graph into kernels (src/schedule/fuse.ts; one per node with `fuse: false`) and plans their
 // buffers (src/schedule/memory.ts). At run time it binds the symbolic dims from the inputs,
 // allocates the planned buffers at those dims, and runs the kernels in order: an op kernel by its
-// node's semantics below, a fused kernel in tiles of rows (fused.ts).
-import { constValue, evalDim, showDim, type Dim } from "../../core/dim.js";
-import type { Graph, Node, Site } from "../../ir/graph.js";
-import { ops, type BinaryOp, type ReduceOp, type UnaryOp } from "../../ir/ops.js";
+// op's semantics (semantics.ts), a fused kernel in tiles of rows (fused.ts). Inputs are checked
+// and dims bound by the code every backend shares (../shared/inputs.ts).
+import type { Dim } from "../../core/dim.js";
+import type { Graph, Node } from "../../ir/graph.js";
 import type { Kernel, Schedule } from "../../schedule/kernel.js";
 import { schedule, unfused } from "../../schedule/fuse.js";
 import { KernelError } from "../../core/errors.js";
 import { runFused, type FusedContext } from "./fused.js";
 import { bufferBytes, planMemory, type MemoryPlan } from "../../schedule/memory.js";
 import { defaultKernels, type Kernels } from "./kernels/index.js";
-import { arrayFor, numel, runtimeDType, showShape, type DType, type Tensor } from "../../core/tensor.js";
-
-/** A run-time failure the user can act on (bad input, out-of-range index), with the node involved. */
-export class RunError extends Error {
-  constructor(readonly code: "TFM6001" | "TFM6002", message: string, readonly site?: Site) {
-    super(message);
-  }
-}
+import { arrayFor, numel, runtimeDType, type Tensor, viewOf } from "../../core/tensor.js";
+import { RunError } from "../shared/errors.js";
+import { bindInputs, dimValue } from "../shared/inputs.js";
+import { semantics } from "./semantics.js";
 
 export interface RunResult {
   readonly outputs: ReadonlyMap<string, Tensor>;
@@ -103,7 +99,7 @@ export class CpuProgram {
   }
 
   run(inputs: ReadonlyMap<string, Tensor>, opts: { profile?: boolean } = {}): RunResult {
-    const symbols = this.bind(inputs);
+    const symbols = bindInputs(this.graph, inputs);
     const values = new Map<number, Tensor>();
     const profile = opts.profile ? new Map<string, { ms: number; count: number }>() : undefined;
     // The memory plan's buffers at this call's dims: every kernel output is a view of its buffer
@@ -173,78 +169,12 @@ export class CpuProgram {
   }
 
   private shape(node: Node, symbols: ReadonlyMap<string, number>): number[] {
-    return node.shape.map((d) => this.dim(d, symbols));
+    return node.shape.map((d) => dimValue(d, symbols));
   }
 
-  private dim(d: Dim, symbols: ReadonlyMap<string, number>): number {
-    const v = evalDim(d, symbols);
-    if (v === undefined) throw new RunError("TFM6002", `the size ${showDim(d)} depends on a dim no input gives`);
-    return v;
-  }
-
-  /** Binds symbolic dims from the inputs' shapes, checking every input against its declared type. */
-  private bind(inputs: ReadonlyMap<string, Tensor>): Map<string, number> {
-    const symbols = new Map<string, number>();
-    const later: [string, Dim, number][] = [];
-    for (const port of this.graph.inputs) {
-      const node = this.graph.nodes[port.node]!;
-      const t = inputs.get(port.name);
-      if (!t) throw new RunError("TFM6002", `input \`${port.name}\` is missing`);
-      const type = `${node.dtype}[${node.shape.map(showDim).join(", ")}]`;
-      if (t.dtype !== runtimeDType[node.dtype]) throw new RunError("TFM6002", `input \`${port.name}\` is ${t.dtype}${showShape(t.shape)}, but the model takes ${type}`);
-      if (t.shape.length !== node.shape.length) throw new RunError("TFM6002", `input \`${port.name}\` has ${t.shape.length} dims ${showShape(t.shape)}, but the model takes ${type}`);
-      node.shape.forEach((d, k) => {
-        const terms = [...d.terms];
-        const sym = terms.length === 1 && terms[0]![1] === 1 && terms[0]![0] !== "" ? terms[0]![0] : undefined;
-        const known = sym !== undefined ? symbols.get(sym) : constValue(d);
-        if (sym !== undefined && known === undefined) symbols.set(sym, t.shape[k]!);
-        else if (known === undefined) later.push([port.name, d, t.shape[k]!]);
-        else if (known !== t.shape[k]) throw new RunError("TFM6002", `input \`${port.name}\` has shape ${showShape(t.shape)}: dim ${k} should be ${showDim(d)} = ${known}`);
-      });
-    }
-    for (const [name, d, size] of later) {
-      if (evalDim(d, symbols) !== size) throw new RunError("TFM6002", `input \`${name}\`: a dim of size ${size} should be ${showDim(d)} = ${evalDim(d, symbols)}`);
-    }
-    return symbols;
-  }
-
-  /** One node's value from its inputs' values: the semantics of each op. */
+  /** One node's value from its inputs' values, by its op's semantics (semantics.ts). */
   private evaluate(node: Node, get: (i: number) => Tensor, symbols: ReadonlyMap<string, number>, out?: Tensor): Tensor {
-    const k = this.kernels;
-    const [a, b, c] = node.inputs.map(get);
-    const cls = ops[node.op].class;
-    const dtype = runtimeDType[node.dtype];
-    if (cls === "unary") return node.op === "cast" ? k.cast(a!, dtype, out) : k.unary(node.op as UnaryOp, a!, out);
-    if (cls === "binary") return k.binary(node.op as BinaryOp, a!, b!, out);
-    if (cls === "reduce") return k.reduce(node.op as ReduceOp, a!, node.attrs.axis!, node.attrs.keepdim, out);
-    switch (node.op) {
-      case "const": {
-        const v = node.attrs.value!;
-        const x = typeof v === "object" ? this.dim(v, symbols) : Number(v);
-        const data = arrayFor(dtype, 1);
-        data[0] = x;
-        return { dtype, shape: [], data } as Tensor;
-      }
-      case "arange": return k.arange(this.dim(node.shape[0]!, symbols), out);
-      case "where": return k.where(a!, b!, c!, out);
-      case "matmul": {
-        if (node.attrs.transB) return k.matmulTransB(a!, b!, out);
-        const bT = this.transB.get(node.id);
-        return bT ? k.matmulTransB(a!, bT, out) : k.matmul(a!, b!, out);
-      }
-      case "reshape": return k.reshape(a!, this.shape(node, symbols));
-      case "permute": return k.permute(a!, node.attrs.perm!, out);
-      case "slice": return k.slice(a!, node.attrs.axis!, this.dim(node.attrs.start!, symbols), this.dim(node.attrs.end!, symbols), out);
-      case "concat": return k.concat(node.inputs.map(get), node.attrs.axis!, out);
-      case "gather": return k.gather(a!, b!, node.attrs.axis!, out);
-      case "expand": return k.expand(a!, this.shape(node, symbols), out);
-      case "dropout": return a!;
-      default: throw new Error(`interpreter: no semantics for ${node.op}`);
-    }
+    const dim = (d: Dim) => dimValue(d, symbols);
+    return semantics[node.op]({ node, k: this.kernels, x: node.inputs.map(get), dtype: runtimeDType[node.dtype], out, dim, transB: this.transB.get(node.id) });
   }
-}
-
-/** The first `n` elements of a buffer, as the dtype's typed array. */
-function viewOf(dtype: DType, buffer: ArrayBuffer, n: number): Tensor["data"] {
-  return dtype === "f32" ? new Float32Array(buffer, 0, n) : dtype === "i32" ? new Int32Array(buffer, 0, n) : new Uint8Array(buffer, 0, n);
 }

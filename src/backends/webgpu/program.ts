@@ -1,25 +1,34 @@
-// `WebGpuProgram`: a model compiled to WGSL and loaded on a GPUDevice. `load` computes the
-// load-time values on the CPU (the interpreter's rule and code: weights, constants and what is
-// computed from them alone), compiles the schedule's kernels, checks the device's limits and
-// uploads; `run` checks the inputs and binds the symbolic dims exactly as the CPU interpreter does
-// (its own code, on a graph of the inputs alone), fills the sizes uniform, runs every kernel and
-// reads back the outputs. Failures a CPU run would report are the CPU's RunError with its code and
-// message (TFM6001 an index out of range or an empty reduction, TFM6002 bad inputs).
+// `WebGpuProgram`: a model compiled to WGSL and loaded on a GPUDevice. `load` has the load-time
+// values (weights, constants and what is computed from them alone) computed by the evaluator its
+// caller supplies — the CPU interpreter's `loadTimeValues`, so they are exactly the CPU's — compiles
+// the schedule's kernels, checks the device's limits and uploads; `run` checks the inputs and binds
+// the symbolic dims by the backends' shared code (../shared/inputs.ts), fills the sizes uniform,
+// runs every kernel and reads back the outputs. Failures a CPU run would report are RunErrors with
+// the CPU's code and message (TFM6001 an index out of range or an empty reduction, TFM6002 bad inputs).
 import { evalDim, showDim } from "../../core/dim.js";
 import type { Graph } from "../../ir/graph.js";
 import { schedule } from "../../schedule/fuse.js";
 import type { Schedule } from "../../schedule/kernel.js";
 import { type MemoryPlan, planMemory } from "../../schedule/memory.js";
-import { CpuProgram, RunError } from "../cpu/interpret.js";
-import { numel, runtimeDType, showShape, type Tensor } from "../../core/tensor.js";
+import { numel, runtimeDType, showShape, type Tensor, unravel } from "../../core/tensor.js";
+import { RunError } from "../shared/errors.js";
+import { bindInputs, unboundMessage } from "../shared/inputs.js";
 import { compile, type CompiledProgram } from "./compile.js";
 import { sizeValues } from "./codegen/sizes.js";
 import { GpuRunner, type Readback } from "./device.js";
 import { WebGpuError } from "./errors.js";
 import { checkDevice, type Limits, limitsOf, needs, splitGrid } from "./limits.js";
-import { unravel } from "../../core/tensor.js";
+
+/**
+ * Computes the load-time values `need` of graph `g` from the weights (src/ir/load-time.ts says which
+ * nodes those are), raising a RunError where a CPU load would. The caller supplies it: the CPU
+ * interpreter's `loadTimeValues` (src/backends/cpu/evaluate.ts).
+ */
+export type LoadTimeEvaluator = (g: Graph, need: readonly number[], weights: ReadonlyMap<string, Tensor>) => Map<number, Tensor>;
 
 export interface LoadOptions {
+  /** How the load-time values are computed (required: this backend runs no CPU code of its own). */
+  readonly loadTime: LoadTimeEvaluator;
   /**
    * Share buffers as the schedule's memory plan says (the default: src/schedule/memory.ts, every
    * element 4 bytes here, outputs written in place over dying inputs where it allows); false gives
@@ -45,12 +54,11 @@ export class WebGpuProgram {
     readonly plan: MemoryPlan | undefined,
     private readonly runner: GpuRunner,
     private readonly fixed: ReadonlyMap<number, Tensor>,
-    private readonly binder: CpuProgram,
     private readonly limits: Limits,
   ) {}
 
   /** Compiles `source` (a graph: its fused schedule, as the CPU runs it; or a schedule) and loads it with `weights` on `device`. */
-  static async load(source: Graph | Schedule, weights: ReadonlyMap<string, Tensor>, device: GPUDevice, opts: LoadOptions = {}): Promise<WebGpuProgram> {
+  static async load(source: Graph | Schedule, weights: ReadonlyMap<string, Tensor>, device: GPUDevice, opts: LoadOptions): Promise<WebGpuProgram> {
     const s = "kernels" in source ? source : schedule(source);
     const own = limitsOf(device.limits as unknown as Record<keyof Limits, number>);
     const limits = limitsOf({ ...own, ...Object.fromEntries(Object.entries(opts.limits ?? {}).map(([k, v]) => [k, Math.min(v!, own[k as keyof Limits])])) });
@@ -64,9 +72,9 @@ export class WebGpuProgram {
       compiled = compile(s, { maxStorageBuffers });
     }
     checkDevice(needs(compiled), limits);
-    const fixed = loadTimeValues(s, compiled.uploads, weights);
+    const fixed = opts.loadTime(s.graph, compiled.uploads, weights);
     const runner = await GpuRunner.create(device, compiled, fixed, plan?.buffers);
-    return new WebGpuProgram(compiled, plan, runner, fixed, inputBinder(s.graph), limits);
+    return new WebGpuProgram(compiled, plan, runner, fixed, limits);
   }
 
   get graph(): Graph {
@@ -99,10 +107,10 @@ export class WebGpuProgram {
   private async runNow(inputs: ReadonlyMap<string, Tensor>): Promise<WebGpuRunResult> {
     const g = this.graph;
     const p = this.compiled;
-    const symbols = this.binder.run(inputs).symbols;
+    const symbols = bindInputs(g, inputs);
     this.lastSymbols = symbols;
     const sv = sizeValues(p.sizes, symbols);
-    if (sv.unbound) throw new RunError("TFM6002", `the size ${showDim(sv.unbound)} depends on a dim no input gives`);
+    if (sv.unbound) throw new RunError("TFM6002", unboundMessage(sv.unbound));
     if (sv.tooLarge) throw new WebGpuError("TFM7001", `the size ${showDim(sv.tooLarge[0])} = ${sv.tooLarge[1]} does not fit in 32 bits`);
     const shapes = new Map<number, number[]>();
     const shapeOf = (id: number) => {
@@ -174,24 +182,4 @@ export class WebGpuProgram {
     const valid = size === 0 ? "the axis is empty" : `valid: 0..${size - 1}`;
     throw new RunError("TFM6001", `gather: index ${v}${at} is out of range for axis ${ax} of size ${size} (${valid}) (IR node %${n.id})`, n.site);
   }
-}
-
-/**
- * The CPU interpreter over the graph's inputs alone: its `run` checks each input against its
- * declared type and binds the symbolic dims, with the interpreter's own errors (TFM6002).
- */
-function inputBinder(g: Graph): CpuProgram {
-  const nodes = g.inputs.map((port, i) => ({ ...g.nodes[port.node]!, id: i, inputs: [] }));
-  return new CpuProgram({ name: g.name, nodes, inputs: g.inputs.map((port, i) => ({ name: port.name, node: i })), outputs: [] }, new Map());
-}
-
-/** The load-time values `need`, computed by the CPU interpreter on the graph's load-time part. */
-function loadTimeValues(s: Schedule, need: readonly number[], weights: ReadonlyMap<string, Tensor>): Map<number, Tensor> {
-  const g = s.graph;
-  const ids = g.nodes.filter((n) => s.atLoad.has(n.id)).map((n) => n.id);
-  const index = new Map(ids.map((id, i) => [id, i]));
-  const nodes = ids.map((id, i) => ({ ...g.nodes[id]!, id: i, inputs: g.nodes[id]!.inputs.map((x) => index.get(x)!) }));
-  const sub: Graph = { name: g.name, nodes, inputs: [], outputs: need.map((id) => ({ name: String(id), node: index.get(id)! })) };
-  const res = new CpuProgram(sub, weights).run(new Map());
-  return new Map(need.map((id) => [id, res.outputs.get(String(id))!]));
 }

@@ -49,7 +49,7 @@ export function asTensor(v: SVal): { dtype: DType; shape: readonly Dim[]; weak: 
   }
 }
 
-export const isFloat = (d: DType): boolean => d === "f32" || d === "f16" || d === "bf16";
+export { isFloat } from "../../core/dtype.js";
 
 /** `f32[batch, seq, 768]`, `int 12`, `float`, ... for messages and hovers. */
 export function showValue(v: SVal): string {

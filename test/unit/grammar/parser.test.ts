@@ -6,6 +6,5 @@ import { TfmParser } from "../../../grammar/parser.js";
 describe("the grammar", () => {
   it("passes chevrotain's grammar validations", () => {
     expect(() => new TfmParser({ validate: true })).not.toThrow();
-    expect(new TfmParser({ validate: true }).definitionErrors).toEqual([]);
   });
 });

@@ -6,7 +6,7 @@ import { buildGraph, check } from "../../../src/api.js";
 import { constDim } from "../../../src/core/dim.js";
 import { GraphBuilder } from "../../../src/ir/graph.js";
 import { printGraph, printNode } from "../../../src/ir/print.js";
-import { optimize } from "../../../src/passes/pipeline.js";
+import { optimize } from "../../../src/optimize.js";
 import { verify } from "../../../src/ir/verify.js";
 
 const graphOf = (file: string, settings: Record<string, string> = {}) => {

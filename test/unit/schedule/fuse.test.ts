@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { buildGraph, check } from "../../../src/api.js";
-import { optimize } from "../../../src/passes/pipeline.js";
+import { optimize } from "../../../src/optimize.js";
 import { schedule, unfused } from "../../../src/schedule/fuse.js";
 import { printSchedule } from "../../../src/schedule/kernel.js";
 import { verifySchedule } from "../../../src/schedule/verify.js";

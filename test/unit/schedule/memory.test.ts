@@ -11,7 +11,7 @@ import type { DType } from "../../../src/check/shapes/value.js";
 import { GraphBuilder, type Attrs, type Graph } from "../../../src/ir/graph.js";
 import type { Op } from "../../../src/ir/ops.js";
 import { verify } from "../../../src/ir/verify.js";
-import { optimize } from "../../../src/passes/pipeline.js";
+import { optimize } from "../../../src/optimize.js";
 import { dimBindings } from "../../../src/cli/dims.js";
 import { randomWeights } from "../../../src/runtime/init.js";
 import { checkPlan } from "../../../src/schedule/check-plan.js";

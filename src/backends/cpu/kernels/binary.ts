@@ -117,23 +117,28 @@ const rows: Record<BinaryOp | "mulInt", Row> = {
   },
 };
 
-const arithmetic = new Set<BinaryOp>(["add", "sub", "mul", "mod", "pow", "maximum", "minimum"]);
-const comparison = new Set<BinaryOp>(["eq", "ne", "lt", "le", "gt", "ge"]);
+/** Each op's dtype rule: arithmetic keeps f32 or i32, div gives f32, comparisons bool, logic takes and gives bool. */
+type Rule = "arithmetic" | "division" | "comparison" | "logic";
+const rules: Record<BinaryOp, Rule> = {
+  add: "arithmetic", sub: "arithmetic", mul: "arithmetic", mod: "arithmetic", pow: "arithmetic", maximum: "arithmetic", minimum: "arithmetic",
+  div: "division",
+  eq: "comparison", ne: "comparison", lt: "comparison", le: "comparison", gt: "comparison", ge: "comparison",
+  and: "logic", or: "logic",
+};
 
 /** The result dtype of `op` on operands of `dtype`; throws for operands the op does not take. */
 export function binaryResultDType(op: BinaryOp, a: Tensor, b: Tensor): DType {
-  if (!Object.prototype.hasOwnProperty.call(rows, op) || op === ("mulInt" as BinaryOp)) throw new KernelError("binary", `unknown op ${JSON.stringify(op)}`);
+  if (!Object.hasOwn(rules, op)) throw new KernelError("binary", `unknown op ${JSON.stringify(op)}`);
   if (a.dtype !== b.dtype) throw new KernelError(op, `operands have different dtypes (${a.dtype} and ${b.dtype}); the IR must cast one of them`);
   const dt = a.dtype;
-  if (comparison.has(op)) return "bool";
-  if (op === "and" || op === "or") {
+  const rule = rules[op];
+  if (rule === "comparison") return "bool";
+  if (rule === "logic") {
     if (dt !== "bool") throw new KernelError(op, `operands must be bool, got ${dt}`);
     return "bool";
   }
   if (dt === "bool") throw new KernelError(op, "operands must be f32 or i32, got bool (cast them first)");
-  if (op === "div") return "f32";
-  if (arithmetic.has(op)) return dt;
-  throw new KernelError("binary", `unknown op ${JSON.stringify(op)}`);
+  return rule === "division" ? "f32" : dt;
 }
 
 /** Whether `small` equals the trailing dims of `big` (after dropping small's leading 1s). */

@@ -140,41 +140,41 @@ function argmaxInto(x: TensorData, o: Int32Array, outer: number, r: number, inne
   }
 }
 
+/** Each op: the result dtype (throwing for an input it does not take), whether an empty axis is an error, and its loop. */
+interface ReduceKernel {
+  readonly dtype: (x: Tensor) => DType;
+  readonly needsElements: boolean;
+  readonly into: (x: TensorData, o: TensorData, outer: number, r: number, inner: number) => void;
+}
+
+const numeric = (op: ReduceOp) => (x: Tensor): DType => {
+  requireDType(op, x, ["f32", "i32"]);
+  return x.dtype;
+};
+
+const kernels: Record<ReduceOp, ReduceKernel> = {
+  sum: { dtype: numeric("sum"), needsElements: false, into: (x, o, outer, r, inner) => sumInto(x, o, outer, r, inner, false) },
+  mean: { dtype: numeric("mean"), needsElements: false, into: (x, o, outer, r, inner) => sumInto(x, o, outer, r, inner, true) },
+  max: { dtype: (x) => x.dtype, needsElements: true, into: maxInto },
+  min: { dtype: (x) => x.dtype, needsElements: true, into: minInto },
+  argmax: { dtype: () => "i32", needsElements: true, into: (x, o, outer, r, inner) => argmaxInto(x, o as Int32Array, outer, r, inner) },
+};
+
 export function reduce(op: ReduceOp, x: Tensor, axis: number, keepdim = false, out?: Tensor): Tensor {
   checkInputs(op, x);
   const rank = x.shape.length;
   const ax = normAxis(op, axis, rank);
-  let dtype: DType;
-  switch (op) {
-    case "sum":
-    case "mean":
-      requireDType(op, x, ["f32", "i32"]);
-      dtype = x.dtype;
-      break;
-    case "max":
-    case "min":
-      dtype = x.dtype;
-      break;
-    case "argmax":
-      dtype = "i32";
-      break;
-    default:
-      throw new KernelError("reduce", `unknown op ${JSON.stringify(op)}`);
-  }
+  if (!Object.hasOwn(kernels, op)) throw new KernelError("reduce", `unknown op ${JSON.stringify(op)}`);
+  const kernel = kernels[op];
+  const dtype = kernel.dtype(x);
   const r = x.shape[ax]!;
   const shape = reducedShape(x.shape, ax, keepdim);
   const outer = prod(x.shape, 0, ax), inner = prod(x.shape, ax + 1, rank);
-  if (r === 0 && (op === "max" || op === "min" || op === "argmax") && outer * inner > 0) {
+  if (r === 0 && kernel.needsElements && outer * inner > 0) {
     throw new KernelError(op, `cannot reduce an empty axis: axis ${ax} of shape ${showShape(x.shape)} has size 0`);
   }
   const o = output(op, dtype, shape, out, [x]);
   if (outer * inner === 0) return o;
-  switch (op) {
-    case "sum": sumInto(x.data, o.data, outer, r, inner, false); break;
-    case "mean": sumInto(x.data, o.data, outer, r, inner, true); break;
-    case "max": maxInto(x.data, o.data, outer, r, inner); break;
-    case "min": minInto(x.data, o.data, outer, r, inner); break;
-    case "argmax": argmaxInto(x.data, o.data as Int32Array, outer, r, inner); break;
-  }
+  kernel.into(x.data, o.data, outer, r, inner);
   return o;
 }

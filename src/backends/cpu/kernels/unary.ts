@@ -1,23 +1,45 @@
 // Elementwise unary ops and casts. The output has the input's shape, so every op is one
-// contiguous loop; the op is chosen once per call (a switch outside the loop), and each case's
-// loop body is the bare expression, computed in double precision and rounded once on the store.
+// contiguous loop; the op is chosen once per call (a table keyed by op, `Record<UnaryOp, …>`, so a
+// new op does not compile until it has its loop), and each loop body is the bare expression,
+// computed in double precision and rounded once on the store.
 //
 // dtypes: neg and abs take f32 or i32 and keep it (i32 wraps: neg(-2³¹) = -2³¹, as NumPy);
 // not takes bool; the float functions take f32 (the IR casts integers first).
 import type { UnaryOp } from "../../../ir/ops.js";
 import { KernelError } from "../../../core/errors.js";
-import { type DType, numel, type Tensor } from "../../../core/tensor.js";
+import { type DType, numel, type Tensor, type TensorData } from "../../../core/tensor.js";
 import { erfInto } from "./erf.js";
 import { checkInputs, output, requireDType } from "./util.js";
 
-const floatOps = new Set<UnaryOp>(["exp", "log", "sqrt", "rsqrt", "tanh", "erf", "sigmoid", "sin", "cos"]);
+type Arr = TensorData;
+
+/** Each op: the dtypes it takes (the result keeps it), and its loop r[i] = f(a[i]) for i < n. */
+interface UnaryKernel {
+  readonly takes: readonly DType[];
+  readonly loop: (a: Arr, r: Arr, n: number) => void;
+}
+
+const float = (loop: UnaryKernel["loop"]): UnaryKernel => ({ takes: ["f32"], loop });
+
+const kernels: Record<UnaryOp, UnaryKernel> = {
+  neg: { takes: ["f32", "i32"], loop: (a, r, n) => { for (let i = 0; i < n; i++) r[i] = -a[i]!; } },
+  abs: { takes: ["f32", "i32"], loop: (a, r, n) => { for (let i = 0; i < n; i++) r[i] = Math.abs(a[i]!); } },
+  not: { takes: ["bool"], loop: (a, r, n) => { for (let i = 0; i < n; i++) r[i] = a[i] === 0 ? 1 : 0; } },
+  exp: float((a, r, n) => { for (let i = 0; i < n; i++) r[i] = Math.exp(a[i]!); }),
+  log: float((a, r, n) => { for (let i = 0; i < n; i++) r[i] = Math.log(a[i]!); }),
+  sqrt: float((a, r, n) => { for (let i = 0; i < n; i++) r[i] = Math.sqrt(a[i]!); }),
+  rsqrt: float((a, r, n) => { for (let i = 0; i < n; i++) r[i] = 1 / Math.sqrt(a[i]!); }),
+  tanh: float((a, r, n) => { for (let i = 0; i < n; i++) r[i] = Math.tanh(a[i]!); }),
+  erf: float((a, r, n) => erfInto(a as Float32Array, r as Float32Array, n)),
+  sigmoid: float((a, r, n) => { for (let i = 0; i < n; i++) r[i] = 1 / (1 + Math.exp(-a[i]!)); }),
+  sin: float((a, r, n) => { for (let i = 0; i < n; i++) r[i] = Math.sin(a[i]!); }),
+  cos: float((a, r, n) => { for (let i = 0; i < n; i++) r[i] = Math.cos(a[i]!); }),
+};
 
 /** The result dtype of a unary op on `dtype`; throws for a dtype the op does not take. */
 export function unaryResultDType(op: UnaryOp, x: Tensor): DType {
-  if (op === "not") requireDType(op, x, ["bool"]);
-  else if (op === "neg" || op === "abs") requireDType(op, x, ["f32", "i32"]);
-  else if (floatOps.has(op)) requireDType(op, x, ["f32"]);
-  else throw new KernelError("unary", `unknown op ${JSON.stringify(op)}`);
+  if (!Object.hasOwn(kernels, op)) throw new KernelError("unary", `unknown op ${JSON.stringify(op)}`);
+  requireDType(op, x, kernels[op].takes);
   return x.dtype;
 }
 
@@ -25,23 +47,7 @@ export function unary(op: UnaryOp, x: Tensor, out?: Tensor): Tensor {
   checkInputs(op, x);
   const dtype = unaryResultDType(op, x);
   const o = output(op, dtype, x.shape, out, [x], true);
-  const n = numel(x.shape);
-  const a = x.data;
-  const r = o.data;
-  switch (op) {
-    case "neg": for (let i = 0; i < n; i++) r[i] = -a[i]!; break;
-    case "abs": for (let i = 0; i < n; i++) r[i] = Math.abs(a[i]!); break;
-    case "not": for (let i = 0; i < n; i++) r[i] = a[i] === 0 ? 1 : 0; break;
-    case "exp": for (let i = 0; i < n; i++) r[i] = Math.exp(a[i]!); break;
-    case "log": for (let i = 0; i < n; i++) r[i] = Math.log(a[i]!); break;
-    case "sqrt": for (let i = 0; i < n; i++) r[i] = Math.sqrt(a[i]!); break;
-    case "rsqrt": for (let i = 0; i < n; i++) r[i] = 1 / Math.sqrt(a[i]!); break;
-    case "tanh": for (let i = 0; i < n; i++) r[i] = Math.tanh(a[i]!); break;
-    case "erf": erfInto(a as Float32Array, r as Float32Array, n); break;
-    case "sigmoid": for (let i = 0; i < n; i++) r[i] = 1 / (1 + Math.exp(-a[i]!)); break;
-    case "sin": for (let i = 0; i < n; i++) r[i] = Math.sin(a[i]!); break;
-    case "cos": for (let i = 0; i < n; i++) r[i] = Math.cos(a[i]!); break;
-  }
+  kernels[op].loop(x.data, o.data, numel(x.shape));
   return o;
 }
 

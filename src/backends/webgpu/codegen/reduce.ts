@@ -25,22 +25,35 @@ const accType = (d: DType) => {
 };
 const asAcc = (d: DType, v: string) => (scalarType(d) === "bool" ? `select(0u, 1u, ${v})` : v);
 
-function identity(op: ReduceOp, t: "f32" | "i32" | "u32"): string {
-  if (op === "sum" || op === "mean") return t === "f32" ? "0.0f" : "0i";
-  const low = op === "min" ? false : true; // max and argmax start from the lowest value
+type Acc = "f32" | "i32" | "u32";
+
+/** The lowest (for max, argmax) or highest (for min) value of an accumulator type. */
+function extreme(low: boolean, t: Acc): string {
   if (t === "f32") return f32Lit(low ? -Infinity : Infinity);
   if (t === "i32") return low ? i32Lit(-2147483648) : i32Lit(2147483647);
   return low ? "0u" : "1u";
 }
 
-function combine(op: ReduceOp, t: "f32" | "i32" | "u32", a: string, v: string): string {
-  if (op === "sum" || op === "mean") return `${a} + ${v}`;
-  if (op === "max") return t === "f32" ? `tfm_max(${a}, ${v})` : `max(${a}, ${v})`;
-  return t === "f32" ? `tfm_min(${a}, ${v})` : `min(${a}, ${v})`;
-}
+const add = (_t: Acc, a: string, v: string) => `${a} + ${v}`;
+const maxOf = (t: Acc, a: string, v: string) => (t === "f32" ? `tfm_max(${a}, ${v})` : `max(${a}, ${v})`);
+const minOf = (t: Acc, a: string, v: string) => (t === "f32" ? `tfm_min(${a}, ${v})` : `min(${a}, ${v})`);
+
+/**
+ * Each reduction's starting value and how it folds a value in (argmax keeps the greatest value too,
+ * and its index by `better`). mean divides the sum by the axis's size at the end.
+ */
+const folds: Record<ReduceOp, { readonly identity: (t: Acc) => string; readonly combine: (t: Acc, a: string, v: string) => string }> = {
+  sum: { identity: (t) => (t === "f32" ? "0.0f" : "0i"), combine: add },
+  mean: { identity: (t) => (t === "f32" ? "0.0f" : "0i"), combine: add },
+  max: { identity: (t) => extreme(true, t), combine: maxOf },
+  min: { identity: (t) => extreme(false, t), combine: minOf },
+  argmax: { identity: (t) => extreme(true, t), combine: maxOf },
+};
+const identity = (op: ReduceOp, t: Acc): string => folds[op].identity(t);
+const combine = (op: ReduceOp, t: Acc, a: string, v: string): string => folds[op].combine(t, a, v);
 
 /** argmax: whether (v at j) beats (a at aj): a first NaN wins, else the greater, ties to the lower index. */
-function better(t: "f32" | "i32" | "u32", v: string, j: string, a: string, aj: string): string {
+function better(t: Acc, v: string, j: string, a: string, aj: string): string {
   const plain = `(${v} > ${a} || (${v} == ${a} && ${j} < ${aj}))`;
   if (t !== "f32") return plain;
   return `((tfm_isnan(${v}) && (!tfm_isnan(${a}) || ${j} < ${aj})) || (!tfm_isnan(${v}) && !tfm_isnan(${a}) && ${plain}))`;

@@ -1,0 +1,48 @@
+// Checking a run's inputs against the model and binding its symbolic dims: one code for every
+// backend, so each rejects the same inputs with the same TFM6002 message.
+import { constValue, type Dim, evalDim, showDim } from "../../core/dim.js";
+import { runtimeDType } from "../../core/dtype.js";
+import { showShape, type Tensor } from "../../core/tensor.js";
+import type { Graph } from "../../ir/graph.js";
+import { RunError } from "./errors.js";
+
+/**
+ * The values of the symbolic dims (batch, seq, ...) the inputs' shapes give, checking every input
+ * against its declared type: present, of the declared runtime dtype and rank, every dim equal to
+ * what its expression evaluates to. A dim that is a bare symbol binds it at its first occurrence;
+ * the others are checked once every symbol is bound.
+ */
+export function bindInputs(g: Graph, inputs: ReadonlyMap<string, Tensor>): Map<string, number> {
+  const symbols = new Map<string, number>();
+  const later: [string, Dim, number][] = [];
+  for (const port of g.inputs) {
+    const node = g.nodes[port.node]!;
+    const t = inputs.get(port.name);
+    if (!t) throw new RunError("TFM6002", `input \`${port.name}\` is missing`);
+    const type = `${node.dtype}[${node.shape.map(showDim).join(", ")}]`;
+    if (t.dtype !== runtimeDType[node.dtype]) throw new RunError("TFM6002", `input \`${port.name}\` is ${t.dtype}${showShape(t.shape)}, but the model takes ${type}`);
+    if (t.shape.length !== node.shape.length) throw new RunError("TFM6002", `input \`${port.name}\` has ${t.shape.length} dims ${showShape(t.shape)}, but the model takes ${type}`);
+    node.shape.forEach((d, k) => {
+      const terms = [...d.terms];
+      const sym = terms.length === 1 && terms[0]![1] === 1 && terms[0]![0] !== "" ? terms[0]![0] : undefined;
+      const known = sym !== undefined ? symbols.get(sym) : constValue(d);
+      if (sym !== undefined && known === undefined) symbols.set(sym, t.shape[k]!);
+      else if (known === undefined) later.push([port.name, d, t.shape[k]!]);
+      else if (known !== t.shape[k]) throw new RunError("TFM6002", `input \`${port.name}\` has shape ${showShape(t.shape)}: dim ${k} should be ${showDim(d)} = ${known}`);
+    });
+  }
+  for (const [name, d, size] of later) {
+    if (evalDim(d, symbols) !== size) throw new RunError("TFM6002", `input \`${name}\`: a dim of size ${size} should be ${showDim(d)} = ${evalDim(d, symbols)}`);
+  }
+  return symbols;
+}
+
+/** A dim's value at these symbols; TFM6002 when it depends on a symbol no input gives. */
+export function dimValue(d: Dim, symbols: ReadonlyMap<string, number>): number {
+  const v = evalDim(d, symbols);
+  if (v === undefined) throw new RunError("TFM6002", unboundMessage(d));
+  return v;
+}
+
+/** The message for a size that depends on a dim no input gives. */
+export const unboundMessage = (d: Dim): string => `the size ${showDim(d)} depends on a dim no input gives`;
