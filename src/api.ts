@@ -70,7 +70,8 @@ export function check(text: string, file: string, options: CheckOptions = {}): C
       sink.report("TFM2008", { start: 0, end: 0 }, "--set was given, but the file defines no `model`");
     }
     if (!sink.hasErrors) shapes = checkShapes(resolution, file, program, instance ? model : undefined, instance?.model.hparams, sink, true);
-    else shapes = recoveredShapes(resolution, file, program, model, options.settings);
+    // A recursive block or function (TFM2010) would send the walk round forever: no recovery then.
+    else if (!sink.items.some((d) => d.code === "TFM2010")) shapes = recoveredShapes(resolution, file, program, model, options.settings);
   } catch (e) {
     const err = e instanceof Error ? e : new Error(String(e));
     sink.report("TFM9001", { start: 0, end: 0 }, `internal compiler error: ${err.message}`, {
