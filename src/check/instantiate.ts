@@ -11,7 +11,7 @@ import { matchArgs } from "./args.js";
 import { blockSig, type Resolution } from "./resolve.js";
 import type { GlobalSym } from "./symbols.js";
 import { TraceReporter } from "./trace.js";
-import { coerce, evaluate, notWhole, show, type Lookup, type Value } from "./values.js";
+import { coerce, evaluate, notWhole, show, type Lookup, type Value } from "./evaluate.js";
 
 export interface Weight {
   /** The checkpoint name: `h.0.attn.c_attn.weight`. */

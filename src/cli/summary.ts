@@ -1,7 +1,7 @@
 // The model summary `tfm check` prints: parameters, inputs, outputs and weight totals.
 import type { CheckResult } from "../api.js";
 import { showValue } from "../check/shapes/value.js";
-import { show } from "../check/values.js";
+import { show } from "../check/evaluate.js";
 import type * as A from "../syntax/ast.js";
 import { formatType } from "../syntax/format.js";
 

@@ -4,7 +4,7 @@
 import { MarkupKind, type Hover, type Position } from "vscode-languageserver/node.js";
 import type { Weight } from "../check/instantiate.js";
 import { describe, isLocal, type GlobalSym, type LocalSym } from "../check/symbols.js";
-import { show, type Value } from "../check/values.js";
+import { show, type Value } from "../check/evaluate.js";
 import type { Span } from "../diag/span.js";
 import type * as A from "../syntax/ast.js";
 import { offsetOf, rangeOf, type Checked } from "./documents.js";
