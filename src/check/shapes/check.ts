@@ -239,7 +239,7 @@ class ShapeChecker {
     const perCopy: SVal[][] = [];
     for (let i = 0; i < n; i++) {
       const input = args[0];
-      out = this.callBlock(ref.block, ref.hparams, `${ref.path}.${i}`, args, argSpans, { file, span, what: `block \`${ref.block.name}\` (${ref.decl.name.name}.${i})` });
+      out = this.callBlock(ref.block, ref.copies?.[i] ?? ref.hparams, `${ref.path}.${i}`, args, argSpans, { file, span, what: `block \`${ref.block.name}\` (${ref.decl.name.name}.${i})` });
       const first = out.kind === "tuple" ? out.items[0] ?? unknown : out;
       if (out.kind === "tuple") out.items.slice(1).forEach((v, j) => (perCopy[j] ??= []).push(v));
       if (input && first.kind !== "unknown" && showValue(first) !== showValue(input)) {
@@ -332,21 +332,29 @@ class ShapeChecker {
     const g = this.res.globalsFor(ctx.file).get(m.callee.name);
     if (g?.kind !== "block") return unknown; // a block only declared, never applied, is checked as unreached
     const bound = matchArgs(m.args, { what: "", params: g.decl.params.map((p) => ({ name: p.name.name, optional: !!p.default })) }, m.span);
-    const hp = new Map<string, SVal>();
-    const inner: Ctx = { file: g.file, path: "", scope: new Scope(), lazy: new Map() };
-    g.decl.params.forEach((p, i) => {
-      const a = bound[i];
-      const v = a ? this.expr(a.value, ctx) : p.default ? this.expr(p.default, inner) : unknown;
-      hp.set(p.name.name, v);
-      inner.scope.define(p.name.name, v);
-    });
     let count: number | undefined;
     if (m.repeat) {
       const r = this.expr(m.repeat, ctx);
       count = r.kind === "int" ? constValue(r.dim) : undefined;
     }
+    /** The parameters, given the copy index of `repeat(n, i)` (a symbol when the count is not known). */
+    const hparams = (index: SVal | undefined) => {
+      const hp = new Map<string, SVal>();
+      const scope = index && m.repeatIndex ? new Scope(ctx.scope) : ctx.scope;
+      if (index && m.repeatIndex) scope.define(m.repeatIndex.name, index);
+      const inner: Ctx = { file: g.file, path: "", scope: new Scope(), lazy: new Map() };
+      g.decl.params.forEach((p, i) => {
+        const a = bound[i];
+        const v = a ? this.expr(a.value, { ...ctx, scope }) : p.default ? this.expr(p.default, inner) : unknown;
+        hp.set(p.name.name, v);
+        inner.scope.define(p.name.name, v);
+      });
+      return hp;
+    };
+    const copies = m.repeatIndex && count ? Array.from({ length: count }, (_, i) => hparams(intVal(i))) : undefined;
+    const hp = copies?.[0] ?? hparams(m.repeatIndex ? { kind: "int", dim: symDim(m.repeatIndex.name) } : undefined);
     const path = joinPath(ctx.path, m.checkpointName?.value ?? m.name.name);
-    return { kind: "layer", decl: m, block: g, hparams: hp, path, stacked: !!m.repeat, ...(count !== undefined ? { count } : {}) };
+    return { kind: "layer", decl: m, block: g, hparams: hp, path, stacked: !!m.repeat, ...(count !== undefined ? { count } : {}), ...(copies ? { copies } : {}) };
   }
 
   private lookup(name: string, ctx: Ctx): Binding | undefined {
