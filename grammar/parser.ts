@@ -138,7 +138,7 @@ export class TfmParser extends CstParser {
     this.OPTION2({ GATE: () => this.LA(2).tokenType !== T.Assign && this.LA(2).tokenType !== T.Comma, DEF: () => this.CONSUME(T.Transposed) });
   });
 
-  // layer h = repeat(n_layer) Block(n_embd, n_head) as "h"
+  // layer h = repeat(n_layer) Block(n_embd, n_head) as "h"; layer h = repeat(n, i) Block(first=i == 0)
   layerDecl = this.RULE("layerDecl", () => {
     this.CONSUME(T.Layer);
     this.CONSUME(T.Identifier);
@@ -147,6 +147,7 @@ export class TfmParser extends CstParser {
       this.CONSUME(T.Repeat);
       this.CONSUME(T.LParen);
       this.SUBRULE(this.expression);
+      this.OPTION3(() => { this.CONSUME(T.Comma); this.CONSUME3(T.Identifier); });
       this.CONSUME(T.RParen);
     });
     this.CONSUME2(T.Identifier);

@@ -7,7 +7,7 @@ import { instantiate, type Instantiation } from "./check/instantiate.js";
 import { resolveProgram, type Resolution } from "./check/resolve.js";
 import { checkShapes, type ShapeResult } from "./check/shapes/check.js";
 import type { GlobalSym } from "./check/symbols.js";
-import { parseSetting, type Value } from "./check/values.js";
+import { parseSetting, type Value } from "./check/evaluate.js";
 import { prelude } from "./std/index.js";
 import type { Program } from "./syntax/ast.js";
 import { parse } from "./syntax/parse.js";

@@ -11,7 +11,7 @@ import { matchArgs } from "./args.js";
 import { blockSig, type Resolution } from "./resolve.js";
 import type { GlobalSym } from "./symbols.js";
 import { TraceReporter } from "./trace.js";
-import { coerce, evaluate, notWhole, show, type Lookup, type Value } from "./values.js";
+import { coerce, evaluate, int, notWhole, show, type Lookup, type Value } from "./evaluate.js";
 
 export interface Weight {
   /** The checkpoint name: `h.0.attn.c_attn.weight`. */
@@ -228,17 +228,25 @@ class Instantiator {
       count = v.v;
     }
     const bound = matchArgs(m.args, blockSig(g), m.span); // mismatches were reported by the resolver
-    const args = new Map<A.ParamDecl, Value | undefined>();
-    let ok = true;
-    g.decl.params.forEach((p, i) => {
-      const a = bound[i];
-      if (!a) return;
-      const v = evaluate(a.value, lookup, report);
-      // An inexact quotient given for an int is reported here, in the caller's file; past it, it is a plain number.
-      if (!v || (p.type?.kind === "ScalarType" && p.type.name === "int" && notWhole(v, report))) ok = false;
-      args.set(p, v?.kind === "float" ? { kind: "float", v: v.v } : v);
-    });
-    if (!ok) return;
+    /** The arguments (of copy `i` of `repeat(n, i)`: each copy's differ), or undefined after an error. */
+    const argsOf = (i: number) => {
+      const index = m.repeatIndex?.name;
+      const at: Lookup = index ? (n) => (n === index ? int(i) : lookup(n)) : lookup;
+      const args = new Map<A.ParamDecl, Value | undefined>();
+      let ok = true;
+      g.decl.params.forEach((p, k) => {
+        const a = bound[k];
+        if (!a) return;
+        const v = evaluate(a.value, at, report);
+        // An inexact quotient given for an int is reported here, in the caller's file; past it, it is a plain number.
+        if (!v || (p.type?.kind === "ScalarType" && p.type.name === "int" && notWhole(v, report))) ok = false;
+        args.set(p, v?.kind === "float" ? { kind: "float", v: v.v } : v);
+      });
+      return ok ? args : undefined;
+    };
+    const copies = [argsOf(0)];
+    if (m.repeatIndex) for (let i = 1; i < count; i++) copies.push(argsOf(i));
+    if (copies.some((a) => !a)) return;
     if (m.checkpointName && !validName(m.checkpointName.value)) {
       report("TFM2016", m.checkpointName.span, `\`${m.checkpointName.value}\` is not a valid checkpoint name: use non-empty segments separated by dots`);
       return;
@@ -247,15 +255,16 @@ class Instantiator {
     this.active.push(g.name);
     try {
       this.trace.within({ file: parent.file, span: m.span, what: `\`${g.name}\` (${base})` }, () => {
-        const hp = this.hparams(g, (p) => args.get(p));
-        if (!hp) return;
-        for (let i = 0; i < count; i++) {
+        let hp = this.hparams(g, (p) => copies[0]!.get(p));
+        for (let i = 0; i < count && hp; i++) {
           if (++this.instances > limits.maxInstances) {
             report("TFM3008", m.span, `the model has more than ${limits.maxInstances} layer instances`);
             throw new TooLarge();
           }
           const p = m.repeat ? join(base, String(i)) : base;
           this.trace.replaceTop({ file: parent.file, span: m.span, what: `\`${g.name}\` (${p})` });
+          if (i > 0 && m.repeatIndex) hp = this.hparams(g, (p) => copies[i]!.get(p));
+          if (!hp) return;
           children.push(this.instance(g, hp, p));
         }
       });

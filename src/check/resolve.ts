@@ -319,7 +319,14 @@ class Resolver {
 
   private layer(m: A.LayerDecl, scope: Scope): void {
     this.optExpr(m.repeat, scope);
-    m.args.forEach((a) => this.expr(a.value, scope));
+    // The copy index of `repeat(n, i)` is a parameter of the arguments alone.
+    const args = m.repeatIndex ? new Scope(scope) : scope;
+    if (m.repeatIndex?.name) {
+      const prior = scope.lookup(m.repeatIndex.name);
+      if (prior) this.duplicate(m.repeatIndex, prior);
+      else this.define(args, "hparam", m.repeatIndex).used = true;
+    }
+    m.args.forEach((a) => this.expr(a.value, args));
     if (!m.callee.name) return;
     const g = this.globals.get(m.callee.name);
     if (!g) {

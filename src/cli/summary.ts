@@ -2,7 +2,7 @@
 import type { CheckResult } from "../api.js";
 import { showValue } from "../check/shapes/value.js";
 import { declaredBytes } from "../core/dtype.js";
-import { show } from "../check/values.js";
+import { show } from "../check/evaluate.js";
 import type * as A from "../syntax/ast.js";
 import { formatType } from "../syntax/format.js";
 

@@ -4,7 +4,7 @@
 import { MarkupKind, type Hover, type Position } from "vscode-languageserver/node.js";
 import type { Weight } from "../check/instantiate.js";
 import { describe, isLocal, type GlobalSym, type LocalSym } from "../check/symbols.js";
-import { show, type Value } from "../check/values.js";
+import { show, type Value } from "../check/evaluate.js";
 import type { Span } from "../diag/span.js";
 import type * as A from "../syntax/ast.js";
 import { offsetOf, rangeOf, type Checked } from "./documents.js";
@@ -122,7 +122,7 @@ function describeLayer(c: Checked, block: A.BlockDecl, layer: A.LayerDecl): stri
   const first = insts[0];
   const shown = (v: Value | undefined) => (v ? show(v) : "?");
   const args = g?.kind === "block" && first ? g.decl.params.map((p) => `${p.name.name}=${shown(first.hparams.get(p.name.name))}`).join(", ") : layer.args.map((a) => sourceOf(c, c.file, a.span)).join(", ");
-  const repeat = layer.repeat ? `repeat(${sourceOf(c, c.file, layer.repeat.span)}) ` : "";
+  const repeat = layer.repeat ? `repeat(${sourceOf(c, c.file, layer.repeat.span)}${layer.repeatIndex ? `, ${layer.repeatIndex.name}` : ""}) ` : "";
   const parts = [fence(`(layer) ${layer.name.name} = ${repeat}${layer.callee.name}(${args})`)];
   if (g?.kind === "block") {
     const doc = docOf(c, g);

@@ -1,7 +1,7 @@
 // From declarations to the instantiated model: where a block is instantiated, the checkpoint
 // paths of a `layer` declaration, its instances' parameter values, and the weights under it.
 import type { Instance, Weight } from "../check/instantiate.js";
-import { show } from "../check/values.js";
+import { show } from "../check/evaluate.js";
 import type * as A from "../syntax/ast.js";
 import type { Checked } from "./documents.js";
 

@@ -5,7 +5,7 @@
 import type { DType as RtDType, Tensor } from "../core/tensor.js";
 import type { CheckResult } from "../api.js";
 import { equalDims, evalDim, showShape, symDim, symbolsOf, type Dim } from "../core/dim.js";
-import { evaluate, type Value } from "../check/values.js";
+import { evaluate, type Value } from "../check/evaluate.js";
 import { diag, type Diagnostic, hasErrors, type Related } from "../diag/diagnostic.js";
 import type { Span } from "../diag/span.js";
 import { didYouMean } from "../diag/suggest.js";

@@ -108,6 +108,8 @@ export interface LayerDecl {
   readonly kind: "Layer";
   readonly name: Ident;
   readonly repeat?: Expr;
+  /** `i` of `repeat(n, i)`: each copy's index (0 to n - 1), a compile-time int in the arguments. */
+  readonly repeatIndex?: Ident;
   readonly callee: Ident;
   readonly args: readonly Arg[];
   readonly checkpointName?: StringLit;

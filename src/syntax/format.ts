@@ -93,7 +93,7 @@ function memberLine(m: A.Member): string {
     case "Output": return `output ${m.name.name}${m.type ? `: ${tensorType(m.type)}` : ""}${init(m.value)}`;
     case "TensorParam": return `param ${m.name.name}: ${tensorType(m.type)}${alias(m.checkpointName)}${m.transposed ? " transposed" : ""}`;
     case "Layer": {
-      const rep = m.repeat ? `repeat(${formatExpr(m.repeat)}) ` : "";
+      const rep = m.repeat ? `repeat(${formatExpr(m.repeat)}${m.repeatIndex ? `, ${m.repeatIndex.name}` : ""}) ` : "";
       return `layer ${m.name.name} = ${rep}${m.callee.name}(${args(m.args)})${alias(m.checkpointName)}`;
     }
     case "Ignore": return `ignore ${m.patterns.map((s) => quote(s.value)).join(", ")}`;

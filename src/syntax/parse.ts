@@ -257,14 +257,17 @@ class AstBuilder {
         return { kind: "TensorParam", name: name(), type: this.tensorType(node(c, "tensorType")), ...(ck ? { checkpointName: ck } : {}), transposed: !!tok(c, "Transposed"), span: sp };
       }
       case "layerDecl": {
+        // The identifiers in order: the layer's name, the copy index of `repeat(n, i)` if any, the block.
         const ids = toks(c, "Identifier");
+        const indexed = !!tok(c, "Comma") && ids.length > 2;
         const rep = node(c, "expression");
         const ck = str(tok(c, "StringLit"));
         return {
           kind: "Layer",
           name: this.ident(ids[0], sp),
           ...(rep ? { repeat: this.expr(rep) } : {}),
-          callee: this.ident(ids[1], sp),
+          ...(indexed ? { repeatIndex: this.ident(ids[1], sp) } : {}),
+          callee: this.ident(ids[indexed ? 2 : 1], sp),
           args: this.args(node(c, "argList")),
           ...(ck ? { checkpointName: ck } : {}),
           span: sp,

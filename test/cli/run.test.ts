@@ -82,6 +82,24 @@ describe("tfm run", () => {
     expect(r.err).toMatch(/load-time\.tfm:4:14: error\[TFM6001\]: gather: index 2 .* out of range .*computed when the weights are loaded/);
   });
 
+  it("runs a repeat(n, i) stack whose first copy has a weight the others lack, from random weights and from a checkpoint", async () => {
+    const f = "test/fixtures/first_layer_differs.tfm";
+    const w = join(dir, "first-differs.safetensors");
+    expect((await tfm("init-weights", f, "--seed", "5", "-o", w)).code).toBe(0);
+    const bytes = readFileSync(w);
+    const header = JSON.parse(bytes.subarray(8, 8 + Number(bytes.readBigUInt64LE(0))).toString("utf8")) as Record<string, unknown>;
+    expect(Object.keys(header).filter((k) => k !== "__metadata__").sort()).toEqual(["h.0.proj.bias", "h.0.proj.weight", "h.1.proj.weight", "h.2.proj.weight"]);
+    const x = `x=${JSON.stringify([[Array.from({ length: 8 }, (_, i) => i / 8)]])}`;
+    const [a, b] = ["fd-ck", "fd-rnd"].map((name) => join(dir, name));
+    const rnd = await tfm("run", f, "--random-weights", "--seed", "5", "--input", x, "-o", b);
+    expect(rnd.err).toBe("");
+    expect(rnd.out).toContain("output y: f32[1, 1, 8]");
+    expect((await tfm("run", f, "--weights", w, "--input", x, "-o", a)).code).toBe(0);
+    const [ya, yb] = [a, b].map((d) => readNpy(readFileSync(join(d, "y.npy"))).data as Float32Array);
+    expect([...ya!].every(Number.isFinite)).toBe(true);
+    expect([...ya!]).toEqual([...yb!]);
+  });
+
   it("reports a sequence longer than the positions table as a run-time error", async () => {
     const ids = JSON.stringify([Array.from({ length: 20 }, (_, i) => i)]);
     const r = await tfm("run", "models/gpt2.tfm", ...small, "--random-weights", "--input", `input_ids=${ids}`);

@@ -13,7 +13,7 @@ import { builtins, constants, isDTypeName, type BuiltinName } from "../builtins.
 import type { Resolution } from "../resolve.js";
 import type { GlobalSym } from "../symbols.js";
 import { TraceReporter } from "../trace.js";
-import type { Value } from "../values.js";
+import { known, scalarOp, toSVal, type Value } from "../evaluate.js";
 import { addDim, constDim, constValue, DimOverflow, divDim, equalDims, mulDim, negDim, nonNegative, showDim, subDim, symDim, symbolsOf, type Dim } from "../../core/dim.js";
 import { elementwise, rules, type RuleCtx } from "./rules.js";
 import { Scope, type Binding, type LayerRef } from "./scope.js";
@@ -78,7 +78,7 @@ class ShapeChecker {
 
   checkModel(model: Block, hparams: ReadonlyMap<string, Value>) {
     const scope = new Scope();
-    for (const [k, v] of hparams) scope.define(k, fromValue(v, model.file));
+    for (const [k, v] of hparams) scope.define(k, toSVal(v, model.file));
     const io = this.runBlock(model, scope, "", (input, ctx) => {
       const v = symbolicInput(input.type, scope, (e) => this.dim(e, ctx), (d) => this.report("TFM4014", ctx.file, d.span, "a model input needs a fixed number of dims: name each one (`i32[batch, seq]`)"));
       return this.recording && v.kind !== "unknown" ? this.op({ kind: "input", name: input.name.name, out: v }) : v;
@@ -239,7 +239,7 @@ class ShapeChecker {
     const perCopy: SVal[][] = [];
     for (let i = 0; i < n; i++) {
       const input = args[0];
-      out = this.callBlock(ref.block, ref.hparams, `${ref.path}.${i}`, args, argSpans, { file, span, what: `block \`${ref.block.name}\` (${ref.decl.name.name}.${i})` });
+      out = this.callBlock(ref.block, ref.copies?.[i] ?? ref.hparams, `${ref.path}.${i}`, args, argSpans, { file, span, what: `block \`${ref.block.name}\` (${ref.decl.name.name}.${i})` });
       const first = out.kind === "tuple" ? out.items[0] ?? unknown : out;
       if (out.kind === "tuple") out.items.slice(1).forEach((v, j) => (perCopy[j] ??= []).push(v));
       if (input && first.kind !== "unknown" && showValue(first) !== showValue(input)) {
@@ -332,21 +332,29 @@ class ShapeChecker {
     const g = this.res.globalsFor(ctx.file).get(m.callee.name);
     if (g?.kind !== "block") return unknown; // a block only declared, never applied, is checked as unreached
     const bound = matchArgs(m.args, { what: "", params: g.decl.params.map((p) => ({ name: p.name.name, optional: !!p.default })) }, m.span);
-    const hp = new Map<string, SVal>();
-    const inner: Ctx = { file: g.file, path: "", scope: new Scope(), lazy: new Map() };
-    g.decl.params.forEach((p, i) => {
-      const a = bound[i];
-      const v = a ? this.expr(a.value, ctx) : p.default ? this.expr(p.default, inner) : unknown;
-      hp.set(p.name.name, v);
-      inner.scope.define(p.name.name, v);
-    });
     let count: number | undefined;
     if (m.repeat) {
       const r = this.expr(m.repeat, ctx);
       count = r.kind === "int" ? constValue(r.dim) : undefined;
     }
+    /** The parameters, given the copy index of `repeat(n, i)` (a symbol when the count is not known). */
+    const hparams = (index: SVal | undefined) => {
+      const hp = new Map<string, SVal>();
+      const scope = index && m.repeatIndex ? new Scope(ctx.scope) : ctx.scope;
+      if (index && m.repeatIndex) scope.define(m.repeatIndex.name, index);
+      const inner: Ctx = { file: g.file, path: "", scope: new Scope(), lazy: new Map() };
+      g.decl.params.forEach((p, i) => {
+        const a = bound[i];
+        const v = a ? this.expr(a.value, { ...ctx, scope }) : p.default ? this.expr(p.default, inner) : unknown;
+        hp.set(p.name.name, v);
+        inner.scope.define(p.name.name, v);
+      });
+      return hp;
+    };
+    const copies = m.repeatIndex && count ? Array.from({ length: count }, (_, i) => hparams(intVal(i))) : undefined;
+    const hp = copies?.[0] ?? hparams(m.repeatIndex ? { kind: "int", dim: symDim(m.repeatIndex.name) } : undefined);
     const path = joinPath(ctx.path, m.checkpointName?.value ?? m.name.name);
-    return { kind: "layer", decl: m, block: g, hparams: hp, path, stacked: !!m.repeat, ...(count !== undefined ? { count } : {}) };
+    return { kind: "layer", decl: m, block: g, hparams: hp, path, stacked: !!m.repeat, ...(count !== undefined ? { count } : {}), ...(copies ? { copies } : {}) };
   }
 
   private lookup(name: string, ctx: Ctx): Binding | undefined {
@@ -479,31 +487,22 @@ class ShapeChecker {
     if (l.kind === "unknown" || r.kind === "unknown") return unknown;
     const rc = this.ruleCtx(ctx.file, e.span, [e.left.span, e.right.span]);
     if (e.op === "@") return rules.matmul([l, r], rc);
+    const [a, b] = [known(l), known(r)];
+    const k = a && b ? scalarOp(e.op, a, b, e.span) : undefined;
+    if (k && "error" in k) {
+      this.report(k.error, ctx.file, e.span, k.message);
+      return unknown;
+    }
+    // What is computed from an inexact quotient is no dim either (`head * (d / head)`).
+    const q = quotientIn(l) ?? quotientIn(r);
+    if (k) {
+      const v = toSVal(k, ctx.file);
+      return v.kind === "float" && !v.quotient && q ? { ...v, quotient: q } : v;
+    }
     if (l.kind === "int" && r.kind === "int") return this.intOp(e, l.dim, r.dim, ctx);
-    const num = (v: SVal) => (v.kind === "int" ? constValue(v.dim) : v.kind === "float" ? v.value : undefined);
     const scalar = (v: SVal) => v.kind === "int" || v.kind === "float";
-    if (scalar(l) && scalar(r) && e.op !== "&&" && e.op !== "||") {
-      const [a, b] = [num(l), num(r)];
-      const known = a !== undefined && b !== undefined;
-      // What is computed from an inexact quotient is no dim either (`head * (d / head)`).
-      const q = quotientIn(l) ?? quotientIn(r);
-      const float = (value: number) => ({ kind: "float" as const, ...(known ? { value } : {}), ...(q ? { quotient: q } : {}) });
-      switch (e.op) {
-        case "+": return float(a! + b!);
-        case "-": return float(a! - b!);
-        case "*": return float(a! * b!);
-        case "/": return float(a! / b!);
-        case "%": return float(a! % b!);
-        default: return { kind: "bool", ...(known ? { value: compare(e.op, a, b) } : {}) };
-      }
-    }
-    if (l.kind === "str" && r.kind === "str" && (e.op === "==" || e.op === "!=")) return { kind: "bool", value: (l.value === r.value) === (e.op === "==") };
-    if (l.kind === "bool" && r.kind === "bool") {
-      const known = l.value !== undefined && r.value !== undefined;
-      if (e.op === "&&") return { kind: "bool", ...(known ? { value: l.value! && r.value! } : {}) };
-      if (e.op === "||") return { kind: "bool", ...(known ? { value: l.value! || r.value! } : {}) };
-      if (e.op === "==" || e.op === "!=") return { kind: "bool", ...(known ? { value: (l.value === r.value) === (e.op === "==") } : {}) };
-    }
+    if (scalar(l) && scalar(r) && e.op !== "&&" && e.op !== "||") return e.op === "+" || e.op === "-" || e.op === "*" || e.op === "/" || e.op === "%" ? { kind: "float", ...(q ? { quotient: q } : {}) } : { kind: "bool" };
+    if (l.kind === "bool" && r.kind === "bool" && (e.op === "&&" || e.op === "||" || e.op === "==" || e.op === "!=")) return { kind: "bool" };
     const logical = e.op === "&&" || e.op === "||";
     const cmp = ["==", "!=", "<", "<=", ">", ">="].includes(e.op);
     if (logical) {
@@ -520,6 +519,7 @@ class ShapeChecker {
     return out;
   }
 
+  /** Integer operations where a dim is symbolic (known values go through `scalarOp`). */
   private intOp(e: A.Binary, a: Dim, b: Dim, ctx: Ctx): SVal {
     switch (e.op) {
       case "+": return { kind: "int", dim: addDim(a, b) };
@@ -540,12 +540,11 @@ class ShapeChecker {
         return exact === false ? unknown : { kind: "int", dim: q };
       }
       case "%": {
-        const [x, y] = [constValue(a), constValue(b)];
-        if (y === 0) {
+        if (constValue(b) === 0) {
           this.report("TFM3003", ctx.file, e.span, `division by zero: ${showDim(a)} % 0`);
           return unknown;
         }
-        return x !== undefined && y !== undefined ? intVal(x % y) : { kind: "int", dim: symDim(`(${showDim(a)} % ${showDim(b)})`) };
+        return { kind: "int", dim: symDim(`(${showDim(a)} % ${showDim(b)})`) };
       }
       case "==": case "!=": {
         const eq = equalDims(a, b);
@@ -554,10 +553,8 @@ class ShapeChecker {
       case "&&": case "||":
         this.report("TFM4010", ctx.file, e.span, `\`${e.op}\` needs bools, found integers`);
         return unknown;
-      default: {
-        const [x, y] = [constValue(a), constValue(b)];
-        return { kind: "bool", ...(x !== undefined && y !== undefined ? { value: compare(e.op, x, y) } : {}) };
-      }
+      default:
+        return { kind: "bool" }; // an order between dims is known only when both are (scalarOp)
     }
   }
 
@@ -749,27 +746,6 @@ const joinPath = (prefix: string, name: string) => (prefix ? `${prefix}.${name}`
 
 /** The size of an erroneous slice: a fresh symbol, so nothing downstream is reported about it. */
 const unknownDim = symDim("(invalid slice)");
-
-function compare(op: A.BinaryOp, a: number, b: number): boolean {
-  switch (op) {
-    case "==": return a === b;
-    case "!=": return a !== b;
-    case "<": return a < b;
-    case "<=": return a <= b;
-    case ">": return a > b;
-    default: return a >= b;
-  }
-}
-
-/** A model parameter's value (`file`: the model's, where an inexact quotient was written). */
-function fromValue(v: Value, file: string): SVal {
-  switch (v.kind) {
-    case "int": return intVal(v.v);
-    case "float": return { kind: "float", value: v.v, ...(v.quotient ? { quotient: { file, ...v.quotient } } : {}) };
-    case "bool": return { kind: "bool", value: v.v };
-    case "str": return { kind: "str", value: v.v };
-  }
-}
 
 /** A parameter of an unreached block stands for any value of its type. */
 function symbolFor(p: A.ParamDecl): SVal | undefined {

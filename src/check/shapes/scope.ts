@@ -14,6 +14,8 @@ export interface LayerRef {
   readonly path: string;
   /** For `repeat(n)` stacks: n, when known. */
   readonly count?: number;
+  /** For `repeat(n, i)` stacks of known n: each copy's parameters (`hparams` are the first's). */
+  readonly copies?: readonly ReadonlyMap<string, SVal>[];
   readonly stacked: boolean;
 }
 

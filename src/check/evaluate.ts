@@ -1,10 +1,14 @@
-// Compile-time values: model parameters, layer arguments, weight dims and `if` conditions.
-// Integer arithmetic is exact: division must divide, and nothing may pass 2^53.
+// The compile-time evaluator: model parameters, layer arguments, weight dims and `if` conditions,
+// and the one set of rules for scalars known when compiling (`scalarOp`), which the shape checker
+// applies too. Integer arithmetic is exact: nothing may pass 2^53, and a division that does not
+// divide is a real number that is no dim.
 import type { Code } from "../diag/codes.js";
 import type { Span } from "../diag/span.js";
 import type * as A from "../syntax/ast.js";
 import { limits } from "../syntax/limits.js";
+import { constValue } from "../core/dim.js";
 import { constants } from "./builtins.js";
+import { intVal, type SVal } from "./shapes/value.js";
 
 export type Value =
   | { readonly kind: "int"; readonly v: number }
@@ -64,44 +68,68 @@ function binary(e: A.Binary, l: Value, r: Value, report: Report): Value | undefi
   if (op === "&&" || op === "||") {
     if (l.kind !== "bool") return typeError(report, e.left.span, "bool", l);
     if (r.kind !== "bool") return typeError(report, e.right.span, "bool", r);
-    return { kind: "bool", v: op === "&&" ? l.v && r.v : l.v || r.v };
-  }
-  if (op === "==" || op === "!=") {
-    const comparable = l.kind === r.kind || ((l.kind === "int" || l.kind === "float") && (r.kind === "int" || r.kind === "float"));
-    if (!comparable) return typeError(report, e.right.span, l.kind, r);
-    return { kind: "bool", v: (l.v === r.v) === (op === "==") };
-  }
-  if (l.kind === "str" || l.kind === "bool") return typeError(report, e.left.span, "number", l);
-  if (r.kind === "str" || r.kind === "bool") return typeError(report, e.right.span, "number", r);
-  switch (op) {
-    case "<": return { kind: "bool", v: l.v < r.v };
-    case "<=": return { kind: "bool", v: l.v <= r.v };
-    case ">": return { kind: "bool", v: l.v > r.v };
-    case ">=": return { kind: "bool", v: l.v >= r.v };
-    case "@":
+  } else if (op === "==" || op === "!=") {
+    if (!scalarOp(op, l, r, e.span)) return typeError(report, e.right.span, l.kind, r);
+  } else {
+    if (l.kind === "str" || l.kind === "bool") return typeError(report, e.left.span, "number", l);
+    if (r.kind === "str" || r.kind === "bool") return typeError(report, e.right.span, "number", r);
+    if (op === "@") {
       report("TFM3002", e.span, "`@` needs tensors, not numbers");
       return undefined;
+    }
+  }
+  const out = scalarOp(op, l, r, e.span)!;
+  if (!("error" in out)) return out;
+  report(out.error, e.span, out.message);
+  return undefined;
+}
+
+/** What a scalar operation gives: a value, or the error it is (reported where the operation was written). */
+export type Outcome = Value | { readonly error: Code; readonly message: string };
+
+/**
+ * `l op r` on known scalars: arithmetic and order on numbers, `==`/`!=` on numbers or two values
+ * of one kind, `&&`/`||` on bools; undefined when the kinds do not fit (each caller says why in
+ * its own words). Integers stay exact; what is computed from an inexact quotient keeps it.
+ */
+export function scalarOp(op: A.BinaryOp, l: Value, r: Value, span: Span): Outcome | undefined {
+  const nums = l.kind !== "str" && l.kind !== "bool" && r.kind !== "str" && r.kind !== "bool";
+  switch (op) {
+    case "&&": case "||":
+      return l.kind === "bool" && r.kind === "bool" ? { kind: "bool", v: op === "&&" ? l.v && r.v : l.v || r.v } : undefined;
+    case "==": case "!=":
+      return l.kind === r.kind || nums ? { kind: "bool", v: (l.v === r.v) === (op === "==") } : undefined;
+    case "@":
+      return undefined;
     default:
-      return arithmetic(e, op, l, r, report);
+      if (l.kind === "str" || l.kind === "bool" || r.kind === "str" || r.kind === "bool") return undefined;
+      if (op === "<" || op === "<=" || op === ">" || op === ">=") return { kind: "bool", v: compare(op, l.v, r.v) };
+      return arithmetic(op, l, r, span);
   }
 }
 
-function arithmetic(e: A.Binary, op: "+" | "-" | "*" | "/" | "%", l: Value & { v: number }, r: Value & { v: number }, report: Report): Value | undefined {
-  if ((op === "/" || op === "%") && r.v === 0) {
-    report("TFM3003", e.span, `division by zero: ${show(l)} ${op} 0`);
-    return undefined;
+function compare(op: "<" | "<=" | ">" | ">=", a: number, b: number): boolean {
+  switch (op) {
+    case "<": return a < b;
+    case "<=": return a <= b;
+    case ">": return a > b;
+    case ">=": return a >= b;
   }
+}
+
+type Num = Value & { kind: "int" | "float" };
+
+function arithmetic(op: "+" | "-" | "*" | "/" | "%", l: Num, r: Num, span: Span): Outcome {
+  if ((op === "/" || op === "%") && r.v === 0) return { error: "TFM3003", message: `division by zero: ${show(l)} ${op} 0` };
+  const v = op === "+" ? l.v + r.v : op === "-" ? l.v - r.v : op === "*" ? l.v * r.v : op === "/" ? l.v / r.v : l.v % r.v;
   if (l.kind === "float" || r.kind === "float") {
-    const v = op === "+" ? l.v + r.v : op === "-" ? l.v - r.v : op === "*" ? l.v * r.v : op === "/" ? l.v / r.v : l.v % r.v;
-    return { kind: "float", v };
+    // What is computed from an inexact quotient is no dim either (`head * (d / head)`).
+    const quotient = (l.kind === "float" && l.quotient) || (r.kind === "float" && r.quotient);
+    return { kind: "float", v, ...(quotient ? { quotient } : {}) };
   }
   // Scalars divide as in Python (`log(100 / 8)`); only where the quotient is used as a dim must it be whole.
-  if (op === "/" && l.v % r.v !== 0) return { kind: "float", v: l.v / r.v, quotient: { span: e.span, message: `${l.v} / ${r.v} is not a whole number; dimension arithmetic must be exact` } };
-  const v = op === "+" ? l.v + r.v : op === "-" ? l.v - r.v : op === "*" ? l.v * r.v : op === "/" ? l.v / r.v : l.v % r.v;
-  if (!Number.isSafeInteger(v) || Math.abs(v) > limits.maxInt) {
-    report("TFM3005", e.span, `${l.v} ${op} ${r.v} is beyond 2^53 - 1, the largest exact integer`);
-    return undefined;
-  }
+  if (op === "/" && l.v % r.v !== 0) return { kind: "float", v, quotient: { span, message: `${l.v} / ${r.v} is not a whole number; dimension arithmetic must be exact` } };
+  if (!Number.isSafeInteger(v) || Math.abs(v) > limits.maxInt) return { error: "TFM3005", message: `${l.v} ${op} ${r.v} is beyond 2^53 - 1, the largest exact integer` };
   return int(v);
 }
 
@@ -135,4 +163,25 @@ export function parseSetting(text: string): Value | { error: string } {
   }
   if (t === "true" || t === "false") return { kind: "bool", v: t === "true" };
   return { kind: "str", v: /^".*"$/.test(t) ? t.slice(1, -1) : t };
+}
+
+/** A compile-time value as the shape checker sees it (`file`: where an inexact quotient was written). */
+export function toSVal(v: Value, file: string): SVal {
+  switch (v.kind) {
+    case "int": return intVal(v.v);
+    case "float": return { kind: "float", value: v.v, ...(v.quotient ? { quotient: { file, ...v.quotient } } : {}) };
+    case "bool": return { kind: "bool", value: v.v };
+    case "str": return { kind: "str", value: v.v };
+  }
+}
+
+/** A checked scalar whose value is known, as a compile-time value (an inexact quotient left out). */
+export function known(v: SVal): Value | undefined {
+  switch (v.kind) {
+    case "int": { const n = constValue(v.dim); return n === undefined ? undefined : int(n); }
+    case "float": return v.value === undefined ? undefined : { kind: "float", v: v.value };
+    case "bool": return v.value === undefined ? undefined : { kind: "bool", v: v.value };
+    case "str": return { kind: "str", v: v.value };
+    default: return undefined;
+  }
 }
