@@ -13,13 +13,7 @@ import { quote, WeightFileError } from "../weights/errors.js";
  * readers in src/weights: TFM5018 (cannot read), TFM5017 (over 2 GiB).
  */
 export function readFileBytes(path: string, onProgress?: (done: number, total: number) => void): Uint8Array {
-  let fd: number;
-  try {
-    fd = openNonBlocking(path);
-  } catch (e) {
-    throw new WeightFileError("TFM5018", `cannot open ${path}: ${reason(e)}`, { file: path });
-  }
-  try {
+  return withFile(path, (fd) => {
     const st = fstatSync(fd);
     if (!st.isFile()) throw new WeightFileError("TFM5018", `${path} is not a regular file`, { file: path });
     if (st.size > maxFileBytes) {
@@ -34,6 +28,22 @@ export function readFileBytes(path: string, onProgress?: (done: number, total: n
       onProgress?.(filled, st.size);
     }
     return buf;
+  });
+}
+
+/**
+ * Runs `read` on `path` opened for reading without blocking, then closes it. Failures become
+ * WeightFileError TFM5018 (cannot open, cannot read); a WeightFileError `read` throws passes as is.
+ */
+function withFile<T>(path: string, read: (fd: number) => T): T {
+  let fd: number;
+  try {
+    fd = openNonBlocking(path);
+  } catch (e) {
+    throw new WeightFileError("TFM5018", `cannot open ${path}: ${reason(e)}`, { file: path });
+  }
+  try {
+    return read(fd);
   } catch (e) {
     if (e instanceof WeightFileError) throw e;
     throw new WeightFileError("TFM5018", `cannot read ${path}: ${reason(e)}`, { file: path });
@@ -151,13 +161,7 @@ export function writeFileAtomic(path: string, bytes: Uint8Array, force: boolean)
  * Returns the bytes, or `{ tooLarge }` with the size known so far.
  */
 export function readBounded(path: string, limit: number): { bytes: Uint8Array } | { tooLarge: number; exact: boolean } {
-  let fd: number;
-  try {
-    fd = openNonBlocking(path);
-  } catch (e) {
-    throw new WeightFileError("TFM5018", `cannot open ${path}: ${reason(e)}`, { file: path });
-  }
-  try {
+  return withFile(path, (fd): { bytes: Uint8Array } | { tooLarge: number; exact: boolean } => {
     const st = fstatSync(fd);
     if (st.isDirectory()) throw new WeightFileError("TFM5018", `cannot read ${path}: it is a directory`, { file: path });
     if (st.isFile() && st.size > limit) return { tooLarge: st.size, exact: true };
@@ -179,12 +183,7 @@ export function readBounded(path: string, limit: number): { bytes: Uint8Array } 
     }
     if (filled > limit) return { tooLarge: filled, exact: false };
     return { bytes: buf.subarray(0, filled) };
-  } catch (e) {
-    if (e instanceof WeightFileError) throw e;
-    throw new WeightFileError("TFM5018", `cannot read ${path}: ${reason(e)}`, { file: path });
-  } finally {
-    closeSync(fd);
-  }
+  });
 }
 
 /** How long a read waits for a silent pipe's writer before giving up. */
