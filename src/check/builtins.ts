@@ -51,7 +51,7 @@ export const builtins = {
   // layout
   transpose: { params: [p("x", "tensor"), p("dim0", "int", "-2"), p("dim1", "int", "-1")], doc: "swap two dims (default: the last two)" },
   permute: { params: [p("x", "tensor"), p("dims", "ints")], doc: "reorder all dims" },
-  reshape: { params: [p("x", "tensor"), p("shape", "ints")], doc: "same elements, new shape (element counts must be equal)" },
+  reshape: { params: [p("x", "tensor"), p("shape", "ints")], doc: "same elements, new shape (element counts must be equal; one -1 is inferred from them, exactly, as in torch.reshape)" },
   unsqueeze: { params: [p("x", "tensor"), p("dim", "int")], doc: "insert a dim of size 1" },
   squeeze: { params: [p("x", "tensor"), p("dim", "int")], doc: "remove a dim of size 1" },
   concat: { params: [p("tensors", "tensors"), p("dim", "int", "0")], doc: "join tensors along an existing dim (torch.cat)" },

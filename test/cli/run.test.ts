@@ -74,6 +74,20 @@ describe("tfm run", () => {
     expect(r.err).toMatch(/error\[TFM6001\]: gather: index -1 at position \[0, 1\] is out of range for axis 0 of size 50 \(valid: 0\.\.49\)/);
   });
 
+  it("reports a size that is not a whole number at the user's line (TFM6002), not a stack trace", async () => {
+    const cases = [
+      ["arange.tfm", "model M {\n  input x: f32[n]\n  output y = arange(n / 3)\n}\n", "x=[1, 2]", "the size (n / 3) is not a whole number for n = 2: a dim must divide exactly"],
+      ["reshape.tfm", "model M {\n  input x: f32[n]\n  output y = reshape(x, [n / 2, 2])\n}\n", "x=[1, 2, 3]", "the size (n / 2) is not a whole number for n = 3: a dim must divide exactly"],
+    ] as const;
+    for (const [name, text, input, message] of cases) {
+      const f = join(dir, name);
+      writeFileSync(f, text);
+      const r = await tfm("run", f, "--random-weights", "--input", input);
+      expect(r.code).toBe(1);
+      expect(r.err).toContain(`${f}:3:14: error[TFM6002]: ${message}`);
+    }
+  });
+
   it("reports a constant index out of range, found while loading, as TFM6001 at its line (not a crash)", async () => {
     const f = join(dir, "load-time.tfm");
     writeFileSync(f, "model P {\n  input x: f32[2]\n  v3 = cast(full([1], 2.5), i32)\n  output y = take(v3, v3, 0)\n}\n");

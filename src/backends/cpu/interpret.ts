@@ -17,7 +17,7 @@ import { bufferBytes, planMemory, type MemoryPlan } from "../../schedule/memory.
 import { defaultKernels, type Kernels } from "./kernels/index.js";
 import { arrayFor, numel, runtimeDType, type Tensor, viewOf } from "../../core/tensor.js";
 import { RunError } from "../shared/errors.js";
-import { bindInputs, dimValue } from "../shared/inputs.js";
+import { bindInputs, checkSizes, dimValue } from "../shared/inputs.js";
 import { semantics } from "./semantics.js";
 
 export interface RunResult {
@@ -100,6 +100,7 @@ export class CpuProgram {
 
   run(inputs: ReadonlyMap<string, Tensor>, opts: { profile?: boolean } = {}): RunResult {
     const symbols = bindInputs(this.graph, inputs);
+    checkSizes(this.graph, symbols);
     const values = new Map<number, Tensor>();
     const profile = opts.profile ? new Map<string, { ms: number; count: number }>() : undefined;
     // The memory plan's buffers at this call's dims: every kernel output is a view of its buffer

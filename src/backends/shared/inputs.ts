@@ -1,6 +1,6 @@
 // Checking a run's inputs against the model and binding its symbolic dims: one code for every
 // backend, so each rejects the same inputs with the same TFM6002 message.
-import { constValue, type Dim, evalDim, showDim } from "../../core/dim.js";
+import { constValue, type Dim, evalDim, showDim, symbolsOf } from "../../core/dim.js";
 import { runtimeDType } from "../../core/dtype.js";
 import { showShape, type Tensor } from "../../core/tensor.js";
 import type { Graph } from "../../ir/graph.js";
@@ -35,6 +35,24 @@ export function bindInputs(g: Graph, inputs: ReadonlyMap<string, Tensor>): Map<s
     if (evalDim(d, symbols) !== size) throw new RunError("TFM6002", `input \`${name}\`: a dim of size ${size} should be ${showDim(d)} = ${evalDim(d, symbols)}`);
   }
   return symbols;
+}
+
+/**
+ * Checks, before anything is allocated, that every size the graph computes is a whole number at
+ * these symbols: `arange(n / 3)` with n = 2, or `reshape(x, [n / 2, 2])` with n = 3, is TFM6002
+ * at the user's line, naming the values, not a failure deep in the memory plan.
+ */
+export function checkSizes(g: Graph, symbols: ReadonlyMap<string, number>): void {
+  for (const n of g.nodes) {
+    for (const d of n.shape) {
+      if (evalDim(d, symbols) !== undefined) continue;
+      const names = symbolsOf(d);
+      const message = names.some((s) => !symbols.has(s))
+        ? unboundMessage(d)
+        : `the size ${showDim(d)} is not a whole number for ${names.map((s) => `${s} = ${symbols.get(s)}`).join(", ")}: a dim must divide exactly`;
+      throw new RunError("TFM6002", message, n.site);
+    }
+  }
 }
 
 /** A dim's value at these symbols; TFM6002 when it depends on a symbol no input gives. */

@@ -12,7 +12,7 @@ import type { Schedule } from "../../schedule/kernel.js";
 import { type MemoryPlan, planMemory } from "../../schedule/memory.js";
 import { numel, runtimeDType, showShape, type Tensor, unravel } from "../../core/tensor.js";
 import { RunError } from "../shared/errors.js";
-import { bindInputs, unboundMessage } from "../shared/inputs.js";
+import { bindInputs, checkSizes, unboundMessage } from "../shared/inputs.js";
 import { compile, type CompiledProgram } from "./compile.js";
 import { sizeValues } from "./codegen/sizes.js";
 import { GpuRunner, type Readback } from "./device.js";
@@ -108,6 +108,7 @@ export class WebGpuProgram {
     const g = this.graph;
     const p = this.compiled;
     const symbols = bindInputs(g, inputs);
+    checkSizes(g, symbols);
     this.lastSymbols = symbols;
     const sv = sizeValues(p.sizes, symbols);
     if (sv.unbound) throw new RunError("TFM6002", unboundMessage(sv.unbound));
