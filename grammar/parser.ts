@@ -102,6 +102,7 @@ export class TfmParser extends CstParser {
       { ALT: () => this.SUBRULE(this.inputDecl) },
       { ALT: () => this.SUBRULE(this.outputDecl) },
       { ALT: () => this.SUBRULE(this.paramDecl) },
+      { GATE: () => this.LA(1).tokenType === T.State && this.LA(3).tokenType === T.Colon, ALT: () => this.SUBRULE(this.stateDecl) },
       { ALT: () => this.SUBRULE(this.layerDecl) },
       { ALT: () => this.SUBRULE(this.ignoreDecl) },
       { ALT: () => this.SUBRULE(this.ifStmt) },
@@ -136,6 +137,14 @@ export class TfmParser extends CstParser {
     // `as` and `transposed` are soft keywords: `as = 1` on the next line is an assignment.
     this.OPTION({ GATE: () => this.LA(2).tokenType === T.StringLit, DEF: () => { this.CONSUME(T.As); this.CONSUME(T.StringLit); } });
     this.OPTION2({ GATE: () => this.LA(2).tokenType !== T.Assign && this.LA(2).tokenType !== T.Comma, DEF: () => this.CONSUME(T.Transposed) });
+  });
+
+  // state k_cache: f32[B, n_head, past, head_dim]   (kept between calls: a KV cache)
+  stateDecl = this.RULE("stateDecl", () => {
+    this.CONSUME(T.State);
+    this.CONSUME(T.Identifier);
+    this.CONSUME(T.Colon);
+    this.SUBRULE(this.tensorType);
   });
 
   // layer h = repeat(n_layer) Block(n_embd, n_head) as "h"; layer h = repeat(n, i) Block(first=i == 0)

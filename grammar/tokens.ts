@@ -44,6 +44,8 @@ export const False = keyword("false");
 export const Repeat = softKeyword("repeat");
 export const As = softKeyword("as");
 export const Transposed = softKeyword("transposed");
+/** `state k_cache: f32[...]`: a soft keyword, so `state = h` stays an assignment. */
+export const State = softKeyword("state");
 export const IntType = softKeyword("int", "IntType");
 export const FloatType = softKeyword("float", "FloatType");
 export const BoolType = softKeyword("bool", "BoolType");
@@ -96,7 +98,7 @@ export const WhiteSpace = createToken({ name: "WhiteSpace", pattern: /[ \t\r\n\f
 export const allTokens: TokenType[] = [
   WhiteSpace, Comment,
   Model, Block, Fn, Input, Output, Param, Layer, Ignore, If, Else, Return, True, False,
-  Repeat, As, Transposed, IntType, FloatType, BoolType, StrType, DType,
+  Repeat, As, Transposed, State, IntType, FloatType, BoolType, StrType, DType,
   Float, Int, StringLit, UnterminatedString,
   Ellipsis, StarStar, SlashSlash, EqEq, NotEq, LessEq, GreaterEq, AndAnd, OrOr, Less, Greater, Bang,
   Plus, Minus, Star, Slash, Percent, At, Assign, Colon, Comma, Dot,
@@ -106,7 +108,7 @@ export const allTokens: TokenType[] = [
 
 /** Words by highlighting role: the TextMate grammar is generated from this table. */
 export const keywordGroups = {
-  declaration: ["model", "block", "fn", "input", "output", "param", "layer", "ignore"],
+  declaration: ["model", "block", "fn", "input", "output", "param", "state", "layer", "ignore"],
   control: ["if", "else", "return", "repeat"],
   modifier: ["as", "transposed"],
   constant: ["true", "false"],

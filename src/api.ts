@@ -69,7 +69,7 @@ export function check(text: string, file: string, options: CheckOptions = {}): C
     } else if (!model && options.settings?.size) {
       sink.report("TFM2008", { start: 0, end: 0 }, "--set was given, but the file defines no `model`");
     }
-    if (!sink.hasErrors) shapes = checkShapes(resolution, file, program, instance ? model : undefined, instance?.model.hparams, sink, true);
+    if (!sink.hasErrors) shapes = checkShapes(resolution, file, program, instance ? model : undefined, instance?.model.hparams, sink, true, !!instance?.states.length);
     // A recursive block or function (TFM2010) would send the walk round forever: no recovery then.
     else if (!sink.items.some((d) => d.code === "TFM2010")) shapes = recoveredShapes(resolution, file, program, model, options.settings);
   } catch (e) {
@@ -94,7 +94,7 @@ function recoveredShapes(res: Resolution, file: string, program: Program, model:
     if (!("error" in v)) values.set(k, v);
   }
   const inst = model ? instantiate(res, model, values, file, scratch) : undefined;
-  return checkShapes(res, file, program, inst ? model : undefined, inst?.model.hparams, scratch);
+  return checkShapes(res, file, program, inst ? model : undefined, inst?.model.hparams, scratch, false, !!inst?.states.length);
 }
 
 /** The model as an IR graph, for a program that checked without errors. */

@@ -19,6 +19,10 @@ import { fileErrorDiagnostic, readFileBytes } from "./runtime/files.js";
 import { checkSeed, randomWeights } from "./runtime/init.js";
 import { WeightFileError } from "./weights/errors.js";
 import type { CompiledModel } from "./compile.js";
+import { constValue } from "./core/dim.js";
+import { Decoder, decoderInfo, emptyStates, type GenerateOptions } from "./generate/decoder.js";
+
+export type { GenerateOptions } from "./generate/decoder.js";
 
 /** A safetensors checkpoint (a path or file: URL in Node, an http(s) URL, or its bytes), or deterministic random weights. */
 export type WeightsInput = string | URL | ArrayBuffer | ArrayBufferView | { readonly random: true; readonly seed?: number };
@@ -58,8 +62,15 @@ export interface RunInfo {
   readonly ms: number;
 }
 
+/** Token ids: one sequence, or a batch of sequences of one length. */
+export type TokenIds = readonly number[] | readonly (readonly number[])[];
+
 export interface Session {
   readonly backend: "cpu" | "webgpu";
+  /** Whether the model keeps state between calls (a KV cache: `state` in the source). */
+  readonly stateful: boolean;
+  /** Positions the cache holds now (0 after `reset`). */
+  readonly cacheLength: number;
   /** Kernels per run (the fused schedule's, or one per node). */
   readonly kernels: number;
   /** Weights bound. */
@@ -68,6 +79,18 @@ export interface Session {
   run(inputs: Readonly<Record<string, TensorIn>>): Promise<Record<string, TensorOut>>;
   /** As `run`, with the dims' sizes, the time taken and (CPU, `profile`) the time per kernel kind. */
   runDetailed(inputs: Readonly<Record<string, TensorIn>>, options?: { readonly profile?: boolean }): Promise<RunInfo>;
+  /**
+   * Generates from token ids, streaming: for one sequence each new token, for a batch an array of
+   * one token per sequence. Greedy unless `temperature` > 0; see GenerateOptions.
+   */
+  generate(prompt: readonly number[], options?: GenerateOptions): AsyncGenerator<number>;
+  generate(prompt: readonly (readonly number[])[], options?: GenerateOptions): AsyncGenerator<number[]>;
+  /** Starts a sequence: runs the inputs (the prompt) from empty state and keeps the state. */
+  prefill(inputs: Readonly<Record<string, TensorIn>>): Promise<Record<string, TensorOut>>;
+  /** Runs the next positions on the state kept so far, and appends them to it. */
+  step(inputs: Readonly<Record<string, TensorIn>>): Promise<Record<string, TensorOut>>;
+  /** Forgets the sequence: the next `step` starts from empty state. */
+  reset(): void;
   /** Releases the weights (and the device's buffers); `run` rejects afterwards. */
   dispose(): void;
 }
@@ -98,28 +121,102 @@ export async function load(model: CompiledModel, source: WeightsInput, options: 
     throw coded(e);
   }
   let live: Engine | undefined = engine;
+  const alive = (): Engine => {
+    if (!live) throw new TfmError("TFM6002", "the session was disposed: load the model again to run it");
+    return live;
+  };
+  const states = new Set(graph.states.map((s) => s.name));
+  const userOutputs = (outputs: ReadonlyMap<string, Tensor>) => new Map([...outputs].filter(([k]) => !states.has(k)));
   const runDetailed = async (records: Readonly<Record<string, TensorIn>>, opts: { readonly profile?: boolean } = {}): Promise<RunInfo> => {
     try {
-      if (!live) throw new TfmError("TFM6002", "the session was disposed: load the model again to run it");
       const inputs = toInputs(model.inputs, records, { defaults: true });
+      // One call on its own: the state starts empty, and what it would keep is not returned.
+      for (const [k, t] of emptyStates(graph, inputs)) inputs.set(k, t);
       const t0 = performance.now();
-      const r = await live.run(inputs, opts.profile ?? false);
+      const r = await alive().run(inputs, opts.profile ?? false);
       const ms = performance.now() - t0;
-      return { ...r, outputs: copies(r.outputs), ms };
+      return { ...r, outputs: copies(userOutputs(r.outputs)), ms };
     } catch (e) {
       throw coded(e);
     }
   };
+  let decoder: Decoder | undefined;
+  const decode = (): Decoder => (decoder ??= new Decoder(graph, async (inputs) => (await alive().run(inputs, false)).outputs, decoderInfo(graph, capacityOf(model))));
+  const stepWith = (first: boolean) => async (records: Readonly<Record<string, TensorIn>>) => {
+    try {
+      const d = decode();
+      const inputs = toInputs(model.inputs, records, { defaults: true });
+      return copies(await (first ? d.prefill(inputs) : d.step(inputs)));
+    } catch (e) {
+      throw coded(e);
+    }
+  };
+  async function* generate(prompt: TokenIds, opts: GenerateOptions = {}): AsyncGenerator<number & number[]> {
+    const batched = Array.isArray(prompt[0]);
+    const rows = (batched ? prompt : [prompt]) as readonly (readonly number[])[];
+    let it: AsyncGenerator<number[]>;
+    try {
+      const d = decode();
+      checkTokens(rows, graph!, d.info.logits);
+      it = d.generate(rows, opts);
+    } catch (e) {
+      throw coded(e);
+    }
+    while (true) {
+      let r: IteratorResult<number[]>;
+      try {
+        r = await it.next();
+      } catch (e) {
+        throw coded(e);
+      }
+      if (r.done) return;
+      yield (batched ? r.value : r.value[0]) as number & number[];
+    }
+  }
   return Object.freeze({
     backend: options.backend ?? "cpu",
     kernels: engine.kernels,
     weights: weights.size,
+    stateful: graph.states.length > 0,
+    get cacheLength() {
+      return decoder?.length ?? 0;
+    },
     runDetailed,
     run: async (records: Readonly<Record<string, TensorIn>>) => (await runDetailed(records)).outputs,
+    generate: generate as Session["generate"],
+    prefill: stepWith(true),
+    step: stepWith(false),
+    reset: () => decoder?.reset(),
     dispose() {
       live?.dispose();
       live = undefined;
     },
+  });
+}
+
+/**
+ * The positions a model holds: `maxLength` given to generation, else the model's own parameter
+ * for it under a Hugging Face config name (`n_positions`, `max_position_embeddings`, ...).
+ */
+function capacityOf(model: CompiledModel): number | undefined {
+  const hp = model.checked.instance?.model.hparams;
+  for (const name of ["n_positions", "max_position_embeddings", "max_seq_len", "max_len", "n_ctx"]) {
+    const v = hp?.get(name);
+    if (v?.kind === "int") return v.v;
+  }
+  return undefined;
+}
+
+/** Token ids are integers in [0, vocab): TFM8004 naming the first that is not. */
+function checkTokens(rows: readonly (readonly number[])[], graph: Graph, logits: string): void {
+  const port = graph.outputs.find((p) => p.name === logits)!;
+  const vocab = constValue(graph.nodes[port.node]!.shape.at(-1)!);
+  rows.forEach((row, b) => {
+    row.forEach((t, i) => {
+      if (!Number.isInteger(t) || t < 0 || (vocab !== undefined && t >= vocab)) {
+        throw new TfmError("TFM8004", `token ${String(t)} at position ${i}${rows.length > 1 ? ` of sequence ${b}` : ""} is not in the vocabulary: ids are integers in [0, ${vocab ?? "vocab"})`);
+      }
+    });
   });
 }
 

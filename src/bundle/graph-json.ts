@@ -22,6 +22,8 @@ export interface GraphJson {
   readonly nodes: NodeJson[];
   readonly inputs: [string, number][];
   readonly outputs: [string, number][];
+  /** State ports: `[name, axis]` (absent in bundles written before states). */
+  readonly states?: [string, number][];
 }
 
 const SEP = "\u0000"; // how dim.ts joins the factors of a monomial
@@ -61,7 +63,7 @@ export function encodeGraph(g: Graph): GraphJson {
     if (entries.length) node.push(Object.fromEntries(entries.map(([k, v]) => [k, value(v)])));
     return node;
   });
-  return { name: g.name, atoms, nodes, inputs: g.inputs.map((p) => [p.name, p.node]), outputs: g.outputs.map((p) => [p.name, p.node]) };
+  return { name: g.name, atoms, nodes, inputs: g.inputs.map((p) => [p.name, p.node]), outputs: g.outputs.map((p) => [p.name, p.node]), states: g.states.map((s) => [s.name, s.axis]) };
 }
 
 export function decodeGraph(j: GraphJson): Graph {
@@ -94,5 +96,5 @@ export function decodeGraph(j: GraphJson): Graph {
     dtype,
     shape: shape.map(dim),
   }));
-  return { name: j.name, nodes, inputs: j.inputs.map(([name, node]) => ({ name, node })), outputs: j.outputs.map(([name, node]) => ({ name, node })) };
+  return { name: j.name, nodes, inputs: j.inputs.map(([name, node]) => ({ name, node })), outputs: j.outputs.map(([name, node]) => ({ name, node })), states: (j.states ?? []).map(([name, axis]) => ({ name, axis })) };
 }

@@ -58,6 +58,8 @@ export const builtins = {
   stack: { params: [p("tensors", "tensors"), p("dim", "int", "0")], doc: "join tensors along a new dim" },
   chunk: { params: [p("x", "tensor"), p("chunks", "int"), p("dim", "int", "0")], doc: "split into `chunks` equal parts along dim; unpack with `a, b, c = chunk(x, 3)`" },
   take: { params: [p("x", "tensor"), p("indices", "tensor"), p("dim", "int", "0")], doc: "gather slices of x at integer indices along dim (an embedding lookup is take(weight, ids))" },
+  // state (KV caches)
+  append: { params: [p("cache", "tensor"), p("x", "tensor")], doc: "a `state` extended by x along its `past` dim: the cached entries, then x; the result is the state's value in the next call" },
   // reductions
   sum: reduce("sum over a dim"),
   mean: reduce("mean over a dim"),
@@ -76,6 +78,9 @@ export const builtins = {
 
 export type BuiltinName = keyof typeof builtins;
 export const isBuiltin = (name: string): name is BuiltinName => Object.hasOwn(builtins, name);
+
+/** The positions a model's state already holds: a run-time dim in a model with `state`, 0 in one without. */
+export const pastDim = "past";
 
 /** Named constants usable in expressions. */
 export const constants: Readonly<Record<string, number>> = { inf: Infinity, pi: Math.PI };

@@ -24,6 +24,8 @@ export type IndexSub = { readonly t: "rest" } | { readonly t: "slice"; readonly 
 export type TypedOp = { readonly site: Site | undefined } & (
   | { readonly kind: "input"; readonly name: string; readonly out: SVal }
   | { readonly kind: "weight"; readonly name: string; readonly transposed: boolean; readonly out: SVal }
+  /** A state's value at the start of the call (`name` is its path, as a checkpoint name: `h.0.attn.k_cache`); it grows along `axis`. */
+  | { readonly kind: "state"; readonly name: string; readonly axis: number; readonly out: SVal }
   | { readonly kind: "unary"; readonly op: A.UnaryOp; readonly x: SVal; readonly out: SVal }
   | { readonly kind: "binary"; readonly op: A.BinaryOp; readonly a: SVal; readonly b: SVal; readonly out: SVal }
   | { readonly kind: "builtin"; readonly name: BuiltinName; readonly args: readonly SVal[]; readonly out: SVal }
@@ -37,6 +39,8 @@ export interface Elaborated {
   /** The model's inputs and outputs with their shapes. */
   readonly inputs: readonly { name: string; value: SVal }[];
   readonly outputs: readonly { name: string; value: SVal }[];
+  /** The model's state (KV caches), by path, with its type at the start of a call; empty when it was not elaborated. */
+  readonly states: readonly { name: string; value: SVal; axis: number }[];
   /** The model's operations in evaluation order; empty when it was not elaborated for the IR. */
   readonly ops: readonly TypedOp[];
 }

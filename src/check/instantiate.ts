@@ -39,6 +39,8 @@ export interface Instantiation {
   readonly weights: readonly Weight[];
   /** Checkpoint-name patterns (`*` matches one path segment) the model does not load. */
   readonly ignored: readonly string[];
+  /** The state the model keeps between calls (KV caches), by path; their types come from the shape checker. */
+  readonly states: readonly { readonly name: string; readonly decl: A.StateDecl; readonly file: string }[];
 }
 
 export function instantiate(
@@ -56,6 +58,7 @@ class TooLarge extends Error {}
 class Instantiator {
   private readonly weights: Weight[] = [];
   private readonly ignored: string[] = [];
+  private readonly states: { name: string; decl: A.StateDecl; file: string }[] = [];
   private readonly byName = new Map<string, Weight>();
   private instances = 0;
   private readonly trace: TraceReporter;
@@ -78,7 +81,7 @@ class Instantiator {
     if (!hparams) return undefined;
     try {
       const inst = this.instance(model, hparams, "");
-      return { model: inst, weights: this.weights, ignored: this.ignored };
+      return { model: inst, weights: this.weights, ignored: this.ignored, states: this.states };
     } catch (e) {
       if (e instanceof TooLarge) return undefined;
       throw e;
@@ -143,6 +146,9 @@ class Instantiator {
           break;
         case "TensorParam":
           this.weight(g, m, lookup, path);
+          break;
+        case "State":
+          this.states.push({ name: join(path, m.name.name), decl: m, file: g.file });
           break;
         case "Layer":
           this.layer(m, lookup, path, children, g);

@@ -6,7 +6,7 @@ import { didYouMean } from "../diag/suggest.js";
 import type { Span } from "../diag/span.js";
 import type * as A from "../syntax/ast.js";
 import { matchArgs, type Signature } from "./args.js";
-import { builtins, constants, dtypeNames, isBuiltin } from "./builtins.js";
+import { builtins, constants, dtypeNames, isBuiltin, pastDim } from "./builtins.js";
 import { Scope, describe, type GlobalSym, type LocalKind, type LocalSym, type Sym } from "./symbols.js";
 
 export interface Reference {
@@ -35,6 +35,7 @@ export function resolveProgram(prelude: readonly Unit[], user: Unit, sink: Diagn
   for (const name of Object.keys(builtins)) if (isBuiltin(name)) base.set(name, { kind: "builtin", name });
   for (const name of Object.keys(constants)) base.set(name, { kind: "constant", name });
   for (const name of dtypeNames) base.set(name, { kind: "dtype", name });
+  base.set(pastDim, { kind: "cached", name: pastDim });
   for (const u of prelude) {
     for (const item of u.program.items) {
       if (item.name.name) base.set(item.name.name, item.kind === "Block" ? { kind: "block", name: item.name.name, decl: item, file: u.file } : { kind: "fn", name: item.name.name, decl: item, file: u.file });
@@ -137,7 +138,7 @@ function checkRecursion(user: Unit, globals: ReadonlyMap<string, GlobalSym>, sin
 }
 
 /** Declarations a body hoists: visible from the start of the body they are declared in. */
-const declKind: Partial<Record<A.Member["kind"], LocalKind>> = { Input: "input", TensorParam: "param", Layer: "layer" };
+const declKind: Partial<Record<A.Member["kind"], LocalKind>> = { Input: "input", TensorParam: "param", State: "state", Layer: "layer" };
 
 class Resolver {
   private fnReturns = false;
@@ -227,7 +228,7 @@ class Resolver {
     for (const m of members) {
       const kind = declKind[m.kind];
       if (!kind || ctx === "fn") continue;
-      const name = (m as A.InputDecl | A.TensorParamDecl | A.LayerDecl).name;
+      const name = (m as A.InputDecl | A.TensorParamDecl | A.StateDecl | A.LayerDecl).name;
       if (!name.name) continue;
       const prior = scope.lookup(name.name);
       if (prior && prior.kind !== "dim") { this.duplicate(name, prior); continue; }
@@ -254,6 +255,15 @@ class Resolver {
         if (ctx === "fn") return notHere("`param`");
         this.tensorType(m.type, scope);
         return;
+      case "State": {
+        if (ctx === "fn") return notHere("`state`");
+        this.tensorType(m.type, scope);
+        const pasts = m.type.dims.filter((d) => d.kind === "Name" && d.name === pastDim).length;
+        const pack = m.type.dims.find((d) => d.kind === "Ellipsis" || d.kind === "Pack");
+        if (pack) this.sink.report("TFM2020", pack.span, "a state's shape is written dim by dim: no `...` or `*pack`");
+        else if (pasts !== 1) this.sink.report("TFM2020", m.type.span, `a state's type needs exactly one dim \`past\`, the axis it grows along; found ${pasts}`, { notes: ["a KV cache: `state k_cache: f32[B, n_head, past, head_dim]`"] });
+        return;
+      }
       case "Layer":
         if (ctx === "fn") return notHere("`layer`");
         return this.layer(m, scope);
@@ -476,6 +486,20 @@ class Resolver {
       return;
     }
     matchArgs(e.args, sig, e.span, this.sink);
+    if (s.kind === "builtin" && s.name === "append") this.appendTarget(e, scope);
+  }
+
+  /** `append(k_cache, k, dim)`: the first argument names a state of this block. */
+  private appendTarget(e: A.Call, scope: Scope): void {
+    const first = e.args[0];
+    if (!first || first.name) return; // missing, or given by name: matchArgs has reported it, or it is checked below
+    const target = first.value;
+    const s = target.kind === "Name" ? scope.lookup(target.name) : undefined;
+    if (s?.kind === "state" || recovered(target)) return;
+    const what = s ? `${describe(s)} is not a state` : "this is not a state";
+    this.sink.report("TFM2019", target.span, `the first argument of \`append\` must be a state of this block: ${what}`, {
+      notes: ["`append(cache, x)` extends a tensor declared with `state cache: f32[..., past, ...]` along its `past` dim, and keeps the result for the next call"],
+    });
   }
 
   private signatureOf(s: Sym): Signature | "unknown" | undefined {

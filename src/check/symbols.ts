@@ -9,13 +9,16 @@ export type GlobalSym =
   | { readonly kind: "fn"; readonly name: string; readonly decl: A.FnDecl; readonly file: string }
   | { readonly kind: "builtin"; readonly name: BuiltinName }
   | { readonly kind: "constant"; readonly name: string }
-  | { readonly kind: "dtype"; readonly name: string };
+  | { readonly kind: "dtype"; readonly name: string }
+  /** `past`: the positions a model's state already holds (0 in a model without state). */
+  | { readonly kind: "cached"; readonly name: string };
 
 export type LocalKind =
   | "hparam" // a block's compile-time parameter
   | "arg" // a function's parameter
   | "input" // a block's tensor input
   | "param" // a weight tensor
+  | "state" // a tensor kept between calls (`state k_cache: ...`)
   | "layer" // a sub-layer (or a repeat stack)
   | "binding" // a name bound by `=`
   | "dim" // a symbolic dimension introduced by an input type (`batch`, `seq`)
@@ -63,7 +66,7 @@ export class Scope {
 export function describe(s: Sym): string {
   const what: Record<string, string> = {
     block: "block", fn: "function", builtin: "builtin function", constant: "constant", dtype: "element type",
-    hparam: "parameter", arg: "function parameter", input: "input", param: "weight", layer: "layer",
+    hparam: "parameter", arg: "function parameter", input: "input", param: "weight", state: "state", layer: "layer", cached: "dimension",
     binding: "binding", dim: "dimension", pack: "dimension pack",
   };
   return `${what[s.kind]} \`${s.name}\``;

@@ -3,7 +3,8 @@
 // this table (`npm run gen`), and test/errors/ holds one example program per code — except for
 // 5xxx, which come from files and command-line values rather than programs, and are tested in
 // test/unit/weights/ and test/unit/runtime/, and 6xxx/7xxx, which come from running a model
-// (7xxx on a WebGPU device: test/webgpu/).
+// (7xxx on a WebGPU device: test/webgpu/), and 8xxx, from generating text (test/unit/generate/,
+// test/cli/generate.test.ts).
 import type { Severity } from "./diagnostic.js";
 
 interface CodeInfo {
@@ -45,6 +46,8 @@ const catalogue = {
   TFM2016: { severity: "error", title: "duplicate or invalid checkpoint name" },
   TFM2017: { severity: "warning", title: "unused binding or layer" },
   TFM2018: { severity: "error", title: "output declared without a value" },
+  TFM2019: { severity: "error", title: "`append` of something that is not a state" },
+  TFM2020: { severity: "error", title: "a state's type needs exactly one `past` dim and no packs" },
   // 3xxx: compile-time values — model parameters and dimension arithmetic.
   TFM3001: { severity: "error", title: "division is not exact" },
   TFM3002: { severity: "error", title: "wrong type of value" },
@@ -71,6 +74,7 @@ const catalogue = {
   TFM4013: { severity: "error", title: "a repeat stack's output does not fit its next copy's input" },
   TFM4014: { severity: "error", title: "model inputs need a fixed number of dims" },
   TFM4015: { severity: "error", title: "reshape cannot infer its -1 dim" },
+  TFM4016: { severity: "error", title: "a state appended twice or never in one call, or used by two applications" },
   // 5xxx: weight and tensor files — reading and writing .safetensors and .npy (50xx), binding a
   // checkpoint to the model's weights (51xx), model inputs and outputs (52xx).
   TFM5001: { severity: "error", title: "file too short for its header" },
@@ -115,6 +119,12 @@ const catalogue = {
   TFM7001: { severity: "error", title: "the WebGPU device's limits are too small for the model" },
   TFM7002: { severity: "warning", title: "the kernels need more than WebGPU's default limits" },
   TFM7003: { severity: "error", title: "no WebGPU adapter or device" },
+  // 8xxx: generating text: the model's fitness for it, sampling, prompts and tokenizers.
+  TFM8001: { severity: "error", title: "the model cannot generate (no token-ids input or logits output)" },
+  TFM8002: { severity: "error", title: "invalid generation option (sampling parameter, token count, prompt)" },
+  TFM8003: { severity: "error", title: "the sequence does not fit the model's capacity (its cache or positions)" },
+  TFM8004: { severity: "error", title: "token id outside the model's vocabulary" },
+  TFM8005: { severity: "error", title: "cannot read the tokenizer" },
   // 9xxx: tfm itself is wrong. These are bugs: please report them.
   TFM9001: { severity: "error", title: "internal compiler error" },
 } as const satisfies Record<string, CodeInfo>;

@@ -45,6 +45,7 @@ export class IrEmitter {
     switch (op.kind) {
       case "input": return this.input(op.name, op.out);
       case "weight": return this.weight(op.name, op.transposed, op.out);
+      case "state": return this.state(op.name, op.axis, op.out);
       case "output": return this.output(op.name, op.value);
       case "unary": return this.unary(op.op, op.x, op.out);
       case "binary": return this.binary(op.op, op.a, op.b, op.out);
@@ -108,6 +109,22 @@ export class IrEmitter {
   private input(name: string, v: SVal): void {
     const out = this.emit(v, "input", [], { name });
     this.g.inputs.push({ name, node: this.node(out) });
+  }
+
+  /** A state's value at the start of the call: an input port, named by its path. */
+  private state(name: string, axis: number, v: SVal): void {
+    this.input(name, v);
+    this.g.states.push({ name, axis });
+  }
+
+  /** `append(cache, x)`: the state's next value, an output port of its name. */
+  append(cache: SVal, x: SVal, result: SVal): SVal {
+    const node = this.g.node(this.node(cache));
+    const state = this.g.states.find((s) => s.name === node.attrs.name && node.op === "input");
+    if (!state) throw new Error("IR: append to a value that is not a state");
+    const out = this.emit(result, "concat", [this.node(cache), this.as(x, node.dtype)], { axis: state.axis });
+    this.g.outputs.push({ name: state.name, node: this.node(out) });
+    return out;
   }
 
   private weight(name: string, transposed: boolean, v: SVal): void {
@@ -254,6 +271,7 @@ export const lower: Record<BuiltinName, Lowering> = {
       }),
     };
   },
+  append: (e, [cache, x], r) => e.append(cache!, x!, r),
   take: (e, [x, ix, dim], r) => e.emit(r, "gather", [e.node(x!), e.as(ix!, "i32")], { axis: axisOf(dim, rankOf(x!)) }),
   sum: reduce("sum"),
   mean: reduce("mean"),

@@ -44,11 +44,24 @@ export interface Port {
   readonly node: number;
 }
 
+/**
+ * State kept between calls (a KV cache): an input port and an output port of this name — its
+ * value at the start of the call, and its value for the next call, grown along `axis` (whose size
+ * is the dim `past` at the start).
+ */
+export interface StatePort {
+  readonly name: string;
+  readonly axis: number;
+}
+
 export interface Graph {
   readonly name: string;
   readonly nodes: readonly Node[];
+  /** The model's inputs, then its states' values at the start of the call. */
   readonly inputs: readonly Port[];
+  /** The model's outputs, then its states' next values. */
   readonly outputs: readonly Port[];
+  readonly states: readonly StatePort[];
 }
 
 export class GraphBuilder {
@@ -58,6 +71,7 @@ export class GraphBuilder {
   site: Site | undefined;
   readonly inputs: Port[] = [];
   readonly outputs: Port[] = [];
+  readonly states: StatePort[] = [];
 
   constructor(private readonly name: string) {}
 
@@ -81,7 +95,13 @@ export class GraphBuilder {
   }
 
   finish(): Graph {
-    return deepFreeze({ name: this.name, nodes: this.nodes, inputs: this.inputs, outputs: this.outputs });
+    // The model's own ports first, the states' after them, in one order.
+    const order = (ps: Port[]) => [...ps.filter((p) => !this.isState(p.name)), ...this.states.map((s) => ps.find((p) => p.name === s.name)).filter((p): p is Port => !!p)];
+    return deepFreeze({ name: this.name, nodes: this.nodes, inputs: order(this.inputs), outputs: order(this.outputs), states: this.states });
+  }
+
+  private isState(name: string): boolean {
+    return this.states.some((s) => s.name === name);
   }
 }
 

@@ -19,7 +19,8 @@ export function printNode(n: Node): string {
 }
 
 export function printGraph(g: Graph): string {
-  const port = (p: { name: string; node: number }) => `${p.name}: ${g.nodes[p.node]!.dtype}${showShape(g.nodes[p.node]!.shape)}`;
+  const state = new Set(g.states.map((s) => s.name));
+  const port = (p: { name: string; node: number }) => `${state.has(p.name) ? "state " : ""}${p.name}: ${g.nodes[p.node]!.dtype}${showShape(g.nodes[p.node]!.shape)}`;
   const lines = [`graph ${g.name}(${g.inputs.map(port).join(", ")}) -> (${g.outputs.map(port).join(", ")}) {`];
   for (const n of g.nodes) lines.push(`  ${printNode(n)}`);
   lines.push(`  return ${g.outputs.map((o) => `${o.name}=%${o.node}`).join(", ")}`, "}");

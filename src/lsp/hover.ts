@@ -92,6 +92,8 @@ function describeDecl(c: Checked, d: Decl, item: A.Item): string[] {
       return [fence(`(output) ${d.name.name}${typed(types)}`)];
     case "TensorParam":
       return describeWeight(c, d, c.file, types);
+    case "State":
+      return [fence(`(state) ${d.name.name}: ${sourceOf(c, c.file, d.type.span)}`), "kept between calls: it starts empty, and `append` extends it along `past`", ...(types ? [fence(`${d.name.name}${typed(types)}`)] : [])];
     case "Layer":
       return item.kind === "Block" ? describeLayer(c, item, d) : [];
     default: {

@@ -7,7 +7,7 @@ import type { Span } from "../diag/span.js";
 import type * as A from "../syntax/ast.js";
 import type { Checked } from "./documents.js";
 
-export type Decl = A.Item | A.ParamDecl | A.InputDecl | A.OutputDecl | A.TensorParamDecl | A.LayerDecl;
+export type Decl = A.Item | A.ParamDecl | A.InputDecl | A.OutputDecl | A.TensorParamDecl | A.StateDecl | A.LayerDecl;
 
 /** What is under the cursor. */
 export type Target =
@@ -67,7 +67,7 @@ class Finder {
     switch (m.kind) {
       case "Input": this.decl(m.name, m); this.type(m.type); this.expr(m.default); return;
       case "Output": this.decl(m.name, m); if (m.type) this.type(m.type); this.expr(m.value); return;
-      case "TensorParam": this.decl(m.name, m); this.type(m.type); return;
+      case "TensorParam": case "State": this.decl(m.name, m); this.type(m.type); return;
       case "Layer":
         this.decl(m.name, m);
         this.expr(m.repeat);

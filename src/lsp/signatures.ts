@@ -38,6 +38,8 @@ export function signatureOf(c: Checked, g: GlobalSym): string {
       return `constant ${g.name} = ${constants[g.name]}`;
     case "dtype":
       return `element type ${g.name}`;
+    case "cached":
+      return `dimension ${g.name}: the positions the model's state (its KV cache) already holds; 0 in a model without state`;
     default: {
       const never: never = g;
       return never;

@@ -71,6 +71,7 @@ export function rewrite(g: Graph, visit: (n: Node, r: Rewriter) => Decision): Gr
   b.site = undefined;
   for (const p of g.inputs) b.inputs.push({ name: p.name, node: mapped(p.node, `input ${p.name}`) });
   for (const p of g.outputs) b.outputs.push({ name: p.name, node: mapped(p.node, `output ${p.name}`) });
+  b.states.push(...g.states);
   return b.finish();
 }
 

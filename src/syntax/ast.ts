@@ -76,7 +76,7 @@ export interface EllipsisNode {
   readonly span: Span;
 }
 
-export type Member = InputDecl | OutputDecl | TensorParamDecl | LayerDecl | IgnoreDecl | Assign | If | Return;
+export type Member = InputDecl | OutputDecl | TensorParamDecl | StateDecl | LayerDecl | IgnoreDecl | Assign | If | Return;
 
 export interface InputDecl {
   readonly kind: "Input";
@@ -101,6 +101,17 @@ export interface TensorParamDecl {
   readonly checkpointName?: StringLit;
   /** The checkpoint stores the transpose of the declared (2-D) tensor. */
   readonly transposed: boolean;
+  readonly span: Span;
+}
+/**
+ * `state k_cache: f32[B, n_head, past, head_dim]` — a tensor kept between calls (a KV cache). It
+ * starts empty; `append(k_cache, k, dim)` extends it along the axis whose size is `past` (the
+ * positions already cached) and is its value in the next call.
+ */
+export interface StateDecl {
+  readonly kind: "State";
+  readonly name: Ident;
+  readonly type: TensorType;
   readonly span: Span;
 }
 /** `layer h = repeat(n) Block(args) as "h"` — a sub-layer, or a stack of `n` of them. */

@@ -92,6 +92,7 @@ function memberLine(m: A.Member): string {
     case "Input": return `input ${m.name.name}: ${tensorType(m.type)}${init(m.default)}`;
     case "Output": return `output ${m.name.name}${m.type ? `: ${tensorType(m.type)}` : ""}${init(m.value)}`;
     case "TensorParam": return `param ${m.name.name}: ${tensorType(m.type)}${alias(m.checkpointName)}${m.transposed ? " transposed" : ""}`;
+    case "State": return `state ${m.name.name}: ${tensorType(m.type)}`;
     case "Layer": {
       const rep = m.repeat ? `repeat(${formatExpr(m.repeat)}${m.repeatIndex ? `, ${m.repeatIndex.name}` : ""}) ` : "";
       return `layer ${m.name.name} = ${rep}${m.callee.name}(${args(m.args)})${alias(m.checkpointName)}`;

@@ -256,6 +256,8 @@ class AstBuilder {
         const ck = str(tok(c, "StringLit"));
         return { kind: "TensorParam", name: name(), type: this.tensorType(node(c, "tensorType")), ...(ck ? { checkpointName: ck } : {}), transposed: !!tok(c, "Transposed"), span: sp };
       }
+      case "stateDecl":
+        return { kind: "State", name: name(), type: this.tensorType(node(c, "tensorType")), span: sp };
       case "layerDecl": {
         // The identifiers in order: the layer's name, the copy index of `repeat(n, i)` if any, the block.
         const ids = toks(c, "Identifier");

@@ -58,6 +58,7 @@ describe("graph JSON round trip", () => {
     const nested = divDim(addDim(half, constDim(1)), constDim(3)).q; // ((s / 2) + 1) / 3, as an atom
     const g: Graph = {
       name: "N",
+      states: [],
       nodes: [
         { id: 0, op: "input", inputs: [], attrs: { name: "x" }, dtype: "f32", shape: [nested, half] },
         { id: 1, op: "const", inputs: [], attrs: { value: NaN }, dtype: "f32", shape: [] },

@@ -12,7 +12,7 @@ export function evaluateScalar(n: Node, inputs: readonly Node[]): number | boole
   const nodes: Node[] = inputs.map((c, id) => ({ id, op: "const", inputs: [], attrs: { value: c.attrs.value! }, dtype: c.dtype, shape: [] }));
   nodes.push({ ...n, id: nodes.length, inputs: inputs.map((_, i) => i) });
   try {
-    const v = new CpuProgram({ name: "fold", nodes, inputs: [], outputs: [{ name: "v", node: nodes.length - 1 }] }, new Map()).run(new Map()).outputs.get("v")!;
+    const v = new CpuProgram({ name: "fold", nodes, inputs: [], outputs: [{ name: "v", node: nodes.length - 1 }], states: [] }, new Map()).run(new Map()).outputs.get("v")!;
     const x = v.data[0]!;
     return n.dtype === "bool" ? x !== 0 : x;
   } catch {
@@ -30,7 +30,7 @@ export function loadTimeValues(g: Graph, need: readonly number[], weights: Reado
   const ids = g.nodes.filter((n) => atLoad.has(n.id)).map((n) => n.id);
   const index = new Map(ids.map((id, i) => [id, i]));
   const nodes = ids.map((id, i) => ({ ...g.nodes[id]!, id: i, inputs: g.nodes[id]!.inputs.map((x) => index.get(x)!) }));
-  const sub: Graph = { name: g.name, nodes, inputs: [], outputs: need.map((id) => ({ name: String(id), node: index.get(id)! })) };
+  const sub: Graph = { name: g.name, nodes, inputs: [], outputs: need.map((id) => ({ name: String(id), node: index.get(id)! })), states: [] };
   const res = new CpuProgram(sub, weights).run(new Map());
   return new Map(need.map((id) => [id, res.outputs.get(String(id))!]));
 }

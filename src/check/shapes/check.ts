@@ -9,7 +9,7 @@ import type * as A from "../../syntax/ast.js";
 import { formatExpr } from "../../syntax/format.js";
 import { limits } from "../../syntax/limits.js";
 import { matchArgs, type SigParam } from "../args.js";
-import { builtins, constants, isDTypeName, type BuiltinName } from "../builtins.js";
+import { builtins, constants, isDTypeName, pastDim, type BuiltinName } from "../builtins.js";
 import type { Resolution } from "../resolve.js";
 import type { GlobalSym } from "../symbols.js";
 import { TraceReporter } from "../trace.js";
@@ -37,12 +37,13 @@ export const typeKey = (file: string, span: Span) => `${file}:${span.start}:${sp
  * operations for the IR: every application is then evaluated on its own, never memoized), then the
  * blocks and functions the model does not reach.
  */
-export function checkShapes(res: Resolution, userFile: string, program: A.Program, model: Block | undefined, hparams: ReadonlyMap<string, Value> | undefined, sink: DiagnosticSink, elaborate = false): ShapeResult {
-  const c = new ShapeChecker(res, userFile, sink, elaborate && !!model && !!hparams);
+export function checkShapes(res: Resolution, userFile: string, program: A.Program, model: Block | undefined, hparams: ReadonlyMap<string, Value> | undefined, sink: DiagnosticSink, elaborate = false, stateful = false): ShapeResult {
+  const c = new ShapeChecker(res, userFile, sink, elaborate && !!model && !!hparams, stateful || !model);
   const io = model && hparams ? c.checkModel(model, hparams) : { inputs: [], outputs: [] };
   const ops = c.ops;
   c.checkUnreached(program);
-  return { types: c.types, ...io, ops };
+  const states = ops.flatMap((o) => (o.kind === "state" ? [{ name: o.name, value: o.out, axis: o.axis }] : []));
+  return { types: c.types, ...io, states, ops };
 }
 
 /** The evaluation context of one block or function body. */
@@ -53,6 +54,9 @@ interface Ctx {
   readonly scope: Scope;
   /** Lazily evaluated declarations (layers and weights are visible before they are declared). */
   readonly lazy: Map<string, () => Binding>;
+  /** The block's states by name, with the axis each grows along; and those appended so far in this call. */
+  readonly states: Map<string, { readonly axis: number; readonly decl: A.StateDecl }>;
+  readonly appended: Set<string>;
 }
 
 class ShapeChecker {
@@ -70,7 +74,14 @@ class ShapeChecker {
   /** The user's expression being evaluated: the site of the operations recorded meanwhile. */
   private site: Site | undefined;
 
-  constructor(private readonly res: Resolution, private readonly userFile: string, sink: DiagnosticSink, private recording: boolean) {
+  /** The paths of the states recorded so far: one application per state. */
+  private readonly statePaths = new Set<string>();
+
+  /**
+   * `stateful`: the model keeps state, so `past` is a run-time dim; without state it is 0 (and
+   * generically checked blocks see it as a symbol).
+   */
+  constructor(private readonly res: Resolution, private readonly userFile: string, sink: DiagnosticSink, private recording: boolean, private readonly stateful: boolean) {
     this.trace = new TraceReporter(sink, userFile);
   }
 
@@ -96,7 +107,7 @@ class ShapeChecker {
       const g = this.res.globals.get(item.name.name);
       if (!g || (g.kind !== "block" && g.kind !== "fn") || g.decl !== item) continue;
       const scope = new Scope();
-      const ctx: Ctx = { file: g.file, path: "", scope, lazy: new Map() };
+      const ctx: Ctx = { file: g.file, path: "", scope, lazy: new Map(), states: new Map(), appended: new Set() };
       for (const p of item.params) {
         const sym = p.type?.kind === "TensorType" ? undefined : symbolFor(p);
         const v = p.default ? this.expr(p.default, ctx) : sym ?? unknown;
@@ -112,14 +123,26 @@ class ShapeChecker {
   private op<T extends DistributiveOmit<TypedOp, "site">>(o: T): SVal {
     const withRef = (v: SVal): SVal => (v.kind === "tuple" ? { kind: "tuple", items: v.items.map(withRef) } : { ...v, ref: this.nextRef++ } as SVal);
     const out = withRef((o as { out: SVal }).out);
-    this.ops.push({ ...o, out, site: this.site } as TypedOp);
+    this.push({ ...o, out, site: this.site } as TypedOp);
     return out;
+  }
+
+  /** Records an operation; a state has one application, so a layer with state applied twice is an error. */
+  private push(op: TypedOp): void {
+    if (op.kind === "state") {
+      if (this.statePaths.has(op.name)) {
+        const at = this.site;
+        this.report("TFM4016", at?.file ?? this.userFile, at ?? { start: 0, end: 0 }, `the state \`${op.name}\` would be used by two applications of its layer: a layer with state can be applied once per call`, ["give each application its own layer (`layer attn2 = ...`)"]);
+      }
+      this.statePaths.add(op.name);
+    }
+    this.ops.push(op);
   }
 
   /** A memoized application's result; while elaborating, its operations recorded again for this one. */
   private reuse(first: Applied, args: readonly (SVal | undefined)[], path: string): SVal {
     if (!this.recording) return first.result;
-    return replay(first, args, path, this.site, () => this.nextRef++, (op) => this.ops.push(op));
+    return replay(first, args, path, this.site, () => this.nextRef++, (op) => this.push(op));
   }
 
   // ---- reporting ---------------------------------------------------------------------------
@@ -170,7 +193,7 @@ class ShapeChecker {
   /** Runs a block body whose parameters are in `scope`; `input` gives each input's value. */
   private runBlock(g: Block, scope: Scope, path: string, input: (d: A.InputDecl, ctx: Ctx) => SVal) {
     this.reached.add(g.decl);
-    const ctx: Ctx = { file: g.file, path, scope, lazy: new Map() };
+    const ctx: Ctx = { file: g.file, path, scope, lazy: new Map(), states: new Map(), appended: new Set() };
     const inputs: { name: string; value: SVal }[] = [];
     for (const m of g.decl.body) {
       if (m.kind !== "Input") continue;
@@ -181,6 +204,9 @@ class ShapeChecker {
     }
     const outputs: { name: string; value: SVal }[] = [];
     this.body(g.decl.body, ctx, outputs);
+    for (const [name, { decl }] of ctx.states) {
+      if (!ctx.appended.has(name)) this.report("TFM4016", g.file, decl.name.span, `the state \`${name}\` is never appended: it would stay empty`, [`extend it once per call: \`x = append(${name}, x)\``]);
+    }
     return { inputs, outputs };
   }
 
@@ -272,7 +298,7 @@ class ShapeChecker {
       switch (m.kind) {
         case "Input": case "Ignore":
           break;
-        case "TensorParam": case "Layer":
+        case "TensorParam": case "State": case "Layer":
           this.lookup(m.name.name, ctx); // evaluates the declaration (and reports) in order
           break;
         case "Assign": {
@@ -292,8 +318,11 @@ class ShapeChecker {
           const c = this.expr(m.cond, ctx);
           const branches = c.kind === "bool" && c.value !== undefined ? [c.value ? m.then : m.else_ ?? []] : [m.then, m.else_ ?? []];
           for (const b of branches) {
-            const r = this.body(b, { ...ctx, scope: new Scope(ctx.scope), lazy: new Map(ctx.lazy) }, outputs);
+            // A branch not known at compile time appends on its own: each branch may append a state once.
+            const appended = branches.length > 1 ? new Set(ctx.appended) : ctx.appended;
+            const r = this.body(b, { ...ctx, scope: new Scope(ctx.scope), lazy: new Map(ctx.lazy), appended }, outputs);
             returned ??= r;
+            for (const name of appended) ctx.appended.add(name);
           }
           break;
         }
@@ -323,6 +352,21 @@ class ShapeChecker {
         this.record(ctx.file, m.name.span, t);
         return t;
       });
+    } else if (m.kind === "State") {
+      const axis = m.type.dims.findIndex((d) => d.kind === "Name" && d.name === pastDim);
+      ctx.states.set(m.name.name, { axis, decl: m });
+      ctx.lazy.set(m.name.name, () => {
+        const shape: Dim[] = [];
+        for (const d of m.type.dims) {
+          const v = d.kind === "Ellipsis" || d.kind === "Pack" ? undefined : this.dim(d, ctx);
+          if (!v) return unknown;
+          shape.push(v);
+        }
+        let t = tensor(m.type.dtype, shape);
+        if (this.recording) t = this.op({ kind: "state", name: joinPath(ctx.path, m.name.name), axis, out: t });
+        this.record(ctx.file, m.name.span, t);
+        return t;
+      });
     } else if (m.kind === "Layer") {
       ctx.lazy.set(m.name.name, () => this.layerRef(m, ctx));
     }
@@ -342,7 +386,7 @@ class ShapeChecker {
       const hp = new Map<string, SVal>();
       const scope = index && m.repeatIndex ? new Scope(ctx.scope) : ctx.scope;
       if (index && m.repeatIndex) scope.define(m.repeatIndex.name, index);
-      const inner: Ctx = { file: g.file, path: "", scope: new Scope(), lazy: new Map() };
+      const inner: Ctx = { file: g.file, path: "", scope: new Scope(), lazy: new Map(), states: new Map(), appended: new Set() };
       g.decl.params.forEach((p, i) => {
         const a = bound[i];
         const v = a ? this.expr(a.value, { ...ctx, scope }) : p.default ? this.expr(p.default, inner) : unknown;
@@ -431,6 +475,7 @@ class ShapeChecker {
         const b = this.lookup(e.name, ctx);
         if (b) return b.kind === "layer" ? unknown : b;
         if (e.name in constants) return { kind: "float", value: constants[e.name]! };
+        if (e.name === pastDim) return { kind: "int", dim: this.stateful ? symDim(pastDim) : constDim(0) };
         if (isDTypeName(e.name)) return { kind: "dtype", name: e.name as A.DTypeName };
         return unknown;
       }
@@ -582,11 +627,24 @@ class ShapeChecker {
       if (values.some((v, i) => !v && !("default" in sig.params[i]!))) return unknown; // reported by the resolver
       const args = values.map((v, i) => v ?? defaultValue((sig.params[i] as { default: string }).default));
       if (args.some((v, i) => (sig.params[i]!.kind === "int" || sig.params[i]!.kind === "ints") && this.notWhole(v))) return unknown;
+      if (g.name === "append" && !this.appendOnce(e, ctx)) return unknown;
       const out = rules[g.name as BuiltinName](args, this.ruleCtx(ctx.file, e.span, spans));
       return this.recording && (needsNode(out) || out.kind === "tuple") ? this.op({ kind: "builtin", name: g.name as BuiltinName, args, out }) : out;
     }
     e.args.forEach((a) => this.expr(a.value, ctx));
     return unknown;
+  }
+
+  /** A state is appended once per call: a second `append` (not in the other branch of an `if`) is an error. */
+  private appendOnce(e: A.Call, ctx: Ctx): boolean {
+    const target = e.args.find((a) => a.name?.name === "cache")?.value ?? (e.args[0]?.name ? undefined : e.args[0]?.value);
+    if (target?.kind !== "Name" || !ctx.states.has(target.name)) return false; // reported by the resolver
+    if (ctx.appended.has(target.name)) {
+      this.report("TFM4016", ctx.file, e.span, `the state \`${target.name}\` is appended twice in one call`, ["append it once, with everything this call adds: `append(cache, concat([a, b], dim))`"]);
+      return false;
+    }
+    ctx.appended.add(target.name);
+    return true;
   }
 
   private callFn(g: Fn, args: readonly (SVal | undefined)[], argSpans: readonly (Span | undefined)[], file: string, span: Span): SVal {
@@ -597,7 +655,7 @@ class ShapeChecker {
     const [start, site] = [this.ops.length, this.site];
     if (this.tooDeep(file, span)) return unknown;
     const scope = new Scope();
-    const ctx: Ctx = { file: g.file, path: "", scope, lazy: new Map() };
+    const ctx: Ctx = { file: g.file, path: "", scope, lazy: new Map(), states: new Map(), appended: new Set() };
     g.decl.params.forEach((p, i) => {
       const given = args[i];
       const v = given ?? (p.default ? this.expr(p.default, ctx) : unknown);
@@ -698,7 +756,7 @@ class ShapeChecker {
   private member(e: A.MemberAccess, ctx: Ctx): SVal {
     const ref = this.layerOf(e.target, ctx);
     if (!ref) return unknown;
-    const inner: Ctx = { file: ref.block.file, path: ref.path, scope: new Scope(), lazy: new Map() };
+    const inner: Ctx = { file: ref.block.file, path: ref.path, scope: new Scope(), lazy: new Map(), states: new Map(), appended: new Set() };
     for (const [k, v] of ref.hparams) inner.scope.define(k, v);
     for (const m of ref.block.decl.body) this.hoist(m, inner);
     const b = this.lookup(e.name.name, inner);
@@ -715,7 +773,7 @@ class ShapeChecker {
     if (!parent) return undefined;
     const decl = parent.block.decl.body.find((m): m is A.LayerDecl => m.kind === "Layer" && m.name.name === t.name.name);
     if (!decl || decl.repeat) return undefined;
-    const inner: Ctx = { file: parent.block.file, path: parent.path, scope: new Scope(), lazy: new Map() };
+    const inner: Ctx = { file: parent.block.file, path: parent.path, scope: new Scope(), lazy: new Map(), states: new Map(), appended: new Set() };
     for (const [k, v] of parent.hparams) inner.scope.define(k, v);
     const ref = this.layerRef(decl, inner);
     return ref.kind === "layer" ? ref : undefined;

@@ -65,6 +65,7 @@ export function replay(first: Applied, args: readonly (SVal | undefined)[], path
       case "input": case "output":
         throw new Error("replay: a block or function has no model inputs or outputs");
       case "weight": push({ ...op, site: at, name: rename(op.name), out: def(op.out) }); break;
+      case "state": push({ ...op, site: at, name: rename(op.name), out: def(op.out) }); break;
       case "unary": push({ ...op, site: at, x: use(op.x), out: def(op.out) }); break;
       case "binary": push({ ...op, site: at, a: use(op.a), b: use(op.b), out: def(op.out) }); break;
       case "builtin": push({ ...op, site: at, args: op.args.map(use), out: def(op.out) }); break;

@@ -2,8 +2,8 @@
 // that every builtin has its rule. Rules follow NumPy/PyTorch semantics (broadcasting, negative
 // axes, matmul batch dims) and report through the context, at the argument that is wrong.
 import type { Code } from "../../diag/codes.js";
-import type { BuiltinName } from "../builtins.js";
-import { addDim, constDim, constValue, divDim, equalDims, mulDim, showDim, showShape, symbolsOf, type Dim } from "../../core/dim.js";
+import { pastDim, type BuiltinName } from "../builtins.js";
+import { addDim, constDim, constValue, divDim, equalDims, mulDim, showDim, showShape, symbolsOf, symDim, type Dim } from "../../core/dim.js";
 import { asTensor, isFloat, showValue, tensor, unknown, type DType, type SVal } from "./value.js";
 
 export interface RuleCtx {
@@ -261,6 +261,24 @@ export const rules: Record<BuiltinName, Rule> = {
     return tensor(t.dtype, t.shape.filter((_, i) => i !== a));
   },
   concat: (args, ctx) => join(args, ctx, false),
+  append: (args, ctx) => {
+    const [cache, x] = [tensorArg(args, 0, ctx), tensorArg(args, 1, ctx)];
+    if (!cache || !x) return unknown;
+    const a = pastAxis(cache.shape);
+    if (a === undefined) return unknown; // not a state: reported by the resolver
+    if (x.shape.length !== cache.shape.length) {
+      ctx.report("TFM4003", `the state has ${cache.shape.length} dims ${showShape(cache.shape)}, and what is appended ${x.shape.length}: ${showShape(x.shape)}`, { arg: 1 });
+      return unknown;
+    }
+    if (x.dtype !== cache.dtype) {
+      ctx.report("TFM4004", `the state holds ${cache.dtype}, and what is appended is ${x.dtype}`, { arg: 1 });
+      return unknown;
+    }
+    for (let i = 0; i < x.shape.length; i++) {
+      if (i !== a && !ctx.same(cache.shape[i]!, x.shape[i]!, `dim ${i} of the state ${showShape(cache.shape)} and of what is appended`, 1)) return unknown;
+    }
+    return tensor(cache.dtype, cache.shape.map((d, i) => (i === a ? addDim(d, x.shape[a]!) : d)));
+  },
   stack: (args, ctx) => join(args, ctx, true),
   chunk: (args, ctx) => {
     const t = tensorArg(args, 0, ctx);
@@ -325,6 +343,12 @@ export const rules: Record<BuiltinName, Rule> = {
     return tensorArg(args, 0, ctx) ? args[0]! : unknown;
   },
 };
+
+/** The axis a state grows along: the one dim that is `past`. */
+export function pastAxis(shape: readonly Dim[]): number | undefined {
+  const i = shape.findIndex((d) => equalDims(d, symDim(pastDim)) === true);
+  return i < 0 ? undefined : i;
+}
 
 function join(args: readonly SVal[], ctx: RuleCtx, isStack: boolean): SVal {
   const ts = tensorList(args, 0, ctx);

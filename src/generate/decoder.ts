@@ -1,0 +1,170 @@
+// Decoding with the state a model declares (src/check: `state k_cache: f32[B, H, past, D]`): the
+// graph takes each state's value as an input port and gives its next value as an output port of
+// the same name (src/ir/graph.ts `states`). A `Decoder` keeps those values between calls —
+// `prefill` starts a sequence from empty state, `step` runs the next tokens on what is cached —
+// and `generate` is the loop over it: the last row of the logits, a `Sampler`, the token fed back.
+// A model without state generates too, by running the whole sequence at every step.
+import { arrayFor, numel, runtimeDType, type Tensor } from "../core/tensor.js";
+import { evalDim } from "../core/dim.js";
+import type { Graph } from "../ir/graph.js";
+import { bindInputs } from "../backends/shared/inputs.js";
+import { TfmError } from "../bundle/errors.js";
+import { Sampler, type SamplingOptions } from "./sample.js";
+
+/** Runs the graph once: every input port (states included) to every output port. */
+export type Runner = (inputs: ReadonlyMap<string, Tensor>) => Promise<ReadonlyMap<string, Tensor>>;
+
+export interface GenerateOptions extends SamplingOptions {
+  /** Tokens to generate at most (default 32). */
+  readonly maxNewTokens?: number;
+  /** Token ids that end a sequence; the stop token is yielded, then the sequence ends. */
+  readonly stop?: readonly number[];
+}
+
+/** What generation needs to know of a model: the token-ids input, the logits output and the capacity. */
+export interface DecoderInfo {
+  readonly ids: string;
+  readonly logits: string;
+  /** Positions the model can hold (prompt and generated tokens together); undefined: no limit known. */
+  readonly capacity: number | undefined;
+}
+
+/** The model's states as empty tensors (`past` = 0) at the dims the inputs give. */
+export function emptyStates(g: Graph, inputs: ReadonlyMap<string, Tensor>): Map<string, Tensor> {
+  const states = new Set(g.states.map((s) => s.name));
+  const symbols = bindInputs({ ...g, inputs: g.inputs.filter((p) => !states.has(p.name)) }, inputs);
+  const out = new Map<string, Tensor>();
+  for (const p of g.inputs) {
+    if (!states.has(p.name)) continue;
+    const n = g.nodes[p.node]!;
+    const shape = n.shape.map((d) => evalDim(d, symbols) ?? 0);
+    const dtype = runtimeDType[n.dtype];
+    out.set(p.name, { dtype, shape, data: arrayFor(dtype, numel(shape)) } as Tensor);
+  }
+  return out;
+}
+
+/** The input of token ids (i32 or i64 `[batch, seq]`, `input_ids` if several) and the logits output. */
+export function decoderInfo(g: Graph, capacity: number | undefined): DecoderInfo {
+  const states = new Set(g.states.map((s) => s.name));
+  const ins = g.inputs.filter((p) => !states.has(p.name));
+  const outs = g.outputs.filter((p) => !states.has(p.name));
+  const idsCandidates = ins.filter((p) => (g.nodes[p.node]!.dtype === "i32" || g.nodes[p.node]!.dtype === "i64") && g.nodes[p.node]!.shape.length === 2);
+  const ids = idsCandidates.find((p) => p.name === "input_ids") ?? (idsCandidates.length === 1 ? idsCandidates[0] : undefined);
+  const logitsCandidates = outs.filter((p) => g.nodes[p.node]!.dtype === "f32" && g.nodes[p.node]!.shape.length === 3);
+  const logits = logitsCandidates.find((p) => p.name === "logits") ?? (logitsCandidates.length === 1 ? logitsCandidates[0] : undefined);
+  if (!ids || !logits) {
+    const what = !ids ? "one input of token ids, i32[batch, seq] (or one named `input_ids`)" : "one output of logits, f32[batch, seq, vocab] (or one named `logits`)";
+    throw new TfmError("TFM8001", `the model \`${g.name}\` cannot generate: it needs ${what}`);
+  }
+  const others = ins.filter((p) => p !== ids);
+  if (others.length) throw new TfmError("TFM8001", `the model \`${g.name}\` cannot generate: besides \`${ids.name}\` it takes ${others.map((p) => `\`${p.name}\``).join(", ")}, which generation does not give`);
+  return { ids: ids.name, logits: logits.name, capacity };
+}
+
+export class Decoder {
+  private states: Map<string, Tensor> | undefined;
+  /** Stateless models: the whole sequence so far, per batch row. */
+  private sequence: number[][] = [];
+  private cached = 0;
+
+  constructor(private readonly graph: Graph, private readonly run: Runner, readonly info: DecoderInfo) {}
+
+  /** Whether the model keeps state (a KV cache) between calls. */
+  get stateful(): boolean {
+    return this.graph.states.length > 0;
+  }
+
+  /** Positions in the cache (prompt and generated tokens so far). */
+  get length(): number {
+    return this.cached;
+  }
+
+  /** A new sequence: the cache is emptied. */
+  reset(): void {
+    this.states = undefined;
+    this.sequence = [];
+    this.cached = 0;
+  }
+
+  /** Runs a prompt from empty state and keeps the state: the outputs of the call (logits for every prompt position). */
+  async prefill(inputs: ReadonlyMap<string, Tensor>): Promise<Map<string, Tensor>> {
+    this.reset();
+    return this.step(inputs);
+  }
+
+  /** Runs the next positions on the cached state and appends them to it. */
+  async step(inputs: ReadonlyMap<string, Tensor>): Promise<Map<string, Tensor>> {
+    const ids = inputs.get(this.info.ids);
+    if (!ids || ids.shape.length !== 2) throw new TfmError("TFM6002", `input \`${this.info.ids}\` must be given as [batch, seq] token ids`);
+    const [batch, seq] = ids.shape as [number, number];
+    const capacity = this.info.capacity;
+    if (capacity !== undefined && this.cached + seq > capacity) {
+      throw new TfmError("TFM8003", `the model holds ${capacity} positions: ${this.cached} are used, and ${seq} more do not fit${this.cached ? " (call reset() to start a new sequence)" : ""}`);
+    }
+    if (!this.stateful) return this.recompute(ids, batch, seq);
+    const states = this.states ?? emptyStates(this.graph, inputs);
+    const first = states.values().next().value as Tensor | undefined;
+    if (first && first.shape[0] !== batch && this.cached > 0) throw new TfmError("TFM6002", `the cache holds a batch of ${first.shape[0]}; this step gives ${batch} sequences (call reset() for a new batch)`);
+    const all = new Map([...inputs, ...states]);
+    const out = await this.run(all);
+    const next = new Map<string, Tensor>();
+    const user = new Map<string, Tensor>();
+    const isState = new Set(this.graph.states.map((s) => s.name));
+    for (const [k, t] of out) (isState.has(k) ? next : user).set(k, t);
+    this.states = next;
+    this.cached += seq;
+    return user;
+  }
+
+  /** A model without state: the whole sequence again, and the logits of the new positions only. */
+  private async recompute(ids: Tensor, batch: number, seq: number): Promise<Map<string, Tensor>> {
+    if (this.sequence.length && this.sequence.length !== batch) throw new TfmError("TFM6002", `the sequence has a batch of ${this.sequence.length}; this step gives ${batch} (call reset() for a new batch)`);
+    const rows = Array.from({ length: batch }, (_, b) => [...(this.sequence[b] ?? []), ...Array.from(ids.data.subarray(b * seq, (b + 1) * seq))]);
+    const total = rows[0]!.length;
+    const out = await this.run(new Map([[this.info.ids, { dtype: "i32", shape: [batch, total], data: Int32Array.from(rows.flat()) } as Tensor]]));
+    this.sequence = rows;
+    this.cached = total;
+    const logits = out.get(this.info.logits)!;
+    const vocab = logits.shape[2]!;
+    const data = new Float32Array(batch * seq * vocab);
+    for (let b = 0; b < batch; b++) data.set(logits.data.subarray((b * total + total - seq) * vocab, (b * total + total) * vocab) as Float32Array, b * seq * vocab);
+    return new Map([[this.info.logits, { dtype: "f32", shape: [batch, seq, vocab], data }]]);
+  }
+
+  /**
+   * Generates from `prompt` (one row of token ids per sequence, all of one length): yields each
+   * step's tokens, one per sequence, as they are made. A sequence that has stopped repeats its
+   * stop token until every sequence has stopped or `maxNewTokens` is reached.
+   */
+  async *generate(prompt: readonly (readonly number[])[], options: GenerateOptions = {}): AsyncGenerator<number[]> {
+    const sampler = new Sampler(options);
+    const max = options.maxNewTokens ?? 32;
+    if (!(Number.isInteger(max) && max >= 0)) throw new TfmError("TFM8002", `maxNewTokens is ${String(max)}: it must be an integer ≥ 0`);
+    const stop = new Set(options.stop ?? []);
+    const batch = prompt.length;
+    const len = prompt[0]?.length ?? 0;
+    if (!batch || !len) throw new TfmError("TFM8002", "the prompt is empty: give at least one token");
+    if (prompt.some((r) => r.length !== len)) throw new TfmError("TFM8002", `the prompts have different lengths (${prompt.map((r) => r.length).join(", ")}): give them one length`);
+    const history = prompt.map((r) => [...r]);
+    const done = new Array<number | undefined>(batch).fill(undefined);
+    let ids: Tensor = { dtype: "i32", shape: [batch, len], data: Int32Array.from(prompt.flat()) };
+    let out = await this.prefill(new Map([[this.info.ids, ids]]));
+    for (let n = 0; n < max; n++) {
+      const logits = out.get(this.info.logits)!;
+      const [, seq, vocab] = logits.shape as [number, number, number];
+      const tokens = history.map((h, b) => {
+        if (done[b] !== undefined) return done[b]!;
+        const row = logits.data.subarray((b * seq + seq - 1) * vocab, (b * seq + seq) * vocab);
+        const t = sampler.next(row, h);
+        h.push(t);
+        if (stop.has(t)) done[b] = t;
+        return t;
+      });
+      yield tokens;
+      if (done.every((d) => d !== undefined) || n === max - 1) return;
+      ids = { dtype: "i32", shape: [batch, 1], data: Int32Array.from(tokens) };
+      out = await this.step(new Map([[this.info.ids, ids]]));
+    }
+  }
+}
