@@ -76,6 +76,28 @@ export function buildCli(exit: (code: number) => void, { out, err }: Io, later: 
     .action((file: string, opts) => run(() => import("./run.js"), (m) => m.runRun(file, { ...opts, set: opts.set ?? new Map(), input: opts.input ?? [] }, out, err)));
 
   program
+    .command("generate")
+    .description("generate tokens with the model (its KV cache, if it declares one), streamed as text or ids")
+    .argument("<file>", "a .tfm file")
+    .addOption(setOption())
+    .option("--weights <file>", "a safetensors checkpoint with the model's weight names")
+    .option("--random-weights [seed]", "use deterministic random weights (seed default 0) instead of a checkpoint")
+    .option("--tokenizer <file>", "a Hugging Face tokenizer.json, or `gpt2` for GPT-2's own BPE (built in)")
+    .option("--prompt <text>", "the prompt as text (needs --tokenizer)")
+    .option("--input-ids <ids>", "the prompt as token ids: 464,2068,7586")
+    .option("--max-new-tokens <n>", "tokens to generate at most", "32")
+    .option("--temperature <t>", "sample at this temperature (default: greedy)")
+    .option("--top-k <k>", "sample among the k most likely tokens")
+    .option("--top-p <p>", "sample among the most likely tokens whose probabilities sum to p")
+    .option("--repetition-penalty <r>", "divide the logits of tokens already in the sequence by r (Hugging Face's rule)")
+    .option("--seed <n>", "the sampler's seed (same seed, same tokens)")
+    .option("--stop <ids>", "token ids that end generation (default: the tokenizer's end-of-text token; empty for none)")
+    .option("--json", 'print {"tokens": [...], "text": "..."} at the end instead of streaming')
+    .option("--no-fuse", "run one kernel per IR node instead of the fused kernels")
+    .addOption(new Option("--backend <backend>", "where the kernels run").choices(["cpu", "webgpu"]).default("cpu"))
+    .action((file: string, opts) => run(() => import("./generate.js"), (m) => m.runGenerate(file, { ...opts, set: opts.set ?? new Map() }, out, err)));
+
+  program
     .command("build")
     .description("write the model as one standalone ES module (runtime + optimized graph; weights loaded at run time) and its .d.ts")
     .argument("<file>", "a .tfm file")

@@ -7,6 +7,8 @@ import { typeKey } from "../check/shapes/check.js";
 import type * as A from "../syntax/ast.js";
 import { readSource } from "./io.js";
 import { bytesPer, humanBytes } from "./summary.js";
+import { asTensor } from "../check/shapes/value.js";
+import { addDim, constDim, mulDim, showDim } from "../core/dim.js";
 
 interface Row {
   readonly name: string;
@@ -46,8 +48,15 @@ export function runShapes(file: string, opts: { set: Map<string, string>; json?:
   const weights = (r.instance?.weights ?? []).map((w) => ({ name: w.name, dtype: w.dtype, shape: w.shape, count: w.shape.reduce((a, b) => a * b, 1), transposed: w.transposed }));
   const total = weights.reduce((a, w) => a + w.count, 0);
   const bytes = weights.reduce((a, w) => a + w.count * bytesPer[w.dtype], 0);
+  // The state (KV caches): its shape, and its bytes per position it holds (the `past` axis).
+  const states = r.shapes.states.flatMap(({ name, value }) => {
+    const t = asTensor(value);
+    if (!t) return [];
+    const perPosition = t.shape.reduce((a, d, i) => (i === r.shapes!.states.find((x) => x.name === name)!.axis ? a : mulDim(a, d)), constDim(bytesPer[t.dtype]));
+    return [{ name, dtype: t.dtype, shape: t.shape.map(showDim), bytesPerPosition: showDim(perPosition) }];
+  });
   if (opts.json) {
-    out(JSON.stringify({ file, ok: true, sections, weights, total: { tensors: weights.length, values: total, bytes } }, null, 2) + "\n");
+    out(JSON.stringify({ file, ok: true, sections, weights, total: { tensors: weights.length, values: total, bytes }, states }, null, 2) + "\n");
     return 0;
   }
   const pad = (s: string, n: number) => (s.length >= n ? s + " " : s + " ".repeat(n - s.length));
@@ -64,6 +73,17 @@ export function runShapes(file: string, opts: { set: Map<string, string>; json?:
     out(`${pad("weight", nw + 2)}${pad("shape", sw)}count\n`);
     for (const x of weights) out(`  ${pad(x.name, nw)}${pad(`[${x.shape.join(", ")}]`, sw)}${x.count.toLocaleString("en-US")}${x.transposed ? "  (stored transposed)" : ""}\n`);
     out(`total: ${weights.length} tensors, ${total.toLocaleString("en-US")} values, ${humanBytes(bytes)}\n`);
+  }
+  if (states.length) {
+    const nw = Math.max(...states.map((x) => x.name.length)) + 2;
+    const sw = Math.max(...states.map((x) => `${x.dtype}[${x.shape.join(", ")}]`.length)) + 2;
+    out(`\n${pad("state", nw + 2)}${pad("shape", sw)}bytes per cached position\n`);
+    for (const x of states) out(`  ${pad(x.name, nw)}${pad(`${x.dtype}[${x.shape.join(", ")}]`, sw)}${x.bytesPerPosition}\n`);
+    const sum = r.shapes.states.reduce((a, { value, axis }) => {
+      const t = asTensor(value)!;
+      return addDim(a, t.shape.reduce((b, d, i) => (i === axis ? b : mulDim(b, d)), constDim(bytesPer[t.dtype])));
+    }, constDim(0));
+    out(`total: ${states.length} tensors, ${showDim(sum)} bytes per position (past + seq positions after a call)\n`);
   }
   return 0;
 }

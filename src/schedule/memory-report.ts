@@ -36,12 +36,16 @@ export interface MemoryReport {
   /** Bytes of the checkpoint's tensors (as held at run time) and of what is computed from them at load. */
   readonly weights: number;
   readonly computedAtLoad: number;
+  /** The state kept between calls (KV caches) after this call: every state's next value. */
+  readonly state: Quantity;
 }
 
 const sum = (ds: readonly Dim[]): Dim => ds.reduce(addDim, constDim(0));
 const quantity = (d: Dim, b: ReadonlyMap<string, number>): Quantity => ({ formula: showDim(d), bytes: evalDim(d, b) });
 
-export function memoryReport(plan: MemoryPlan, bindings: ReadonlyMap<string, number>): MemoryReport {
+export function memoryReport(plan: MemoryPlan, given: ReadonlyMap<string, number>): MemoryReport {
+  // `past` (the positions the state holds) is 0 unless given: a call on an empty cache.
+  const bindings = given.has("past") ? given : new Map([...given, ["past", 0]]);
   const s = plan.schedule;
   const g = s.graph;
   const bytes = (id: number) => bytesOf(g.nodes[id]!, plan.elementBytes);
@@ -78,6 +82,7 @@ export function memoryReport(plan: MemoryPlan, bindings: ReadonlyMap<string, num
     outputs: quantity(sum(values.filter((v) => v.output).map((v) => v.bytes)), bindings),
     weights: loadBytes(atLoad.filter((n) => n.op === "weight")),
     computedAtLoad: loadBytes(atLoad.filter((n) => n.op !== "weight")),
+    state: quantity(sum(g.outputs.filter((p) => g.states.some((st) => st.name === p.name)).map((p) => bytes(p.node))), bindings),
   };
 }
 
@@ -94,7 +99,7 @@ const percent = (a: number | undefined, b: number | undefined) => (a === undefin
 /** The report as text: per quantity, its bytes at the bindings and a note, then its formula in the dims. */
 export function formatMemory(plan: MemoryPlan, bindings: ReadonlyMap<string, number>): string {
   const r = memoryReport(plan, bindings);
-  const at = [...bindings].map(([k, v]) => `${k}=${v}`).join(", ");
+  const at = [...(plan.schedule.graph.states.length ? r.bindings : bindings)].map(([k, v]) => `${k}=${v}`).join(", ");
   const k = r.peak.step === undefined ? undefined : plan.schedule.kernels[r.peak.step];
   const where = k ? `at k${k.id} ${k.kind}${k.anchor !== undefined ? ` (%${k.anchor} ${plan.schedule.graph.nodes[k.anchor]!.op})` : ""}` : "";
   const line = (label: string, q: Quantity, ...notes: string[]) =>
@@ -108,6 +113,7 @@ export function formatMemory(plan: MemoryPlan, bindings: ReadonlyMap<string, num
     line("all nodes", r.allNodes, "every per-run node in its own buffer, op by op") +
     line("graph inputs", r.inputs, "the caller's") +
     line("graph outputs", r.outputs) +
+    (plan.schedule.graph.states.length ? line("state", r.state, `${plan.schedule.graph.states.length} tensors kept between calls (the KV cache after this call)`) : "") +
     `  ${"weights".padEnd(19)} ${showBytes(r.weights)}, and ${showBytes(r.computedAtLoad)} computed from them at load\n`
   );
 }

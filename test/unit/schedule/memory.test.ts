@@ -221,7 +221,8 @@ describe("checkPlan", () => {
   });
 });
 
-const gpt2 = (settings: Record<string, string> = {}) => graphOf("models/gpt2.tfm", settings);
+// The forward pass's figures: GPT-2 without its KV cache (test/unit/generate/ covers the cache).
+const gpt2 = (settings: Record<string, string> = {}) => graphOf("models/gpt2.tfm", { use_cache: "false", ...settings });
 
 function graphOf(file: string, settings: Record<string, string> = {}): Graph {
   const r = check(readFileSync(file, "utf8"), file, { settings: new Map(Object.entries(settings)) });
@@ -231,7 +232,7 @@ function graphOf(file: string, settings: Record<string, string> = {}): Graph {
 
 describe("plans that run", () => {
   it("GPT-2 (2 small blocks), fused and unfused, run from their planned buffers gives the bits of a run with a buffer per value", () => {
-    const r = check(readFileSync("models/gpt2.tfm", "utf8"), "gpt2.tfm", { settings: new Map(Object.entries({ n_layer: "2", n_embd: "16", n_head: "2", vocab_size: "23", n_positions: "40" })) });
+    const r = check(readFileSync("models/gpt2.tfm", "utf8"), "gpt2.tfm", { settings: new Map(Object.entries({ n_layer: "2", n_embd: "16", n_head: "2", vocab_size: "23", n_positions: "40", use_cache: "false" })) });
     const g = optimize(buildGraph(r)!).graph;
     const weights = randomWeights(r.instance!.weights, 7);
     for (const [batch, seq] of [[1, 5], [2, 33]] as const) {

@@ -1,0 +1,148 @@
+// `tfm generate FILE (--weights W | --random-weights [SEED]) (--prompt TEXT --tokenizer T | --input-ids 464,2068)
+// [--max-new-tokens N] [--temperature T --top-k K --top-p P --repetition-penalty R --seed S] [--stop IDS]
+// [--backend cpu|webgpu] [--json]`: generates tokens with the model's KV cache (its `state`), and
+// streams them as text (with a tokenizer) or as ids; `--json` prints `{"tokens": [...], "text": "..."}`.
+import { diag, hasErrors, sortDiagnostics, type Diagnostic } from "../diag/diagnostic.js";
+import { compile, TfmError, type Session } from "../index.js";
+import { fileErrorDiagnostic, readFileBytes } from "../runtime/files.js";
+import { parseSeed } from "../runtime/init.js";
+import { WeightFileError } from "../weights/errors.js";
+import type { GenerateOptions } from "../generate/decoder.js";
+import { gpt2Tokenizer, hfTokenizer, textStream, type TextTokenizer } from "../generate/tokenizer.js";
+import { readSource, UsageError } from "./io.js";
+
+export interface GenerateCliOptions {
+  readonly set: Map<string, string>;
+  readonly weights?: string;
+  readonly randomWeights?: boolean | string;
+  readonly tokenizer?: string;
+  readonly prompt?: string;
+  readonly inputIds?: string;
+  readonly maxNewTokens?: string;
+  readonly temperature?: string;
+  readonly topK?: string;
+  readonly topP?: string;
+  readonly repetitionPenalty?: string;
+  readonly seed?: string;
+  readonly stop?: string;
+  readonly json?: boolean;
+  readonly fuse?: boolean;
+  readonly backend?: "cpu" | "webgpu";
+}
+
+const number = (flag: string, v: string | undefined): number | undefined => {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (v.trim() === "" || !Number.isFinite(n)) throw new UsageError(`${flag} needs a number, got ${JSON.stringify(v)}`);
+  return n;
+};
+
+const ids = (flag: string, v: string): number[] =>
+  v.split(",").map((s) => {
+    const n = Number(s.trim());
+    if (s.trim() === "" || !Number.isInteger(n)) throw new UsageError(`${flag} takes integer token ids separated by commas (464,2068,7586), got ${JSON.stringify(v)}`);
+    return n;
+  });
+
+export async function runGenerate(file: string, opts: GenerateCliOptions, out: (s: string) => void, err: (s: string) => void): Promise<number> {
+  if (!opts.weights === !opts.randomWeights) throw new UsageError("give exactly one of --weights FILE and --random-weights");
+  if ((opts.prompt === undefined) === (opts.inputIds === undefined)) throw new UsageError("give exactly one of --prompt TEXT (with --tokenizer) and --input-ids 464,2068,...");
+  if (opts.prompt !== undefined && !opts.tokenizer) throw new UsageError("--prompt needs --tokenizer (a tokenizer.json, or `gpt2` for GPT-2's own)");
+  const seed = typeof opts.randomWeights === "string" ? parseSeed(opts.randomWeights) : 0;
+  if (typeof seed !== "number") throw new UsageError(seed.error);
+  const options: GenerateOptions = {
+    maxNewTokens: number("--max-new-tokens", opts.maxNewTokens) ?? 32,
+    ...(opts.temperature !== undefined ? { temperature: number("--temperature", opts.temperature)! } : {}),
+    ...(opts.topK !== undefined ? { topK: number("--top-k", opts.topK)! } : {}),
+    ...(opts.topP !== undefined ? { topP: number("--top-p", opts.topP)! } : {}),
+    ...(opts.repetitionPenalty !== undefined ? { repetitionPenalty: number("--repetition-penalty", opts.repetitionPenalty)! } : {}),
+    ...(opts.seed !== undefined ? { seed: number("--seed", opts.seed)! } : {}),
+  };
+  const { text, decodeErrors } = readSource(file);
+  const model = compile(text, { file, settings: opts.set });
+  const fail = (ds: readonly Diagnostic[]) => {
+    err(model.render(sortDiagnostics(ds)) + "\n");
+    return 1;
+  };
+  const checked = [...decodeErrors, ...model.diagnostics];
+  if (hasErrors(checked)) return fail(checked);
+  if (!model.graph || !model.name) return fail([diag(file, "TFM2008", { start: 0, end: 0 }, "the file defines no `model` to run")]);
+  const at = model.checked.model!.decl.name.span;
+  const coded = (e: unknown): number => {
+    if (e instanceof TfmError) return fail(e.diagnostics ?? [diag(e.file ?? file, e.code, e.file ? { start: 0, end: 0 } : at, e.message.slice(e.code.length + 2))]);
+    if (e instanceof WeightFileError) return fail([fileErrorDiagnostic(e)]);
+    throw e;
+  };
+
+  let tok: TextTokenizer | undefined;
+  let prompt: number[];
+  try {
+    tok = opts.tokenizer ? await loadTokenizer(opts.tokenizer) : undefined;
+    prompt = opts.inputIds !== undefined ? ids("--input-ids", opts.inputIds) : tok!.encode(opts.prompt!);
+  } catch (e) {
+    return coded(e);
+  }
+  const stop = opts.stop !== undefined ? (opts.stop.trim() === "" ? [] : ids("--stop", opts.stop)) : tok?.eos !== undefined ? [tok.eos] : [];
+
+  let session: Session;
+  const t0 = performance.now();
+  try {
+    session = await model.load(opts.randomWeights ? { random: true, seed } : opts.weights!, { backend: opts.backend ?? "cpu", fuse: opts.fuse !== false });
+  } catch (e) {
+    return coded(e);
+  }
+  const t1 = performance.now();
+  const tokens: number[] = [];
+  const stream = tok ? textStream(tok) : undefined;
+  const times: number[] = [];
+  try {
+    if (!opts.json) out(tok ? tok.decode(prompt) : prompt.join(" "));
+    let last = performance.now();
+    for await (const t of session.generate(prompt, { ...options, stop })) {
+      const now = performance.now();
+      times.push(now - last);
+      last = now;
+      tokens.push(t);
+      if (!opts.json) out(stream ? stream(t) : ` ${t}`);
+    }
+  } catch (e) {
+    if (!opts.json) out("\n");
+    return coded(e);
+  } finally {
+    session.dispose();
+  }
+  if (opts.json) out(JSON.stringify({ tokens, ...(tok ? { text: tok.decode(tokens) } : {}) }) + "\n");
+  else {
+    out("\n");
+    const decode = times.slice(1);
+    const perToken = decode.length ? decode.reduce((a, b) => a + b, 0) / decode.length : 0;
+    const cache = session.stateful ? `with its KV cache (${prompt.length + tokens.length - 1} positions)` : "without a cache (the whole sequence at every step)";
+    err(`${file}: ${tokens.length} tokens from a ${prompt.length}-token prompt ${cache}: load ${(t1 - t0).toFixed(0)} ms, prefill ${(times[0] ?? 0).toFixed(1)} ms, ${perToken.toFixed(1)} ms per token after it\n`);
+  }
+  return 0;
+}
+
+/** `gpt2` (built in), or a tokenizer.json path (its tokenizer_config.json beside it is read too, if there). */
+async function loadTokenizer(spec: string): Promise<TextTokenizer> {
+  if (spec === "gpt2") return gpt2Tokenizer();
+  const json = readJson(spec, true);
+  const configPath = spec.replace(/[^/\\]*$/, "tokenizer_config.json");
+  const config = configPath !== spec ? readJson(configPath, false) : undefined;
+  return hfTokenizer(json, config ?? {}, spec);
+}
+
+function readJson(path: string, required: boolean): unknown {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileBytes(path);
+  } catch (e) {
+    if (!required) return undefined;
+    throw new TfmError("TFM8005", `cannot read the tokenizer ${path}: ${e instanceof Error ? e.message : String(e)}`, { file: path });
+  }
+  try {
+    return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+  } catch (e) {
+    if (!required) return undefined;
+    throw new TfmError("TFM8005", `${path} is not a Hugging Face tokenizer: it is not valid UTF-8 JSON (${e instanceof Error ? e.message : String(e)})`, { file: path });
+  }
+}
