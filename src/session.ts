@@ -19,8 +19,7 @@ import { fileErrorDiagnostic, readFileBytes } from "./runtime/files.js";
 import { checkSeed, randomWeights } from "./runtime/init.js";
 import { WeightFileError } from "./weights/errors.js";
 import type { CompiledModel } from "./compile.js";
-import { constValue } from "./core/dim.js";
-import { Decoder, decoderInfo, emptyStates, type GenerateOptions } from "./generate/decoder.js";
+import { capacityOf, checkTokens, Decoder, decoderInfo, emptyStates, promptRows, type GenerateOptions } from "./generate/decoder.js";
 
 export type { GenerateOptions } from "./generate/decoder.js";
 
@@ -141,7 +140,7 @@ export async function load(model: CompiledModel, source: WeightsInput, options: 
     }
   };
   let decoder: Decoder | undefined;
-  const decode = (): Decoder => (decoder ??= new Decoder(graph, async (inputs) => (await alive().run(inputs, false)).outputs, decoderInfo(graph, capacityOf(model))));
+  const decode = (): Decoder => (decoder ??= new Decoder(graph, async (inputs) => (await alive().run(inputs, false)).outputs, decoderInfo(graph, capacityOf(model.checked.instance?.model.hparams as never))));
   const stepWith = (first: boolean) => async (records: Readonly<Record<string, TensorIn>>) => {
     try {
       const d = decode();
@@ -152,10 +151,12 @@ export async function load(model: CompiledModel, source: WeightsInput, options: 
     }
   };
   async function* generate(prompt: TokenIds, opts: GenerateOptions = {}): AsyncGenerator<number & number[]> {
-    const batched = Array.isArray(prompt[0]);
-    const rows = (batched ? prompt : [prompt]) as readonly (readonly number[])[];
     let it: AsyncGenerator<number[]>;
+    let batched = false;
     try {
+      const p = promptRows(prompt);
+      batched = p.batched;
+      const rows = p.rows;
       const d = decode();
       checkTokens(rows, graph!, d.info.logits);
       it = d.generate(rows, opts);
@@ -194,31 +195,6 @@ export async function load(model: CompiledModel, source: WeightsInput, options: 
   });
 }
 
-/**
- * The positions a model holds: `maxLength` given to generation, else the model's own parameter
- * for it under a Hugging Face config name (`n_positions`, `max_position_embeddings`, ...).
- */
-function capacityOf(model: CompiledModel): number | undefined {
-  const hp = model.checked.instance?.model.hparams;
-  for (const name of ["n_positions", "max_position_embeddings", "max_seq_len", "max_len", "n_ctx"]) {
-    const v = hp?.get(name);
-    if (v?.kind === "int") return v.v;
-  }
-  return undefined;
-}
-
-/** Token ids are integers in [0, vocab): TFM8004 naming the first that is not. */
-function checkTokens(rows: readonly (readonly number[])[], graph: Graph, logits: string): void {
-  const port = graph.outputs.find((p) => p.name === logits)!;
-  const vocab = constValue(graph.nodes[port.node]!.shape.at(-1)!);
-  rows.forEach((row, b) => {
-    row.forEach((t, i) => {
-      if (!Number.isInteger(t) || t < 0 || (vocab !== undefined && t >= vocab)) {
-        throw new TfmError("TFM8004", `token ${String(t)} at position ${i}${rows.length > 1 ? ` of sequence ${b}` : ""} is not in the vocabulary: ids are integers in [0, ${vocab ?? "vocab"})`);
-      }
-    });
-  });
-}
 
 /** The weights as runtime tensors: read and bound by checkpoint name (strict), or random. */
 async function bind(model: CompiledModel, source: WeightsInput, options: LoadOptions, at: { file: string; span: Span }): Promise<Map<string, Tensor>> {

@@ -10,6 +10,7 @@ import { decodeGraph } from "./graph-json.js";
 import { toInputs, toOutputs, type TensorOut } from "./io.js";
 import type { ModelData, PortInfo, Target } from "./model-data.js";
 import { bindWeights, readWeights, type WeightsSource } from "./weights.js";
+import { checkTokens, Decoder, decoderInfo, emptyStates, promptRows, type GenerateOptions } from "../generate/decoder.js";
 
 export interface LoadOptions {
   /** webgpu: the device to run on (default: one from navigator.gpu). */
@@ -25,6 +26,12 @@ export type EngineFactory = (graph: Graph, weights: ReadonlyMap<string, Tensor>,
 
 export interface LoadedModel {
   run(inputs: unknown): Promise<Record<string, TensorOut>>;
+  /** Token ids in, tokens out as they are made (see src/generate/decoder.ts). */
+  generate(prompt: unknown, options?: GenerateOptions): AsyncGenerator<number | number[]>;
+  prefill(inputs: unknown): Promise<Record<string, TensorOut>>;
+  step(inputs: unknown): Promise<Record<string, TensorOut>>;
+  reset(): void;
+  readonly cacheLength: number;
   dispose(): void;
 }
 
@@ -43,11 +50,31 @@ export function createBundle(data: ModelData, engine: EngineFactory): { load: (w
     const tensors = bindWeights(bytes, name, data.weights, data.ignored);
     graph ??= decodeGraph(data.graph);
     let e: Engine | undefined = await engine(graph, tensors, options ?? {});
+    const g = graph;
+    const alive = (): Engine => {
+      if (!e) throw new TfmError("TFM6002", "the model was disposed: load it again to run it");
+      return e;
+    };
+    let decoder: Decoder | undefined;
+    const decode = () => (decoder ??= new Decoder(g, async (inputs) => alive().run(inputs), decoderInfo(g, data.capacity)));
     return {
       async run(records: unknown) {
-        if (!e) throw new TfmError("TFM6002", "the model was disposed: load it again to run it");
         const inputs = toInputs(data.inputs, records);
-        return toOutputs(data.outputs, await e.run(inputs));
+        // One call on its own: the state (a KV cache) starts empty and is not returned.
+        for (const [k, t] of emptyStates(g, inputs)) inputs.set(k, t);
+        return toOutputs(data.outputs, await alive().run(inputs));
+      },
+      async *generate(prompt: unknown, opts: GenerateOptions = {}) {
+        const { rows, batched } = promptRows(prompt);
+        const d = decode();
+        checkTokens(rows, g, d.info.logits);
+        for await (const tokens of d.generate(rows, opts)) yield batched ? tokens : tokens[0]!;
+      },
+      prefill: async (records: unknown) => toOutputs(data.outputs, await decode().prefill(toInputs(data.inputs, records))),
+      step: async (records: unknown) => toOutputs(data.outputs, await decode().step(toInputs(data.inputs, records))),
+      reset: () => decoder?.reset(),
+      get cacheLength() {
+        return decoder?.length ?? 0;
       },
       dispose() {
         e?.dispose();

@@ -6,6 +6,7 @@ import { showDim } from "../core/dim.js";
 import type { DTypeName } from "../core/dtype.js";
 import type { WeightSpec } from "../runtime/checkpoint.js";
 import { encodeGraph, type GraphJson } from "./graph-json.js";
+import { capacityOf } from "../generate/decoder.js";
 
 export type Target = "cpu" | "webgpu";
 
@@ -34,6 +35,8 @@ export interface ModelData {
   readonly weights: readonly WeightSpec[];
   /** The model's `ignore` patterns: checkpoint tensors it knowingly does not use. */
   readonly ignored: readonly string[];
+  /** Positions the model holds (its `n_positions`, ...), for generation; absent when it names none. */
+  readonly capacity?: number;
   readonly graph: GraphJson;
 }
 
@@ -42,6 +45,8 @@ export function modelData(m: CompiledModel, target: Target, settings: ReadonlyMa
   const graph = m.graph;
   if (!graph || !m.name) throw new Error("modelData needs a compiled model without errors");
   const optional = new Set(m.inputs.filter((i) => i.optional).map((i) => i.name));
+  const states = new Set(graph.states.map((s) => s.name));
+  const capacity = capacityOf(m.checked.instance?.model.hparams as never);
   const port = (p: { name: string; node: number }): PortInfo => {
     const n = graph.nodes[p.node]!;
     return { name: p.name, dtype: n.dtype, shape: n.shape.map(showDim), ...(optional.has(p.name) ? { optional: true } : {}) };
@@ -52,10 +57,12 @@ export function modelData(m: CompiledModel, target: Target, settings: ReadonlyMa
     name: m.name,
     source: m.file.split(/[\\/]/).pop()!,
     settings: [...settings],
-    inputs: graph.inputs.map(port),
-    outputs: graph.outputs.map(port),
+    // The state's ports are the runtime's business: callers see the model's own inputs and outputs.
+    inputs: graph.inputs.filter((p) => !states.has(p.name)).map(port),
+    outputs: graph.outputs.filter((p) => !states.has(p.name)).map(port),
     weights: m.weights.map((w) => ({ name: w.name, dtype: w.dtype, shape: [...w.shape], transposed: w.transposed })),
     ignored: [...m.checked.instance!.ignored],
+    ...(capacity !== undefined ? { capacity } : {}),
     graph: encodeGraph(graph),
   };
 }

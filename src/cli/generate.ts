@@ -93,7 +93,7 @@ export async function runGenerate(file: string, opts: GenerateCliOptions, out: (
   }
   const t1 = performance.now();
   const tokens: number[] = [];
-  const stream = tok ? textStream(tok) : undefined;
+  const stream = tok ? textStream(tok, prompt) : undefined;
   const times: number[] = [];
   try {
     if (!opts.json) out(tok ? tok.decode(prompt) : prompt.join(" "));

@@ -5,7 +5,7 @@
 // and `generate` is the loop over it: the last row of the logits, a `Sampler`, the token fed back.
 // A model without state generates too, by running the whole sequence at every step.
 import { arrayFor, numel, runtimeDType, type Tensor } from "../core/tensor.js";
-import { evalDim } from "../core/dim.js";
+import { constValue, evalDim } from "../core/dim.js";
 import type { Graph } from "../ir/graph.js";
 import { bindInputs } from "../backends/shared/inputs.js";
 import { TfmError } from "../bundle/errors.js";
@@ -27,6 +27,41 @@ export interface DecoderInfo {
   readonly logits: string;
   /** Positions the model can hold (prompt and generated tokens together); undefined: no limit known. */
   readonly capacity: number | undefined;
+}
+
+/**
+ * The positions a model holds, from its own parameter under a Hugging Face config name
+ * (`n_positions`, `max_position_embeddings`, ...); undefined when it has none.
+ */
+export function capacityOf(hparams: ReadonlyMap<string, { readonly kind: string; readonly v?: unknown }> | undefined): number | undefined {
+  for (const name of ["n_positions", "max_position_embeddings", "max_seq_len", "max_len", "n_ctx"]) {
+    const v = hparams?.get(name);
+    if (v?.kind === "int" && typeof v.v === "number") return v.v;
+  }
+  return undefined;
+}
+
+/** Token ids are integers in [0, vocab): TFM8004 naming the first that is not. */
+export function checkTokens(rows: readonly (readonly number[])[], g: Graph, logits: string): void {
+  const port = g.outputs.find((p) => p.name === logits)!;
+  const vocab = constValue(g.nodes[port.node]!.shape.at(-1)!);
+  rows.forEach((row, b) => {
+    row.forEach((t, i) => {
+      if (!Number.isInteger(t) || t < 0 || (vocab !== undefined && t >= vocab)) {
+        throw new TfmError("TFM8004", `token ${String(t)} at position ${i}${rows.length > 1 ? ` of sequence ${b}` : ""} is not in the vocabulary: ids are integers in [0, ${vocab ?? "vocab"})`);
+      }
+    });
+  });
+}
+
+/** One sequence or a batch of them, as rows; `batched` says which was given. */
+export function promptRows(prompt: unknown): { rows: readonly (readonly number[])[]; batched: boolean } {
+  if (!Array.isArray(prompt) && !ArrayBuffer.isView(prompt)) throw new TfmError("TFM8002", "the prompt must be token ids: an array of numbers, or an array of such arrays for a batch");
+  const list = Array.from(prompt as ArrayLike<unknown>);
+  const batched = list.length > 0 && list.every((r) => Array.isArray(r) || ArrayBuffer.isView(r));
+  const rows = (batched ? list.map((r) => Array.from(r as ArrayLike<unknown>)) : [list]) as number[][];
+  if (rows.some((r) => r.some((t) => typeof t !== "number"))) throw new TfmError("TFM8002", "the prompt must be token ids: numbers only");
+  return { rows, batched };
 }
 
 /** The model's states as empty tensors (`past` = 0) at the dims the inputs give. */

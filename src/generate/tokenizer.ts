@@ -60,12 +60,13 @@ function endOfText(json: unknown, config: unknown): number | undefined {
 }
 
 /**
- * Streams text as tokens come: each call gives the text the new token adds. A token that ends
+ * Streams text as tokens come after `prompt`: each call gives the text the new token adds to the
+ * whole sequence's (so spaces between words come out as the tokenizer's decoder puts them). A token that ends
  * inside a multi-byte character adds nothing until the character is whole.
  */
-export function textStream(tok: TextTokenizer): (token: number) => string {
-  const ids: number[] = [];
-  let shown = 0;
+export function textStream(tok: TextTokenizer, prompt: readonly number[] = []): (token: number) => string {
+  const ids: number[] = [...prompt];
+  let shown = tok.decode(ids).length;
   return (token) => {
     ids.push(token);
     const text = tok.decode(ids);

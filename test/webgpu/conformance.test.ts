@@ -19,11 +19,13 @@ import { schedule, unfused } from "../../src/schedule/fuse.js";
 import { bindCheckpoint } from "../../src/runtime/bind.js";
 import { loadInputs } from "../../src/runtime/inputs.js";
 import { readNpy } from "../../src/weights/npy.js";
+import { emptyStates } from "../../src/generate/decoder.js";
+import type { Tensor } from "../../src/core/tensor.js";
 import { diff, openGpu } from "./helpers.js";
 
 const python = process.env.TFM_PYTHON ?? "/usr/bin/python3";
 const TOLERANCE = 1e-4;
-const fixtures = ["additive_attention", "bert", "cosine_attention", "decoder_layer", "decoder_layer_norm_first", "encoder_layer", "encoder_layer_norm_first", "gpt2", "multihead_attention_cross", "multihead_attention_self", "sinusoidal", "transformer"];
+const fixtures = ["additive_attention", "bert", "cosine_attention", "decoder_layer", "decoder_layer_norm_first", "encoder_layer", "encoder_layer_norm_first", "gpt2", "gpt2_generate", "multihead_attention_cross", "multihead_attention_self", "sinusoidal", "transformer"];
 let out = "";
 let gpu: NodeGpu;
 
@@ -51,6 +53,8 @@ describe("WebGPU vs PyTorch", () => {
       expect(bound.diagnostics).toEqual([]);
       const inputs = loadInputs(r, readdirSync(join(dir, "inputs")).map((f) => ({ name: f.replace(/\.npy$/, ""), source: { kind: "npyFile" as const, path: join(dir, "inputs", f) } })));
       expect(inputs.diagnostics).toEqual([]);
+      // A model with state (GPT-2's KV cache) runs from empty state: one call on its own.
+      for (const [k, t] of emptyStates(g, inputs.tensors!)) (inputs.tensors as Map<string, Tensor>).set(k, t);
       const cpu = new CpuProgram(g, bound.tensors!).run(inputs.tensors!).outputs;
       const report: string[] = [];
       // Op by op (the unfused schedule), then fused.

@@ -1,0 +1,77 @@
+// `tfm generate`: ids in (--input-ids) and out (--json), text through a tokenizer.json the test
+// writes (WordLevel, read by @huggingface/tokenizers) and GPT-2's built-in BPE, stopping at the
+// tokenizer's end-of-text token, seeded sampling, and the errors a user can make, each with a code.
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { main } from "../../src/cli/main.js";
+
+async function tfm(...args: string[]) {
+  let out = "";
+  let err = "";
+  const code = await main(args, { out: (s) => (out += s), err: (s) => (err += s) });
+  return { code, out, err };
+}
+
+const dir = mkdtempSync(join(tmpdir(), "tfm-generate-cli-"));
+const tokenizer = join(dir, "tokenizer.json");
+const words = ["<|endoftext|>", "the", "quick", "brown", "fox", "jumps", "over", "lazy", "dog", "[UNK]"];
+writeFileSync(tokenizer, JSON.stringify({
+  version: "1.0", truncation: null, padding: null, normalizer: null, post_processor: null,
+  added_tokens: [{ id: 0, content: "<|endoftext|>", single_word: false, lstrip: false, rstrip: false, normalized: false, special: true }],
+  pre_tokenizer: { type: "Whitespace" },
+  decoder: { type: "WordPiece", prefix: "##", cleanup: true },
+  model: { type: "WordLevel", vocab: Object.fromEntries(words.map((w, i) => [w, i])), unk_token: "[UNK]" },
+}));
+const tiny = ["models/gpt2.tfm", "--set", "n_layer=1", "--set", "n_embd=16", "--set", "n_head=2", "--set", "vocab_size=10", "--random-weights"];
+
+describe("tfm generate", () => {
+  it("takes ids and prints tokens as JSON; the same seed gives the same tokens", async () => {
+    const r = await tfm("generate", ...tiny, "--input-ids", "1,2,3", "--max-new-tokens", "6", "--stop", "", "--json");
+    expect(r.code).toBe(0);
+    const { tokens } = JSON.parse(r.out) as { tokens: number[] };
+    expect(tokens).toHaveLength(6);
+    const sampled = async () => JSON.parse((await tfm("generate", ...tiny, "--input-ids", "1,2,3", "--max-new-tokens", "8", "--temperature", "1.5", "--seed", "4", "--stop", "", "--json")).out).tokens;
+    expect(await sampled()).toEqual(await sampled());
+  });
+
+  it("reads a Hugging Face tokenizer.json, streams text after the prompt, and stops at its end-of-text token", async () => {
+    const r = await tfm("generate", ...tiny, "--tokenizer", tokenizer, "--prompt", "the quick brown fox", "--max-new-tokens", "20");
+    expect(r.code).toBe(0);
+    expect(r.out.startsWith("the quick brown fox")).toBe(true);
+    const j = JSON.parse((await tfm("generate", ...tiny, "--tokenizer", tokenizer, "--prompt", "the quick brown fox", "--max-new-tokens", "20", "--json")).out) as { tokens: number[]; text: string };
+    // Generation ends at <|endoftext|> (id 0) or after 20 tokens.
+    expect(j.tokens.length === 20 || j.tokens.at(-1) === 0).toBe(true);
+    expect(j.tokens.slice(0, -1)).not.toContain(0);
+    expect(r.out.trim()).toBe(`the quick brown fox ${j.text}`.trim());
+    expect(r.err).toMatch(/tokens from a 4-token prompt with its KV cache/);
+  });
+
+  it("has GPT-2's tokenizer built in", async () => {
+    const r = await tfm("generate", "models/gpt2.tfm", "--set", "n_layer=1", "--set", "n_embd=16", "--set", "n_head=2", "--random-weights", "--tokenizer", "gpt2", "--prompt", "The quick brown fox", "--max-new-tokens", "2", "--json");
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.out).tokens).toHaveLength(2);
+  });
+
+  it("reports bad input with a code, never a stack trace", async () => {
+    const notTokenizer = join(dir, "not.json");
+    writeFileSync(notTokenizer, JSON.stringify({ hello: 1 }));
+    const cases: [string[], RegExp][] = [
+      [["--tokenizer", notTokenizer, "--prompt", "the"], /TFM8005/],
+      [["--tokenizer", join(dir, "missing.json"), "--prompt", "the"], /TFM8005/],
+      [["--input-ids", "1,12"], /TFM8004/],
+      [["--input-ids", "1,2", "--top-p", "3"], /TFM8002/],
+      [["--input-ids", Array(1030).fill(1).join(",")], /TFM8003/],
+    ];
+    for (const [args, code] of cases) {
+      const r = await tfm("generate", ...tiny, ...args);
+      expect(r.code, args.join(" ")).toBe(1);
+      expect(r.err, args.join(" ")).toMatch(code);
+      expect(r.err).not.toMatch(/\n\s+at /);
+    }
+    expect((await tfm("generate", ...tiny)).code).toBe(2); // neither --prompt nor --input-ids
+    expect((await tfm("generate", ...tiny, "--prompt", "the")).code).toBe(2); // --prompt without --tokenizer
+    expect((await tfm("generate", ...tiny, "--input-ids", "1,x")).code).toBe(2);
+  });
+});

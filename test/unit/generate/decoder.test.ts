@@ -1,0 +1,91 @@
+// Decoding with a KV cache (src/generate/decoder.ts over `state` in models/gpt2.tfm): the logits of
+// every cached step equal the whole prefix run without a cache, over random prompt lengths, batch
+// sizes, step sizes, fused and op by op (fast-check; the seed is printed); and what generation
+// refuses, with its code.
+import { readFileSync } from "node:fs";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { compile } from "../../../src/compile.js";
+import type { Session } from "../../../src/session.js";
+
+const gpt2 = readFileSync("models/gpt2.tfm", "utf8");
+const small = { n_layer: 2, n_embd: 16, n_head: 2, vocab_size: 37, n_positions: 24 };
+const seed = Number(process.env.FC_SEED ?? Date.now() % 2 ** 31);
+
+async function sessions(fuse: boolean): Promise<[Session, Session]> {
+  const cached = await compile(gpt2, { file: "gpt2.tfm", settings: small }).load({ random: true, seed: 5 }, { fuse });
+  const plain = await compile(gpt2, { file: "gpt2.tfm", settings: { ...small, use_cache: false } }).load({ random: true, seed: 5 }, { fuse });
+  return [cached, plain];
+}
+
+describe("KV cache", () => {
+  console.log(`[generate] decoder.test.ts: fast-check seed ${seed} (replay with FC_SEED=${seed})`);
+
+  it("a model with state runs plain calls from empty state, equal to the model without it", async () => {
+    const [cached, plain] = await sessions(true);
+    expect([cached.stateful, plain.stateful]).toEqual([true, false]);
+    const ids = { input_ids: { data: [1, 5, 9, 3, 2], shape: [1, 5] } };
+    expect((await cached.run(ids)).logits!.data).toEqual((await plain.run(ids)).logits!.data);
+  });
+
+  for (const fuse of [true, false]) {
+    it(`cached steps give the logits of the whole prefix (≤ 1e-5), ${fuse ? "fused" : "op by op"}`, async () => {
+      const [cached, plain] = await sessions(fuse);
+      let worst = 0;
+      await fc.assert(
+        fc.asyncProperty(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 8 }), fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 1, maxLength: 4 }), fc.integer({ min: 0, max: 1000 }), async (batch, prompt, steps, salt) => {
+          const total = prompt + steps.reduce((a, b) => a + b, 0);
+          const ids = Array.from({ length: batch * total }, (_, i) => (i * 7 + salt) % small.vocab_size);
+          const row = (from: number, to: number) => Array.from({ length: batch }, (_, b) => ids.slice(b * total + from, b * total + to)).flat();
+          const full = (await plain.run({ input_ids: { data: ids, shape: [batch, total] } })).logits!;
+          const V = small.vocab_size;
+          const check = (got: Float32Array, from: number, n: number) => {
+            for (let b = 0; b < batch; b++)
+              for (let t = 0; t < n; t++)
+                for (let v = 0; v < V; v++) worst = Math.max(worst, Math.abs(got[(b * n + t) * V + v]! - full.data[(b * total + from + t) * V + v]!));
+          };
+          check((await cached.prefill({ input_ids: { data: row(0, prompt), shape: [batch, prompt] } })).logits!.data as Float32Array, 0, prompt);
+          let at = prompt;
+          for (const n of steps) {
+            check((await cached.step({ input_ids: { data: row(at, at + n), shape: [batch, n] } })).logits!.data as Float32Array, at, n);
+            at += n;
+          }
+          expect(cached.cacheLength).toBe(total);
+          return worst <= 1e-5;
+        }),
+        { seed, numRuns: 25 },
+      );
+      console.log(`[generate] cached vs whole prefix (${fuse ? "fused" : "op by op"}): max |Δ| ${worst.toExponential(2)}`);
+      expect(worst).toBeLessThanOrEqual(1e-5);
+    }, 120_000);
+  }
+
+  it("greedy generation is the same with the cache and by recomputing the sequence", async () => {
+    const [cached, plain] = await sessions(true);
+    const run = async (s: Session) => {
+      const out: number[][] = [];
+      for await (const t of s.generate([[3, 1, 4], [1, 5, 9]], { maxNewTokens: 12 })) out.push(t);
+      return out;
+    };
+    expect(await run(cached)).toEqual(await run(plain));
+  });
+
+  it("refuses what it cannot do, with a code", async () => {
+    const [cached] = await sessions(true);
+    const codeOf = async (f: () => Promise<unknown>) => f().then(() => "ok", (e: { code?: string }) => e.code);
+    const all = async (prompt: number[], o = {}) => {
+      for await (const _ of cached.generate(prompt, o)) void _;
+    };
+    expect(await codeOf(() => all([1, 99]))).toBe("TFM8004"); // not in the vocabulary of 37
+    expect(await codeOf(() => all([1, -1]))).toBe("TFM8004");
+    expect(await codeOf(() => all([1, 2], { topP: 2 }))).toBe("TFM8002");
+    expect(await codeOf(() => all([]))).toBe("TFM8002");
+    // 24 positions: a 20-token prompt and 10 new tokens do not fit.
+    expect(await codeOf(() => all(Array(20).fill(1), { maxNewTokens: 10 }))).toBe("TFM8003");
+    expect(await codeOf(() => cached.prefill({ input_ids: { data: Array(25).fill(1), shape: [1, 25] } }))).toBe("TFM8003");
+    const bert = await compile(readFileSync("models/bert.tfm", "utf8"), { file: "bert.tfm", settings: { num_hidden_layers: 1, hidden_size: 8, num_attention_heads: 2, intermediate_size: 16, vocab_size: 11, max_position_embeddings: 16 } }).load({ random: true });
+    expect(await codeOf(async () => {
+      for await (const _ of bert.generate([1, 2])) void _;
+    })).toBe("TFM8001");
+  });
+});
