@@ -54,6 +54,7 @@ export const builtins = {
   reshape: { params: [p("x", "tensor"), p("shape", "ints")], doc: "same elements, new shape (element counts must be equal; one -1 is inferred from them, exactly, as in torch.reshape)" },
   unsqueeze: { params: [p("x", "tensor"), p("dim", "int")], doc: "insert a dim of size 1" },
   squeeze: { params: [p("x", "tensor"), p("dim", "int")], doc: "remove a dim of size 1" },
+  expand: { params: [p("x", "tensor"), p("shape", "ints")], doc: "broadcast to `shape`, new dims in front and dims of size 1 repeated (torch.Tensor.expand; -1 keeps a dim)" },
   concat: { params: [p("tensors", "tensors"), p("dim", "int", "0")], doc: "join tensors along an existing dim (torch.cat)" },
   stack: { params: [p("tensors", "tensors"), p("dim", "int", "0")], doc: "join tensors along a new dim" },
   chunk: { params: [p("x", "tensor"), p("chunks", "int"), p("dim", "int", "0")], doc: "split into `chunks` equal parts along dim; unpack with `a, b, c = chunk(x, 3)`" },

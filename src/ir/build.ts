@@ -247,6 +247,7 @@ export const lower: Record<BuiltinName, Lowering> = {
   reshape,
   unsqueeze: reshape,
   squeeze: reshape,
+  expand: (e, [x], r) => e.emit(r, "expand", [e.as(x!, typeOf(r).dtype)]),
   concat: (e, [xs, dim], r) => {
     const items = xs?.kind === "list" ? xs.items : [];
     return e.emit(r, "concat", items.map((x) => e.as(x, typeOf(r).dtype)), { axis: axisOf(dim, rankOf(r)) });

@@ -106,6 +106,7 @@ const methods: Readonly<Record<string, Rewrite>> = {
   to: same("cast"),
   permute: listed("permute"),
   view: listed("reshape"),
+  expand: listed("expand"),
   reshape: listed("reshape"),
   float: cast("f32"),
   half: cast("f16"),
@@ -123,7 +124,7 @@ const functions: Readonly<Record<string, string>> = {
   ...Object.fromEntries(
     ["concat", "stack", "softmax", "log_softmax", "relu", "gelu", "tanh", "exp", "log", "sqrt", "rsqrt", "erf", "sigmoid",
       "abs", "sin", "cos", "pow", "maximum", "minimum", "matmul", "transpose", "permute", "reshape", "unsqueeze",
-      "squeeze", "where", "chunk", "sum", "mean", "max", "min", "argmax", "arange", "zeros", "ones", "full", "dropout"]
+      "squeeze", "expand", "where", "chunk", "silu", "sum", "mean", "max", "min", "argmax", "arange", "zeros", "ones", "full", "dropout"]
       .map((fn) => [fn, fn]),
   ),
 };

@@ -19,7 +19,7 @@ import { writeSafetensors } from "../../src/weights/safetensors.js";
 const python = process.env.TFM_PYTHON ?? "/usr/bin/python3";
 const here = fileURLToPath(new URL(".", import.meta.url));
 
-export const fixtures = ["additive_attention", "bert", "cosine_attention", "decoder_layer", "decoder_layer_norm_first", "encoder_layer", "encoder_layer_norm_first", "gpt2", "gpt2_generate", "multihead_attention_cross", "multihead_attention_self", "sinusoidal", "transformer"];
+export const fixtures = ["additive_attention", "bert", "cosine_attention", "decoder_layer", "decoder_layer_norm_first", "encoder_layer", "encoder_layer_norm_first", "gpt2", "gpt2_generate", "llama", "multihead_attention_cross", "multihead_attention_self", "sinusoidal", "transformer"];
 export const TOLERANCE = 1e-4;
 
 /** A fresh directory with no node_modules: package.json (an ES module package), the runner scripts, bundles/ and fixtures/. */

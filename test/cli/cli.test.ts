@@ -32,6 +32,18 @@ describe("tfm check", () => {
     expect(r.out).toContain("148 tensors, 124,439,808 values, 474.7 MiB");
   });
 
+  it("checks Llama at TinyLlama-1.1B's config (its defaults) and at Llama-2-7B's: Hugging Face's weight counts", async () => {
+    const r = await tfm("check", "models/llama.tfm");
+    expect(r.code).toBe(0);
+    expect(r.err).toBe("");
+    expect(r.out).toContain("outputs     logits: f32[batch, seq, 32000]");
+    expect(r.out).toContain("201 tensors, 1,100,048,384 values, 4.1 GiB");
+    const llama2 = ["hidden_size=4096", "intermediate_size=11008", "num_hidden_layers=32", "num_key_value_heads=32", "rms_norm_eps=1e-6"];
+    const r7 = await tfm("check", "models/llama.tfm", ...llama2.flatMap((s) => ["--set", s]));
+    expect(r7.code).toBe(0);
+    expect(r7.out).toContain("291 tensors, 6,738,415,616 values");
+  });
+
   it("applies --set and reports unknown parameters", async () => {
     expect((await tfm("check", "models/gpt2.tfm", "--set", "n_layer=2")).out).toContain("n_layer=2");
     const bad = await tfm("check", "models/gpt2.tfm", "--set", "n_layers=2");

@@ -25,7 +25,7 @@ import { diff, openGpu } from "./helpers.js";
 
 const python = process.env.TFM_PYTHON ?? "/usr/bin/python3";
 const TOLERANCE = 1e-4;
-const fixtures = ["additive_attention", "bert", "cosine_attention", "decoder_layer", "decoder_layer_norm_first", "encoder_layer", "encoder_layer_norm_first", "gpt2", "gpt2_generate", "multihead_attention_cross", "multihead_attention_self", "sinusoidal", "transformer"];
+const fixtures = ["additive_attention", "bert", "cosine_attention", "decoder_layer", "decoder_layer_norm_first", "encoder_layer", "encoder_layer_norm_first", "gpt2", "gpt2_generate", "llama", "multihead_attention_cross", "multihead_attention_self", "sinusoidal", "transformer"];
 let out = "";
 let gpu: NodeGpu;
 

@@ -260,6 +260,7 @@ export const rules: Record<BuiltinName, Rule> = {
     if (!ctx.same(t.shape[a]!, constDim(1), `squeezing dim ${a} of ${showShape(t.shape)}`, 1)) return unknown;
     return tensor(t.dtype, t.shape.filter((_, i) => i !== a));
   },
+  expand: (args, ctx) => expand(args, ctx),
   concat: (args, ctx) => join(args, ctx, false),
   append: (args, ctx) => {
     const [cache, x] = [tensorArg(args, 0, ctx), tensorArg(args, 1, ctx)];
@@ -348,6 +349,46 @@ export const rules: Record<BuiltinName, Rule> = {
 export function pastAxis(shape: readonly Dim[]): number | undefined {
   const i = shape.findIndex((d) => equalDims(d, symDim(pastDim)) === true);
   return i < 0 ? undefined : i;
+}
+
+/**
+ * torch.Tensor.expand: x's dims align with the shape's last ones; each is kept (equal, or -1) or,
+ * if of size 1, repeated; the shape's extra leading dims are new (and may not be -1).
+ */
+function expand(args: readonly SVal[], ctx: RuleCtx): SVal {
+  const t = tensorArg(args, 0, ctx);
+  const to = dimsArg(args, 1, ctx);
+  if (!t || !to) return unknown;
+  const lead = to.length - t.shape.length;
+  const shown = `expand of ${showShape(t.shape)} to [${to.map(showDim).join(", ")}]`;
+  if (lead < 0) {
+    ctx.report("TFM4003", `${shown}: the shape has fewer dims than the tensor`, { arg: 1 });
+    return unknown;
+  }
+  const out: Dim[] = [];
+  for (let i = 0; i < to.length; i++) {
+    const d = to[i]!;
+    const c = constValue(d);
+    const from = i >= lead ? t.shape[i - lead]! : undefined;
+    if (c === -1 && from) {
+      out.push(from);
+      continue;
+    }
+    if (c !== undefined && c < 0) {
+      ctx.report("TFM3004", `${shown}: ${from ? "a size must be -1 (keep) or" : "a new leading dim must be"} a non-negative integer, found ${c}`, { arg: 1 });
+      return unknown;
+    }
+    if (from && constValue(from) !== 1) {
+      const eq = equalDims(from, d);
+      if (eq === false) {
+        ctx.report("TFM4005", `${shown}: dim ${i - lead} of the tensor has size ${showDim(from)}, which expands only to itself (dims of size 1 expand)`, { arg: 1 });
+        return unknown;
+      }
+      if (eq === undefined) ctx.same(from, d, shown, 1);
+    }
+    out.push(d);
+  }
+  return tensor(t.dtype, out);
 }
 
 function join(args: readonly SVal[], ctx: RuleCtx, isStack: boolean): SVal {

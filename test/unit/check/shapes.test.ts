@@ -113,6 +113,18 @@ describe("shape rules", () => {
     expect(codes(model("  input x: f32[b, t, d]\n  output y = reshape(x, [b * t, d])"))).toEqual([]);
   });
 
+  it("expand as torch.Tensor.expand: new leading dims, size-1 dims repeated, -1 kept", () => {
+    expect(shapeOf(model("  input x: f32[b, 1, t]\n  output y = expand(x, [2, b, d, t])"), "y")).toBe("f32[2, b, 8, t]");
+    expect(shapeOf(model("  input x: f32[b, 1, t]\n  output y = expand(x, [b, 3, -1])"), "y")).toBe("f32[b, 3, t]");
+    expect(shapeOf(model("  input x: f32[b, t]\n  output y = expand(x, [b, t])"), "y")).toBe("f32[b, t]");
+    expect(codes(model("  input x: f32[b, 2, t]\n  output y = expand(x, [b, 3, t])"))).toEqual(["TFM4005@3:24"]);
+    expect(codes(model("  input x: f32[b, t]\n  output y = expand(x, [t])"))).toEqual(["TFM4003@3:24"]);
+    expect(codes(model("  input x: f32[b, t]\n  output y = expand(x, [-1, b, t])"))).toEqual(["TFM3004@3:24"]);
+    expect(codes(model("  input x: f32[b, t]\n  input z: f32[s]\n  output y = expand(x, [b, s]) + z[0]"))).toEqual(["TFM4002@4:24"]);
+    // repeat_kv (the standard library's, for grouped-query attention) through it
+    expect(shapeOf(model("  input k: f32[b, 2, t, d]\n  output y = repeat_kv(k, 3)"), "y")).toBe("f32[b, 6, t, 8]");
+  });
+
   it("reduce, index and slice", () => {
     expect(shapeOf(model("  input x: f32[b, t, d]\n  output y = sum(x[:, 0], -1, keepdim=true)"), "y")).toBe("f32[b, 1]");
     expect(shapeOf(model("  input x: f32[b, t, d]\n  output y = x[..., 2:6]"), "y")).toBe("f32[b, t, 4]");

@@ -14,7 +14,7 @@ const graphOf = (file: string, settings: Record<string, string> = {}) => {
   return optimize(buildGraph(r)!).graph;
 };
 
-const models = ["gpt2", "bert", "transformer", "additive_attention", "cosine_attention"];
+const models = ["gpt2", "bert", "transformer", "additive_attention", "cosine_attention", "llama"];
 
 describe("fusion", () => {
   for (const m of models) {
@@ -72,6 +72,7 @@ describe("fusion", () => {
   const small: Record<string, Record<string, string>> = {
     gpt2: { n_layer: "1", n_embd: "8", n_head: "2", vocab_size: "11", n_positions: "16" },
     bert: { num_hidden_layers: "1", hidden_size: "8", num_attention_heads: "2", intermediate_size: "16", vocab_size: "11", max_position_embeddings: "16" },
+    llama: { num_hidden_layers: "1", hidden_size: "8", num_attention_heads: "2", num_key_value_heads: "1", intermediate_size: "16", vocab_size: "11" },
     transformer: { num_encoder_layers: "1", num_decoder_layers: "1", d_model: "8", nhead: "2", dim_feedforward: "16", src_vocab_size: "11", tgt_vocab_size: "13" },
   };
   for (const [m, settings] of Object.entries(small)) {

@@ -252,7 +252,7 @@ describe("plans that run", () => {
 });
 
 describe("the models", () => {
-  for (const m of ["gpt2", "bert", "transformer", "additive_attention", "cosine_attention"]) {
+  for (const m of ["gpt2", "bert", "transformer", "additive_attention", "cosine_attention", "llama"]) {
     it(`${m}: the unfused and fused plans check, and save memory`, () => {
       const g = graphOf(`models/${m}.tfm`);
       for (const s of [unfused(g), schedule(g)]) {

@@ -32,6 +32,7 @@ const cases: { e: string; col: number; text: string; message: string; note?: str
   { e: "x.transpose(1, 2)", col: 15, text: ".transpose", message: "tfm has no methods: write `transpose(x, 1, 2)`" },
   { e: "x.view(n, 4 * d)", col: 15, text: ".view", message: "tfm has no methods: write `reshape(x, [n, 4 * d])`" },
   { e: "x.reshape([n, -1])", col: 15, text: ".reshape", message: "tfm has no methods: write `reshape(x, [n, -1])`" },
+  { e: "x.expand(n, 2, d)", col: 15, text: ".expand", message: "tfm has no methods: write `expand(x, [n, 2, d])`" },
   { e: "x.permute(2, 0, 1)", col: 15, text: ".permute", message: "tfm has no methods: write `permute(x, [2, 0, 1])`" },
   { e: "x.softmax(-1)", col: 15, text: ".softmax", message: "tfm has no methods: write `softmax(x, -1)`" },
   { e: "x.masked_fill(m, 0.0)", col: 15, text: ".masked_fill", message: "tfm has no methods: write `where(m, 0.0, x)`" },
@@ -39,6 +40,7 @@ const cases: { e: string; col: number; text: string; message: string; note?: str
   { e: "x.cumsum(0)", col: 15, text: ".cumsum", message: "tfm has no methods, and no function for `.cumsum(...)`" },
   { e: "torch.cat([x, x], dim=1)", col: 14, text: "torch.cat", message: "tfm functions have no module prefix: write `concat([x, x], dim=1)`" },
   { e: "F.softmax(x, dim=-1)", col: 14, text: "F.softmax", message: "tfm functions have no module prefix: write `softmax(x, dim=-1)`" },
+  { e: "F.silu(x)", col: 14, text: "F.silu", message: "tfm functions have no module prefix: write `silu(x)`" },
 ];
 
 describe("Python habits are TFM1015 with the tfm form", () => {
