@@ -54,6 +54,11 @@ export const initRules: Readonly<Record<string, InitRule>> = {
     source: "torch.nn.Embedding.reset_parameters: normal_(weight)",
     init: () => normal(1),
   },
+  "RMSNorm.weight": {
+    rule: "1",
+    source: "torch.nn.RMSNorm.reset_parameters / HF LlamaRMSNorm: ones(hidden_size)",
+    init: () => constant(1),
+  },
   "LayerNorm.weight": {
     rule: "1",
     source: "torch.nn.LayerNorm.reset_parameters: ones_(weight)",

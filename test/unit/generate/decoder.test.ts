@@ -10,11 +10,14 @@ import type { Session } from "../../../src/session.js";
 
 const gpt2 = readFileSync("models/gpt2.tfm", "utf8");
 const small = { n_layer: 2, n_embd: 16, n_head: 2, vocab_size: 37, n_positions: 24 };
+// Llama with GQA (4 query heads, 2 key/value heads) and RoPE at the cached offset.
+const llama = { file: "models/llama.tfm", settings: { hidden_size: 32, intermediate_size: 48, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: 37, max_position_embeddings: 24 } };
 const seed = Number(process.env.FC_SEED ?? Date.now() % 2 ** 31);
 
-async function sessions(fuse: boolean): Promise<[Session, Session]> {
-  const cached = await compile(gpt2, { file: "gpt2.tfm", settings: small }).load({ random: true, seed: 5 }, { fuse });
-  const plain = await compile(gpt2, { file: "gpt2.tfm", settings: { ...small, use_cache: false } }).load({ random: true, seed: 5 }, { fuse });
+async function sessions(fuse: boolean, model = { file: "models/gpt2.tfm", settings: small as Record<string, number> }): Promise<[Session, Session]> {
+  const text = model.file === "models/gpt2.tfm" ? gpt2 : readFileSync(model.file, "utf8");
+  const cached = await compile(text, { file: model.file, settings: model.settings }).load({ random: true, seed: 5 }, { fuse });
+  const plain = await compile(text, { file: model.file, settings: { ...model.settings, use_cache: false } }).load({ random: true, seed: 5 }, { fuse });
   return [cached, plain];
 }
 
@@ -28,9 +31,9 @@ describe("KV cache", () => {
     expect((await cached.run(ids)).logits!.data).toEqual((await plain.run(ids)).logits!.data);
   });
 
-  for (const fuse of [true, false]) {
-    it(`cached steps give the logits of the whole prefix (≤ 1e-5), ${fuse ? "fused" : "op by op"}`, async () => {
-      const [cached, plain] = await sessions(fuse);
+  for (const [name, fuse] of [["gpt2", true], ["gpt2", false], ["llama", true]] as const) {
+    it(`cached steps give the logits of the whole prefix (≤ 1e-5): ${name}, ${fuse ? "fused" : "op by op"}`, async () => {
+      const [cached, plain] = await sessions(fuse, name === "llama" ? llama : undefined);
       let worst = 0;
       await fc.assert(
         fc.asyncProperty(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 8 }), fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 1, maxLength: 4 }), fc.integer({ min: 0, max: 1000 }), async (batch, prompt, steps, salt) => {
@@ -55,7 +58,7 @@ describe("KV cache", () => {
         }),
         { seed, numRuns: 25 },
       );
-      console.log(`[generate] cached vs whole prefix (${fuse ? "fused" : "op by op"}): max |Δ| ${worst.toExponential(2)}`);
+      console.log(`[generate] cached vs whole prefix (${name}, ${fuse ? "fused" : "op by op"}): max |Δ| ${worst.toExponential(2)}`);
       expect(worst).toBeLessThanOrEqual(1e-5);
     }, 120_000);
   }
