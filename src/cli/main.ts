@@ -111,6 +111,16 @@ export function buildCli(exit: (code: number) => void, { out, err }: Io, later: 
     .requiredOption("-o, --output <file>", "the picture to write: .svg, .png or .html")
     .option("--force", "replace the output file if it exists")
     .action((file: string, opts) => run(() => import("./viz.js"), (m) => m.runVizTensor(file, opts, out, err)));
+  viz
+    .command("graph")
+    .description("draw the model's IR graph: layers as groups named as in the source, edges with symbolic shapes, weights with checkpoint names")
+    .argument("<file>", "a .tfm file")
+    .addOption(setOption())
+    .option("--after <pass>", `draw the graph after this optimizer pass: none (as built), ${passNames.join(", ")} or all (the default)`, "all")
+    .option("--kernels", "colour and group the nodes by fused kernel")
+    .requiredOption("-o, --output <file>", "the picture to write: .svg or .html")
+    .option("--force", "replace the output file if it exists")
+    .action((file: string, opts) => run(() => import("./viz-graph.js"), (m) => m.runVizGraph(file, { ...opts, set: opts.set ?? new Map() }, out, err)));
 
 
   program

@@ -144,3 +144,65 @@ describe("tfm viz tensor", () => {
     expect(r.err).toContain("must end in .svg, .html, .png");
   });
 });
+
+describe("tfm viz graph", () => {
+  const small = ["--set", "n_layer=2", "--set", "n_embd=32", "--set", "n_head=4", "--set", "vocab_size=50", "--set", "n_positions=16"];
+  const attr = (svg: string, name: string) => [...svg.matchAll(new RegExp(`<g class="node"[^>]* ${name}="([^"]*)"`, "g"))].map((m) => m[1]!);
+
+  it("draws GPT-2's optimized graph: every node once, layers as groups, weights by checkpoint name, edges labelled with shapes", async () => {
+    const svg = at("gpt2.svg");
+    const r = await tfm("viz", "graph", "models/gpt2.tfm", ...small, "-o", svg);
+    expect(r.err).toBe("");
+    expect(r.code).toBe(0);
+    const text = readFileSync(svg, "utf8");
+    expect(text.startsWith("<svg")).toBe(true);
+    const ir = await tfm("ir", "models/gpt2.tfm", ...small, "--after", "all");
+    const irNodes = ir.out.split("\n").filter((l) => /^ {2}%\d+: /.test(l));
+    expect(attr(text, "data-node")).toHaveLength(irNodes.length);
+    expect(r.out).toContain(`${irNodes.length} nodes`);
+    // Every input of every node is one edge, labelled with the shape of the value it carries.
+    const uses = irNodes.reduce((a, l) => a + (l.split(" = ")[1]!.match(/%\d+/g)?.length ?? 0), 0);
+    expect([...text.matchAll(/<g class="edge" /g)]).toHaveLength(uses);
+    expect(text).toContain(">f32[batch, seq, 32]</text>");
+    // Weights carry their checkpoint names, and sit in the group of their layer.
+    const weights = attr(text, "data-weight").sort();
+    const declared = irNodes.map((l) => /= weight "([^"]*)"/.exec(l)?.[1]).filter((w) => w !== undefined).sort();
+    expect(weights).toEqual(declared);
+    expect(weights).toContain("h.1.attn.c_attn.weight");
+    for (const g of ["h", "h.0", "h.0.attn", "h.0.attn.c_attn", "h.1.mlp", "ln_f"]) expect(text).toContain(`data-group="${g}"`);
+    expect(text).toMatch(/data-weight="h\.0\.attn\.c_attn\.weight" data-shape="f32\[32, 96\]" data-layer="h\.0\.attn\.c_attn"/);
+    expect(text).toMatch(/data-op="(softmax|exp|max)"[^>]*data-layer="h\.0\.attn"/);
+  });
+
+  it("--kernels groups by fused kernel, coloured by kind; --after none draws the graph as built", async () => {
+    const svg = at("gpt2-kernels.svg");
+    expect((await tfm("viz", "graph", "models/gpt2.tfm", ...small, "--kernels", "-o", svg)).code).toBe(0);
+    const text = readFileSync(svg, "utf8");
+    const kernels = (await tfm("ir", "models/gpt2.tfm", ...small, "--after", "all", "--kernels")).out.split("\n").filter((l) => /^ {2}k\d+ /.test(l));
+    const groups = [...text.matchAll(/data-group="kernel \d+ · (\w+)"/g)];
+    expect(groups.length).toBeGreaterThan(0);
+    expect(groups.length).toBe(kernels.length);
+    expect(groups.some((g) => g[1] === "attention")).toBe(true);
+    expect(groups.some((g) => g[1] === "matmul")).toBe(true);
+    const built = at("gpt2-built.svg");
+    expect((await tfm("viz", "graph", "models/gpt2.tfm", ...small, "--after", "none", "-o", built)).code).toBe(0);
+    expect(attr(readFileSync(built, "utf8"), "data-node").length).toBeGreaterThan(attr(readFileSync(at("gpt2.svg"), "utf8"), "data-node").length);
+  });
+
+  it("writes one offline HTML page and gives coded errors", async () => {
+    const html = at("fig-graph.html");
+    expect((await tfm("viz", "graph", "models/figures.tfm", "-o", html)).code).toBe(0);
+    const page = readFileSync(html, "utf8");
+    expect(page.startsWith("<!doctype html>")).toBe(true);
+    expect(page).not.toMatch(/\b(src|href)=/);
+    expect(page).toContain('<svg xmlns="http://www.w3.org/2000/svg" class="tfm-graph"');
+    let r = await tfm("viz", "graph", "models/figures.tfm", "-o", html);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain("error[TFM5210]");
+    r = await tfm("viz", "graph", "models/figures.tfm", "--after", "fold-everything", "-o", at("y.svg"));
+    expect(r.code).toBe(2);
+    r = await tfm("viz", "graph", "models/figures.tfm", "-o", at("y.png"));
+    expect(r.code).toBe(2);
+    expect(r.err).toContain("must end in .svg, .html");
+  });
+});
