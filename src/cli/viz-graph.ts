@@ -6,7 +6,7 @@ import { LineMap } from "../diag/span.js";
 import { compile, passes, renderDiagnostics, UnknownPass } from "../index.js";
 import { fileErrorDiagnostic, pathTaken } from "../runtime/files.js";
 import { schedule } from "../schedule/fuse.js";
-import { drawGraph, foldScript, foldStyle } from "../viz/graph.js";
+import { checkDrawable, drawGraph, foldScript, foldStyle } from "../viz/graph.js";
 import { htmlPage } from "../viz/render.js";
 import { WeightFileError } from "../weights/errors.js";
 import { readSource, UsageError } from "./io.js";
@@ -44,6 +44,8 @@ export async function runVizGraph(file: string, opts: VizGraphOptions, out: (s: 
       if (!m) maps.set(s.file, (m = new LineMap(src)));
       return `line ${m.position(s.start).line}`;
     };
+    checkDrawable(g);
+    if (g.nodes.length > 400) err(`laying out ${g.nodes.length} nodes with ELK: this takes about ${Math.max(1, Math.round((g.nodes.length / 882) ** 1.5 * 40))} s\n`);
     const pic = await drawGraph(g, { ...(opts.kernels ? { schedule: schedule(g) } : {}), where });
     const title = `${g.name} (${file}${after === "none" ? ", as built" : after === "all" ? ", optimized" : `, after ${after}`}${opts.kernels ? ", by kernel" : ""})`;
     const data = { model: g.name, after, kernels: opts.kernels ?? false, nodes: pic.nodes, edges: pic.edges, groups: pic.groups };
@@ -53,7 +55,7 @@ export async function runVizGraph(file: string, opts: VizGraphOptions, out: (s: 
     return 0;
   } catch (e) {
     if (e instanceof WeightFileError) {
-      err(renderDiagnostics([fileErrorDiagnostic(e, opts.output)], new Map()) + "\n");
+      err(renderDiagnostics([fileErrorDiagnostic(e, e.code === "TFM5213" ? file : opts.output)], new Map()) + "\n");
       return 1;
     }
     throw e;

@@ -15,6 +15,7 @@ import type { ElkExtendedEdge, ElkNode, ELK as ElkApi } from "elkjs/lib/elk-api.
 import { showDim } from "../core/dim.js";
 import type { Graph, Node, Site } from "../ir/graph.js";
 import type { KernelKind, Schedule } from "../schedule/kernel.js";
+import { WeightFileError } from "../weights/errors.js";
 import { escapeHtml as esc, font } from "./render.js";
 
 export interface GraphPictureOptions {
@@ -99,7 +100,18 @@ export interface GraphPicture {
   readonly groups: readonly string[];
 }
 
+/** ELK's layered layout grows faster than linearly: GPT-2 small (882 nodes) takes ~40 s; past this, tfm refuses rather than seem to hang. */
+export const maxGraphNodes = 2000;
+
+/** TFM5213 when the graph has more nodes than can be laid out in reasonable time. */
+export function checkDrawable(g: Graph): void {
+  if (g.nodes.length > maxGraphNodes) {
+    throw new WeightFileError("TFM5213", `the graph has ${g.nodes.length} nodes; tfm viz graph lays out at most ${maxGraphNodes} (draw fewer layers, e.g. --set n_layer=2)`);
+  }
+}
+
 export async function drawGraph(g: Graph, o: GraphPictureOptions = {}): Promise<GraphPicture> {
+  checkDrawable(g);
   const outputsOf = new Map<number, string[]>();
   for (const p of g.outputs) outputsOf.set(p.node, [...(outputsOf.get(p.node) ?? []), p.name]);
   // The group of each node: its kernel ("kernel 3 · matmul"), or its layer path.

@@ -201,6 +201,9 @@ describe("tfm viz graph", () => {
     expect(r.err).toContain("error[TFM5210]");
     r = await tfm("viz", "graph", "models/figures.tfm", "--after", "fold-everything", "-o", at("y.svg"));
     expect(r.code).toBe(2);
+    r = await tfm("viz", "graph", "models/gpt2.tfm", ...small, "--set", "n_layer=40", "-o", at("too-big-graph.svg"));
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/models\/gpt2\.tfm: error\[TFM5213\]: the graph has \d+ nodes; tfm viz graph lays out at most 2000/);
     r = await tfm("viz", "graph", "models/figures.tfm", "-o", at("y.png"));
     expect(r.code).toBe(2);
     expect(r.err).toContain("must end in .svg, .html");
