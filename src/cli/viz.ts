@@ -7,7 +7,7 @@ import { fileErrorDiagnostic, pathTaken, readFileBytes, writeFileAtomic } from "
 import { WeightFileError } from "../weights/errors.js";
 import { readNpy } from "../weights/npy.js";
 import { heatmapSpec, linesSpec, type PlotOptions } from "../viz/plots.js";
-import { formatOf, htmlPage, svgToPng, vegaLiteToSvg, type Format } from "../viz/render.js";
+import { formatOf, htmlPage, PngUnavailable, svgToPng, vegaLiteToSvg, type Format } from "../viz/render.js";
 import { toMatrix } from "../viz/tensor.js";
 import { UsageError } from "./io.js";
 
@@ -28,7 +28,13 @@ export function outputFormat(output: string, allowed: readonly Format[]): Format
 
 /** Writes the picture in its format; the returned text says what was written. */
 export async function writePicture(output: string, format: Format, svg: string, page: () => string, force: boolean): Promise<string> {
-  const bytes = format === "svg" ? new TextEncoder().encode(svg) : format === "png" ? svgToPng(svg) : new TextEncoder().encode(page());
+  let bytes: Uint8Array;
+  try {
+    bytes = format === "svg" ? new TextEncoder().encode(svg) : format === "png" ? await svgToPng(svg) : new TextEncoder().encode(page());
+  } catch (e) {
+    if (e instanceof PngUnavailable) throw new UsageError(e.message);
+    throw e;
+  }
   writeFileAtomic(output, bytes, force);
   return `wrote ${output} (${format}, ${bytes.length} bytes)`;
 }

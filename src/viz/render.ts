@@ -2,7 +2,6 @@
 // renders it to SVG in Node with no browser (`renderer: "none"` + `toSVG()`); a PNG is that SVG
 // rasterised by resvg (a Rust SVG renderer, prebuilt for Node: no browser, no network); HTML is the
 // SVG inline in one page with the drawn numbers as JSON beside it, so it opens offline from disk.
-import { Resvg } from "@resvg/resvg-js";
 import * as vega from "vega";
 import { compile, type TopLevelSpec } from "vega-lite";
 
@@ -28,11 +27,23 @@ export async function vegaLiteToSvg(spec: TopLevelSpec): Promise<string> {
   }
 }
 
-/** Rasterises an SVG at `scale` (2: a sharp picture for papers). */
-export function svgToPng(svg: string, scale = 2): Uint8Array {
+/**
+ * Rasterises an SVG at `scale` (2: a sharp picture for papers). resvg is loaded only here: its
+ * native binary is a per-platform optional package, so SVG and HTML work without it.
+ */
+export async function svgToPng(svg: string, scale = 2): Promise<Uint8Array> {
+  let Resvg: typeof import("@resvg/resvg-js").Resvg;
+  try {
+    ({ Resvg } = await import("@resvg/resvg-js"));
+  } catch (e) {
+    throw new PngUnavailable(`PNG output needs @resvg/resvg-js and its binary for this platform (${e instanceof Error ? e.message.split("\n")[0] : String(e)}); write .svg or .html instead`);
+  }
   const r = new Resvg(svg, { font: { loadSystemFonts: true, defaultFontFamily: "DejaVu Sans" }, fitTo: { mode: "zoom", value: scale }, background: "white" });
   return r.render().asPng();
 }
+
+/** resvg could not be loaded (no binary for this platform). */
+export class PngUnavailable extends Error {}
 
 const escapeHtml = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 
