@@ -119,6 +119,32 @@ export function buildCli(exit: (code: number) => void, { out, err }: Io, later: 
     .option("--force", "replace the output file if it exists")
     .action((file: string, opts) => run(() => import("./init-weights.js"), (m) => m.runInitWeights(file, { ...opts, set: opts.set ?? new Map() }, out, err)));
 
+  const viz = program.command("viz").description("draw a tensor or the model's graph as SVG, PNG or one self-contained HTML file");
+  viz
+    .command("tensor")
+    .description("draw a 1-D or 2-D tensor from a .npy file (or a slice of a bigger one) as a heatmap or as curves")
+    .argument("<file>", "a .npy file (e.g. an output of tfm run)")
+    .addOption(new Option("--as <kind>", "heatmap (with a colour scale) or lines (one curve per column, over the rows)").choices(["heatmap", "lines"]).default("heatmap"))
+    .option("--slice <slice>", "NumPy-style slice down to 1 or 2 axes, e.g. 0 or :,4:8 (axes not named are whole)")
+    .option("--title <text>", "the picture's title (default: the file, shape and slice)")
+    .option("--x-title <text>", "the x axis title")
+    .option("--y-title <text>", "the y axis title")
+    .option("--legend <text>", "with --as lines: curves are named <text> <column> (default column)")
+    .requiredOption("-o, --output <file>", "the picture to write: .svg, .png or .html")
+    .option("--force", "replace the output file if it exists")
+    .action((file: string, opts) => run(() => import("./viz.js"), (m) => m.runVizTensor(file, opts, out, err)));
+  viz
+    .command("graph")
+    .description("draw the model's IR graph: layers as groups named as in the source, edges with symbolic shapes, weights with checkpoint names")
+    .argument("<file>", "a .tfm file")
+    .addOption(setOption())
+    .option("--after <pass>", `draw the graph after this optimizer pass: none (as built), ${passNames.join(", ")} or all (the default)`, "all")
+    .option("--kernels", "colour and group the nodes by fused kernel")
+    .requiredOption("-o, --output <file>", "the picture to write: .svg or .html")
+    .option("--force", "replace the output file if it exists")
+    .action((file: string, opts) => run(() => import("./viz-graph.js"), (m) => m.runVizGraph(file, { ...opts, set: opts.set ?? new Map() }, out, err)));
+
+
   program
     .command("fmt")
     .description("print .tfm files in canonical form")
@@ -144,7 +170,7 @@ export function buildCli(exit: (code: number) => void, { out, err }: Io, later: 
       exit(0);
     });
 
-  for (const c of program.commands) c.exitOverride().showHelpAfterError().configureOutput({ writeOut: out, writeErr: err });
+  for (const c of [...program.commands, ...viz.commands]) c.exitOverride().showHelpAfterError().configureOutput({ writeOut: out, writeErr: err });
   return program;
 }
 

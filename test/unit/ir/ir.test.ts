@@ -40,6 +40,7 @@ describe("IR", () => {
     "bert.tfm": { num_hidden_layers: "1", hidden_size: "8", num_attention_heads: "2", intermediate_size: "16", vocab_size: "11", max_position_embeddings: "16" },
     "transformer.tfm": { num_encoder_layers: "1", num_decoder_layers: "1", d_model: "8", nhead: "2", dim_feedforward: "16", src_vocab_size: "11", tgt_vocab_size: "13" },
     "llama.tfm": { num_hidden_layers: "1", hidden_size: "8", num_attention_heads: "2", num_key_value_heads: "1", intermediate_size: "16", vocab_size: "11" },
+    "figures.tfm": { max_len: "6", d_model: "4", mask_size: "3" },
     "cosine_attention.tfm": { num_layers: "1", d_model: "8", num_heads: "2", dim_feedforward: "16", vocab_size: "11" },
   };
   it("has small settings for every model", () => {

@@ -10,6 +10,8 @@ import { codes } from "../../../src/diag/codes.js";
 import { bindCheckpoint } from "../../../src/runtime/bind.js";
 import { type InputSpec, loadInputs } from "../../../src/runtime/inputs.js";
 import { writeOutputs } from "../../../src/runtime/outputs.js";
+import { checkDrawable, maxGraphNodes } from "../../../src/viz/graph.js";
+import { toMatrix } from "../../../src/viz/tensor.js";
 import { WeightFileError } from "../../../src/weights/errors.js";
 import { type NamedTensor, writeSafetensors } from "../../../src/weights/safetensors.js";
 import { checked, fullCheckpoint, tiny, weightsOf } from "./helpers.js";
@@ -61,6 +63,8 @@ const triggers: Record<string, () => string[]> = {
     writeFileSync(file, "");
     return thrown(() => writeOutputs(join(file, "sub"), [["y", fromValues("f32", [1], [1])]]));
   },
+  TFM5213: () => thrown(() => checkDrawable({ name: "Big", inputs: [], outputs: [], nodes: Array.from({ length: maxGraphNodes + 1 }, (_, id) => ({ id, op: "const" as const, inputs: [], attrs: { value: 0 }, dtype: "f32" as const, shape: [] })) })),
+  TFM5212: () => thrown(() => toMatrix({ dtype: "F32", shape: [2, 2, 2], data: new Float32Array(8) })),
 };
 
 describe("every TFM51xx and TFM52xx code in the catalogue is produced", () => {
