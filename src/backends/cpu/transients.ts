@@ -1,0 +1,52 @@
+// What a kernel allocates beyond the memory plan's buffers while it runs, as an upper bound in
+// bytes at the call's dims: the interpreter adds the largest of these to the planned buffers when
+// it checks a run against its memory budget (../shared/budget.ts), so that nothing the kernels
+// make escapes the count. By kernel kind, from what the code does:
+//
+// - an op kernel (interpret.ts, semantics.ts, kernels/): its result may be computed into a fresh
+//   array and copied into its buffer (one output's bytes), reductions and the matmul accumulate in
+//   double (8 bytes per output element), and layout ops and the matmul may copy or pack their
+//   operands (every input's bytes);
+// - a fused kernel over a domain of one dim (fused.ts evaluates it node by node on whole tensors):
+//   every node's value whole, plus the double accumulators;
+// - a fused kernel over rows (fused.ts): the nodes it absorbed, computed whole once per call (a
+//   causal mask `[seq, seq]`, split heads), and per block every node's block of rows (the last
+//   block has up to 3 rows more), with double accumulators, plus a matmul's right operand at one
+//   outer index, packed or copied into WebAssembly memory.
+import { numel, runtimeDType } from "../../core/tensor.js";
+import { runtimeBytes } from "../../core/dtype.js";
+import type { Graph, Node } from "../../ir/graph.js";
+import type { Kernel } from "../../schedule/kernel.js";
+import { blockRows } from "./fused.js";
+
+/** Bytes of double accumulators per element (reductions, the matmul). */
+const ACCUMULATOR = 8;
+
+/** An upper bound on the bytes kernel `k` allocates outside the planned buffers, at the dims `shape` evaluates nodes at. */
+export function transientBytes(k: Kernel, graph: Graph, shape: (n: Node) => readonly number[]): number {
+  const node = (id: number) => graph.nodes[id]!;
+  const elementBytes = (n: Node) => runtimeBytes[runtimeDType[n.dtype]];
+  const bytes = (n: Node) => numel(shape(n)) * elementBytes(n);
+  if (k.kind === "op") {
+    const n = node(k.anchor!);
+    return bytes(n) + numel(shape(n)) * ACCUMULATOR + n.inputs.reduce((a, i) => a + bytes(node(i)), 0);
+  }
+  const absorbed = new Set(k.absorbed);
+  const own = k.nodes.filter((id) => !absorbed.has(id)).map(node);
+  const dom = shape(node(k.anchor ?? own.at(-1)!.id));
+  if (dom.length < 2 || own.some((n) => n.op === "matmul" && n.inputs.some((i) => node(i).shape.length < 2))) {
+    return k.nodes.reduce((a, id) => a + bytes(node(id)) + numel(shape(node(id))) * ACCUMULATOR, 0);
+  }
+  const rows = dom.at(-2)!;
+  const widest = Math.max(1, ...own.map((n) => shape(n).at(-1) ?? 1));
+  const block = Math.min(rows, blockRows(k, rows, widest) + 3);
+  let total = k.absorbed.reduce((a, id) => a + bytes(node(id)), 0);
+  for (const n of own) {
+    total += block * (shape(n).at(-1) ?? 1) * (elementBytes(n) + ACCUMULATOR);
+    if (n.op === "matmul") {
+      const b = shape(node(n.inputs[1]!));
+      total += 2 * (b.at(-1)! * b.at(-2)!) * runtimeBytes.f32;
+    }
+  }
+  return total;
+}
