@@ -194,7 +194,7 @@ export class CpuProgram {
     }
     const dims = [...symbols].map(([k, v]) => `${k}=${v}`).join(", ");
     const site = at && this.graph.nodes[at.anchor ?? at.nodes.at(-1)!]!.site;
-    const parts = `weights and inputs ${showBytes(held)}, the memory plan's ${sizes.length} buffers ${showBytes(planned)}, the largest kernel transient ${showBytes(transient)}${at ? ` in kernel k${at.id} (${at.kind})` : ""}`;
+    const parts = `weights and inputs ${showBytes(held)}, the memory plan's ${sizes.length} buffer${sizes.length === 1 ? "" : "s"} ${showBytes(planned)}, the largest kernel transient ${showBytes(transient)}${at ? ` in kernel k${at.id} (${at.kind})` : ""}`;
     checkBudget(held + planned + transient, this.maxMemory, `the run${dims ? ` at ${dims}` : ""}`, parts, planned >= transient ? undefined : site);
   }
 

@@ -3,10 +3,11 @@
 // it checks a run against its memory budget (../shared/budget.ts), so that nothing the kernels
 // make escapes the count. By kernel kind, from what the code does:
 //
-// - an op kernel (interpret.ts, semantics.ts, kernels/): its result may be computed into a fresh
-//   array and copied into its buffer (one output's bytes), reductions and the matmul accumulate in
-//   double (8 bytes per output element), and layout ops and the matmul may copy or pack their
-//   operands (every input's bytes);
+// - an op kernel (interpret.ts, semantics.ts, kernels/), by its op's class: elementwise ops write
+//   into their buffer (nothing); a source, layout or identity op's result may be made apart and
+//   copied into its buffer (its output's bytes); a reduction accumulates in double (8 bytes per
+//   output element); the matmul accumulates in double and packs or copies its operands into
+//   WebAssembly memory (every input's bytes);
 // - a fused kernel over a domain of one dim (fused.ts evaluates it node by node on whole tensors):
 //   every node's value whole, plus the double accumulators;
 // - a fused kernel over rows (fused.ts): the nodes it absorbed, computed whole once per call (a
@@ -17,10 +18,23 @@ import { numel, runtimeDType } from "../../core/tensor.js";
 import { runtimeBytes } from "../../core/dtype.js";
 import type { Graph, Node } from "../../ir/graph.js";
 import type { Kernel } from "../../schedule/kernel.js";
+import { ops, type OpClass } from "../../ir/ops.js";
 import { blockRows } from "./fused.js";
 
 /** Bytes of double accumulators per element (reductions, the matmul). */
 const ACCUMULATOR = 8;
+
+/** An op kernel's transient by its op's class, from its output's bytes, its accumulators' and its inputs'. */
+const opTransient: Record<OpClass, (out: number, accumulators: number, inputs: () => number) => number> = {
+  source: (out) => out,
+  layout: (out) => out,
+  identity: (out) => out,
+  unary: () => 0,
+  binary: () => 0,
+  where: () => 0,
+  reduce: (_, acc) => acc,
+  matmul: (_, acc, inputs) => acc + inputs(),
+};
 
 /** An upper bound on the bytes kernel `k` allocates outside the planned buffers, at the dims `shape` evaluates nodes at. */
 export function transientBytes(k: Kernel, graph: Graph, shape: (n: Node) => readonly number[]): number {
@@ -29,7 +43,7 @@ export function transientBytes(k: Kernel, graph: Graph, shape: (n: Node) => read
   const bytes = (n: Node) => numel(shape(n)) * elementBytes(n);
   if (k.kind === "op") {
     const n = node(k.anchor!);
-    return bytes(n) + numel(shape(n)) * ACCUMULATOR + n.inputs.reduce((a, i) => a + bytes(node(i)), 0);
+    return opTransient[ops[n.op].class](bytes(n), numel(shape(n)) * ACCUMULATOR, () => n.inputs.reduce((a, i) => a + bytes(node(i)), 0));
   }
   const absorbed = new Set(k.absorbed);
   const own = k.nodes.filter((id) => !absorbed.has(id)).map(node);
