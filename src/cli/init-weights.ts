@@ -51,7 +51,7 @@ export function runInitWeights(file: string, opts: InitWeightsOptions, out: (s: 
   if (fileBytes > bufferConstants.MAX_LENGTH) return fail(new WeightFileError("TFM5017", `the file would be about ${showBytes(fileBytes)}, more than one buffer can hold (${bufferConstants.MAX_LENGTH} bytes): nothing was generated`, { file: opts.output }));
   try {
     // The values in the runtime dtypes, the checkpoint's copies (transposed, i64) and the file's bytes.
-    checkBudget(2 * weightBytes(model.weights) + fileBytes, memoryBudget(maxMemory), "generating the weights", `${model.weights.length} weights as values, their checkpoint layout, and a ${showBytes(fileBytes)} file`);
+    checkBudget(2 * weightBytes(model.weights) + fileBytes, memoryBudget(maxMemory), "generating the weights", `${model.weights.length} weight${model.weights.length === 1 ? "" : "s"} as values, their checkpoint layout, and a ${showBytes(fileBytes)} file`);
   } catch (e) {
     if (!(e instanceof RunError)) throw e;
     err(model.render([diag(file, e.code, model.checked.model?.decl.name.span ?? { start: 0, end: 0 }, e.message)]) + "\n");
