@@ -103,6 +103,15 @@ describe("the memory budget: refused before allocating (TFM6003), peak RSS low",
     expect(r.stderr).toContain("scaled_dot_product_attention(");
   });
 
+  it("tfm ir --report shows the CPU transients beside the plan: the causal mask at seq 70,000", () => {
+    const set = ["--set", "vocab_size=10", "--set", "n_positions=70000", "--set", "n_embd=8", "--set", "n_layer=1", "--set", "n_head=2"];
+    const r = tfm("ir", "models/gpt2.tfm", ...set, "--report", "--dims", "seq=70000");
+    expect(r.status).toBe(0);
+    // The plan's arena is 13.4 MB; the attention kernel's whole [seq, seq] mask is 4.9 GB of the transients.
+    expect(r.stdout).toMatch(/\n {2}arena {15}13,440,000 bytes/);
+    expect(r.stdout).toMatch(/\n {2}CPU transients {6}5,0\d\d,\d{3},\d{3} bytes \(\d+\.\d MiB\) the largest kernel's, k\d+ attention/);
+  });
+
   it("runs that fit the budget still run", () => {
     const r = tfm("run", "models/gpt2.tfm", "--set", "vocab_size=10", "--set", "n_positions=64", "--set", "n_embd=8", "--set", "n_layer=1", "--set", "n_head=2", "--random-weights", "--input", "input_ids=[[1, 2, 3]]", "--max-memory", "64M");
     expect(r.stderr).toBe("");

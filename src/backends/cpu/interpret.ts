@@ -20,7 +20,7 @@ import { RunError } from "../shared/errors.js";
 import { bindInputs, checkSizes, dimValue } from "../shared/inputs.js";
 import { semantics } from "./semantics.js";
 import { allocationFailed, checkBudget, showBytes } from "../shared/budget.js";
-import { transientBytes } from "./transients.js";
+import { largestTransient, transientBytes } from "./transients.js";
 
 export interface RunResult {
   readonly outputs: ReadonlyMap<string, Tensor>;
@@ -186,12 +186,7 @@ export class CpuProgram {
     if (this.maxMemory === undefined) return;
     const held = this.heldBytes + distinctBytes([...inputs.values()]);
     const planned = sizes.reduce((a, b) => a + b, 0);
-    let transient = 0;
-    let at: Kernel | undefined;
-    for (const k of this.schedule.kernels) {
-      const t = transientBytes(k, this.graph, (n) => this.shape(n, symbols));
-      if (t > transient) [transient, at] = [t, k];
-    }
+    const { bytes: transient, kernel: at } = largestTransient(this.schedule, (n) => this.shape(n, symbols));
     const dims = [...symbols].map(([k, v]) => `${k}=${v}`).join(", ");
     const site = at && this.graph.nodes[at.anchor ?? at.nodes.at(-1)!]!.site;
     const parts = `weights and inputs ${showBytes(held)}, the memory plan's ${sizes.length} buffer${sizes.length === 1 ? "" : "s"} ${showBytes(planned)}, the largest kernel transient ${showBytes(transient)}${at ? ` in kernel k${at.id} (${at.kind})` : ""}`;

@@ -17,7 +17,7 @@
 import { numel, runtimeDType } from "../../core/tensor.js";
 import { runtimeBytes } from "../../core/dtype.js";
 import type { Graph, Node } from "../../ir/graph.js";
-import type { Kernel } from "../../schedule/kernel.js";
+import type { Kernel, Schedule } from "../../schedule/kernel.js";
 import { ops, type OpClass } from "../../ir/ops.js";
 import { blockRows } from "./fused.js";
 
@@ -63,4 +63,14 @@ export function transientBytes(k: Kernel, graph: Graph, shape: (n: Node) => read
     }
   }
   return total;
+}
+
+/** The kernel of `s` with the largest transient at these dims, and its bytes (0 and none for no kernels). */
+export function largestTransient(s: Schedule, shape: (n: Node) => readonly number[]): { bytes: number; kernel?: Kernel } {
+  let best: { bytes: number; kernel?: Kernel } = { bytes: 0 };
+  for (const k of s.kernels) {
+    const t = transientBytes(k, s.graph, shape);
+    if (t > best.bytes) best = { bytes: t, kernel: k };
+  }
+  return best;
 }
