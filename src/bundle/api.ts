@@ -49,7 +49,7 @@ export function createBundle(data: ModelData, engine: EngineFactory): { load: (w
   async function load(weights: WeightsSource, options: LoadOptions = {}): Promise<LoadedModel> {
     if (options.maxMemory !== undefined && !(Number.isSafeInteger(options.maxMemory) && options.maxMemory > 0)) throw new TfmError("TFM6003", `maxMemory must be a positive whole number of bytes, got ${String(options.maxMemory)}`);
     try {
-      checkBudget(weightBytes(data.weights), options.maxMemory, "loading the weights", `${data.weights.length} weights`);
+      checkBudget(weightBytes(data.weights), options.maxMemory, "loading the weights", `${data.weights.length} weight${data.weights.length === 1 ? "" : "s"}`);
     } catch (e) {
       if (e instanceof RunError) throw new TfmError(e.code, e.message);
       throw e;

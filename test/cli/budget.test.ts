@@ -8,7 +8,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseSize } from "../../src/backends/shared/budget.js";
+import { createBundle } from "../../src/bundle/api.js";
 import { cpuEngine } from "../../src/bundle/engine-cpu.js";
+import { modelData } from "../../src/bundle/model-data.js";
 import { TfmError } from "../../src/bundle/errors.js";
 import { compile } from "../../src/index.js";
 
@@ -143,6 +145,17 @@ describe("the memory budget in the API and in bundles", () => {
     const s = await model.load({ random: true }, { maxMemory: 1 << 20 });
     await expect(s.run({ x: { data: new Float32Array(100), shape: [100] } })).resolves.toBeDefined();
     await expect(s.run({ x: { data: new Float32Array(60000), shape: [60000] } })).rejects.toMatchObject({ code: "TFM6003" });
+  });
+
+  it("a bundle's load({ maxMemory }) refuses weights over it before reading the checkpoint", async () => {
+    const model = compile("model Big {\n  input x: f32[2]\n  param w: f32[65536, 65535]\n  output y = x\n}\n", { file: "big.tfm" });
+    const bundle = createBundle(modelData(model, "cpu"), cpuEngine);
+    // The bytes are not a checkpoint at all: the budget is checked first.
+    const e = await bundle.load(new Uint8Array(8), { maxMemory: 2 ** 30 }).catch((e: unknown) => e);
+    expect(e).toBeInstanceOf(TfmError);
+    expect((e as TfmError).code).toBe("TFM6003");
+    expect((e as TfmError).message).toContain("loading the weights needs 17,179,607,040 bytes (16.0 GiB) of memory (1 weight), over the memory budget of 1,073,741,824 bytes (1.0 GiB)");
+    await expect(bundle.load(new Uint8Array(8), { maxMemory: 0.5 })).rejects.toMatchObject({ code: "TFM6003" });
   });
 
   it("the bundle's CPU engine: TFM6003 as a TfmError with its code", async () => {
