@@ -18,6 +18,7 @@ import { bindCheckpoint } from "./runtime/bind.js";
 import { fileErrorDiagnostic, readFileBytes } from "./runtime/files.js";
 import { checkSeed, randomWeights } from "./runtime/init.js";
 import { WeightFileError } from "./weights/errors.js";
+import { checkWeightsBudget, memoryBudget } from "./budget.js";
 import type { CompiledModel } from "./compile.js";
 import { capacityOf, checkTokens, Decoder, decoderInfo, emptyStates, promptRows, type GenerateOptions } from "./generate/decoder.js";
 
@@ -35,6 +36,12 @@ export interface LoadOptions {
   readonly device?: unknown;
   /** Reading a checkpoint from a path: called as its bytes arrive. */
   readonly onProgress?: (done: number, total: number) => void;
+  /**
+   * The memory budget: bytes, or a size such as "512M" or "4G" (default: half the machine's
+   * memory, src/budget.ts). The weights (from their declared shapes, before any is read or
+   * generated) and, on the CPU, each run (src/backends/cpu/transients.ts) that need more are refused with TFM6003.
+   */
+  readonly maxMemory?: number | string;
 }
 
 /** Nested arrays of elements, row-major: `[[1, 2, 3]]`. */
@@ -114,6 +121,7 @@ export async function load(model: CompiledModel, source: WeightsInput, options: 
   let engine: Engine;
   let weights: Map<string, Tensor>;
   try {
+    checkWeightsBudget(instance.weights, memoryBudget(options.maxMemory));
     weights = await bind(model, source, options, at);
     engine = await (options.backend === "webgpu" ? webgpuEngine : cpuEngine)(graph, weights, options);
   } catch (e) {
@@ -216,7 +224,7 @@ async function bind(model: CompiledModel, source: WeightsInput, options: LoadOpt
 
 async function cpuEngine(graph: Graph, weights: ReadonlyMap<string, Tensor>, options: LoadOptions): Promise<Engine> {
   // Loading computes what depends on weights alone, which can fail as a run can (a constant index out of range).
-  const program = new CpuProgram(graph, weights, undefined, { fuse: options.fuse !== false });
+  const program = new CpuProgram(graph, weights, undefined, { fuse: options.fuse !== false, maxMemory: memoryBudget(options.maxMemory) });
   return {
     kernels: program.schedule.kernels.length,
     run: async (inputs, profile) => program.run(inputs, { profile }),

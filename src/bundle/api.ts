@@ -11,10 +11,18 @@ import { toInputs, toOutputs, type TensorOut } from "./io.js";
 import type { ModelData, PortInfo, Target } from "./model-data.js";
 import { bindWeights, readWeights, type WeightsSource } from "./weights.js";
 import { checkTokens, Decoder, decoderInfo, emptyStates, promptRows, type GenerateOptions } from "../generate/decoder.js";
+import { checkBudget, weightBytes } from "../backends/shared/budget.js";
+import { RunError } from "../backends/shared/errors.js";
 
 export interface LoadOptions {
   /** webgpu: the device to run on (default: one from navigator.gpu). */
   readonly device?: unknown;
+  /**
+   * The memory budget in bytes (none by default: a bundle cannot ask the machine). Weights, and on
+   * the CPU each run, needing more are refused with TFM6003 before they are allocated; without one,
+   * an allocation the engine refuses is TFM6003 too.
+   */
+  readonly maxMemory?: number;
 }
 
 /** A target's way of running the graph: built once per `load`. */
@@ -46,6 +54,13 @@ export function createBundle(data: ModelData, engine: EngineFactory): { load: (w
   let graph: Graph | undefined;
   const model: ModelInfo = Object.freeze({ name: data.name, target: data.target, inputs: data.inputs, outputs: data.outputs });
   async function load(weights: WeightsSource, options: LoadOptions = {}): Promise<LoadedModel> {
+    if (options.maxMemory !== undefined && !(Number.isSafeInteger(options.maxMemory) && options.maxMemory > 0)) throw new TfmError("TFM6003", `maxMemory must be a positive whole number of bytes, got ${String(options.maxMemory)}`);
+    try {
+      checkBudget(weightBytes(data.weights), options.maxMemory, "loading the weights", `${data.weights.length} weight${data.weights.length === 1 ? "" : "s"}`);
+    } catch (e) {
+      if (e instanceof RunError) throw new TfmError(e.code, e.message);
+      throw e;
+    }
     const { bytes, name } = await readWeights(weights);
     const tensors = bindWeights(bytes, name, data.weights, data.ignored);
     graph ??= decodeGraph(data.graph);

@@ -57,7 +57,13 @@ export function toInputs(ports: readonly PortInfo[], records: unknown, opts: { d
       const dflt = p.optional ? " (the model gives it a default, but bundles do not apply defaults yet)" : "";
       throw new TfmError("TFM5202", `input \`${p.name}\` (${showType(p)}) is required, but no value was given for it${dflt}`);
     }
-    out.set(p.name, toTensor(p, (records as Record<string, unknown>)[p.name]));
+    try {
+      out.set(p.name, toTensor(p, (records as Record<string, unknown>)[p.name]));
+    } catch (e) {
+      // V8 refusing the converted copy ("Array buffer allocation failed"): the input is too large for this machine.
+      if (e instanceof RangeError && /allocation failed|invalid typed array length|invalid array buffer length/i.test(e.message)) throw new TfmError("TFM6003", `input \`${p.name}\` is too large to convert to ${showType(p)} on this machine (${e.message})`);
+      throw e;
+    }
   }
   return out;
 }

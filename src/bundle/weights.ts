@@ -103,6 +103,8 @@ export function bindWeights(bytes: Uint8Array, name: string, weights: readonly W
     try {
       tensors.set(w.name, loadWeight(w, file.tensors.get(w.name)!));
     } catch (e) {
+      // V8 refusing the converted copy (f16 → f32): the weights are too large for this machine.
+      if (e instanceof RangeError && /allocation failed|invalid typed array length|invalid array buffer length/i.test(e.message)) throw new TfmError("TFM6003", `cannot load weight ${showName(w.name)} (${declared(w)}) from ${name}: it could not be allocated (${e.message})`, { file: name, tensor: w.name });
       if (!(e instanceof WeightFileError)) throw e;
       throw new TfmError(e.code, `cannot load weight ${showName(w.name)} (${declared(w)}) from ${name}: ${e.message}`, { file: name, tensor: w.name });
     }

@@ -5,6 +5,10 @@
 import { diag, hasErrors, sortDiagnostics } from "../diag/diagnostic.js";
 import { compile, formatReport, memoryReportText, passes, printGraph, printSchedule, renderDiagnostics, UnknownPass } from "../index.js";
 import { dimBindings } from "./dims.js";
+import { dimValue } from "../backends/shared/inputs.js";
+import { largestTransient } from "../backends/cpu/transients.js";
+import type { Schedule } from "../schedule/kernel.js";
+import { showBytes } from "../schedule/memory-report.js";
 import { readSource, UsageError } from "./io.js";
 
 export interface IrOptions {
@@ -32,6 +36,21 @@ export function runIr(file: string, opts: IrOptions, out: (s: string) => void, e
   }
   if (opts.kernels) out(`${printGraph(optimized.graph)}\n${printSchedule(model.schedule!)}`);
   else if (!opts.report) out(printGraph(optimized.graph));
-  else out(`${formatReport(optimized)}\n${memoryReportText(model.schedule!, dimBindings(optimized.graph, opts.dims))}`);
+  else {
+    const dims = dimBindings(optimized.graph, opts.dims);
+    out(`${formatReport(optimized)}\n${memoryReportText(model.schedule!, dims)}${transientLine(model.schedule!, dims)}`);
+  }
   return 0;
+}
+
+/** What the CPU's kernels allocate beyond the plan (src/backends/cpu/transients.ts), which `tfm run` adds to the arena for its memory budget. */
+function transientLine(s: Schedule, dims: ReadonlyMap<string, number>): string {
+  let t: ReturnType<typeof largestTransient>;
+  try {
+    t = largestTransient(s, (n) => n.shape.map((d) => dimValue(d, dims)));
+  } catch {
+    return ""; // a size not whole at these dims: the plan's report above says so
+  }
+  const k = t.kernel;
+  return `  ${"CPU transients".padEnd(19)} ${showBytes(t.bytes).padEnd(30)} ${k ? `the largest kernel's, k${k.id} ${k.kind}${k.anchor !== undefined ? ` (%${k.anchor} ${s.graph.nodes[k.anchor]!.op})` : ""}; ` : ""}beyond the plan (tfm run's budget adds it)\n`;
 }

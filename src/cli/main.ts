@@ -72,6 +72,7 @@ export function buildCli(exit: (code: number) => void, { out, err }: Io, later: 
     .option("--profile", "print the time spent in each kind of kernel")
     .option("--no-optimize", "run the graph as built, without the optimizer's passes")
     .option("--no-fuse", "run one kernel per IR node instead of the fused kernels")
+    .option("--max-memory <size>", "the memory budget: bytes, or with K, M, G, T (powers of 1024: 512M, 4G); a run needing more is refused (TFM6003) before allocating (default: half the machine's memory)")
     .addOption(new Option("--backend <backend>", "where the kernels run: the CPU interpreter, or WGSL kernels on WebGPU (Dawn; SwiftShader without a GPU)").choices(["cpu", "webgpu"]).default("cpu"))
     .action((file: string, opts) => run(() => import("./run.js"), (m) => m.runRun(file, { ...opts, set: opts.set ?? new Map(), input: opts.input ?? [] }, out, err)));
 
@@ -117,6 +118,7 @@ export function buildCli(exit: (code: number) => void, { out, err }: Io, later: 
     .requiredOption("--seed <n>", "the random seed: an integer from 0 to 2^53 - 1")
     .requiredOption("-o, --output <file>", "the .safetensors file to write")
     .option("--force", "replace the output file if it exists")
+    .option("--max-memory <size>", "the memory budget: bytes, or with K, M, G, T (powers of 1024: 512M, 4G); a run needing more is refused (TFM6003) before allocating (default: half the machine's memory)")
     .action((file: string, opts) => run(() => import("./init-weights.js"), (m) => m.runInitWeights(file, { ...opts, set: opts.set ?? new Map() }, out, err)));
 
   const viz = program.command("viz").description("draw a tensor or the model's graph as SVG, PNG or one self-contained HTML file");

@@ -13,6 +13,7 @@ import { writeOutputs } from "../runtime/outputs.js";
 import { WeightFileError } from "../weights/errors.js";
 import { readSource, UsageError } from "./io.js";
 import { humanBytes } from "./summary.js";
+import { parseSize } from "../backends/shared/budget.js";
 
 export interface RunOptions {
   readonly set: Map<string, string>;
@@ -29,6 +30,8 @@ export interface RunOptions {
   readonly fuse?: boolean;
   /** Where the kernels run: the CPU interpreter (the default) or WebGPU (WGSL kernels, on Dawn in Node). */
   readonly backend?: "cpu" | "webgpu";
+  /** The memory budget (`--max-memory 4G`; default src/budget.ts). */
+  readonly maxMemory?: string;
 }
 
 /** Files at least this large show a progress bar while loading (on a terminal). */
@@ -42,6 +45,8 @@ export function runRun(file: string, opts: RunOptions, out: (s: string) => void,
     return s;
   });
   if (opts.output !== undefined && opts.output.trim() === "") throw new UsageError("-o/--output needs a directory name (it was empty)");
+  const maxMemory = opts.maxMemory === undefined ? undefined : parseSize(opts.maxMemory);
+  if (typeof maxMemory === "object") throw new UsageError(`--max-memory: ${maxMemory.error}`);
   const seed = opts.randomWeights ? parseSeed(opts.seed ?? "0") : 0;
   if (typeof seed !== "number") throw new UsageError(seed.error);
   const { text, decodeErrors } = readSource(file);
@@ -65,7 +70,7 @@ export function runRun(file: string, opts: RunOptions, out: (s: string) => void,
 
   const t0 = performance.now();
   return model
-    .load(opts.randomWeights ? { random: true, seed } : opts.weights!, { backend: opts.backend ?? "cpu", fuse: opts.fuse !== false, onProgress: progressBar(err) })
+    .load(opts.randomWeights ? { random: true, seed } : opts.weights!, { backend: opts.backend ?? "cpu", fuse: opts.fuse !== false, onProgress: progressBar(err), ...(maxMemory ? { maxMemory } : {}) })
     .then(async (session) => {
       const t1 = performance.now();
       try {

@@ -28,8 +28,8 @@ import { numel, runtimeDType, sameShape, type Tensor } from "../../core/tensor.j
  * (64 query rows of 1024 keys); other kernels take larger blocks, so that a matmul's weights
  * stream past many rows at a time (in blocks of 16 rows, GPT-2's projections run 8% slower).
  */
-const BLOCK_ELEMENTS = { attention: 1 << 16, other: 1 << 18 };
-const MIN_BLOCK = 16;
+export const BLOCK_ELEMENTS = { attention: 1 << 16, other: 1 << 18 };
+export const MIN_BLOCK = 16;
 
 export interface FusedContext {
   readonly graph: Graph;
@@ -72,7 +72,7 @@ export function runFused(k: Kernel, ctx: FusedContext): Map<number, Tensor> | un
   const widest = Math.max(1, ...own.map((n) => ctx.shape(n).at(-1) ?? 1));
   // A matmul kernel takes all rows of an outer index at once: its weights then pass through the
   // GEMM (and into WebAssembly memory) once, not once per block (GPT-2's LM head: 154 MB each).
-  const block = k.kind === "matmul" ? rows : Math.max(MIN_BLOCK, Math.floor((k.kind === "attention" ? BLOCK_ELEMENTS.attention : BLOCK_ELEMENTS.other) / widest));
+  const block = blockRows(k, rows, widest);
   // A block's values are dropped after their last reader in the kernel (outputs live in their buffers).
   const lastRead = new Map<number, number>();
   own.forEach((n, at) => n.inputs.forEach((i) => lastRead.set(i, at)));
@@ -117,6 +117,11 @@ export function runFused(k: Kernel, ctx: FusedContext): Map<number, Tensor> | un
     }
   }
   return outputs;
+}
+
+/** The rows of a block of kernel `k` over `rows` rows whose widest value has `widest` columns (the last block may have up to 3 more). */
+export function blockRows(k: Kernel, rows: number, widest: number): number {
+  return k.kind === "matmul" ? rows : Math.max(MIN_BLOCK, Math.floor((k.kind === "attention" ? BLOCK_ELEMENTS.attention : BLOCK_ELEMENTS.other) / widest));
 }
 
 /**

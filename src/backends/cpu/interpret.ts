@@ -19,6 +19,8 @@ import { arrayFor, numel, runtimeDType, type Tensor, viewOf } from "../../core/t
 import { RunError } from "../shared/errors.js";
 import { bindInputs, checkSizes, dimValue } from "../shared/inputs.js";
 import { semantics } from "./semantics.js";
+import { allocationFailed, checkBudget, showBytes } from "../shared/budget.js";
+import { largestTransient, transientBytes } from "./transients.js";
 
 export interface RunResult {
   readonly outputs: ReadonlyMap<string, Tensor>;
@@ -37,6 +39,12 @@ export interface CpuOptions {
    * of its own — the reference the plan is tested against.
    */
   readonly reuse?: boolean;
+  /**
+   * The memory budget in bytes (none by default: the API and the CLI pass one, src/budget.ts). A
+   * run whose weights, inputs, planned buffers at its dims and largest kernel transient
+   * (transients.ts) need more is refused with TFM6003 before anything is allocated.
+   */
+  readonly maxMemory?: number;
 }
 
 export class CpuProgram {
@@ -52,9 +60,13 @@ export class CpuProgram {
   readonly plan: MemoryPlan;
 
   private readonly reuseBuffers: boolean;
+  private readonly maxMemory: number | undefined;
+  /** Bytes held from load on: the load-time values a run reads and the laid-out matmul weights. */
+  private readonly heldBytes: number;
 
   constructor(readonly graph: Graph, weights: ReadonlyMap<string, Tensor>, private readonly kernels: Kernels = defaultKernels, opts: CpuOptions = {}) {
     this.reuseBuffers = opts.reuse !== false;
+    this.maxMemory = opts.maxMemory;
     this.schedule = opts.fuse === false ? unfused(graph) : schedule(graph);
     this.atLoad = this.schedule.atLoad;
     for (const node of graph.nodes) {
@@ -69,6 +81,7 @@ export class CpuProgram {
         } catch (e) {
           // A load-time computation that fails (a constant index out of range) is the user's error, as at run time.
           if (e instanceof KernelError) throw new RunError("TFM6001", `${e.message} (IR node %${node.id}, computed when the weights are loaded)`, node.site);
+          if (isAllocationFailure(e)) throw allocationFailed(undefined, e, node.site);
           throw e;
         }
       }
@@ -96,6 +109,7 @@ export class CpuProgram {
     }
     for (const id of [...this.fixed.keys()]) if (!read.has(id)) this.fixed.delete(id);
     this.plan = planMemory(this.schedule);
+    this.heldBytes = distinctBytes([...this.fixed.values(), ...this.transB.values()]);
   }
 
   run(inputs: ReadonlyMap<string, Tensor>, opts: { profile?: boolean } = {}): RunResult {
@@ -106,14 +120,16 @@ export class CpuProgram {
     // The memory plan's buffers at this call's dims: every kernel output is a view of its buffer
     // (an output written in place shares its input's). Fresh each call: the outputs handed to the
     // caller are views of them.
-    const memory = bufferBytes(this.plan, symbols).map((bytes) => new ArrayBuffer(bytes));
+    const sizes = bufferBytes(this.plan, symbols);
+    this.checkMemory(inputs, sizes, symbols);
+    const memory = sizes.map((bytes) => allocate(bytes, () => new ArrayBuffer(bytes)));
     const planned = (n: Node): Tensor => {
       const b = this.reuseBuffers ? this.plan.bufferOf(n.id) : undefined;
       const dtype = runtimeDType[n.dtype];
       const shape = this.shape(n, symbols);
       // A value nothing reads (a dead node of a graph run as built) has no buffer: it gets its own,
       // as every value does without reuse.
-      return { dtype, shape, data: b === undefined ? arrayFor(dtype, numel(shape)) : viewOf(dtype, memory[b]!, numel(shape)) } as Tensor;
+      return { dtype, shape, data: b === undefined ? allocate(numel(shape) * (dtype === "bool" ? 1 : 4), () => arrayFor(dtype, numel(shape))) : viewOf(dtype, memory[b]!, numel(shape)) } as Tensor;
     };
     /** A value computed elsewhere (a constant, a view, a small fused kernel) put into its buffer. */
     const store = (n: Node, v: Tensor): Tensor => {
@@ -149,6 +165,7 @@ export class CpuProgram {
         }
       } catch (e) {
         if (e instanceof KernelError) throw new RunError("TFM6001", `${e.message} (IR node %${k.anchor ?? k.nodes.at(-1)})`, site);
+        if (isAllocationFailure(e)) throw allocationFailed(transientBytes(k, this.graph, (n) => this.shape(n, symbols)), e, site);
         throw e;
       }
       if (profile) {
@@ -159,6 +176,21 @@ export class CpuProgram {
     }
     const outputs = new Map(this.graph.outputs.map((o) => [o.name, get(o.node)]));
     return { outputs, symbols, ...(profile ? { profile } : {}) };
+  }
+
+  /**
+   * TFM6003 when this call would need more than the budget: what is held (load-time values, the
+   * inputs), the planned buffers at the call's dims, and the largest transient a kernel makes.
+   */
+  private checkMemory(inputs: ReadonlyMap<string, Tensor>, sizes: readonly number[], symbols: ReadonlyMap<string, number>): void {
+    if (this.maxMemory === undefined) return;
+    const held = this.heldBytes + distinctBytes([...inputs.values()]);
+    const planned = sizes.reduce((a, b) => a + b, 0);
+    const { bytes: transient, kernel: at } = largestTransient(this.schedule, (n) => this.shape(n, symbols));
+    const dims = [...symbols].map(([k, v]) => `${k}=${v}`).join(", ");
+    const site = at && this.graph.nodes[at.anchor ?? at.nodes.at(-1)!]!.site;
+    const parts = `weights and inputs ${showBytes(held)}, the memory plan's ${sizes.length} buffer${sizes.length === 1 ? "" : "s"} ${showBytes(planned)}, the largest kernel transient ${showBytes(transient)}${at ? ` in kernel k${at.id} (${at.kind})` : ""}`;
+    checkBudget(held + planned + transient, this.maxMemory, `the run${dims ? ` at ${dims}` : ""}`, parts, planned >= transient ? undefined : site);
   }
 
   /** A fused kernel evaluated node by node on whole tensors (for domains too small to tile). */
@@ -177,5 +209,32 @@ export class CpuProgram {
   private evaluate(node: Node, get: (i: number) => Tensor, symbols: ReadonlyMap<string, number>, out?: Tensor): Tensor {
     const dim = (d: Dim) => dimValue(d, symbols);
     return semantics[node.op]({ node, k: this.kernels, x: node.inputs.map(get), dtype: runtimeDType[node.dtype], out, dim, transB: this.transB.get(node.id) });
+  }
+}
+
+/** Bytes of the distinct buffers under these tensors (views of one buffer counted once). */
+function distinctBytes(ts: readonly Tensor[]): number {
+  const seen = new Set<ArrayBufferLike>();
+  let total = 0;
+  for (const t of ts) {
+    if (seen.has(t.data.buffer)) continue;
+    seen.add(t.data.buffer);
+    total += t.data.buffer.byteLength;
+  }
+  return total;
+}
+
+/** V8 refusing an allocation: "Array buffer allocation failed", "Invalid typed array length: …", "Invalid array buffer length". */
+function isAllocationFailure(e: unknown): e is RangeError {
+  return e instanceof RangeError && /allocation failed|invalid typed array length|invalid array buffer length/i.test(e.message);
+}
+
+/** `make()`, with V8's refusal to allocate (`bytes` of them) as TFM6003. */
+function allocate<T>(bytes: number, make: () => T): T {
+  try {
+    return make();
+  } catch (e) {
+    if (isAllocationFailure(e)) throw allocationFailed(bytes, e);
+    throw e;
   }
 }

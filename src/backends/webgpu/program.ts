@@ -5,6 +5,7 @@
 // the symbolic dims by the backends' shared code (../shared/inputs.ts), fills the sizes uniform,
 // runs every kernel and reads back the outputs. Failures a CPU run would report are RunErrors with
 // the CPU's code and message (TFM6001 an index out of range or an empty reduction, TFM6002 bad inputs).
+import { showBytes } from "../shared/budget.js";
 import { evalDim, showDim } from "../../core/dim.js";
 import type { Graph } from "../../ir/graph.js";
 import { schedule } from "../../schedule/fuse.js";
@@ -136,7 +137,7 @@ export class WebGpuProgram {
         if (b.kind === "err") continue;
         const bytes = elements(b.node) * 4;
         const max = Math.min(this.limits.maxStorageBufferBindingSize, this.limits.maxBufferSize);
-        if (bytes > max) throw new WebGpuError("TFM7001", `a value of shape ${showShape(shapeOf(b.node))} (${bytes} bytes) is larger than the device's storage buffers (${max} bytes)`);
+        if (bytes > max) throw new WebGpuError("TFM7001", `a value of shape ${showShape(shapeOf(b.node))} needs ${showBytes(bytes)}, over the device's largest storage buffer of ${showBytes(max)} (maxStorageBufferBindingSize, maxBufferSize); refused before allocating it`);
       }
     }
     const grids = p.kernels.map((k) => {

@@ -1,0 +1,170 @@
+// The memory budget (TFM6003, src/backends/shared/budget.ts, src/budget.ts): the cases of issue 15 §2
+// and §5 are refused with a code, no stack trace, before anything large is allocated — each run as a
+// child process whose peak RSS must stay far below what the refused run would have needed (and below
+// its budget). A memory bound, not a timing.
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { parseSize } from "../../src/backends/shared/budget.js";
+import { createBundle } from "../../src/bundle/api.js";
+import { cpuEngine } from "../../src/bundle/engine-cpu.js";
+import { modelData } from "../../src/bundle/model-data.js";
+import { TfmError } from "../../src/bundle/errors.js";
+import { compile } from "../../src/index.js";
+
+const dir = mkdtempSync(join(tmpdir(), "tfm-budget-"));
+/** Peak RSS a refused run may reach: Node, tsx and the compiler, nothing of the refused sizes (1 GiB and more). */
+const RSS_LIMIT_KIB = 400 * 1024;
+
+function tfm(...argv: string[]): { status: number | null; stdout: string; stderr: string; rssKiB: number } {
+  const r = spawnSync(process.execPath, ["--import", "tsx", "test/cli/budget-child.ts", ...argv], { encoding: "utf8" });
+  const m = /\nmaxrss-kib (\d+)\n$/.exec(r.stdout);
+  if (!m) throw new Error(`the child printed no maxrss line: status ${r.status}\n${r.stdout}\n${r.stderr}`);
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr, rssKiB: Number(m[1]) };
+}
+
+function file(name: string, text: string | Uint8Array): string {
+  const p = join(dir, name);
+  writeFileSync(p, text);
+  return p;
+}
+
+/** A .npy header for `shape` (f32 or i32) followed by `data`. */
+function npy(shape: readonly number[], descr: "<f4" | "<i4", data: Uint8Array = new Uint8Array(0)): Uint8Array {
+  let h = `{'descr': '${descr}', 'fortran_order': False, 'shape': (${shape.join(", ")}${shape.length === 1 ? "," : ""}), }`;
+  h += " ".repeat(63 - ((h.length + 10) % 64)) + "\n";
+  const head = new Uint8Array(10 + h.length);
+  head.set([0x93, ...new TextEncoder().encode("NUMPY"), 1, 0, h.length & 255, h.length >> 8]);
+  head.set(new TextEncoder().encode(h), 10);
+  const out = new Uint8Array(head.length + data.length);
+  out.set(head);
+  out.set(data, head.length);
+  return out;
+}
+
+function expectRefused(r: ReturnType<typeof tfm>, message: RegExp): void {
+  console.log(`refused: peak RSS ${(r.rssKiB / 1024).toFixed(0)} MiB — ${/error\[TFM\d+\]: (.{0,90})/.exec(r.stderr)?.[1] ?? r.stderr.slice(0, 90)}`);
+  expect(r.stderr).toMatch(/error\[TFM6003\]/);
+  expect(r.stderr).toMatch(message);
+  expect(r.stderr).not.toMatch(/\n\s+at .*\(|RangeError|Array buffer allocation failed|Invalid typed array length/);
+  expect(r.status).toBe(1);
+  expect(r.rssKiB).toBeLessThan(RSS_LIMIT_KIB);
+}
+
+const big = file("big.tfm", "model Big {\n  input x: f32[2]\n  param w: f32[65536, 65535]\n  output y = sum(w, -1)\n  output z = x\n}\n");
+
+describe("the memory budget: refused before allocating (TFM6003), peak RSS low", { timeout: 120_000 }, () => {
+  it("a 16 GiB weight with --random-weights", () => {
+    const r = tfm("run", big, "--random-weights", "--input", "x=[1, 2]", "--max-memory", "4G");
+    expectRefused(r, /loading the weights needs 17,179,607,040 bytes \(16\.0 GiB\) of memory \(1 weight; the largest, `w` f32\[65536, 65535\], 17,179,607,040 bytes \(16\.0 GiB\)\), over the memory budget of 4,294,967,296 bytes \(4\.0 GiB\)/);
+    expect(r.stderr).toContain("big.tfm:1:7: error[TFM6003]");
+  });
+
+  it("a 16 GiB weight with init-weights: the file size and the budget checked before any value is generated", () => {
+    const out = join(dir, "w.safetensors");
+    const r = tfm("init-weights", big, "--seed", "0", "-o", out);
+    expect(r.stderr).toMatch(/error\[TFM5017\]: the file would be about 17,179,607,\d+ bytes \(16\.0 GiB\), more than one buffer can hold .*: nothing was generated/);
+    expect(r.status).toBe(1);
+    expect(r.rssKiB).toBeLessThan(RSS_LIMIT_KIB);
+    expect(existsSync(out)).toBe(false);
+    // Under the file limit but over the budget: TFM6003.
+    const mid = file("mid.tfm", "model Mid {\n  input x: f32[2]\n  param w: f32[16384, 16384]\n  output y = x\n}\n");
+    const m = tfm("init-weights", mid, "--seed", "0", "-o", out, "--max-memory", "512M");
+    expectRefused(m, /generating the weights needs [\d,]+ bytes \(3\.0 GiB\) of memory .* over the memory budget of 536,870,912 bytes \(512\.0 MiB\)/);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it("a weight of 2^52 elements (within the 2^53 limit): TFM6003, not 'Invalid typed array length'", () => {
+    const huge = file("huge.tfm", "model H {\n  input x: f32[2]\n  param w: f32[67108864, 67108864]\n  output y = x\n}\n");
+    expectRefused(tfm("run", huge, "--random-weights", "--input", "x=[1, 2]"), /loading the weights needs 1\.801e\+16 bytes \(16\.0 PiB\)/);
+  });
+
+  it("an input whose memory plan is 13.4 GiB", () => {
+    const plan = file("plan.tfm", "model P {\n  input x: f32[n]\n  output y = reshape(x, [n, 1]) * reshape(x, [1, n])\n}\n");
+    const x = file("x60k.npy", npy([60000], "<f4", new Uint8Array(240000)));
+    expectRefused(tfm("run", plan, "--random-weights", "--input", `x=${x}`, "--max-memory", "2G"), /the run at n=60000 needs 14,400,240,000 bytes \(13\.4 GiB\) of memory \(weights and inputs 240,000 bytes .*, the memory plan's 1 buffer 14,400,000,000 bytes \(13\.4 GiB\)/);
+  });
+
+  it("an 88-byte .npy of shape (0, 1000000000) summed over axis 0 (a 4 GB output)", () => {
+    const s = file("s.tfm", "model S {\n  input x: f32[a, b]\n  output y = sum(x, 0)\n}\n");
+    const z = file("z.npy", npy([0, 1000000000], "<f4"));
+    expectRefused(tfm("run", s, "--random-weights", "--input", `x=${z}`, "--max-memory", "1G"), /the run at a=0, b=1000000000 needs [\d,]+ bytes .* the memory plan's 1 buffer 4,000,000,000 bytes \(3\.7 GiB\)/);
+  });
+
+  it("a 50,000-token prompt to a tiny GPT: the [seq, seq] causal mask is counted", () => {
+    const ids = new Uint8Array(50000 * 4);
+    const v = new DataView(ids.buffer);
+    for (let i = 0; i < 50000; i++) v.setInt32(4 * i, i % 10, true);
+    const p = file("ids.npy", npy([1, 50000], "<i4", ids));
+    const set = ["--set", "vocab_size=10", "--set", "n_positions=50000", "--set", "n_embd=8", "--set", "n_layer=1", "--set", "n_head=2"];
+    const r = tfm("run", "models/gpt2.tfm", ...set, "--random-weights", "--input", `input_ids=${p}`, "--max-memory", "1G");
+    // The plan's buffers are 9.6 MB; the mask, absorbed by the attention kernel and computed whole, is 2.5 GB.
+    expectRefused(r, /the run at batch=1, seq=50000 needs [\d,]+ bytes \(2\.4 GiB\) of memory .*the memory plan's 3 buffers 9,600,000 bytes .*the largest kernel transient [\d,]+ bytes \(2\.4 GiB\) in kernel k\d+ \(attention\)/);
+    expect(r.stderr).toContain("scaled_dot_product_attention(");
+  });
+
+  it("tfm ir --report shows the CPU transients beside the plan: the causal mask at seq 70,000", () => {
+    const set = ["--set", "vocab_size=10", "--set", "n_positions=70000", "--set", "n_embd=8", "--set", "n_layer=1", "--set", "n_head=2"];
+    const r = tfm("ir", "models/gpt2.tfm", ...set, "--report", "--dims", "seq=70000");
+    expect(r.status).toBe(0);
+    // The plan's arena is 13.4 MB; the attention kernel's whole [seq, seq] mask is 4.9 GB of the transients.
+    expect(r.stdout).toMatch(/\n {2}arena {15}13,440,000 bytes/);
+    expect(r.stdout).toMatch(/\n {2}CPU transients {6}5,0\d\d,\d{3},\d{3} bytes \(\d+\.\d MiB\) the largest kernel's, k\d+ attention/);
+  });
+
+  it("runs that fit the budget still run", () => {
+    const r = tfm("run", "models/gpt2.tfm", "--set", "vocab_size=10", "--set", "n_positions=64", "--set", "n_embd=8", "--set", "n_layer=1", "--set", "n_head=2", "--random-weights", "--input", "input_ids=[[1, 2, 3]]", "--max-memory", "64M");
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain("output logits: f32[1, 3, 10]");
+  });
+
+  it("--max-memory takes bytes, K, M, G, T; anything else is a usage error (exit 2)", () => {
+    expect([parseSize("512M"), parseSize("4G"), parseSize("1000000"), parseSize("1.5GiB"), parseSize("2kb")]).toEqual([512 * 2 ** 20, 4 * 2 ** 30, 1e6, 1.5 * 2 ** 30, 2048]);
+    for (const bad of ["", "4x", "-1", "0", "G"]) expect(parseSize(bad)).toHaveProperty("error");
+    const r = tfm("run", big, "--random-weights", "--input", "x=[1, 2]", "--max-memory", "4x");
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain("--max-memory: a memory size is a number of bytes");
+  });
+});
+
+describe("the memory budget in the API and in bundles", () => {
+  it("load({ maxMemory }) refuses weights over it before generating them, with a TfmError and its diagnostics", async () => {
+    const model = compile("model Big {\n  input x: f32[2]\n  param w: f32[65536, 65535]\n  output y = x\n}\n", { file: "big.tfm" });
+    const e = await model.load({ random: true }, { maxMemory: "1G" }).catch((e: unknown) => e);
+    expect(e).toBeInstanceOf(TfmError);
+    expect((e as TfmError).code).toBe("TFM6003");
+    expect((e as TfmError).diagnostics?.[0]?.message).toContain("over the memory budget of 1,073,741,824 bytes (1.0 GiB)");
+    await expect(model.load({ random: true }, { maxMemory: -3 })).rejects.toMatchObject({ code: "TFM6003" });
+  });
+
+  it("a session's run over maxMemory rejects with TFM6003 before allocating", async () => {
+    const model = compile("model P {\n  input x: f32[n]\n  output y = reshape(x, [n, 1]) * reshape(x, [1, n])\n}\n", { file: "p.tfm" });
+    const s = await model.load({ random: true }, { maxMemory: 1 << 20 });
+    await expect(s.run({ x: { data: new Float32Array(100), shape: [100] } })).resolves.toBeDefined();
+    await expect(s.run({ x: { data: new Float32Array(60000), shape: [60000] } })).rejects.toMatchObject({ code: "TFM6003" });
+  });
+
+  it("a bundle's load({ maxMemory }) refuses weights over it before reading the checkpoint", async () => {
+    const model = compile("model Big {\n  input x: f32[2]\n  param w: f32[65536, 65535]\n  output y = x\n}\n", { file: "big.tfm" });
+    const bundle = createBundle(modelData(model, "cpu"), cpuEngine);
+    // The bytes are not a checkpoint at all: the budget is checked first.
+    const e = await bundle.load(new Uint8Array(8), { maxMemory: 2 ** 30 }).catch((e: unknown) => e);
+    expect(e).toBeInstanceOf(TfmError);
+    expect((e as TfmError).code).toBe("TFM6003");
+    expect((e as TfmError).message).toContain("loading the weights needs 17,179,607,040 bytes (16.0 GiB) of memory (1 weight), over the memory budget of 1,073,741,824 bytes (1.0 GiB)");
+    await expect(bundle.load(new Uint8Array(8), { maxMemory: 0.5 })).rejects.toMatchObject({ code: "TFM6003" });
+  });
+
+  it("the bundle's CPU engine: TFM6003 as a TfmError with its code", async () => {
+    const model = compile("model P {\n  input x: f32[n]\n  output y = reshape(x, [n, 1]) * reshape(x, [1, n])\n}\n", { file: "p.tfm" });
+    const engine = await cpuEngine(model.graph!, new Map(), { maxMemory: 1 << 20 });
+    const e = await Promise.resolve()
+      .then(() => engine.run(new Map([["x", { dtype: "f32", shape: [60000], data: new Float32Array(60000) }]])))
+      .catch((e: unknown) => e);
+    expect(e).toBeInstanceOf(TfmError);
+    expect((e as TfmError).code).toBe("TFM6003");
+  });
+});
