@@ -98,7 +98,7 @@ describe("the memory budget: refused before allocating (TFM6003), peak RSS low",
     const v = new DataView(ids.buffer);
     for (let i = 0; i < 50000; i++) v.setInt32(4 * i, i % 10, true);
     const p = file("ids.npy", npy([1, 50000], "<i4", ids));
-    const set = ["--set", "vocab_size=10", "--set", "n_positions=50000", "--set", "n_embd=8", "--set", "n_layer=1", "--set", "n_head=2"];
+    const set = ["--set", "vocab_size=10", "--set", "n_positions=50000", "--set", "n_embd=8", "--set", "n_layer=1", "--set", "n_head=2", "--set", "use_cache=false"];
     const r = tfm("run", "models/gpt2.tfm", ...set, "--random-weights", "--input", `input_ids=${p}`, "--max-memory", "1G");
     // The plan's buffers are 9.6 MB; the mask, absorbed by the attention kernel and computed whole, is 2.5 GB.
     expectRefused(r, /the run at batch=1, seq=50000 needs [\d,]+ bytes \(2\.4 GiB\) of memory .*the memory plan's 3 buffers 9,600,000 bytes .*the largest kernel transient [\d,]+ bytes \(2\.4 GiB\) in kernel k\d+ \(attention\)/);
@@ -106,7 +106,7 @@ describe("the memory budget: refused before allocating (TFM6003), peak RSS low",
   });
 
   it("tfm ir --report shows the CPU transients beside the plan: the causal mask at seq 70,000", () => {
-    const set = ["--set", "vocab_size=10", "--set", "n_positions=70000", "--set", "n_embd=8", "--set", "n_layer=1", "--set", "n_head=2"];
+    const set = ["--set", "vocab_size=10", "--set", "n_positions=70000", "--set", "n_embd=8", "--set", "n_layer=1", "--set", "n_head=2", "--set", "use_cache=false"];
     const r = tfm("ir", "models/gpt2.tfm", ...set, "--report", "--dims", "seq=70000");
     expect(r.status).toBe(0);
     // The plan's arena is 13.4 MB; the attention kernel's whole [seq, seq] mask is 4.9 GB of the transients.

@@ -11,7 +11,7 @@ async function tfm(...argv: string[]) {
 
 describe("tfm ir --report: memory", () => {
   it("plans the fused schedule's buffers at batch=1, seq=128 by default", async () => {
-    const r = await tfm("ir", "models/gpt2.tfm", "--report");
+    const r = await tfm("ir", "models/gpt2.tfm", "--set", "use_cache=false", "--report");
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/\nmemory plan at batch=1, seq=128: 65 kernels write \d+ values into \d+ buffers, \d+ of them in place\n/);
     expect(r.out).toContain("  peak activations    26,124,800 bytes (24.9 MiB)");
@@ -20,18 +20,18 @@ describe("tfm ir --report: memory", () => {
   });
 
   it("evaluates at --dims (comma-separated or repeated)", async () => {
-    const r = await tfm("ir", "models/gpt2.tfm", "--report", "--dims", "batch=2,seq=64");
+    const r = await tfm("ir", "models/gpt2.tfm", "--set", "use_cache=false", "--report", "--dims", "batch=2,seq=64");
     expect(r.out).toContain("memory plan at batch=2, seq=64:");
     expect(r.out).toContain(`  peak activations    ${(204100 * 2 * 64).toLocaleString("en-US")} bytes`);
-    expect((await tfm("ir", "models/gpt2.tfm", "--report", "--dims", "batch=2", "--dims", "seq=64")).out).toBe(r.out);
-    expect((await tfm("ir", "models/gpt2.tfm", "--report", "--dims", "seq=1024")).out).toContain("memory plan at batch=1, seq=1024:");
+    expect((await tfm("ir", "models/gpt2.tfm", "--set", "use_cache=false", "--report", "--dims", "batch=2", "--dims", "seq=64")).out).toBe(r.out);
+    expect((await tfm("ir", "models/gpt2.tfm", "--set", "use_cache=false", "--report", "--dims", "seq=1024")).out).toContain("memory plan at batch=1, seq=1024:");
   });
 
   it("rejects a malformed --dims or a dim the model does not have, exit 2", async () => {
-    const bad = await tfm("ir", "models/gpt2.tfm", "--report", "--dims", "seq=0");
+    const bad = await tfm("ir", "models/gpt2.tfm", "--set", "use_cache=false", "--report", "--dims", "seq=0");
     expect(bad.code).toBe(2);
     expect(bad.err).toBe("tfm: --dims expects name=n with n ≥ 1, separated by commas (batch=1,seq=128), got `seq=0`\n");
-    const unknown = await tfm("ir", "models/gpt2.tfm", "--report", "--dims", "tokens=3");
+    const unknown = await tfm("ir", "models/gpt2.tfm", "--set", "use_cache=false", "--report", "--dims", "tokens=3");
     expect(unknown.code).toBe(2);
     expect(unknown.err).toBe("tfm: --dims: the model has no dim `tokens`; its dims are batch, seq\n");
   });

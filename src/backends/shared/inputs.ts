@@ -31,8 +31,6 @@ export function bindInputs(g: Graph, inputs: ReadonlyMap<string, Tensor>): Map<s
       else if (known !== t.shape[k]) throw new RunError("TFM6002", `input \`${port.name}\` has shape ${showShape(t.shape)}: dim ${k} should be ${showDim(d)} = ${known}`);
     });
   }
-  // `past`, the positions the model's state holds, is bound by the states' shapes; a model without state has none.
-  if (!symbols.has("past")) symbols.set("past", 0);
   for (const [name, d, size] of later) {
     if (evalDim(d, symbols) !== size) throw new RunError("TFM6002", `input \`${name}\`: a dim of size ${size} should be ${showDim(d)} = ${evalDim(d, symbols)}`);
   }
