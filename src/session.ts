@@ -15,17 +15,25 @@ import { diag, type Diagnostic } from "./diag/diagnostic.js";
 import type { Span } from "./diag/span.js";
 import type { Graph } from "./ir/graph.js";
 import { bindCheckpoint } from "./runtime/bind.js";
-import { fileErrorDiagnostic, readFileBytes } from "./runtime/files.js";
+import { configDifferences } from "./runtime/config.js";
+import { fileErrorDiagnostic } from "./runtime/files.js";
+import { locateCheckpoint, openCheckpoint } from "./runtime/folder.js";
+import { adaptNames } from "./runtime/rename.js";
 import { checkSeed, randomWeights } from "./runtime/init.js";
 import { WeightFileError } from "./weights/errors.js";
 import { checkWeightsBudget, memoryBudget } from "./budget.js";
+import type { SafetensorsFile } from "./weights/safetensors.js";
 import type { CompiledModel } from "./compile.js";
 import { capacityOf, checkTokens, Decoder, decoderInfo, emptyStates, promptRows, type GenerateOptions } from "./generate/decoder.js";
 
 export type { GenerateOptions } from "./generate/decoder.js";
 
-/** A safetensors checkpoint (a path or file: URL in Node, an http(s) URL, or its bytes), or deterministic random weights. */
-export type WeightsInput = string | URL | ArrayBuffer | ArrayBufferView | { readonly random: true; readonly seed?: number };
+/**
+ * A safetensors checkpoint (a path or file: URL in Node, an http(s) URL, or its bytes), or deterministic
+ * random weights. A path may name a Hugging Face folder (`model.safetensors`, or
+ * `model.safetensors.index.json` and its shards) or an index file; several paths are shards, merged.
+ */
+export type WeightsInput = string | readonly string[] | URL | ArrayBuffer | ArrayBufferView | { readonly random: true; readonly seed?: number };
 
 export interface LoadOptions {
   /** Where the kernels run (default "cpu"). */
@@ -42,6 +50,13 @@ export interface LoadOptions {
    * generated) and, on the CPU, each run (src/backends/cpu/transients.ts) that need more are refused with TFM6003.
    */
   readonly maxMemory?: number | string;
+  /** Checkpoint names: prefixes removed from the names that carry them, then one put before every name. */
+  readonly stripPrefix?: readonly string[];
+  readonly addPrefix?: string;
+  /** Told what loading adapted (a prefix stripped, a tied copy dropped, config.json values that differ), one line each. */
+  readonly onNote?: (message: string) => void;
+  /** A folder's config.json is compared with the compiled parameters, differences told to onNote (default true). */
+  readonly checkConfig?: boolean;
 }
 
 /** Nested arrays of elements, row-major: `[[1, 2, 3]]`. */
@@ -212,12 +227,18 @@ async function bind(model: CompiledModel, source: WeightsInput, options: LoadOpt
     checkSeed(seed);
     return randomWeights(instance.weights, seed);
   }
-  let bytes: Uint8Array;
+  let file: Uint8Array | SafetensorsFile;
   let name: string;
-  if (typeof source === "string" && !/^[a-z][a-z0-9+.-]+:/i.test(source)) {
-    [bytes, name] = [readFileBytes(source, options.onProgress), source];
-  } else ({ bytes, name } = await readWeights(source));
-  const bound = bindCheckpoint(instance.weights, bytes, instance.ignored, { path: name, at });
+  if (Array.isArray(source) || (typeof source === "string" && !/^[a-z][a-z0-9+.-]+:/i.test(source))) {
+    // Paths: by range, headers first (src/runtime/folder.ts), names adapted (src/runtime/rename.ts).
+    const located = locateCheckpoint(typeof source === "string" ? [source] : (source as readonly string[]));
+    name = located.name;
+    if (located.config && options.checkConfig !== false) configDifferences(located.config, instance.model.hparams).forEach((n) => options.onNote?.(n));
+    const adapted = adaptNames(new Set(instance.weights.map((w) => w.name)), openCheckpoint(located.files), { ...(options.stripPrefix ? { stripPrefix: options.stripPrefix } : {}), ...(options.addPrefix !== undefined ? { addPrefix: options.addPrefix } : {}) });
+    adapted.notes.forEach((n) => options.onNote?.(n));
+    file = adapted.file;
+  } else ({ bytes: file, name } = await readWeights(source as Parameters<typeof readWeights>[0]));
+  const bound = bindCheckpoint(instance.weights, file, instance.ignored, { path: name, at, ...(options.onProgress ? { onProgress: options.onProgress } : {}) });
   if (!bound.tensors) throw failed(bound.diagnostics);
   return bound.tensors;
 }

@@ -6,7 +6,9 @@ import { SingleBar } from "cli-progress";
 import { showValue } from "../check/shapes/value.js";
 import { diag, hasErrors, sortDiagnostics, type Diagnostic } from "../diag/diagnostic.js";
 import { compile, renderDiagnostics, TfmError, type Session, type TensorOut } from "../index.js";
+import { configSettings, type ConfigSettings } from "../runtime/config.js";
 import { fileErrorDiagnostic } from "../runtime/files.js";
+import { locateCheckpoint } from "../runtime/folder.js";
 import { parseSeed } from "../runtime/init.js";
 import { loadInputs, parseInputArg, type InputSpec } from "../runtime/inputs.js";
 import { writeOutputs } from "../runtime/outputs.js";
@@ -17,7 +19,10 @@ import { parseSize } from "../backends/shared/budget.js";
 
 export interface RunOptions {
   readonly set: Map<string, string>;
-  readonly weights?: string;
+  /** Paths: a file, a Hugging Face folder, an index json; several are shards. */
+  readonly weights?: readonly string[];
+  readonly stripPrefix?: readonly string[];
+  readonly addPrefix?: string;
   readonly randomWeights?: boolean;
   readonly seed?: string;
   readonly input: readonly string[];
@@ -34,11 +39,12 @@ export interface RunOptions {
   readonly maxMemory?: string;
 }
 
-/** Files at least this large show a progress bar while loading (on a terminal). */
-const progressFrom = 64 << 20;
+/** A load still going after this long shows a progress bar (on a terminal). */
+const progressAfterMs = 1000;
 
 export function runRun(file: string, opts: RunOptions, out: (s: string) => void, err: (s: string) => void): number | Promise<number> {
-  if (!opts.weights === !opts.randomWeights) throw new UsageError("give exactly one of --weights FILE and --random-weights");
+  const weights = opts.weights ?? [];
+  if (!weights.length === !opts.randomWeights) throw new UsageError("give exactly one of --weights PATH and --random-weights");
   const specs: InputSpec[] = opts.input.map((a) => {
     const s = parseInputArg(a);
     if ("error" in s) throw new UsageError(s.error);
@@ -50,7 +56,8 @@ export function runRun(file: string, opts: RunOptions, out: (s: string) => void,
   const seed = opts.randomWeights ? parseSeed(opts.seed ?? "0") : 0;
   if (typeof seed !== "number") throw new UsageError(seed.error);
   const { text, decodeErrors } = readSource(file);
-  const model = compile(text, { file, settings: opts.set, until: opts.optimize === false ? "none" : "all" });
+  const until = opts.optimize === false ? "none" : "all";
+  let model = compile(text, { file, settings: opts.set, until });
   const fail = (ds: readonly Diagnostic[]) => {
     err(model.render(sortDiagnostics(ds)) + "\n");
     return 1;
@@ -59,6 +66,23 @@ export function runRun(file: string, opts: RunOptions, out: (s: string) => void,
     if (e instanceof TfmError && e.diagnostics) return fail(e.diagnostics);
     throw e;
   };
+  // A folder's config.json sets the parameters it names (--set wins), before the model is compiled for good.
+  if (weights.length && model.checked.instance) {
+    let config: ConfigSettings | undefined;
+    let path: string | undefined;
+    try {
+      path = locateCheckpoint(weights).config;
+      config = path === undefined ? undefined : configSettings(path, new Map([...model.checked.instance.model.hparams].map(([k, v]) => [k, v.kind])), new Set(opts.set.keys()));
+    } catch (e) {
+      if (e instanceof WeightFileError) return fail([fileErrorDiagnostic(e)]);
+      throw e;
+    }
+    if (config && path) {
+      if (config.ignored.length) err(`note: ${path}: ignored ${config.ignored.length} key(s) the model has no parameter for: ${config.ignored.join(", ")}\n`);
+      if (config.overridden.length) err(`note: --set overrides ${path} for ${config.overridden.join(", ")}\n`);
+      if (config.settings.size) model = compile(text, { file, settings: new Map([...config.settings, ...opts.set]), until });
+    }
+  }
   const checked = [...decodeErrors, ...model.diagnostics];
   if (hasErrors(checked)) return fail(checked);
   if (!model.graph || !model.name) return fail([diag(file, "TFM2008", { start: 0, end: 0 }, "the file defines no `model` to run")]);
@@ -70,7 +94,16 @@ export function runRun(file: string, opts: RunOptions, out: (s: string) => void,
 
   const t0 = performance.now();
   return model
-    .load(opts.randomWeights ? { random: true, seed } : opts.weights!, { backend: opts.backend ?? "cpu", fuse: opts.fuse !== false, onProgress: progressBar(err), ...(maxMemory ? { maxMemory } : {}) })
+    .load(opts.randomWeights ? { random: true, seed } : weights, {
+      backend: opts.backend ?? "cpu",
+      fuse: opts.fuse !== false,
+      onProgress: progressBar(err),
+      ...(opts.stripPrefix ? { stripPrefix: opts.stripPrefix } : {}),
+      ...(opts.addPrefix !== undefined ? { addPrefix: opts.addPrefix } : {}),
+      onNote: (n) => err(`note: ${n}\n`),
+      checkConfig: false,
+      ...(maxMemory ? { maxMemory } : {}),
+    })
     .then(async (session) => {
       const t1 = performance.now();
       try {
@@ -113,12 +146,14 @@ export function runRun(file: string, opts: RunOptions, out: (s: string) => void,
   }
 }
 
-/** A progress bar on stderr for large files, when stderr is a terminal. */
+/** A progress bar on stderr for loads that take over a second, when stderr is a terminal. */
 function progressBar(err: (s: string) => void): ((done: number, total: number) => void) | undefined {
   if (!process.stderr.isTTY) return undefined;
   let bar: SingleBar | undefined;
+  let started: number | undefined;
   return (done, total) => {
-    if (total < progressFrom) return;
+    started ??= performance.now();
+    if (!bar && (done >= total || performance.now() - started < progressAfterMs)) return;
     if (!bar) {
       bar = new SingleBar({ format: "loading weights [{bar}] {percentage}% {value}/{total} MiB", hideCursor: true, stream: process.stderr });
       bar.start(Math.ceil(total / 2 ** 20), 0);

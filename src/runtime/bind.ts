@@ -25,6 +25,8 @@ export interface BindOptions {
    * usually the model's name, `{ file: r.file, span: r.model.decl.name.span }`.
    */
   readonly at?: { readonly file: string; readonly span: Span };
+  /** Told the bytes converted so far and the total, after each weight. */
+  readonly onProgress?: (done: number, total: number) => void;
 }
 
 export interface BoundCheckpoint {
@@ -64,9 +66,14 @@ export function bindCheckpoint(
 
   // Everything matched: now convert, one tensor at a time.
   const tensors = new Map<string, Tensor>();
+  const total = weights.reduce((a, w) => a + file.tensors.get(w.name)!.byteLength, 0);
+  let done = 0;
   for (const w of weights) {
     try {
-      tensors.set(w.name, loadWeight(w, file.tensors.get(w.name)!));
+      const e = file.tensors.get(w.name)!;
+      tensors.set(w.name, loadWeight(w, e));
+      done += e.byteLength;
+      opts.onProgress?.(done, total);
     } catch (e) {
       if (!(e instanceof WeightFileError)) throw e;
       diagnostics.push(diag(w.file, e.code, w.decl.span, `cannot load weight ${showName(w.name)} (${declared(w)}) from ${path}: ${e.message}`));

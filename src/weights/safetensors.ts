@@ -2,8 +2,8 @@
 // tensor's dtype, shape and byte range, then the raw little-endian tensor data. The reader checks
 // everything the reference implementation (huggingface/safetensors) checks, before touching data.
 import { Buffer, constants as bufferConstants } from "node:buffer";
-import { decodeArray, encodeArrayInto, readWholeFile } from "./bytes.js";
-import { bf16ArrayToF32, type DType, dtypes, f16ArrayToF32, isDType, type TypedArray } from "./dtypes.js";
+import { decodeArray, encodeArrayInto, hostIsLittleEndian } from "./bytes.js";
+import { arrayFor, bf16ArrayToF32, type DType, dtypes, f16ArrayToF32, isDType, type TypedArray } from "./dtypes.js";
 import { quote, WeightFileError, type WeightErrorDetails } from "./errors.js";
 import { JsonObject, JsonSyntaxError, type JsonValue, nonNegativeInteger, parseJson, showJson } from "./json.js";
 import { elementCount, isWellFormed, maxSafe, prepareTensor, type TensorData } from "./tensor.js";
@@ -24,7 +24,7 @@ export interface TensorEntry {
   /** Where the tensor's data lies in the file, in bytes. */
   readonly byteOffset: number;
   readonly byteLength: number;
-  /** The raw little-endian bytes: a zero-copy view into the file's buffer. */
+  /** The raw little-endian bytes: a zero-copy view into the file's buffer, or (a file read by range) a fresh copy. */
   bytes(): Uint8Array;
   /** A fresh array in the dtype's own array type (bits in a Uint16Array for F16/BF16). */
   decode(): TypedArray;
@@ -49,16 +49,19 @@ class Entry implements TensorEntry {
     readonly numel: number,
     readonly byteOffset: number,
     readonly byteLength: number,
-    private readonly file: Uint8Array,
+    private readonly source: ByteSource,
     private readonly fileName: string | undefined,
   ) {}
 
   bytes(): Uint8Array {
-    return this.file.subarray(this.byteOffset, this.byteOffset + this.byteLength);
+    return this.source.read(this.byteOffset, this.byteLength);
   }
 
   decode(): TypedArray {
-    return decodeArray(this.dtype, this.bytes());
+    const b = this.bytes();
+    // A source that reads into a fresh, aligned buffer hands it over: no second copy.
+    if (this.source.fresh && hostIsLittleEndian && b.byteOffset === 0 && b.byteLength === b.buffer.byteLength) return arrayFor(this.dtype, b.buffer as ArrayBuffer, 0, this.numel);
+    return decodeArray(this.dtype, b);
   }
 
   private details(offset = this.byteOffset): WeightErrorDetails {
@@ -125,8 +128,33 @@ interface RawEntry {
   keyPos: number;
 }
 
+/**
+ * Where a safetensors file's bytes come from: memory (a view), or a file read by range
+ * (src/runtime/files.ts fileSource), so that only the header and the tensor asked for are read.
+ */
+export interface ByteSource {
+  /** The file's size in bytes. */
+  readonly size: number;
+  /** `length` bytes at `offset` (within `size`). */
+  read(offset: number, length: number): Uint8Array;
+  /** `read` returns a fresh buffer of exactly the bytes, which the caller may keep. */
+  readonly fresh?: boolean;
+}
+
+/** Bytes held in memory as a source: reads are zero-copy views. */
+export const memorySource = (bytes: Uint8Array): ByteSource => ({ size: bytes.length, read: (offset, length) => bytes.subarray(offset, offset + length) });
+
 /** Parses a whole safetensors file held in memory. Tensor data stays in `bytes`, viewed lazily. */
 export function readSafetensors(bytes: Uint8Array, file?: string): SafetensorsFile {
+  return parseSafetensors(memorySource(bytes), file);
+}
+
+/**
+ * Parses a safetensors file from a source: the 8-byte length and the header are read and checked
+ * first (the length against the source's size, before anything else is read); tensor data is read
+ * only when a tensor is decoded.
+ */
+export function parseSafetensors(source: ByteSource, file?: string): SafetensorsFile {
   const at = (offset: number, tensor?: string): WeightErrorDetails => {
     const d: WeightErrorDetails = { offset };
     if (file !== undefined) d.file = file;
@@ -134,18 +162,20 @@ export function readSafetensors(bytes: Uint8Array, file?: string): SafetensorsFi
     return d;
   };
 
-  if (bytes.length < 8) {
-    throw new WeightFileError("TFM5001", `file is ${bytes.length} bytes, too short for a safetensors header (at least 8)`, at(0));
+  const size = source.size;
+  if (size < 8) {
+    throw new WeightFileError("TFM5001", `file is ${size} bytes, too short for a safetensors header (at least 8)`, at(0));
   }
-  const n = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
+  const lead = source.read(0, 8);
+  const n = new DataView(lead.buffer, lead.byteOffset, 8).getBigUint64(0, true);
   if (n > BigInt(maxHeaderBytes)) {
     throw new WeightFileError("TFM5002", `header length is ${n} bytes, over the limit of ${maxHeaderBytes} (is this a safetensors file?)`, at(0));
   }
   const headerLen = Number(n);
-  if (headerLen > bytes.length - 8) {
+  if (headerLen > size - 8) {
     throw new WeightFileError(
       "TFM5001",
-      `header length is ${headerLen} bytes but only ${bytes.length - 8} bytes follow; the file is truncated or not a safetensors file`,
+      `header length is ${headerLen} bytes but only ${size - 8} bytes follow; the file is truncated or not a safetensors file`,
       at(0),
     );
   }
@@ -153,7 +183,7 @@ export function readSafetensors(bytes: Uint8Array, file?: string): SafetensorsFi
   let text: string;
   try {
     // ignoreBOM keeps a leading BOM in the text, where the JSON parser rejects it, as the reference does.
-    text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes.subarray(8, 8 + headerLen));
+    text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(source.read(8, headerLen));
   } catch {
     throw new WeightFileError("TFM5003", "header is not valid UTF-8", at(8));
   }
@@ -175,7 +205,7 @@ export function readSafetensors(bytes: Uint8Array, file?: string): SafetensorsFi
   }
 
   const dataStart = 8 + headerLen;
-  const dataSize = BigInt(bytes.length - dataStart);
+  const dataSize = BigInt(size - dataStart);
   const metadata: Record<string, string> = Object.create(null) as Record<string, string>;
   const raw: RawEntry[] = [];
 
@@ -272,14 +302,9 @@ export function readSafetensors(bytes: Uint8Array, file?: string): SafetensorsFi
 
   const tensors = new Map<string, TensorEntry>();
   for (const e of raw) {
-    tensors.set(e.name, new Entry(e.name, e.dtype, e.shape, e.numel, dataStart + Number(e.begin), Number(e.end - e.begin), bytes, file));
+    tensors.set(e.name, new Entry(e.name, e.dtype, e.shape, e.numel, dataStart + Number(e.begin), Number(e.end - e.begin), source, file));
   }
   return { tensors, metadata };
-}
-
-/** Reads and parses a safetensors file; the file is read once into one buffer (at most 2 GiB). */
-export async function readSafetensorsFile(path: string): Promise<SafetensorsFile> {
-  return readSafetensors(await readWholeFile(path), path);
 }
 
 export interface NamedTensor extends TensorData {

@@ -1,7 +1,7 @@
 // Every runtime code in the catalogue (TFM51xx: checkpoints, TFM52xx: inputs and outputs) is
 // produced: one minimal trigger per code. Like the TFM50xx codes (test/unit/weights/codes.test.ts)
 // they come from files and values rather than programs, so they have no example in test/errors/.
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -12,6 +12,8 @@ import { type InputSpec, loadInputs } from "../../../src/runtime/inputs.js";
 import { writeOutputs } from "../../../src/runtime/outputs.js";
 import { checkDrawable, maxGraphNodes } from "../../../src/viz/graph.js";
 import { toMatrix } from "../../../src/viz/tensor.js";
+import { configSettings } from "../../../src/runtime/config.js";
+import { locateCheckpoint, openCheckpoint } from "../../../src/runtime/folder.js";
 import { WeightFileError } from "../../../src/weights/errors.js";
 import { type NamedTensor, writeSafetensors } from "../../../src/weights/safetensors.js";
 import { checked, fullCheckpoint, tiny, weightsOf } from "./helpers.js";
@@ -44,6 +46,21 @@ const triggers: Record<string, () => string[]> = {
   TFM5102: () => bind([...ok, { name: "stray", dtype: "F32", shape: [1], data: new Float32Array(1) }]),
   TFM5103: () => bind(swap({ name: "scale", dtype: "F32", shape: [5], data: new Float32Array(5) })),
   TFM5104: () => bind(swap({ name: "scale", dtype: "BOOL", shape: [4], data: new Uint8Array(4) })),
+  TFM5105: () => {
+    const a = join(dir, "a.safetensors");
+    writeFileSync(a, writeSafetensors(ok));
+    return thrown(() => openCheckpoint([a, a]));
+  },
+  TFM5106: () => {
+    const empty = join(dir, "empty");
+    mkdirSync(empty, { recursive: true });
+    return thrown(() => locateCheckpoint([empty]));
+  },
+  TFM5107: () => {
+    const c = join(dir, "config.json");
+    writeFileSync(c, '{"n": "twelve"}');
+    return thrown(() => configSettings(c, new Map([["n", "int"]]), new Set()));
+  },
   TFM5201: () => inputs(json("ids", "[[1]]"), mask, json("idz", "[[1]]")),
   TFM5202: () => inputs(mask),
   TFM5203: () => inputs(json("ids", "[[1]]"), json("ids", "[[1]]"), mask),
@@ -63,7 +80,7 @@ const triggers: Record<string, () => string[]> = {
     writeFileSync(file, "");
     return thrown(() => writeOutputs(join(file, "sub"), [["y", fromValues("f32", [1], [1])]]));
   },
-  TFM5213: () => thrown(() => checkDrawable({ name: "Big", inputs: [], outputs: [], nodes: Array.from({ length: maxGraphNodes + 1 }, (_, id) => ({ id, op: "const" as const, inputs: [], attrs: { value: 0 }, dtype: "f32" as const, shape: [] })) })),
+  TFM5213: () => thrown(() => checkDrawable({ name: "Big", inputs: [], outputs: [], states: [], nodes: Array.from({ length: maxGraphNodes + 1 }, (_, id) => ({ id, op: "const" as const, inputs: [], attrs: { value: 0 }, dtype: "f32" as const, shape: [] })) })),
   TFM5212: () => thrown(() => toMatrix({ dtype: "F32", shape: [2, 2, 2], data: new Float32Array(8) })),
 };
 

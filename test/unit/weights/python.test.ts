@@ -11,7 +11,8 @@ import { afterAll, describe, expect, it } from "vitest";
 import type { DType, TypedArray } from "../../../src/weights/dtypes.js";
 import { WeightFileError } from "../../../src/weights/errors.js";
 import { readNpy, readNpyFile, writeNpy } from "../../../src/weights/npy.js";
-import { readSafetensorsFile, writeSafetensors } from "../../../src/weights/safetensors.js";
+import { writeSafetensors } from "../../../src/weights/safetensors.js";
+import { readSafetensorsFile } from "../../../src/weights/file-source.js";
 import { allDTypes, contents, nums, sample } from "./helpers.js";
 
 // TFM_PYTHON overrides the interpreter (e.g. a venv, or a missing path to check the CI failure mode).
