@@ -14,7 +14,7 @@ import { schedule, unfused } from "../../schedule/fuse.js";
 import { KernelError } from "../../core/errors.js";
 import { runFused, type FusedContext } from "./fused.js";
 import { bufferBytes, planMemory, type MemoryPlan } from "../../schedule/memory.js";
-import { defaultKernels, type Kernels } from "./kernels/index.js";
+import { defaultKernels, markResident, type Kernels } from "./kernels/index.js";
 import { arrayFor, numel, runtimeDType, type Tensor, viewOf } from "../../core/tensor.js";
 import { RunError } from "../shared/errors.js";
 import { bindInputs, checkSizes, dimValue } from "../shared/inputs.js";
@@ -95,6 +95,8 @@ export class CpuProgram {
       const src = b.op === "permute" && b.attrs.perm?.[0] === 1 && this.fixed.has(b.inputs[0]!) ? this.fixed.get(b.inputs[0]!)! : undefined;
       this.transB.set(node.id, src ?? kernels.permute(this.fixed.get(b.id)!, [1, 0]));
     }
+    // What is fixed at load is never written again: a GEMM may keep its copy (src/backends/cpu/kernels/wasm/gemm.ts).
+    for (const t of [...this.fixed.values(), ...this.transB.values()]) if (t.dtype === "f32") markResident(t.data);
     // Keep only the load-time values a run reads: the rest (weights that were concatenated,
     // transposed or otherwise folded at load) can be freed once the caller drops its map.
     const owner = (id: number) => this.schedule.aliases.get(id) ?? id;

@@ -96,5 +96,5 @@ export { KernelError } from "../../../core/errors.js";
 export { erf } from "./erf.js";
 export { broadcastShapes } from "./broadcast.js";
 export { gemmNT, releaseMatmulScratch } from "./matmul.js";
-export { gemmNTWasm, releaseWasmGemm, wasmGemmAvailable } from "./wasm/gemm.js";
+export { gemmNTWasm, markResident, releaseWasmGemm, wasmGemmAvailable } from "./wasm/gemm.js";
 export { binary, unary, cast, where, matmul, matmulTransB, reduce, reshape, permute, slice, concat, gather, expand, arange, softmaxLastAxis };

@@ -10,7 +10,10 @@
 // Tiles: R×C elements at a time (R rows of A, C rows of Bt, R·C f32x4 accumulators); edges use
 // R×1, 1×C1 and 1×1 tiles built by the same generator. Bt is walked in panels of NB rows so a
 // panel stays in cache while all of A's rows pass over it. Operands are copied into the module's
-// memory per call (A, Bt, C at 16-byte-aligned offsets); memory grows on demand and is kept.
+// memory per call (A, Bt, C at 16-byte-aligned offsets); memory grows on demand and is kept. A Bt
+// the CPU program marked resident (a weight: never written after load) is copied once, into a
+// region at the start of memory (up to 1 GiB), and read from there by every later call — decoding
+// one token reads every weight, so copying them per call cost more than the products.
 import { gemmNT, type GemmNT } from "../matmul.js";
 import { Body, F32, I32, moduleBytes, Op, V128, type Func } from "./emit.js";
 
@@ -154,9 +157,42 @@ const PAGE = 65536;
 const MAX_BYTES = 2 ** 31;
 const align16 = (x: number) => (x + 15) & ~15;
 
+/** Arrays never written after they are marked (weights): their copies in wasm memory are kept. */
+const residentCandidates = new WeakSet<Float32Array>();
+/** Where each resident operand lives: by array, then by `offset:length`. */
+let placed = new WeakMap<Float32Array, Map<string, number>>();
+/** The end of the resident region (the per-call scratch starts here). */
+let residentEnd = 0;
+const RESIDENT_MAX = 2 ** 30;
+
+/** Marks `a` as never written again, so a GEMM may keep its copy in wasm memory for later calls. */
+export function markResident(a: Float32Array): void {
+  residentCandidates.add(a);
+}
+
 /** Drops the module instance and its memory (a later call makes a fresh one). */
 export function releaseWasmGemm(): void {
   inst = undefined;
+  placed = new WeakMap();
+  residentEnd = 0;
+}
+
+/** The byte offset of Bt's copy in wasm memory if it is (or now becomes) resident; undefined otherwise. */
+function resident(Bt: Float32Array, bOff: number, length: number, mem: WebAssembly.Memory): number | undefined {
+  if (!residentCandidates.has(Bt)) return undefined;
+  const key = `${bOff}:${length}`;
+  const known = placed.get(Bt)?.get(key);
+  if (known !== undefined) return known;
+  const bytes = align16(length * 4);
+  if (residentEnd + bytes > RESIDENT_MAX) return undefined;
+  const ptr = residentEnd;
+  if (mem.buffer.byteLength < ptr + bytes) mem.grow(Math.ceil((ptr + bytes - mem.buffer.byteLength) / PAGE));
+  new Float32Array(mem.buffer, ptr, length).set(Bt.subarray(bOff, bOff + length));
+  residentEnd = ptr + bytes;
+  let m = placed.get(Bt);
+  if (!m) placed.set(Bt, (m = new Map()));
+  m.set(key, ptr);
+  return ptr;
 }
 
 /**
@@ -175,16 +211,19 @@ export function gemmNTWasm(A: Float32Array, aOff: number, Bt: Float32Array, bOff
   if (bBytes + rowBytes + 32 > MAX_BYTES) return false;
   const rowsPer = Math.max(1, Math.min(m, Math.floor((MAX_BYTES - bBytes - 32) / rowBytes)));
   const { mem, gemm } = instance();
-  const need = bBytes + align16(rowsPer * k * 4) + align16(rowsPer * n * 4);
+  const kept = resident(Bt, bOff, n * k, mem);
+  const base = residentEnd;
+  const bPtr = kept ?? base;
+  const aPtr = kept !== undefined ? base : base + bBytes;
+  const need = aPtr + align16(rowsPer * k * 4) + align16(rowsPer * n * 4);
   if (mem.buffer.byteLength < need) mem.grow(Math.ceil((need - mem.buffer.byteLength) / PAGE));
   const heap = new Float32Array(mem.buffer);
-  heap.set(Bt.subarray(bOff, bOff + n * k), 0);
-  const aPtr = bBytes;
+  if (kept === undefined) heap.set(Bt.subarray(bOff, bOff + n * k), bPtr / 4);
   for (let i0 = 0; i0 < m; i0 += rowsPer) {
     const rows = Math.min(rowsPer, m - i0);
     const cPtr = aPtr + align16(rows * k * 4);
     heap.set(A.subarray(aOff + i0 * k, aOff + (i0 + rows) * k), aPtr / 4);
-    gemm(aPtr, 0, cPtr, rows, n, k);
+    gemm(aPtr, bPtr, cPtr, rows, n, k);
     Cm.set(heap.subarray(cPtr / 4, cPtr / 4 + rows * n), cOff + i0 * n);
   }
   return true;
