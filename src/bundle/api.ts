@@ -76,7 +76,12 @@ export function createBundle(data: ModelData, engine: EngineFactory): { load: (w
       async run(records: unknown) {
         const inputs = toInputs(data.inputs, records);
         // One call on its own: the state (a KV cache) starts empty and is not returned.
-        for (const [k, t] of emptyStates(g, inputs)) inputs.set(k, t);
+        try {
+          for (const [k, t] of emptyStates(g, inputs)) inputs.set(k, t);
+        } catch (x) {
+          if (x instanceof RunError) throw new TfmError(x.code, x.message);
+          throw x;
+        }
         return toOutputs(data.outputs, await alive().run(inputs));
       },
       async *generate(prompt: unknown, opts: GenerateOptions = {}) {

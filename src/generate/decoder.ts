@@ -66,6 +66,7 @@ export function promptRows(prompt: unknown): { rows: readonly (readonly number[]
 
 /** The model's states as empty tensors (`past` = 0) at the dims the inputs give. */
 export function emptyStates(g: Graph, inputs: ReadonlyMap<string, Tensor>): Map<string, Tensor> {
+  if (!g.states.length) return new Map();
   const states = new Set(g.states.map((s) => s.name));
   const symbols = bindInputs({ ...g, inputs: g.inputs.filter((p) => !states.has(p.name)) }, inputs);
   const out = new Map<string, Tensor>();

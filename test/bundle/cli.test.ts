@@ -28,7 +28,7 @@ describe("tfm build", () => {
     expect(r.out).toMatch(/^wrote .*gpt2\.js \([\d.]+ KiB\) and .*gpt2\.d\.ts: model GPT2, target cpu, 1 inputs, 1 outputs, 28 weights/);
     expect(r.out).toMatch(/\n  runtime +[\d.]+ KiB +[\d.]+ KiB +[\d.]+ KiB\n  graph data +[\d.]+ KiB +[\d.]+ KiB +[\d.]+ KiB\n/);
     expect(r.out).toMatch(/\nkernels: \d+ per call \(the fused schedule, src\/schedule\/fuse\.ts; CPU routines\), from \d+ IR nodes\n/);
-    expect(r.out).toMatch(/\nmemory plan at batch=1, seq=128: \d+ kernels write/);
+    expect(r.out).toMatch(/\nmemory plan at batch=1, past=128, seq=128: \d+ kernels write/);
     expect(r.out).toContain("weights: 28 tensors, 27,584 values, 107.8 KiB as declared");
     expect(r.out).toMatch(/\n  pass +nodes/);
     expect(r.out).toMatch(/\n  total +\d+ → \d+/);

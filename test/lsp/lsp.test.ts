@@ -106,7 +106,7 @@ describe("hover", () => {
   });
 
   it("shows the innermost expression's shape", async () => {
-    expect(hoverText(await client.hover(gpt2Uri, at(gpt2, "+ wpe(")))).toContain("wte(input_ids) + wpe(arange(seq)): f32[batch, seq, 768]");
+    expect(hoverText(await client.hover(gpt2Uri, at(gpt2, "+ wpe(")))).toContain("wte(input_ids) + wpe(arange(seq) + past): f32[batch, seq, 768]");
     expect(hoverText(await client.hover(gpt2Uri, at(gpt2, "arange(seq)", 7)))).toContain("int (seq)");
   });
 
@@ -177,8 +177,8 @@ describe("definition", () => {
       ["x @ weight<|> + bias", "weight: f32[nx, nf]"],
       ["h = x + attn(ln_1<|>(x))", "ln_1 = LayerNorm"],
       ["h = x<|> + attn", "x: f32[B, T, n_embd]\n  layer ln_1"],
-      ["wpe(arange(seq<|>))", "seq]"],
-      ["LayerNorm(n_embd, eps=layer_norm_epsilon<|>)\n  x =", "layer_norm_epsilon = 1e-5"],
+      ["wpe(arange(seq<|>) + past)", "seq]"],
+      ["LayerNorm(n_embd, eps=layer_norm_epsilon<|>)\n  # Positions", "layer_norm_epsilon = 1e-5"],
     ];
     for (const [from, to] of cases) {
       const { text, at: [p] } = marked(gpt2.replace(from.replace("<|>", ""), from));
@@ -193,7 +193,7 @@ describe("definition", () => {
     const w = (await client.definition(gpt2Uri, at(gpt2, "transpose(wte.weight)", 15))) as Location;
     expect(w.uri).toBe(nnUri);
     expect(nn.split("\n")[w.range.start.line]).toMatch(/param weight/);
-    const eps = (await client.definition(gpt2Uri, at(gpt2, "eps=layer_norm_epsilon)\n  x =", 1))) as Location;
+    const eps = (await client.definition(gpt2Uri, at(gpt2, "eps=layer_norm_epsilon)\n  # Positions", 1))) as Location;
     expect(eps.uri).toBe(nnUri);
     expect(nn.split("\n")[eps.range.start.line]).toMatch(/^block LayerNorm\(/);
   });

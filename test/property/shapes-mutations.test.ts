@@ -121,7 +121,7 @@ interface HeadsCase {
 }
 
 const headsCases: HeadsCase[] = [
-  { model: "gpt2", dim: "n_embd", heads: "n_head", small: { n_layer: "1", vocab_size: "50" }, output: "logits", splitLine: "heads = scaled_dot_product_attention(split_heads(q, n_head)" },
+  { model: "gpt2", dim: "n_embd", heads: "n_head", small: { n_layer: "1", vocab_size: "50" }, output: "logits", splitLine: "k = split_heads(k, n_head)" },
   { model: "bert", dim: "hidden_size", heads: "num_attention_heads", small: { num_hidden_layers: "1", vocab_size: "50" }, output: "last_hidden_state", splitLine: "q = split_heads(query(x), num_attention_heads)" },
   { model: "transformer", dim: "d_model", heads: "nhead", small: { num_encoder_layers: "1", num_decoder_layers: "1", dim_feedforward: "8" }, output: "log_probs", splitLine: "memory = encoder(src_x, memory_mask)", even: true },
 ];
