@@ -35,7 +35,7 @@ describe("tfm run --backend webgpu", () => {
       const r = await tfm(...run("--input", ids, "-o", out, "--backend", "webgpu", ...extra));
       expect(r.err).toBe("");
       expect(r.code).toBe(0);
-      expect(r.out).toContain("model GPT2 (batch=2 seq=5)");
+      expect(r.out).toContain("model GPT2 (batch=2 seq=5 past=0)");
       expect(r.out).toMatch(/\d+ kernels on WebGPU.*, \d+ dispatches/);
       const got = readNpy(readFileSync(join(out, "logits.npy")));
       expect(got.shape).toEqual(want.shape);
