@@ -340,36 +340,29 @@ class ShapeChecker {
 
   private hoist(m: A.Member, ctx: Ctx): void {
     if (m.kind === "TensorParam") {
-      ctx.lazy.set(m.name.name, () => {
-        const shape: Dim[] = [];
-        for (const d of m.type.dims) {
-          const v = d.kind === "Ellipsis" || d.kind === "Pack" ? undefined : this.dim(d, ctx);
-          if (!v) return unknown;
-          shape.push(v);
-        }
-        let t = tensor(m.type.dtype, shape);
-        if (this.recording) t = this.op({ kind: "weight", name: joinPath(ctx.path, m.checkpointName?.value ?? m.name.name), transposed: m.transposed, out: t });
-        this.record(ctx.file, m.name.span, t);
-        return t;
-      });
+      const name = joinPath(ctx.path, m.checkpointName?.value ?? m.name.name);
+      ctx.lazy.set(m.name.name, () => this.declaredTensor(m, ctx, (out) => ({ kind: "weight", name, transposed: m.transposed, out })));
     } else if (m.kind === "State") {
       const axis = m.type.dims.findIndex((d) => d.kind === "Name" && d.name === pastDim);
       ctx.states.set(m.name.name, { axis, decl: m });
-      ctx.lazy.set(m.name.name, () => {
-        const shape: Dim[] = [];
-        for (const d of m.type.dims) {
-          const v = d.kind === "Ellipsis" || d.kind === "Pack" ? undefined : this.dim(d, ctx);
-          if (!v) return unknown;
-          shape.push(v);
-        }
-        let t = tensor(m.type.dtype, shape);
-        if (this.recording) t = this.op({ kind: "state", name: joinPath(ctx.path, m.name.name), axis, out: t });
-        this.record(ctx.file, m.name.span, t);
-        return t;
-      });
+      ctx.lazy.set(m.name.name, () => this.declaredTensor(m, ctx, (out) => ({ kind: "state", name: joinPath(ctx.path, m.name.name), axis, out })));
     } else if (m.kind === "Layer") {
       ctx.lazy.set(m.name.name, () => this.layerRef(m, ctx));
     }
+  }
+
+  /** A weight or a state: its declared type evaluated in the block, recorded (when elaborating) by `record`. */
+  private declaredTensor(m: A.TensorParamDecl | A.StateDecl, ctx: Ctx, record: (out: SVal) => DistributiveOmit<TypedOp, "site">): SVal {
+    const shape: Dim[] = [];
+    for (const d of m.type.dims) {
+      const v = d.kind === "Ellipsis" || d.kind === "Pack" ? undefined : this.dim(d, ctx);
+      if (!v) return unknown;
+      shape.push(v);
+    }
+    let t = tensor(m.type.dtype, shape);
+    if (this.recording) t = this.op(record(t));
+    this.record(ctx.file, m.name.span, t);
+    return t;
   }
 
   private layerRef(m: A.LayerDecl, ctx: Ctx): Binding {
