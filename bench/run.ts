@@ -18,6 +18,7 @@ import { optimize } from "../src/optimize.js";
 import { allocate, type Tensor } from "../src/core/tensor.js";
 import { defaultKernels as K } from "../src/backends/cpu/kernels/index.js";
 import { evalDim } from "../src/core/dim.js";
+import { emptyStates } from "../src/generate/decoder.js";
 import { gpt2Onnx } from "./peers/gpt2-onnx.js";
 import { tfjsGpt2, type KvCache, type Tf, type TfjsGpt2 } from "./peers/gpt2-tfjs.js";
 import { buildWorkload, decodeFlops, graphFlops, modelFile, prefillFlops, SEED, tokens, workloads, type Workload } from "./workload.js";
@@ -269,10 +270,23 @@ async function bench(w: Workload, ort: Ort | string, tfl: Awaited<ReturnType<typ
   const unfusedProgram = new CpuProgram(optimized, built.weights, undefined, { fuse: false });
   say(`tfm kernels per call: ${asBuilt.schedule.kernels.length} as built, ${unfusedProgram.schedule.kernels.length} optimized op by op, ${program.schedule.kernels.length} fused`);
   const inputs = new Map<string, Tensor>([["input_ids", { dtype: "i32", shape: [1, seq], data: ids } as Tensor]]);
+  // GPT-2 keeps its KV cache (`state`): a prefill starts from empty state; decode runs the last
+  // token on the cache of the first seq − 1, as the peers' decode does (the same feeds every call).
+  for (const [k, t] of emptyStates(optimized, inputs)) inputs.set(k, t);
+  const states = new Set(optimized.states.map((s) => s.name));
+  let tfmDecode: (() => Float32Array) | undefined;
+  if (doDecode && states.size) {
+    const head = new Map<string, Tensor>([["input_ids", { dtype: "i32", shape: [1, seq - 1], data: ids.subarray(0, seq - 1) } as Tensor]]);
+    for (const [k, t] of emptyStates(optimized, head)) head.set(k, t);
+    const cached = program.run(head).outputs;
+    const feeds = new Map<string, Tensor>([["input_ids", { dtype: "i32", shape: [1, 1], data: ids.subarray(seq - 1) } as Tensor]]);
+    for (const name of states) feeds.set(name, cached.get(name)!);
+    tfmDecode = () => program.run(feeds).outputs.get("logits")!.data as Float32Array;
+  }
   say(`tfm load: check + IR ${fmtMs(built.checkMs)} ms, random weights (seed ${SEED}, ${built.weights.size} tensors) ${fmtMs(built.weightsMs)} ms, CpuProgram ${fmtMs(programMs)} ms (weights laid out for the kernel)`);
 
   const flops = prefillFlops(cfg, seq);
-  const fromGraph = graphFlops(built.graph, new Map([["batch", 1], ["seq", seq]]));
+  const fromGraph = graphFlops(built.graph, new Map([["batch", 1], ["seq", seq], ["past", 0]]));
   say(`prefill FLOPs: ${gflop(flops.total)} GFLOP = ${flops.parts.map(([n, f]) => `${gflop(f)} ${n}`).join(" + ")} (2·m·n·k per matmul; tfm's IR counts ${gflop(fromGraph)}${fromGraph === flops.total ? ", equal" : ", DIFFERENT"})`);
 
   const engines: Engine[] = [
@@ -281,6 +295,7 @@ async function bench(w: Workload, ort: Ort | string, tfl: Awaited<ReturnType<typ
       threads: `1 (${K.name} kernels)`,
       loadMs: built.weightsMs + programMs,
       prefill: () => program.run(inputs).outputs.get("logits")!.data as Float32Array,
+      ...(tfmDecode ? { decode: tfmDecode } : {}),
       dispose: () => undefined,
     },
     {
@@ -410,11 +425,12 @@ async function decodeStep(w: Workload, timed: Engine[], ref: Float32Array): Prom
   const rounds = roundsOverride ?? w.rounds;
   const times = await interleave(ok, (e) => e.decode!(), rounds, firstMs);
   say(`  ${pad("engine", 16)} ${lpad("median ms", 10)} ${lpad("min ms", 9)} ${lpad("runs", 5)} ${lpad("GFLOP/s", 8)}   (${rounds} interleaved rounds)`);
-  say(`  ${pad("tfm", 16)} ${lpad("—", 10)} ${lpad("—", 9)} ${lpad("—", 5)} ${lpad("—", 8)}   not measured: tfm has no KV cache yet`);
   for (const e of ok) {
     const ts = times.get(e.name)!;
     const m = median(ts);
-    say(`  ${pad(e.name, 16)} ${lpad(fmtMs(m), 10)} ${lpad(fmtMs(Math.min(...ts)), 9)} ${lpad(String(ts.length), 5)} ${lpad((f / m / 1e6).toFixed(2), 8)}`);
+    const tfm = times.get("tfm");
+    const ratio = tfm && e.name !== "tfm" ? `   tfm/peer ${(median(tfm) / m).toFixed(2)}` : "";
+    say(`  ${pad(e.name, 16)} ${lpad(fmtMs(m), 10)} ${lpad(fmtMs(Math.min(...ts)), 9)} ${lpad(String(ts.length), 5)} ${lpad((f / m / 1e6).toFixed(2), 8)}${ratio}`);
   }
 }
 
@@ -444,7 +460,7 @@ function profile(w: Workload, program: CpuProgram, inputs: Map<string, Tensor>, 
 
   // Matmuls by shape: the profile's matmul line, split. `transB` is the right operand laid out at load.
   const transB = (program as unknown as { transB: Map<number, Tensor> }).transB;
-  const symbols = new Map([["batch", 1], ["seq", w.seq]]);
+  const symbols = new Map([["batch", 1], ["seq", w.seq], ["past", 0]]);
   const groups = new Map<string, { a: number[]; b: number[]; laidOut: boolean; count: number }>();
   for (const node of program.graph.nodes) {
     if (node.op !== "matmul") continue;
