@@ -4,11 +4,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# System packages: Debian's PyTorch (reference numerics, brings NumPy) for /usr/bin/python3;
+# System packages: Debian's PyTorch (reference numerics, brings NumPy) and ONNX (its checker, for
+# tfm export) for /usr/bin/python3;
 # Chromium (headless browser tests, and the SwiftShader Vulkan driver it ships, on which Dawn runs
 # WebGPU without a GPU) and the Vulkan loader.
 need=()
 /usr/bin/python3 -c "import torch, numpy" 2>/dev/null || need+=(python3-torch)
+/usr/bin/python3 -c "import onnx" 2>/dev/null || need+=(python3-onnx)
 [ -x /usr/bin/chromium ] && [ -f /usr/lib/chromium/vk_swiftshader_icd.json ] || need+=(chromium)
 ldconfig -p 2>/dev/null | grep -q 'libvulkan\.so\.1' || need+=(libvulkan1)
 if [ ${#need[@]} -gt 0 ]; then

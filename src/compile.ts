@@ -17,7 +17,8 @@ import { schedule, unfused } from "./schedule/fuse.js";
 import { planMemory, type MemoryPlan } from "./schedule/memory.js";
 import { modelInputs } from "./runtime/inputs.js";
 import type { PortInfo } from "./bundle/model-data.js";
-import type { LoadOptions, Session, WeightsInput } from "./session.js";
+import type { ExportOptions, LoadOptions, Session, WeightsInput } from "./session.js";
+import type { OnnxModel } from "./export/onnx.js";
 
 export interface CompileOptions {
   /** The file name diagnostics and spans refer to (default `<input>`). */
@@ -71,6 +72,12 @@ export interface CompiledModel {
    * what does not fit in the checkpoint.
    */
   load(weights: WeightsInput, options?: LoadOptions): Promise<Session>;
+  /**
+   * The optimized graph as an ONNX model, with the weights (read as `load` reads them, or random)
+   * as initializers or external data: `tfm export --onnx`. Symbolic dims stay symbolic
+   * (`dim_param`); a state's start value is the input `past.NAME`, its next value the output `present.NAME`.
+   */
+  exportOnnx(weights: WeightsInput, options?: ExportOptions): Promise<OnnxModel>;
 }
 
 /** Checks `text` at once; the graph, schedule and plan are computed when first asked for. */
@@ -177,5 +184,10 @@ class Compiled implements CompiledModel {
     // `tfm check`, the language server and `tfm ir` never pay for it.
     const { load } = await import("./session.js");
     return load(this, weights, options);
+  }
+
+  async exportOnnx(weights: WeightsInput, options: ExportOptions = {}): Promise<OnnxModel> {
+    const { exportOnnxModel } = await import("./session.js");
+    return exportOnnxModel(this, weights, options);
   }
 }

@@ -2,7 +2,8 @@
 // `tfm` command, the bundle builder and the language server use too, and the text forms the
 // command prints. The runtime alone, for precompiled models, is the `./runtime` entry (src/bundle/runtime.ts).
 export { compile, type CompiledModel, type CompileOptions } from "./compile.js";
-export type { LoadOptions, NestedArray, RunInfo, Session, TensorIn, TensorOut, WeightsInput } from "./session.js";
+export type { ExportOptions, LoadOptions, NestedArray, RunInfo, Session, TensorIn, TensorOut, WeightsInput } from "./session.js";
+export type { OnnxExportOptions, OnnxModel } from "./export/onnx.js";
 export { TfmError, type TfmErrorDetails } from "./bundle/errors.js";
 export { modelData, type ModelData, type PortInfo, type Target } from "./bundle/model-data.js";
 export type { CheckResult } from "./api.js";

@@ -24,6 +24,7 @@ import { WeightFileError } from "./weights/errors.js";
 import { checkWeightsBudget, memoryBudget } from "./budget.js";
 import type { SafetensorsFile } from "./weights/safetensors.js";
 import type { CompiledModel } from "./compile.js";
+import type { OnnxExportOptions, OnnxModel } from "./export/onnx.js";
 import { capacityOf, checkTokens, Decoder, decoderInfo, emptyStates, promptRows, type GenerateOptions } from "./generate/decoder.js";
 
 export type { GenerateOptions } from "./generate/decoder.js";
@@ -218,9 +219,36 @@ export async function load(model: CompiledModel, source: WeightsInput, options: 
   });
 }
 
+/** What `exportOnnx` takes: the ONNX options, and how the weights are read (as `load` reads them). */
+export type ExportOptions = OnnxExportOptions & Pick<LoadOptions, "onProgress" | "maxMemory" | "stripPrefix" | "addPrefix" | "onNote" | "checkConfig">;
+
+/** The model's optimized graph as ONNX (src/export/onnx.ts), its weights bound as `load` binds them. */
+export async function exportOnnxModel(model: CompiledModel, source: WeightsInput, options: ExportOptions = {}): Promise<OnnxModel> {
+  const at = site(model);
+  if (!model.ok) {
+    const errors = model.diagnostics.filter((d) => d.severity === "error");
+    throw new TfmError(errors[0]!.code, `${model.file} has ${errors.length} error(s); the first: ${errors[0]!.message}`, { diagnostics: model.diagnostics });
+  }
+  const graph = model.graph;
+  const instance = model.checked.instance;
+  if (!graph || !instance) throw new TfmError("TFM2008", `${model.file} defines no \`model\` to export`, { diagnostics: [diag(model.file, "TFM2008", at.span, "the file defines no `model` to export")] });
+  try {
+    checkWeightsBudget(instance.weights, memoryBudget(options.maxMemory));
+    const weights = await bind(model, source, options, at);
+    const { exportOnnx, ExportError } = await import("./export/onnx.js");
+    try {
+      return exportOnnx(graph, weights, options);
+    } catch (e) {
+      if (e instanceof ExportError) throw failed([diag(at.file, e.code, at.span, e.message)]);
+      throw e;
+    }
+  } catch (e) {
+    throw asTfmError(e, at);
+  }
+}
 
 /** The weights as runtime tensors: read and bound by checkpoint name (strict), or random. */
-async function bind(model: CompiledModel, source: WeightsInput, options: LoadOptions, at: { file: string; span: Span }): Promise<Map<string, Tensor>> {
+async function bind(model: CompiledModel, source: WeightsInput, options: Omit<LoadOptions, "backend">, at: { file: string; span: Span }): Promise<Map<string, Tensor>> {
   const instance = model.checked.instance!;
   if (typeof source === "object" && source !== null && "random" in source) {
     const seed = source.seed ?? 0;

@@ -4,7 +4,7 @@
 // divide, inner ones first, and numbers JSON cannot hold (-0, ±Infinity, NaN) tagged. Decoding
 // rebuilds the same `Graph` (equal dims, atoms registered again), so the CPU interpreter runs it
 // exactly as it runs the graph in the compiler. Node sites (source positions) are not kept.
-import { addDim, constDim, constValue, divDim, type Dim, mulDim, quotientOf, symDim } from "../core/dim.js";
+import { addDim, constDim, constValue, divDim, type Dim, mulDim, quotientOf, symDim, termsOf } from "../core/dim.js";
 import type { DTypeName as DType } from "../core/dtype.js";
 import type { Attrs, Graph, Node } from "../ir/graph.js";
 import type { Op } from "../ir/ops.js";
@@ -26,8 +26,6 @@ export interface GraphJson {
   readonly states?: [string, number][];
 }
 
-const SEP = "\u0000"; // how dim.ts joins the factors of a monomial
-
 const isDim = (v: unknown): v is Dim => typeof v === "object" && v !== null && "terms" in v;
 
 export function encodeGraph(g: Graph): GraphJson {
@@ -36,8 +34,7 @@ export function encodeGraph(g: Graph): GraphJson {
   const dim = (d: Dim): DimJson => {
     const c = constValue(d);
     if (c !== undefined) return c;
-    return [...d.terms].map(([m, coef]) => {
-      const factors = m ? m.split(SEP) : [];
+    return termsOf(d).map(({ coef, factors }) => {
       for (const f of factors) atom(f);
       return [coef, ...factors];
     });

@@ -113,6 +113,24 @@ export function buildCli(exit: (code: number) => void, { out, err }: Io, later: 
     .action((file: string, opts) => run(() => import("./build.js"), (m) => m.runBuild(file, { ...opts, set: opts.set ?? new Map() }, out, err)));
 
   program
+    .command("export")
+    .description("write the optimized graph as an ONNX model (weights as initializers, or external data past 2 GiB) for onnxruntime, Triton or Netron")
+    .argument("<file>", "a .tfm file")
+    .addOption(setOption())
+    .requiredOption("--onnx <file>", "the .onnx file to write")
+    .addOption(new Option("--weights <path>", "a safetensors checkpoint, a Hugging Face folder (its config.json sets the parameters) or its index json; repeat for shards").argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]))
+    .addOption(new Option("--strip-prefix <p>", "remove this prefix from the checkpoint names that carry it (repeatable)").argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]))
+    .option("--add-prefix <p>", "put this prefix before every checkpoint name (after --strip-prefix)")
+    .option("--random-weights", "use deterministic random weights instead of a checkpoint")
+    .option("--seed <n>", "the seed for --random-weights", "0")
+    .option("--opset <n>", "the ONNX opset, 13 to 21 (default 17)")
+    .option("--external-data", "write the weights to <file>.data beside the model (the default past 2 GiB)")
+    .option("--no-optimize", "export the graph as built, without the optimizer's passes")
+    .option("--force", "replace the output files if they exist")
+    .option("--max-memory <size>", "the memory budget: bytes, or with K, M, G, T (powers of 1024: 512M, 4G); weights needing more are refused (TFM6003) before being read (default: half the machine's memory)")
+    .action((file: string, opts) => run(() => import("./export.js"), (m) => m.runExport(file, { ...opts, set: opts.set ?? new Map() }, out, err)));
+
+  program
     .command("init-weights")
     .description("write deterministic random weights for the model (initialised as PyTorch does) to a .safetensors file")
     .argument("<file>", "a .tfm file")

@@ -5,7 +5,7 @@
 import { SingleBar } from "cli-progress";
 import { showValue } from "../check/shapes/value.js";
 import { diag, hasErrors, sortDiagnostics, type Diagnostic } from "../diag/diagnostic.js";
-import { compile, renderDiagnostics, TfmError, type Session, type TensorOut } from "../index.js";
+import { compile, renderDiagnostics, TfmError, type CompiledModel, type Session, type TensorOut } from "../index.js";
 import { configSettings, type ConfigSettings } from "../runtime/config.js";
 import { fileErrorDiagnostic } from "../runtime/files.js";
 import { locateCheckpoint } from "../runtime/folder.js";
@@ -39,6 +39,30 @@ export interface RunOptions {
   readonly maxMemory?: string;
 }
 
+/**
+ * The model compiled for a checkpoint: a folder's config.json sets the parameters it names (`--set`
+ * wins), told on `err`, before the model is compiled for good. Shared by `tfm run` and `tfm export`.
+ */
+export function compileFor(text: string, file: string, set: Map<string, string>, weights: readonly string[], until: string, err: (s: string) => void): { model: CompiledModel } | { model: CompiledModel; failed: Diagnostic[] } {
+  let model = compile(text, { file, settings: set, until });
+  if (!weights.length || !model.checked.instance) return { model };
+  let config: ConfigSettings | undefined;
+  let path: string | undefined;
+  try {
+    path = locateCheckpoint(weights).config;
+    config = path === undefined ? undefined : configSettings(path, new Map([...model.checked.instance.model.hparams].map(([k, v]) => [k, v.kind])), new Set(set.keys()));
+  } catch (e) {
+    if (e instanceof WeightFileError) return { model, failed: [fileErrorDiagnostic(e)] };
+    throw e;
+  }
+  if (config && path) {
+    if (config.ignored.length) err(`note: ${path}: ignored ${config.ignored.length} key(s) the model has no parameter for: ${config.ignored.join(", ")}\n`);
+    if (config.overridden.length) err(`note: --set overrides ${path} for ${config.overridden.join(", ")}\n`);
+    if (config.settings.size) model = compile(text, { file, settings: new Map([...config.settings, ...set]), until });
+  }
+  return { model };
+}
+
 /** A load still going after this long shows a progress bar (on a terminal). */
 const progressAfterMs = 1000;
 
@@ -57,7 +81,12 @@ export function runRun(file: string, opts: RunOptions, out: (s: string) => void,
   if (typeof seed !== "number") throw new UsageError(seed.error);
   const { text, decodeErrors } = readSource(file);
   const until = opts.optimize === false ? "none" : "all";
-  let model = compile(text, { file, settings: opts.set, until });
+  const compiled = compileFor(text, file, opts.set, weights, until, err);
+  if ("failed" in compiled) {
+    err(compiled.model.render(compiled.failed) + "\n");
+    return 1;
+  }
+  const model = compiled.model;
   const fail = (ds: readonly Diagnostic[]) => {
     err(model.render(sortDiagnostics(ds)) + "\n");
     return 1;
@@ -66,23 +95,6 @@ export function runRun(file: string, opts: RunOptions, out: (s: string) => void,
     if (e instanceof TfmError && e.diagnostics) return fail(e.diagnostics);
     throw e;
   };
-  // A folder's config.json sets the parameters it names (--set wins), before the model is compiled for good.
-  if (weights.length && model.checked.instance) {
-    let config: ConfigSettings | undefined;
-    let path: string | undefined;
-    try {
-      path = locateCheckpoint(weights).config;
-      config = path === undefined ? undefined : configSettings(path, new Map([...model.checked.instance.model.hparams].map(([k, v]) => [k, v.kind])), new Set(opts.set.keys()));
-    } catch (e) {
-      if (e instanceof WeightFileError) return fail([fileErrorDiagnostic(e)]);
-      throw e;
-    }
-    if (config && path) {
-      if (config.ignored.length) err(`note: ${path}: ignored ${config.ignored.length} key(s) the model has no parameter for: ${config.ignored.join(", ")}\n`);
-      if (config.overridden.length) err(`note: --set overrides ${path} for ${config.overridden.join(", ")}\n`);
-      if (config.settings.size) model = compile(text, { file, settings: new Map([...config.settings, ...opts.set]), until });
-    }
-  }
   const checked = [...decodeErrors, ...model.diagnostics];
   if (hasErrors(checked)) return fail(checked);
   if (!model.graph || !model.name) return fail([diag(file, "TFM2008", { start: 0, end: 0 }, "the file defines no `model` to run")]);

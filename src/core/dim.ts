@@ -43,6 +43,9 @@ export function constValue(d: Dim): number | undefined {
 }
 
 const factors = (m: Monomial): string[] => (m ? m.split(SEP) : []);
+
+/** A dim's terms, each a coefficient and its factors (symbols or quotient atoms; none for the constant term), for writing dims out. */
+export const termsOf = (d: Dim): { readonly coef: number; readonly factors: readonly string[] }[] => [...d.terms].map(([m, coef]) => ({ coef, factors: factors(m) }));
 const monomial = (fs: string[]): Monomial => [...fs].sort().join(SEP);
 
 export const addDim = (a: Dim, b: Dim): Dim => make([...a.terms, ...b.terms]);

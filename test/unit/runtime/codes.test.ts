@@ -15,6 +15,8 @@ import { toMatrix } from "../../../src/viz/tensor.js";
 import { configSettings } from "../../../src/runtime/config.js";
 import { locateCheckpoint, openCheckpoint } from "../../../src/runtime/folder.js";
 import { WeightFileError } from "../../../src/weights/errors.js";
+import { ExportError, exportOnnx } from "../../../src/export/onnx.js";
+import { constDim, mulDim, symDim } from "../../../src/core/dim.js";
 import { type NamedTensor, writeSafetensors } from "../../../src/weights/safetensors.js";
 import { checked, fullCheckpoint, tiny, weightsOf } from "./helpers.js";
 
@@ -82,6 +84,20 @@ const triggers: Record<string, () => string[]> = {
   },
   TFM5213: () => thrown(() => checkDrawable({ name: "Big", inputs: [], outputs: [], states: [], nodes: Array.from({ length: maxGraphNodes + 1 }, (_, id) => ({ id, op: "const" as const, inputs: [], attrs: { value: 0 }, dtype: "f32" as const, shape: [] })) })),
   TFM5212: () => thrown(() => toMatrix({ dtype: "F32", shape: [2, 2, 2], data: new Float32Array(8) })),
+  TFM5220: () => {
+    // A dim no input has as an axis of its own cannot be computed in the ONNX graph.
+    const g = { name: "M", inputs: [{ name: "x", node: 0 }], outputs: [{ name: "y", node: 1 }], states: [], nodes: [
+      { id: 0, op: "input" as const, inputs: [], attrs: { name: "x" }, dtype: "f32" as const, shape: [mulDim(constDim(2), symDim("n"))] },
+      { id: 1, op: "expand" as const, inputs: [0], attrs: {}, dtype: "f32" as const, shape: [symDim("n"), mulDim(constDim(2), symDim("n"))] },
+    ] };
+    try {
+      exportOnnx(g, new Map());
+    } catch (e) {
+      if (e instanceof ExportError) return [e.code, e.message];
+      throw e;
+    }
+    return [];
+  },
 };
 
 describe("every TFM51xx and TFM52xx code in the catalogue is produced", () => {
