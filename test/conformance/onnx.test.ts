@@ -180,6 +180,17 @@ describe("ONNX export, run by onnxruntime-node", () => {
     tfm.dispose();
   });
 
+  it("models/figures.tfm (no inputs: the PE table and the causal mask, computed in the graph)", async () => {
+    const model = compile(readFileSync("models/figures.tfm", "utf8"), { file: "models/figures.tfm" });
+    expect(model.diagnostics).toEqual([]);
+    const session = await ort.InferenceSession.create((await model.exportOnnx({ random: true })).model);
+    const got = await runOrt(session, model, new Map());
+    const want = await (await model.load({ random: true })).run({});
+    expect(maxDiff(got.get("pe")!, want["pe"] as Tensor, "pe")).toBeLessThanOrEqual(VS_TFM);
+    expect(got.get("mask")!.dtype).toBe("bool");
+    expect(maxDiff(got.get("mask")!, want["mask"] as Tensor, "mask")).toBe(0);
+  });
+
   it("opsets 13 and 18 (reductions take their axes differently) give the same outputs", async () => {
     const f = fixture("bert");
     const weights = join(f.dir, "weights.safetensors");
