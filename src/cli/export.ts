@@ -10,7 +10,7 @@ import { parseSeed } from "../runtime/init.js";
 import { WeightFileError } from "../weights/errors.js";
 import { parseSize } from "../backends/shared/budget.js";
 import { readSource, UsageError } from "./io.js";
-import { compileFor } from "./run.js";
+import { compileFor, progressBar } from "./run.js";
 import { humanBytes } from "./summary.js";
 
 export interface ExportCliOptions {
@@ -60,6 +60,7 @@ export async function runExport(file: string, opts: ExportCliOptions, out: (s: s
       ...(opset !== undefined ? { opset } : {}),
       externalData: opts.externalData ? true : "auto",
       dataFile: basename(dataPath),
+      onProgress: progressBar(err),
       ...(maxMemory ? { maxMemory } : {}),
       ...(opts.stripPrefix ? { stripPrefix: opts.stripPrefix } : {}),
       ...(opts.addPrefix !== undefined ? { addPrefix: opts.addPrefix } : {}),

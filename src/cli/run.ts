@@ -159,7 +159,7 @@ export function runRun(file: string, opts: RunOptions, out: (s: string) => void,
 }
 
 /** A progress bar on stderr for loads that take over a second, when stderr is a terminal. */
-function progressBar(err: (s: string) => void): ((done: number, total: number) => void) | undefined {
+export function progressBar(err: (s: string) => void): ((done: number, total: number) => void) | undefined {
   if (!process.stderr.isTTY) return undefined;
   let bar: SingleBar | undefined;
   let started: number | undefined;
