@@ -2,6 +2,8 @@
 // writes for big files) and a pickle assembler, so tests and the fuzz test can make both the
 // archives torch writes and hostile ones.
 
+import { closeSync, openSync, writeSync } from "node:fs";
+
 const le = (n: number, bytes: number): number[] => {
   const out: number[] = [];
   let v = BigInt(n);
@@ -103,3 +105,37 @@ export const stateDictPickle = (tensors: readonly (readonly [string, number[]])[
 /** A torch.save-shaped archive: archive/data.pkl, archive/data/KEY..., archive/version. */
 export const torchArchive = (pkl: Uint8Array, storages: readonly (readonly [string, Uint8Array])[], opts: { zip64?: boolean } = {}): Uint8Array =>
   storedZip([["archive/data.pkl", pkl], ...storages.map(([k, b]) => [`archive/data/${k}`, b] as const), ["archive/version", new TextEncoder().encode("3\n")]], opts);
+
+/**
+ * Writes a zip64 archive of stored entries to `path` without holding it: each entry is `size`
+ * bytes of which only `parts` (offset within the entry, bytes) are written; the rest stays a
+ * hole in a sparse file, so a test can make a checkpoint of several GiB that costs no disk.
+ */
+export function writeSparseZip64(path: string, entries: readonly { name: string; size: number; parts: readonly (readonly [number, Uint8Array])[] }[]): void {
+  const fd = openSync(path, "w");
+  try {
+    let at = 0;
+    const dir: number[] = [];
+    for (const e of entries) {
+      const n = utf8(e.name);
+      const localExtra = [0x01, 0x00, 16, 0, ...le(e.size, 8), ...le(e.size, 8)];
+      const header = [0x50, 0x4b, 0x03, 0x04, ...le(45, 2), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, ...le(n.length, 2), ...le(localExtra.length, 2), ...n, ...localExtra];
+      writeSync(fd, new Uint8Array(header), 0, header.length, at);
+      const data = at + header.length;
+      for (const [o, b] of e.parts) writeSync(fd, b, 0, b.length, data + o);
+      const extra = [0x01, 0x00, 24, 0, ...le(e.size, 8), ...le(e.size, 8), ...le(at, 8)];
+      dir.push(0x50, 0x4b, 0x01, 0x02, ...le(45, 2), ...le(45, 2), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, ...le(n.length, 2), ...le(extra.length, 2), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, ...n, ...extra);
+      at = data + e.size;
+    }
+    const recAt = at + dir.length;
+    const tail = [
+      ...dir,
+      0x50, 0x4b, 0x06, 0x06, ...le(44, 8), ...le(45, 2), ...le(45, 2), 0, 0, 0, 0, 0, 0, 0, 0, ...le(entries.length, 8), ...le(entries.length, 8), ...le(dir.length, 8), ...le(at, 8),
+      0x50, 0x4b, 0x06, 0x07, 0, 0, 0, 0, ...le(recAt, 8), 1, 0, 0, 0,
+      0x50, 0x4b, 0x05, 0x06, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0,
+    ];
+    writeSync(fd, new Uint8Array(tail), 0, tail.length, at);
+  } finally {
+    closeSync(fd);
+  }
+}

@@ -13,7 +13,7 @@ import { openTorch } from "../../../src/weights/file-source.js";
 import { readNpy } from "../../../src/weights/npy.js";
 import { memorySource } from "../../../src/weights/safetensors.js";
 import { parseTorch } from "../../../src/weights/torch.js";
-import { P, pickle, stateDictPickle, storedZip, tensorPickle, torchArchive } from "./torch-helpers.js";
+import { P, pickle, stateDictPickle, storedZip, tensorPickle, torchArchive, writeSparseZip64 } from "./torch-helpers.js";
 
 const python = process.env.TFM_PYTHON ?? "/usr/bin/python3";
 const script = fileURLToPath(new URL("../../fixtures/torch_bin.py", import.meta.url));
@@ -101,6 +101,25 @@ describe("hand-built archives", () => {
       expect(Array.from(t.get("s")!.toFloat32())).toEqual([4, 5]); // storage offset 4
     }
   });
+
+  it("reads by range from a 4.5 GiB zip64 file (sparse on disk): tensors at offsets past 2^32 bytes, nothing read whole", () => {
+    const numel = 1_207_959_552; // 4.5 GiB of f32
+    const path = join(dir, "big.bin");
+    const end = numel * 4;
+    writeSparseZip64(path, [
+      { name: "archive/data.pkl", size: bigPkl.length, parts: [[0, bigPkl]] },
+      { name: "archive/data/0", size: end, parts: [[end - 16, f32([1, 2, 3, 4])], [0, f32([7, 8])]] },
+      { name: "archive/version", size: 2, parts: [[0, new TextEncoder().encode("3\n")]] },
+    ]);
+    const t = openTorch(path).tensors;
+    expect(Array.from(t.get("tail")!.toFloat32())).toEqual([1, 2, 3, 4]);
+    expect(Array.from(t.get("head")!.toFloat32())).toEqual([7, 8]);
+    expect(t.get("tail")!.byteOffset).toBeGreaterThan(2 ** 32);
+  });
+  const bigPkl = stateDictPickle([
+    ["tail", tensorPickle("0", "FloatStorage", 1_207_959_552, 1_207_959_548, [4], [1])],
+    ["head", tensorPickle("0", "FloatStorage", 1_207_959_552, 0, [2], [1])],
+  ]);
 
   const cases: [string, string, () => Uint8Array][] = [
     ["TFM5110", "not a zip", () => new TextEncoder().encode("hello, this is not a checkpoint at all")],
