@@ -6,7 +6,7 @@
 // range (src/weights/file-source.ts: the headers now, tensor data when bound) and merged into one
 // checkpoint; a tensor in two files is TFM5105, a folder without weights or a malformed index TFM5106.
 import { existsSync, readdirSync, statSync } from "node:fs";
-import { basename, dirname, isAbsolute, join, normalize, sep } from "node:path";
+import { dirname, isAbsolute, join, normalize, sep } from "node:path";
 import { WeightFileError, quote } from "../weights/errors.js";
 import { openWeights } from "../weights/file-source.js";
 import type { SafetensorsFile, TensorEntry } from "../weights/safetensors.js";
