@@ -1,12 +1,14 @@
-// Checkpoints as people have them (Node): `--weights` names a safetensors file, a Hugging Face
-// folder (`model.safetensors`, or `model.safetensors.index.json` and its shards, with its
-// `config.json`), an index file itself, or several files given as shards. The files are opened by
+// Checkpoints as people have them (Node): `--weights` names a safetensors or PyTorch (torch.save)
+// file, a Hugging Face folder (`model.safetensors`, or `model.safetensors.index.json` and its
+// shards, or else `pytorch_model.bin` or `pytorch_model.bin.index.json` and its shards, with its
+// `config.json`), an index file itself, or several files given as shards. Each file's format is
+// told by its first bytes (src/weights/file-source.ts openWeights). The files are opened by
 // range (src/weights/file-source.ts: the headers now, tensor data when bound) and merged into one
 // checkpoint; a tensor in two files is TFM5105, a folder without weights or a malformed index TFM5106.
 import { existsSync, readdirSync, statSync } from "node:fs";
-import { basename, dirname, isAbsolute, join, normalize, sep } from "node:path";
+import { dirname, isAbsolute, join, normalize, sep } from "node:path";
 import { WeightFileError, quote } from "../weights/errors.js";
-import { openSafetensors } from "../weights/file-source.js";
+import { openWeights } from "../weights/file-source.js";
 import type { SafetensorsFile, TensorEntry } from "../weights/safetensors.js";
 import { readBounded } from "./files.js";
 
@@ -25,6 +27,9 @@ const maxJsonBytes = 64 << 20;
 
 const indexName = "model.safetensors.index.json";
 const singleName = "model.safetensors";
+/** PyTorch's names in a folder (torch.save): read when the folder has no safetensors. */
+const binIndexName = "pytorch_model.bin.index.json";
+const binName = "pytorch_model.bin";
 
 /** Where the weights are, from what `--weights` gave (one path or several). Throws WeightFileError TFM5106 / TFM5018. */
 export function locateCheckpoint(paths: readonly string[]): CheckpointFiles {
@@ -50,21 +55,14 @@ function locateOne(path: string): { files: string[]; config?: string } {
     const entries = readdirSync(path);
     const shards = entries.filter((n) => n.endsWith(".safetensors")).sort();
     if (shards.length === 1) return { files: [join(path, shards[0]!)], ...configIn(path) };
-    const bin = entries.filter((n) => /^pytorch_model.*\.bin$/.test(n) || n === "pytorch_model.bin.index.json");
-    const why = bin.length
-      ? `it has PyTorch ${bin.map((n) => quote(n)).join(", ")}, which tfm does not read yet: convert it to safetensors (safetensors.torch.save_file(model.state_dict(), "model.safetensors"))`
-      : shards.length > 1
-        ? `it has ${shards.length} .safetensors files but no ${indexName} saying which belong together: give them as --weights A --weights B ...`
-        : `it has neither ${singleName} nor ${indexName}`;
+    if (!shards.length && existsSync(join(path, binIndexName))) return { files: indexShards(join(path, binIndexName)), ...configIn(path) };
+    if (!shards.length && existsSync(join(path, binName))) return { files: [join(path, binName)], ...configIn(path) };
+    const why = shards.length > 1
+      ? `it has ${shards.length} .safetensors files but no ${indexName} saying which belong together: give them as --weights A --weights B ...`
+      : `it has none of ${singleName}, ${indexName}, ${binName}, ${binIndexName}`;
     throw new WeightFileError("TFM5106", `${path} is a folder without weights tfm can read: ${why}`, { file: path });
   }
-  if (path.endsWith(".index.json")) {
-    if (basename(path).startsWith("pytorch_model")) throw new WeightFileError("TFM5106", `${path} indexes PyTorch .bin shards, which tfm does not read yet: convert them to safetensors`, { file: path });
-    return { files: indexShards(path), ...configIn(dirname(path)) };
-  }
-  if (path.endsWith(".bin") || path.endsWith(".pt") || path.endsWith(".pth")) {
-    throw new WeightFileError("TFM5106", `${path} looks like a PyTorch checkpoint (torch.save), which tfm does not read yet: convert it to safetensors`, { file: path });
-  }
+  if (path.endsWith(".index.json")) return { files: indexShards(path), ...configIn(dirname(path)) };
   return { files: [path] };
 }
 
@@ -103,7 +101,7 @@ export function openCheckpoint(files: readonly string[]): SafetensorsFile {
   const from = new Map<string, string>();
   const metadata: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const f of files) {
-    const st = openSafetensors(f);
+    const st = openWeights(f);
     for (const [name, e] of st.tensors) {
       const other = from.get(name);
       if (other !== undefined) {

@@ -5,6 +5,7 @@
 import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
 import { WeightFileError } from "./errors.js";
 import { type ByteSource, parseSafetensors, type SafetensorsFile } from "./safetensors.js";
+import { looksLikeTorch, parseTorch } from "./torch.js";
 
 /** Node reads at most 2 GiB - 1 bytes per call; larger ranges are read in pieces. */
 const chunk = 1 << 30;
@@ -38,6 +39,18 @@ export function fileSource(path: string): ByteSource {
 /** Parses a safetensors file on disk: the header now, tensor data by range on decoding. */
 export function openSafetensors(path: string): SafetensorsFile {
   return parseSafetensors(fileSource(path), path);
+}
+
+/** Parses a PyTorch torch.save checkpoint on disk (src/weights/torch.ts): the directory and pickle now, tensors by range. */
+export function openTorch(path: string): SafetensorsFile {
+  return parseTorch(fileSource(path), path);
+}
+
+/** A weight file of either format, told apart by its first bytes: torch.save's zip (or legacy pickle), else safetensors. */
+export function openWeights(path: string): SafetensorsFile {
+  const source = fileSource(path);
+  const head = source.size >= 2 ? source.read(0, Math.min(source.size, 8)) : new Uint8Array(0);
+  return looksLikeTorch(head) ? parseTorch(source, path) : parseSafetensors(source, path);
 }
 
 /** As openSafetensors (the async form the library has always had). */

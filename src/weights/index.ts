@@ -4,4 +4,5 @@ export { bf16ArrayToF32, bf16ToNumber, f16ArrayToF32, f16ToNumber, floatArrayToB
 export { type WeightCode, WeightFileError } from "./errors.js";
 export { type NpyArray, readNpy, readNpyFile, writeNpy } from "./npy.js";
 export { type ByteSource, memorySource, type NamedTensor, parseSafetensors, readSafetensors, type SafetensorsFile, type TensorEntry, writeSafetensors } from "./safetensors.js";
-export { fileSource, openSafetensors, readSafetensorsFile } from "./file-source.js";
+export { fileSource, openSafetensors, openTorch, openWeights, readSafetensorsFile } from "./file-source.js";
+export { parseTorch } from "./torch.js";

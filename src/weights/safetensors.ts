@@ -118,6 +118,11 @@ class Entry implements TensorEntry {
   }
 }
 
+/** A tensor entry over a source (for other formats' readers: src/weights/torch.ts). */
+export function tensorEntry(name: string, dtype: DType, shape: readonly number[], byteOffset: number, byteLength: number, source: ByteSource, file?: string): TensorEntry {
+  return new Entry(name, dtype, shape, byteLength / dtypes[dtype].size, byteOffset, byteLength, source, file);
+}
+
 interface RawEntry {
   name: string;
   dtype: DType;

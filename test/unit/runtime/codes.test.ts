@@ -19,6 +19,9 @@ import { ExportError, exportOnnx } from "../../../src/export/onnx.js";
 import { constDim, mulDim, symDim } from "../../../src/core/dim.js";
 import { type NamedTensor, writeSafetensors } from "../../../src/weights/safetensors.js";
 import { checked, fullCheckpoint, tiny, weightsOf } from "./helpers.js";
+import { memorySource } from "../../../src/weights/safetensors.js";
+import { parseTorch } from "../../../src/weights/torch.js";
+import { P, pickle, stateDictPickle, storedZip, tensorPickle, torchArchive } from "../weights/torch-helpers.js";
 
 const dir = mkdtempSync(join(tmpdir(), "tfm-rtcodes-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -43,6 +46,8 @@ const thrown = (f: () => unknown): string[] => {
   return [];
 };
 
+const torch = (bytes: Uint8Array) => parseTorch(memorySource(bytes), "t.bin");
+
 const triggers: Record<string, () => string[]> = {
   TFM5101: () => bind(ok.slice(1)),
   TFM5102: () => bind([...ok, { name: "stray", dtype: "F32", shape: [1], data: new Float32Array(1) }]),
@@ -63,6 +68,15 @@ const triggers: Record<string, () => string[]> = {
     writeFileSync(c, '{"n": "twelve"}');
     return thrown(() => configSettings(c, new Map([["n", "int"]]), new Set()));
   },
+  // TFM5110–TFM5117: torch.save checkpoints (more of each in test/unit/weights/torch.test.ts and test/property/torch-fuzz.test.ts).
+  TFM5110: () => thrown(() => torch(storedZip([["x/y", new Uint8Array(1)]]))),
+  TFM5111: () => thrown(() => torch(new Uint8Array([0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e]))),
+  TFM5112: () => thrown(() => torch(torchArchive(pickle(P.proto(), P.global("os", "system"), P.str("id"), P.tuple1, P.reduce, P.stop), []))),
+  TFM5113: () => thrown(() => torch(torchArchive(pickle(P.proto(), P.mark, [0x69], [...new TextEncoder().encode("os\nsystem\n")], P.stop), []))),
+  TFM5114: () => thrown(() => torch(torchArchive(pickle(P.proto(), P.emptyDict), []))),
+  TFM5115: () => thrown(() => torch(torchArchive(pickle(P.proto(), P.emptyList, P.stop), []))),
+  TFM5116: () => thrown(() => torch(torchArchive(stateDictPickle([["a", tensorPickle("0", "FloatStorage", 6, 0, [6], [1])]]), [["0", new Uint8Array(8)]]))),
+  TFM5117: () => thrown(() => torch(torchArchive(stateDictPickle([["a", tensorPickle("0", "ComplexFloatStorage", 1, 0, [1], [1])]]), [["0", new Uint8Array(8)]]))),
   TFM5201: () => inputs(json("ids", "[[1]]"), mask, json("idz", "[[1]]")),
   TFM5202: () => inputs(mask),
   TFM5203: () => inputs(json("ids", "[[1]]"), json("ids", "[[1]]"), mask),
