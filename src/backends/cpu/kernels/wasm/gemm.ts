@@ -14,6 +14,10 @@
 // the CPU program marked resident (a weight: never written after load) is copied once, into a
 // region at the start of memory (up to 1 GiB), and read from there by every later call — decoding
 // one token reads every weight, so copying them per call cost more than the products.
+//
+// The module imports its memory: a shared one (with a maximum) where the host has SharedArrayBuffer
+// and wasm threads, so that workers can run the same module on it (see "threads" below), else a
+// plain one. JS views of it are re-made after every growth (`memory.buffer` is re-read).
 import { gemmNT, type GemmNT } from "../matmul.js";
 import { Body, F32, I32, moduleBytes, Op, V128, type Func } from "./emit.js";
 
