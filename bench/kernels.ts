@@ -104,7 +104,7 @@ for (const [m, k, n] of shapes) {
   const out = allocate("f32", [m, n]);
   const bT = K.permute(b, [1, 0]);
   // A weight laid out at load: the wasm GEMM keeps its copy in its memory (as CpuProgram marks them).
-  markResident(bT.data);
+  markResident(bT.data as Float32Array);
   const r = n > 10000 ? Math.min(runs, 3) : runs;
   const tMatmul = time(() => K.matmul(a, b, out), r);
   const tTrans = time(() => K.matmulTransB(a, bT, out), r);
