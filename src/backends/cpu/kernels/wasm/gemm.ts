@@ -299,8 +299,9 @@ export function stopGemmWorkers(): void {
 
 /**
  * Products of fewer multiply-adds than this run on one thread: waking the workers costs more than
- * they save (measured with bench/threads.ts: GPT-2 decode's 768×768 projections stay on one thread,
- * its MLP and LM head split).
+ * they save (a first estimate from `npx tsx bench/kernels.ts --threads 1|2` on a busy 2-core machine:
+ * GPT-2 decode's 768×768 projections, 0.6M, stay on one thread; c_attn, the MLP and the LM head,
+ * 1.8M and more, split, though 1×768×3072 gained nothing measurable there).
  */
 export const THREAD_MIN_MACS = 1 << 20;
 /** Columns of C per chunk (a panel of Bt rows). */
