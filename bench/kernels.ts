@@ -2,10 +2,13 @@
 // naive triple loop and, as a peer, NumPy's `a @ b` through /usr/bin/python3 (its own BLAS, with
 // its default threads and with one thread), plus a few elementwise kernels.
 //
-// Run: npx tsx bench/kernels.ts [--runs 5] [--no-large] [--no-numpy] [--python /usr/bin/python3]
+// Run: npx tsx bench/kernels.ts [--runs 5] [--no-large] [--no-numpy] [--python /usr/bin/python3] [--threads N]
+// (--threads N: the WebAssembly SIMD kernels with their GEMM over N threads, 1 included, instead of
+// the plain TypeScript ones; plus decode's m = 1 shapes.)
 import { spawnSync } from "node:child_process";
 import { cpus } from "node:os";
-import { plainKernels as K } from "../src/backends/cpu/kernels/index.js";
+import { markResident, plainKernels, threadedKernels, wasmKernels } from "../src/backends/cpu/kernels/index.js";
+import { acquireGemmThreads } from "../src/backends/cpu/kernels/wasm/node-threads.js";
 import { allocate, type Tensor } from "../src/core/tensor.js";
 
 const args = process.argv.slice(2);
@@ -17,6 +20,9 @@ const runs = Number(opt("--runs") ?? 5);
 const large = !args.includes("--no-large");
 const numpy = !args.includes("--no-numpy");
 const python = opt("--python") ?? process.env["TFM_PYTHON"] ?? "/usr/bin/python3";
+const threadsArg = opt("--threads");
+const threads = threadsArg === undefined ? undefined : (await acquireGemmThreads(Number(threadsArg))).threads;
+const K = threads === undefined ? plainKernels : threads === 1 ? wasmKernels : threadedKernels(threads);
 
 function random(shape: number[], seed: number): Tensor<"f32"> {
   const t = allocate("f32", shape);
@@ -85,6 +91,7 @@ console.log(`node ${process.version}, ${cpus()[0]?.model ?? "unknown CPU"} × ${
 
 const shapes: [number, number, number][] = [[768, 768, 3072], [128, 768, 768]];
 if (large) shapes.push([128, 768, 50257]);
+if (threads !== undefined) shapes.push([1, 768, 768], [1, 768, 3072], [1, 3072, 768], ...(large ? [[1, 768, 50257] as [number, number, number]] : []));
 
 if (numpy) {
   const v = spawnSync(python, ["-c", "import numpy; print(numpy.__version__)"], { encoding: "utf8" });
@@ -96,6 +103,8 @@ for (const [m, k, n] of shapes) {
   const a = random([m, k], 1), b = random([k, n], 2);
   const out = allocate("f32", [m, n]);
   const bT = K.permute(b, [1, 0]);
+  // A weight laid out at load: the wasm GEMM keeps its copy in its memory (as CpuProgram marks them).
+  markResident(bT.data as Float32Array);
   const r = n > 10000 ? Math.min(runs, 3) : runs;
   const tMatmul = time(() => K.matmul(a, b, out), r);
   const tTrans = time(() => K.matmulTransB(a, bT, out), r);
@@ -111,7 +120,7 @@ for (const [m, k, n] of shapes) {
   }
   console.log(`${String(m).padStart(6)} ${String(k).padStart(6)} ${String(n).padStart(6)} ${fmt(gflops(m, k, n, tMatmul))} ${fmt(gflops(m, k, n, tTrans))} ${fmt(gflops(mNaive, k, n, tNaive))} ${np}  ${np1}`);
 }
-console.log("  matmul: B packed (transposed) into scratch on every call; transB: B pre-transposed at load time");
+console.log("  matmul: B packed (transposed) into scratch on every call; transB: B pre-transposed at load time (resident in wasm memory)");
 console.log("  naive*: i-j-p triple loop on row-major B, timed on the first 16 rows; numpy-1t: BLAS limited to one thread\n");
 
 // A few elementwise kernels at GPT-2 small sizes, in elements per second.

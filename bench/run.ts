@@ -9,14 +9,15 @@
 //
 // Run: npm run bench [-- --only small|gpt2-small] [--rounds N] [--no-decode] [--no-profile]
 import { readFileSync } from "node:fs";
-import { cpus, freemem, loadavg, totalmem } from "node:os";
+import { availableParallelism, cpus, freemem, loadavg, totalmem } from "node:os";
 import { resolve } from "node:path";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { CpuProgram } from "../src/backends/cpu/interpret.js";
 import { optimize } from "../src/optimize.js";
 import { allocate, type Tensor } from "../src/core/tensor.js";
-import { defaultKernels as K } from "../src/backends/cpu/kernels/index.js";
+import { defaultKernels as K, threadedKernels } from "../src/backends/cpu/kernels/index.js";
+import { acquireGemmThreads } from "../src/backends/cpu/kernels/wasm/node-threads.js";
 import { evalDim } from "../src/core/dim.js";
 import { emptyStates } from "../src/generate/decoder.js";
 import { gpt2Onnx } from "./peers/gpt2-onnx.js";
@@ -34,6 +35,8 @@ const only = opt("--only");
 const roundsOverride = opt("--rounds") ? Number(opt("--rounds")) : undefined;
 const doDecode = !args.includes("--no-decode");
 const doProfile = !args.includes("--no-profile");
+/** tfm's threaded engine ("tfm Nt", beside the single-threaded "tfm"): --threads N, default the cores. */
+const threadsWanted = Number(opt("--threads") ?? availableParallelism());
 
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -265,6 +268,8 @@ async function bench(w: Workload, ort: Ort | string, tfl: Awaited<ReturnType<typ
   const optimized = optimize(built.graph).graph;
   const program = new CpuProgram(optimized, built.weights);
   const programMs = performance.now() - t0;
+  const pool = await acquireGemmThreads(threadsWanted);
+  const threadedProgram = pool.threads > 1 ? new CpuProgram(optimized, built.weights, threadedKernels(pool.threads)) : undefined;
   // The same model without the optimizer: op by op as built, and optimized but not fused.
   const asBuilt = new CpuProgram(built.graph, built.weights, undefined, { fuse: false });
   const unfusedProgram = new CpuProgram(optimized, built.weights, undefined, { fuse: false });
@@ -275,6 +280,7 @@ async function bench(w: Workload, ort: Ort | string, tfl: Awaited<ReturnType<typ
   for (const [k, t] of emptyStates(optimized, inputs)) inputs.set(k, t);
   const states = new Set(optimized.states.map((s) => s.name));
   let tfmDecode: (() => Float32Array) | undefined;
+  let tfmDecodeThreaded: (() => Float32Array) | undefined;
   if (doDecode && states.size) {
     const head = new Map<string, Tensor>([["input_ids", { dtype: "i32", shape: [1, seq - 1], data: ids.subarray(0, seq - 1) } as Tensor]]);
     for (const [k, t] of emptyStates(optimized, head)) head.set(k, t);
@@ -282,6 +288,7 @@ async function bench(w: Workload, ort: Ort | string, tfl: Awaited<ReturnType<typ
     const feeds = new Map<string, Tensor>([["input_ids", { dtype: "i32", shape: [1, 1], data: ids.subarray(seq - 1) } as Tensor]]);
     for (const name of states) feeds.set(name, cached.get(name)!);
     tfmDecode = () => program.run(feeds).outputs.get("logits")!.data as Float32Array;
+    if (threadedProgram) tfmDecodeThreaded = () => threadedProgram.run(feeds).outputs.get("logits")!.data as Float32Array;
   }
   say(`tfm load: check + IR ${fmtMs(built.checkMs)} ms, random weights (seed ${SEED}, ${built.weights.size} tensors) ${fmtMs(built.weightsMs)} ms, CpuProgram ${fmtMs(programMs)} ms (weights laid out for the kernel)`);
 
@@ -298,6 +305,18 @@ async function bench(w: Workload, ort: Ort | string, tfl: Awaited<ReturnType<typ
       ...(tfmDecode ? { decode: tfmDecode } : {}),
       dispose: () => undefined,
     },
+    ...(threadedProgram
+      ? [
+          {
+            name: `tfm ${pool.threads}t`,
+            threads: `${pool.threads} (${threadedKernels(pool.threads).name} kernels)`,
+            loadMs: built.weightsMs + programMs,
+            prefill: () => threadedProgram.run(inputs).outputs.get("logits")!.data as Float32Array,
+            ...(tfmDecodeThreaded ? { decode: tfmDecodeThreaded } : {}),
+            dispose: pool.release,
+          },
+        ]
+      : []),
     {
       name: "tfm unfused",
       threads: "1 (optimized graph, one kernel per node)",

@@ -5,6 +5,8 @@
 // caller can act on rejects with a TfmError carrying diagnostics that point into the source.
 import { loadTimeValues } from "./backends/cpu/evaluate.js";
 import { CpuProgram } from "./backends/cpu/interpret.js";
+import { threadedKernels } from "./backends/cpu/kernels/index.js";
+import { acquireGemmThreads, defaultThreads } from "./backends/cpu/kernels/wasm/node-threads.js";
 import { RunError } from "./backends/shared/errors.js";
 import { WebGpuError } from "./backends/webgpu/errors.js";
 import { TfmError } from "./bundle/errors.js";
@@ -39,6 +41,11 @@ export type WeightsInput = string | readonly string[] | URL | ArrayBuffer | Arra
 export interface LoadOptions {
   /** Where the kernels run (default "cpu"). */
   readonly backend?: "cpu" | "webgpu";
+  /**
+   * cpu: threads for the matrix products (default: the cores, `os.availableParallelism()`); 1 runs
+   * on the calling thread alone. Results are the same bit for bit for any count.
+   */
+  readonly threads?: number;
   /** Run the fused kernels (the default), or one kernel per IR node. */
   readonly fuse?: boolean;
   /** webgpu: the GPUDevice to run on (default: a Dawn device in Node, from the optional `webgpu` package). */
@@ -272,12 +279,22 @@ async function bind(model: CompiledModel, source: WeightsInput, options: Omit<Lo
 }
 
 async function cpuEngine(graph: Graph, weights: ReadonlyMap<string, Tensor>, options: LoadOptions): Promise<Engine> {
+  const threads = options.threads ?? defaultThreads();
+  if (!Number.isSafeInteger(threads) || threads < 1 || threads > 1024) throw new TypeError(`threads must be a whole number from 1 to 1024, got ${String(options.threads)}`);
+  const pool = await acquireGemmThreads(threads);
+  const kernels = threadedKernels(pool.threads);
   // Loading computes what depends on weights alone, which can fail as a run can (a constant index out of range).
-  const program = new CpuProgram(graph, weights, undefined, { fuse: options.fuse !== false, maxMemory: memoryBudget(options.maxMemory) });
+  let program: CpuProgram;
+  try {
+    program = new CpuProgram(graph, weights, kernels, { fuse: options.fuse !== false, maxMemory: memoryBudget(options.maxMemory) });
+  } catch (e) {
+    pool.release();
+    throw e;
+  }
   return {
     kernels: program.schedule.kernels.length,
     run: async (inputs, profile) => program.run(inputs, { profile }),
-    dispose: () => undefined,
+    dispose: pool.release,
   };
 }
 

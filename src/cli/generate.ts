@@ -9,7 +9,7 @@ import { parseSeed } from "../runtime/init.js";
 import { WeightFileError } from "../weights/errors.js";
 import type { GenerateOptions } from "../generate/decoder.js";
 import { gpt2Tokenizer, hfTokenizer, textStream, type TextTokenizer } from "../generate/tokenizer.js";
-import { readSource, UsageError } from "./io.js";
+import { parseThreads, readSource, UsageError } from "./io.js";
 
 export interface GenerateCliOptions {
   readonly set: Map<string, string>;
@@ -24,6 +24,8 @@ export interface GenerateCliOptions {
   readonly topP?: string;
   readonly repetitionPenalty?: string;
   readonly seed?: string;
+  /** cpu: threads for the matrix products (`--threads N`; default the cores). */
+  readonly threads?: string;
   readonly stop?: string;
   readonly json?: boolean;
   readonly fuse?: boolean;
@@ -48,6 +50,7 @@ export async function runGenerate(file: string, opts: GenerateCliOptions, out: (
   if (!opts.weights === !opts.randomWeights) throw new UsageError("give exactly one of --weights FILE and --random-weights");
   if ((opts.prompt === undefined) === (opts.inputIds === undefined)) throw new UsageError("give exactly one of --prompt TEXT (with --tokenizer) and --input-ids 464,2068,...");
   if (opts.prompt !== undefined && !opts.tokenizer) throw new UsageError("--prompt needs --tokenizer (a tokenizer.json, or `gpt2` for GPT-2's own)");
+  const threads = parseThreads(opts.threads);
   const seed = typeof opts.randomWeights === "string" ? parseSeed(opts.randomWeights) : 0;
   if (typeof seed !== "number") throw new UsageError(seed.error);
   const options: GenerateOptions = {
@@ -87,7 +90,7 @@ export async function runGenerate(file: string, opts: GenerateCliOptions, out: (
   let session: Session;
   const t0 = performance.now();
   try {
-    session = await model.load(opts.randomWeights ? { random: true, seed } : opts.weights!, { backend: opts.backend ?? "cpu", fuse: opts.fuse !== false });
+    session = await model.load(opts.randomWeights ? { random: true, seed } : opts.weights!, { backend: opts.backend ?? "cpu", fuse: opts.fuse !== false, ...(threads !== undefined ? { threads } : {}) });
   } catch (e) {
     return coded(e);
   }

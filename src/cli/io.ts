@@ -39,3 +39,11 @@ export function collectSetting(value: string, previous: Map<string, string> | un
   if (eq <= 0) throw new UsageError(`--set expects name=value, got \`${value}\``);
   return new Map(previous ?? []).set(value.slice(0, eq).trim(), value.slice(eq + 1));
 }
+
+/** `--threads N`: a whole number from 1 to 1024 (undefined when not given: the default, the cores). */
+export function parseThreads(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!/^\s*\d+\s*$/.test(v) || !Number.isSafeInteger(n) || n < 1 || n > 1024) throw new UsageError(`--threads takes a whole number from 1 to 1024, got ${JSON.stringify(v)}`);
+  return n;
+}

@@ -13,7 +13,7 @@ import { parseSeed } from "../runtime/init.js";
 import { loadInputs, parseInputArg, type InputSpec } from "../runtime/inputs.js";
 import { writeOutputs } from "../runtime/outputs.js";
 import { WeightFileError } from "../weights/errors.js";
-import { readSource, UsageError } from "./io.js";
+import { parseThreads, readSource, UsageError } from "./io.js";
 import { humanBytes } from "./summary.js";
 import { parseSize } from "../backends/shared/budget.js";
 
@@ -37,6 +37,8 @@ export interface RunOptions {
   readonly backend?: "cpu" | "webgpu";
   /** The memory budget (`--max-memory 4G`; default src/budget.ts). */
   readonly maxMemory?: string;
+  /** cpu: threads for the matrix products (`--threads N`; default the cores). */
+  readonly threads?: string;
 }
 
 /**
@@ -77,6 +79,7 @@ export function runRun(file: string, opts: RunOptions, out: (s: string) => void,
   if (opts.output !== undefined && opts.output.trim() === "") throw new UsageError("-o/--output needs a directory name (it was empty)");
   const maxMemory = opts.maxMemory === undefined ? undefined : parseSize(opts.maxMemory);
   if (typeof maxMemory === "object") throw new UsageError(`--max-memory: ${maxMemory.error}`);
+  const threads = parseThreads(opts.threads);
   const seed = opts.randomWeights ? parseSeed(opts.seed ?? "0") : 0;
   if (typeof seed !== "number") throw new UsageError(seed.error);
   const { text, decodeErrors } = readSource(file);
@@ -115,6 +118,7 @@ export function runRun(file: string, opts: RunOptions, out: (s: string) => void,
       onNote: (n) => err(`note: ${n}\n`),
       checkConfig: false,
       ...(maxMemory ? { maxMemory } : {}),
+      ...(threads !== undefined ? { threads } : {}),
     })
     .then(async (session) => {
       const t1 = performance.now();

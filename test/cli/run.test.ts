@@ -52,6 +52,20 @@ describe("tfm run", () => {
     expect(readFileSync(join(a, "logits.npy"))).toEqual(readFileSync(join(b, "logits.npy")));
   });
 
+  it("gives the same bits with --threads 1 and --threads 2, and refuses a count that is not 1 to 1024 (exit 2)", async () => {
+    // vocab 5000, width 32: the LM head's product is large enough to be split over the threads.
+    const args = ["models/gpt2.tfm", "--set", "n_layer=1", "--set", "n_embd=32", "--set", "n_head=4", "--set", "vocab_size=5000", "--set", "n_positions=16", "--random-weights", "--input", "input_ids=[[1, 2, 3, 4, 5, 6, 7, 8]]"];
+    const [a, b] = ["t1", "t2"].map((name) => join(dir, name));
+    expect((await tfm("run", ...args, "--threads", "1", "-o", a)).code).toBe(0);
+    expect((await tfm("run", ...args, "--threads", "2", "-o", b)).code).toBe(0);
+    expect(readFileSync(join(b, "logits.npy")).equals(readFileSync(join(a, "logits.npy")))).toBe(true);
+    for (const bad of ["0", "x", "1.5", "2000"]) {
+      const r = await tfm("run", ...args, "--threads", bad);
+      expect(r.code).toBe(2);
+      expect(r.err).toContain(`--threads takes a whole number from 1 to 1024, got "${bad}"`);
+    }
+  });
+
   it("prints a profile by kernel, fused (kind*) or not (op)", async () => {
     const r = await tfm("run", "models/gpt2.tfm", ...small, "--random-weights", "--input", "input_ids=[[1, 2]]", "--profile");
     expect(r.out).toMatch(/profile \([\d.]+ ms in kernels\):\n(\s+\w+\*?\s+[\d.]+ ms\s+[\d.]+%\s+×\d+\n)+/);

@@ -20,7 +20,7 @@ import { matmul, matmulsWith, matmulTransB } from "./matmul.js";
 import { reduce } from "./reduce.js";
 import { softmaxLastAxis } from "./softmax.js";
 import { cast, unary } from "./unary.js";
-import { gemmNTSimd, wasmGemmAvailable } from "./wasm/gemm.js";
+import { gemmNTSimd, gemmNTSimdThreads, wasmGemmAvailable } from "./wasm/gemm.js";
 import { where } from "./where.js";
 
 export interface Kernels {
@@ -89,6 +89,20 @@ export const plainKernels: Kernels = Object.freeze({
  */
 export const wasmKernels: Kernels = Object.freeze({ ...plainKernels, ...matmulsWith(gemmNTSimd), name: "wasm-simd" });
 
+const threaded = new Map<number, Kernels>();
+
+/**
+ * wasmKernels with the GEMM split over up to `threads` threads (the caller's and the workers
+ * src/backends/cpu/kernels/wasm/gemm.ts's startGemmWorkers started; fewer if fewer run), with
+ * the same results bit for bit. `threads` ≤ 1, or no SIMD, gives the single-threaded kernels.
+ */
+export function threadedKernels(threads: number): Kernels {
+  if (threads <= 1 || !wasmGemmAvailable()) return defaultKernels;
+  let k = threaded.get(threads);
+  if (!k) threaded.set(threads, (k = Object.freeze({ ...plainKernels, ...matmulsWith(gemmNTSimdThreads(threads)), name: `wasm-simd-${threads}t` })));
+  return k;
+}
+
 /** The kernels the CPU interpreter uses unless given others: wasmKernels where SIMD validates. */
 export const defaultKernels: Kernels = wasmGemmAvailable() ? wasmKernels : plainKernels;
 
@@ -96,5 +110,5 @@ export { KernelError } from "../../../core/errors.js";
 export { erf } from "./erf.js";
 export { broadcastShapes } from "./broadcast.js";
 export { gemmNT, releaseMatmulScratch } from "./matmul.js";
-export { gemmNTWasm, markResident, releaseWasmGemm, wasmGemmAvailable } from "./wasm/gemm.js";
+export { gemmNTWasm, gemmWorkers, markResident, releaseWasmGemm, startGemmWorkers, stopGemmWorkers, wasmGemmAvailable } from "./wasm/gemm.js";
 export { binary, unary, cast, where, matmul, matmulTransB, reduce, reshape, permute, slice, concat, gather, expand, arange, softmaxLastAxis };

@@ -1,9 +1,9 @@
 // A tiny WebAssembly binary emitter: just the opcodes the GEMM kernel needs, by name.
 //
-// A module here is one exported memory plus functions with i32 params and typed locals; no
-// imports, tables or globals. `Body` appends instructions to a byte array; `moduleBytes` wraps
-// the bodies in the type, function, memory, export and code sections (in the order the binary
-// format requires). SIMD opcodes are LEB128-encoded after the 0xfd prefix.
+// A module here is one memory, imported as `env.mem` (shared between threads, with a maximum, or
+// not), plus functions with i32 params and typed locals; no tables or globals. `Body` appends
+// instructions to a byte array; `moduleBytes` wraps the bodies in the type, import, function,
+// export and code sections (in the order the binary format requires). SIMD opcodes are LEB128-encoded after the 0xfd prefix.
 
 export const I32 = 0x7f;
 export const F32 = 0x7d;
@@ -115,17 +115,31 @@ function name(s: string): number[] {
   return out;
 }
 
-/** A module of `funcs` (no results; all params i32) with one memory of `pages` exported as "mem". */
-export function moduleBytes(funcs: readonly Func[], pages: number): Uint8Array<ArrayBuffer> {
+/** The memory a module imports as `env.mem`: at least `pages`, and for a shared one (threads) at most `maxPages`. */
+export interface MemoryImport {
+  readonly pages: number;
+  readonly shared?: { readonly maxPages: number };
+}
+
+/** A module of `funcs` (no results; all params i32) importing its memory as `env.mem`. */
+export function moduleBytes(funcs: readonly Func[], memory: MemoryImport): Uint8Array<ArrayBuffer> {
   const out = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
   // One type per distinct param count: (i32 × p) → ().
   const arities = [...new Set(funcs.map((f) => f.params))];
   section(out, 1, vec([], arities.map((p) => [0x60, ...vec([], Array.from({ length: p }, () => [I32])), 0])));
+  // Import section: env.mem, a memory (kind 2) with limits 0x00 min, or 0x03 min max shared.
+  const mem: number[] = [...name("env"), ...name("mem"), 0x02];
+  if (memory.shared) {
+    mem.push(0x03);
+    uleb(mem, memory.pages);
+    uleb(mem, memory.shared.maxPages);
+  } else {
+    mem.push(0x00);
+    uleb(mem, memory.pages);
+  }
+  section(out, 2, vec([], [mem]));
   section(out, 3, vec([], funcs.map((f) => { const b: number[] = []; uleb(b, arities.indexOf(f.params)); return b; })));
-  const mem: number[] = [0x00];
-  uleb(mem, pages);
-  section(out, 5, vec([], [mem]));
-  const exports: number[][] = [[...name("mem"), 0x02, 0x00]];
+  const exports: number[][] = [];
   funcs.forEach((f, i) => {
     if (f.name === undefined) return;
     const e = [...name(f.name), 0x00];

@@ -14,6 +14,10 @@
 // the CPU program marked resident (a weight: never written after load) is copied once, into a
 // region at the start of memory (up to 1 GiB), and read from there by every later call — decoding
 // one token reads every weight, so copying them per call cost more than the products.
+//
+// The module imports its memory: a shared one (with a maximum) where the host has SharedArrayBuffer
+// and wasm threads, so that workers can run the same module on it (see "threads" below), else a
+// plain one. JS views of it are re-made after every growth (`memory.buffer` is re-read).
 import { gemmNT, type GemmNT } from "../matmul.js";
 import { Body, F32, I32, moduleBytes, Op, V128, type Func } from "./emit.js";
 
@@ -78,18 +82,18 @@ function whileLoop(f: Body, cond: () => void, body: () => void): void {
   f.br(0).op(Op.end).op(Op.end);
 }
 
-/** gemm(a, b, c, m, n, k): the whole product, tiles 0..3 being R×C, R×1, 1×C1, 1×1. */
+/** gemm(a, b, c, m, n, k, ldc): the whole product (C's rows ldc apart), tiles 0..3 being R×C, R×1, 1×C1, 1×1. */
 function driver(): Body {
-  const f = new Body(6);
-  const [a, b, c, m, n, k] = [0, 1, 2, 3, 4, 5];
+  const f = new Body(7);
+  const [a, b, c, m, n, k, ldc] = [0, 1, 2, 3, 4, 5, 6];
   const ldk = f.local(I32), i = f.local(I32), j = f.local(I32), j0 = f.local(I32), j1 = f.local(I32);
   f.get(k).i32(2).op(Op.i32Shl).set(ldk);
   const call = (fn: number) => {
-    // tile(a + i·ldk, b + j·ldk, c + (i·n + j)·4, k, n)
+    // tile(a + i·ldk, b + j·ldk, c + (i·ldc + j)·4, k, ldc)
     f.get(a).get(i).get(ldk).op(Op.i32Mul).op(Op.i32Add);
     f.get(b).get(j).get(ldk).op(Op.i32Mul).op(Op.i32Add);
-    f.get(c).get(i).get(n).op(Op.i32Mul).get(j).op(Op.i32Add).i32(2).op(Op.i32Shl).op(Op.i32Add);
-    f.get(k).get(n).call(fn);
+    f.get(c).get(i).get(ldc).op(Op.i32Mul).get(j).op(Op.i32Add).i32(2).op(Op.i32Shl).op(Op.i32Add);
+    f.get(k).get(ldc).call(fn);
   };
   const cols = (wide: number, step: number, narrow: number) => {
     f.get(j0).set(j);
@@ -109,24 +113,35 @@ function driver(): Body {
   return f;
 }
 
-/** The module's bytes: exports "mem" and "gemm". */
-export function gemmModuleBytes(): Uint8Array<ArrayBuffer> {
+const PAGE = 65536;
+/** Bytes of wasm memory one call may use (a 32-bit address space, kept well clear of 4 GiB). */
+const MAX_BYTES = 2 ** 31;
+const RESIDENT_MAX = 2 ** 30;
+/** A shared memory's maximum: the resident region, one call's bytes and the alignment slack. */
+const MAX_PAGES = (RESIDENT_MAX + MAX_BYTES) / PAGE + 16;
+
+/** The module's bytes: exports "gemm"; imports its memory as env.mem (shared: for threads). */
+export function gemmModuleBytes(shared = false): Uint8Array<ArrayBuffer> {
   const funcs: Func[] = [
     { params: 5, body: tile(R, C) },
     { params: 5, body: tile(R, 1) },
     { params: 5, body: tile(1, C1) },
     { params: 5, body: tile(1, 1) },
-    { name: "gemm", params: 6, body: driver() },
+    { name: "gemm", params: 7, body: driver() },
   ];
-  return moduleBytes(funcs, 1);
+  return moduleBytes(funcs, shared ? { pages: 1, shared: { maxPages: MAX_PAGES } } : { pages: 1 });
 }
+
+type GemmFn = (a: number, b: number, c: number, m: number, n: number, k: number, ldc: number) => void;
 
 interface Instance {
   mem: WebAssembly.Memory;
-  gemm: (a: number, b: number, c: number, m: number, n: number, k: number) => void;
+  module: WebAssembly.Module;
+  gemm: GemmFn;
+  /** Whether mem is shared (workers can run the module on it). */
+  shared: boolean;
 }
 
-let bytes: Uint8Array<ArrayBuffer> | undefined;
 let available: boolean | undefined;
 let inst: Instance | undefined;
 
@@ -134,8 +149,7 @@ let inst: Instance | undefined;
 export function wasmGemmAvailable(): boolean {
   if (available === undefined) {
     try {
-      bytes = gemmModuleBytes();
-      available = typeof WebAssembly === "object" && WebAssembly.validate(bytes);
+      available = typeof WebAssembly === "object" && WebAssembly.validate(gemmModuleBytes());
     } catch {
       available = false;
     }
@@ -143,18 +157,197 @@ export function wasmGemmAvailable(): boolean {
   return available;
 }
 
+/** A shared memory and the module that imports it, where the host has both (SharedArrayBuffer, wasm threads); else undefined. */
+function sharedInstance(): Instance | undefined {
+  try {
+    if (typeof SharedArrayBuffer !== "function") return undefined;
+    const bytes = gemmModuleBytes(true);
+    if (!WebAssembly.validate(bytes)) return undefined;
+    const mem = new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared: true });
+    const module = new WebAssembly.Module(bytes);
+    const i = new WebAssembly.Instance(module, { env: { mem } });
+    return { mem, module, gemm: i.exports["gemm"] as GemmFn, shared: true };
+  } catch {
+    return undefined;
+  }
+}
+
 function instance(): Instance {
   if (inst === undefined) {
     if (!wasmGemmAvailable()) throw new Error("WebAssembly SIMD is not available");
-    const i = new WebAssembly.Instance(new WebAssembly.Module(bytes!), {});
-    inst = { mem: i.exports["mem"] as WebAssembly.Memory, gemm: i.exports["gemm"] as Instance["gemm"] };
+    inst = sharedInstance();
+    if (inst === undefined) {
+      const mem = new WebAssembly.Memory({ initial: 1 });
+      const module = new WebAssembly.Module(gemmModuleBytes());
+      const i = new WebAssembly.Instance(module, { env: { mem } });
+      inst = { mem, module, gemm: i.exports["gemm"] as GemmFn, shared: false };
+    }
   }
   return inst;
 }
 
-const PAGE = 65536;
-/** Bytes of wasm memory one call may use (a 32-bit address space, kept well clear of 4 GiB). */
-const MAX_BYTES = 2 ** 31;
+// ---- threads ------------------------------------------------------------------------------------
+//
+// Workers run the same module on the same shared memory. A job is a product cut into chunks
+// (a block of rows × a panel of columns of C); the main thread publishes it in a control block of
+// Int32 (a SharedArrayBuffer: the job's pointers and sizes, a generation, a claim counter and a
+// done counter), wakes the workers with Atomics.notify, claims chunks itself, and Atomics.wait's
+// until every chunk is done. A chunk is claimed by compare-and-swap on one word holding the job's
+// generation (16 bits) and the next chunk's index, so a worker that wakes late can never claim a
+// chunk of a later job with an earlier job's parameters. Every C[i, j] is computed by the same
+// instructions whatever chunk it falls in (see above), so results are bit-for-bit those of one
+// thread for any thread count and any interleaving. Workers see memory growth as the module does
+// (they never view the memory from JS).
+
+/** The control block's words. */
+export const CTL = { gen: 0, next: 1, done: 2, stop: 3, error: 4, ready: 5, a: 8, b: 9, c: 10, m: 11, n: 12, k: 13, chunks: 14, colWidth: 15, rowBlock: 16, colChunks: 17, words: 32 } as const;
+
+/**
+ * The worker's program (plain JavaScript, run with `eval`): instantiate the module on the memory,
+ * then claim chunks of each job published until told to stop. `workerData` is
+ * { module, memory, control }; `ready` is posted once instantiated.
+ */
+export const workerSource = `
+const { workerData, parentPort } = require("node:worker_threads");
+const { module, memory, control } = workerData;
+const gemm = new WebAssembly.Instance(module, { env: { mem: memory } }).exports.gemm;
+const ctl = new Int32Array(control);
+const C = ${JSON.stringify(CTL)};
+Atomics.add(ctl, C.ready, 1);
+parentPort.postMessage("ready");
+let seen = 0;
+for (;;) {
+  Atomics.wait(ctl, C.gen, seen);
+  if (Atomics.load(ctl, C.stop) !== 0) break;
+  const g = Atomics.load(ctl, C.gen);
+  if (g === seen) continue;
+  seen = g;
+  const a = ctl[C.a], b = ctl[C.b], c = ctl[C.c], m = ctl[C.m], n = ctl[C.n], k = ctl[C.k];
+  const chunks = ctl[C.chunks], cw = ctl[C.colWidth], rb = ctl[C.rowBlock], cc = ctl[C.colChunks];
+  const tag = g & 0xffff;
+  for (;;) {
+    const v = Atomics.load(ctl, C.next);
+    if ((v >>> 16) !== tag || (v & 0xffff) >= chunks) break;
+    if (Atomics.compareExchange(ctl, C.next, v, v + 1) !== v) continue;
+    const idx = v & 0xffff, i0 = Math.floor(idx / cc) * rb, j0 = (idx % cc) * cw;
+    try {
+      gemm(a + i0 * k * 4, b + j0 * k * 4, c + (i0 * n + j0) * 4, Math.min(rb, m - i0), Math.min(cw, n - j0), k, n);
+    } catch (e) {
+      Atomics.store(ctl, C.error, 1);
+    }
+    if (Atomics.add(ctl, C.done, 1) + 1 === chunks) Atomics.notify(ctl, C.done);
+  }
+}
+`;
+
+/** A started worker, as the host gives it: only stopping it is needed here. */
+export interface GemmWorker {
+  terminate(): void;
+}
+
+/** Starts one worker running `workerSource` with this data (Node: worker_threads, unref'd). */
+export type SpawnGemmWorker = (source: string, data: { module: WebAssembly.Module; memory: WebAssembly.Memory; control: SharedArrayBuffer }) => { worker: GemmWorker; ready: Promise<void> };
+
+interface Pool {
+  control: SharedArrayBuffer;
+  ctl: Int32Array;
+  workers: GemmWorker[];
+  ready: Promise<void>[];
+  gen: number;
+}
+
+let pool: Pool | undefined;
+
+/**
+ * Makes sure `count` workers run the GEMM (beside the calling thread), starting the missing ones
+ * with `spawn`; resolves once they are ready. Returns the workers now running (0 where the memory
+ * cannot be shared: the GEMM then runs on the calling thread alone).
+ */
+export async function startGemmWorkers(count: number, spawn: SpawnGemmWorker): Promise<number> {
+  if (!wasmGemmAvailable()) return 0;
+  const { mem, module, shared } = instance();
+  if (!shared) return 0;
+  if (pool === undefined) {
+    const control = new SharedArrayBuffer(CTL.words * 4);
+    pool = { control, ctl: new Int32Array(control), workers: [], ready: [], gen: 0 };
+  }
+  const p = pool;
+  while (p.workers.length < count) {
+    const { worker, ready } = spawn(workerSource, { module, memory: mem, control: p.control });
+    p.workers.push(worker);
+    p.ready.push(ready);
+  }
+  await Promise.all(p.ready);
+  return p.workers.length;
+}
+
+/** The workers running now (0: the GEMM is single-threaded). */
+export function gemmWorkers(): number {
+  return pool?.workers.length ?? 0;
+}
+
+/** Stops every worker (they leave their loop and are terminated); later calls run on one thread until started again. */
+export function stopGemmWorkers(): void {
+  const p = pool;
+  if (!p) return;
+  pool = undefined;
+  Atomics.store(p.ctl, CTL.stop, 1);
+  Atomics.add(p.ctl, CTL.gen, 1);
+  Atomics.notify(p.ctl, CTL.gen);
+  for (const w of p.workers) w.terminate();
+}
+
+/**
+ * Products of fewer multiply-adds than this run on one thread: waking the workers costs more than
+ * they save (a first estimate from `npx tsx bench/kernels.ts --threads 1|2` on a busy 2-core machine:
+ * GPT-2 decode's 768×768 projections, 0.6M, stay on one thread; c_attn, the MLP and the LM head,
+ * 1.8M and more, split, though 1×768×3072 gained nothing measurable there).
+ */
+export const THREAD_MIN_MACS = 1 << 20;
+/** Columns of C per chunk (a panel of Bt rows). */
+const COL_WIDTH = NB;
+
+/** C = A · Btᵀ at byte pointers in the memory, over `threads` threads (the caller's and threads − 1 workers). */
+function gemmThreaded(gemm: GemmFn, a: number, b: number, c: number, m: number, n: number, k: number, threads: number): void {
+  const p = pool;
+  const helpers = p ? Math.min(threads - 1, p.workers.length) : 0;
+  if (!p || helpers <= 0 || m * n * k < THREAD_MIN_MACS) {
+    gemm(a, b, c, m, n, k, n);
+    return;
+  }
+  const t = helpers + 1;
+  const colChunks = Math.ceil(n / COL_WIDTH);
+  // Rows are cut too when there are too few column panels to share (a product with small n).
+  let rowBlock = m;
+  if (colChunks < 2 * t && m >= 8) rowBlock = Math.max(4, Math.ceil(Math.ceil(m / Math.ceil((2 * t) / colChunks)) / 4) * 4);
+  const rowChunks = Math.ceil(m / rowBlock);
+  const chunks = rowChunks * colChunks;
+  if (chunks > 0xffff) {
+    gemm(a, b, c, m, n, k, n);
+    return;
+  }
+  const ctl = p.ctl;
+  ctl[CTL.a] = a; ctl[CTL.b] = b; ctl[CTL.c] = c; ctl[CTL.m] = m; ctl[CTL.n] = n; ctl[CTL.k] = k;
+  ctl[CTL.chunks] = chunks; ctl[CTL.colWidth] = COL_WIDTH; ctl[CTL.rowBlock] = rowBlock; ctl[CTL.colChunks] = colChunks;
+  const g = (p.gen = (p.gen + 1) | 0) === 0 ? (p.gen = 1) : p.gen;
+  const tag = g & 0xffff;
+  Atomics.store(ctl, CTL.done, 0);
+  Atomics.store(ctl, CTL.error, 0);
+  Atomics.store(ctl, CTL.next, tag << 16);
+  Atomics.store(ctl, CTL.gen, g);
+  Atomics.notify(ctl, CTL.gen, helpers);
+  for (;;) {
+    const v = Atomics.load(ctl, CTL.next);
+    if (v >>> 16 !== tag || (v & 0xffff) >= chunks) break;
+    if (Atomics.compareExchange(ctl, CTL.next, v, v + 1) !== v) continue;
+    const idx = v & 0xffff, i0 = Math.floor(idx / colChunks) * rowBlock, j0 = (idx % colChunks) * COL_WIDTH;
+    gemm(a + i0 * k * 4, b + j0 * k * 4, c + (i0 * n + j0) * 4, Math.min(rowBlock, m - i0), Math.min(COL_WIDTH, n - j0), k, n);
+    Atomics.add(ctl, CTL.done, 1);
+  }
+  for (let d = Atomics.load(ctl, CTL.done); d < chunks; d = Atomics.load(ctl, CTL.done)) Atomics.wait(ctl, CTL.done, d);
+  if (Atomics.load(ctl, CTL.error) !== 0) throw new Error("the threaded GEMM failed in a worker");
+}
+
 const align16 = (x: number) => (x + 15) & ~15;
 
 /** Arrays never written after they are marked (weights): their copies in wasm memory are kept. */
@@ -163,7 +356,6 @@ const residentCandidates = new WeakSet<Float32Array>();
 let placed = new WeakMap<Float32Array, Map<string, number>>();
 /** The end of the resident region (the per-call scratch starts here). */
 let residentEnd = 0;
-const RESIDENT_MAX = 2 ** 30;
 
 /** Marks `a` as never written again, so a GEMM may keep its copy in wasm memory for later calls. */
 export function markResident(a: Float32Array): void {
@@ -172,6 +364,7 @@ export function markResident(a: Float32Array): void {
 
 /** Drops the module instance and its memory (a later call makes a fresh one). */
 export function releaseWasmGemm(): void {
+  stopGemmWorkers();
   inst = undefined;
   placed = new WeakMap();
   residentEnd = 0;
@@ -200,7 +393,7 @@ function resident(Bt: Float32Array, bOff: number, length: number, mem: WebAssemb
  * Writes every element of C. Rows go in blocks small enough for the memory budget; returns false
  * (writing nothing) when even one row with all of Bt does not fit.
  */
-export function gemmNTWasm(A: Float32Array, aOff: number, Bt: Float32Array, bOff: number, Cm: Float32Array, cOff: number, m: number, n: number, k: number): boolean {
+export function gemmNTWasm(A: Float32Array, aOff: number, Bt: Float32Array, bOff: number, Cm: Float32Array, cOff: number, m: number, n: number, k: number, threads = 1): boolean {
   if (m === 0 || n === 0) return true;
   if (k === 0) {
     Cm.fill(0, cOff, cOff + m * n);
@@ -223,7 +416,7 @@ export function gemmNTWasm(A: Float32Array, aOff: number, Bt: Float32Array, bOff
     const rows = Math.min(rowsPer, m - i0);
     const cPtr = aPtr + align16(rows * k * 4);
     heap.set(A.subarray(aOff + i0 * k, aOff + (i0 + rows) * k), aPtr / 4);
-    gemm(aPtr, bPtr, cPtr, rows, n, k);
+    gemmThreaded(gemm, aPtr, bPtr, cPtr, rows, n, k, threads);
     Cm.set(heap.subarray(cPtr / 4, cPtr / 4 + rows * n), cOff + i0 * n);
   }
   return true;
@@ -233,3 +426,10 @@ export function gemmNTWasm(A: Float32Array, aOff: number, Bt: Float32Array, bOff
 export const gemmNTSimd: GemmNT = (A, aOff, Bt, bOff, Cm, cOff, m, n, k) => {
   if (!gemmNTWasm(A, aOff, Bt, bOff, Cm, cOff, m, n, k)) gemmNT(A, aOff, Bt, bOff, Cm, cOff, m, n, k);
 };
+
+/** gemmNTSimd over up to `threads` threads (the workers started by startGemmWorkers, and the caller). */
+export function gemmNTSimdThreads(threads: number): GemmNT {
+  return (A, aOff, Bt, bOff, Cm, cOff, m, n, k) => {
+    if (!gemmNTWasm(A, aOff, Bt, bOff, Cm, cOff, m, n, k, threads)) gemmNT(A, aOff, Bt, bOff, Cm, cOff, m, n, k);
+  };
+}
