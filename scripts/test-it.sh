@@ -30,6 +30,10 @@ npm run build
 # fails the WebGPU tests instead of skipping them.
 export VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json
 
+# vitest runs test files in parallel on every core: sessions default to one GEMM thread there, so
+# files do not oversubscribe the cores (the threads tests set their counts themselves).
+export TFM_THREADS="${TFM_THREADS:-1}"
+
 mkdir -p .tmp
 status=0
 # The tests, scripts and benchmarks are type-checked too (tsconfig.test.json, no output).

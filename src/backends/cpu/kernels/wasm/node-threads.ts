@@ -18,9 +18,14 @@ const spawn: SpawnGemmWorker = (source, data) => {
   return { worker: { terminate: () => void worker.terminate() }, ready };
 };
 
-/** The default thread count: the cores this process may use. */
+/**
+ * The default thread count: `TFM_THREADS` when it is a whole number from 1 to 1024 (as
+ * OMP_NUM_THREADS for PyTorch: several processes sharing the cores), else the cores this process may use.
+ */
 export function defaultThreads(): number {
-  return availableParallelism();
+  const env = process.env["TFM_THREADS"];
+  const n = env !== undefined && /^\d+$/.test(env.trim()) ? Number(env) : NaN;
+  return n >= 1 && n <= 1024 ? n : availableParallelism();
 }
 
 /** Sessions holding the workers: the last to release them stops them. */
