@@ -131,16 +131,22 @@ interface Engine {
   dispose(): void;
 }
 
-export async function load(model: CompiledModel, source: WeightsInput, options: LoadOptions): Promise<Session> {
+/** The graph and instance of a model that checked without errors; a TfmError otherwise (its errors, or TFM2008). */
+function loadable(model: CompiledModel, verb: string): { at: { file: string; span: Span }; graph: Graph; instance: NonNullable<CompiledModel["checked"]["instance"]> } {
   const at = site(model);
-  const coded = (e: unknown) => asTfmError(e, at);
   if (!model.ok) {
     const errors = model.diagnostics.filter((d) => d.severity === "error");
     throw new TfmError(errors[0]!.code, `${model.file} has ${errors.length} error(s); the first: ${errors[0]!.message}`, { diagnostics: model.diagnostics });
   }
-  const graph = model.graph;
+  const { graph } = model;
   const instance = model.checked.instance;
-  if (!graph || !instance) throw new TfmError("TFM2008", `${model.file} defines no \`model\` to load`, { diagnostics: [diag(model.file, "TFM2008", at.span, "the file defines no `model` to load")] });
+  if (!graph || !instance) throw new TfmError("TFM2008", `${model.file} defines no \`model\` to ${verb}`, { diagnostics: [diag(model.file, "TFM2008", at.span, `the file defines no \`model\` to ${verb}`)] });
+  return { at, graph, instance };
+}
+
+export async function load(model: CompiledModel, source: WeightsInput, options: LoadOptions): Promise<Session> {
+  const { at, graph, instance } = loadable(model, "load");
+  const coded = (e: unknown) => asTfmError(e, at);
   let engine: Engine;
   let weights: Map<string, Tensor>;
   try {
@@ -231,14 +237,7 @@ export type ExportOptions = OnnxExportOptions & Pick<LoadOptions, "onProgress" |
 
 /** The model's optimized graph as ONNX (src/export/onnx.ts), its weights bound as `load` binds them. */
 export async function exportOnnxModel(model: CompiledModel, source: WeightsInput, options: ExportOptions = {}): Promise<OnnxModel> {
-  const at = site(model);
-  if (!model.ok) {
-    const errors = model.diagnostics.filter((d) => d.severity === "error");
-    throw new TfmError(errors[0]!.code, `${model.file} has ${errors.length} error(s); the first: ${errors[0]!.message}`, { diagnostics: model.diagnostics });
-  }
-  const graph = model.graph;
-  const instance = model.checked.instance;
-  if (!graph || !instance) throw new TfmError("TFM2008", `${model.file} defines no \`model\` to export`, { diagnostics: [diag(model.file, "TFM2008", at.span, "the file defines no `model` to export")] });
+  const { at, graph, instance } = loadable(model, "export");
   try {
     checkWeightsBudget(instance.weights, memoryBudget(options.maxMemory));
     const weights = await bind(model, source, options, at);
