@@ -3,7 +3,8 @@
 // model.safetensors.index.json, pytorch_model.bin (f16, a tied storage, a transposed view) and
 // sharded pytorch_model.bin.index.json; names under `transformer.`, config.json setting the
 // parameters. The logits are compared with PyTorch's (float64, rounded to f32); the max abs error
-// is printed. Without python3 + torch the test fails (CI must have them), as the fixtures' tests do.
+// is printed. BertModel folders (under `bert.`, safetensors and .bin) run models/bert.tfm the same way.
+// Without python3 + torch the test fails (CI must have them), as the fixtures' tests do.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -56,6 +57,32 @@ describe("tfm run --weights DIR on Hugging Face folders built by PyTorch", () =>
       for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i]! - b[i]!));
       console.log(`${folder}: max abs error vs PyTorch ${max.toExponential(2)} over ${a.length} logits`);
       expect(max).toBeLessThan(1e-4);
+    }, 180_000);
+  }
+
+  for (const [folder, what] of [
+    ["bert", "model.safetensors"],
+    ["bert_bin", "pytorch_model.bin"],
+  ] as const) {
+    it(`${folder}: models/bert.tfm from a BertForPreTraining-shaped folder (${what}, names under bert., config.json) equals PyTorch`, async () => {
+      build();
+      const d = join(dir, folder);
+      const out = join(dir, `out-${folder}`);
+      const inputs = ["input_ids", "attention_mask", "token_type_ids"].flatMap((k) => ["--input", `${k}=${join(d, `${k}.npy`)}`]);
+      const r = await tfm("run", "models/bert.tfm", "--weights", d, ...inputs, "-o", out);
+      expect(r.code, r.err).toBe(0);
+      expect(r.err).toContain("stripped it to bind");
+      expect(r.out).toContain("output pooler_output: f32[2, 32]");
+      const errs = ["last_hidden_state", "pooler_output"].map((name) => {
+        const got = readNpy(readFileSync(join(out, `${name}.npy`))).data as Float32Array;
+        const want = readNpy(readFileSync(join(d, `${name}.npy`))).data as Float32Array;
+        expect(got.length).toBe(want.length);
+        let max = 0;
+        for (let i = 0; i < got.length; i++) max = Math.max(max, Math.abs(got[i]! - want[i]!));
+        return max;
+      });
+      console.log(`${folder}: max abs error vs PyTorch, last_hidden_state ${errs[0]!.toExponential(2)}, pooler_output ${errs[1]!.toExponential(2)}`);
+      for (const e of errs) expect(e).toBeLessThan(1e-4);
     }, 180_000);
   }
 });
