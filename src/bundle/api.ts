@@ -10,7 +10,7 @@ import { decodeGraph } from "./graph-json.js";
 import { toInputs, toOutputs, type TensorOut } from "./io.js";
 import type { ModelData, PortInfo, Target } from "./model-data.js";
 import { bindWeights, readWeights, type WeightsSource } from "./weights.js";
-import { checkTokens, Decoder, decoderInfo, emptyStates, promptRows, type GenerateOptions } from "../generate/decoder.js";
+import { checkTokens, Decoder, decoderInfo, emptyStates, promptRows, type GenerateOptions, type ResidentRunner } from "../generate/decoder.js";
 import { checkBudget, weightBytes } from "../backends/shared/budget.js";
 import { RunError } from "../backends/shared/errors.js";
 
@@ -28,6 +28,8 @@ export interface LoadOptions {
 /** A target's way of running the graph: built once per `load`. */
 export interface Engine {
   run(inputs: ReadonlyMap<string, Tensor>): Promise<ReadonlyMap<string, Tensor>> | ReadonlyMap<string, Tensor>;
+  /** A way to run that keeps the state on the engine's side (WebGPU: device buffers), for the Decoder. */
+  readonly resident?: ResidentRunner;
   dispose(): void;
 }
 export type EngineFactory = (graph: Graph, weights: ReadonlyMap<string, Tensor>, options: LoadOptions) => Promise<Engine> | Engine;
@@ -71,7 +73,8 @@ export function createBundle(data: ModelData, engine: EngineFactory): { load: (w
       return e;
     };
     let decoder: Decoder | undefined;
-    const decode = () => (decoder ??= new Decoder(g, async (inputs) => alive().run(inputs), decoderInfo(g, data.capacity)));
+    const resident: ResidentRunner | undefined = e.resident && { run: (inputs, opts) => alive().resident!.run(inputs, opts) };
+    const decode = () => (decoder ??= new Decoder(g, async (inputs) => alive().run(inputs), decoderInfo(g, data.capacity), resident));
     return {
       async run(records: unknown) {
         const inputs = toInputs(data.inputs, records);
