@@ -27,7 +27,7 @@ import { checkWeightsBudget, memoryBudget } from "./budget.js";
 import type { SafetensorsFile } from "./weights/safetensors.js";
 import type { CompiledModel } from "./compile.js";
 import type { OnnxExportOptions, OnnxModel } from "./export/onnx.js";
-import { capacityOf, checkTokens, Decoder, decoderInfo, emptyStates, promptRows, type GenerateOptions } from "./generate/decoder.js";
+import { capacityOf, checkTokens, Decoder, decoderInfo, emptyStates, promptRows, type GenerateOptions, type ResidentRunner } from "./generate/decoder.js";
 
 export type { GenerateOptions } from "./generate/decoder.js";
 
@@ -128,6 +128,8 @@ export interface Session {
 interface Engine {
   readonly kernels: number;
   run(inputs: ReadonlyMap<string, Tensor>, profile: boolean): Promise<Omit<RunInfo, "outputs" | "ms"> & { outputs: ReadonlyMap<string, Tensor> }>;
+  /** A way to run that keeps the state on the engine's side (WebGPU: device buffers), for the Decoder. */
+  readonly resident?: ResidentRunner;
   dispose(): void;
 }
 
@@ -177,7 +179,8 @@ export async function load(model: CompiledModel, source: WeightsInput, options: 
     }
   };
   let decoder: Decoder | undefined;
-  const decode = (): Decoder => (decoder ??= new Decoder(graph, async (inputs) => (await alive().run(inputs, false)).outputs, decoderInfo(graph, capacityOf(model.checked.instance?.model.hparams as never))));
+  const resident: ResidentRunner | undefined = engine.resident && { run: (inputs, opts) => (alive(), engine.resident!.run(inputs, opts)) };
+  const decode = (): Decoder => (decoder ??= new Decoder(graph, async (inputs) => (await alive().run(inputs, false)).outputs, decoderInfo(graph, capacityOf(model.checked.instance?.model.hparams as never)), resident));
   const stepWith = (first: boolean) => async (records: Readonly<Record<string, TensorIn>>) => {
     try {
       const d = decode();
@@ -310,6 +313,7 @@ async function webgpuEngine(graph: Graph, weights: ReadonlyMap<string, Tensor>, 
         const r = await program.runWithSymbols(inputs);
         return { ...r, dispatches: program.dispatches.lastRun };
       },
+      ...(program.resident ? { resident: { run: (inputs, opts) => program.runResident(inputs, opts) } satisfies ResidentRunner } : {}),
       dispose() {
         program.destroy();
         gpu?.close();

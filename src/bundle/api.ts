@@ -10,7 +10,8 @@ import { decodeGraph } from "./graph-json.js";
 import { toInputs, toOutputs, type TensorOut } from "./io.js";
 import type { ModelData, PortInfo, Target } from "./model-data.js";
 import { bindWeights, readWeights, type WeightsSource } from "./weights.js";
-import { checkTokens, Decoder, decoderInfo, emptyStates, promptRows, type GenerateOptions } from "../generate/decoder.js";
+import { checkTokens, Decoder, decoderInfo, emptyStates, promptRows, type GenerateOptions, type ResidentRunner } from "../generate/decoder.js";
+import { hfTokenizer, textStream, type TextTokenizer } from "../generate/tokenizer.js";
 import { checkBudget, weightBytes } from "../backends/shared/budget.js";
 import { RunError } from "../backends/shared/errors.js";
 
@@ -23,19 +24,31 @@ export interface LoadOptions {
    * an allocation the engine refuses is TFM6003 too.
    */
   readonly maxMemory?: number;
+  /**
+   * A Hugging Face tokenizer, for `generate("text")`: the parsed `tokenizer.json`, its bytes, or a
+   * URL to fetch it from (through @huggingface/tokenizers, bundled). GPT-2's built-in BPE is not in
+   * bundles (its ranks are 0.5 MB): give GPT-2's tokenizer.json.
+   */
+  readonly tokenizer?: unknown;
 }
 
 /** A target's way of running the graph: built once per `load`. */
 export interface Engine {
   run(inputs: ReadonlyMap<string, Tensor>): Promise<ReadonlyMap<string, Tensor>> | ReadonlyMap<string, Tensor>;
+  /** A way to run that keeps the state on the engine's side (WebGPU: device buffers), for the Decoder. */
+  readonly resident?: ResidentRunner;
   dispose(): void;
 }
 export type EngineFactory = (graph: Graph, weights: ReadonlyMap<string, Tensor>, options: LoadOptions) => Promise<Engine> | Engine;
 
 export interface LoadedModel {
   run(inputs: unknown): Promise<Record<string, TensorOut>>;
-  /** Token ids in, tokens out as they are made (see src/generate/decoder.ts). */
-  generate(prompt: unknown, options?: GenerateOptions): AsyncGenerator<number | number[]>;
+  /**
+   * Token ids in, tokens out as they are made (see src/generate/decoder.ts); with a tokenizer
+   * loaded, text in (a string), and the text each new token adds out. Stops at the tokenizer's
+   * end-of-text token unless `stop` is given.
+   */
+  generate(prompt: unknown, options?: GenerateOptions): AsyncGenerator<number | number[] | string>;
   prefill(inputs: unknown): Promise<Record<string, TensorOut>>;
   step(inputs: unknown): Promise<Record<string, TensorOut>>;
   reset(): void;
@@ -61,6 +74,7 @@ export function createBundle(data: ModelData, engine: EngineFactory): { load: (w
       if (e instanceof RunError) throw new TfmError(e.code, e.message);
       throw e;
     }
+    const tokenizer = options.tokenizer === undefined ? undefined : await loadTokenizer(options.tokenizer);
     const { bytes, name } = await readWeights(weights);
     const tensors = bindWeights(bytes, name, data.weights, data.ignored);
     graph ??= decodeGraph(data.graph);
@@ -71,7 +85,8 @@ export function createBundle(data: ModelData, engine: EngineFactory): { load: (w
       return e;
     };
     let decoder: Decoder | undefined;
-    const decode = () => (decoder ??= new Decoder(g, async (inputs) => alive().run(inputs), decoderInfo(g, data.capacity)));
+    const resident: ResidentRunner | undefined = e.resident && { run: (inputs, opts) => alive().resident!.run(inputs, opts) };
+    const decode = () => (decoder ??= new Decoder(g, async (inputs) => alive().run(inputs), decoderInfo(g, data.capacity), resident));
     return {
       async run(records: unknown) {
         const inputs = toInputs(data.inputs, records);
@@ -85,6 +100,16 @@ export function createBundle(data: ModelData, engine: EngineFactory): { load: (w
         return toOutputs(data.outputs, await alive().run(inputs));
       },
       async *generate(prompt: unknown, opts: GenerateOptions = {}) {
+        if (typeof prompt === "string") {
+          if (!tokenizer) throw new TfmError("TFM8002", "the prompt is text, and no tokenizer was loaded: pass `tokenizer` (a tokenizer.json) to load(), or give token ids");
+          const ids = tokenizer.encode(prompt);
+          const d = decode();
+          checkTokens([ids], g, d.info.logits);
+          const text = textStream(tokenizer, ids);
+          const stop = opts.stop ?? (tokenizer.eos !== undefined ? [tokenizer.eos] : []);
+          for await (const tokens of d.generate([ids], { ...opts, stop })) yield text(tokens[0]!);
+          return;
+        }
         const { rows, batched } = promptRows(prompt);
         const d = decode();
         checkTokens(rows, g, d.info.logits);
@@ -103,4 +128,27 @@ export function createBundle(data: ModelData, engine: EngineFactory): { load: (w
     };
   }
   return { load, model };
+}
+
+/** A tokenizer.json given to load(): parsed, as bytes, or by URL (TFM8005 when it is not one). */
+async function loadTokenizer(source: unknown): Promise<TextTokenizer> {
+  let json = source;
+  let name = "tokenizer.json";
+  if (typeof source === "string" || source instanceof URL) {
+    name = String(source);
+    const res = await fetch(source).catch((e: unknown) => {
+      throw new TfmError("TFM8005", `${name}: the tokenizer could not be fetched: ${e instanceof Error ? e.message : String(e)}`);
+    });
+    if (!res.ok) throw new TfmError("TFM8005", `${name}: the tokenizer could not be fetched: HTTP ${res.status}`);
+    source = new Uint8Array(await res.arrayBuffer());
+  }
+  if (source instanceof ArrayBuffer || ArrayBuffer.isView(source)) {
+    const bytes = source instanceof ArrayBuffer ? new Uint8Array(source) : new Uint8Array(source.buffer, source.byteOffset, source.byteLength);
+    try {
+      json = JSON.parse(new TextDecoder().decode(bytes));
+    } catch (e) {
+      throw new TfmError("TFM8005", `${name} is not a Hugging Face tokenizer: it is not JSON (${e instanceof Error ? e.message : String(e)})`);
+    }
+  }
+  return hfTokenizer(json, {}, name);
 }

@@ -37,6 +37,7 @@ export const webgpuEngine: EngineFactory = async (graph, weights, options) => {
   const program = await coded(() => WebGpuProgram.load(graph, weights, device, { loadTime: loadTimeValues }));
   return {
     run: (inputs) => coded(() => program.run(inputs)),
+    ...(program.resident ? { resident: { run: (inputs, opts) => coded(() => program.runResident(inputs, opts)) } } : {}),
     dispose() {
       program.destroy();
       if (!given) device.destroy(); // a device this bundle made is its own to end

@@ -3,7 +3,9 @@
 // the same name (src/ir/graph.ts `states`). A `Decoder` keeps those values between calls —
 // `prefill` starts a sequence from empty state, `step` runs the next tokens on what is cached —
 // and `generate` is the loop over it: the last row of the logits, a `Sampler`, the token fed back.
-// A model without state generates too, by running the whole sequence at every step.
+// A model without state generates too, by running the whole sequence at every step. A backend that
+// can keep the state where it computes (WebGPU: device buffers) gives a `ResidentRunner`: the
+// Decoder then passes only the token ids, and generation asks for the last logits row alone.
 import { arrayFor, numel, runtimeDType, type Tensor } from "../core/tensor.js";
 import { constValue, evalDim } from "../core/dim.js";
 import type { Graph } from "../ir/graph.js";
@@ -13,6 +15,17 @@ import { Sampler, type SamplingOptions } from "./sample.js";
 
 /** Runs the graph once: every input port (states included) to every output port. */
 export type Runner = (inputs: ReadonlyMap<string, Tensor>) => Promise<ReadonlyMap<string, Tensor>>;
+
+/**
+ * A runner that keeps the model's state itself between calls (on the device): it takes the model's
+ * own inputs only, runs them on the state it holds — empty when `fresh` — and keeps the next state.
+ * It returns the outputs but the state; with `lastRow`, only that output, and of it only the last
+ * position of each sequence ([batch, 1, vocab]). `capacity` bounds how far its buffers grow. A call
+ * that fails leaves the state as it was.
+ */
+export interface ResidentRunner {
+  run(inputs: ReadonlyMap<string, Tensor>, opts: { readonly fresh: boolean; readonly lastRow?: string; readonly capacity?: number }): Promise<ReadonlyMap<string, Tensor>>;
+}
 
 export interface GenerateOptions extends SamplingOptions {
   /** Tokens to generate at most (default 32). */
@@ -103,8 +116,10 @@ export class Decoder {
   /** Stateless models: the whole sequence so far, per batch row. */
   private sequence: number[][] = [];
   private cached = 0;
+  /** The batch the cache holds (resident state: the Decoder does not see the state's shape). */
+  private batch = 0;
 
-  constructor(private readonly graph: Graph, private readonly run: Runner, readonly info: DecoderInfo) {}
+  constructor(private readonly graph: Graph, private readonly run: Runner, readonly info: DecoderInfo, private readonly resident?: ResidentRunner) {}
 
   /** Whether the model keeps state (a KV cache) between calls. */
   get stateful(): boolean {
@@ -121,6 +136,7 @@ export class Decoder {
     this.states = undefined;
     this.sequence = [];
     this.cached = 0;
+    this.batch = 0;
   }
 
   /** Runs a prompt from empty state and keeps the state: the outputs of the call (logits for every prompt position). */
@@ -131,6 +147,11 @@ export class Decoder {
 
   /** Runs the next positions on the cached state and appends them to it. */
   async step(inputs: ReadonlyMap<string, Tensor>): Promise<Map<string, Tensor>> {
+    return this.advance(inputs, false);
+  }
+
+  /** `step`; with `lastRow`, the logits of the last position only where the runner can read back just that (a ResidentRunner). */
+  private async advance(inputs: ReadonlyMap<string, Tensor>, lastRow: boolean): Promise<Map<string, Tensor>> {
     const ids = inputs.get(this.info.ids);
     if (!ids || ids.shape.length !== 2) throw new TfmError("TFM6002", `input \`${this.info.ids}\` must be given as [batch, seq] token ids`);
     const [batch, seq] = ids.shape as [number, number];
@@ -139,6 +160,13 @@ export class Decoder {
       throw new TfmError("TFM8003", `the model holds ${capacity} positions: ${this.cached} are used, and ${seq} more do not fit${this.cached ? " (call reset() to start a new sequence)" : ""}`);
     }
     if (!this.stateful) return this.recompute(ids, batch, seq);
+    if (this.resident) {
+      if (this.cached > 0 && this.batch !== batch) throw new TfmError("TFM6002", `the cache holds a batch of ${this.batch}; this step gives ${batch} sequences (call reset() for a new batch)`);
+      const out = await this.resident.run(inputs, { fresh: this.cached === 0, ...(lastRow ? { lastRow: this.info.logits } : {}), ...(capacity !== undefined ? { capacity } : {}) });
+      this.cached += seq;
+      this.batch = batch;
+      return new Map(out);
+    }
     const states = this.states ?? emptyStates(this.graph, inputs);
     const first = states.values().next().value as Tensor | undefined;
     if (first && first.shape[0] !== batch && this.cached > 0) throw new TfmError("TFM6002", `the cache holds a batch of ${first.shape[0]}; this step gives ${batch} sequences (call reset() for a new batch)`);
@@ -185,7 +213,8 @@ export class Decoder {
     const history = prompt.map((r) => [...r]);
     const done = new Array<number | undefined>(batch).fill(undefined);
     let ids: Tensor = { dtype: "i32", shape: [batch, len], data: Int32Array.from(prompt.flat()) };
-    let out = await this.prefill(new Map([[this.info.ids, ids]]));
+    this.reset();
+    let out = await this.advance(new Map([[this.info.ids, ids]]), true);
     for (let n = 0; n < max; n++) {
       const logits = out.get(this.info.logits)!;
       const [, seq, vocab] = logits.shape as [number, number, number];
@@ -200,7 +229,7 @@ export class Decoder {
       yield tokens;
       if (done.every((d) => d !== undefined) || n === max - 1) return;
       ids = { dtype: "i32", shape: [batch, 1], data: Int32Array.from(tokens) };
-      out = await this.step(new Map([[this.info.ids, ids]]));
+      out = await this.advance(new Map([[this.info.ids, ids]]), true);
     }
   }
 }

@@ -3,7 +3,11 @@
 // source, uploads the load-time values once, keeps one buffer per value computed per run (or per
 // slot of a memory plan) and grows them when a run needs more, and runs a model as one command
 // encoder: the sizes uniform and the inputs written, one compute pass with every dispatch, copies
-// of the outputs (and the error buffer) to mappable buffers, one submit. It counts dispatches.
+// of the outputs (and the error buffer) to mappable buffers, one submit. It counts dispatches and
+// the bytes uploaded and read back. A model's state (a KV cache: src/ir/graph.ts `states`) can stay
+// on the device between runs: in a resident run each state's input is read from the buffer its
+// output was written to by the run before, and its output goes to the other of its two buffers
+// (they swap when the run is committed), so the state is neither uploaded nor read back.
 // No node-only imports: it is meant to be bundled for browsers.
 import { arrayFor, numel, type DType, type Tensor } from "../../core/tensor.js";
 import type { CompiledProgram } from "./compile.js";
@@ -25,7 +29,29 @@ export interface RunSizes {
 export interface Readback {
   readonly node: number;
   readonly dtype: DType;
+  /** The shape of what is read back (the whole value's, or that of its rows when `rows` is given). */
   readonly shape: readonly number[];
+  /**
+   * Only some elements: `count` runs of `length` elements, run i starting at element
+   * `first + i * stride` (the last position of each sequence's logits: first = (T − 1)·V, stride = T·V,
+   * length = V, count = B). Undefined: the whole value.
+   */
+  readonly rows?: { readonly first: number; readonly stride: number; readonly length: number; readonly count: number };
+}
+
+/** A state kept on the device: the node of its value at the start of a run, and the node of its next value. */
+export interface ResidentState {
+  readonly input: number;
+  readonly output: number;
+}
+
+/** How a run treats the resident states. */
+export interface ResidentRun {
+  /**
+   * The most elements each state's output can need (its value at the model's capacity), by index
+   * in the runner's states; a buffer that must grow grows to twice what it needs, at most this.
+   */
+  readonly reserve: readonly (number | undefined)[];
 }
 
 const STORAGE = 0x80, COPY_SRC = 0x04, COPY_DST = 0x08, UNIFORM = 0x40, MAP_READ = 0x01; // GPUBufferUsage
@@ -42,6 +68,18 @@ export class GpuRunner {
   dispatches = 0;
   /** dispatchWorkgroups calls of the last run. */
   lastDispatches = 0;
+  /** Bytes copied from the device to the host, all runs together: values, and error words. */
+  readonly readback = { values: 0, errors: 0 };
+  /** The same for the last run. */
+  readonly lastReadback = { values: 0, errors: 0 };
+  /** Bytes of the inputs written to the device by the last run (not the sizes uniform, nor the error words' reset). */
+  lastUploadBytes = 0;
+  /** Value buffers created so far (a run that reuses every buffer creates none). */
+  allocations = 0;
+  /** Which of each resident state's two buffers holds its value now (0 or 1: both swap together). */
+  private parity = 0;
+  /** The resident states, and node → state index for their input and output nodes. */
+  private readonly stateOf = new Map<number, { index: number; side: "in" | "out" }>();
   private readonly pipelines: GPUComputePipeline[];
   private readonly fixed = new Map<number, GPUBuffer>();
   private readonly slots = new Map<string, Slot>();
@@ -49,16 +87,23 @@ export class GpuRunner {
   private readonly sizesBuffer: GPUBuffer;
   private readonly errBuffer: GPUBuffer;
   private lastSizes: Uint32Array | undefined;
-  private bindGroups: (GPUBindGroup | undefined)[] = [];
+  /** Bind groups per kernel, by the buffers they name: "p" a plain run, "r0"/"r1" a resident run at that parity. */
+  private bindGroups = new Map<string, (GPUBindGroup | undefined)[]>();
+  /** The mode of the run being recorded: undefined plain, else the parity. */
+  private residentParity: number | undefined;
 
-  private constructor(private readonly device: GPUDevice, private readonly p: CompiledProgram, pipelines: GPUComputePipeline[], private readonly plan?: BufferPlan) {
+  private constructor(private readonly device: GPUDevice, private readonly p: CompiledProgram, pipelines: GPUComputePipeline[], private readonly plan?: BufferPlan, readonly states: readonly ResidentState[] = []) {
     this.pipelines = pipelines;
+    states.forEach((st, index) => {
+      this.stateOf.set(st.input, { index, side: "in" });
+      this.stateOf.set(this.p.schedule.aliases.get(st.output) ?? st.output, { index, side: "out" });
+    });
     this.sizesBuffer = device.createBuffer({ size: p.sizeWords * 4, usage: UNIFORM | COPY_DST });
     this.errBuffer = device.createBuffer({ size: Math.max(1, 2 * p.errorSlots.length) * 4, usage: STORAGE | COPY_SRC | COPY_DST });
   }
 
   /** Compiles every kernel (once per distinct source) and uploads the load-time values. */
-  static async create(device: GPUDevice, p: CompiledProgram, fixed: ReadonlyMap<number, Tensor>, plan?: BufferPlan): Promise<GpuRunner> {
+  static async create(device: GPUDevice, p: CompiledProgram, fixed: ReadonlyMap<number, Tensor>, plan?: BufferPlan, states: readonly ResidentState[] = []): Promise<GpuRunner> {
     device.pushErrorScope("validation");
     const bySource = new Map<string, Promise<GPUComputePipeline>>();
     const layouts = new Map<string, GPUPipelineLayout>();
@@ -79,7 +124,7 @@ export class GpuRunner {
     );
     const err = await device.popErrorScope();
     if (err) throw new Error(`webgpu: creating the pipelines failed (a bug in tfm): ${err.message}`);
-    const r = new GpuRunner(device, p, pipelines, plan);
+    const r = new GpuRunner(device, p, pipelines, plan, states);
     for (const id of p.uploads) {
       const t = fixed.get(id);
       if (!t) throw new Error(`webgpu: load-time value %${id} was not computed`);
@@ -99,18 +144,33 @@ export class GpuRunner {
     this.errBuffer.destroy();
   }
 
-  /** Runs every kernel once; returns the values of `read` and the error buffer (two words per slot). */
-  async run(rs: RunSizes, inputs: ReadonlyMap<number, Tensor>, read: readonly Readback[]): Promise<{ values: Map<number, Tensor>; errors: Uint32Array }> {
+  /**
+   * Runs every kernel once; returns the values of `read` and the error buffer (two words per slot).
+   * With `resident`, each state's input is the value its buffer holds (the last committed run's
+   * output; `inputs` must not hold it) and its output goes to its other buffer: `commitStates()`
+   * makes that the state's value, and a run not committed leaves the state as it was.
+   */
+  async run(rs: RunSizes, inputs: ReadonlyMap<number, Tensor>, read: readonly Readback[], resident?: ResidentRun): Promise<{ values: Map<number, Tensor>; errors: Uint32Array }> {
     const d = this.device;
+    this.residentParity = resident ? this.parity : undefined;
     let grew = false;
     const ensure = (node: number): GPUBuffer => {
       const key = this.keyOf(node);
-      const bytes = Math.max(4, rs.elements(node) * 4);
+      const need = Math.max(4, rs.elements(node) * 4);
       let s = this.slots.get(key);
-      if (!s || s.bytes < bytes) {
+      if (!s || s.bytes < need) {
+        const st = resident ? this.stateOf.get(this.p.schedule.aliases.get(node) ?? node) : undefined;
+        // A state's input buffer holds the value the last run wrote: it never grows (that would lose it).
+        if (st?.side === "in" && s) throw new Error(`webgpu: the state buffer of %${node} holds ${s.bytes} bytes, less than its value's ${need} (a bug in tfm)`);
+        let bytes = need;
+        if (st?.side === "out") {
+          const cap = resident!.reserve[st.index];
+          bytes = Math.max(need, Math.min(2 * need, cap !== undefined ? Math.max(4, cap * 4) : 2 * need));
+        }
         s?.buffer.destroy();
         s = { buffer: d.createBuffer({ size: bytes, usage: STORAGE | COPY_SRC | COPY_DST }), bytes };
         this.slots.set(key, s);
+        this.allocations++;
         grew = true;
       }
       return s.buffer;
@@ -118,11 +178,19 @@ export class GpuRunner {
     // Size every buffer this run uses before any bind group is made.
     for (const k of this.p.kernels) for (const b of k.binds) if (b.kind !== "err" && !this.fixed.has(b.node)) ensure(b.node);
     for (const r of read) if (!this.fixed.has(r.node)) ensure(r.node);
+    let uploaded = 0;
     for (const [id, t] of inputs) {
+      if (resident && this.stateOf.has(id)) throw new Error(`webgpu: a resident run was given the state %${id} (a bug in tfm)`);
       const buf = ensure(id);
-      if (numel(t.shape) > 0) d.queue.writeBuffer(buf, 0, words(t));
+      const n = numel(t.shape);
+      if (n > 0) d.queue.writeBuffer(buf, 0, words(t));
+      uploaded += n * 4;
     }
-    if (grew) this.bindGroups = [];
+    this.lastUploadBytes = uploaded;
+    if (grew) this.bindGroups.clear();
+    const mode = resident ? `r${this.parity}` : "p";
+    let groups = this.bindGroups.get(mode);
+    if (!groups) this.bindGroups.set(mode, (groups = []));
     if (!this.lastSizes || !sameWords(this.lastSizes, rs.sizes)) {
       d.queue.writeBuffer(this.sizesBuffer, 0, rs.sizes as Uint32Array<ArrayBuffer>);
       this.lastSizes = rs.sizes.slice();
@@ -137,12 +205,12 @@ export class GpuRunner {
     this.p.kernels.forEach((k, i) => {
       const grid = rs.grids[i];
       if (!grid) return;
-      let bg = this.bindGroups[i];
+      let bg = groups[i];
       if (!bg) {
         const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.sizesBuffer } }];
         k.binds.forEach((b, j) => entries.push({ binding: j + 1, resource: { buffer: b.kind === "err" ? this.errBuffer : this.bufferOf(b.node) } }));
         bg = d.createBindGroup({ layout: this.pipelines[i]!.getBindGroupLayout(0), entries });
-        this.bindGroups[i] = bg;
+        groups[i] = bg;
       }
       pass.setPipeline(this.pipelines[i]!);
       pass.setBindGroup(0, bg);
@@ -151,17 +219,29 @@ export class GpuRunner {
     });
     pass.end();
     const copies: { r: Readback; s: Slot; bytes: number }[] = [];
+    let valueBytes = 0;
     for (const r of read) {
-      const bytes = rs.elements(r.node) * 4;
-      const s = this.stagingFor(`n${r.node}`, Math.max(4, bytes));
-      if (bytes > 0) enc.copyBufferToBuffer(this.bufferOf(r.node), 0, s.buffer, 0, bytes);
+      const rows = r.rows;
+      const bytes = (rows ? rows.length * rows.count : rs.elements(r.node)) * 4;
+      const s = this.stagingFor(`n${r.node}${rows ? "r" : ""}`, Math.max(4, bytes));
+      const src = this.bufferOf(r.node);
+      if (!rows) {
+        if (bytes > 0) enc.copyBufferToBuffer(src, 0, s.buffer, 0, bytes);
+      } else if (rows.length > 0) {
+        for (let i = 0; i < rows.count; i++) enc.copyBufferToBuffer(src, (rows.first + i * rows.stride) * 4, s.buffer, i * rows.length * 4, rows.length * 4);
+      }
       copies.push({ r, s, bytes });
+      valueBytes += bytes;
     }
     const errStage = this.stagingFor("err", Math.max(1, errWords) * 4);
     if (errWords) enc.copyBufferToBuffer(this.errBuffer, 0, errStage.buffer, 0, errWords * 4);
     d.queue.submit([enc.finish()]);
     this.dispatches += count;
     this.lastDispatches = count;
+    this.lastReadback.values = valueBytes;
+    this.lastReadback.errors = errWords * 4;
+    this.readback.values += valueBytes;
+    this.readback.errors += errWords * 4;
     const invalid = await d.popErrorScope();
     if (invalid) throw new Error(`webgpu: running the kernels failed (a bug in tfm): ${invalid.message}`);
 
@@ -173,8 +253,15 @@ export class GpuRunner {
     return { values, errors: errors.subarray(0, errWords) };
   }
 
+  /** After a resident run that succeeded: the states' outputs become their values (the buffers swap). */
+  commitStates(): void {
+    this.parity ^= 1;
+  }
+
   private keyOf(node: number): string {
     const owner = this.p.schedule.aliases.get(node) ?? node;
+    const st = this.residentParity !== undefined ? this.stateOf.get(owner) : undefined;
+    if (st) return `state${st.index}:${st.side === "in" ? this.residentParity : this.residentParity! ^ 1}`;
     const slot = this.plan?.get(owner);
     return slot !== undefined ? `s${slot}` : `n${owner}`;
   }
@@ -183,7 +270,8 @@ export class GpuRunner {
     const owner = this.p.schedule.aliases.get(node) ?? node;
     const f = this.fixed.get(owner) ?? this.fixed.get(node);
     if (f) return f;
-    const s = this.slots.get(this.keyOf(node));
+    const key = this.keyOf(node);
+    const s = this.slots.get(key);
     if (!s) throw new WebGpuError("TFM7001", `webgpu: no buffer for %${node}`);
     return s.buffer;
   }

@@ -3,7 +3,9 @@
 // caller supplies — the CPU interpreter's `loadTimeValues`, so they are exactly the CPU's — compiles
 // the schedule's kernels, checks the device's limits and uploads; `run` checks the inputs and binds
 // the symbolic dims by the backends' shared code (../shared/inputs.ts), fills the sizes uniform,
-// runs every kernel and reads back the outputs. Failures a CPU run would report are RunErrors with
+// runs every kernel and reads back the outputs. `runResident` keeps the model's state (a KV cache)
+// in device buffers between calls, as the Decoder (src/generate/decoder.ts) uses it: only the token
+// ids go up, and only what is asked for (the last position's logits) comes back. Failures a CPU run would report are RunErrors with
 // the CPU's code and message (TFM6001 an index out of range or an empty reduction, TFM6002 bad inputs).
 import { showBytes } from "../shared/budget.js";
 import { evalDim, showDim } from "../../core/dim.js";
@@ -16,7 +18,7 @@ import { RunError } from "../shared/errors.js";
 import { bindInputs, checkSizes, unboundMessage } from "../shared/inputs.js";
 import { compile, type CompiledProgram } from "./compile.js";
 import { sizeValues } from "./codegen/sizes.js";
-import { GpuRunner, type Readback } from "./device.js";
+import { GpuRunner, type Readback, type ResidentState } from "./device.js";
 import { WebGpuError } from "./errors.js";
 import { checkDevice, type Limits, limitsOf, needs, splitGrid } from "./limits.js";
 
@@ -65,7 +67,9 @@ export class WebGpuProgram {
     const limits = limitsOf({ ...own, ...Object.fromEntries(Object.entries(opts.limits ?? {}).map(([k, v]) => [k, Math.min(v!, own[k as keyof Limits])])) });
     let plan = opts.reuse === false ? undefined : planMemory(s, { elementBytes: () => 4 });
     const maxStorageBuffers = limits.maxStorageBuffersPerShaderStage;
-    let compiled = compile(s, { inPlace: plan?.inPlace, maxStorageBuffers });
+    // A state's next value gets buffers of its own (device.ts): no output is written in place over another value's buffer there.
+    const stateOutputs = new Set(s.graph.states.map((st) => owner(s, s.graph.outputs.find((o) => o.name === st.name)!.node)));
+    let compiled = compile(s, { inPlace: plan?.inPlace.filter((x) => !stateOutputs.has(owner(s, x.output))), maxStorageBuffers });
     // A fused kernel run as op kernels has intermediate values the plan does not know of, and
     // cannot write in place: such a program gets a buffer per value.
     if (plan && compiled.fallbacks.length) {
@@ -74,7 +78,7 @@ export class WebGpuProgram {
     }
     checkDevice(needs(compiled), limits);
     const fixed = opts.loadTime(s.graph, compiled.uploads, weights);
-    const runner = await GpuRunner.create(device, compiled, fixed, plan?.buffers);
+    const runner = await GpuRunner.create(device, compiled, fixed, plan?.buffers, residentStates(s, fixed));
     return new WebGpuProgram(compiled, plan, runner, fixed, limits);
   }
 
@@ -85,6 +89,86 @@ export class WebGpuProgram {
   /** dispatchWorkgroups calls so far (all runs), and in the last run. */
   get dispatches(): { total: number; lastRun: number } {
     return { total: this.runner.dispatches, lastRun: this.runner.lastDispatches };
+  }
+
+  /** Bytes read back from the device (values, error words) so far and in the last run; bytes of inputs uploaded by the last run; value buffers created so far. */
+  get transfers(): { readback: { values: number; errors: number }; lastReadback: { values: number; errors: number }; lastUpload: number; allocations: number } {
+    return { readback: { ...this.runner.readback }, lastReadback: { ...this.runner.lastReadback }, lastUpload: this.runner.lastUploadBytes, allocations: this.runner.allocations };
+  }
+
+  /** Whether the model's state can stay on the device between runs (`runResident`): it has state, each computed by a kernel. */
+  get resident(): boolean {
+    return this.graph.states.length > 0 && this.runner.states.length === this.graph.states.length;
+  }
+
+  /**
+   * Runs `inputs` (the model's own, no state) on the state kept on the device — empty when `fresh`
+   * — and keeps the state's next value there, for the next call. Returns the outputs but the
+   * state's; with `lastRow`, only that output, and of it only the last position of each sequence
+   * (`[batch, 1, ...]`: the logits row generation samples from). `capacity`: the positions the
+   * state will hold at most, so its buffers grow no further than that. A run that fails leaves the
+   * state as it was.
+   */
+  runResident(inputs: ReadonlyMap<string, Tensor>, opts: { readonly fresh: boolean; readonly lastRow?: string; readonly capacity?: number }): Promise<Map<string, Tensor>> {
+    const next = this.queue.then(() => this.runResidentNow(inputs, opts));
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  /** The shapes of the state's values on the device (undefined: empty). */
+  private stateShapes: Map<string, number[]> | undefined;
+
+  private async runResidentNow(inputs: ReadonlyMap<string, Tensor>, opts: { readonly fresh: boolean; readonly lastRow?: string; readonly capacity?: number }): Promise<Map<string, Tensor>> {
+    const g = this.graph;
+    if (!this.resident) throw new Error(`webgpu: the model \`${g.name}\` keeps no state on the device (a bug in tfm: check \`resident\` first)`);
+    for (const st of g.states) if (inputs.has(st.name)) throw new RunError("TFM6002", `the state \`${st.name}\` is kept on the device: it is not an input of this call`);
+    const all = new Map(inputs);
+    if (opts.fresh) this.stateShapes = undefined;
+    // The states' shapes only (their values are on the device): the empty state's, or what the last run left.
+    const partial = bindInputs({ ...g, inputs: g.inputs.filter((p) => !g.states.some((st) => st.name === p.name)) }, inputs);
+    for (const st of g.states) {
+      const port = g.inputs.find((p) => p.name === st.name)!;
+      const n = g.nodes[port.node]!;
+      const shape = this.stateShapes?.get(st.name) ?? n.shape.map((d) => evalDim(d, partial) ?? 0);
+      all.set(st.name, { dtype: runtimeDType[n.dtype], shape, data: new Float32Array(0) } as Tensor);
+    }
+    const read = (_symbols: ReadonlyMap<string, number>, shapeOf: (id: number) => number[]): Readback[] => {
+      const out: Readback[] = [];
+      for (const o of g.outputs) {
+        if (g.states.some((st) => st.name === o.name) || (opts.lastRow !== undefined && o.name !== opts.lastRow)) continue;
+        const n = g.nodes[o.node]!;
+        if (this.fixed.has(o.node) || n.op === "input" || out.some((r) => r.node === o.node)) continue;
+        const shape = shapeOf(o.node);
+        if (opts.lastRow === undefined || shape.length < 2) {
+          out.push({ node: o.node, dtype: runtimeDType[n.dtype], shape });
+          continue;
+        }
+        const [b, t, ...rest] = shape as [number, number, ...number[]];
+        const length = numel(rest);
+        out.push({ node: o.node, dtype: runtimeDType[n.dtype], shape: [b, Math.min(t, 1), ...rest], rows: { first: Math.max(0, t - 1) * length, stride: t * length, length: t > 0 ? length : 0, count: b } });
+      }
+      return out;
+    };
+    const capacity = opts.capacity;
+    const r = await this.execute(all, read, (symbols, shapeOf) =>
+      g.states.map((st) => {
+        if (capacity === undefined) return undefined;
+        const shape = shapeOf(g.outputs.find((o) => o.name === st.name)!.node);
+        return (numel(shape) / Math.max(1, shape[st.axis]!)) * capacity;
+      }),
+    );
+    const shapes = new Map<string, number[]>();
+    for (const st of g.states) shapes.set(st.name, r.shapeOf(g.outputs.find((o) => o.name === st.name)!.node));
+    this.runner.commitStates();
+    this.stateShapes = shapes;
+    const outputs = new Map<string, Tensor>();
+    for (const o of g.outputs) {
+      if (g.states.some((st) => st.name === o.name) || (opts.lastRow !== undefined && o.name !== opts.lastRow)) continue;
+      const n = g.nodes[o.node]!;
+      const v = this.fixed.get(o.node) ?? (n.op === "input" ? all.get(n.attrs.name!)! : r.values.get(o.node)!);
+      outputs.set(o.name, v);
+    }
+    return outputs;
   }
 
   /** Frees the program's buffers (not the device). */
@@ -106,6 +190,35 @@ export class WebGpuProgram {
   private queue: Promise<unknown> = Promise.resolve();
 
   private async runNow(inputs: ReadonlyMap<string, Tensor>): Promise<WebGpuRunResult> {
+    const g = this.graph;
+    const read = (_symbols: ReadonlyMap<string, number>, shapeOf: (id: number) => number[]): Readback[] => {
+      const out: Readback[] = [];
+      for (const o of g.outputs) {
+        const n = g.nodes[o.node]!;
+        if (this.fixed.has(o.node) || n.op === "input" || out.some((r) => r.node === o.node)) continue;
+        out.push({ node: o.node, dtype: runtimeDType[n.dtype], shape: shapeOf(o.node) });
+      }
+      return out;
+    };
+    const r = await this.execute(inputs, read);
+    const outputs = new Map<string, Tensor>();
+    for (const o of g.outputs) {
+      const n = g.nodes[o.node]!;
+      outputs.set(o.name, this.fixed.get(o.node) ?? (n.op === "input" ? inputs.get(n.attrs.name!)! : r.values.get(o.node)!));
+    }
+    return { outputs, symbols: r.symbols };
+  }
+
+  /**
+   * One run: the inputs checked and the dims bound, the device's limits checked, the kernels run
+   * and `read` read back. With `reserve` (the states' most elements), a resident run: the states
+   * stay on the device, and `inputs` holds only their shapes.
+   */
+  private async execute(
+    inputs: ReadonlyMap<string, Tensor>,
+    read: (symbols: ReadonlyMap<string, number>, shapeOf: (id: number) => number[]) => Readback[],
+    reserve?: (symbols: ReadonlyMap<string, number>, shapeOf: (id: number) => number[]) => (number | undefined)[],
+  ): Promise<{ values: Map<number, Tensor>; symbols: ReadonlyMap<string, number>; shapeOf: (id: number) => number[] }> {
     const g = this.graph;
     const p = this.compiled;
     const symbols = bindInputs(g, inputs);
@@ -144,22 +257,14 @@ export class WebGpuProgram {
       const total = k.grid.reduce((acc, f) => acc * Math.ceil(evalDim(f.size, symbols)! / f.per), 1);
       return total > 0 ? splitGrid(total, this.limits.maxComputeWorkgroupsPerDimension) : undefined;
     });
+    const stateInputs = new Set(reserve ? g.states.map((st) => st.name) : []);
     const onGpu = new Map<number, Tensor>();
-    for (const port of g.inputs) onGpu.set(port.node, inputs.get(port.name)!);
-    const read: Readback[] = [];
-    for (const o of g.outputs) {
-      const n = g.nodes[o.node]!;
-      if (this.fixed.has(o.node) || n.op === "input" || read.some((r) => r.node === o.node)) continue;
-      read.push({ node: o.node, dtype: runtimeDType[n.dtype], shape: shapeOf(o.node) });
-    }
-    const res = await this.runner.run({ sizes: sv.data, elements, grids }, onGpu, read);
+    for (const port of g.inputs) if (!stateInputs.has(port.name)) onGpu.set(port.node, inputs.get(port.name)!);
+    const max = Math.floor(Math.min(this.limits.maxStorageBufferBindingSize, this.limits.maxBufferSize) / 4);
+    const resident = reserve ? { reserve: reserve(symbols, shapeOf).map((n) => (n === undefined ? undefined : Math.min(n, max))) } : undefined;
+    const res = await this.runner.run({ sizes: sv.data, elements, grids }, onGpu, read(symbols, shapeOf), resident);
     this.raiseGatherError(res.errors, shapeOf, inputs);
-    const outputs = new Map<string, Tensor>();
-    for (const o of g.outputs) {
-      const n = g.nodes[o.node]!;
-      outputs.set(o.name, this.fixed.get(o.node) ?? (n.op === "input" ? inputs.get(n.attrs.name!)! : res.values.get(o.node)!));
-    }
-    return { outputs, symbols };
+    return { values: res.values, symbols, shapeOf };
   }
 
   /** The CPU's TFM6001 for the first gather (in graph order) that met an index out of range. */
@@ -184,4 +289,29 @@ export class WebGpuProgram {
     const valid = size === 0 ? "the axis is empty" : `valid: 0..${size - 1}`;
     throw new RunError("TFM6001", `gather: index ${v}${at} is out of range for axis ${ax} of size ${size} (${valid}) (IR node %${n.id})`, n.site);
   }
+}
+
+/** A node's buffer owner (a view shares the buffer of the value it views). */
+function owner(s: Schedule, node: number): number {
+  return s.aliases.get(node) ?? node;
+}
+
+/**
+ * The states that can stay on the device: each state's next value computed by a kernel into a
+ * buffer of its own (not an input, a load-time value, or another state's value). All or none.
+ */
+function residentStates(s: Schedule, fixed: ReadonlyMap<number, Tensor>): ResidentState[] {
+  const g = s.graph;
+  const out: ResidentState[] = [];
+  const seen = new Set<number>();
+  for (const st of g.states) {
+    const input = g.inputs.find((p) => p.name === st.name)!.node;
+    const output = g.outputs.find((p) => p.name === st.name)!.node;
+    const o = owner(s, output);
+    const op = g.nodes[o]!.op;
+    if (op === "input" || fixed.has(o) || s.atLoad.has(o) || seen.has(o) || owner(s, input) !== input) return [];
+    seen.add(o);
+    out.push({ input, output });
+  }
+  return out;
 }

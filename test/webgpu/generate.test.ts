@@ -1,0 +1,120 @@
+// Generation on WebGPU with the KV cache on the device (src/backends/webgpu/program.ts
+// `runResident`): greedy tokens and every step's logits equal the CPU's for a small GPT-2
+// (models/gpt2.tfm, random weights), and each decode step uploads only its token ids, reads back
+// one logits row per sequence (plus the gather error words) and creates no buffer once the cache's
+// buffers have grown; `reset()` keeps them. SwiftShader is slow: the model is tiny.
+import { readFileSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { compile } from "../../src/compile.js";
+import { loadTimeValues } from "../../src/backends/cpu/evaluate.js";
+import { WebGpuProgram } from "../../src/backends/webgpu/program.js";
+import type { NodeGpu } from "../../src/backends/webgpu/node.js";
+import { schedule } from "../../src/schedule/fuse.js";
+import { randomWeights } from "../../src/runtime/init.js";
+import { capacityOf, Decoder, decoderInfo } from "../../src/generate/decoder.js";
+import type { Tensor } from "../../src/core/tensor.js";
+import { openGpu } from "./helpers.js";
+
+const file = "models/gpt2.tfm";
+const vocab = 61;
+const settings = { n_layer: 2, n_embd: 16, n_head: 2, vocab_size: vocab, n_positions: 24 };
+const model = compile(readFileSync(file, "utf8"), { file, settings });
+const prompt = [
+  [3, 17, 42, 5, 9],
+  [60, 0, 11, 29, 33],
+];
+let gpu: NodeGpu;
+
+beforeAll(async () => {
+  gpu = await openGpu();
+}, 60_000);
+afterAll(() => gpu?.close());
+
+/** The smallest gap between the largest and second-largest logit of each row (how safe greedy's choice is). */
+function margin(t: Tensor, rowLength: number): number {
+  let min = Infinity;
+  for (let r = 0; r * rowLength < t.data.length; r++) {
+    const row = Array.from(t.data.subarray(r * rowLength, (r + 1) * rowLength) as Float32Array).sort((a, b) => b - a);
+    min = Math.min(min, row[0]! - row[1]!);
+  }
+  return min;
+}
+
+describe("generation with the cache on the device (GPT-2, 2 layers)", () => {
+  it("greedy tokens and each step's logits equal the CPU's", async () => {
+    expect(model.diagnostics).toEqual([]);
+    const cpu = await model.load({ random: true, seed: 3 });
+    const web = await model.load({ random: true, seed: 3 }, { backend: "webgpu", device: gpu.device });
+    try {
+      const want: number[][] = [];
+      for await (const t of cpu.generate(prompt, { maxNewTokens: 8 })) want.push(t);
+      const got: number[][] = [];
+      for await (const t of web.generate(prompt, { maxNewTokens: 8 })) got.push(t);
+      expect(got).toEqual(want);
+      expect(web.cacheLength).toBe(prompt[0]!.length + 7);
+
+      // The low-level loop: every step's logits (all positions of the prompt, then one) within 1e-4 of the CPU's.
+      let worst = 0;
+      let closest = Infinity;
+      let ids: number[][] = prompt;
+      for (let n = 0; n < 4; n++) {
+        const input = { input_ids: { dtype: "i32" as const, shape: [2, ids[0]!.length], data: Int32Array.from(ids.flat()) } };
+        const [a, b] = n === 0 ? [await cpu.prefill(input), await web.prefill(input)] : [await cpu.step(input), await web.step(input)];
+        const la = a.logits as unknown as Tensor, lb = b.logits as unknown as Tensor;
+        expect(lb.shape).toEqual(la.shape);
+        for (let i = 0; i < la.data.length; i++) worst = Math.max(worst, Math.abs(la.data[i]! - lb.data[i]!));
+        closest = Math.min(closest, margin(la, vocab));
+        const T = la.shape[1]!;
+        ids = [0, 1].map((s) => {
+          const row = Array.from(la.data.subarray((s * T + T - 1) * vocab, (s * T + T) * vocab) as Float32Array);
+          return [row.indexOf(Math.max(...row))];
+        });
+      }
+      console.log(`[webgpu generate] logits max |gpu − cpu| over 4 steps: ${worst.toExponential(2)}; smallest top-2 margin ${closest.toExponential(2)}`);
+      expect(worst).toBeLessThan(1e-4);
+      expect(web.cacheLength).toBe(prompt[0]!.length + 3);
+    } finally {
+      cpu.dispose();
+      web.dispose();
+    }
+  }, 120_000);
+
+  it("a decode step uploads the token ids only, reads back one logits row per sequence, and reset() keeps the buffers", async () => {
+    const g = model.graph!;
+    const weights = randomWeights(model.checked.instance!.weights, 3);
+    const program = await WebGpuProgram.load(schedule(g), weights, gpu.device, { loadTime: loadTimeValues });
+    try {
+      expect(program.resident).toBe(true);
+      const info = decoderInfo(g, capacityOf(model.checked.instance!.model.hparams as never));
+      const decoder = new Decoder(g, () => Promise.reject(new Error("the resident runner is used")), info, { run: (inputs, opts) => program.runResident(inputs, opts) });
+      const errorBytes = program.compiled.errorSlots.length * 2 * 4;
+      const run = async () => {
+        const tokens: number[][] = [];
+        const perStep: { up: number; values: number; errors: number }[] = [];
+        for await (const t of decoder.generate(prompt, { maxNewTokens: 6 })) {
+          tokens.push(t);
+          const x = program.transfers;
+          perStep.push({ up: x.lastUpload, values: x.lastReadback.values, errors: x.lastReadback.errors });
+        }
+        return { tokens, perStep };
+      };
+      const first = await run();
+      // Prefill: the prompt's ids up; every step: one id per sequence up, one row of `vocab` f32 per sequence back.
+      expect(first.perStep[0]).toEqual({ up: 2 * 5 * 4, values: 2 * vocab * 4, errors: errorBytes });
+      for (const s of first.perStep.slice(1)) expect(s).toEqual({ up: 2 * 4, values: 2 * vocab * 4, errors: errorBytes });
+      const allocated = program.transfers.allocations;
+      decoder.reset();
+      const second = await run();
+      expect(second.tokens).toEqual(first.tokens);
+      expect(program.transfers.allocations).toBe(allocated);
+      // The same tokens as through the session (the plain runner reading the state back every step).
+      const cpu = await model.load({ random: true, seed: 3 });
+      const want: number[][] = [];
+      for await (const t of cpu.generate(prompt, { maxNewTokens: 6 })) want.push(t);
+      expect(first.tokens).toEqual(want);
+      console.log(`[webgpu generate] per decode step: ${first.perStep[1]!.up} B up, ${first.perStep[1]!.values} B of logits + ${errorBytes} B of error words back; ${allocated} value buffers, none after reset()`);
+    } finally {
+      program.destroy();
+    }
+  }, 120_000);
+});
