@@ -42,7 +42,7 @@ export interface LoadOptions {
   /** Where the kernels run (default "cpu"). */
   readonly backend?: "cpu" | "webgpu";
   /**
-   * cpu: threads for the matrix products (default: the cores, `os.availableParallelism()`); 1 runs
+   * cpu: threads for the matrix products (default: `TFM_THREADS`, else the cores, `os.availableParallelism()`); 1 runs
    * on the calling thread alone. Results are the same bit for bit for any count.
    */
   readonly threads?: number;
