@@ -3,13 +3,24 @@
 // [--backend cpu|webgpu] [--json]`: generates tokens with the model's KV cache (its `state`), and
 // streams them as text (with a tokenizer) or as ids; `--json` prints `{"tokens": [...], "text": "..."}`.
 import { diag, hasErrors, sortDiagnostics, type Diagnostic } from "../diag/diagnostic.js";
-import { compile, TfmError, type Session } from "../index.js";
+import { existsSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { TfmError, type Session } from "../index.js";
 import { fileErrorDiagnostic, readFileBytes } from "../runtime/files.js";
 import { parseSeed } from "../runtime/init.js";
 import { WeightFileError } from "../weights/errors.js";
 import type { GenerateOptions } from "../generate/decoder.js";
 import { gpt2Tokenizer, hfTokenizer, textStream, type TextTokenizer } from "../generate/tokenizer.js";
 import { parseThreads, readSource, UsageError } from "./io.js";
+import { compileFor } from "./run.js";
+
+const isDirectory = (p: string): boolean => {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+};
 
 export interface GenerateCliOptions {
   readonly set: Map<string, string>;
@@ -49,7 +60,10 @@ const ids = (flag: string, v: string): number[] =>
 export async function runGenerate(file: string, opts: GenerateCliOptions, out: (s: string) => void, err: (s: string) => void): Promise<number> {
   if (!opts.weights === !opts.randomWeights) throw new UsageError("give exactly one of --weights FILE and --random-weights");
   if ((opts.prompt === undefined) === (opts.inputIds === undefined)) throw new UsageError("give exactly one of --prompt TEXT (with --tokenizer) and --input-ids 464,2068,...");
-  if (opts.prompt !== undefined && !opts.tokenizer) throw new UsageError("--prompt needs --tokenizer (a tokenizer.json, or `gpt2` for GPT-2's own)");
+  // A Hugging Face folder's own tokenizer.json is the default tokenizer.
+  const folderTokenizer = opts.weights && isDirectory(opts.weights) && existsSync(join(opts.weights, "tokenizer.json")) ? join(opts.weights, "tokenizer.json") : undefined;
+  const tokenizer = opts.tokenizer ?? folderTokenizer;
+  if (opts.prompt !== undefined && !tokenizer) throw new UsageError("--prompt needs --tokenizer (a tokenizer.json, or `gpt2` for GPT-2's own)");
   const threads = parseThreads(opts.threads);
   const seed = typeof opts.randomWeights === "string" ? parseSeed(opts.randomWeights) : 0;
   if (typeof seed !== "number") throw new UsageError(seed.error);
@@ -62,11 +76,14 @@ export async function runGenerate(file: string, opts: GenerateCliOptions, out: (
     ...(opts.seed !== undefined ? { seed: number("--seed", opts.seed)! } : {}),
   };
   const { text, decodeErrors } = readSource(file);
-  const model = compile(text, { file, settings: opts.set });
+  // A folder's config.json sets the parameters it names (--set wins), as for tfm run.
+  const compiled = compileFor(text, file, opts.set, opts.weights ? [opts.weights] : [], "all", err);
+  const model = compiled.model;
   const fail = (ds: readonly Diagnostic[]) => {
     err(model.render(sortDiagnostics(ds)) + "\n");
     return 1;
   };
+  if ("failed" in compiled) return fail(compiled.failed);
   const checked = [...decodeErrors, ...model.diagnostics];
   if (hasErrors(checked)) return fail(checked);
   if (!model.graph || !model.name) return fail([diag(file, "TFM2008", { start: 0, end: 0 }, "the file defines no `model` to run")]);
@@ -80,7 +97,7 @@ export async function runGenerate(file: string, opts: GenerateCliOptions, out: (
   let tok: TextTokenizer | undefined;
   let prompt: number[];
   try {
-    tok = opts.tokenizer ? await loadTokenizer(opts.tokenizer) : undefined;
+    tok = tokenizer ? await loadTokenizer(tokenizer) : undefined;
     prompt = opts.inputIds !== undefined ? ids("--input-ids", opts.inputIds) : tok!.encode(opts.prompt!);
   } catch (e) {
     return coded(e);
@@ -90,7 +107,7 @@ export async function runGenerate(file: string, opts: GenerateCliOptions, out: (
   let session: Session;
   const t0 = performance.now();
   try {
-    session = await model.load(opts.randomWeights ? { random: true, seed } : opts.weights!, { backend: opts.backend ?? "cpu", fuse: opts.fuse !== false, ...(threads !== undefined ? { threads } : {}) });
+    session = await model.load(opts.randomWeights ? { random: true, seed } : opts.weights!, { backend: opts.backend ?? "cpu", fuse: opts.fuse !== false, checkConfig: false, onNote: (n) => err(`note: ${n}\n`), ...(threads !== undefined ? { threads } : {}) });
   } catch (e) {
     return coded(e);
   }

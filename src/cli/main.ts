@@ -84,7 +84,7 @@ export function buildCli(exit: (code: number) => void, { out, err }: Io, later: 
     .description("generate tokens with the model (its KV cache, if it declares one), streamed as text or ids")
     .argument("<file>", "a .tfm file")
     .addOption(setOption())
-    .option("--weights <file>", "a safetensors checkpoint with the model's weight names")
+    .option("--weights <path>", "a safetensors or torch.save checkpoint, or a Hugging Face folder (its config.json sets the parameters; its tokenizer.json is the default --tokenizer)")
     .option("--random-weights [seed]", "use deterministic random weights (seed default 0) instead of a checkpoint")
     .option("--tokenizer <file>", "a Hugging Face tokenizer.json, or `gpt2` for GPT-2's own BPE (built in)")
     .option("--prompt <text>", "the prompt as text (needs --tokenizer)")

@@ -6,7 +6,7 @@
 // is printed. BertModel folders (under `bert.`, safetensors and .bin) run models/bert.tfm the same way.
 // Without python3 + torch the test fails (CI must have them), as the fixtures' tests do.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -85,4 +85,24 @@ describe("tfm run --weights DIR on Hugging Face folders built by PyTorch", () =>
       for (const e of errs) expect(e).toBeLessThan(1e-4);
     }, 180_000);
   }
+
+  it("tfm generate --weights DIR: the folder's config.json sets the parameters; the first token is PyTorch's argmax", async () => {
+    build();
+    const d = join(dir, "gpt2");
+    const ids = readNpy(readFileSync(join(d, "input_ids.npy")));
+    const logits = readNpy(readFileSync(join(d, "logits.npy")));
+    const [, T, V] = logits.shape as [number, number, number];
+    const prompt = Array.from({ length: T }, (_, t) => Number(ids.data[t]));
+    const last = Array.from({ length: V }, (_, v) => Number(logits.data[(T - 1) * V + v]));
+    const r = await tfm("generate", "models/gpt2.tfm", "--weights", d, "--input-ids", prompt.join(","), "--max-new-tokens", "1", "--json");
+    expect(r.code, r.err).toBe(0);
+    const want = last.indexOf(Math.max(...last));
+    expect(JSON.parse(r.out).tokens).toEqual([want]);
+    // With the folder's tokenizer.json (a WordLevel vocabulary `w0` … `w96`), --prompt needs no --tokenizer.
+    const vocab = Object.fromEntries(Array.from({ length: V }, (_, i) => [`w${i}`, i]));
+    writeFileSync(join(d, "tokenizer.json"), JSON.stringify({ version: "1.0", truncation: null, padding: null, added_tokens: [], normalizer: null, pre_tokenizer: { type: "Whitespace" }, post_processor: null, decoder: null, model: { type: "WordLevel", vocab, unk_token: "w0" } }));
+    const t = await tfm("generate", "models/gpt2.tfm", "--weights", d, "--prompt", prompt.map((i) => `w${i}`).join(" "), "--max-new-tokens", "1", "--json");
+    expect(t.code, t.err).toBe(0);
+    expect(JSON.parse(t.out).tokens).toEqual([want]);
+  }, 180_000);
 });
