@@ -70,6 +70,7 @@ export function buildCli(exit: (code: number) => void, { out, err }: Io, later: 
     .option("--seed <n>", "the seed for --random-weights", "0")
     .addOption(new Option("--input <name=value>", "an input: name=file.npy, name=@file.json or a JSON literal (repeatable)").argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]))
     .option("-o, --output <dir>", "write each output as DIR/<name>.npy")
+    .addOption(new Option("--capture <pattern>", "also write the values the pattern selects, by layer path and bound name (`h.*.attn.weights`; `*` one part, `**` any), as DIR/<path>.npy (repeatable)").argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]))
     .option("--force", "replace output files that exist")
     .option("--profile", "print the time spent in each kind of kernel")
     .option("--no-optimize", "run the graph as built, without the optimizer's passes")

@@ -27,6 +27,8 @@ export interface RunOptions {
   readonly seed?: string;
   readonly input: readonly string[];
   readonly output?: string;
+  /** Glob patterns over the model's bound names (`h.*.attn.weights`): each match is written beside the outputs. */
+  readonly capture?: readonly string[];
   readonly force?: boolean;
   readonly profile?: boolean;
   /** Run the optimizer's passes first (the default; `--no-optimize` turns them off). */
@@ -57,7 +59,8 @@ export function runRun(file: string, opts: RunOptions, out: (s: string) => void,
   if (typeof seed !== "number") throw new UsageError(seed.error);
   const { text, decodeErrors } = readSource(file);
   const until = opts.optimize === false ? "none" : "all";
-  let model = compile(text, { file, settings: opts.set, until });
+  const capture = opts.capture?.length ? { capture: opts.capture } : {};
+  let model = compile(text, { file, settings: opts.set, until, ...capture });
   const fail = (ds: readonly Diagnostic[]) => {
     err(model.render(sortDiagnostics(ds)) + "\n");
     return 1;
@@ -80,11 +83,17 @@ export function runRun(file: string, opts: RunOptions, out: (s: string) => void,
     if (config && path) {
       if (config.ignored.length) err(`note: ${path}: ignored ${config.ignored.length} key(s) the model has no parameter for: ${config.ignored.join(", ")}\n`);
       if (config.overridden.length) err(`note: --set overrides ${path} for ${config.overridden.join(", ")}\n`);
-      if (config.settings.size) model = compile(text, { file, settings: new Map([...config.settings, ...opts.set]), until });
+      if (config.settings.size) model = compile(text, { file, settings: new Map([...config.settings, ...opts.set]), until, ...capture });
     }
   }
   const checked = [...decodeErrors, ...model.diagnostics];
   if (hasErrors(checked)) return fail(checked);
+  try {
+    void model.graph;
+  } catch (e) {
+    if (!(e instanceof TfmError) || e.code !== "TFM5214") throw e;
+    return fail((e.problems ?? []).map((p) => diag(file, "TFM5214", { start: 0, end: 0 }, p.message, { notes: p.notes })));
+  }
   if (!model.graph || !model.name) return fail([diag(file, "TFM2008", { start: 0, end: 0 }, "the file defines no `model` to run")]);
   const inputs = loadInputs(model.checked, specs);
   if (!inputs.tensors) return fail(inputs.diagnostics);
