@@ -71,6 +71,8 @@ export interface CompiledModel {
   readonly plan: MemoryPlan | undefined;
   /** One kernel per IR node instead of the fused kernels (`--no-fuse`). */
   unfusedSchedule(): Schedule | undefined;
+  /** The same model compiled with these `capture` patterns instead (its graph throws TFM5214 for a pattern matching nothing). */
+  capturing(capture: readonly string[]): CompiledModel;
   /** The diagnostics (these, or others about this model) as text: `file:line:col: error[CODE]` with carets. */
   render(diagnostics?: readonly Diagnostic[]): string;
   /**
@@ -117,7 +119,7 @@ class Compiled implements CompiledModel {
   private readonly until: string;
   private readonly capture: readonly string[];
 
-  constructor(text: string, options: CompileOptions) {
+  constructor(private readonly text: string, private readonly options: CompileOptions) {
     this.file = options.file ?? "<input>";
     this.checked = check(text, this.file, { settings: settingsMap(options.settings) });
     this.ok = !hasErrors(this.checked.diagnostics);
@@ -183,6 +185,10 @@ class Compiled implements CompiledModel {
     const s = this.fused();
     return s && planMemory(s);
   });
+
+  capturing(capture: readonly string[]): CompiledModel {
+    return new Compiled(this.text, { ...this.options, capture });
+  }
 
   unfusedSchedule(): Schedule | undefined {
     const g = this.graph;

@@ -65,6 +65,19 @@ describe("GPT-2's attention weights", () => {
     });
   }
 
+  it("session.run(inputs, { capture }) returns the same captures on the loaded weights", async () => {
+    const s = await compile(gpt2, { settings }).load(join(ref, "weights.safetensors"));
+    const fixed = await compile(gpt2, { settings, capture: ["h.*.attn.weights"] }).load(join(ref, "weights.safetensors"));
+    const [a, b, plain] = [await s.run({ input_ids: ids }, { capture: ["h.*.attn.weights"] }), await fixed.run({ input_ids: ids }), await s.run({ input_ids: ids })];
+    expect(Object.keys(a)).toEqual(["logits", "h.0.attn.weights", "h.1.attn.weights"]);
+    expect(a["h.1.attn.weights"]!.data).toEqual(b["h.1.attn.weights"]!.data);
+    expect(a.logits!.data).toEqual(plain.logits!.data);
+    expect(Object.keys(plain)).toEqual(["logits"]);
+    await expect(s.run({ input_ids: ids }, { capture: ["h.*.atn.weights"] })).rejects.toThrow(/TFM5214/);
+    s.dispose();
+    fixed.dispose();
+  });
+
   it("tfm run --capture writes each match beside the outputs", async () => {
     const out = join(dir, "run");
     const sets = Object.entries(settings).flatMap(([k, v]) => ["--set", `${k}=${v}`]);
