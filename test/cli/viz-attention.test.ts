@@ -81,6 +81,17 @@ describe("tfm viz attention", () => {
     expect((await tfm("viz", "attention", "models/gpt2.tfm", ...small, "--input", input, "--batch", "2", "-o", join(dir, "x"))).code).toBe(2);
   });
 
+  it("shows BERT's padding: the padded key's column is masked in every panel", async () => {
+    const out = join(dir, "viz-bert");
+    const r = await tfm("viz", "attention", "models/bert.tfm", "--set", "num_hidden_layers=2", "--set", "hidden_size=64", "--set", "num_attention_heads=2", "--set", "intermediate_size=64", "--random-weights",
+      "--input", "input_ids=[[101,2000,2001,102,0]]", "--input", "token_type_ids=[[0,0,0,0,0]]", "--input", "attention_mask=[[1,1,1,1,0]]", "-o", out);
+    expect(r.code).toBe(0);
+    const cs = cells(readFileSync(join(out, "attention.svg"), "utf8"));
+    expect(cs.length).toBe(2 * 2 * 25);
+    expect(new Set(cs.map((c) => c.layer))).toEqual(new Set(["encoder.layer.0.attention.self.weights", "encoder.layer.1.attention.self.weights"]));
+    for (const c of cs) expect(c.value === "0 (masked)").toBe(c.k === 4);
+  });
+
   it("opens in headless Chromium: no console error, no request, a non-blank panel per layer × head", async () => {
     const out = join(dir, "viz");
     const html = join(out, "attention.html");
