@@ -98,9 +98,9 @@ function recoveredShapes(res: Resolution, file: string, program: Program, model:
 }
 
 /** The model as an IR graph, for a program that checked without errors. */
-export function buildGraph(r: CheckResult): Graph | undefined {
+export function buildGraph(r: CheckResult, capture?: (names: readonly string[]) => readonly string[]): Graph | undefined {
   if (hasErrors(r.diagnostics) || !r.model || !r.instance || !r.resolution) return undefined;
-  return r.shapes ? lowerOps(r.model.name, r.shapes.ops) : undefined;
+  return r.shapes ? lowerOps(r.model.name, r.shapes.ops, capture) : undefined;
 }
 
 /**

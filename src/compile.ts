@@ -11,6 +11,8 @@ import type { Weight } from "./check/instantiate.js";
 import type { ShapeResult } from "./check/shapes/check.js";
 import type { Graph } from "./ir/graph.js";
 import { optimize } from "./optimize.js";
+import { selectCaptures } from "./ir/capture.js";
+import { TfmError } from "./bundle/errors.js";
 import { passes, UnknownPass, type Optimized } from "./passes/pipeline.js";
 import type { Schedule } from "./schedule/kernel.js";
 import { schedule, unfused } from "./schedule/fuse.js";
@@ -30,6 +32,12 @@ export interface CompileOptions {
    * (the graph as built: `tfm run --no-optimize`) or `all` (the default). Another name throws UnknownPass.
    */
   readonly until?: string;
+  /**
+   * Values to keep and return beside the outputs, by glob over their paths (`h.*.attn.weights`:
+   * a layer path and a name bound in it; src/ir/capture.ts). Each match is an extra output of its
+   * path; a pattern matching nothing makes `built`/`graph` throw TfmError TFM5214 with the nearest names.
+   */
+  readonly capture?: readonly string[];
 }
 
 /** What `compile` returns: the checked program, and (computed on first use) everything below it. */
@@ -64,6 +72,8 @@ export interface CompiledModel {
   readonly plan: MemoryPlan | undefined;
   /** One kernel per IR node instead of the fused kernels (`--no-fuse`). */
   unfusedSchedule(): Schedule | undefined;
+  /** The same model compiled with these `capture` patterns instead (its graph throws TFM5214 for a pattern matching nothing). */
+  capturing(capture: readonly string[]): CompiledModel;
   /** The diagnostics (these, or others about this model) as text: `file:line:col: error[CODE]` with carets. */
   render(diagnostics?: readonly Diagnostic[]): string;
   /**
@@ -88,6 +98,17 @@ export function compile(text: string, options: CompileOptions = {}): CompiledMod
 const settingsMap = (s: CompileOptions["settings"]): Map<string, string> =>
   s instanceof Map ? new Map(s) : new Map(Object.entries(s ?? {}).map(([k, v]) => [k, String(v)]));
 
+/** The names `patterns` select; TFM5214 for a pattern that selects none. */
+function captured(patterns: readonly string[], names: readonly string[]): readonly string[] {
+  const sel = selectCaptures(patterns, names);
+  const bad = sel.unmatched[0];
+  if (bad) {
+    const notes = bad.nearest.length ? [`the nearest names: ${bad.nearest.map((n) => `\`${n}\``).join(", ")}`] : ["the model binds no names"];
+    throw new TfmError("TFM5214", `--capture \`${bad.pattern}\` matches no name in the model (${notes[0]})`, { problems: sel.unmatched.map((u) => ({ code: "TFM5214" as const, message: `--capture \`${u.pattern}\` matches no name in the model`, notes: [`the nearest names: ${u.nearest.join(", ")}`] })) });
+  }
+  return sel.names;
+}
+
 /** Computes `f()` once, on first use. */
 function lazy<T>(f: () => T): () => T {
   let done = false;
@@ -103,12 +124,14 @@ class Compiled implements CompiledModel {
   readonly checked: CheckResult;
   readonly ok: boolean;
   private readonly until: string;
+  private readonly capture: readonly string[];
 
-  constructor(text: string, options: CompileOptions) {
+  constructor(private readonly text: string, private readonly options: CompileOptions) {
     this.file = options.file ?? "<input>";
     this.checked = check(text, this.file, { settings: settingsMap(options.settings) });
     this.ok = !hasErrors(this.checked.diagnostics);
     this.until = options.until ?? "all";
+    this.capture = [...(options.capture ?? [])];
     if (this.until !== "none" && this.until !== "all" && !passes.some((p) => p.name === this.until)) throw new UnknownPass(this.until);
     Object.freeze(this);
   }
@@ -156,7 +179,7 @@ class Compiled implements CompiledModel {
     const outputs = (this.checked.shapes?.outputs ?? []).flatMap(({ name, value }): PortInfo[] => (value.kind === "tensor" ? [{ name, dtype: value.dtype, shape: value.shape.map(showDim) }] : []));
     return { inputs, outputs };
   });
-  private readonly lowered = lazy(() => buildGraph(this.checked));
+  private readonly lowered = lazy(() => buildGraph(this.checked, this.capture.length ? (names) => captured(this.capture, names) : undefined));
   private readonly passes = lazy(() => {
     const g = this.lowered();
     return g && optimize(g, { until: this.until });
@@ -169,6 +192,10 @@ class Compiled implements CompiledModel {
     const s = this.fused();
     return s && planMemory(s);
   });
+
+  capturing(capture: readonly string[]): CompiledModel {
+    return new Compiled(this.text, { ...this.options, capture });
+  }
 
   unfusedSchedule(): Schedule | undefined {
     const g = this.graph;

@@ -105,7 +105,12 @@ export interface Session {
   /** Weights bound. */
   readonly weights: number;
   /** Runs the model once; inputs with a default may be left out. */
-  run(inputs: Readonly<Record<string, TensorIn>>): Promise<Record<string, TensorOut>>;
+  /**
+   * Runs the model. `capture`: glob patterns over the model's bound names (`h.*.attn.weights`,
+   * docs/PICTURES.md): each match is returned too, named by its path (the model is prepared again
+   * for each new set of patterns, on the same weights; TFM5214 for a pattern matching nothing).
+   */
+  run(inputs: Readonly<Record<string, TensorIn>>, options?: { readonly capture?: readonly string[] }): Promise<Record<string, TensorOut>>;
   /** As `run`, with the dims' sizes, the time taken and (CPU, `profile`) the time per kernel kind. */
   runDetailed(inputs: Readonly<Record<string, TensorIn>>, options?: { readonly profile?: boolean }): Promise<RunInfo>;
   /**
@@ -165,13 +170,26 @@ export async function load(model: CompiledModel, source: WeightsInput, options: 
   };
   const states = new Set(graph.states.map((s) => s.name));
   const userOutputs = (outputs: ReadonlyMap<string, Tensor>) => new Map([...outputs].filter(([k]) => !states.has(k)));
-  const runDetailed = async (records: Readonly<Record<string, TensorIn>>, opts: { readonly profile?: boolean } = {}): Promise<RunInfo> => {
+  // The engines of the models compiled again with captures (`run(inputs, { capture })`), by their patterns.
+  const capturing = new Map<string, Engine>();
+  const captureEngine = async (patterns: readonly string[]): Promise<Engine> => {
+    alive();
+    const key = JSON.stringify(patterns);
+    let e = capturing.get(key);
+    if (!e) {
+      const g = model.capturing(patterns).graph!;
+      e = await (options.backend === "webgpu" ? webgpuEngine : cpuEngine)(g, weights, options);
+      capturing.set(key, e);
+    }
+    return e;
+  };
+  const runDetailed = async (records: Readonly<Record<string, TensorIn>>, opts: { readonly profile?: boolean; readonly capture?: readonly string[] } = {}): Promise<RunInfo> => {
     try {
       const inputs = toInputs(model.inputs, records, { defaults: true });
       // One call on its own: the state starts empty, and what it would keep is not returned.
       for (const [k, t] of emptyStates(graph, inputs)) inputs.set(k, t);
       const t0 = performance.now();
-      const r = await alive().run(inputs, opts.profile ?? false);
+      const r = await (opts.capture?.length ? await captureEngine(opts.capture) : alive()).run(inputs, opts.profile ?? false);
       const ms = performance.now() - t0;
       return { ...r, outputs: copies(userOutputs(r.outputs)), ms };
     } catch (e) {
@@ -223,7 +241,7 @@ export async function load(model: CompiledModel, source: WeightsInput, options: 
       return decoder?.length ?? 0;
     },
     runDetailed,
-    run: async (records: Readonly<Record<string, TensorIn>>) => (await runDetailed(records)).outputs,
+    run: async (records: Readonly<Record<string, TensorIn>>, opts: { readonly capture?: readonly string[] } = {}) => (await runDetailed(records, opts)).outputs,
     generate: generate as Session["generate"],
     prefill: stepWith(true),
     step: stepWith(false),
@@ -231,6 +249,8 @@ export async function load(model: CompiledModel, source: WeightsInput, options: 
     dispose() {
       live?.dispose();
       live = undefined;
+      for (const e of capturing.values()) e.dispose();
+      capturing.clear();
     },
   });
 }

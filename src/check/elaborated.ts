@@ -31,6 +31,8 @@ export type TypedOp = { readonly site: Site | undefined } & (
   | { readonly kind: "builtin"; readonly name: BuiltinName; readonly args: readonly SVal[]; readonly out: SVal }
   | { readonly kind: "index"; readonly x: SVal; readonly subs: readonly IndexSub[]; readonly out: SVal }
   | { readonly kind: "output"; readonly name: string; readonly value: SVal }
+  /** A local name bound to a value, by its layer path (`h.0.attn.weights`): no computation, what `--capture` selects. */
+  | { readonly kind: "name"; readonly name: string; readonly value: SVal }
 );
 
 export interface Elaborated {

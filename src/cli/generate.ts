@@ -143,7 +143,7 @@ export async function runGenerate(file: string, opts: GenerateCliOptions, out: (
 }
 
 /** `gpt2` (built in), or a tokenizer.json path (its tokenizer_config.json beside it is read too, if there). */
-async function loadTokenizer(spec: string): Promise<TextTokenizer> {
+export async function loadTokenizer(spec: string): Promise<TextTokenizer> {
   if (spec === "gpt2") return gpt2Tokenizer();
   const json = readJson(spec, true);
   const configPath = spec.replace(/[^/\\]*$/, "tokenizer_config.json");

@@ -70,6 +70,7 @@ export function buildCli(exit: (code: number) => void, { out, err }: Io, later: 
     .option("--seed <n>", "the seed for --random-weights", "0")
     .addOption(new Option("--input <name=value>", "an input: name=file.npy, name=@file.json or a JSON literal (repeatable)").argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]))
     .option("-o, --output <dir>", "write each output as DIR/<name>.npy")
+    .addOption(new Option("--capture <pattern>", "also write the values the pattern selects, by layer path and bound name (`h.*.attn.weights`; `*` one part, `**` any), as DIR/<path>.npy (repeatable)").argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]))
     .option("--force", "replace output files that exist")
     .option("--profile", "print the time spent in each kind of kernel")
     .option("--no-optimize", "run the graph as built, without the optimizer's passes")
@@ -157,6 +158,22 @@ export function buildCli(exit: (code: number) => void, { out, err }: Io, later: 
     .requiredOption("-o, --output <file>", "the picture to write: .svg, .png or .html")
     .option("--force", "replace the output file if it exists")
     .action((file: string, opts) => run(() => import("./viz.js"), (m) => m.runVizTensor(file, opts, out, err)));
+  viz
+    .command("attention")
+    .description("run a model capturing its attention weights and draw them: a heatmap per layer and head, tokens as labels, masked cells grey")
+    .argument("<file>", "a .tfm file")
+    .addOption(setOption())
+    .option("--weights <path>", "a safetensors checkpoint or a Hugging Face folder")
+    .option("--random-weights", "use deterministic random weights")
+    .option("--seed <n>", "the seed for --random-weights", "0")
+    .addOption(new Option("--input <name=value>", "an input, as tfm run takes it (repeatable)").argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]))
+    .option("--tokenizer <t>", "gpt2 (built in) or a tokenizer.json: token text as labels")
+    .option("--prompt <text>", "with --tokenizer: the text whose tokens are the ids input")
+    .option("--batch <i>", "the batch item to draw", "0")
+    .addOption(new Option("--capture <pattern>", "the attention weights to draw (repeatable; default **.weights)").argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]))
+    .requiredOption("-o, --output <dir>", "the folder to write attention.svg, attention.png and attention.html in")
+    .option("--force", "replace output files that exist")
+    .action((file: string, opts) => run(() => import("./viz-attention.js"), (m) => m.runVizAttention(file, { ...opts, set: opts.set ?? new Map(), input: opts.input ?? [] }, out, err)));
   viz
     .command("graph")
     .description("draw the model's IR graph: layers as groups named as in the source, edges with symbolic shapes, weights with checkpoint names")

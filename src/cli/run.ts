@@ -5,7 +5,7 @@
 import { SingleBar } from "cli-progress";
 import { showValue } from "../check/shapes/value.js";
 import { diag, hasErrors, sortDiagnostics, type Diagnostic } from "../diag/diagnostic.js";
-import { compile, renderDiagnostics, TfmError, type CompiledModel, type Session, type TensorOut } from "../index.js";
+import { compile, renderDiagnostics, TfmError, type CompiledModel, type CompileOptions, type Session, type TensorOut } from "../index.js";
 import { configSettings, type ConfigSettings } from "../runtime/config.js";
 import { fileErrorDiagnostic } from "../runtime/files.js";
 import { locateCheckpoint } from "../runtime/folder.js";
@@ -27,6 +27,8 @@ export interface RunOptions {
   readonly seed?: string;
   readonly input: readonly string[];
   readonly output?: string;
+  /** Glob patterns over the model's bound names (`h.*.attn.weights`): each match is written beside the outputs. */
+  readonly capture?: readonly string[];
   readonly force?: boolean;
   readonly profile?: boolean;
   /** Run the optimizer's passes first (the default; `--no-optimize` turns them off). */
@@ -45,8 +47,8 @@ export interface RunOptions {
  * The model compiled for a checkpoint: a folder's config.json sets the parameters it names (`--set`
  * wins), told on `err`, before the model is compiled for good. Shared by `tfm run` and `tfm export`.
  */
-export function compileFor(text: string, file: string, set: Map<string, string>, weights: readonly string[], until: string, err: (s: string) => void): { model: CompiledModel } | { model: CompiledModel; failed: Diagnostic[] } {
-  let model = compile(text, { file, settings: set, until });
+export function compileFor(text: string, file: string, set: Map<string, string>, weights: readonly string[], until: string, err: (s: string) => void, extra: Pick<CompileOptions, "capture"> = {}): { model: CompiledModel } | { model: CompiledModel; failed: Diagnostic[] } {
+  let model = compile(text, { file, settings: set, until, ...extra });
   if (!weights.length || !model.checked.instance) return { model };
   let config: ConfigSettings | undefined;
   let path: string | undefined;
@@ -60,7 +62,7 @@ export function compileFor(text: string, file: string, set: Map<string, string>,
   if (config && path) {
     if (config.ignored.length) err(`note: ${path}: ignored ${config.ignored.length} key(s) the model has no parameter for: ${config.ignored.join(", ")}\n`);
     if (config.overridden.length) err(`note: --set overrides ${path} for ${config.overridden.join(", ")}\n`);
-    if (config.settings.size) model = compile(text, { file, settings: new Map([...config.settings, ...set]), until });
+    if (config.settings.size) model = compile(text, { file, settings: new Map([...config.settings, ...set]), until, ...extra });
   }
   return { model };
 }
@@ -84,7 +86,8 @@ export function runRun(file: string, opts: RunOptions, out: (s: string) => void,
   if (typeof seed !== "number") throw new UsageError(seed.error);
   const { text, decodeErrors } = readSource(file);
   const until = opts.optimize === false ? "none" : "all";
-  const compiled = compileFor(text, file, opts.set, weights, until, err);
+  const capture = opts.capture?.length ? { capture: opts.capture } : {};
+  const compiled = compileFor(text, file, opts.set, weights, until, err, capture);
   if ("failed" in compiled) {
     err(compiled.model.render(compiled.failed) + "\n");
     return 1;
@@ -100,6 +103,12 @@ export function runRun(file: string, opts: RunOptions, out: (s: string) => void,
   };
   const checked = [...decodeErrors, ...model.diagnostics];
   if (hasErrors(checked)) return fail(checked);
+  try {
+    void model.graph;
+  } catch (e) {
+    if (!(e instanceof TfmError) || e.code !== "TFM5214") throw e;
+    return fail((e.problems ?? []).map((p) => diag(file, "TFM5214", { start: 0, end: 0 }, p.message, { notes: p.notes })));
+  }
   if (!model.graph || !model.name) return fail([diag(file, "TFM2008", { start: 0, end: 0 }, "the file defines no `model` to run")]);
   const inputs = loadInputs(model.checked, specs);
   if (!inputs.tensors) return fail(inputs.diagnostics);

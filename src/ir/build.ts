@@ -21,10 +21,20 @@ function typeOf(v: SVal): { dtype: DType; shape: readonly Dim[] } {
   return { dtype: t.dtype, shape: t.shape };
 }
 
-/** The model `name`'s graph from its typed operations. */
-export function lowerOps(name: string, ops: readonly TypedOp[]): Graph {
+/**
+ * The model `name`'s graph from its typed operations. `capture` picks, from the paths of the names
+ * bound in the model (`h.0.attn.weights`, in order, the last binding of each), those whose values
+ * become extra output ports of their path: the passes and fusion keep outputs (src/ir/capture.ts).
+ */
+export function lowerOps(name: string, ops: readonly TypedOp[], capture?: (names: readonly string[]) => readonly string[]): Graph {
   const e = new IrEmitter(name);
   for (const op of ops) e.lower(op);
+  if (capture) {
+    for (const n of capture([...e.names.keys()])) {
+      const node = e.names.get(n);
+      if (node !== undefined && !e.g.outputs.some((p) => p.name === n)) e.g.outputs.push({ name: n, node });
+    }
+  }
   return e.g.finish();
 }
 
@@ -35,6 +45,8 @@ export class IrEmitter {
   private readonly consts = new Map<string, number>();
   /** The node of each elaborated value, by its ref. */
   private readonly nodes = new Map<number, number>();
+  /** The node of each name bound in the model, by its path (the last binding wins). */
+  readonly names = new Map<string, number>();
 
   constructor(name: string) {
     this.g = new GraphBuilder(name);
@@ -47,6 +59,12 @@ export class IrEmitter {
       case "weight": return this.weight(op.name, op.transposed, op.out);
       case "state": return this.state(op.name, op.axis, op.out);
       case "output": return this.output(op.name, op.value);
+      case "name": {
+        const ref = refOf(op.value);
+        const id = ref === undefined ? undefined : this.nodes.get(ref);
+        if (id !== undefined) this.names.set(op.name, id);
+        return;
+      }
       case "unary": return this.unary(op.op, op.x, op.out);
       case "binary": return this.binary(op.op, op.a, op.b, op.out);
       case "builtin": return void lower[op.name](this, op.args, op.out);

@@ -149,7 +149,8 @@ describe("optimizer passes preserve results", () => {
     const numRuns = runs || 400;
     console.log(`[passes] programs: seed=${seed} numRuns=${numRuns} (replay: TFM_PASSES_SEED=${seed})`);
     const t = tally();
-    let [tried, compared, skipped, failedAtRun] = [0, 0, 0, 0];
+    const tc = tally();
+    let [tried, compared, skipped, failedAtRun, withCaptures] = [0, 0, 0, 0, 0];
     const t0 = performance.now();
     const details = fc.check(
       fc.property(caseArbitrary(12), fc.nat(), (c, valueSeed) => {
@@ -175,8 +176,21 @@ describe("optimizer passes preserve results", () => {
         // Indices: mostly 0 and 1, so that take() finds its rows; a run that fails anyway is counted.
         for (const x of inputs.values()) if (x.dtype === "i32") x.data.forEach((v, i) => (x.data[i] = Math.abs(v)));
         try {
-          if (checkVariants(g, weights, inputs, t)) compared++;
-          else failedAtRun++;
+          if (checkVariants(g, weights, inputs, t)) {
+            compared++;
+            // Random captures (a random subset of the bound names, as extra outputs): the model's
+            // outputs as built are the same bits, and every pass and fusion keeps the captured values.
+            let chosen: readonly string[] = [];
+            const gc = buildGraph(r, (names) => (chosen = names.filter((_, i) => ((valueSeed >> (i % 24)) & 1) === 1 || names.length === 1)));
+            if (gc && chosen.length) {
+              const run = (x: Graph) => new CpuProgram(x, weights, undefined, { fuse: false }).run(inputs).outputs;
+              const [plain, captured] = [run(g), run(gc)];
+              compare("captured, as built", true, plain, captured, tc);
+              if (chosen.some((n) => !captured.has(n))) throw new Error(`a capture is missing: ${chosen.join(", ")}`);
+              checkVariants(gc, weights, inputs, tc);
+              withCaptures++;
+            }
+          } else failedAtRun++;
         } catch (e) {
           throw new Error(`${(e as Error).message}\nprogram:\n${text}symbols: ${JSON.stringify(gen.assignments[0])}`);
         }
@@ -186,8 +200,11 @@ describe("optimizer passes preserve results", () => {
     const seconds = ((performance.now() - t0) / 1000).toFixed(1);
     console.log(`[passes] programs: tried ${tried} (${details.numRuns} runs, ${details.numShrinks} shrinks), compared ${compared}, skipped ${skipped} (errors or too large), ${failedAtRun} failed at run time before optimizing; ${seconds} s${details.interrupted ? " (stopped at the time limit)" : ""}`);
     summary("programs", t);
+    console.log(`[passes] programs with random captures: ${withCaptures}`);
+    summary("programs with random captures", tc);
     if (details.failed) expect.fail(`seed ${seed}, path ${details.counterexamplePath} (replay: TFM_PASSES_SEED=${seed}): ${describeError(details.errorInstance)}`);
     expect(compared).toBeGreaterThan(50);
+    expect(withCaptures).toBeGreaterThan(20);
   });
 
   it("on random IR graphs full of identities, transposes and repeats, over −0, NaN and ±∞ (seed printed)", { timeout: 120_000 }, () => {

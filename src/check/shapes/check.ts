@@ -51,6 +51,8 @@ interface Ctx {
   readonly file: string;
   /** Checkpoint prefix of the block instance being evaluated ("" for the model and functions). */
   readonly path: string;
+  /** A function's caller's layer path: where the names bound in it live (`h.0.attn` + `weights`); blocks use `path`. */
+  readonly at?: string;
   readonly scope: Scope;
   /** Lazily evaluated declarations (layers and weights are visible before they are declared). */
   readonly lazy: Map<string, () => Binding>;
@@ -410,9 +412,15 @@ class ShapeChecker {
     return !b || b.kind === "layer" ? unknown : b;
   }
 
+  /** While elaborating, a tensor bound to a local name is recorded by its path (`h.0.attn.weights`), for `--capture`. */
+  private bound(name: string, v: SVal, ctx: Ctx): void {
+    if (this.recording && "ref" in v && v.ref !== undefined) this.push({ kind: "name", site: this.site, name: joinPath(ctx.at ?? ctx.path, name), value: v });
+  }
+
   private assign(targets: readonly A.Ident[], v: SVal, span: Span, ctx: Ctx): void {
     if (targets.length === 1) {
       ctx.scope.assign(targets[0]!.name, v);
+      this.bound(targets[0]!.name, v, ctx);
       this.record(ctx.file, targets[0]!.span, v);
       return;
     }
@@ -612,7 +620,7 @@ class ShapeChecker {
     }
     if (g?.kind === "fn") {
       const { values, spans } = evalArgs(g.decl.params.map((p) => ({ name: p.name.name, optional: !!p.default })));
-      return this.callFn(g, values, spans, ctx.file, e.span);
+      return this.callFn(g, values, spans, ctx.file, e.span, ctx.at ?? ctx.path);
     }
     if (g?.kind === "builtin") {
       const sig = builtins[g.name as BuiltinName];
@@ -640,15 +648,15 @@ class ShapeChecker {
     return true;
   }
 
-  private callFn(g: Fn, args: readonly (SVal | undefined)[], argSpans: readonly (Span | undefined)[], file: string, span: Span): SVal {
+  private callFn(g: Fn, args: readonly (SVal | undefined)[], argSpans: readonly (Span | undefined)[], file: string, span: Span, at: string): SVal {
     this.reached.add(g.decl);
     const key = memoKey(`F:${g.file}:${g.name}`, new Map(), args, this.recording);
     const hit = this.memo.get(key);
-    if (hit) return this.reuse(hit, args, "");
+    if (hit) return this.reuse(hit, args, at);
     const [start, site] = [this.ops.length, this.site];
     if (this.tooDeep(file, span)) return unknown;
     const scope = new Scope();
-    const ctx: Ctx = { file: g.file, path: "", scope, lazy: new Map(), states: new Map(), appended: new Set() };
+    const ctx: Ctx = { file: g.file, path: "", at, scope, lazy: new Map(), states: new Map(), appended: new Set() };
     g.decl.params.forEach((p, i) => {
       const given = args[i];
       const v = given ?? (p.default ? this.expr(p.default, ctx) : unknown);
@@ -671,7 +679,7 @@ class ShapeChecker {
         this.depth--;
       }
     });
-    this.memo.set(key, { result: out, args, path: "", site, ops: this.ops.slice(start) });
+    this.memo.set(key, { result: out, args, path: at, site, ops: this.ops.slice(start) });
     return out;
   }
 

@@ -9,7 +9,7 @@ import { showValue, type SVal } from "./value.js";
 export interface Applied {
   readonly result: SVal;
   readonly args: readonly (SVal | undefined)[];
-  /** Checkpoint prefix of the application ("" for functions). */
+  /** Checkpoint prefix of the application (for functions: their caller's layer path, where their names live). */
   readonly path: string;
   /** The caller's site: the ops that took it take the new caller's. */
   readonly site: Site | undefined;
@@ -59,6 +59,11 @@ export function replay(first: Applied, args: readonly (SVal | undefined)[], path
   const sub = (s: IndexSub): IndexSub =>
     s.t === "rest" ? s : s.t === "at" ? { t: "at", v: use(s.v) } : { t: "slice", ...(s.start ? { start: use(s.start) } : {}), ...(s.end ? { end: use(s.end) } : {}) };
   const rename = (name: string) => (first.path && name.startsWith(first.path + ".") ? path + name.slice(first.path.length) : name);
+  // A name bound in a function lives at its caller's path, "" at the model's level.
+  const relocate = (name: string) => {
+    const rest = first.path ? (name.startsWith(first.path + ".") ? name.slice(first.path.length + 1) : name) : name;
+    return path ? `${path}.${rest}` : rest;
+  };
   for (const op of first.ops) {
     const at = op.site === first.site ? site : op.site;
     switch (op.kind) {
@@ -69,6 +74,7 @@ export function replay(first: Applied, args: readonly (SVal | undefined)[], path
       case "unary": push({ ...op, site: at, x: use(op.x), out: def(op.out) }); break;
       case "binary": push({ ...op, site: at, a: use(op.a), b: use(op.b), out: def(op.out) }); break;
       case "builtin": push({ ...op, site: at, args: op.args.map(use), out: def(op.out) }); break;
+      case "name": push({ ...op, site: at, name: relocate(op.name), value: use(op.value) }); break;
       case "index": push({ ...op, site: at, x: use(op.x), subs: op.subs.map(sub), out: def(op.out) }); break;
       default: {
         const never: never = op;

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { fromValues } from "../../../src/core/tensor.js";
 import { codes } from "../../../src/diag/codes.js";
+import { compile, TfmError } from "../../../src/index.js";
 import { bindCheckpoint } from "../../../src/runtime/bind.js";
 import { type InputSpec, loadInputs } from "../../../src/runtime/inputs.js";
 import { writeOutputs } from "../../../src/runtime/outputs.js";
@@ -97,6 +98,15 @@ const triggers: Record<string, () => string[]> = {
     return thrown(() => writeOutputs(join(file, "sub"), [["y", fromValues("f32", [1], [1])]]));
   },
   TFM5213: () => thrown(() => checkDrawable({ name: "Big", inputs: [], outputs: [], states: [], nodes: Array.from({ length: maxGraphNodes + 1 }, (_, id) => ({ id, op: "const" as const, inputs: [], attrs: { value: 0 }, dtype: "f32" as const, shape: [] })) })),
+  TFM5214: () => {
+    try {
+      void compile("model M {\n  input x: f32[n]\n  y = x * 2\n  output z = y\n}\n", { capture: ["yy.*"] }).graph;
+    } catch (e) {
+      if (e instanceof TfmError) return [e.code];
+      throw e;
+    }
+    return [];
+  },
   TFM5212: () => thrown(() => toMatrix({ dtype: "F32", shape: [2, 2, 2], data: new Float32Array(8) })),
   TFM5220: () => {
     // A dim no input has as an axis of its own cannot be computed in the ONNX graph.
