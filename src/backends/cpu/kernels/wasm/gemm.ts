@@ -203,18 +203,18 @@ function instance(): Instance {
 export const CTL = { gen: 0, next: 1, done: 2, stop: 3, error: 4, ready: 5, a: 8, b: 9, c: 10, m: 11, n: 12, k: 13, chunks: 14, colWidth: 15, rowBlock: 16, colChunks: 17, words: 32 } as const;
 
 /**
- * The worker's program (plain JavaScript, run with `eval`): instantiate the module on the memory,
- * then claim chunks of each job published until told to stop. `workerData` is
- * { module, memory, control }; `ready` is posted once instantiated.
+ * The worker's program (plain JavaScript, run with `eval`): a function of the worker's data
+ * { module, memory, control } and a `post` to its parent, which instantiates the module on the
+ * memory, posts "ready", then claims chunks of each job published until told to stop. The host
+ * (node-threads.ts) calls it with what its workers provide; this module names no host API.
  */
-export const workerSource = `
-const { workerData, parentPort } = require("node:worker_threads");
+export const workerSource = `(workerData, post) => {
 const { module, memory, control } = workerData;
 const gemm = new WebAssembly.Instance(module, { env: { mem: memory } }).exports.gemm;
 const ctl = new Int32Array(control);
 const C = ${JSON.stringify(CTL)};
 Atomics.add(ctl, C.ready, 1);
-parentPort.postMessage("ready");
+post("ready");
 let seen = 0;
 for (;;) {
   Atomics.wait(ctl, C.gen, seen);
@@ -238,7 +238,7 @@ for (;;) {
     if (Atomics.add(ctl, C.done, 1) + 1 === chunks) Atomics.notify(ctl, C.done);
   }
 }
-`;
+}`;
 
 /** A started worker, as the host gives it: only stopping it is needed here. */
 export interface GemmWorker {

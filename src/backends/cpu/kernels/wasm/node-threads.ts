@@ -8,7 +8,8 @@ import { Worker } from "node:worker_threads";
 import { startGemmWorkers, stopGemmWorkers, type SpawnGemmWorker } from "./gemm.js";
 
 const spawn: SpawnGemmWorker = (source, data) => {
-  const worker = new Worker(source, { eval: true, workerData: data });
+  const program = `const { workerData, parentPort } = require("node:worker_threads");\n(${source})(workerData, (m) => parentPort.postMessage(m));`;
+  const worker = new Worker(program, { eval: true, workerData: data });
   worker.unref();
   const ready = new Promise<void>((resolve, reject) => {
     worker.once("message", () => resolve());
