@@ -11,13 +11,19 @@ export function matchesCapture(pattern: string, name: string): boolean {
   const ps = pattern.split(".");
   const ns = name.split(".");
   const res = ps.map((p) => (p === "**" ? undefined : partRegex(p)));
+  // Memoized over (pattern part, name part): many `**` parts stay O(parts²), never exponential.
+  const memo = new Map<number, boolean>();
   const go = (i: number, j: number): boolean => {
     if (i === ps.length) return j === ns.length;
+    const key = i * (ns.length + 1) + j;
+    const known = memo.get(key);
+    if (known !== undefined) return known;
+    let r = false;
     if (ps[i] === "**") {
-      for (let k = j; k <= ns.length; k++) if (go(i + 1, k)) return true;
-      return false;
-    }
-    return j < ns.length && res[i]!.test(ns[j]!) && go(i + 1, j + 1);
+      for (let k = j; k <= ns.length && !r; k++) r = go(i + 1, k);
+    } else r = j < ns.length && res[i]!.test(ns[j]!) && go(i + 1, j + 1);
+    memo.set(key, r);
+    return r;
   };
   return go(0, 0);
 }
