@@ -133,7 +133,7 @@ class Exporter {
             { key: "offset", value: String(offset) },
             { key: "length", value: String(raw.byteLength) },
           ];
-          chunks.push(raw.slice());
+          chunks.push(raw); // a view of the weight: written out before the weights are released
           offset += raw.byteLength;
         } else init.rawData = raw;
         this.inits.push(init);
