@@ -137,7 +137,7 @@ export function randomWeights(weights: readonly Weight[], seed: number): Map<str
     const n = w.shape.reduce((a, b) => a * b, 1);
     const rt = runtimeDType[w.dtype];
     if (rt === "f32") {
-      const data = fill(new Float32Array(n), inits.get(w.name)!, new Rng(seed, w.name));
+      const data = fillWeight(new Float32Array(n), inits.get(w.name)!, seed, w.name);
       out.set(w.name, makeTensor("f32", w.shape, roundToDeclared(data, w.dtype)));
     } else out.set(w.name, makeTensor(rt, w.shape, rt === "i32" ? new Int32Array(n) : new Uint8Array(n)));
   }
@@ -167,6 +167,11 @@ export function parseSeed(text: string): number | { error: string } {
   const t = text.trim();
   if (!/^\d{1,16}$/.test(t) || !Number.isSafeInteger(Number(t))) return { error: `--seed expects an integer from 0 to 2^53 - 1, got \`${text}\`` };
   return Number(t);
+}
+
+/** Draws the values of the weight named `name` into `out` (f32, before rounding to a declared f16/bf16). */
+export function fillWeight(out: Float32Array, init: Init, seed: number, name: string): Float32Array {
+  return fill(out, init, new Rng(seed, name));
 }
 
 function fill(out: Float32Array, init: Init, rng: Rng): Float32Array {
