@@ -2,9 +2,10 @@
 // `run(inputs, { capture })`, in a fresh Node process and in headless Chromium (playwright-core,
 // /usr/bin/chromium), bit for bit equal to `tfm run --capture`'s .npy files: GPT-2's attention
 // weights, a name bound by tuple unpacking (`q, k, v = chunk(...)`: `h.0.attn.q`) and a block's
-// `output y` (`h.1.attn.y`). Without `capture` a run returns the outputs only; a bundle built
-// without captures carries none (no `captures` in its data or .d.ts, the same graph as before);
-// a pattern matching none of the compiled-in names, or any capture of a bundle built without, is TFM5215.
+// `output y` (`h.1.attn.y`); the WebGPU bundle's to within 1e-5. Without `capture` a run returns
+// the outputs only; a bundle built without captures carries none (no `captures` in its data or
+// .d.ts, the same graph as before); a pattern matching none of the compiled-in names, or any
+// capture of a bundle built without, is TFM5215.
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type Browser, chromium, type Page } from "playwright-core";
@@ -45,11 +46,11 @@ async function tfm(...argv: string[]) {
   return { code, out, err };
 }
 
-function build(output: string, capture: readonly string[]): { code: number; out: string; err: string } {
+function build(output: string, capture: readonly string[], target = "cpu"): { code: number; out: string; err: string } {
   let out = "";
   let err = "";
   const set = new Map(Object.entries(settings).map(([k, v]) => [k, String(v)]));
-  const code = runBuild(file, { set, target: "cpu", output, capture }, (s) => (out += s), (s) => (err += s));
+  const code = runBuild(file, { set, target, output, capture }, (s) => (out += s), (s) => (err += s));
   return { code, out, err };
 }
 
@@ -64,8 +65,8 @@ beforeAll(async () => {
     const t = readNpy(readFileSync(join(dir, "cli", `${name}.npy`)));
     cli.set(name, { shape: [...t.shape], data: t.data as Float32Array });
   }
-  for (const [name, capture] of [["captures", patterns], ["plain", []]] as const) {
-    const b = build(join(dir, "bundles", `${name}.js`), capture);
+  for (const [name, capture, target] of [["captures", patterns, "cpu"], ["plain", [], "cpu"], ["captures-webgpu", patterns, "webgpu"]] as const) {
+    const b = build(join(dir, "bundles", `${name}.js`), capture, target);
     if (b.code !== 0) throw new Error(b.err);
   }
   const bundle = (name: string) => join(dir, "bundles", `${name}.js`);
@@ -181,6 +182,21 @@ globalThis.ready = true;
     expectCliValues(all, ["logits", ...captured]);
     expect(Object.keys(await run({ capture: ["h.0.**"] }))).toEqual(["logits", "h.0.attn.q", "h.0.attn.weights"]);
     expect(Object.keys(await run(undefined))).toEqual(["logits"]);
+    expect(errors).toEqual([]);
+  }, 120_000);
+
+  it("the WebGPU bundle (SwiftShader) returns them too, to within 1e-5 of the CLI's", async () => {
+    const all = (await page.evaluate(`runCaptures("/bundles/captures-webgpu.js", ${JSON.stringify(inputs)}, { capture: true })`)) as Out;
+    expect(Object.keys(all)).toEqual(["logits", ...captured]);
+    let worst = 0;
+    for (const name of captured) {
+      const want = cli.get(name)!;
+      expect(all[name]!.shape, name).toEqual(want.shape);
+      const got = f32(all[name]!.data);
+      for (let i = 0; i < want.data.length; i++) worst = Math.max(worst, Math.abs(got[i]! - want.data[i]!));
+    }
+    console.log(`WebGPU bundle captures vs tfm run --capture (CPU): max abs difference ${worst.toExponential(2)}`);
+    expect(worst).toBeLessThan(1e-5);
     expect(errors).toEqual([]);
   }, 120_000);
 });
