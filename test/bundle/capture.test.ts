@@ -9,6 +9,7 @@
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type Browser, chromium, type Page } from "playwright-core";
+import ts from "typescript";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runBuild } from "../../src/cli/build.js";
 import { main } from "../../src/cli/main.js";
@@ -124,6 +125,31 @@ describe("a bundle built with --capture, in Node", () => {
     const g = compile(readFileSync(file, "utf8"), { file, settings }).graph!;
     expect(data.graph.outputs.length).toBe(g.outputs.length);
     expect(data.graph.nodes.length).toBe(g.nodes.length);
+  });
+
+  it("its .d.ts types the captures: an overload of run, and model.captures", () => {
+    const use = join(dir, "use-captures.ts");
+    writeFileSync(
+      use,
+      `import { load, model, type Inputs } from "./bundles/captures.js";
+import { load as loadPlain } from "./bundles/plain.js";
+const m = await load(new Uint8Array(0));
+const inputs: Inputs = { input_ids: { data: new Int32Array(2), shape: [1, 2] } };
+const o = await m.run(inputs, { capture: ["h.*.attn.weights"] });
+const w: Float32Array | undefined = o["h.0.attn.weights"]?.data;
+const l: Float32Array = o.logits.data;
+const all = await m.run(inputs, { capture: true });
+const q: number[] | undefined = all["h.0.attn.q"]?.shape;
+const first: "h.0.attn.q" = model.captures[0].name;
+// @ts-expect-error: without options, run returns the outputs only
+void (await m.run(inputs))["h.0.attn.q"];
+// @ts-expect-error: a bundle built without captures takes no capture option
+await (await loadPlain(new Uint8Array(0))).run(inputs, { capture: true });
+export { w, l, q, first };
+`,
+    );
+    const program = ts.createProgram([use], { strict: true, noEmit: true, target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext, lib: ["lib.es2022.d.ts"], types: [] });
+    expect(ts.getPreEmitDiagnostics(program).map((d) => ts.flattenDiagnosticMessageText(d.messageText, "\n"))).toEqual([]);
   });
 
   it("refuses what it was not built to capture with TFM5215, naming the nearest", () => {
