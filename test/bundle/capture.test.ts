@@ -163,8 +163,8 @@ export { w, l, q, first };
     expect(e["bad-type"]).toMatchObject({ ok: false, code: "TFM5215" });
   });
 
-  it("tfm build --capture: a pattern matching no name in the model is TFM5214", () => {
-    const b = build(join(dir, "bundles", "bad.js"), ["h.*.atn.weights"]);
+  it("tfm build --capture: a pattern matching no name in the model is TFM5214", async () => {
+    const b = await tfm("build", file, ...sets, "--capture", "h.*.atn.weights", "-o", join(dir, "bundles", "bad.js"));
     expect(b.code).toBe(1);
     expect(b.err).toContain("error[TFM5214]: --capture `h.*.atn.weights` matches no name in the model");
     expect(b.err).toContain("h.0.attn.weights");
