@@ -38,6 +38,7 @@ const Simd = {
   v128Load32Splat: 0x09,
   v128Store: 0x0b,
   v128Const: 0x0c,
+  i8x16Shuffle: 0x0d,
   f32x4ExtractLane: 0x1f,
   f32x4Add: 0xe4,
   f32x4Mul: 0xe6,
@@ -95,6 +96,12 @@ export class Body {
   v128Load32Splat(offset: number): this { this.simd(Simd.v128Load32Splat); this.code.push(2); uleb(this.code, offset); return this; }
   /** v128.store with a byte offset immediate (alignment hint 4 bytes). */
   v128Store(offset: number): this { this.simd(Simd.v128Store); this.code.push(2); uleb(this.code, offset); return this; }
+  /** i8x16.shuffle of the two vectors on the stack by f32 lanes: lane i of the result is lane lanes[i] of a (0..3) or b (4..7). */
+  f32x4Shuffle(lanes: readonly number[]): this {
+    this.simd(Simd.i8x16Shuffle);
+    for (const l of lanes) for (let i = 0; i < 4; i++) this.code.push(4 * l + i);
+    return this;
+  }
   v128Zero(): this { this.simd(Simd.v128Const); for (let i = 0; i < 16; i++) this.code.push(0); return this; }
   f32x4Add(): this { return this.simd(Simd.f32x4Add); }
   f32x4Mul(): this { return this.simd(Simd.f32x4Mul); }

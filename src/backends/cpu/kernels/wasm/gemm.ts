@@ -133,6 +133,49 @@ function gemvKernel(fma: boolean): Body {
   return f;
 }
 
+/**
+ * pack(src, dst, panels, k): the first `panels` whole panels of a Bt copied in raw ([n, k] at src)
+ * into dst ([q][p][c], k × NR floats a panel), for p < k − k % 4 (the host packs the rest): per
+ * step, 4 floats of each of the panel's 8 rows, transposed 4×4 by shuffles into 4 rows of 8.
+ */
+function packKernel(): Body {
+  const f = new Body(4);
+  const [src, dst, panels, k] = [0, 1, 2, 3];
+  const lda = f.local(I32), q = f.local(I32), p = f.local(I32), k4 = f.local(I32), o = f.local(I32);
+  const rp = Array.from({ length: NR }, () => f.local(I32));
+  const v = Array.from({ length: NR }, () => f.local(V128));
+  const t = Array.from({ length: 4 }, () => f.local(V128));
+  f.get(k).i32(2).op(Op.i32Shl).set(lda);
+  f.get(k).i32(~3).op(Op.i32And).set(k4);
+  f.i32(0).set(q);
+  whileLoop(f, () => f.get(q).get(panels).op(Op.i32LtS), () => {
+    // rp[c] = src + (q · NR + c) · lda; o = dst + q · k · NR · 4
+    rp.forEach((r, c) => f.get(src).get(q).i32(NR).op(Op.i32Mul).i32(c).op(Op.i32Add).get(lda).op(Op.i32Mul).op(Op.i32Add).set(r));
+    f.get(dst).get(q).get(k).op(Op.i32Mul).i32(NR * 4).op(Op.i32Mul).op(Op.i32Add).set(o);
+    f.i32(0).set(p);
+    whileLoop(f, () => f.get(p).get(k4).op(Op.i32LtS), () => {
+      rp.forEach((r, c) => f.get(r).v128Load(0).set(v[c]!));
+      for (let h = 0; h < NR / 4; h++) {
+        const [a, b, c, d] = [v[4 * h]!, v[4 * h + 1]!, v[4 * h + 2]!, v[4 * h + 3]!];
+        f.get(a).get(b).f32x4Shuffle([0, 4, 1, 5]).set(t[0]!);
+        f.get(c).get(d).f32x4Shuffle([0, 4, 1, 5]).set(t[1]!);
+        f.get(a).get(b).f32x4Shuffle([2, 6, 3, 7]).set(t[2]!);
+        f.get(c).get(d).f32x4Shuffle([2, 6, 3, 7]).set(t[3]!);
+        // row u of the 4 × 4 block: lane u of rows 4h .. 4h + 3, stored at o + u · NR · 4 + h · 16
+        f.get(o).get(t[0]!).get(t[1]!).f32x4Shuffle([0, 1, 4, 5]).v128Store(16 * h);
+        f.get(o).get(t[0]!).get(t[1]!).f32x4Shuffle([2, 3, 6, 7]).v128Store(NR * 4 + 16 * h);
+        f.get(o).get(t[2]!).get(t[3]!).f32x4Shuffle([0, 1, 4, 5]).v128Store(2 * NR * 4 + 16 * h);
+        f.get(o).get(t[2]!).get(t[3]!).f32x4Shuffle([2, 3, 6, 7]).v128Store(3 * NR * 4 + 16 * h);
+      }
+      for (const r of rp) f.get(r).i32(16).op(Op.i32Add).set(r);
+      f.get(o).i32(4 * NR * 4).op(Op.i32Add).set(o);
+      f.get(p).i32(4).op(Op.i32Add).set(p);
+    });
+    f.get(q).i32(1).op(Op.i32Add).set(q);
+  });
+  return f;
+}
+
 /** `while (cond) body` as block/loop; cond pushes an i32. */
 function whileLoop(f: Body, cond: () => void, body: () => void): void {
   f.block().loop();
@@ -214,15 +257,18 @@ export function gemmModuleBytes(shared = false, fma = false): Uint8Array<ArrayBu
   for (let r = MR; r >= 1; r--) funcs.push({ params: 7, body: kernel(r, fma) });
   funcs.push({ params: 6, body: gemvKernel(fma) });
   funcs.push({ name: "gemm", params: 7, body: driver() });
+  funcs.push({ name: "pack", params: 4, body: packKernel() });
   return moduleBytes(funcs, shared ? { pages: 1, shared: { maxPages: MAX_PAGES } } : { pages: 1 });
 }
 
 type GemmFn = (a: number, b: number, c: number, m: number, n: number, k: number, ldc: number) => void;
+type PackFn = (src: number, dst: number, panels: number, k: number) => void;
 
 interface Instance {
   mem: WebAssembly.Memory;
   module: WebAssembly.Module;
   gemm: GemmFn;
+  pack: PackFn;
   /** Whether mem is shared (workers can run the module on it). */
   shared: boolean;
   /** Whether the kernels multiply-add with relaxed SIMD's f32x4.relaxed_madd. */
@@ -288,7 +334,7 @@ function sharedInstance(fma: boolean): Instance | undefined {
     const mem = new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared: true });
     const module = new WebAssembly.Module(bytes);
     const i = new WebAssembly.Instance(module, { env: { mem } });
-    return { mem, module, gemm: i.exports["gemm"] as GemmFn, shared: true, fma };
+    return { mem, module, gemm: i.exports["gemm"] as GemmFn, pack: i.exports["pack"] as PackFn, shared: true, fma };
   } catch {
     return undefined;
   }
@@ -303,7 +349,7 @@ function instance(): Instance {
       const mem = new WebAssembly.Memory({ initial: 1 });
       const module = new WebAssembly.Module(gemmModuleBytes(false, fma));
       const i = new WebAssembly.Instance(module, { env: { mem } });
-      inst = { mem, module, gemm: i.exports["gemm"] as GemmFn, shared: false, fma };
+      inst = { mem, module, gemm: i.exports["gemm"] as GemmFn, pack: i.exports["pack"] as PackFn, shared: false, fma };
     }
   }
   return inst;
@@ -479,9 +525,32 @@ const align16 = (x: number) => (x + 15) & ~15;
 /** Floats of Bt [n, k] packed into panels. */
 const packedLength = (n: number, k: number) => Math.ceil(n / NR) * NR * k;
 
-/** Packs Bt [n, k] (at bOff) into NR-column panels at heap[dst ..]: P[q][p][c] = Bt[q·NR + c, p], zero past n. */
-function packPanels(Bt: Float32Array, bOff: number, n: number, k: number, heap: Float32Array, dst: number): void {
-  for (let j0 = 0; j0 < n; j0 += NR) {
+/**
+ * Packs Bt [n, k] (at bOff) into NR-column panels at byte dst: P[q][p][c] = Bt[q·NR + c, p], zero
+ * past n. The whole panels' first k − k % 4 columns go through the module's `pack` (from a raw
+ * copy at byte `raw`, n · k floats of scratch); the rest here.
+ */
+function packPanels(Bt: Float32Array, bOff: number, n: number, k: number, dst: number, raw: number): void {
+  const { mem, pack } = instance();
+  const need = raw + n * k * 4;
+  if (mem.buffer.byteLength < need) mem.grow(Math.ceil((need - mem.buffer.byteLength) / PAGE));
+  const whole = Math.floor(n / NR), k4 = k & ~3;
+  let heap = new Float32Array(mem.buffer);
+  if (whole > 0 && k4 > 0) {
+    heap.set(Bt.subarray(bOff, bOff + whole * NR * k), raw / 4);
+    pack(raw, dst, whole, k);
+    heap = new Float32Array(mem.buffer);
+  }
+  packRest(Bt, bOff, n, k, heap, dst / 4, whole, k4);
+}
+
+/** The part of packPanels the module leaves: columns p ≥ k4 of the first `whole` panels, then the last partial panel. */
+function packRest(Bt: Float32Array, bOff: number, n: number, k: number, heap: Float32Array, dst: number, whole: number, k4: number): void {
+  for (let j = 0; j < whole * NR; j++) {
+    const src = bOff + j * k;
+    for (let p = k4, o = dst + Math.floor(j / NR) * NR * k + p * NR + (j % NR); p < k; p++, o += NR) heap[o] = Bt[src + p]!;
+  }
+  for (let j0 = whole * NR; j0 < n; j0 += NR) {
     const base = dst + j0 * k;
     for (let c = 0; c < NR; c++) {
       const j = j0 + c;
@@ -530,7 +599,7 @@ function resident(Bt: Float32Array, bOff: number, n: number, k: number, mem: Web
   if (residentEnd + bytes > RESIDENT_MAX) return undefined;
   const ptr = residentEnd;
   if (mem.buffer.byteLength < ptr + bytes) mem.grow(Math.ceil((ptr + bytes - mem.buffer.byteLength) / PAGE));
-  packPanels(Bt, bOff, n, k, new Float32Array(mem.buffer), ptr / 4);
+  packPanels(Bt, bOff, n, k, ptr, ptr + bytes);
   residentEnd = ptr + bytes;
   let m = placed.get(Bt);
   if (!m) placed.set(Bt, (m = new Map()));
@@ -561,8 +630,9 @@ export function gemmNTWasm(A: Float32Array, aOff: number, Bt: Float32Array, bOff
   const aPtr = kept !== undefined ? base : base + bBytes;
   const need = aPtr + align16(rowsPer * k * 4) + align16(rowsPer * np * 4);
   if (mem.buffer.byteLength < need) mem.grow(Math.ceil((need - mem.buffer.byteLength) / PAGE));
+  // A raw copy of Bt for the packing goes where A and C will be, when it fits there.
+  if (kept === undefined) packPanels(Bt, bOff, n, k, bPtr, n * k * 4 <= need - aPtr ? aPtr : need);
   const heap = new Float32Array(mem.buffer);
-  if (kept === undefined) packPanels(Bt, bOff, n, k, heap, bPtr / 4);
   for (let i0 = 0; i0 < m; i0 += rowsPer) {
     const rows = Math.min(rowsPer, m - i0);
     const cPtr = aPtr + align16(rows * k * 4);
