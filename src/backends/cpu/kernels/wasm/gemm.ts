@@ -608,6 +608,17 @@ function resident(Bt: Float32Array, bOff: number, n: number, k: number, mem: Web
 }
 
 /**
+ * Packs a weight Bt [n, k] (whole array, marked resident here) into the resident region now, as a
+ * later product would at its first call: at load, not in the first run. False where it does not
+ * fit the region (the products then pack it per call).
+ */
+export function packWeight(Bt: Float32Array, n: number, k: number): boolean {
+  if (!wasmGemmAvailable() || n === 0 || k === 0 || Bt.length !== n * k) return false;
+  markResident(Bt);
+  return resident(Bt, 0, n, k, instance().mem) !== undefined;
+}
+
+/**
  * C = A · Btᵀ: A is [m, k] at aOff, Bt is [n, k] at bOff, C is [m, n] at cOff, all contiguous.
  * Writes every element of C. Rows go in blocks small enough for the memory budget; returns false
  * (writing nothing) when even one row with all of Bt does not fit.
