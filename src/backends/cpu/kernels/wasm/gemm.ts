@@ -3,9 +3,10 @@
 //
 // Layout. Bt ([n, k], k-contiguous, as the CPU program lays weights out) is packed into panels of
 // NR = 8 columns: panel q holds Bt[8q + c, p] at [q][p][c], k × 8 floats, zero past n. A weight
-// (an array the CPU program marked resident: never written after load) is packed once, into a
-// region at the start of the module's memory (up to 1 GiB), and read from there by every later
-// call: no per-call copy of B. Any other Bt is packed per call into scratch after that region.
+// (an array the CPU program marked resident: never written after load) is packed once — at load,
+// by `packWeight`, or else at its first product — into a region at the start of the module's
+// memory (up to 1 GiB), and read from there by every later call: no per-call copy of B. Any other
+// Bt is packed per call into scratch after that region (a raw copy, then the module's `pack`).
 // A's rows are copied in as they are ([m, k]), and C comes back from rows padded to whole panels.
 //
 // The micro-kernel computes an MR × NR = 4 × 8 tile of C in 8 f32x4 accumulators: per k step it
