@@ -89,7 +89,7 @@ describe("wasm gemm core", () => {
     expect(residentBytes() - before).toBe(6 * 8 * k * 4 + 2 * 8 * k * 4);
   });
 
-  it("runs relaxed-SIMD FMA where the engine validates it: within 1e-5 · Σ|ab|, the same bits for 1, 2 and 3 threads", () => {
+  it("runs relaxed-SIMD FMA when asked where the engine validates it: within 1e-5 · Σ|ab|, the same bits for 1, 2 and 3 threads", () => {
     const flags = wasmFmaAvailable() ? [] : ["--experimental-wasm-relaxed-simd"];
     const run = (env: Record<string, string>) => {
       const r = spawnSync(process.execPath, [...flags, "--import", "tsx", "test/unit/backends/cpu/wasm-gemm-fma-child.ts"], { encoding: "utf8", timeout: 120_000, env: { ...process.env, ...env } });
@@ -98,7 +98,7 @@ describe("wasm gemm core", () => {
       expect(r.status).toBe(0);
       return JSON.parse(r.stdout) as { fma: boolean; failures: string[]; maxRel: number };
     };
-    const fma = run({});
+    const fma = run({ TFM_WASM_FMA: "1" });
     expect(fma.fma).toBe(true);
     expect(fma.failures).toEqual([]);
     console.log(`relaxed-SIMD FMA: largest |C − exact| / Σ|ab| = ${fma.maxRel.toExponential(2)}`);

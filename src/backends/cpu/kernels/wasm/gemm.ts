@@ -22,12 +22,14 @@
 // exact. So C[i, j] depends only on row i of A, row j of Bt and k: not on the tile, the row block,
 // the panel, the k block, m, n or the thread that computed it, and fused kernels that compute row
 // blocks match the unfused product bit for bit; a plain sequential f32 loop gives the same bits.
-// Where the engine validates relaxed SIMD (`gemmUsesFma`), the multiply-add is f32x4.relaxed_madd
-// instead: a fused multiply-add on hardware with FMA (one rounding per step), in the same order,
-// so results are still identical for every thread count and tiling on one machine, but may
-// differ in the last bits from the plain path or from another machine. `TFM_WASM_FMA=0` (or
-// `setGemmFma(false)` before the first product) keeps the plain path. Node 20 validates relaxed
-// SIMD only under `node --experimental-wasm-relaxed-simd`; Node ≥ 22 and current browsers do.
+// Asked for (`TFM_WASM_FMA=1`, or `setGemmFma(true)`) where the engine validates relaxed SIMD,
+// the multiply-add is f32x4.relaxed_madd instead (`gemmUsesFma`): a fused multiply-add on
+// hardware with FMA (one rounding per step), in the same order, so results are still identical
+// for every thread count and tiling on one machine, but differ in the last bits from the plain
+// path and may differ between machines. It is off by default so that Node and browser bundles
+// give the same bits (on this project's AMD Zen 5 it gained nothing measurable: 128-bit FMA and
+// multiply + add have the same peak there). Node 20 validates relaxed SIMD only under
+// `node --experimental-wasm-relaxed-simd`; Node ≥ 22 and current browsers do.
 //
 // The module imports its memory: a shared one (with a maximum) where the host has SharedArrayBuffer
 // and wasm threads, so that workers can run the same module on it (see "threads" below), else a
@@ -303,8 +305,8 @@ export function wasmFmaAvailable(): boolean {
 
 /**
  * Chooses the multiply-add of the products to come: relaxed SIMD's (true, where it validates) or
- * the plain f32 multiply then add (false). The default is relaxed where it validates, unless the
- * environment has TFM_WASM_FMA=0. Drops the instance (and resident weights) when it changes.
+ * the plain f32 multiply then add (false; undefined: the environment's TFM_WASM_FMA=1 asks for
+ * relaxed, else plain). Drops the instance (and resident weights) when the choice changes.
  */
 export function setGemmFma(on: boolean | undefined): void {
   if (on === fmaWanted) return;
@@ -316,7 +318,7 @@ function wantFma(): boolean {
   let on = fmaWanted;
   if (on === undefined) {
     const env = typeof process === "object" ? process.env?.["TFM_WASM_FMA"] : undefined;
-    on = env !== "0";
+    on = env === "1";
   }
   return on && wasmFmaAvailable();
 }
