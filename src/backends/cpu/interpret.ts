@@ -97,6 +97,15 @@ export class CpuProgram {
     }
     // What is fixed at load is never written again: a GEMM may keep its copy (src/backends/cpu/kernels/wasm/gemm.ts).
     for (const t of [...this.fixed.values(), ...this.transB.values()]) if (t.dtype === "f32") markResident(t.data);
+    // The weights products read as [n, k] are readied now (the wasm GEMM packs them into its memory once, at load).
+    if (kernels.prepareTransB) {
+      const bts = new Set(this.transB.values());
+      for (const node of graph.nodes) {
+        const b = node.op === "matmul" && node.attrs.transB ? this.fixed.get(node.inputs[1]!) : undefined;
+        if (b !== undefined) bts.add(b);
+      }
+      for (const t of bts) kernels.prepareTransB(t);
+    }
     // Keep only the load-time values a run reads: the rest (weights that were concatenated,
     // transposed or otherwise folded at load) can be freed once the caller drops its map.
     const owner = (id: number) => this.schedule.aliases.get(id) ?? id;

@@ -20,7 +20,7 @@ import { matmul, matmulsWith, matmulTransB } from "./matmul.js";
 import { reduce } from "./reduce.js";
 import { softmaxLastAxis } from "./softmax.js";
 import { cast, unary } from "./unary.js";
-import { gemmNTSimd, gemmNTSimdThreads, wasmGemmAvailable } from "./wasm/gemm.js";
+import { gemmNTSimd, gemmNTSimdThreads, packWeight, wasmGemmAvailable } from "./wasm/gemm.js";
 import { where } from "./where.js";
 
 export interface Kernels {
@@ -59,6 +59,12 @@ export interface Kernels {
   /** i32 [n]: 0 .. n-1. */
   arange(n: number, out?: Tensor): Tensor<"i32">;
 
+  /**
+   * Readies a weight that matmulTransB will read as bT [n, k] (never written again); optional. The
+   * WebAssembly GEMM packs it into its memory now, in the layout it reads, rather than at the first product.
+   */
+  prepareTransB?(bT: Tensor): void;
+
   /** Fused (masked) softmax over the last axis; optional: the optimizer falls back to primitives. */
   softmaxLastAxis?(x: Tensor, mask?: Tensor, out?: Tensor): Tensor<"f32">;
 }
@@ -87,7 +93,11 @@ export const plainKernels: Kernels = Object.freeze({
  * plainKernels with matmul and matmulTransB on the WebAssembly SIMD GEMM core (accumulating in
  * f32). Usable only where `wasmGemmAvailable()`.
  */
-export const wasmKernels: Kernels = Object.freeze({ ...plainKernels, ...matmulsWith(gemmNTSimd), name: "wasm-simd" });
+export const wasmKernels: Kernels = Object.freeze({ ...plainKernels, ...matmulsWith(gemmNTSimd), prepareTransB, name: "wasm-simd" });
+
+function prepareTransB(bT: Tensor): void {
+  if (bT.dtype === "f32" && bT.shape.length === 2) packWeight(bT.data as Float32Array, bT.shape[0]!, bT.shape[1]!);
+}
 
 const threaded = new Map<number, Kernels>();
 
@@ -99,7 +109,7 @@ const threaded = new Map<number, Kernels>();
 export function threadedKernels(threads: number): Kernels {
   if (threads <= 1 || !wasmGemmAvailable()) return defaultKernels;
   let k = threaded.get(threads);
-  if (!k) threaded.set(threads, (k = Object.freeze({ ...plainKernels, ...matmulsWith(gemmNTSimdThreads(threads)), name: `wasm-simd-${threads}t` })));
+  if (!k) threaded.set(threads, (k = Object.freeze({ ...plainKernels, ...matmulsWith(gemmNTSimdThreads(threads)), prepareTransB, name: `wasm-simd-${threads}t` })));
   return k;
 }
 

@@ -1,13 +1,19 @@
 // The WebAssembly SIMD GEMM core (src/backends/cpu/kernels/wasm/gemm.ts) and wasmKernels: against
-// a double-precision triple loop on random shapes with edges off the 4×2 tile, the 64-row panel
-// and k % 4 (k = 0 included); a row of C bit-identical whatever m and the rows around it (fused
-// kernels compute row blocks and are compared with the unfused product bit for bit); and matmul /
-// matmulTransB through wasmKernels against plainKernels, the reference.
+// a double-precision triple loop on random shapes with edges off the 4×8 tile and the 8-column
+// panel (k = 0 included); on odd shapes (1, primes, k past the k block, m = 1 with several panel
+// groups) bit for bit against a plain sequential f32 loop (the plain SIMD path's contract), or
+// within 1e-5 · Σ|ab| where relaxed-SIMD FMA is in use; weights packed once (resident) giving
+// the same bits as packed per call; the relaxed-SIMD path in a child process run with
+// --experimental-wasm-relaxed-simd (Node 20), bit-exact for 1, 2 and 3 threads; a row of C
+// bit-identical whatever m and the rows around it (fused kernels compute row blocks and are
+// compared with the unfused product bit for bit); and matmul / matmulTransB through wasmKernels
+// against plainKernels, the reference.
+import { spawnSync } from "node:child_process";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { defaultKernels, gemmNTWasm, plainKernels, wasmGemmAvailable, wasmKernels } from "../../../../src/backends/cpu/kernels/index.js";
 import { matmul, matmulTransB } from "../../../../src/backends/cpu/kernels/matmul.js";
-import { gemmModuleBytes } from "../../../../src/backends/cpu/kernels/wasm/gemm.js";
+import { gemmModuleBytes, gemmUsesFma, markResident, residentBytes, wasmFmaAvailable } from "../../../../src/backends/cpu/kernels/wasm/gemm.js";
 import { fcParams, randomTensor, seedFor } from "./helpers.js";
 
 const seed = seedFor("wasm-gemm.test.ts");
@@ -31,7 +37,76 @@ function expectGemm(A: Float32Array, Bt: Float32Array, C: Float32Array, m: numbe
   }
 }
 
+/** C = A · Btᵀ as a plain JS loop: each C[i, j] one f32 sum in ascending p, each product rounded to f32. */
+export function sequentialF32(A: Float32Array, Bt: Float32Array, m: number, n: number, k: number): Float32Array {
+  const C = new Float32Array(m * n);
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let p = 0; p < k; p++) s = Math.fround(s + Math.fround(A[i * k + p]! * Bt[j * k + p]!));
+      C[i * n + j] = s;
+    }
+  }
+  return C;
+}
+
+/** [m, n, k] off every tile, panel and block: 1, primes, k past the 512 k block, m = 1 over several 4-panel groups. */
+const oddShapes: [number, number, number][] = [
+  [1, 1, 1], [1, 7, 3], [2, 3, 5], [3, 31, 2], [5, 9, 13], [7, 33, 61], [13, 17, 513], [17, 5, 1031],
+  [31, 67, 1], [61, 41, 127], [1, 263, 1031], [1, 37, 2], [1, 97, 769], [4, 8, 8], [6, 71, 2053], [127, 13, 7],
+];
+
 describe("wasm gemm core", () => {
+  it("gives a plain sequential f32 loop's bits on odd shapes (within 1e-5 · Σ|ab| with relaxed-SIMD FMA)", () => {
+    const fma = gemmUsesFma();
+    for (const [m, n, k] of oddShapes) {
+      const A = data(m * k, seed + m * 31 + k), Bt = data(n * k, seed + n * 7 + k);
+      const C = new Float32Array(m * n).fill(NaN);
+      expect(gemmNTWasm(A, 0, Bt, 0, C, 0, m, n, k)).toBe(true);
+      if (fma) expectGemm(A, Bt, C, m, n, k);
+      else expect(C, `${m}x${n}x${k}`).toEqual(sequentialF32(A, Bt, m, n, k));
+    }
+  });
+
+  it("packs a resident weight once and gives the bits of packing per call", () => {
+    const [m, n, k] = [19, 45, 300];
+    const A = data(m * k, seed + 5), Bt = data(2 + n * k, seed + 6), copy = Bt.slice();
+    const want = new Float32Array(m * n);
+    gemmNTWasm(A, 0, copy, 2, want, 0, m, n, k);
+    markResident(Bt);
+    const before = residentBytes();
+    for (let r = 0; r < 3; r++) {
+      const C = new Float32Array(m * n);
+      gemmNTWasm(A, 0, Bt, 2, C, 0, m, n, k);
+      expect(C).toEqual(want);
+      // 6 panels of 8 columns × k floats, packed on the first call only.
+      expect(residentBytes() - before).toBe(6 * 8 * k * 4);
+    }
+    // The same array read as another shape is packed separately.
+    const C2 = new Float32Array(m * 15);
+    gemmNTWasm(A, 0, Bt, 2, C2, 0, m, 15, k);
+    expect(C2).toEqual(want.filter((_, i) => i % n < 15));
+    expect(residentBytes() - before).toBe(6 * 8 * k * 4 + 2 * 8 * k * 4);
+  });
+
+  it("runs relaxed-SIMD FMA when asked where the engine validates it: within 1e-5 · Σ|ab|, the same bits for 1, 2 and 3 threads", () => {
+    const flags = wasmFmaAvailable() ? [] : ["--experimental-wasm-relaxed-simd"];
+    const run = (env: Record<string, string>) => {
+      const r = spawnSync(process.execPath, [...flags, "--import", "tsx", "test/unit/backends/cpu/wasm-gemm-fma-child.ts"], { encoding: "utf8", timeout: 120_000, env: { ...process.env, ...env } });
+      expect(r.error).toBeUndefined();
+      expect(r.stderr).toBe("");
+      expect(r.status).toBe(0);
+      return JSON.parse(r.stdout) as { fma: boolean; failures: string[]; maxRel: number };
+    };
+    const fma = run({ TFM_WASM_FMA: "1" });
+    expect(fma.fma).toBe(true);
+    expect(fma.failures).toEqual([]);
+    console.log(`relaxed-SIMD FMA: largest |C − exact| / Σ|ab| = ${fma.maxRel.toExponential(2)}`);
+    const plain = run({ TFM_WASM_FMA: "0" });
+    expect(plain.fma).toBe(false);
+    expect(plain.failures).toEqual([]);
+  }, 150_000);
+
   it("validates here (Node ≥ 16) and instantiates synchronously", () => {
     expect(wasmGemmAvailable()).toBe(true);
     expect(WebAssembly.validate(gemmModuleBytes())).toBe(true);

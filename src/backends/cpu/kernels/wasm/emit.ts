@@ -1,4 +1,5 @@
-// A tiny WebAssembly binary emitter: just the opcodes the GEMM kernel needs, by name.
+// A tiny WebAssembly binary emitter: just the opcodes the GEMM kernel needs, by name (relaxed
+// SIMD's f32x4.relaxed_madd included: a module using it validates only where the engine has it).
 //
 // A module here is one memory, imported as `env.mem` (shared between threads, with a maximum, or
 // not), plus functions with i32 params and typed locals; no tables or globals. `Body` appends
@@ -17,6 +18,8 @@ export const Op = {
   end: 0x0b,
   i32Eqz: 0x45,
   i32LtS: 0x48,
+  i32LtU: 0x49,
+  i32GtS: 0x4a,
   i32LeS: 0x4c,
   i32GeS: 0x4e,
   i32Add: 0x6a,
@@ -24,6 +27,7 @@ export const Op = {
   i32Mul: 0x6c,
   i32And: 0x71,
   i32Shl: 0x74,
+  i32ShrU: 0x76,
   f32Add: 0x92,
   f32Mul: 0x94,
 } as const;
@@ -31,10 +35,14 @@ export const Op = {
 /** Opcodes after the 0xfd SIMD prefix. */
 const Simd = {
   v128Load: 0x00,
+  v128Load32Splat: 0x09,
+  v128Store: 0x0b,
   v128Const: 0x0c,
+  i8x16Shuffle: 0x0d,
   f32x4ExtractLane: 0x1f,
   f32x4Add: 0xe4,
   f32x4Mul: 0xe6,
+  f32x4RelaxedMadd: 0x105,
 } as const;
 
 function uleb(out: number[], v: number): void {
@@ -84,9 +92,21 @@ export class Body {
   private simd(o: number): this { this.code.push(0xfd); uleb(this.code, o); return this; }
   /** v128.load with a byte offset immediate (alignment hint 4 bytes: rows need not be 16-aligned). */
   v128Load(offset: number): this { this.simd(Simd.v128Load); this.code.push(2); uleb(this.code, offset); return this; }
+  /** v128.load32_splat: one f32 at the address, in all four lanes. */
+  v128Load32Splat(offset: number): this { this.simd(Simd.v128Load32Splat); this.code.push(2); uleb(this.code, offset); return this; }
+  /** v128.store with a byte offset immediate (alignment hint 4 bytes). */
+  v128Store(offset: number): this { this.simd(Simd.v128Store); this.code.push(2); uleb(this.code, offset); return this; }
+  /** i8x16.shuffle of the two vectors on the stack by f32 lanes: lane i of the result is lane lanes[i] of a (0..3) or b (4..7). */
+  f32x4Shuffle(lanes: readonly number[]): this {
+    this.simd(Simd.i8x16Shuffle);
+    for (const l of lanes) for (let i = 0; i < 4; i++) this.code.push(4 * l + i);
+    return this;
+  }
   v128Zero(): this { this.simd(Simd.v128Const); for (let i = 0; i < 16; i++) this.code.push(0); return this; }
   f32x4Add(): this { return this.simd(Simd.f32x4Add); }
   f32x4Mul(): this { return this.simd(Simd.f32x4Mul); }
+  /** f32x4.relaxed_madd(a, b, c) = a·b + c, fused or not as the hardware does it (relaxed SIMD). */
+  f32x4RelaxedMadd(): this { return this.simd(Simd.f32x4RelaxedMadd); }
   f32x4Lane(lane: number): this { this.simd(Simd.f32x4ExtractLane); this.code.push(lane); return this; }
 }
 

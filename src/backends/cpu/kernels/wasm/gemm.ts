@@ -1,75 +1,181 @@
 // C = A · Btᵀ in WebAssembly SIMD: the GEMM core of matmul and matmulTransB when the host can run
 // it (see `wasmGemmAvailable`), generated as bytes by ./emit.ts and instantiated synchronously.
 //
-// Every element C[i, j] is computed the same way whatever tile, m, n or row block it falls in:
-// four f32 lanes accumulate A[i, p]·Bt[j, p] for p ≡ lane (mod 4) over p < k - k % 4, in
-// ascending p; the lanes are summed as (l0 + l1) + (l2 + l3); then the last k % 4 products are
-// added in order. So a row of C depends only on that row of A, Bt and k, and fused kernels that
-// compute row blocks match the unfused product bit for bit. Accumulation is in f32 (as PyTorch's).
+// Layout. Bt ([n, k], k-contiguous, as the CPU program lays weights out) is packed into panels of
+// NR = 8 columns: panel q holds Bt[8q + c, p] at [q][p][c], k × 8 floats, zero past n. A weight
+// (an array the CPU program marked resident: never written after load) is packed once — at load,
+// by `packWeight`, or else at its first product — into a region at the start of the module's
+// memory (up to 1 GiB), and read from there by every later call: no per-call copy of B. Any other
+// Bt is packed per call into scratch after that region (a raw copy, then the module's `pack`).
+// A's rows are copied in as they are ([m, k]), and C comes back from rows padded to whole panels.
 //
-// Tiles: R×C elements at a time (R rows of A, C rows of Bt, R·C f32x4 accumulators); edges use
-// R×1, 1×C1 and 1×1 tiles built by the same generator. Bt is walked in panels of NB rows so a
-// panel stays in cache while all of A's rows pass over it. Operands are copied into the module's
-// memory per call (A, Bt, C at 16-byte-aligned offsets); memory grows on demand and is kept. A Bt
-// the CPU program marked resident (a weight: never written after load) is copied once, into a
-// region at the start of memory (up to 1 GiB), and read from there by every later call — decoding
-// one token reads every weight, so copying them per call cost more than the products.
+// The micro-kernel computes an MR × NR = 4 × 8 tile of C in 8 f32x4 accumulators: per k step it
+// loads two vectors of the panel and, for each of the 4 rows, splats A[i, p] (v128.load32_splat)
+// and multiply-adds it into the row's two accumulators (k unrolled by 4, constant offsets). Edge
+// rows use 3-, 2- and 1-row kernels built by the same generator; edge columns are the panel's
+// zero padding. The driver walks k in blocks of KC (when m is large enough to reuse them), then
+// panels, then row tiles: a KC × 8 slice of the panel (16 KiB) stays in L1 while A's KC-column
+// block (m × KC floats) streams from L2; between k blocks the tile's sums go through C.
+//
+// Numerics. Every C[i, j] is one f32 sum in ascending p: s = 0; s = s + A[i, p]·Bt[j, p] (each
+// product rounded to f32, then the sum) — storing s to C between k blocks and loading it back is
+// exact. So C[i, j] depends only on row i of A, row j of Bt and k: not on the tile, the row block,
+// the panel, the k block, m, n or the thread that computed it, and fused kernels that compute row
+// blocks match the unfused product bit for bit; a plain sequential f32 loop gives the same bits.
+// Asked for (`TFM_WASM_FMA=1`, or `setGemmFma(true)`) where the engine validates relaxed SIMD,
+// the multiply-add is f32x4.relaxed_madd instead (`gemmUsesFma`): a fused multiply-add on
+// hardware with FMA (one rounding per step), in the same order, so results are still identical
+// for every thread count and tiling on one machine, but differ in the last bits from the plain
+// path and may differ between machines. It is off by default so that Node and browser bundles
+// give the same bits (on this project's AMD Zen 5 it gained nothing measurable: 128-bit FMA and
+// multiply + add have the same peak there). Node 20 validates relaxed SIMD only under
+// `node --experimental-wasm-relaxed-simd`; Node ≥ 22 and current browsers do.
 //
 // The module imports its memory: a shared one (with a maximum) where the host has SharedArrayBuffer
 // and wasm threads, so that workers can run the same module on it (see "threads" below), else a
 // plain one. JS views of it are re-made after every growth (`memory.buffer` is re-read).
 import { gemmNT, type GemmNT } from "../matmul.js";
-import { Body, F32, I32, moduleBytes, Op, V128, type Func } from "./emit.js";
+import { Body, I32, moduleBytes, Op, V128, type Func } from "./emit.js";
 
-const R = 4;
-const C = 2;
-/** Columns per tile in the last m % R rows (one row of A: more columns hide the add latency). */
-const C1 = 4;
-const NB = 64;
+/** Rows of A per tile. */
+const MR = 4;
+/** f32x4 vectors per tile row: NR = 4 · NRV columns (one packed panel). */
+const NRV = 2;
+/** Columns per packed panel of Bt. */
+export const NR = 4 * NRV;
+/** k block (multiple of 4): a KC × NR slice of a panel stays in L1 while the rows of A pass over it. */
+const KC = 512;
+/** k is blocked only from this many rows of A on (fewer: the panel is read once, straight through). */
+const KC_MIN_M = 16;
+/** Panels per step of the one-row kernel (m = 1: GEMV, as in decoding): GP · NRV independent sums. */
+const GP = 4;
 
-/** tile(a, b, c, k, n): C[r, j] for r < rows, j < cols, with byte pointers a, b, c and ldc = n. */
-function tile(rows: number, cols: number): Body {
-  const f = new Body(5);
-  const [a, b, c, k, n] = [0, 1, 2, 3, 4];
-  const ldk = f.local(I32), k4 = f.local(I32), kb = f.local(I32), p = f.local(I32);
+/**
+ * kern(a, b, c, kc, lda, ldc, acc): C[r, 0..NR) (acc ? += : =) Σ_{p < kc} A[r, p] · P[p, 0..NR) for
+ * r < rows, with byte pointers a (A's first row, rows lda bytes apart), b (a panel at row p = 0,
+ * NR floats a row), c (C's first row, ldc bytes apart). One k step a loop iteration: unrolled, V8
+ * hoists every load of the iteration and spills the accumulators.
+ */
+function kernel(rows: number, fma: boolean): Body {
+  const f = new Body(7);
+  const [a, b, c, kc, lda, ldc, accumulate] = [0, 1, 2, 3, 4, 5, 6];
+  const bp = f.local(I32), end = f.local(I32);
   const ar = Array.from({ length: rows }, () => f.local(I32));
-  const br = Array.from({ length: cols }, () => f.local(I32));
-  const acc = Array.from({ length: rows }, () => Array.from({ length: cols }, () => f.local(V128)));
+  const acc = Array.from({ length: rows }, () => Array.from({ length: NRV }, () => f.local(V128)));
   const x = f.local(V128);
-  const y = Array.from({ length: cols }, () => f.local(V128));
-  const s = f.local(F32);
-  f.get(k).i32(2).op(Op.i32Shl).set(ldk);
-  f.get(k).i32(~3).op(Op.i32And).i32(2).op(Op.i32Shl).set(k4);
-  f.get(ldk).set(kb);
-  ar.forEach((v, r) => f.get(a).get(ldk).i32(r).op(Op.i32Mul).op(Op.i32Add).set(v));
-  br.forEach((v, j) => f.get(b).get(ldk).i32(j).op(Op.i32Mul).op(Op.i32Add).set(v));
+  const y = Array.from({ length: NRV }, () => f.local(V128));
+  const rowPtr = (base: number, ld: number, r: number) => f.get(base).get(ld).i32(r).op(Op.i32Mul).op(Op.i32Add);
+  ar.forEach((v, r) => rowPtr(a, lda, r).set(v));
+  f.get(b).set(bp);
+  // end = b + kc · NR · 4
+  f.get(b).get(kc).i32(NR * 4).op(Op.i32Mul).op(Op.i32Add).set(end);
   for (const row of acc) for (const v of row) f.v128Zero().set(v);
-  // for (p = 0; p < k4; p += 16 bytes)
-  f.i32(0).set(p);
+  // if (accumulate) load the tile's sums so far from C
+  f.block().get(accumulate).op(Op.i32Eqz).brIf(0);
+  acc.forEach((row, r) => row.forEach((v, q) => rowPtr(c, ldc, r).v128Load(16 * q).set(v)));
+  f.op(Op.end);
+  const step = (u: number) => {
+    y.forEach((v, q) => f.get(bp).v128Load(u * NR * 4 + 16 * q).set(v));
+    ar.forEach((p, r) => {
+      f.get(p).v128Load32Splat(4 * u).set(x);
+      for (let q = 0; q < NRV; q++) {
+        const s = acc[r]![q]!;
+        if (fma) f.get(x).get(y[q]!).get(s).f32x4RelaxedMadd().set(s);
+        else f.get(s).get(x).get(y[q]!).f32x4Mul().f32x4Add().set(s);
+      }
+    });
+  };
+  const loop = (limit: number, unroll: number) => {
+    f.block().loop();
+    f.get(bp).get(limit).op(Op.i32LtU).op(Op.i32Eqz).brIf(1);
+    for (let u = 0; u < unroll; u++) step(u);
+    f.get(bp).i32(unroll * NR * 4).op(Op.i32Add).set(bp);
+    for (const p of ar) f.get(p).i32(unroll * 4).op(Op.i32Add).set(p);
+    f.br(0).op(Op.end).op(Op.end);
+  };
+  loop(end, 1);
+  acc.forEach((row, r) => row.forEach((v, q) => rowPtr(c, ldc, r).get(v).v128Store(16 * q)));
+  return f;
+}
+
+/**
+ * gemv(a, b, c, kc, ps, acc): C[0, 0 .. GP · NR) (acc ? += : =) Σ_{p < kc} A[0, p] · P_q[p, ..] over GP
+ * panels ps bytes apart from b: one row of A against several panels at once, so that GP · NRV
+ * independent sums hide the add latency (one row and one panel would have only NRV).
+ */
+function gemvKernel(fma: boolean): Body {
+  const f = new Body(6);
+  const [a, b, c, kc, ps, accumulate] = [0, 1, 2, 3, 4, 5];
+  const ap = f.local(I32), end = f.local(I32);
+  const bp = Array.from({ length: GP }, () => f.local(I32));
+  const acc = Array.from({ length: GP * NRV }, () => f.local(V128));
+  const x = f.local(V128);
+  const y = f.local(V128);
+  f.get(a).set(ap);
+  f.get(a).get(kc).i32(2).op(Op.i32Shl).op(Op.i32Add).set(end);
+  bp.forEach((v, g) => f.get(b).get(ps).i32(g).op(Op.i32Mul).op(Op.i32Add).set(v));
+  for (const v of acc) f.v128Zero().set(v);
+  f.block().get(accumulate).op(Op.i32Eqz).brIf(0);
+  acc.forEach((v, i) => f.get(c).v128Load(16 * i).set(v));
+  f.op(Op.end);
   f.block().loop();
-  f.get(p).get(k4).op(Op.i32LtS).op(Op.i32Eqz).brIf(1);
-  br.forEach((v, j) => f.get(v).get(p).op(Op.i32Add).v128Load(0).set(y[j]!));
-  ar.forEach((v, r) => {
-    f.get(v).get(p).op(Op.i32Add).v128Load(0).set(x);
-    for (let j = 0; j < cols; j++) f.get(acc[r]![j]!).get(x).get(y[j]!).f32x4Mul().f32x4Add().set(acc[r]![j]!);
-  });
-  f.get(p).i32(16).op(Op.i32Add).set(p);
-  f.br(0).op(Op.end).op(Op.end);
-  for (let r = 0; r < rows; r++) {
-    for (let j = 0; j < cols; j++) {
-      const v = acc[r]![j]!;
-      f.get(v).f32x4Lane(0).get(v).f32x4Lane(1).op(Op.f32Add).get(v).f32x4Lane(2).get(v).f32x4Lane(3).op(Op.f32Add).op(Op.f32Add).set(s);
-      // for (p = k4; p < kb; p += 4 bytes) s += A[r, p] · Bt[j, p]
-      f.get(k4).set(p);
-      f.block().loop();
-      f.get(p).get(kb).op(Op.i32LtS).op(Op.i32Eqz).brIf(1);
-      f.get(s).get(ar[r]!).get(p).op(Op.i32Add).f32Load(0).get(br[j]!).get(p).op(Op.i32Add).f32Load(0).op(Op.f32Mul).op(Op.f32Add).set(s);
-      f.get(p).i32(4).op(Op.i32Add).set(p);
-      f.br(0).op(Op.end).op(Op.end);
-      // C[r, j] at c + (r·n + j)·4
-      f.get(c).get(n).i32(r).op(Op.i32Mul).i32(j).op(Op.i32Add).i32(2).op(Op.i32Shl).op(Op.i32Add).get(s).f32Store(0);
+  f.get(ap).get(end).op(Op.i32LtU).op(Op.i32Eqz).brIf(1);
+  f.get(ap).v128Load32Splat(0).set(x);
+  bp.forEach((p, g) => {
+    for (let q = 0; q < NRV; q++) {
+      const s = acc[g * NRV + q]!;
+      f.get(p).v128Load(16 * q).set(y);
+      if (fma) f.get(x).get(y).get(s).f32x4RelaxedMadd().set(s);
+      else f.get(s).get(x).get(y).f32x4Mul().f32x4Add().set(s);
     }
-  }
+  });
+  f.get(ap).i32(4).op(Op.i32Add).set(ap);
+  for (const p of bp) f.get(p).i32(NR * 4).op(Op.i32Add).set(p);
+  f.br(0).op(Op.end).op(Op.end);
+  acc.forEach((v, i) => f.get(c).get(v).v128Store(16 * i));
+  return f;
+}
+
+/**
+ * pack(src, dst, panels, k): the first `panels` whole panels of a Bt copied in raw ([n, k] at src)
+ * into dst ([q][p][c], k × NR floats a panel), for p < k − k % 4 (the host packs the rest): per
+ * step, 4 floats of each of the panel's 8 rows, transposed 4×4 by shuffles into 4 rows of 8.
+ */
+function packKernel(): Body {
+  const f = new Body(4);
+  const [src, dst, panels, k] = [0, 1, 2, 3];
+  const lda = f.local(I32), q = f.local(I32), p = f.local(I32), k4 = f.local(I32), o = f.local(I32);
+  const rp = Array.from({ length: NR }, () => f.local(I32));
+  const v = Array.from({ length: NR }, () => f.local(V128));
+  const t = Array.from({ length: 4 }, () => f.local(V128));
+  f.get(k).i32(2).op(Op.i32Shl).set(lda);
+  f.get(k).i32(~3).op(Op.i32And).set(k4);
+  f.i32(0).set(q);
+  whileLoop(f, () => f.get(q).get(panels).op(Op.i32LtS), () => {
+    // rp[c] = src + (q · NR + c) · lda; o = dst + q · k · NR · 4
+    rp.forEach((r, c) => f.get(src).get(q).i32(NR).op(Op.i32Mul).i32(c).op(Op.i32Add).get(lda).op(Op.i32Mul).op(Op.i32Add).set(r));
+    f.get(dst).get(q).get(k).op(Op.i32Mul).i32(NR * 4).op(Op.i32Mul).op(Op.i32Add).set(o);
+    f.i32(0).set(p);
+    whileLoop(f, () => f.get(p).get(k4).op(Op.i32LtS), () => {
+      rp.forEach((r, c) => f.get(r).v128Load(0).set(v[c]!));
+      for (let h = 0; h < NR / 4; h++) {
+        const [a, b, c, d] = [v[4 * h]!, v[4 * h + 1]!, v[4 * h + 2]!, v[4 * h + 3]!];
+        f.get(a).get(b).f32x4Shuffle([0, 4, 1, 5]).set(t[0]!);
+        f.get(c).get(d).f32x4Shuffle([0, 4, 1, 5]).set(t[1]!);
+        f.get(a).get(b).f32x4Shuffle([2, 6, 3, 7]).set(t[2]!);
+        f.get(c).get(d).f32x4Shuffle([2, 6, 3, 7]).set(t[3]!);
+        // row u of the 4 × 4 block: lane u of rows 4h .. 4h + 3, stored at o + u · NR · 4 + h · 16
+        f.get(o).get(t[0]!).get(t[1]!).f32x4Shuffle([0, 1, 4, 5]).v128Store(16 * h);
+        f.get(o).get(t[0]!).get(t[1]!).f32x4Shuffle([2, 3, 6, 7]).v128Store(NR * 4 + 16 * h);
+        f.get(o).get(t[2]!).get(t[3]!).f32x4Shuffle([0, 1, 4, 5]).v128Store(2 * NR * 4 + 16 * h);
+        f.get(o).get(t[2]!).get(t[3]!).f32x4Shuffle([2, 3, 6, 7]).v128Store(3 * NR * 4 + 16 * h);
+      }
+      for (const r of rp) f.get(r).i32(16).op(Op.i32Add).set(r);
+      f.get(o).i32(4 * NR * 4).op(Op.i32Add).set(o);
+      f.get(p).i32(4).op(Op.i32Add).set(p);
+    });
+    f.get(q).i32(1).op(Op.i32Add).set(q);
+  });
   return f;
 }
 
@@ -82,33 +188,61 @@ function whileLoop(f: Body, cond: () => void, body: () => void): void {
   f.br(0).op(Op.end).op(Op.end);
 }
 
-/** gemm(a, b, c, m, n, k, ldc): the whole product (C's rows ldc apart), tiles 0..3 being R×C, R×1, 1×C1, 1×1. */
+/**
+ * gemm(a, b, c, m, n, k, ldc): C = A · Bᵀ for m rows of A at a (k floats each), the ceil(n / NR)
+ * packed panels at b (k · NR floats each), C's rows ldc bytes apart at c (whole panels written).
+ * Functions 0 .. MR − 1 are the kernels of MR, MR − 1, ..., 1 rows; function MR is gemv (m = 1, GP
+ * panels at a time).
+ */
 function driver(): Body {
   const f = new Body(7);
   const [a, b, c, m, n, k, ldc] = [0, 1, 2, 3, 4, 5, 6];
-  const ldk = f.local(I32), i = f.local(I32), j = f.local(I32), j0 = f.local(I32), j1 = f.local(I32);
-  f.get(k).i32(2).op(Op.i32Shl).set(ldk);
-  const call = (fn: number) => {
-    // tile(a + i·ldk, b + j·ldk, c + (i·ldc + j)·4, k, ldc)
-    f.get(a).get(i).get(ldk).op(Op.i32Mul).op(Op.i32Add);
-    f.get(b).get(j).get(ldk).op(Op.i32Mul).op(Op.i32Add);
-    f.get(c).get(i).get(ldc).op(Op.i32Mul).get(j).op(Op.i32Add).i32(2).op(Op.i32Shl).op(Op.i32Add);
-    f.get(k).get(ldc).call(fn);
-  };
-  const cols = (wide: number, step: number, narrow: number) => {
-    f.get(j0).set(j);
-    whileLoop(f, () => f.get(j).i32(step).op(Op.i32Add).get(j1).op(Op.i32LeS), () => { call(wide); f.get(j).i32(step).op(Op.i32Add).set(j); });
-    whileLoop(f, () => f.get(j).get(j1).op(Op.i32LtS), () => { call(narrow); f.get(j).i32(1).op(Op.i32Add).set(j); });
-  };
-  f.i32(0).set(j0);
-  whileLoop(f, () => f.get(j0).get(n).op(Op.i32LtS), () => {
-    // j1 = min(n, j0 + NB)
-    f.get(j0).i32(NB).op(Op.i32Add).set(j1);
-    f.block().get(j1).get(n).op(Op.i32LeS).brIf(0).get(n).set(j1).op(Op.end);
-    f.i32(0).set(i);
-    whileLoop(f, () => f.get(i).i32(R).op(Op.i32Add).get(m).op(Op.i32LeS), () => { cols(0, C, 1); f.get(i).i32(R).op(Op.i32Add).set(i); });
-    whileLoop(f, () => f.get(i).get(m).op(Op.i32LtS), () => { cols(2, C1, 3); f.get(i).i32(1).op(Op.i32Add).set(i); });
-    f.get(j1).set(j0);
+  const lda = f.local(I32), kcb = f.local(I32), p0 = f.local(I32), kc = f.local(I32), acc = f.local(I32);
+  const q = f.local(I32), panels = f.local(I32), bq = f.local(I32), i = f.local(I32), ai = f.local(I32), ci = f.local(I32);
+  f.get(k).i32(2).op(Op.i32Shl).set(lda);
+  f.get(n).i32(NR - 1).op(Op.i32Add).i32(Math.log2(NR)).op(Op.i32ShrU).set(panels);
+  // kcb = m >= KC_MIN_M ? KC : k
+  f.get(k).set(kcb);
+  f.block().get(m).i32(KC_MIN_M).op(Op.i32LtS).brIf(0).i32(KC).set(kcb).op(Op.end);
+  f.i32(0).set(p0);
+  whileLoop(f, () => f.get(p0).get(k).op(Op.i32LtS), () => {
+    // kc = min(kcb, k − p0); acc = p0 > 0
+    f.get(k).get(p0).op(Op.i32Sub).set(kc);
+    f.block().get(kc).get(kcb).op(Op.i32LeS).brIf(0).get(kcb).set(kc).op(Op.end);
+    f.get(p0).i32(0).op(Op.i32GtS).set(acc);
+    f.i32(0).set(q);
+    // m = 1: GP panels a call while GP remain
+    f.block().get(m).i32(1).op(Op.i32Sub).brIf(0);
+    whileLoop(f, () => f.get(q).i32(GP).op(Op.i32Add).get(panels).op(Op.i32LeS), () => {
+      f.get(a).get(p0).i32(2).op(Op.i32Shl).op(Op.i32Add);
+      f.get(b).get(q).get(k).op(Op.i32Mul).get(p0).op(Op.i32Add).i32(NR * 4).op(Op.i32Mul).op(Op.i32Add);
+      f.get(c).get(q).i32(NR * 4).op(Op.i32Mul).op(Op.i32Add);
+      f.get(kc).get(k).i32(NR * 4).op(Op.i32Mul).get(acc).call(MR);
+      f.get(q).i32(GP).op(Op.i32Add).set(q);
+    });
+    f.op(Op.end);
+    whileLoop(f, () => f.get(q).get(panels).op(Op.i32LtS), () => {
+      // bq = b + (q · k + p0) · NR · 4
+      f.get(b).get(q).get(k).op(Op.i32Mul).get(p0).op(Op.i32Add).i32(NR * 4).op(Op.i32Mul).op(Op.i32Add).set(bq);
+      f.get(a).get(p0).i32(2).op(Op.i32Shl).op(Op.i32Add).set(ai);
+      f.get(c).get(q).i32(NR * 4).op(Op.i32Mul).op(Op.i32Add).set(ci);
+      f.i32(0).set(i);
+      const call = (fn: number) => f.get(ai).get(bq).get(ci).get(kc).get(lda).get(ldc).get(acc).call(fn);
+      whileLoop(f, () => f.get(i).i32(MR).op(Op.i32Add).get(m).op(Op.i32LeS), () => {
+        call(0);
+        f.get(i).i32(MR).op(Op.i32Add).set(i);
+        f.get(ai).get(lda).i32(MR).op(Op.i32Mul).op(Op.i32Add).set(ai);
+        f.get(ci).get(ldc).i32(MR).op(Op.i32Mul).op(Op.i32Add).set(ci);
+      });
+      // the last m % MR rows: one call of the (m − i)-row kernel
+      for (let r = MR - 1; r >= 1; r--) {
+        f.block().get(m).get(i).op(Op.i32Sub).i32(r).op(Op.i32Sub).op(Op.i32Eqz).op(Op.i32Eqz).brIf(0);
+        call(MR - r);
+        f.op(Op.end);
+      }
+      f.get(q).i32(1).op(Op.i32Add).set(q);
+    });
+    f.get(p0).get(kcb).op(Op.i32Add).set(p0);
   });
   return f;
 }
@@ -120,29 +254,32 @@ const RESIDENT_MAX = 2 ** 30;
 /** A shared memory's maximum: the resident region, one call's bytes and the alignment slack. */
 const MAX_PAGES = (RESIDENT_MAX + MAX_BYTES) / PAGE + 16;
 
-/** The module's bytes: exports "gemm"; imports its memory as env.mem (shared: for threads). */
-export function gemmModuleBytes(shared = false): Uint8Array<ArrayBuffer> {
-  const funcs: Func[] = [
-    { params: 5, body: tile(R, C) },
-    { params: 5, body: tile(R, 1) },
-    { params: 5, body: tile(1, C1) },
-    { params: 5, body: tile(1, 1) },
-    { name: "gemm", params: 7, body: driver() },
-  ];
+/** The module's bytes: exports "gemm"; imports its memory as env.mem (shared: for threads); fma: relaxed SIMD's multiply-add. */
+export function gemmModuleBytes(shared = false, fma = false): Uint8Array<ArrayBuffer> {
+  const funcs: Func[] = [];
+  for (let r = MR; r >= 1; r--) funcs.push({ params: 7, body: kernel(r, fma) });
+  funcs.push({ params: 6, body: gemvKernel(fma) });
+  funcs.push({ name: "gemm", params: 7, body: driver() });
+  funcs.push({ name: "pack", params: 4, body: packKernel() });
   return moduleBytes(funcs, shared ? { pages: 1, shared: { maxPages: MAX_PAGES } } : { pages: 1 });
 }
 
 type GemmFn = (a: number, b: number, c: number, m: number, n: number, k: number, ldc: number) => void;
+type PackFn = (src: number, dst: number, panels: number, k: number) => void;
 
 interface Instance {
   mem: WebAssembly.Memory;
   module: WebAssembly.Module;
   gemm: GemmFn;
+  pack: PackFn;
   /** Whether mem is shared (workers can run the module on it). */
   shared: boolean;
+  /** Whether the kernels multiply-add with relaxed SIMD's f32x4.relaxed_madd. */
+  fma: boolean;
 }
 
 let available: boolean | undefined;
+let fmaWanted: boolean | undefined;
 let inst: Instance | undefined;
 
 /** Whether this host validates the SIMD module (Node ≥ 16, current browsers). */
@@ -157,16 +294,50 @@ export function wasmGemmAvailable(): boolean {
   return available;
 }
 
+/** Whether this host validates relaxed SIMD's f32x4.relaxed_madd (Node ≥ 22; Node 20 with --experimental-wasm-relaxed-simd). */
+export function wasmFmaAvailable(): boolean {
+  try {
+    return wasmGemmAvailable() && WebAssembly.validate(gemmModuleBytes(false, true));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Chooses the multiply-add of the products to come: relaxed SIMD's (true, where it validates) or
+ * the plain f32 multiply then add (false; undefined: the environment's TFM_WASM_FMA=1 asks for
+ * relaxed, else plain). Drops the instance (and resident weights) when the choice changes.
+ */
+export function setGemmFma(on: boolean | undefined): void {
+  if (on === fmaWanted) return;
+  fmaWanted = on;
+  if (inst !== undefined && inst.fma !== wantFma()) releaseWasmGemm();
+}
+
+function wantFma(): boolean {
+  let on = fmaWanted;
+  if (on === undefined) {
+    const env = typeof process === "object" ? process.env?.["TFM_WASM_FMA"] : undefined;
+    on = env === "1";
+  }
+  return on && wasmFmaAvailable();
+}
+
+/** Whether the GEMM multiplies-adds with relaxed SIMD (fused where the hardware has FMA). */
+export function gemmUsesFma(): boolean {
+  return inst?.fma ?? wantFma();
+}
+
 /** A shared memory and the module that imports it, where the host has both (SharedArrayBuffer, wasm threads); else undefined. */
-function sharedInstance(): Instance | undefined {
+function sharedInstance(fma: boolean): Instance | undefined {
   try {
     if (typeof SharedArrayBuffer !== "function") return undefined;
-    const bytes = gemmModuleBytes(true);
+    const bytes = gemmModuleBytes(true, fma);
     if (!WebAssembly.validate(bytes)) return undefined;
     const mem = new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared: true });
     const module = new WebAssembly.Module(bytes);
     const i = new WebAssembly.Instance(module, { env: { mem } });
-    return { mem, module, gemm: i.exports["gemm"] as GemmFn, shared: true };
+    return { mem, module, gemm: i.exports["gemm"] as GemmFn, pack: i.exports["pack"] as PackFn, shared: true, fma };
   } catch {
     return undefined;
   }
@@ -175,12 +346,13 @@ function sharedInstance(): Instance | undefined {
 function instance(): Instance {
   if (inst === undefined) {
     if (!wasmGemmAvailable()) throw new Error("WebAssembly SIMD is not available");
-    inst = sharedInstance();
+    const fma = wantFma();
+    inst = sharedInstance(fma);
     if (inst === undefined) {
       const mem = new WebAssembly.Memory({ initial: 1 });
-      const module = new WebAssembly.Module(gemmModuleBytes());
+      const module = new WebAssembly.Module(gemmModuleBytes(false, fma));
       const i = new WebAssembly.Instance(module, { env: { mem } });
-      inst = { mem, module, gemm: i.exports["gemm"] as GemmFn, shared: false };
+      inst = { mem, module, gemm: i.exports["gemm"] as GemmFn, pack: i.exports["pack"] as PackFn, shared: false, fma };
     }
   }
   return inst;
@@ -200,7 +372,7 @@ function instance(): Instance {
 // (they never view the memory from JS).
 
 /** The control block's words. */
-export const CTL = { gen: 0, next: 1, done: 2, stop: 3, error: 4, ready: 5, a: 8, b: 9, c: 10, m: 11, n: 12, k: 13, chunks: 14, colWidth: 15, rowBlock: 16, colChunks: 17, words: 32 } as const;
+export const CTL = { gen: 0, next: 1, done: 2, stop: 3, error: 4, ready: 5, a: 8, b: 9, c: 10, m: 11, n: 12, k: 13, chunks: 14, colWidth: 15, rowBlock: 16, colChunks: 17, ldc: 18, words: 32 } as const;
 
 /**
  * The worker's program (plain JavaScript, run with `eval`): a function of the worker's data
@@ -223,7 +395,7 @@ for (;;) {
   if (g === seen) continue;
   seen = g;
   const a = ctl[C.a], b = ctl[C.b], c = ctl[C.c], m = ctl[C.m], n = ctl[C.n], k = ctl[C.k];
-  const chunks = ctl[C.chunks], cw = ctl[C.colWidth], rb = ctl[C.rowBlock], cc = ctl[C.colChunks];
+  const chunks = ctl[C.chunks], cw = ctl[C.colWidth], rb = ctl[C.rowBlock], cc = ctl[C.colChunks], ldc = ctl[C.ldc];
   const tag = g & 0xffff;
   for (;;) {
     const v = Atomics.load(ctl, C.next);
@@ -231,7 +403,7 @@ for (;;) {
     if (Atomics.compareExchange(ctl, C.next, v, v + 1) !== v) continue;
     const idx = v & 0xffff, i0 = Math.floor(idx / cc) * rb, j0 = (idx % cc) * cw;
     try {
-      gemm(a + i0 * k * 4, b + j0 * k * 4, c + (i0 * n + j0) * 4, Math.min(rb, m - i0), Math.min(cw, n - j0), k, n);
+      gemm(a + i0 * k * 4, b + j0 * k * 4, c + i0 * ldc + j0 * 4, Math.min(rb, m - i0), Math.min(cw, n - j0), k, ldc);
     } catch (e) {
       Atomics.store(ctl, C.error, 1);
     }
@@ -304,31 +476,34 @@ export function stopGemmWorkers(): void {
  * 1.8M and more, split, though 1×768×3072 gained nothing measurable there).
  */
 export const THREAD_MIN_MACS = 1 << 20;
-/** Columns of C per chunk (a panel of Bt rows). */
-const COL_WIDTH = NB;
+/** Columns of C per chunk (whole panels: a chunk's panels start at b + j0 · k · 4 bytes). */
+const COL_WIDTH = 8 * NR;
 
-/** C = A · Btᵀ at byte pointers in the memory, over `threads` threads (the caller's and threads − 1 workers). */
-function gemmThreaded(gemm: GemmFn, a: number, b: number, c: number, m: number, n: number, k: number, threads: number): void {
+/**
+ * C = A · Btᵀ at byte pointers in the memory (b: packed panels; C's rows ldc bytes apart), over
+ * `threads` threads (the caller's and threads − 1 workers).
+ */
+function gemmThreaded(gemm: GemmFn, a: number, b: number, c: number, m: number, n: number, k: number, ldc: number, threads: number): void {
   const p = pool;
   const helpers = p ? Math.min(threads - 1, p.workers.length) : 0;
   if (!p || helpers <= 0 || m * n * k < THREAD_MIN_MACS) {
-    gemm(a, b, c, m, n, k, n);
+    gemm(a, b, c, m, n, k, ldc);
     return;
   }
   const t = helpers + 1;
   const colChunks = Math.ceil(n / COL_WIDTH);
   // Rows are cut too when there are too few column panels to share (a product with small n).
   let rowBlock = m;
-  if (colChunks < 2 * t && m >= 8) rowBlock = Math.max(4, Math.ceil(Math.ceil(m / Math.ceil((2 * t) / colChunks)) / 4) * 4);
+  if (colChunks < 2 * t && m >= 2 * MR) rowBlock = Math.max(MR, Math.ceil(Math.ceil(m / Math.ceil((2 * t) / colChunks)) / MR) * MR);
   const rowChunks = Math.ceil(m / rowBlock);
   const chunks = rowChunks * colChunks;
   if (chunks > 0xffff) {
-    gemm(a, b, c, m, n, k, n);
+    gemm(a, b, c, m, n, k, ldc);
     return;
   }
   const ctl = p.ctl;
   ctl[CTL.a] = a; ctl[CTL.b] = b; ctl[CTL.c] = c; ctl[CTL.m] = m; ctl[CTL.n] = n; ctl[CTL.k] = k;
-  ctl[CTL.chunks] = chunks; ctl[CTL.colWidth] = COL_WIDTH; ctl[CTL.rowBlock] = rowBlock; ctl[CTL.colChunks] = colChunks;
+  ctl[CTL.chunks] = chunks; ctl[CTL.colWidth] = COL_WIDTH; ctl[CTL.rowBlock] = rowBlock; ctl[CTL.colChunks] = colChunks; ctl[CTL.ldc] = ldc;
   const g = (p.gen = (p.gen + 1) | 0) === 0 ? (p.gen = 1) : p.gen;
   const tag = g & 0xffff;
   Atomics.store(ctl, CTL.done, 0);
@@ -341,7 +516,7 @@ function gemmThreaded(gemm: GemmFn, a: number, b: number, c: number, m: number, 
     if (v >>> 16 !== tag || (v & 0xffff) >= chunks) break;
     if (Atomics.compareExchange(ctl, CTL.next, v, v + 1) !== v) continue;
     const idx = v & 0xffff, i0 = Math.floor(idx / colChunks) * rowBlock, j0 = (idx % colChunks) * COL_WIDTH;
-    gemm(a + i0 * k * 4, b + j0 * k * 4, c + (i0 * n + j0) * 4, Math.min(rowBlock, m - i0), Math.min(COL_WIDTH, n - j0), k, n);
+    gemm(a + i0 * k * 4, b + j0 * k * 4, c + i0 * ldc + j0 * 4, Math.min(rowBlock, m - i0), Math.min(COL_WIDTH, n - j0), k, ldc);
     Atomics.add(ctl, CTL.done, 1);
   }
   for (let d = Atomics.load(ctl, CTL.done); d < chunks; d = Atomics.load(ctl, CTL.done)) Atomics.wait(ctl, CTL.done, d);
@@ -350,14 +525,56 @@ function gemmThreaded(gemm: GemmFn, a: number, b: number, c: number, m: number, 
 
 const align16 = (x: number) => (x + 15) & ~15;
 
-/** Arrays never written after they are marked (weights): their copies in wasm memory are kept. */
+/** Floats of Bt [n, k] packed into panels. */
+const packedLength = (n: number, k: number) => Math.ceil(n / NR) * NR * k;
+
+/**
+ * Packs Bt [n, k] (at bOff) into NR-column panels at byte dst: P[q][p][c] = Bt[q·NR + c, p], zero
+ * past n. The whole panels' first k − k % 4 columns go through the module's `pack` (from a raw
+ * copy at byte `raw`, n · k floats of scratch); the rest here.
+ */
+function packPanels(Bt: Float32Array, bOff: number, n: number, k: number, dst: number, raw: number): void {
+  const { mem, pack } = instance();
+  const need = raw + n * k * 4;
+  if (mem.buffer.byteLength < need) mem.grow(Math.ceil((need - mem.buffer.byteLength) / PAGE));
+  const whole = Math.floor(n / NR), k4 = k & ~3;
+  let heap = new Float32Array(mem.buffer);
+  if (whole > 0 && k4 > 0) {
+    heap.set(Bt.subarray(bOff, bOff + whole * NR * k), raw / 4);
+    pack(raw, dst, whole, k);
+    heap = new Float32Array(mem.buffer);
+  }
+  packRest(Bt, bOff, n, k, heap, dst / 4, whole, k4);
+}
+
+/** The part of packPanels the module leaves: columns p ≥ k4 of the first `whole` panels, then the last partial panel. */
+function packRest(Bt: Float32Array, bOff: number, n: number, k: number, heap: Float32Array, dst: number, whole: number, k4: number): void {
+  for (let j = 0; j < whole * NR; j++) {
+    const src = bOff + j * k;
+    for (let p = k4, o = dst + Math.floor(j / NR) * NR * k + p * NR + (j % NR); p < k; p++, o += NR) heap[o] = Bt[src + p]!;
+  }
+  for (let j0 = whole * NR; j0 < n; j0 += NR) {
+    const base = dst + j0 * k;
+    for (let c = 0; c < NR; c++) {
+      const j = j0 + c;
+      if (j >= n) {
+        for (let p = 0, o = base + c; p < k; p++, o += NR) heap[o] = 0;
+        continue;
+      }
+      const src = bOff + j * k;
+      for (let p = 0, o = base + c; p < k; p++, o += NR) heap[o] = Bt[src + p]!;
+    }
+  }
+}
+
+/** Arrays never written after they are marked (weights): their packed copies in wasm memory are kept. */
 const residentCandidates = new WeakSet<Float32Array>();
-/** Where each resident operand lives: by array, then by `offset:length`. */
+/** Where each resident operand's panels live: by array, then by `offset:n:k`. */
 let placed = new WeakMap<Float32Array, Map<string, number>>();
 /** The end of the resident region (the per-call scratch starts here). */
 let residentEnd = 0;
 
-/** Marks `a` as never written again, so a GEMM may keep its copy in wasm memory for later calls. */
+/** Marks `a` as never written again, so a GEMM may keep its packed copy in wasm memory for later calls. */
 export function markResident(a: Float32Array): void {
   residentCandidates.add(a);
 }
@@ -370,22 +587,38 @@ export function releaseWasmGemm(): void {
   residentEnd = 0;
 }
 
-/** The byte offset of Bt's copy in wasm memory if it is (or now becomes) resident; undefined otherwise. */
-function resident(Bt: Float32Array, bOff: number, length: number, mem: WebAssembly.Memory): number | undefined {
+/** Bytes of the resident region (packed weights) in the module's memory now. */
+export function residentBytes(): number {
+  return residentEnd;
+}
+
+/** The byte offset of Bt's packed panels in wasm memory if it is (or now becomes) resident; undefined otherwise. */
+function resident(Bt: Float32Array, bOff: number, n: number, k: number, mem: WebAssembly.Memory): number | undefined {
   if (!residentCandidates.has(Bt)) return undefined;
-  const key = `${bOff}:${length}`;
+  const key = `${bOff}:${n}:${k}`;
   const known = placed.get(Bt)?.get(key);
   if (known !== undefined) return known;
-  const bytes = align16(length * 4);
+  const bytes = align16(packedLength(n, k) * 4);
   if (residentEnd + bytes > RESIDENT_MAX) return undefined;
   const ptr = residentEnd;
   if (mem.buffer.byteLength < ptr + bytes) mem.grow(Math.ceil((ptr + bytes - mem.buffer.byteLength) / PAGE));
-  new Float32Array(mem.buffer, ptr, length).set(Bt.subarray(bOff, bOff + length));
+  packPanels(Bt, bOff, n, k, ptr, ptr + bytes);
   residentEnd = ptr + bytes;
   let m = placed.get(Bt);
   if (!m) placed.set(Bt, (m = new Map()));
   m.set(key, ptr);
   return ptr;
+}
+
+/**
+ * Packs a weight Bt [n, k] (whole array, marked resident here) into the resident region now, as a
+ * later product would at its first call: at load, not in the first run. False where it does not
+ * fit the region (the products then pack it per call).
+ */
+export function packWeight(Bt: Float32Array, n: number, k: number): boolean {
+  if (!wasmGemmAvailable() || n === 0 || k === 0 || Bt.length !== n * k) return false;
+  markResident(Bt);
+  return resident(Bt, 0, n, k, instance().mem) !== undefined;
 }
 
 /**
@@ -399,25 +632,29 @@ export function gemmNTWasm(A: Float32Array, aOff: number, Bt: Float32Array, bOff
     Cm.fill(0, cOff, cOff + m * n);
     return true;
   }
-  const bBytes = align16(n * k * 4);
-  const rowBytes = (k + n) * 4;
+  const np = Math.ceil(n / NR) * NR;
+  const bBytes = align16(packedLength(n, k) * 4);
+  const rowBytes = (k + np) * 4;
   if (bBytes + rowBytes + 32 > MAX_BYTES) return false;
   const rowsPer = Math.max(1, Math.min(m, Math.floor((MAX_BYTES - bBytes - 32) / rowBytes)));
   const { mem, gemm } = instance();
-  const kept = resident(Bt, bOff, n * k, mem);
+  const kept = resident(Bt, bOff, n, k, mem);
   const base = residentEnd;
   const bPtr = kept ?? base;
   const aPtr = kept !== undefined ? base : base + bBytes;
-  const need = aPtr + align16(rowsPer * k * 4) + align16(rowsPer * n * 4);
+  const need = aPtr + align16(rowsPer * k * 4) + align16(rowsPer * np * 4);
   if (mem.buffer.byteLength < need) mem.grow(Math.ceil((need - mem.buffer.byteLength) / PAGE));
+  // A raw copy of Bt for the packing goes where A and C will be, when it fits there.
+  if (kept === undefined) packPanels(Bt, bOff, n, k, bPtr, n * k * 4 <= need - aPtr ? aPtr : need);
   const heap = new Float32Array(mem.buffer);
-  if (kept === undefined) heap.set(Bt.subarray(bOff, bOff + n * k), bPtr / 4);
   for (let i0 = 0; i0 < m; i0 += rowsPer) {
     const rows = Math.min(rowsPer, m - i0);
     const cPtr = aPtr + align16(rows * k * 4);
     heap.set(A.subarray(aOff + i0 * k, aOff + (i0 + rows) * k), aPtr / 4);
-    gemmThreaded(gemm, aPtr, bPtr, cPtr, rows, n, k, threads);
-    Cm.set(heap.subarray(cPtr / 4, cPtr / 4 + rows * n), cOff + i0 * n);
+    gemmThreaded(gemm, aPtr, bPtr, cPtr, rows, n, k, np * 4, threads);
+    const c0 = cPtr / 4, o = cOff + i0 * n;
+    if (np === n) Cm.set(heap.subarray(c0, c0 + rows * n), o);
+    else for (let i = 0; i < rows; i++) Cm.set(heap.subarray(c0 + i * np, c0 + i * np + n), o + i * n);
   }
   return true;
 }
