@@ -157,6 +157,7 @@ export async function load(model: CompiledModel, source: WeightsInput, options: 
   let engine: Engine;
   let weights: Map<string, Tensor>;
   try {
+    checkLoadOptions(options);
     checkWeightsBudget(instance.weights, memoryBudget(options.maxMemory));
     weights = await bind(model, source, options, at);
     engine = await (options.backend === "webgpu" ? webgpuEngine : cpuEngine)(graph, weights, options);
@@ -276,6 +277,30 @@ export async function exportOnnxModel(model: CompiledModel, source: WeightsInput
   }
 }
 
+/** TFM6004 for an option of the wrong type or out of range, before anything is read or started. */
+function checkLoadOptions(options: LoadOptions): void {
+  const bad = (what: string, got: unknown) => new TfmError("TFM6004", `${what}, got ${show(got)}`);
+  if (typeof options !== "object" || options === null) throw bad("load options must be an object", options);
+  const o = options as Record<string, unknown>;
+  if (o["backend"] !== undefined && o["backend"] !== "cpu" && o["backend"] !== "webgpu") throw bad('backend must be "cpu" or "webgpu"', o["backend"]);
+  const threads = o["threads"];
+  if (threads !== undefined && !(typeof threads === "number" && Number.isSafeInteger(threads) && threads >= 1 && threads <= 1024)) throw bad("threads must be a whole number from 1 to 1024", threads);
+  for (const k of ["fuse", "checkConfig"] as const) if (o[k] !== undefined && typeof o[k] !== "boolean") throw bad(`${k} must be true or false`, o[k]);
+  for (const k of ["onProgress", "onNote"] as const) if (o[k] !== undefined && typeof o[k] !== "function") throw bad(`${k} must be a function`, o[k]);
+  if (o["addPrefix"] !== undefined && typeof o["addPrefix"] !== "string") throw bad("addPrefix must be a string", o["addPrefix"]);
+  const strip = o["stripPrefix"];
+  if (strip !== undefined && !(Array.isArray(strip) && strip.every((p) => typeof p === "string"))) throw bad("stripPrefix must be an array of strings", strip);
+  const mm = o["maxMemory"];
+  if (mm !== undefined && typeof mm !== "number" && typeof mm !== "string") throw bad('maxMemory must be a number of bytes or a size such as "4G"', mm);
+}
+
+/** A value as an option's message shows it: strings quoted, short. */
+function show(v: unknown): string {
+  if (typeof v === "string") return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v);
+  if (typeof v === "number" || typeof v === "boolean" || typeof v === "bigint" || v === undefined || v === null) return String(v);
+  return Array.isArray(v) ? "an array" : typeof v === "function" ? "a function" : "an object";
+}
+
 /** The weights as runtime tensors: read and bound by checkpoint name (strict), or random. */
 async function bind(model: CompiledModel, source: WeightsInput, options: Omit<LoadOptions, "backend">, at: { file: string; span: Span }): Promise<Map<string, Tensor>> {
   const instance = model.checked.instance!;
@@ -302,7 +327,6 @@ async function bind(model: CompiledModel, source: WeightsInput, options: Omit<Lo
 
 async function cpuEngine(graph: Graph, weights: ReadonlyMap<string, Tensor>, options: LoadOptions): Promise<Engine> {
   const threads = options.threads ?? defaultThreads();
-  if (!Number.isSafeInteger(threads) || threads < 1 || threads > 1024) throw new TypeError(`threads must be a whole number from 1 to 1024, got ${String(options.threads)}`);
   const pool = await acquireGemmThreads(threads);
   const kernels = threadedKernels(pool.threads);
   // Loading computes what depends on weights alone, which can fail as a run can (a constant index out of range).
