@@ -10,6 +10,9 @@ import { bare, floorDivision, methodCall, power, sliceStep, source, type Habit, 
 import { limits } from "./limits.js";
 import { tokenize, tokenSpan } from "./tokenize.js";
 
+
+/** Half of a UTF-16 surrogate pair standing alone. */
+const loneSurrogate = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 export interface ParseResult {
   readonly program: A.Program;
   readonly diagnostics: readonly Diagnostic[];
@@ -495,14 +498,26 @@ class AstBuilder {
     const value = body.replace(/\\(u\{[0-9a-fA-F]{1,6}\}|.)/g, (m, esc: string, at: number) => {
       const simple: Record<string, string> = { n: "\n", t: "\t", r: "\r", '"': '"', "\\": "\\" };
       if (esc in simple) return simple[esc]!;
+      const start = sp.start + 1 + at;
       if (esc.startsWith("u{")) {
         const cp = parseInt(esc.slice(2, -1), 16);
+        // A surrogate is half of a UTF-16 pair, not a character: no file (UTF-8) or checkpoint name can hold it alone.
+        if (cp >= 0xd800 && cp <= 0xdfff) {
+          this.sink.report("TFM1006", { start, end: start + m.length }, `\`${m}\` is a surrogate code point, not a character: a string holds Unicode scalar values (up to \`\\u{10ffff}\`, without \`\\u{d800}\`–\`\\u{dfff}\`)`);
+          return "\ufffd";
+        }
         if (cp <= 0x10ffff) return String.fromCodePoint(cp);
       }
-      const start = sp.start + 1 + at;
       this.sink.report("TFM1006", { start, end: start + m.length }, `unknown escape \`${m}\` in string`);
       return m;
     });
+    // Text given to the API as a JS string may hold a lone surrogate itself (a file cannot: it is UTF-8, TFM1013).
+    const lone = new RegExp(loneSurrogate.source).exec(body);
+    if (lone) {
+      const start = sp.start + 1 + lone.index;
+      this.sink.report("TFM1013", { start, end: start + 1 }, `the string holds a lone surrogate (U+${lone[0].charCodeAt(0).toString(16).toUpperCase()}), which is not a character and cannot be written as UTF-8`);
+      return { kind: "String", value: value.replace(loneSurrogate, "\ufffd"), span: sp };
+    }
     return { kind: "String", value, span: sp };
   }
 }
