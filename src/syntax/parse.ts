@@ -346,6 +346,8 @@ class AstBuilder {
   private fold(n: CstNode, operand: string, opNames: string[]): A.Expr {
     const c = kids(n);
     const operands = nodes(c, operand);
+    // One operand and no operator (each element of a list passes five levels of these): no fold to make.
+    if (operands.length === 1 && opNames.every((o) => c[o] === undefined)) return this.expr(operands[0], this.spanOf(n));
     const ops = opNames.flatMap((o) => toks(c, o)).sort((a, b) => a.startOffset - b.startOffset);
     let e = this.expr(operands[0], this.spanOf(n));
     for (let i = 0; i < ops.length; i++) {
@@ -368,6 +370,7 @@ class AstBuilder {
   private unary(n: CstNode): A.Expr {
     const c = kids(n);
     const operands = nodes(c, "postfixExpr");
+    if (operands.length === 1 && c["StarStar"] === undefined && c["Minus"] === undefined && c["Bang"] === undefined) return this.expr(operands[0], this.spanOf(n));
     const stars = toks(c, "StarStar");
     const prefixes = [...toks(c, "Minus"), ...toks(c, "Bang")].filter(validTok).sort((a, b) => b.startOffset - a.startOffset);
     // The prefix operators of operand i lie between the `**` before it (or the start) and it.
@@ -393,6 +396,7 @@ class AstBuilder {
   private postfix(n: CstNode): A.Expr {
     const c = kids(n);
     let e = this.primary(node(c, "primary"), this.spanOf(n));
+    if (c["argList"] === undefined && c["indexSuffix"] === undefined && c["Dot"] === undefined) return e;
     // Suffixes in source order: calls, indexing and `.name` member accesses.
     const suffixes: { at: number; apply: (e: A.Expr) => A.Expr; dot?: A.Ident; call?: CstNode }[] = [];
     for (const a of nodes(c, "argList")) {
