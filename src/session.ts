@@ -186,6 +186,7 @@ export async function load(model: CompiledModel, source: WeightsInput, options: 
   };
   const runDetailed = async (records: Readonly<Record<string, TensorIn>>, opts: { readonly profile?: boolean; readonly capture?: readonly string[] } = {}): Promise<RunInfo> => {
     try {
+      checkRunOptions(opts);
       const inputs = toInputs(model.inputs, records, { defaults: true });
       // One call on its own: the state starts empty, and what it would keep is not returned.
       for (const [k, t] of emptyStates(graph, inputs)) inputs.set(k, t);
@@ -263,6 +264,7 @@ export type ExportOptions = OnnxExportOptions & Pick<LoadOptions, "onProgress" |
 export async function exportOnnxModel(model: CompiledModel, source: WeightsInput, options: ExportOptions = {}): Promise<OnnxModel> {
   const { at, graph, instance } = loadable(model, "export");
   try {
+    checkLoadOptions(options);
     checkWeightsBudget(instance.weights, memoryBudget(options.maxMemory));
     const weights = await bind(model, source, options, at);
     const { exportOnnx, ExportError } = await import("./export/onnx.js");
@@ -278,7 +280,7 @@ export async function exportOnnxModel(model: CompiledModel, source: WeightsInput
 }
 
 /** TFM6004 for an option of the wrong type or out of range, before anything is read or started. */
-function checkLoadOptions(options: LoadOptions): void {
+function checkLoadOptions(options: LoadOptions | ExportOptions): void {
   const bad = (what: string, got: unknown) => new TfmError("TFM6004", `${what}, got ${show(got)}`);
   if (typeof options !== "object" || options === null) throw bad("load options must be an object", options);
   const o = options as Record<string, unknown>;
@@ -294,6 +296,16 @@ function checkLoadOptions(options: LoadOptions): void {
   if (mm !== undefined && typeof mm !== "number" && typeof mm !== "string") throw bad('maxMemory must be a number of bytes or a size such as "4G"', mm);
 }
 
+/** TFM6004 for run options of the wrong type (`capture` a list of patterns, `profile` true or false). */
+function checkRunOptions(opts: unknown): void {
+  const bad = (what: string, got: unknown) => new TfmError("TFM6004", `${what}, got ${show(got)}`);
+  if (typeof opts !== "object" || opts === null) throw bad("run options must be an object", opts);
+  const o = opts as Record<string, unknown>;
+  const capture = o["capture"];
+  if (capture !== undefined && !(Array.isArray(capture) && capture.every((p) => typeof p === "string"))) throw bad("capture must be an array of patterns (strings)", capture);
+  if (o["profile"] !== undefined && typeof o["profile"] !== "boolean") throw bad("profile must be true or false", o["profile"]);
+}
+
 /** A value as an option's message shows it: strings quoted, short. */
 function show(v: unknown): string {
   if (typeof v === "string") return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v);
@@ -305,6 +317,7 @@ function show(v: unknown): string {
 async function bind(model: CompiledModel, source: WeightsInput, options: Omit<LoadOptions, "backend">, at: { file: string; span: Span }): Promise<Map<string, Tensor>> {
   const instance = model.checked.instance!;
   if (typeof source === "object" && source !== null && "random" in source) {
+    if ((source as { random: unknown }).random !== true) throw new TfmError("TFM6004", `random weights are asked for with { random: true, seed }, got random: ${show((source as { random: unknown }).random)}`);
     const seed = source.seed ?? 0;
     checkSeed(seed);
     return randomWeights(instance.weights, seed);

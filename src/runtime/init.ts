@@ -158,7 +158,7 @@ export function randomCheckpoint(weights: readonly Weight[], seed: number): Name
 
 /** Seeds are integers from 0 to 2^53 − 1. */
 export function checkSeed(seed: number): void {
-  if (typeof seed !== "number" || !Number.isSafeInteger(seed) || seed < 0) throw new TfmError("TFM6004", `a seed must be an integer from 0 to 2^53 - 1, got ${String(seed)}`);
+  if (typeof seed !== "number" || !Number.isSafeInteger(seed) || seed < 0) throw new TfmError("TFM6004", `a seed must be an integer from 0 to 2^53 - 1, got ${typeof seed === "string" ? JSON.stringify(seed) : String(seed)}`);
 }
 
 /** Parses a seed as given on the command line (decimal digits). */

@@ -37,6 +37,30 @@ describe("load options", () => {
     for (const seed of [-1, 0.5, 2 ** 53, NaN]) await expect(model.load({ random: true, seed })).rejects.toMatchObject({ name: "TfmError", code: "TFM6004", message: expect.stringMatching(/a seed must be an integer/) });
   });
 
+  it("random weights need random: true (random: false was read as random weights)", async () => {
+    await expect(model.load({ random: false } as never)).rejects.toMatchObject({ code: "TFM6004", message: expect.stringMatching(/got random: false/) });
+    await expect(model.load({ random: true, seed: "1" } as never)).rejects.toMatchObject({ code: "TFM6004", message: expect.stringMatching(/got "1"/) });
+  });
+
+  it("run options of the wrong type are TFM6004 (was a TypeError)", async () => {
+    const s = await model.load({ random: true });
+    const x = { x: { data: [1, 2], shape: [1, 2] } };
+    for (const [opts, message] of [
+      [{ capture: "y" }, /capture must be an array of patterns \(strings\), got "y"/],
+      [{ capture: [3] }, /capture must be an array/],
+      [{ profile: "yes" }, /profile must be true or false/],
+      [null, /run options must be an object, got null/],
+    ] as const) {
+      await expect(s.run(x, opts as never), JSON.stringify(opts)).rejects.toMatchObject({ name: "TfmError", code: "TFM6004", message: expect.stringMatching(message) });
+      await expect(s.runDetailed(x, opts as never)).rejects.toMatchObject({ code: "TFM6004" });
+    }
+    s.dispose();
+  });
+
+  it("exportOnnx checks the options it shares with load", async () => {
+    await expect(model.exportOnnx({ random: true }, { onNote: 3 } as never)).rejects.toMatchObject({ code: "TFM6004", message: expect.stringMatching(/onNote must be a function/) });
+  });
+
   it("valid options load and run", async () => {
     const s = await model.load({ random: true, seed: 1 }, { threads: 1, backend: "cpu", fuse: false, maxMemory: "1G", checkConfig: true });
     const out = await s.run({ x: { data: [1, 2], shape: [1, 2] } });
