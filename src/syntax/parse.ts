@@ -95,6 +95,8 @@ const tok = (c: Children, name: string, i = 0) => c[name]?.[i] as IToken | undef
 const node = (c: Children, name: string, i = 0) => c[name]?.[i] as CstNode | undefined;
 const nodes = (c: Children, name: string) => (c[name] ?? []) as CstNode[];
 const toks = (c: Children, name: string) => (c[name] ?? []) as IToken[];
+/** Where a CST child starts: a token's offset, a node's first token's. */
+const startOf = (x: CstNode | IToken): number => ("image" in x ? x.startOffset : (x.location?.startOffset ?? NaN));
 const validTok = (t: IToken | undefined): t is IToken => !!t && !Number.isNaN(t.startOffset) && !t.isInsertedInRecovery;
 
 class AstBuilder {
@@ -334,7 +336,11 @@ class AstBuilder {
       case "primary":
         return this.primary(n);
       case "listExpr": {
-        const elements = nodes(c, "expression").map((e) => this.expr(e));
+        // Elements are expressions, or lone numbers and names taken as one token (grammar/parser.ts, listElement).
+        const lone = [...toks(c, "Int"), ...toks(c, "Float"), ...toks(c, "Identifier")];
+        const parts: (CstNode | IToken)[] = lone.length ? [...nodes(c, "expression"), ...lone] : nodes(c, "expression");
+        if (lone.length) parts.sort((a, b) => startOf(a) - startOf(b));
+        const elements = parts.map((e) => ("image" in e ? this.loneElement(e) : this.expr(e)));
         return this.node({ kind: "List", elements, span: this.spanOf(n) }, elements);
       }
       default:
@@ -480,6 +486,13 @@ class AstBuilder {
       default:
         return { kind: "Error", span: sp };
     }
+  }
+
+  /** A list element parsed as its one token: what `primary` makes of the same token. */
+  private loneElement(t: IToken): A.Expr {
+    if (!validTok(t)) return { kind: "Error", span: tokenSpan(t) };
+    if (t.tokenType === T.Int || t.tokenType === T.Float) return this.number(t, t.tokenType === T.Int);
+    return { kind: "Name", name: nameOf(t), span: tokenSpan(t) };
   }
 
   private number(t: IToken, isInt: boolean): A.NumberLit {
