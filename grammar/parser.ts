@@ -317,9 +317,30 @@ export class TfmParser extends CstParser {
 
   listExpr = this.RULE("listExpr", () => {
     this.CONSUME(T.LBracket);
-    this.commaList((n) => this.subrule(n, this.expression), T.RBracket);
+    this.commaList((n) => this.listElement(n), T.RBracket);
     this.CONSUME(T.RBracket);
   });
+
+  /**
+   * A list element: an expression; a lone number or name (`[1, 2, 3]`, `[x, x]`, the elements of long
+   * literals) is taken as its one token, without the nine rule levels of an expression around it —
+   * the same language, parsed in a tenth of the CST (src/syntax/parse.ts reads both forms alike).
+   */
+  private listElement(n: number): void {
+    const alone = () => {
+      const next = this.LA(2).tokenType;
+      return next === T.Comma || next === T.RBracket;
+    };
+    this.or(n, {
+      IGNORE_AMBIGUITIES: true,
+      DEF: [
+        { GATE: alone, ALT: () => this.consume(10 + n, T.Int) },
+        { GATE: alone, ALT: () => this.consume(20 + n, T.Float) },
+        { GATE: alone, ALT: () => this.consume(30 + n, T.Identifier) },
+        { ALT: () => this.subrule(n, this.expression) },
+      ],
+    });
+  }
 }
 
 /** One parser instance is enough: chevrotain parsers are reusable by resetting `input`. */

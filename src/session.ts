@@ -157,6 +157,7 @@ export async function load(model: CompiledModel, source: WeightsInput, options: 
   let engine: Engine;
   let weights: Map<string, Tensor>;
   try {
+    checkLoadOptions(options);
     checkWeightsBudget(instance.weights, memoryBudget(options.maxMemory));
     weights = await bind(model, source, options, at, options.backend !== "webgpu");
     engine = await (options.backend === "webgpu" ? webgpuEngine : cpuEngine)(graph, weights, options);
@@ -185,6 +186,7 @@ export async function load(model: CompiledModel, source: WeightsInput, options: 
   };
   const runDetailed = async (records: Readonly<Record<string, TensorIn>>, opts: { readonly profile?: boolean; readonly capture?: readonly string[] } = {}): Promise<RunInfo> => {
     try {
+      checkRunOptions(opts);
       const inputs = toInputs(model.inputs, records, { defaults: true });
       // One call on its own: the state starts empty, and what it would keep is not returned.
       for (const [k, t] of emptyStates(graph, inputs)) inputs.set(k, t);
@@ -262,6 +264,7 @@ export type ExportOptions = OnnxExportOptions & Pick<LoadOptions, "onProgress" |
 export async function exportOnnxModel(model: CompiledModel, source: WeightsInput, options: ExportOptions = {}): Promise<OnnxModel> {
   const { at, graph, instance } = loadable(model, "export");
   try {
+    checkLoadOptions(options);
     checkWeightsBudget(instance.weights, memoryBudget(options.maxMemory));
     const weights = await bind(model, source, options, at);
     const { exportOnnx, ExportError } = await import("./export/onnx.js");
@@ -276,10 +279,45 @@ export async function exportOnnxModel(model: CompiledModel, source: WeightsInput
   }
 }
 
+/** TFM6004 for an option of the wrong type or out of range, before anything is read or started. */
+function checkLoadOptions(options: LoadOptions | ExportOptions): void {
+  const bad = (what: string, got: unknown) => new TfmError("TFM6004", `${what}, got ${show(got)}`);
+  if (typeof options !== "object" || options === null) throw bad("load options must be an object", options);
+  const o = options as Record<string, unknown>;
+  if (o["backend"] !== undefined && o["backend"] !== "cpu" && o["backend"] !== "webgpu") throw bad('backend must be "cpu" or "webgpu"', o["backend"]);
+  const threads = o["threads"];
+  if (threads !== undefined && !(typeof threads === "number" && Number.isSafeInteger(threads) && threads >= 1 && threads <= 1024)) throw bad("threads must be a whole number from 1 to 1024", threads);
+  for (const k of ["fuse", "checkConfig"] as const) if (o[k] !== undefined && typeof o[k] !== "boolean") throw bad(`${k} must be true or false`, o[k]);
+  for (const k of ["onProgress", "onNote"] as const) if (o[k] !== undefined && typeof o[k] !== "function") throw bad(`${k} must be a function`, o[k]);
+  if (o["addPrefix"] !== undefined && typeof o["addPrefix"] !== "string") throw bad("addPrefix must be a string", o["addPrefix"]);
+  const strip = o["stripPrefix"];
+  if (strip !== undefined && !(Array.isArray(strip) && strip.every((p) => typeof p === "string"))) throw bad("stripPrefix must be an array of strings", strip);
+  const mm = o["maxMemory"];
+  if (mm !== undefined && typeof mm !== "number" && typeof mm !== "string") throw bad('maxMemory must be a number of bytes or a size such as "4G"', mm);
+}
+
+/** TFM6004 for run options of the wrong type (`capture` a list of patterns, `profile` true or false). */
+function checkRunOptions(opts: unknown): void {
+  const bad = (what: string, got: unknown) => new TfmError("TFM6004", `${what}, got ${show(got)}`);
+  if (typeof opts !== "object" || opts === null) throw bad("run options must be an object", opts);
+  const o = opts as Record<string, unknown>;
+  const capture = o["capture"];
+  if (capture !== undefined && !(Array.isArray(capture) && capture.every((p) => typeof p === "string"))) throw bad("capture must be an array of patterns (strings)", capture);
+  if (o["profile"] !== undefined && typeof o["profile"] !== "boolean") throw bad("profile must be true or false", o["profile"]);
+}
+
+/** A value as an option's message shows it: strings quoted, short. */
+function show(v: unknown): string {
+  if (typeof v === "string") return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v);
+  if (typeof v === "number" || typeof v === "boolean" || typeof v === "bigint" || v === undefined || v === null) return String(v);
+  return Array.isArray(v) ? "an array" : typeof v === "function" ? "a function" : "an object";
+}
+
 /** The weights as runtime tensors: read and bound by checkpoint name (strict), or random. */
 async function bind(model: CompiledModel, source: WeightsInput, options: Omit<LoadOptions, "backend">, at: { file: string; span: Span }, onCpu = false): Promise<Map<string, Tensor>> {
   const instance = model.checked.instance!;
   if (typeof source === "object" && source !== null && "random" in source) {
+    if ((source as { random: unknown }).random !== true) throw new TfmError("TFM6004", `random weights are asked for with { random: true, seed }, got random: ${show((source as { random: unknown }).random)}`);
     const seed = source.seed ?? 0;
     checkSeed(seed);
     // For the CPU, drawn on as many threads as the GEMM gets (the same bytes on any count).
@@ -305,7 +343,6 @@ async function bind(model: CompiledModel, source: WeightsInput, options: Omit<Lo
 
 async function cpuEngine(graph: Graph, weights: ReadonlyMap<string, Tensor>, options: LoadOptions): Promise<Engine> {
   const threads = options.threads ?? defaultThreads();
-  if (!Number.isSafeInteger(threads) || threads < 1 || threads > 1024) throw new TypeError(`threads must be a whole number from 1 to 1024, got ${String(options.threads)}`);
   const pool = await acquireGemmThreads(threads);
   const kernels = threadedKernels(pool.threads);
   // Loading computes what depends on weights alone, which can fail as a run can (a constant index out of range).

@@ -15,7 +15,8 @@ import { writeOutputs } from "../runtime/outputs.js";
 import { WeightFileError } from "../weights/errors.js";
 import { parseThreads, readSource, UsageError } from "./io.js";
 import { humanBytes } from "./summary.js";
-import { parseSize } from "../backends/shared/budget.js";
+import { parseSize, weightBytes } from "../backends/shared/budget.js";
+import { memoryBudget } from "../budget.js";
 
 export interface RunOptions {
   readonly set: Map<string, string>;
@@ -110,9 +111,16 @@ export function runRun(file: string, opts: RunOptions, out: (s: string) => void,
     return fail((e.problems ?? []).map((p) => diag(file, "TFM5214", { start: 0, end: 0 }, p.message, { notes: p.notes })));
   }
   if (!model.graph || !model.name) return fail([diag(file, "TFM2008", { start: 0, end: 0 }, "the file defines no `model` to run")]);
-  const inputs = loadInputs(model.checked, specs);
-  if (!inputs.tensors) return fail(inputs.diagnostics);
-  const records = Object.fromEntries(inputs.tensors);
+  // The inputs are read under the memory budget beside the weights (.npy headers first), before any is allocated;
+  // weights over the budget on their own are refused by load below, before any input is read.
+  const budget = memoryBudget(maxMemory);
+  const held = weightBytes(model.checked.instance?.weights ?? []);
+  let records = {};
+  if (held <= budget) {
+    const inputs = loadInputs(model.checked, specs, { budget, held });
+    if (!inputs.tensors) return fail(inputs.diagnostics);
+    records = Object.fromEntries(inputs.tensors);
+  }
   const name = model.name;
   const graph = model.graph;
 

@@ -8,6 +8,8 @@ import { mkdirSync } from "node:fs";
 import { compile, renderDiagnostics, TfmError } from "../index.js";
 import { diag, hasErrors, type Diagnostic } from "../diag/diagnostic.js";
 import { loadInputs, parseInputArg, type InputSpec } from "../runtime/inputs.js";
+import { weightBytes } from "../backends/shared/budget.js";
+import { memoryBudget } from "../budget.js";
 import { parseSeed } from "../runtime/init.js";
 import { fileErrorDiagnostic } from "../runtime/files.js";
 import { WeightFileError } from "../weights/errors.js";
@@ -70,7 +72,7 @@ export async function runVizAttention(file: string, opts: VizAttentionOptions, o
   const idsInput = model.inputs.find((i) => (i.dtype === "i32" || i.dtype === "i64") && !i.optional);
   if (opts.prompt !== undefined && !idsInput) throw new UsageError(`--prompt: ${model.name ?? file} has no integer input to take the prompt's token ids`);
   if (opts.prompt !== undefined && tok && idsInput) specs.unshift(parseInputArg(`${idsInput.name}=${JSON.stringify([tok.encode(opts.prompt)])}`) as InputSpec);
-  const inputs = loadInputs(model.checked, specs);
+  const inputs = loadInputs(model.checked, specs, { budget: memoryBudget(), held: weightBytes(model.checked.instance?.weights ?? []) });
   if (!inputs.tensors) return fail(inputs.diagnostics);
   const maskNames = new Set(masks.values());
   const captured = new Set(model.graph.outputs.map((o) => o.name).filter((n) => !model.outputs.some((o) => o.name === n) && !model.graph!.states.some((s) => s.name === n) && !maskNames.has(n)));

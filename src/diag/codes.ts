@@ -132,6 +132,7 @@ const catalogue = {
   TFM6001: { severity: "error", title: "run-time error in an op (e.g. an index out of range)" },
   TFM6002: { severity: "error", title: "inputs or weights do not fit the compiled model" },
   TFM6003: { severity: "error", title: "the run needs more memory than its budget (--max-memory)" },
+  TFM6004: { severity: "error", title: "invalid load or run option (its type or range)" },
   // 7xxx: backends (WebGPU): the device and its limits.
   TFM7001: { severity: "error", title: "the WebGPU device's limits are too small for the model" },
   TFM7002: { severity: "warning", title: "the kernels need more than WebGPU's default limits" },

@@ -32,6 +32,46 @@ export function readFileBytes(path: string, onProgress?: (done: number, total: n
 }
 
 /**
+ * A regular file's size and its first `max` bytes (fewer if it is shorter), read without the rest:
+ * a header can be checked before any of the data is read or allocated. TFM5018 as readFileBytes.
+ */
+export function readFilePrefix(path: string, max: number): { size: number; bytes: Uint8Array } {
+  return withFile(path, (fd) => {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new WeightFileError("TFM5018", `${path} is not a regular file`, { file: path });
+    const want = Math.min(st.size, max);
+    const buf = Buffer.alloc(want);
+    let filled = 0;
+    while (filled < want) {
+      const n = readSync(fd, buf, filled, want - filled, filled);
+      if (n === 0) throw new WeightFileError("TFM5018", `${path} shrank while being read (${filled} of ${st.size} bytes)`, { file: path });
+      filled += n;
+    }
+    return { size: st.size, bytes: buf };
+  });
+}
+
+/**
+ * `length` bytes of a regular file from `offset`, into a fresh ArrayBuffer of their own (aligned,
+ * at offset 0, so a typed array can view them in place), in chunks of 16 MiB. The file must still
+ * be `size` bytes long (it was checked by its header): TFM5018 if it changed.
+ */
+export function readFileRange(path: string, offset: number, length: number, size: number): Uint8Array {
+  return withFile(path, (fd) => {
+    const st = fstatSync(fd);
+    if (!st.isFile() || st.size !== size) throw new WeightFileError("TFM5018", `${path} changed while being read (${size} bytes, now ${st.size})`, { file: path });
+    const buf = new Uint8Array(new ArrayBuffer(length));
+    let filled = 0;
+    while (filled < length) {
+      const n = readSync(fd, buf, filled, Math.min(length - filled, 16 << 20), offset + filled);
+      if (n === 0) throw new WeightFileError("TFM5018", `${path} shrank while being read (${offset + filled} of ${size} bytes)`, { file: path });
+      filled += n;
+    }
+    return buf;
+  });
+}
+
+/**
  * Runs `read` on `path` opened for reading without blocking, then closes it. Failures become
  * WeightFileError TFM5018 (cannot open, cannot read); a WeightFileError `read` throws passes as is.
  */

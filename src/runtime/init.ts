@@ -6,6 +6,7 @@
 // exp are computed here by series rather than with Math.log/Math.exp, whose results the language
 // leaves to the engine. So a seed gives the same bytes on every platform. GPT-2 small's 124M
 // values take about a second (the ziggurat's common case is one draw, a compare and a multiply).
+import { TfmError } from "../bundle/errors.js";
 import type { Tensor } from "../core/tensor.js";
 import type { Weight } from "../check/instantiate.js";
 import type { NamedTensor } from "../weights/safetensors.js";
@@ -159,7 +160,7 @@ export function randomCheckpoint(weights: readonly Weight[], seed: number): Name
 
 /** Seeds are integers from 0 to 2^53 − 1. */
 export function checkSeed(seed: number): void {
-  if (!Number.isSafeInteger(seed) || seed < 0) throw new RangeError(`a seed must be an integer from 0 to 2^53 - 1, got ${seed}`);
+  if (typeof seed !== "number" || !Number.isSafeInteger(seed) || seed < 0) throw new TfmError("TFM6004", `a seed must be an integer from 0 to 2^53 - 1, got ${typeof seed === "string" ? JSON.stringify(seed) : String(seed)}`);
 }
 
 /** Parses a seed as given on the command line (decimal digits). */

@@ -11,11 +11,14 @@ import type { Span } from "../diag/span.js";
 import { didYouMean } from "../diag/suggest.js";
 import type * as A from "../syntax/ast.js";
 import { formatExpr } from "../syntax/format.js";
-import { bf16ArrayToF32, type DType as FileDType, f16ArrayToF32, type TypedArray } from "../weights/dtypes.js";
+import { bf16ArrayToF32, type DType as FileDType, arrayFor, dtypes, f16ArrayToF32, type TypedArray } from "../weights/dtypes.js";
 import { WeightFileError } from "../weights/errors.js";
-import { type NpyArray, readNpy } from "../weights/npy.js";
+import { maxNpyPrefixBytes, type NpyArray, readNpyHeader } from "../weights/npy.js";
+import { hostIsLittleEndian, swapBytes } from "../weights/bytes.js";
+import { runtimeBytes } from "../core/dtype.js";
+import { showBytes } from "../backends/shared/budget.js";
 import { makeTensor, runtimeDType, showDims } from "./convert.js";
-import { fileErrorDiagnostic, readFileBytes } from "./files.js";
+import { fileErrorDiagnostic, readFileBytes, readFilePrefix, readFileRange } from "./files.js";
 import { unravel } from "../core/tensor.js";
 
 /** Where an input's value comes from. */
@@ -96,15 +99,34 @@ export interface LoadedInputs {
 
 /** A value as read, before conversion: elements row-major, from a typed array or from JSON. */
 type Raw = { readonly shape: readonly number[]; readonly what: string } & (
-  | { readonly kind: "typed"; readonly dtype: FileDType; readonly data: TypedArray }
+  /** `fresh`: the array is tfm's own (read from a file), so a tensor may use it as is. */
+  | { readonly kind: "typed"; readonly dtype: FileDType; readonly data: TypedArray; readonly fresh?: boolean }
   | { readonly kind: "json"; readonly values: readonly (number | boolean)[] }
 );
 
 /**
- * Reads, converts and checks the given inputs against the model `r` (a result of `check()` without
- * errors). Diagnostics point at the input's declaration, or at the file a value came from.
+ * The memory budget inputs are read under (TFM6003): `held` bytes are spoken for already (the
+ * weights, from their declared shapes), and every input's bytes — its converted tensor, held for
+ * the run, and while it is read its file's data or its JSON text and parse — must fit beside them.
  */
-export function loadInputs(r: CheckResult, specs: readonly InputSpec[]): LoadedInputs {
+export interface InputBudget {
+  readonly budget: number;
+  readonly held: number;
+}
+
+/** JSON.parse of nested arrays takes up to ~16 bytes per character (`[0],`: an array each); the text, the flattened values and the tensor add the rest. */
+export const jsonBytesPerChar = 24;
+
+/** JSON input is parsed from one string, which V8 caps near 2^29 characters: larger values go in .npy files. */
+export const maxJsonInputBytes = 2 ** 28;
+
+/**
+ * Reads, converts and checks the given inputs against the model `r` (a result of `check()` without
+ * errors). Diagnostics point at the input's declaration, or at the file a value came from. With a
+ * `budget`, an input that would not fit is refused (TFM6003) before its data is read or allocated:
+ * a .npy file's shape and dtype come from its header, read first.
+ */
+export function loadInputs(r: CheckResult, specs: readonly InputSpec[], memory?: InputBudget): LoadedInputs {
   if (!r.model || !r.shapes || hasErrors(r.diagnostics)) throw new Error("loadInputs needs the result of check() for a model that checked without errors");
   const diagnostics: Diagnostic[] = [];
   const bindings = new Map<string, number>();
@@ -134,13 +156,22 @@ export function loadInputs(r: CheckResult, specs: readonly InputSpec[]): LoadedI
 
   // ---- values ------------------------------------------------------------------------------
   const values = new Map<string, { input: ModelInput; raw: Raw; tensor?: Tensor }>();
+  let used = memory?.held ?? 0;
   for (const input of inputs) {
     const spec = given.get(input.name);
     if (!spec) continue;
-    const raw = read(spec, input, r.file, diagnostics);
+    /** Whether `bytes` more fit the budget now (TFM6003 on the input otherwise); `held` says what else is spoken for. */
+    const fits = (bytes: number, what: string): boolean => {
+      if (!memory || used + bytes <= memory.budget) return true;
+      const before = used === 0 ? "" : `; with the ${showBytes(used)} already needed (${used > memory.held ? (memory.held ? "the weights and the inputs before it" : "the inputs before it") : "the weights"}) that is`;
+      report("TFM6003", at(input), `input \`${input.name}\` needs ${showBytes(bytes)} of memory (${what})${before} over the memory budget of ${showBytes(memory.budget)}; refused before allocating it (raise the budget with --max-memory)`);
+      return false;
+    };
+    const raw = read(spec, input, r.file, diagnostics, fits);
     if (!raw) continue;
     const conv = convert(raw, input);
     if ("error" in conv) report(conv.code, at(input), conv.error, conv.notes);
+    else used += conv.tensor.data.byteLength;
     values.set(input.name, { input, raw, ...("tensor" in conv ? { tensor: conv.tensor } : {}) });
   }
 
@@ -250,24 +281,47 @@ const numpyName: Record<FileDType, string> = {
 
 const article = (word: string) => `${/^[aeio]/.test(word) ? "an" : "a"} ${word}`;
 
-/** Reads a spec's value; file errors become diagnostics on the file, JSON errors on the input. */
-function read(spec: InputSpec, input: ModelInput, file: string, out: Diagnostic[]): Raw | undefined {
+/** Reads a spec's value; file errors become diagnostics on the file, JSON errors on the input. `fits` is asked before anything large is read. */
+function read(spec: InputSpec, input: ModelInput, file: string, out: Diagnostic[], fits: (bytes: number, what: string) => boolean): Raw | undefined {
   const src = spec.source;
   const bad = (message: string, notes: string[] = []) => {
     out.push(diag(file, "TFM5204", input.decl.span, message, { notes }));
     return undefined;
   };
+  const rt = runtimeDType[input.dtype];
   try {
     switch (src.kind) {
       case "array":
         return { kind: "typed", dtype: src.array.dtype, data: src.array.data, shape: src.array.shape, what: `${article(numpyName[src.array.dtype])} array` };
       case "npyFile": {
-        const a = readNpy(readFileBytes(src.path), src.path);
-        return { kind: "typed", dtype: a.dtype, data: a.data, shape: a.shape, what: `${article(numpyName[a.dtype])} array (${src.path})` };
+        // The header first: the shape and dtype say what the data and its conversion take, before either is read.
+        const { size, bytes } = readFilePrefix(src.path, maxNpyPrefixBytes);
+        const h = readNpyHeader(bytes, size, src.path);
+        const n = h.shape.reduce((a, b) => a * b, 1);
+        const inPlace = h.dtype === "F32" && rt === "f32";
+        const tensor = inPlace ? 0 : n * runtimeBytes[rt];
+        const shape = `(${h.shape.join(", ")}${h.shape.length === 1 ? "," : ""})`;
+        if (!fits(h.dataBytes + tensor, `${src.path} holds ${numpyName[h.dtype]}${shape}: ${showBytes(h.dataBytes)} of data${inPlace ? "" : `, then ${showBytes(tensor)} as ${input.dtype}`}`)) return undefined;
+        const data = readFileRange(src.path, h.dataStart, h.dataBytes, size);
+        if (h.bigEndian === hostIsLittleEndian) swapBytes(data, dtypes[h.dtype].size);
+        const array = arrayFor(h.dtype, data.buffer as ArrayBuffer, 0, n);
+        return { kind: "typed", dtype: h.dtype, data: array, shape: h.shape, what: `${article(numpyName[h.dtype])} array (${src.path})`, fresh: true };
       }
       case "jsonFile":
       case "json": {
-        const text = src.kind === "json" ? src.text : new TextDecoder("utf-8", { fatal: false }).decode(readFileBytes(src.path));
+        let text: string;
+        if (src.kind === "json") text = src.text;
+        else {
+          // Its size first (a regular file's, from stat): over the string limit or the budget, it is never read.
+          const { size } = readFilePrefix(src.path, 0);
+          if (size > maxJsonInputBytes) {
+            out.push(diag(file, "TFM5017", input.decl.span, `${src.path} (for input \`${input.name}\`) is ${showBytes(size)}; a JSON input is read as one string of at most ${showBytes(maxJsonInputBytes)}`, { notes: ["save a large input as .npy (np.save) and give it as name=@file.npy"] }));
+            return undefined;
+          }
+          if (!fits(jsonBytesPerChar * size, `JSON of ${size.toLocaleString("en-US")} bytes, parsed at up to ${jsonBytesPerChar} bytes per character`)) return undefined;
+          text = new TextDecoder("utf-8", { fatal: false }).decode(readFileBytes(src.path));
+        }
+        if (src.kind === "json" && !fits(jsonBytesPerChar * text.length, `JSON of ${text.length.toLocaleString("en-US")} characters, parsed at up to ${jsonBytesPerChar} bytes per character`)) return undefined;
         const where = src.kind === "json" ? `the value given for input \`${input.name}\`` : `${src.path} (for input \`${input.name}\`)`;
         let parsed: unknown;
         try {
@@ -287,36 +341,29 @@ function read(spec: InputSpec, input: ModelInput, file: string, out: Diagnostic[
   }
 }
 
-/** Nested JSON arrays → row-major values and a shape; every level must be rectangular. */
+/** Nested JSON arrays → row-major values and a shape; every level must be rectangular. An element's path is worked out only for an error. */
 function flatten(v: unknown): { values: (number | boolean)[]; shape: number[] } | { error: string } {
   const shape: number[] = [];
   let level: unknown[] = [v];
-  let paths: string[] = [""];
+  /** `0, 2`: element `i` of the current level as indices into the levels above. */
+  const path = (i: number) => unravel(i, shape).join(", ");
   for (;;) {
-    const arrays = level.filter(Array.isArray).length;
-    if (arrays === 0) break;
-    if (arrays !== level.length) {
-      const i = level.findIndex((x) => !Array.isArray(x));
-      const j = level.findIndex(Array.isArray);
-      return { error: `element [${paths[i]}] is ${describe(level[i])} but element [${paths[j]}] is a list: the nesting must be the same everywhere` };
-    }
+    const first = level.findIndex(Array.isArray);
+    if (first < 0) break;
+    const other = level.findIndex((x) => !Array.isArray(x));
+    if (other >= 0) return { error: `element [${path(other)}] is ${describe(level[other])} but element [${path(first)}] is a list: the nesting must be the same everywhere` };
     if (shape.length >= 32) return { error: "more than 32 levels of nesting" };
     const len = (level[0] as unknown[]).length;
     const k = level.findIndex((x) => (x as unknown[]).length !== len);
-    if (k >= 0) return { error: `the lists are ragged: [${paths[0]}] has ${len} elements but [${paths[k]}] has ${(level[k] as unknown[]).length}` };
-    shape.push(len);
+    if (k >= 0) return { error: `the lists are ragged: [${path(0)}] has ${len} elements but [${path(k)}] has ${(level[k] as unknown[]).length}` };
     const next: unknown[] = [];
-    const nextPaths: string[] = [];
-    level.forEach((x, i) => (x as unknown[]).forEach((y, j) => {
-      next.push(y);
-      nextPaths.push(paths[i] ? `${paths[i]}, ${j}` : String(j));
-    }));
+    for (const x of level) for (const y of x as unknown[]) next.push(y);
+    shape.push(len);
     level = next;
-    paths = nextPaths;
   }
   const values: (number | boolean)[] = [];
   for (const [i, x] of level.entries()) {
-    if (typeof x !== "number" && typeof x !== "boolean") return { error: `element [${paths[i]}] is ${describe(x)}; inputs hold numbers or booleans` };
+    if (typeof x !== "number" && typeof x !== "boolean") return { error: `element [${path(i)}] is ${describe(x)}; inputs hold numbers or booleans` };
     values.push(x);
   }
   return { values, shape };
@@ -383,6 +430,7 @@ function convert(raw: Raw, input: ModelInput): Converted {
     if (dtype === "BOOL") return refuse("bool", [`convert it first, e.g. a.astype(np.float32)`]);
     if (dtype === "F16") return { tensor: makeTensor("f32", raw.shape, f16ArrayToF32(data as Uint16Array)) };
     if (dtype === "BF16") return { tensor: makeTensor("f32", raw.shape, bf16ArrayToF32(data as Uint16Array)) };
+    if (raw.fresh && data instanceof Float32Array) return { tensor: makeTensor("f32", raw.shape, data) };
     const out = new Float32Array(n);
     if (isBig) for (let i = 0; i < n; i++) out[i] = Number((data as BigInt64Array)[i]!);
     else out.set(data as ArrayLike<number>);

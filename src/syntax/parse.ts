@@ -10,6 +10,9 @@ import { bare, floorDivision, methodCall, power, sliceStep, source, type Habit, 
 import { limits } from "./limits.js";
 import { tokenize, tokenSpan } from "./tokenize.js";
 
+
+/** Half of a UTF-16 surrogate pair standing alone. */
+const loneSurrogate = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 export interface ParseResult {
   readonly program: A.Program;
   readonly diagnostics: readonly Diagnostic[];
@@ -92,6 +95,8 @@ const tok = (c: Children, name: string, i = 0) => c[name]?.[i] as IToken | undef
 const node = (c: Children, name: string, i = 0) => c[name]?.[i] as CstNode | undefined;
 const nodes = (c: Children, name: string) => (c[name] ?? []) as CstNode[];
 const toks = (c: Children, name: string) => (c[name] ?? []) as IToken[];
+/** Where a CST child starts: a token's offset, a node's first token's. */
+const startOf = (x: CstNode | IToken): number => ("image" in x ? x.startOffset : (x.location?.startOffset ?? NaN));
 const validTok = (t: IToken | undefined): t is IToken => !!t && !Number.isNaN(t.startOffset) && !t.isInsertedInRecovery;
 
 class AstBuilder {
@@ -331,7 +336,11 @@ class AstBuilder {
       case "primary":
         return this.primary(n);
       case "listExpr": {
-        const elements = nodes(c, "expression").map((e) => this.expr(e));
+        // Elements are expressions, or lone numbers and names taken as one token (grammar/parser.ts, listElement).
+        const lone = [...toks(c, "Int"), ...toks(c, "Float"), ...toks(c, "Identifier")];
+        const parts: (CstNode | IToken)[] = lone.length ? [...nodes(c, "expression"), ...lone] : nodes(c, "expression");
+        if (lone.length) parts.sort((a, b) => startOf(a) - startOf(b));
+        const elements = parts.map((e) => ("image" in e ? this.loneElement(e) : this.expr(e)));
         return this.node({ kind: "List", elements, span: this.spanOf(n) }, elements);
       }
       default:
@@ -343,6 +352,8 @@ class AstBuilder {
   private fold(n: CstNode, operand: string, opNames: string[]): A.Expr {
     const c = kids(n);
     const operands = nodes(c, operand);
+    // One operand and no operator (each element of a list passes five levels of these): no fold to make.
+    if (operands.length === 1 && opNames.every((o) => c[o] === undefined)) return this.expr(operands[0], this.spanOf(n));
     const ops = opNames.flatMap((o) => toks(c, o)).sort((a, b) => a.startOffset - b.startOffset);
     let e = this.expr(operands[0], this.spanOf(n));
     for (let i = 0; i < ops.length; i++) {
@@ -365,6 +376,7 @@ class AstBuilder {
   private unary(n: CstNode): A.Expr {
     const c = kids(n);
     const operands = nodes(c, "postfixExpr");
+    if (operands.length === 1 && c["StarStar"] === undefined && c["Minus"] === undefined && c["Bang"] === undefined) return this.expr(operands[0], this.spanOf(n));
     const stars = toks(c, "StarStar");
     const prefixes = [...toks(c, "Minus"), ...toks(c, "Bang")].filter(validTok).sort((a, b) => b.startOffset - a.startOffset);
     // The prefix operators of operand i lie between the `**` before it (or the start) and it.
@@ -390,6 +402,7 @@ class AstBuilder {
   private postfix(n: CstNode): A.Expr {
     const c = kids(n);
     let e = this.primary(node(c, "primary"), this.spanOf(n));
+    if (c["argList"] === undefined && c["indexSuffix"] === undefined && c["Dot"] === undefined) return e;
     // Suffixes in source order: calls, indexing and `.name` member accesses.
     const suffixes: { at: number; apply: (e: A.Expr) => A.Expr; dot?: A.Ident; call?: CstNode }[] = [];
     for (const a of nodes(c, "argList")) {
@@ -475,6 +488,13 @@ class AstBuilder {
     }
   }
 
+  /** A list element parsed as its one token: what `primary` makes of the same token. */
+  private loneElement(t: IToken): A.Expr {
+    if (!validTok(t)) return { kind: "Error", span: tokenSpan(t) };
+    if (t.tokenType === T.Int || t.tokenType === T.Float) return this.number(t, t.tokenType === T.Int);
+    return { kind: "Name", name: nameOf(t), span: tokenSpan(t) };
+  }
+
   private number(t: IToken, isInt: boolean): A.NumberLit {
     const sp = tokenSpan(t);
     const digits = t.image.replace(/_/g, "");
@@ -495,14 +515,26 @@ class AstBuilder {
     const value = body.replace(/\\(u\{[0-9a-fA-F]{1,6}\}|.)/g, (m, esc: string, at: number) => {
       const simple: Record<string, string> = { n: "\n", t: "\t", r: "\r", '"': '"', "\\": "\\" };
       if (esc in simple) return simple[esc]!;
+      const start = sp.start + 1 + at;
       if (esc.startsWith("u{")) {
         const cp = parseInt(esc.slice(2, -1), 16);
+        // A surrogate is half of a UTF-16 pair, not a character: no file (UTF-8) or checkpoint name can hold it alone.
+        if (cp >= 0xd800 && cp <= 0xdfff) {
+          this.sink.report("TFM1006", { start, end: start + m.length }, `\`${m}\` is a surrogate code point, not a character: a string holds Unicode scalar values (up to \`\\u{10ffff}\`, without \`\\u{d800}\`–\`\\u{dfff}\`)`);
+          return "\ufffd";
+        }
         if (cp <= 0x10ffff) return String.fromCodePoint(cp);
       }
-      const start = sp.start + 1 + at;
       this.sink.report("TFM1006", { start, end: start + m.length }, `unknown escape \`${m}\` in string`);
       return m;
     });
+    // Text given to the API as a JS string may hold a lone surrogate itself (a file cannot: it is UTF-8, TFM1013).
+    const lone = new RegExp(loneSurrogate.source).exec(body);
+    if (lone) {
+      const start = sp.start + 1 + lone.index;
+      this.sink.report("TFM1013", { start, end: start + 1 }, `the string holds a lone surrogate (U+${lone[0].charCodeAt(0).toString(16).toUpperCase()}), which is not a character and cannot be written as UTF-8`);
+      return { kind: "String", value: value.replace(loneSurrogate, "\ufffd"), span: sp };
+    }
     return { kind: "String", value, span: sp };
   }
 }

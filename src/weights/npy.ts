@@ -45,29 +45,49 @@ function describe(v: PyValue): string {
   }
 }
 
-/** Parses a whole .npy file held in memory. The data is copied into a fresh, aligned array. */
-export function readNpy(bytes: Uint8Array, file?: string): NpyArray {
+/** What a .npy header says: the dtype, the shape, where the data starts and how many bytes it has. */
+export interface NpyHeader {
+  readonly dtype: DType;
+  readonly shape: number[];
+  /** The numpy dtype string, as written (`<f4`). */
+  readonly descr: string;
+  readonly bigEndian: boolean;
+  readonly dataStart: number;
+  readonly dataBytes: number;
+}
+
+/** The bytes a .npy file's header can take: the magic, version, length and at most `maxNpyHeaderBytes`. */
+export const maxNpyPrefixBytes = 12 + maxNpyHeaderBytes;
+
+/**
+ * Parses a .npy header from the file's first bytes (`prefix`: at least the header, or the whole
+ * file if shorter; `maxNpyPrefixBytes` always suffice) and checks the data length against the
+ * file's length, so that nothing of the data need be read or allocated to know its shape and size.
+ */
+export function readNpyHeader(prefix: Uint8Array, fileLength: number, file?: string): NpyHeader {
+  const bytes = prefix;
   const at = (offset: number): WeightErrorDetails => (file === undefined ? { offset } : { file, offset });
+  const short = () => new WeightFileError("TFM5001", `file is ${fileLength} bytes, too short for a .npy header`, at(0));
 
   for (let i = 0; i < magic.length; i++) {
-    if (i >= bytes.length) throw new WeightFileError("TFM5001", `file is ${bytes.length} bytes, too short for a .npy header`, at(0));
+    if (i >= bytes.length) throw short();
     if (bytes[i] !== magic[i]) throw new WeightFileError("TFM5010", "not a .npy file: it does not start with \\x93NUMPY", at(0));
   }
-  if (bytes.length < 8) throw new WeightFileError("TFM5001", `file is ${bytes.length} bytes, too short for a .npy header`, at(0));
+  if (bytes.length < 8) throw short();
   const major = bytes[6]!;
   const minor = bytes[7]!;
   if (major < 1 || major > 3 || minor !== 0) {
     throw new WeightFileError("TFM5010", `unsupported .npy format version ${major}.${minor} (tfm reads 1.0, 2.0 and 3.0)`, at(6));
   }
   const start = major === 1 ? 10 : 12;
-  if (bytes.length < start) throw new WeightFileError("TFM5001", `file is ${bytes.length} bytes, too short for a .npy header`, at(0));
+  if (bytes.length < start) throw short();
   const view = new DataView(bytes.buffer, bytes.byteOffset, start);
   const headerLen = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
   if (headerLen > maxNpyHeaderBytes) {
     throw new WeightFileError("TFM5002", `.npy header length is ${headerLen} bytes, over the limit of ${maxNpyHeaderBytes}`, at(8));
   }
-  if (start + headerLen > bytes.length) {
-    throw new WeightFileError("TFM5001", `.npy header length is ${headerLen} bytes but only ${bytes.length - start} bytes follow`, at(8));
+  if (start + headerLen > fileLength) {
+    throw new WeightFileError("TFM5001", `.npy header length is ${headerLen} bytes but only ${fileLength - start} bytes follow`, at(8));
   }
 
   const raw = bytes.subarray(start, start + headerLen);
@@ -136,7 +156,7 @@ export function readNpy(bytes: Uint8Array, file?: string): NpyArray {
 
   const dataStart = start + headerLen;
   const expected = count * BigInt(dtypes[dtype].size);
-  const actual = BigInt(bytes.length - dataStart);
+  const actual = BigInt(fileLength - dataStart);
   if (actual !== expected) {
     throw new WeightFileError(
       "TFM5012",
@@ -144,7 +164,13 @@ export function readNpy(bytes: Uint8Array, file?: string): NpyArray {
       at(dataStart),
     );
   }
-  return { dtype, shape: dims.map(Number), data: decodeArray(dtype, bytes.subarray(dataStart), bigEndian) };
+  return { dtype, shape: dims.map(Number), descr: descr.value, bigEndian, dataStart, dataBytes: Number(expected) };
+}
+
+/** Parses a whole .npy file held in memory. The data is copied into a fresh, aligned array. */
+export function readNpy(bytes: Uint8Array, file?: string): NpyArray {
+  const h = readNpyHeader(bytes, bytes.length, file);
+  return { dtype: h.dtype, shape: h.shape, data: decodeArray(h.dtype, bytes.subarray(h.dataStart), h.bigEndian) };
 }
 
 /** Reads and parses a .npy file (read once into one buffer, at most 2 GiB). */

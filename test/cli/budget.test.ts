@@ -3,7 +3,7 @@
 // child process whose peak RSS must stay far below what the refused run would have needed (and below
 // its budget). A memory bound, not a timing.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync, existsSync } from "node:fs";
+import { mkdtempSync, readFileSync, truncateSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -13,6 +13,8 @@ import { cpuEngine } from "../../src/bundle/engine-cpu.js";
 import { modelData } from "../../src/bundle/model-data.js";
 import { TfmError } from "../../src/bundle/errors.js";
 import { compile } from "../../src/index.js";
+import { randomCheckpoint } from "../../src/runtime/init.js";
+import { writeSafetensors } from "../../src/weights/safetensors.js";
 
 const dir = mkdtempSync(join(tmpdir(), "tfm-budget-"));
 /** Peak RSS a refused run may reach: Node, tsx and the compiler, nothing of the refused sizes (1 GiB and more). */
@@ -114,6 +116,29 @@ describe("the memory budget: refused before allocating (TFM6003), peak RSS low",
     expect(r.stdout).toMatch(/\n {2}CPU transients {6}5,0\d\d,\d{3},\d{3} bytes \(\d+\.\d MiB\) the largest kernel's, k\d+ attention/);
   });
 
+  // Inputs were read and converted before the budget was checked (a 400 MB float64 .npy under 100M
+  // peaked at 1 GB RSS, then TFM6003 at the run); now the .npy header is read first and counted.
+  it("a .npy input over the budget: refused from its header, its data never read (a 1.6 GB bool array, 6.4 GB as f32)", () => {
+    const s = file("sum.tfm", "model S {\n  input x: f32[a, b]\n  output y = sum(x, 1)\n}\n");
+    const head = npy([40000, 40000], "<f4");
+    const text = new TextDecoder("latin1").decode(head).replace("'<f4'", "'|b1'");
+    const x = file("bool.npy", Uint8Array.from(text, (c) => c.charCodeAt(0)));
+    truncateSync(x, head.length + 40000 * 40000); // a hole: no disk, and 1.6 GB if read
+    expectRefused(tfm("run", s, "--random-weights", "--input", `x=${x}`, "--max-memory", "1G"), /input `x` needs 8,000,000,000 bytes \(7\.5 GiB\) of memory \(.*bool\.npy holds bool\(40000, 40000\): 1,600,000,000 bytes \(1\.5 GiB\) of data, then 6,400,000,000 bytes \(6\.0 GiB\) as f32\) over the memory budget of 1,073,741,824 bytes \(1\.0 GiB\); refused before allocating it/);
+  });
+
+  it("a .npy input beside weights that take the budget: the weights are counted first", () => {
+    const w = file("w.tfm", "model W {\n  input x: f32[n]\n  param w: f32[4096, 4096]\n  output y = x\n  output z = sum(w, -1)\n}\n");
+    const x = file("x1m.npy", npy([1 << 20], "<f4", new Uint8Array(4 << 20)));
+    expectRefused(tfm("run", w, "--random-weights", "--input", `x=${x}`, "--max-memory", "64M"), /input `x` needs 4,194,304 bytes \(4\.0 MiB\) of memory .*; with the 67,108,864 bytes \(64\.0 MiB\) already needed \(the weights\) that is over the memory budget of 67,108,864 bytes/);
+  });
+
+  it("a JSON input file over the budget: refused from its size, before it is parsed", () => {
+    const s = file("sum.tfm", "model S {\n  input x: f32[a, b]\n  output y = sum(x, 1)\n}\n");
+    const j = file("big.json", `[${"[0],".repeat(2_000_000)}[0]]`);
+    expectRefused(tfm("run", s, "--random-weights", "--input", `x=@${j}`, "--max-memory", "10M"), /input `x` needs 192,000,120 bytes \(183\.1 MiB\) of memory \(JSON of 8,000,005 bytes, parsed at up to 24 bytes per character\)/);
+  });
+
   it("runs that fit the budget still run", () => {
     const r = tfm("run", "models/gpt2.tfm", "--set", "vocab_size=10", "--set", "n_positions=64", "--set", "n_embd=8", "--set", "n_layer=1", "--set", "n_head=2", "--random-weights", "--input", "input_ids=[[1, 2, 3]]", "--max-memory", "64M");
     expect(r.stderr).toBe("");
@@ -157,6 +182,38 @@ describe("the memory budget in the API and in bundles", () => {
     expect((e as TfmError).message).toContain("loading the weights needs 17,179,607,040 bytes (16.0 GiB) of memory (1 weight), over the memory budget of 1,073,741,824 bytes (1.0 GiB)");
     await expect(bundle.load(new Uint8Array(8), { maxMemory: 0.5 })).rejects.toMatchObject({ code: "TFM6003" });
   });
+
+  it("a bundle's run, prefill and generate with absurd shapes: every rejection a TfmError with a code", async () => {
+    const gpt = compile(readFileSync("models/gpt2.tfm", "utf8"), { file: "gpt2.tfm", settings: new Map(Object.entries({ n_layer: "1", n_embd: "8", n_head: "2", vocab_size: "11", n_positions: "8" })) });
+    const outer = compile("model P {\n  input x: f32[n]\n  output y = reshape(x, [n, 1]) * reshape(x, [1, n])\n}\n", { file: "p.tfm" });
+    const ck = writeSafetensors(randomCheckpoint(gpt.checked.instance!.weights, 1));
+    const g = await createBundle(modelData(gpt, "cpu"), cpuEngine).load(ck);
+    const p = await createBundle(modelData(outer, "cpu"), cpuEngine).load(writeSafetensors([]));
+    const ids = (shape: number[]) => ({ input_ids: { data: new Int32Array(shape.reduce((a, b) => a * b, 1)), shape } });
+    const cases: [string, () => Promise<unknown>, string][] = [
+      ["a shape of 10^18 elements", () => p.run({ x: { data: [1, 2], shape: [1e9, 1e9] } }), "TFM5204"],
+      ["a shape past 2^53", () => p.run({ x: { data: [1], shape: [2 ** 60] } }), "TFM5204"],
+      ["a negative dim", () => p.run({ x: { data: [], shape: [-1] } }), "TFM5204"],
+      ["an outer product of 300,000 (360 GB)", () => p.run({ x: { data: new Float32Array(300_000), shape: [300_000] } }), "TFM6003"],
+      ["a batch of 300 million", () => g.run(ids([3e8, 1])), "TFM6003"],
+      ["prefill of 300 million positions", () => g.prefill(ids([1, 3e8])), "TFM8003"],
+      ["prefill of a batch of 300 million", () => (g.reset(), g.prefill(ids([3e8, 1]))), "TFM6003"],
+      ["step of a rank-1 input", () => (g.reset(), g.step({ input_ids: { data: [1, 2], shape: [2] } })), "TFM6002"],
+      ["generate with an absurd maxNewTokens", async () => {
+        g.reset();
+        for await (const _ of g.generate([1, 2], { maxNewTokens: 1e12 }));
+      }, "TFM8003"],
+      ["generate with a NaN maxNewTokens", async () => {
+        g.reset();
+        for await (const _ of g.generate([1, 2], { maxNewTokens: NaN }));
+      }, "TFM8002"],
+    ];
+    for (const [what, f, code] of cases) {
+      const e = await f().then(() => undefined, (x: unknown) => x);
+      expect(e, what).toBeInstanceOf(TfmError);
+      expect((e as TfmError).code, `${what}: ${(e as Error).message}`).toBe(code);
+    }
+  }, 60_000);
 
   it("the bundle's CPU engine: TFM6003 as a TfmError with its code", async () => {
     const model = compile("model P {\n  input x: f32[n]\n  output y = reshape(x, [n, 1]) * reshape(x, [1, n])\n}\n", { file: "p.tfm" });

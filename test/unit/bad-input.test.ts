@@ -152,6 +152,11 @@ const cases: Hostile[] = [
   { name: "an unterminated string at the end of the file", text: () => `model M() {\n  ignore "a.b`, expect: ["TFM1002"] },
   { name: "a string of 500,000 characters", text: () => `model M() {\n  ignore "${"a".repeat(500_000)}"\n  input x: f32[b]\n  output y = x\n}\n`, clean: true },
   { name: "10,000 bad escapes in a string", text: () => `model M() {\n  ignore "${"\\q".repeat(N)}"\n  input x: f32[b]\n  output y = x\n}\n`, expect: ["TFM1006"] },
+  // A checkpoint name holding a lone surrogate passed check and failed in init-weights (TFM5009, no location): refused at its escape.
+  { name: "a surrogate escape in a weight's checkpoint name", text: () => `model M() {\n  input x: f32[2]\n  param w: f32[2] as "w\\u{d800}x"\n  output y = x * w\n}\n`, expect: ["TFM1006"] },
+  { name: "a surrogate escape in a layer's checkpoint name", text: () => `block B() {\n  input x: f32[2]\n  param w: f32[2]\n  output y = x * w\n}\nmodel M() {\n  input x: f32[2]\n  layer b = B() as "\\u{DFFF}"\n  output y = b(x)\n}\n`, expect: ["TFM1006"] },
+  { name: "a lone surrogate in a string given to the API", text: () => `model M() {\n  input x: f32[2]\n  param w: f32[2] as "w\uD800x"\n  output y = x * w\n}\n`, expect: ["TFM1013"] },
+  { name: "a checkpoint name outside the BMP (a surrogate pair) is fine", text: () => `model M() {\n  input x: f32[2]\n  param w: f32[2] as "w\\u{1f600}\uD83D\uDE00"\n  output y = x * w\n}\n`, clean: true },
   { name: "an unterminated block", text: () => `model M() {\n  input x: f32[b]\n  output y = x\n`, expect: ["TFM1003"] },
   { name: "an unterminated parenthesis", text: () => inFn("exp(x"), expect: ["TFM1003"] },
   { name: "an unterminated tensor type", text: () => `block B() {\n  input x: f32[b, n\n  output y = x\n}\n`, expect: ["TFM1003"] },

@@ -51,8 +51,8 @@ describe("determinism", () => {
     expect(parseSeed("0")).toBe(0);
     expect(parseSeed(" 9007199254740991 ")).toBe(2 ** 53 - 1);
     for (const bad of ["-1", "1.5", "9007199254740992", "abc", "", "1e3"]) expect(parseSeed(bad)).toHaveProperty("error");
-    expect(() => checkSeed(-1)).toThrow(RangeError);
-    expect(() => randomWeights(tinyWeights, 0.5)).toThrow(RangeError);
+    expect(() => checkSeed(-1)).toThrow(expect.objectContaining({ name: "TfmError", code: "TFM6004" }));
+    expect(() => randomWeights(tinyWeights, 0.5)).toThrow(expect.objectContaining({ name: "TfmError", code: "TFM6004" }));
   });
 });
 

@@ -1,7 +1,7 @@
 // Model inputs: JSON literals and .npy files, converted to the input's dtype (int64 accepted and
 // range-checked), checked against the declared types — rank, fixed dims, and symbolic dims bound
 // consistently across inputs — with the bindings returned for the interpreter.
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -175,5 +175,70 @@ describe("--input name=value", () => {
     expect(parseInputArg("novalue")).toHaveProperty("error");
     expect(parseInputArg("=1")).toHaveProperty("error");
     expect(parseInputArg("ids=@")).toHaveProperty("error");
+  });
+});
+
+describe("inputs under a memory budget (.npy header first)", () => {
+  it("reads .npy data by range after its header: big-endian and little-endian, every dtype's values", () => {
+    const be = join(dir, "be.npy");
+    // A big-endian <f4 written by hand: numpy's '>f4' descr, values 1.5, -2, 3.25 ... for feats [1, 1, 8].
+    const vals = [1.5, -2, 3.25, 0, 1e-3, -7, 8, 9.5];
+    const le = writeNpy("F32", [1, 1, 8], new Float32Array(vals));
+    const bytes = new Uint8Array(le);
+    bytes[Buffer.from(bytes).indexOf("'<f4'") + 1] = ">".charCodeAt(0);
+    const data = new DataView(bytes.buffer, 128);
+    vals.forEach((v, i) => data.setFloat32(4 * i, v, false));
+    writeFileSync(be, bytes);
+    const ids = npy("ids8.npy", "I8", [1, 1], new Int8Array([-3]));
+    const l = loadInputs(r, [{ name: "ids", source: { kind: "npyFile", path: ids } }, json("mask", "[[1]]"), { name: "feats", source: { kind: "npyFile", path: be } }], { budget: 1 << 20, held: 0 });
+    expect(summary(l.diagnostics)).toEqual([]);
+    expect(toArray(l.tensors!.get("feats")!)).toEqual(vals.map((v) => Math.fround(v)));
+    expect(toArray(l.tensors!.get("ids")!)).toEqual([-3]);
+  });
+
+  it("refuses a .npy whose header's shape does not fit, before reading its data (a 14.4 GB sparse file)", () => {
+    const path = join(dir, "huge.npy");
+    // The header of a (60000, 60000) float32 array, then a hole: the file takes no disk, and reading it would take 14.4 GB.
+    let h = "{'descr': '<f4', 'fortran_order': False, 'shape': (60000, 60000), }";
+    h += " ".repeat(63 - ((h.length + 10) % 64)) + "\n";
+    const prefix = new Uint8Array(10 + h.length);
+    prefix.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0, h.length & 255, h.length >> 8]);
+    prefix.set(new TextEncoder().encode(h), 10);
+    writeFileSync(path, prefix);
+    truncateSync(path, prefix.length + 60000 * 60000 * 4);
+    const big = checked("model S {\n  input x: f32[a, b]\n  output y = sum(x, 1)\n}\n", "s.tfm");
+    const l = loadInputs(big, [{ name: "x", source: { kind: "npyFile", path } }], { budget: 2 ** 30, held: 1000 });
+    expect(l.tensors).toBeUndefined();
+    expect(summary(l.diagnostics)).toEqual([`TFM6003 input \`x\` needs 14,400,000,000 bytes (13.4 GiB) of memory (${path} holds float32(60000, 60000): 14,400,000,000 bytes (13.4 GiB) of data); with the 1,000 bytes already needed (the weights) that is over the memory budget of 1,073,741,824 bytes (1.0 GiB); refused before allocating it (raise the budget with --max-memory)`]);
+    expect(l.diagnostics[0]!.span).toEqual(big.model!.decl.body[0]!.span);
+  });
+
+  it("counts the conversion (int8 to f32 is 4 bytes an element) and the inputs before it", () => {
+    const a = npy("a.npy", "I8", [1000], new Int8Array(1000));
+    const two = checked("model T {\n  input x: f32[n]\n  input z: i32[n]\n  output y = x\n}\n", "t.tfm");
+    // x: 1,000 bytes read + 4,000 as f32 = 5,000; then z: 1,000 + 4,000 more beside x's 4,000 held.
+    expect(loadInputs(two, [{ name: "x", source: { kind: "array", array: { dtype: "F32", shape: [1000], data: new Float32Array(1000) } } }, { name: "z", source: { kind: "npyFile", path: a } }], { budget: 9000, held: 0 }).diagnostics).toEqual([]);
+    const over = loadInputs(two, [{ name: "x", source: { kind: "array", array: { dtype: "F32", shape: [1000], data: new Float32Array(1000) } } }, { name: "z", source: { kind: "npyFile", path: a } }], { budget: 8999, held: 0 });
+    expect(summary(over.diagnostics)).toEqual([`TFM6003 input \`z\` needs 5,000 bytes (4.9 KiB) of memory (${a} holds int8(1000,): 1,000 bytes of data, then 4,000 bytes (3.9 KiB) as i32); with the 4,000 bytes (3.9 KiB) already needed (the inputs before it) that is over the memory budget of 8,999 bytes (8.8 KiB); refused before allocating it (raise the budget with --max-memory)`]);
+  });
+
+  it("refuses JSON before parsing it when its text could not be parsed within the budget; a JSON file past 256 MiB is TFM5017 unread", () => {
+    const s = checked("model S {\n  input x: f32[a, b]\n  output y = sum(x, 1)\n}\n", "s.tfm");
+    const text = `[${"[0],".repeat(10000)}[0]]`;
+    const l = loadInputs(s, [json("x", text)], { budget: 100_000, held: 0 });
+    expect(summary(l.diagnostics)).toEqual([`TFM6003 input \`x\` needs 960,120 bytes (937.6 KiB) of memory (JSON of 40,005 characters, parsed at up to 24 bytes per character) over the memory budget of 100,000 bytes (97.7 KiB); refused before allocating it (raise the budget with --max-memory)`]);
+    expect(loadInputs(s, [json("x", text)], { budget: 1_000_000, held: 0 }).tensors!.get("x")!.shape).toEqual([10001, 1]);
+    const path = join(dir, "huge.json");
+    writeFileSync(path, "[");
+    truncateSync(path, 2 ** 28 + 1);
+    const f = loadInputs(s, [{ name: "x", source: { kind: "jsonFile", path } }], { budget: 2 ** 40, held: 0 });
+    expect(f.diagnostics.map((d) => d.code)).toEqual(["TFM5017"]);
+    expect(f.diagnostics[0]!.message).toContain("a JSON input is read as one string of at most 268,435,456 bytes (256.0 MiB)");
+  });
+
+  it("names a ragged or mixed element's indices (worked out only for the error)", () => {
+    const s = checked("model S {\n  input x: f32[a, b, c]\n  output y = x\n}\n", "s.tfm");
+    expect(summary(loadInputs(s, [json("x", "[[[1, 2], [3, 4]], [[5, 6], [7]]]")]).diagnostics)[0]).toContain("the lists are ragged: [0, 0] has 2 elements but [1, 1] has 1");
+    expect(summary(loadInputs(s, [json("x", "[[[1, 2], [3, 4]], [[5, 6], [7, \"a\"]]]")]).diagnostics)[0]).toContain('element [1, 1, 1] is a string "a"');
   });
 });

@@ -135,8 +135,26 @@ const unary: Rule = (e, b, node, idx) => {
 
 const binary: Rule = (e, b, node, idx) => {
   const x = e.g.nodes[node.inputs[0]!]!;
+  if (scalarType(x.dtype) === "f32") {
+    // An operand that is a literal ±0: a compiler that assumes no NaN, no ∞ and no signed zeros
+    // (SwiftShader) folds `x * 0.0` to 0, `x + 0.0` to x and `0.0 - x` to -x; the CPU's results are
+    // computed on the bits instead (no float op to fold): NaN for NaN and ±∞ times 0, and the IEEE zeros.
+    const zero = (k: number) => {
+      const c = e.g.nodes[node.inputs[k]!]!;
+      return isZeroLiteral(c) ? (Object.is(c.attrs.value, -0) ? "-0" : "+0") : undefined;
+    };
+    const [z0, z1] = [zero(0), zero(1)];
+    const other = (k: number) => e.operand(b, node, k, idx);
+    if (node.op === "mul" && (z0 || z1)) return `tfm_mulzero(${other(z1 ? 0 : 1)}, ${(z1 ?? z0) === "-0" ? "0x80000000u" : "0u"})`;
+    if (node.op === "add" && (z0 === "+0" || z1 === "+0")) return `tfm_addzero(${other(z1 === "+0" ? 0 : 1)})`;
+    if (node.op === "sub" && z1 === "-0") return `tfm_addzero(${other(0)})`;
+    if (node.op === "sub" && z0 === "+0") return `tfm_zerosub(${other(1)})`;
+  }
   return binaryWgsl[node.op as BinaryOp](e.operand(b, node, 0, idx), e.operand(b, node, 1, idx), scalarType(x.dtype));
 };
+
+/** A constant ±0 written into the kernel as a literal (a compile-time constant to the WGSL compiler). */
+const isZeroLiteral = (n: Node): boolean => n.op === "const" && n.attrs.value === 0 && n.shape.every(isOne);
 
 const rules: Record<Op, Rule> = {
   input: notAnExpression("a model input (a kernel leaf)"),

@@ -10,7 +10,7 @@ import type { RtType } from "./wgsl.js";
 export const unaryWgsl: Record<UnaryOp, (x: string, t: RtType) => string> = {
   neg: (x) => `(-(${x}))`,
   not: (x) => `(!${x})`,
-  exp: (x) => `exp(${x})`,
+  exp: (x) => `tfm_exp(${x})`,
   log: (x) => `tfm_log(${x})`,
   sqrt: (x) => `tfm_sqrt(${x})`,
   rsqrt: (x) => `(1.0f / tfm_sqrt(${x}))`,

@@ -121,6 +121,13 @@ const helpers: Record<string, string> = {
   ].join("\n"),
   tfm_sinpoly: "fn tfm_sinpoly(z: f32, zz: f32) -> f32 { return ((-1.9515295891e-4f * zz + 8.3321608736e-3f) * zz - 1.6666654611e-1f) * zz * z + z; }",
   tfm_cospoly: "fn tfm_cospoly(zz: f32) -> f32 { return ((2.443315711809948e-5f * zz - 1.388731625493765e-3f) * zz + 4.166664568298827e-2f) * zz * zz - 0.5f * zz + 1.0f; }",
+  // exp(NaN) is NaN (SwiftShader's exp gives +∞): a select, no branch, so a hot loop stays straight.
+  tfm_exp: "fn tfm_exp(x: f32) -> f32 { return select(exp(x), x, tfm_isnan(x)); }",
+  // x · (±0) on the bits (no float op a compiler could fold): NaN for NaN and ±∞, else a zero with the sign of the product.
+  tfm_mulzero: "fn tfm_mulzero(x: f32, sign: u32) -> f32 { let b = bitcast<u32>(x); return select(bitcast<f32>((b & 0x80000000u) ^ sign), tfm_nan(), (b & 0x7fffffffu) >= 0x7f800000u); }",
+  // x + 0 is x but for -0 + 0 = +0; 0 - x is -x but for 0 - (±0) = +0.
+  tfm_addzero: "fn tfm_addzero(x: f32) -> f32 { let b = bitcast<u32>(x); return bitcast<f32>(select(b, 0u, b == 0x80000000u)); }",
+  tfm_zerosub: "fn tfm_zerosub(x: f32) -> f32 { let b = bitcast<u32>(x); return bitcast<f32>(select(b ^ 0x80000000u, 0u, (b & 0x7fffffffu) == 0u)); }",
   tfm_sigmoid: "fn tfm_sigmoid(x: f32) -> f32 { if (tfm_isnan(x)) { return x; } return 1.0f / (1.0f + exp(-x)); }",
   // log and sqrt outside their domain are indeterminate in WGSL (SwiftShader's log(-x) is log|x|):
   // NaN as IEEE says, and log(±0) = -∞.

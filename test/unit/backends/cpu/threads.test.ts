@@ -94,7 +94,10 @@ describe("threads in a session", () => {
 
   it("rejects a thread count that is not a whole number from 1 to 1024", async () => {
     const model = compile(readFileSync("models/gpt2.tfm", "utf8"), { file: "models/gpt2.tfm", settings: { n_layer: 1, n_embd: 8, n_head: 2, vocab_size: 11, n_positions: 8 } });
-    for (const threads of [0, -1, 1.5, NaN, 2000]) await expect(model.load({ random: true }, { threads })).rejects.toThrow(/threads must be a whole number from 1 to 1024/);
+    for (const threads of [0, -1, 1.5, NaN, 2000, "2" as unknown as number]) {
+      const e = await model.load({ random: true }, { threads }).catch((x: unknown) => x);
+      expect(e, `threads ${String(threads)}`).toMatchObject({ name: "TfmError", code: "TFM6004", message: expect.stringMatching(/threads must be a whole number from 1 to 1024/) });
+    }
   });
 
   it("lets a process with a threaded session left open exit", () => {
