@@ -69,7 +69,11 @@ export function check(text: string, file: string, options: CheckOptions = {}): C
     } else if (!model && options.settings?.size) {
       sink.report("TFM2008", { start: 0, end: 0 }, "--set was given, but the file defines no `model`");
     }
-    if (!sink.hasErrors) shapes = checkShapes(resolution, file, program, instance ? model : undefined, instance?.model.hparams, sink, true, !!instance?.states.length);
+    if (!sink.hasErrors) {
+      shapes = checkShapes(resolution, file, program, instance ? model : undefined, instance?.model.hparams, sink, true, !!instance?.states.length);
+      // The instances, weights and states the elaborating walk met are the model's.
+      if (shapes.instance) instance = shapes.instance;
+    }
     // A recursive block or function (TFM2010) would send the walk round forever: no recovery then.
     else if (!sink.items.some((d) => d.code === "TFM2010")) shapes = recoveredShapes(resolution, file, program, model, options.settings);
   } catch (e) {

@@ -13,35 +13,8 @@ import type { GlobalSym } from "./symbols.js";
 import { TraceReporter } from "./trace.js";
 import { coerce, evaluate, int, notWhole, show, type Lookup, type Value } from "./evaluate.js";
 
-export interface Weight {
-  /** The checkpoint name: `h.0.attn.c_attn.weight`. */
-  readonly name: string;
-  readonly dtype: A.DTypeName;
-  readonly shape: readonly number[];
-  /** The checkpoint holds the transpose of `shape`. */
-  readonly transposed: boolean;
-  readonly decl: A.TensorParamDecl;
-  readonly file: string;
-  /** The block that declares it (`Linear`, `LayerNorm`, ...): initialisation follows its kind. */
-  readonly owner: string;
-}
-
-export interface Instance {
-  /** Checkpoint prefix of this instance: "" for the model, `h.0.attn` below it. */
-  readonly path: string;
-  readonly block: GlobalSym & { kind: "block" };
-  readonly hparams: ReadonlyMap<string, Value>;
-  readonly children: readonly Instance[];
-}
-
-export interface Instantiation {
-  readonly model: Instance;
-  readonly weights: readonly Weight[];
-  /** Checkpoint-name patterns (`*` matches one path segment) the model does not load. */
-  readonly ignored: readonly string[];
-  /** The state the model keeps between calls (KV caches), by path; their types come from the shape checker. */
-  readonly states: readonly { readonly name: string; readonly decl: A.StateDecl; readonly file: string }[];
-}
+export type { Instance, Instantiation, Weight } from "./elaborated.js";
+import type { Instance, Instantiation, Weight } from "./elaborated.js";
 
 export function instantiate(
   res: Resolution,

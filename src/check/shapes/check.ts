@@ -19,8 +19,9 @@ import { elementwise, rules, type RuleCtx } from "./rules.js";
 import { Scope, type Binding, type LayerRef } from "./scope.js";
 import { showType, symbolicInput, unify } from "./unify.js";
 import { asTensor, intVal, quotientIn, showValue, tensor, unknown, type SVal } from "./value.js";
-import type { Elaborated, Site, TypedOp } from "../elaborated.js";
+import type { Elaborated, Instantiation, Site, TypedOp } from "../elaborated.js";
 import { memoKey, replay, type Applied } from "./memo.js";
+import { InstanceCollector } from "./instances.js";
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
@@ -43,7 +44,7 @@ export function checkShapes(res: Resolution, userFile: string, program: A.Progra
   const ops = c.ops;
   c.checkUnreached(program);
   const states = ops.flatMap((o) => (o.kind === "state" ? [{ name: o.name, value: o.out, axis: o.axis }] : []));
-  return { types: c.types, ...io, states, ops };
+  return { types: c.types, ...io, states, ops, ...(c.instance ? { instance: c.instance } : {}) };
 }
 
 /** The evaluation context of one block or function body. */
@@ -54,6 +55,8 @@ interface Ctx {
   /** A function's caller's layer path: where the names bound in it live (`h.0.attn` + `weights`); blocks use `path`. */
   readonly at?: string;
   readonly scope: Scope;
+  /** The block whose body this is (absent for functions): the owner of its weights. */
+  readonly block?: Block;
   /** Lazily evaluated declarations (layers and weights are visible before they are declared). */
   readonly lazy: Map<string, () => Binding>;
   /** The block's states by name, with the axis each grows along; and those appended so far in this call. */
@@ -64,7 +67,7 @@ interface Ctx {
 class ShapeChecker {
   readonly types = new Map<string, string[]>();
   private readonly trace: TraceReporter;
-  private readonly memo = new Map<string, Applied>();
+  private memo = new Map<string, Applied>();
   private readonly reached = new Set<A.Item>();
   private generic = false;
   private depth = 0;
@@ -79,6 +82,12 @@ class ShapeChecker {
   /** The paths of the states recorded so far: one application per state. */
   private readonly statePaths = new Set<string>();
 
+  /** While elaborating the model: its instances, weights and states, as the walk meets them; then the result. */
+  private collector: InstanceCollector | undefined;
+  instance: Instantiation | undefined;
+  /** Inside a layer that is declared but never applied, walked only for its instances: nothing is reported or recorded. */
+  private declaring = 0;
+
   /**
    * `stateful`: the model keeps state, so `past` is a run-time dim; without state it is 0 (and
    * generically checked blocks see it as a symbol).
@@ -92,12 +101,15 @@ class ShapeChecker {
   checkModel(model: Block, hparams: ReadonlyMap<string, Value>) {
     const scope = new Scope();
     for (const [k, v] of hparams) scope.define(k, toSVal(v, model.file));
+    if (this.recording) this.collector = new InstanceCollector(model, hparams);
     const io = this.runBlock(model, scope, "", (input, ctx) => {
       const v = symbolicInput(input.type, scope, (e) => this.dim(e, ctx), (d) => this.report("TFM4014", ctx.file, d.span, "a model input needs a fixed number of dims: name each one (`i32[batch, seq]`)"));
       return this.recording && v.kind !== "unknown" ? this.op({ kind: "input", name: input.name.name, out: v }) : v;
     });
     if (this.recording) for (const o of io.outputs) if (o.value.kind !== "unknown") this.ops.push({ kind: "output", name: o.name, value: o.value, site: this.site });
     this.recording = false;
+    this.instance = this.collector?.result();
+    this.collector = undefined;
     return io;
   }
 
@@ -143,6 +155,7 @@ class ShapeChecker {
 
   /** A memoized application's result; while elaborating, its operations recorded again for this one. */
   private reuse(first: Applied, args: readonly (SVal | undefined)[], path: string): SVal {
+    if (this.collector && first.made) this.collector.replay(first.made, first.path, path);
     if (!this.recording) return first.result;
     return replay(first, args, path, this.site, () => this.nextRef++, (op) => this.push(op));
   }
@@ -150,6 +163,7 @@ class ShapeChecker {
   // ---- reporting ---------------------------------------------------------------------------
 
   private report(code: Code, file: string, span: Span, message: string, notes: string[] = [], related: Related[] = []): void {
+    if (this.declaring) return;
     if (this.generic && (code === "TFM4002" || code === "TFM4009")) return; // symbolic parameters: only certain errors
     this.trace.report(code, file, span, message, { notes, related });
   }
@@ -168,6 +182,7 @@ class ShapeChecker {
   }
 
   private record(file: string, span: Span, v: SVal): void {
+    if (this.declaring) return;
     const key = typeKey(file, span);
     const shown = showValue(v);
     const list = this.types.get(key);
@@ -185,6 +200,7 @@ class ShapeChecker {
   /** Recursion is reported by the resolver; a legitimately deep chain gets TFM3009 here. */
   private tooDeep(file: string, span: Span): boolean {
     if (this.depth < limits.maxInstanceDepth) return false;
+    if (this.declaring) return true;
     if (!this.tooDeepReported) this.report("TFM3009", file, span, `layers and function calls are nested more than ${limits.maxInstanceDepth} deep`);
     this.tooDeepReported = true;
     return true;
@@ -194,8 +210,8 @@ class ShapeChecker {
 
   /** Runs a block body whose parameters are in `scope`; `input` gives each input's value. */
   private runBlock(g: Block, scope: Scope, path: string, input: (d: A.InputDecl, ctx: Ctx) => SVal) {
-    this.reached.add(g.decl);
-    const ctx: Ctx = { file: g.file, path, scope, lazy: new Map(), states: new Map(), appended: new Set() };
+    if (!this.declaring) this.reached.add(g.decl);
+    const ctx: Ctx = { file: g.file, path, scope, block: g, lazy: new Map(), states: new Map(), appended: new Set() };
     const inputs: { name: string; value: SVal }[] = [];
     for (const m of g.decl.body) {
       if (m.kind !== "Input") continue;
@@ -213,13 +229,14 @@ class ShapeChecker {
   }
 
   /** Applies a block to arguments (bound to its inputs; undefined where defaulted). */
-  private callBlock(g: Block, hparams: ReadonlyMap<string, SVal>, path: string, args: readonly (SVal | undefined)[], argSpans: readonly (Span | undefined)[], call: { file: string; span: Span; what: string }): SVal {
+  private callBlock(g: Block, hparams: ReadonlyMap<string, SVal>, path: string, args: readonly (SVal | undefined)[], argSpans: readonly (Span | undefined)[], call: { file: string; span: Span; what: string }, layer: { parent: string; decl: A.LayerDecl; copy: number }): SVal {
+    this.collector?.layer(g, hparams, path, layer.parent, layer.decl, layer.copy);
     // Checking alone may reuse the result for the same parameters and argument shapes; building
     // the IR may not (each application computes on its own weights and values).
     const key = memoKey(`B:${g.file}:${g.name}`, hparams, args, this.recording);
     const hit = this.memo.get(key);
     if (hit) return this.reuse(hit, args, path);
-    const [start, site] = [this.ops.length, this.site];
+    const [start, site, made] = [this.ops.length, this.site, this.collector?.mark()];
     if (this.tooDeep(call.file, call.span)) return unknown;
     const scope = new Scope();
     for (const [k, v] of hparams) scope.define(k, v);
@@ -240,7 +257,7 @@ class ShapeChecker {
       }
     });
     const result: SVal = outputs.length === 1 ? outputs[0]!.value : { kind: "tuple", items: outputs.map((o) => o.value) };
-    this.memo.set(key, { result, args, path, site, ops: this.ops.slice(start) });
+    this.memo.set(key, { result, args, path, site, ops: this.ops.slice(start), ...(made ? { made: this.collector!.since(made) } : {}) });
     return result;
   }
 
@@ -261,13 +278,13 @@ class ShapeChecker {
    */
   private applyLayer(ref: LayerRef, args: (SVal | undefined)[], argSpans: (Span | undefined)[], file: string, span: Span): SVal {
     const what = `block \`${ref.block.name}\` (${ref.decl.name.name})`;
-    if (!ref.stacked) return this.callBlock(ref.block, ref.hparams, ref.path, args, argSpans, { file, span, what });
+    if (!ref.stacked) return this.callBlock(ref.block, ref.hparams, ref.path, args, argSpans, { file, span, what }, { parent: ref.parent, decl: ref.decl, copy: 0 });
     const n = ref.count ?? 1;
     let out: SVal = args[0] ?? unknown;
     const perCopy: SVal[][] = [];
     for (let i = 0; i < n; i++) {
       const input = args[0];
-      out = this.callBlock(ref.block, ref.copies?.[i] ?? ref.hparams, `${ref.path}.${i}`, args, argSpans, { file, span, what: `block \`${ref.block.name}\` (${ref.decl.name.name}.${i})` });
+      out = this.callBlock(ref.block, ref.copies?.[i] ?? ref.hparams, `${ref.path}.${i}`, args, argSpans, { file, span, what: `block \`${ref.block.name}\` (${ref.decl.name.name}.${i})` }, { parent: ref.parent, decl: ref.decl, copy: i });
       const first = out.kind === "tuple" ? out.items[0] ?? unknown : out;
       if (out.kind === "tuple") out.items.slice(1).forEach((v, j) => (perCopy[j] ??= []).push(v));
       if (input && first.kind !== "unknown" && showValue(first) !== showValue(input)) {
@@ -298,7 +315,10 @@ class ShapeChecker {
     let returned: SVal | undefined;
     for (const m of members) {
       switch (m.kind) {
-        case "Input": case "Ignore":
+        case "Input":
+          break;
+        case "Ignore":
+          if (this.collector && ctx.block) this.collector.ignore(m, ctx.path);
           break;
         case "TensorParam": case "State": case "Layer":
           this.lookup(m.name.name, ctx); // evaluates the declaration (and reports) in order
@@ -337,17 +357,55 @@ class ShapeChecker {
         }
       }
     }
+    if (this.collector && ctx.block) this.declareUnapplied(members, ctx);
     return returned;
+  }
+
+  /**
+   * The layers of `members` the walk did not apply (declared, never called; or only their weights
+   * used, `wte.weight`): their instances and weights exist all the same, so each is walked on
+   * unknown inputs for them alone, with nothing reported, recorded or memoized.
+   */
+  private declareUnapplied(members: readonly A.Member[], ctx: Ctx): void {
+    for (const m of members) {
+      if (m.kind !== "Layer") continue;
+      const ref = ctx.scope.lookup(m.name.name);
+      if (ref?.kind !== "layer" || ref.decl !== m) continue;
+      const n = ref.stacked ? ref.count ?? 0 : 1;
+      for (let i = 0; i < n; i++) {
+        const path = ref.stacked ? `${ref.path}.${i}` : ref.path;
+        if (this.collector!.has(path)) continue;
+        const saved = { memo: this.memo, recording: this.recording };
+        [this.memo, this.recording] = [new Map(), false];
+        this.declaring++;
+        try {
+          this.callBlock(ref.block, (ref.stacked && ref.copies?.[i]) || ref.hparams, path, [], [], { file: ctx.file, span: m.span, what: "" }, { parent: ref.parent, decl: m, copy: i });
+        } finally {
+          this.declaring--;
+          [this.memo, this.recording] = [saved.memo, saved.recording];
+        }
+      }
+    }
   }
 
   private hoist(m: A.Member, ctx: Ctx): void {
     if (m.kind === "TensorParam") {
       const name = joinPath(ctx.path, m.checkpointName?.value ?? m.name.name);
-      ctx.lazy.set(m.name.name, () => this.declaredTensor(m, ctx, (out) => ({ kind: "weight", name, transposed: m.transposed, out })));
+      ctx.lazy.set(m.name.name, () => {
+        const t = this.declaredTensor(m, ctx, (out) => ({ kind: "weight", name, transposed: m.transposed, out }));
+        const shape = t.kind === "tensor" ? t.shape.map(constValue) : [];
+        if (this.collector && ctx.block && t.kind === "tensor" && shape.every((d) => d !== undefined && d >= 0)) {
+          this.collector.weight({ name, dtype: m.type.dtype, shape: shape as number[], transposed: m.transposed, decl: m, file: ctx.file, owner: ctx.block.name }, ctx.path);
+        }
+        return t;
+      });
     } else if (m.kind === "State") {
       const axis = m.type.dims.findIndex((d) => d.kind === "Name" && d.name === pastDim);
       ctx.states.set(m.name.name, { axis, decl: m });
-      ctx.lazy.set(m.name.name, () => this.declaredTensor(m, ctx, (out) => ({ kind: "state", name: joinPath(ctx.path, m.name.name), axis, out })));
+      ctx.lazy.set(m.name.name, () => {
+        if (this.collector && ctx.block) this.collector.state({ name: joinPath(ctx.path, m.name.name), decl: m, file: ctx.file }, ctx.path);
+        return this.declaredTensor(m, ctx, (out) => ({ kind: "state", name: joinPath(ctx.path, m.name.name), axis, out }));
+      });
     } else if (m.kind === "Layer") {
       ctx.lazy.set(m.name.name, () => this.layerRef(m, ctx));
     }
@@ -393,7 +451,7 @@ class ShapeChecker {
     const copies = m.repeatIndex && count ? Array.from({ length: count }, (_, i) => hparams(intVal(i))) : undefined;
     const hp = copies?.[0] ?? hparams(m.repeatIndex ? { kind: "int", dim: symDim(m.repeatIndex.name) } : undefined);
     const path = joinPath(ctx.path, m.checkpointName?.value ?? m.name.name);
-    return { kind: "layer", decl: m, block: g, hparams: hp, path, stacked: !!m.repeat, ...(count !== undefined ? { count } : {}), ...(copies ? { copies } : {}) };
+    return { kind: "layer", decl: m, block: g, hparams: hp, path, parent: ctx.path, stacked: !!m.repeat, ...(count !== undefined ? { count } : {}), ...(copies ? { copies } : {}) };
   }
 
   private lookup(name: string, ctx: Ctx): Binding | undefined {
@@ -757,7 +815,7 @@ class ShapeChecker {
   private member(e: A.MemberAccess, ctx: Ctx): SVal {
     const ref = this.layerOf(e.target, ctx);
     if (!ref) return unknown;
-    const inner: Ctx = { file: ref.block.file, path: ref.path, scope: new Scope(), lazy: new Map(), states: new Map(), appended: new Set() };
+    const inner: Ctx = { file: ref.block.file, path: ref.path, scope: new Scope(), block: ref.block, lazy: new Map(), states: new Map(), appended: new Set() };
     for (const [k, v] of ref.hparams) inner.scope.define(k, v);
     for (const m of ref.block.decl.body) this.hoist(m, inner);
     const b = this.lookup(e.name.name, inner);
