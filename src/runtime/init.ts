@@ -5,7 +5,7 @@
 // computed here by series rather than with Math.log/Math.cos, whose results the language leaves
 // to the engine. So a seed gives the same bytes on every platform.
 import type { Tensor } from "../core/tensor.js";
-import type { Weight } from "../check/instantiate.js";
+import type { Weight } from "../check/elaborated.js";
 import type { NamedTensor } from "../weights/safetensors.js";
 import { fileDType, makeTensor, roundToDeclared, runtimeDType, transpose2d } from "./convert.js";
 

@@ -21,7 +21,7 @@ import { showType, symbolicInput, unify } from "./unify.js";
 import { asTensor, intVal, quotientIn, showValue, tensor, unknown, type SVal } from "./value.js";
 import type { Elaborated, Instantiation, Site, TypedOp } from "../elaborated.js";
 import { memoKey, replay, type Applied } from "./memo.js";
-import { InstanceCollector } from "./instances.js";
+import { InstanceWalk, TooLarge, type Env } from "./instances.js";
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
@@ -35,12 +35,19 @@ export const typeKey = (file: string, span: Span) => `${file}:${span.start}:${sp
 
 /**
  * Checks the program: the model on symbolic inputs (with `elaborate`, recording its typed
- * operations for the IR: every application is then evaluated on its own, never memoized), then the
- * blocks and functions the model does not reach.
+ * operations for the IR, and with `instSink` instantiating it: its instances and weights, the
+ * instantiation's errors reported there), then the blocks and functions the model does not reach.
  */
-export function checkShapes(res: Resolution, userFile: string, program: A.Program, model: Block | undefined, hparams: ReadonlyMap<string, Value> | undefined, sink: DiagnosticSink, elaborate = false, stateful = false): ShapeResult {
-  const c = new ShapeChecker(res, userFile, sink, elaborate && !!model && !!hparams, stateful || !model);
-  const io = model && hparams ? c.checkModel(model, hparams) : { inputs: [], outputs: [] };
+export function checkShapes(res: Resolution, userFile: string, program: A.Program, model: Block | undefined, hparams: ReadonlyMap<string, Value> | undefined, sink: DiagnosticSink, elaborate = false, stateful = false, instSink?: DiagnosticSink): ShapeResult {
+  const c = new ShapeChecker(res, userFile, sink, elaborate && !!model && !!hparams, stateful || !model, instSink);
+  let io: { inputs: { name: string; value: SVal }[]; outputs: { name: string; value: SVal }[] };
+  try {
+    io = model && hparams ? c.checkModel(model, hparams) : { inputs: [], outputs: [] };
+  } catch (e) {
+    // The model is too large to instantiate (reported): nothing else is checked.
+    if (!(e instanceof TooLarge)) throw e;
+    return { types: c.types, inputs: [], outputs: [], states: [], ops: [] };
+  }
   const ops = c.ops;
   c.checkUnreached(program);
   const states = ops.flatMap((o) => (o.kind === "state" ? [{ name: o.name, value: o.out, axis: o.axis }] : []));
@@ -57,6 +64,8 @@ interface Ctx {
   readonly scope: Scope;
   /** The block whose body this is (absent for functions): the owner of its weights. */
   readonly block?: Block;
+  /** While instantiating the model: the compile-time names of the block instance whose body this is (absent where the body is no instance). */
+  readonly env?: Env;
   /** Lazily evaluated declarations (layers and weights are visible before they are declared). */
   readonly lazy: Map<string, () => Binding>;
   /** The block's states by name, with the axis each grows along; and those appended so far in this call. */
@@ -82,8 +91,8 @@ class ShapeChecker {
   /** The paths of the states recorded so far: one application per state. */
   private readonly statePaths = new Set<string>();
 
-  /** While elaborating the model: its instances, weights and states, as the walk meets them; then the result. */
-  private collector: InstanceCollector | undefined;
+  /** While elaborating the model: its instantiation, as the walk meets instances; then the result (absent when it stopped: too large). */
+  private walk: InstanceWalk | undefined;
   instance: Instantiation | undefined;
   /** Inside a layer that is declared but never applied, walked only for its instances: nothing is reported or recorded. */
   private declaring = 0;
@@ -92,7 +101,7 @@ class ShapeChecker {
    * `stateful`: the model keeps state, so `past` is a run-time dim; without state it is 0 (and
    * generically checked blocks see it as a symbol).
    */
-  constructor(private readonly res: Resolution, private readonly userFile: string, sink: DiagnosticSink, private recording: boolean, private readonly stateful: boolean) {
+  constructor(private readonly res: Resolution, private readonly userFile: string, sink: DiagnosticSink, private recording: boolean, private readonly stateful: boolean, private readonly instSink?: DiagnosticSink) {
     this.trace = new TraceReporter(sink, userFile);
   }
 
@@ -101,15 +110,16 @@ class ShapeChecker {
   checkModel(model: Block, hparams: ReadonlyMap<string, Value>) {
     const scope = new Scope();
     for (const [k, v] of hparams) scope.define(k, toSVal(v, model.file));
-    if (this.recording) this.collector = new InstanceCollector(model, hparams);
-    const io = this.runBlock(model, scope, "", (input, ctx) => {
+    if (this.instSink) this.walk = new InstanceWalk(this.res, model, hparams, this.userFile, this.instSink);
+    const run = (env?: Env) => this.runBlock(model, scope, "", (input, ctx) => {
       const v = symbolicInput(input.type, scope, (e) => this.dim(e, ctx), (d) => this.report("TFM4014", ctx.file, d.span, "a model input needs a fixed number of dims: name each one (`i32[batch, seq]`)"));
       return this.recording && v.kind !== "unknown" ? this.op({ kind: "input", name: input.name.name, out: v }) : v;
-    });
+    }, env);
+    const io = this.walk ? this.walk.enter("", run) : run();
     if (this.recording) for (const o of io.outputs) if (o.value.kind !== "unknown") this.ops.push({ kind: "output", name: o.name, value: o.value, site: this.site });
     this.recording = false;
-    this.instance = this.collector?.result();
-    this.collector = undefined;
+    this.instance = this.walk?.result();
+    this.walk = undefined;
     return io;
   }
 
@@ -155,7 +165,6 @@ class ShapeChecker {
 
   /** A memoized application's result; while elaborating, its operations recorded again for this one. */
   private reuse(first: Applied, args: readonly (SVal | undefined)[], path: string): SVal {
-    if (this.collector && first.made) this.collector.replay(first.made, first.path, path);
     if (!this.recording) return first.result;
     return replay(first, args, path, this.site, () => this.nextRef++, (op) => this.push(op));
   }
@@ -209,9 +218,9 @@ class ShapeChecker {
   // ---- blocks ------------------------------------------------------------------------------
 
   /** Runs a block body whose parameters are in `scope`; `input` gives each input's value. */
-  private runBlock(g: Block, scope: Scope, path: string, input: (d: A.InputDecl, ctx: Ctx) => SVal) {
+  private runBlock(g: Block, scope: Scope, path: string, input: (d: A.InputDecl, ctx: Ctx) => SVal, env?: Env) {
     if (!this.declaring) this.reached.add(g.decl);
-    const ctx: Ctx = { file: g.file, path, scope, block: g, lazy: new Map(), states: new Map(), appended: new Set() };
+    const ctx: Ctx = { file: g.file, path, scope, block: g, ...(env ? { env } : {}), lazy: new Map(), states: new Map(), appended: new Set() };
     const inputs: { name: string; value: SVal }[] = [];
     for (const m of g.decl.body) {
       if (m.kind !== "Input") continue;
@@ -229,35 +238,37 @@ class ShapeChecker {
   }
 
   /** Applies a block to arguments (bound to its inputs; undefined where defaulted). */
-  private callBlock(g: Block, hparams: ReadonlyMap<string, SVal>, path: string, args: readonly (SVal | undefined)[], argSpans: readonly (Span | undefined)[], call: { file: string; span: Span; what: string }, layer: { parent: string; decl: A.LayerDecl; copy: number }): SVal {
-    this.collector?.layer(g, hparams, path, layer.parent, layer.decl, layer.copy);
+  private callBlock(g: Block, hparams: ReadonlyMap<string, SVal>, path: string, args: readonly (SVal | undefined)[], argSpans: readonly (Span | undefined)[], call: { file: string; span: Span; what: string }): SVal {
     // Checking alone may reuse the result for the same parameters and argument shapes; building
     // the IR may not (each application computes on its own weights and values).
     const key = memoKey(`B:${g.file}:${g.name}`, hparams, args, this.recording);
     const hit = this.memo.get(key);
-    if (hit) return this.reuse(hit, args, path);
-    const [start, site, made] = [this.ops.length, this.site, this.collector?.mark()];
+    // While instantiating, an application that is an instance replays what the first made (or is walked again to report what it would).
+    if (hit && (!this.walk?.isInstance(path) || (hit.made && this.walk.replay(hit.made, hit.path, path)))) return this.reuse(hit, args, path);
+    const walk = this.walk;
+    const [start, site, made] = [this.ops.length, this.site, walk?.isInstance(path) && !walk.wasWalked(path) ? walk.mark() : undefined];
     if (this.tooDeep(call.file, call.span)) return unknown;
     const scope = new Scope();
     for (const [k, v] of hparams) scope.define(k, v);
     const inputs = g.decl.body.filter((m): m is A.InputDecl => m.kind === "Input");
     let i = 0;
+    const run = (env?: Env) => this.runBlock(g, scope, path, (d, ctx) => {
+      const k = i++;
+      const given = args[k];
+      const v = given ?? (d.default ? this.expr(d.default, ctx) : unknown);
+      const ok = this.bindTyped(d.type, v, scope, ctx, given ? { file: call.file, span: argSpans[k] ?? call.span } : { file: g.file, span: d.default?.span ?? d.span }, d);
+      return ok ? v : unknown;
+    }, env);
     const { outputs } = this.trace.within({ file: call.file, span: call.span, what: call.what }, () => {
       this.depth++;
       try {
-        return this.runBlock(g, scope, path, (d, ctx) => {
-          const k = i++;
-          const given = args[k];
-          const v = given ?? (d.default ? this.expr(d.default, ctx) : unknown);
-          const ok = this.bindTyped(d.type, v, scope, ctx, given ? { file: call.file, span: argSpans[k] ?? call.span } : { file: g.file, span: d.default?.span ?? d.span }, d);
-          return ok ? v : unknown;
-        });
+        return walk ? walk.enter(path, run) : run();
       } finally {
         this.depth--;
       }
     });
     const result: SVal = outputs.length === 1 ? outputs[0]!.value : { kind: "tuple", items: outputs.map((o) => o.value) };
-    this.memo.set(key, { result, args, path, site, ops: this.ops.slice(start), ...(made ? { made: this.collector!.since(made) } : {}) });
+    this.memo.set(key, { result, args, path, site, ops: this.ops.slice(start), ...(made ? { made: walk!.since(made) } : {}) });
     return result;
   }
 
@@ -278,13 +289,13 @@ class ShapeChecker {
    */
   private applyLayer(ref: LayerRef, args: (SVal | undefined)[], argSpans: (Span | undefined)[], file: string, span: Span): SVal {
     const what = `block \`${ref.block.name}\` (${ref.decl.name.name})`;
-    if (!ref.stacked) return this.callBlock(ref.block, ref.hparams, ref.path, args, argSpans, { file, span, what }, { parent: ref.parent, decl: ref.decl, copy: 0 });
+    if (!ref.stacked) return this.callBlock(ref.block, ref.hparams, ref.path, args, argSpans, { file, span, what });
     const n = ref.count ?? 1;
     let out: SVal = args[0] ?? unknown;
     const perCopy: SVal[][] = [];
     for (let i = 0; i < n; i++) {
       const input = args[0];
-      out = this.callBlock(ref.block, ref.copies?.[i] ?? ref.hparams, `${ref.path}.${i}`, args, argSpans, { file, span, what: `block \`${ref.block.name}\` (${ref.decl.name.name}.${i})` }, { parent: ref.parent, decl: ref.decl, copy: i });
+      out = this.callBlock(ref.block, ref.copies?.[i] ?? ref.hparams, `${ref.path}.${i}`, args, argSpans, { file, span, what: `block \`${ref.block.name}\` (${ref.decl.name.name}.${i})` });
       const first = out.kind === "tuple" ? out.items[0] ?? unknown : out;
       if (out.kind === "tuple") out.items.slice(1).forEach((v, j) => (perCopy[j] ??= []).push(v));
       if (input && first.kind !== "unknown" && showValue(first) !== showValue(input)) {
@@ -316,16 +327,23 @@ class ShapeChecker {
     for (const m of members) {
       switch (m.kind) {
         case "Input":
+          if (ctx.env) this.walk!.input(m, ctx.env);
           break;
         case "Ignore":
-          if (this.collector && ctx.block) this.collector.ignore(m, ctx.path);
+          if (ctx.env) this.walk!.ignore(m, ctx.path);
           break;
         case "TensorParam": case "State": case "Layer":
           this.lookup(m.name.name, ctx); // evaluates the declaration (and reports) in order
+          if (ctx.env && ctx.block) {
+            if (m.kind === "TensorParam") this.walk!.weight(ctx.block, m, ctx.env, ctx.path);
+            else if (m.kind === "State") this.walk!.state(m, ctx.path, ctx.file);
+            else this.walk!.layer(m, ctx.env, ctx.path, ctx.block);
+          }
           break;
         case "Assign": {
           const v = this.expr(m.value, ctx);
           this.assign(m.targets, v, m.value.span, ctx);
+          if (ctx.env) this.walk!.assign(m, ctx.env, ctx.file);
           break;
         }
         case "Output": {
@@ -334,15 +352,21 @@ class ShapeChecker {
           if (m.value) ctx.scope.assign(m.name.name, v);
           this.record(ctx.file, m.name.span, v);
           outputs.push({ name: m.name.name, value: v });
+          if (ctx.env) this.walk!.output(m, ctx.env);
           break;
         }
         case "If": {
           const c = this.expr(m.cond, ctx);
-          const branches = c.kind === "bool" && c.value !== undefined ? [c.value ? m.then : m.else_ ?? []] : [m.then, m.else_ ?? []];
-          for (const b of branches) {
+          const both: [0 | 1, readonly A.Member[]][] = [[0, m.then], [1, m.else_ ?? []]];
+          const branches = c.kind === "bool" && c.value !== undefined ? [both[c.value ? 0 : 1]!] : both;
+          // The branch the instantiation takes (a body outside it is no instance).
+          const taken = ctx.env ? this.walk!.cond(m, ctx.env, ctx.file) : undefined;
+          for (const [k, b] of branches) {
             // A branch not known at compile time appends on its own: each branch may append a state once.
             const appended = branches.length > 1 ? new Set(ctx.appended) : ctx.appended;
-            const r = this.body(b, { ...ctx, scope: new Scope(ctx.scope), lazy: new Map(ctx.lazy), appended }, outputs);
+            const { env, ...outer } = ctx;
+            const inner = env && k === taken ? { env: new Map(env) } : {};
+            const r = this.body(b, { ...outer, ...inner, scope: new Scope(ctx.scope), lazy: new Map(ctx.lazy), appended }, outputs);
             returned ??= r;
             for (const name of appended) ctx.appended.add(name);
           }
@@ -357,7 +381,7 @@ class ShapeChecker {
         }
       }
     }
-    if (this.collector && ctx.block) this.declareUnapplied(members, ctx);
+    if (ctx.env) this.declareUnapplied(members, ctx);
     return returned;
   }
 
@@ -371,15 +395,12 @@ class ShapeChecker {
       if (m.kind !== "Layer") continue;
       const ref = ctx.scope.lookup(m.name.name);
       if (ref?.kind !== "layer" || ref.decl !== m) continue;
-      const n = ref.stacked ? ref.count ?? 0 : 1;
-      for (let i = 0; i < n; i++) {
-        const path = ref.stacked ? `${ref.path}.${i}` : ref.path;
-        if (this.collector!.has(path)) continue;
+      for (const { path, copy: i } of this.walk!.unwalked(ctx.path, m)) {
         const saved = { memo: this.memo, recording: this.recording };
         [this.memo, this.recording] = [new Map(), false];
         this.declaring++;
         try {
-          this.callBlock(ref.block, (ref.stacked && ref.copies?.[i]) || ref.hparams, path, [], [], { file: ctx.file, span: m.span, what: "" }, { parent: ref.parent, decl: m, copy: i });
+          this.callBlock(ref.block, (ref.stacked && ref.copies?.[i]) || ref.hparams, path, [], [], { file: ctx.file, span: m.span, what: "" });
         } finally {
           this.declaring--;
           [this.memo, this.recording] = [saved.memo, saved.recording];
@@ -391,21 +412,11 @@ class ShapeChecker {
   private hoist(m: A.Member, ctx: Ctx): void {
     if (m.kind === "TensorParam") {
       const name = joinPath(ctx.path, m.checkpointName?.value ?? m.name.name);
-      ctx.lazy.set(m.name.name, () => {
-        const t = this.declaredTensor(m, ctx, (out) => ({ kind: "weight", name, transposed: m.transposed, out }));
-        const shape = t.kind === "tensor" ? t.shape.map(constValue) : [];
-        if (this.collector && ctx.block && t.kind === "tensor" && shape.every((d) => d !== undefined && d >= 0)) {
-          this.collector.weight({ name, dtype: m.type.dtype, shape: shape as number[], transposed: m.transposed, decl: m, file: ctx.file, owner: ctx.block.name }, ctx.path);
-        }
-        return t;
-      });
+      ctx.lazy.set(m.name.name, () => this.declaredTensor(m, ctx, (out) => ({ kind: "weight", name, transposed: m.transposed, out })));
     } else if (m.kind === "State") {
       const axis = m.type.dims.findIndex((d) => d.kind === "Name" && d.name === pastDim);
       ctx.states.set(m.name.name, { axis, decl: m });
-      ctx.lazy.set(m.name.name, () => {
-        if (this.collector && ctx.block) this.collector.state({ name: joinPath(ctx.path, m.name.name), decl: m, file: ctx.file }, ctx.path);
-        return this.declaredTensor(m, ctx, (out) => ({ kind: "state", name: joinPath(ctx.path, m.name.name), axis, out }));
-      });
+      ctx.lazy.set(m.name.name, () => this.declaredTensor(m, ctx, (out) => ({ kind: "state", name: joinPath(ctx.path, m.name.name), axis, out })));
     } else if (m.kind === "Layer") {
       ctx.lazy.set(m.name.name, () => this.layerRef(m, ctx));
     }
@@ -451,7 +462,7 @@ class ShapeChecker {
     const copies = m.repeatIndex && count ? Array.from({ length: count }, (_, i) => hparams(intVal(i))) : undefined;
     const hp = copies?.[0] ?? hparams(m.repeatIndex ? { kind: "int", dim: symDim(m.repeatIndex.name) } : undefined);
     const path = joinPath(ctx.path, m.checkpointName?.value ?? m.name.name);
-    return { kind: "layer", decl: m, block: g, hparams: hp, path, parent: ctx.path, stacked: !!m.repeat, ...(count !== undefined ? { count } : {}), ...(copies ? { copies } : {}) };
+    return { kind: "layer", decl: m, block: g, hparams: hp, path, stacked: !!m.repeat, ...(count !== undefined ? { count } : {}), ...(copies ? { copies } : {}) };
   }
 
   private lookup(name: string, ctx: Ctx): Binding | undefined {
@@ -815,7 +826,7 @@ class ShapeChecker {
   private member(e: A.MemberAccess, ctx: Ctx): SVal {
     const ref = this.layerOf(e.target, ctx);
     if (!ref) return unknown;
-    const inner: Ctx = { file: ref.block.file, path: ref.path, scope: new Scope(), block: ref.block, lazy: new Map(), states: new Map(), appended: new Set() };
+    const inner: Ctx = { file: ref.block.file, path: ref.path, scope: new Scope(), lazy: new Map(), states: new Map(), appended: new Set() };
     for (const [k, v] of ref.hparams) inner.scope.define(k, v);
     for (const m of ref.block.decl.body) this.hoist(m, inner);
     const b = this.lookup(e.name.name, inner);

@@ -12,8 +12,6 @@ export interface LayerRef {
   readonly hparams: ReadonlyMap<string, SVal>;
   /** Checkpoint prefix of the instance: `h.0.attn`. */
   readonly path: string;
-  /** Checkpoint prefix of the block instance that declares the layer. */
-  readonly parent: string;
   /** For `repeat(n)` stacks: n, when known. */
   readonly count?: number;
   /** For `repeat(n, i)` stacks of known n: each copy's parameters (`hparams` are the first's). */
