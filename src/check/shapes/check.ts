@@ -110,12 +110,17 @@ class ShapeChecker {
   checkModel(model: Block, hparams: ReadonlyMap<string, Value>) {
     const scope = new Scope();
     for (const [k, v] of hparams) scope.define(k, toSVal(v, model.file));
-    if (this.instSink) this.walk = new InstanceWalk(this.res, model, hparams, this.userFile, this.instSink);
+    if (this.instSink) this.walk = new InstanceWalk(this.res, model, hparams, this.userFile);
     const run = (env?: Env) => this.runBlock(model, scope, "", (input, ctx) => {
       const v = symbolicInput(input.type, scope, (e) => this.dim(e, ctx), (d) => this.report("TFM4014", ctx.file, d.span, "a model input needs a fixed number of dims: name each one (`i32[batch, seq]`)"));
       return this.recording && v.kind !== "unknown" ? this.op({ kind: "input", name: input.name.name, out: v }) : v;
     }, env);
-    const io = this.walk ? this.walk.enter("", run) : run();
+    let io: ReturnType<typeof run>;
+    try {
+      io = this.walk ? this.walk.enter("", run) : run();
+    } finally {
+      this.walk?.flush(this.instSink!);
+    }
     if (this.recording) for (const o of io.outputs) if (o.value.kind !== "unknown") this.ops.push({ kind: "output", name: o.name, value: o.value, site: this.site });
     this.recording = false;
     this.instance = this.walk?.result();
@@ -244,9 +249,9 @@ class ShapeChecker {
     const key = memoKey(`B:${g.file}:${g.name}`, hparams, args, this.recording);
     const hit = this.memo.get(key);
     // While instantiating, an application that is an instance replays what the first made (or is walked again to report what it would).
-    if (hit && (!this.walk?.isInstance(path) || (hit.made && this.walk.replay(hit.made, hit.path, path)))) return this.reuse(hit, args, path);
+    if (hit && (!this.walk?.pending(path) || (hit.made && this.walk.replay(hit.made, hit.path, path)))) return this.reuse(hit, args, path);
     const walk = this.walk;
-    const [start, site, made] = [this.ops.length, this.site, walk?.isInstance(path) && !walk.wasWalked(path) ? walk.mark() : undefined];
+    const [start, site, made] = [this.ops.length, this.site, walk?.pending(path) ? walk.mark(path) : undefined];
     if (this.tooDeep(call.file, call.span)) return unknown;
     const scope = new Scope();
     for (const [k, v] of hparams) scope.define(k, v);
@@ -395,7 +400,7 @@ class ShapeChecker {
       if (m.kind !== "Layer") continue;
       const ref = ctx.scope.lookup(m.name.name);
       if (ref?.kind !== "layer" || ref.decl !== m) continue;
-      for (const { path, copy: i } of this.walk!.unwalked(ctx.path, m)) {
+      for (const { path, copy: i } of this.walk!.unwalked(m)) {
         const saved = { memo: this.memo, recording: this.recording };
         [this.memo, this.recording] = [new Map(), false];
         this.declaring++;

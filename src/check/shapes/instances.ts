@@ -11,7 +11,7 @@
 // what the first one made under its own path. The result lists everything in declaration order
 // (depth first, members in source order), as a checkpoint's reader expects.
 import type { Code } from "../../diag/codes.js";
-import type { DiagnosticSink, Related } from "../../diag/diagnostic.js";
+import type { Diagnostic, DiagnosticSink, Related } from "../../diag/diagnostic.js";
 import type { Span } from "../../diag/span.js";
 import type * as A from "../../syntax/ast.js";
 import { limits } from "../../syntax/limits.js";
@@ -31,10 +31,10 @@ export type Env = Map<string, Value | "runtime">;
 /** The model has more weights or instances than the limits allow: the instantiation stops. */
 export class TooLarge extends Error {}
 
-/** A layer instance: its parent's path, where it sits in its parent (the layer's declaration, the copy of a stack), and the frame its body is instantiated in. */
+/** A layer instance: its parent, where it sits there (the layer's declaration, the copy of a stack), and the frame its body is instantiated in. */
 interface InstanceRec {
   readonly path: string;
-  readonly parent: string | undefined;
+  readonly parent: InstanceRec | undefined;
   readonly pos: number;
   readonly copy: number;
   readonly block: Block;
@@ -44,15 +44,18 @@ interface InstanceRec {
 
 /** What one application made, in the order made (each with the path of the instance it belongs to and its position there). */
 export interface Made {
+  /** The instance applied. */
+  readonly root: InstanceRec;
   readonly instances: readonly InstanceRec[];
-  readonly weights: readonly { readonly w: Weight; readonly at: string }[];
-  readonly states: readonly { readonly s: State; readonly at: string }[];
-  readonly ignored: readonly { readonly pattern: string; readonly at: string; readonly pos: number; readonly k: number }[];
+  readonly weights: readonly { readonly w: Weight; readonly at: InstanceRec }[];
+  readonly states: readonly { readonly s: State; readonly at: InstanceRec }[];
+  readonly ignored: readonly { readonly pattern: string; readonly at: InstanceRec; readonly pos: number; readonly k: number }[];
   /** Errors reported meanwhile: an application with errors is walked again, not replayed. */
   readonly errors: number;
 }
 
 interface Mark {
+  readonly root: InstanceRec;
   readonly i: number;
   readonly w: number;
   readonly s: number;
@@ -62,66 +65,85 @@ interface Mark {
 
 export class InstanceWalk {
   private readonly instances: InstanceRec[] = [];
-  private readonly byPath = new Map<string, InstanceRec>();
-  private readonly weights: { w: Weight; at: string }[] = [];
+  /** The instances by path (two layers with one checkpoint path are two instances, and their weights' names collide). */
+  private readonly byPath = new Map<string, InstanceRec[]>();
+  private readonly weights: { w: Weight; at: InstanceRec }[] = [];
   private readonly byName = new Map<string, Weight>();
-  private readonly states: { s: State; at: string }[] = [];
-  private readonly ignored: { pattern: string; at: string; pos: number; k: number }[] = [];
+  private readonly states: { s: State; at: InstanceRec }[] = [];
+  private readonly ignored: { pattern: string; at: InstanceRec; pos: number; k: number }[] = [];
   private readonly seen = new Set<string>();
-  /** Instance paths whose bodies the checker walked. */
-  private readonly walked = new Set<string>();
+  /** The instances whose bodies the checker walked; the one being walked last in `current`. */
+  private readonly walked = new Set<InstanceRec>();
+  private readonly current: InstanceRec[] = [];
   private readonly trace: TraceReporter;
+  /**
+   * The errors, each with where a walk in declaration order meets it (the instance's place, the
+   * member's position, the copy): reported in that order, whatever order this walk met them in.
+   */
+  private readonly found: { d: Diagnostic; key: number[]; i: number }[] = [];
+  private member = 0;
+  private copy: number | undefined;
   /** Blocks of the instances being walked, innermost last. */
   private readonly active: string[] = [];
   private errors = 0;
 
-  constructor(private readonly res: { globalsFor(file: string): ReadonlyMap<string, GlobalSym> }, model: Block, hparams: ReadonlyMap<string, Value>, userFile: string, sink: DiagnosticSink) {
-    this.trace = new TraceReporter(sink, userFile);
+  constructor(private readonly res: { globalsFor(file: string): ReadonlyMap<string, GlobalSym> }, model: Block, hparams: ReadonlyMap<string, Value>, userFile: string) {
+    const key = () => [...this.keyOf(this.here), this.member, ...(this.copy === undefined ? [] : [this.copy])];
+    this.trace = new TraceReporter({ add: (d) => this.found.push({ d, key: key(), i: this.found.length }) }, userFile, false);
     this.add({ path: "", parent: undefined, pos: 0, copy: 0, block: model, hparams, frame: undefined });
   }
 
-  get failed(): boolean {
-    return this.errors > 0;
+  /** The errors into `sink`, in declaration order, one per place and message. */
+  flush(sink: DiagnosticSink): void {
+    this.settle();
+    const seen = new Set<string>();
+    for (const { d } of this.found.sort((a, b) => compare(a.key, b.key) || a.i - b.i)) {
+      const k = `${d.code}:${d.file}:${d.span.start}:${d.message}`;
+      if (seen.has(k)) continue;
+      seen.add(k);
+      sink.add(d);
+    }
+    this.found.length = 0;
   }
 
   // ---- the walk ------------------------------------------------------------------------------
 
-  /** The environment of the instance at `path` when its body is walked, or undefined when it is no instance; `f` runs in its frame. */
+  /** The environment of the instance at `path` when its body is walked, or undefined when it is no instance (or walked already); `f` runs in its frame. */
   enter<T>(path: string, f: (env: Env | undefined) => T): T {
-    const r = this.byPath.get(path);
+    const r = this.pendingAt(path);
     // A layer applied twice is one instance: its body is instantiated once.
-    if (!r || this.walked.has(path)) return f(undefined);
-    this.walked.add(path);
-    if (!r.frame) return f(new Map(r.hparams));
-    this.active.push(r.block.name);
+    if (!r) return f(undefined);
+    this.walked.add(r);
+    this.current.push(r);
+    if (r.frame) this.active.push(r.block.name);
     try {
-      return this.trace.within(r.frame, () => f(new Map(r.hparams)));
+      return r.frame ? this.trace.within(r.frame, () => f(new Map(r.hparams))) : f(new Map(r.hparams));
     } finally {
-      this.active.pop();
+      if (r.frame) this.active.pop();
+      this.current.pop();
     }
   }
 
-  /** Whether the body of the instance at `path` was walked (a layer declared and never applied was not). */
-  wasWalked(path: string): boolean {
-    return this.walked.has(path);
+  /** Whether an application at `path` is an instance whose body is still to be walked. */
+  pending(path: string): boolean {
+    return !!this.pendingAt(path);
   }
 
-  isInstance(path: string): boolean {
-    return this.byPath.has(path);
-  }
-
-  /** The instances a `layer` declaration in the instance at `path` made whose bodies were not walked (never applied). */
-  unwalked(path: string, m: A.LayerDecl): { path: string; copy: number }[] {
-    return this.instances.filter((r) => r.parent === path && r.pos === m.span.start && !this.walked.has(r.path)).map((r) => ({ path: r.path, copy: r.copy }));
+  /** The instances a `layer` declaration of the instance being walked made whose bodies were not walked (never applied). */
+  unwalked(m: A.LayerDecl): { path: string; copy: number }[] {
+    const parent = this.here;
+    return this.instances.filter((r) => r.parent === parent && r.pos === m.span.start && !this.walked.has(r)).map((r) => ({ path: r.path, copy: r.copy }));
   }
 
   input(m: A.InputDecl, env: Env): void {
+    this.member = m.span.start;
     for (const d of m.type.dims) if (d.kind === "Name" && !env.has(d.name)) env.set(d.name, "runtime");
     env.set(m.name.name, "runtime");
   }
 
   /** Bindings may fail to evaluate because they are tensors: that is not an error here. */
   assign(m: A.Assign, env: Env, file: string): void {
+    this.member = m.span.start;
     const report = this.reporter(file);
     const quiet = (code: Code, span: Span, message: string) => { if (code !== "TFM3006" && code !== "TFM3002") report(code, span, message); };
     const v = m.targets.length === 1 ? evaluate(m.value, lookupIn(env), quiet) : undefined;
@@ -133,18 +155,16 @@ export class InstanceWalk {
   }
 
   state(m: A.StateDecl, path: string, file: string): void {
-    const s = { name: join(path, m.name.name), decl: m, file };
-    if (this.once(`s:${s.name}`)) this.states.push({ s, at: path });
+    this.pushState({ name: join(path, m.name.name), decl: m, file }, this.here);
   }
 
   ignore(m: A.IgnoreDecl, path: string): void {
-    m.patterns.forEach((p, k) => {
-      if (this.once(`g:${path}:${m.span.start}:${k}`)) this.ignored.push({ pattern: join(path, p.value), at: path, pos: m.span.start, k });
-    });
+    m.patterns.forEach((p, k) => this.ignored.push({ pattern: join(path, p.value), at: this.here, pos: m.span.start, k }));
   }
 
   /** The branch of an `if` the parameters select (0: then, 1: else), or undefined after an error. */
   cond(m: A.If, env: Env, file: string): 0 | 1 | undefined {
+    this.member = m.span.start;
     const report = this.reporter(file);
     const c = evaluate(m.cond, lookupIn(env), report);
     if (c && c.kind !== "bool") report("TFM3002", m.cond.span, `an \`if\` condition must be a compile-time bool, found ${c.kind} ${show(c)}`);
@@ -152,6 +172,7 @@ export class InstanceWalk {
   }
 
   weight(g: Block, m: A.TensorParamDecl, env: Env, path: string): void {
+    this.member = m.span.start;
     const report = this.reporter(g.file);
     const shape: number[] = [];
     for (const d of m.type.dims) {
@@ -179,13 +200,9 @@ export class InstanceWalk {
       report("TFM2016", m.checkpointName.span, `\`${m.checkpointName.value}\` is not a valid checkpoint name: use non-empty segments separated by dots`);
       return;
     }
+    // Two weights with one name are found in declaration order, when the walk is done (`settle`).
     const name = join(path, m.checkpointName?.value ?? m.name.name);
-    const first = this.byName.get(name);
-    if (first) {
-      this.report("TFM2016", g.file, (m.checkpointName ?? m.name).span, `two weights have the checkpoint name \`${name}\``, [{ file: first.file, span: first.decl.span, message: "the other weight is declared here" }]);
-      return;
-    }
-    this.pushWeight({ name, dtype: m.type.dtype, shape, transposed: m.transposed, decl: m, file: g.file, owner: g.name }, path);
+    this.pushWeight({ name, dtype: m.type.dtype, shape, transposed: m.transposed, decl: m, file: g.file, owner: g.name }, this.here);
     if (this.weights.length > limits.maxParamTensors) {
       this.report("TFM3008", g.file, m.span, `the model has more than ${limits.maxParamTensors} weight tensors`);
       throw new TooLarge();
@@ -194,6 +211,15 @@ export class InstanceWalk {
 
   /** A `layer` declaration in the instance at `path` of `parent`: its instances, each copy's parameters checked. */
   layer(m: A.LayerDecl, env: Env, path: string, parent: Block): void {
+    this.member = m.span.start;
+    try {
+      this.layerIn(m, env, path, parent);
+    } finally {
+      this.copy = undefined;
+    }
+  }
+
+  private layerIn(m: A.LayerDecl, env: Env, path: string, parent: Block): void {
     const g = this.res.globalsFor(parent.file).get(m.callee.name);
     if (g?.kind !== "block") return; // reported by the resolver
     if (this.active.includes(g.name)) return; // recursion: reported by the resolver
@@ -238,11 +264,14 @@ export class InstanceWalk {
       return;
     }
     const base = join(path, m.checkpointName?.value ?? m.name.name);
+    const here = this.here;
     this.active.push(g.name);
     try {
       this.trace.within({ file: parent.file, span: m.span, what: `\`${g.name}\` (${base})` }, () => {
+        this.copy = 0;
         let hp = this.hparams(g, (p) => copies[0]!.get(p));
         for (let i = 0; i < count && hp; i++) {
+          this.copy = i;
           if (this.instances.length > limits.maxInstances) {
             report("TFM3008", m.span, `the model has more than ${limits.maxInstances} layer instances`);
             throw new TooLarge();
@@ -252,7 +281,7 @@ export class InstanceWalk {
           this.trace.replaceTop(frame);
           if (i > 0 && m.repeatIndex) hp = this.hparams(g, (p) => copies[i]!.get(p));
           if (!hp) return;
-          this.add({ path: p, parent: path, pos: m.span.start, copy: i, block: g, hparams: hp, frame });
+          this.add({ path: p, parent: here, pos: m.span.start, copy: i, block: g, hparams: hp, frame });
         }
       });
     } finally {
@@ -262,36 +291,38 @@ export class InstanceWalk {
 
   // ---- memoized applications -----------------------------------------------------------------
 
-  mark(): Mark {
-    return { i: this.instances.length, w: this.weights.length, s: this.states.length, g: this.ignored.length, e: this.errors };
+  /** Before the application at `path` (an instance still to be walked) walks its body. */
+  mark(path: string): Mark {
+    return { root: this.pendingAt(path)!, i: this.instances.length, w: this.weights.length, s: this.states.length, g: this.ignored.length, e: this.errors };
   }
 
   since(m: Mark): Made {
-    return { instances: this.instances.slice(m.i), weights: this.weights.slice(m.w), states: this.states.slice(m.s), ignored: this.ignored.slice(m.g), errors: this.errors - m.e };
+    return { root: m.root, instances: this.instances.slice(m.i), weights: this.weights.slice(m.w), states: this.states.slice(m.s), ignored: this.ignored.slice(m.g), errors: this.errors - m.e };
   }
 
   /**
-   * Makes again, under `to`, what an application at `from` made; false (nothing made) where
-   * walking the body again is needed to report what it would: an error in the first, a name or
-   * path the model has already, a limit passed.
+   * Makes again, for the application at `to` (an instance still to be walked), what the
+   * application at `from` made; false (nothing made) where walking the body again is needed to
+   * report what it would: an error in the first, a path or name the model has already, a limit passed.
    */
   replay(made: Made, from: string, to: string): boolean {
-    if (from === to) return true;
     const re = (name: string) => (name === from ? to : name.startsWith(from + ".") ? to + name.slice(from.length) : name);
-    if (made.errors || this.walked.has(to)) return false;
+    const target = this.pendingAt(to);
+    if (!target || made.errors) return false;
     if (made.instances.some((r) => this.byPath.has(re(r.path))) || made.weights.some(({ w }) => this.byName.has(re(w.name)))) return false;
     if (this.instances.length + made.instances.length > limits.maxInstances || this.weights.length + made.weights.length > limits.maxParamTensors) return false;
-    this.walked.add(to);
+    this.walked.add(target);
+    const again = new Map<InstanceRec, InstanceRec>([[made.root, target]]);
+    const at = (r: InstanceRec) => again.get(r) ?? r;
     for (const r of made.instances) {
-      this.add({ ...r, path: re(r.path), parent: r.parent === undefined ? undefined : re(r.parent), frame: r.frame && { ...r.frame, what: r.frame.what.replace(`(${r.path})`, `(${re(r.path)})`) } });
-      if (this.walked.has(r.path)) this.walked.add(re(r.path));
+      const copy = { ...r, path: re(r.path), parent: r.parent && at(r.parent), frame: r.frame && { ...r.frame, what: r.frame.what.replace(`(${r.path})`, `(${re(r.path)})`) } };
+      again.set(r, copy);
+      this.add(copy);
+      if (this.walked.has(r)) this.walked.add(copy);
     }
-    for (const { w, at } of made.weights) this.pushWeight({ ...w, name: re(w.name) }, re(at));
-    for (const { s, at } of made.states) this.state(s.decl, re(at), s.file);
-    for (const g of made.ignored) {
-      const at = re(g.at);
-      if (this.once(`g:${at}:${g.pos}:${g.k}`)) this.ignored.push({ ...g, at, pattern: re(g.pattern) });
-    }
+    for (const { w, at: r } of made.weights) this.pushWeight({ ...w, name: re(w.name) }, at(r));
+    for (const { s, at: r } of made.states) this.pushState({ ...s, name: re(s.name) }, at(r));
+    for (const g of made.ignored) this.ignored.push({ ...g, at: at(g.at), pattern: re(g.pattern) });
     return true;
   }
 
@@ -299,26 +330,17 @@ export class InstanceWalk {
 
   /** The instantiated model, in declaration order. */
   result(): Instantiation {
-    const keys = new Map<string, number[]>();
-    const key = (path: string): number[] => {
-      let k = keys.get(path);
-      if (k) return k;
-      const r = this.byPath.get(path);
-      k = r?.parent === undefined ? [] : [...key(r.parent), r.pos, r.copy];
-      keys.set(path, k);
-      return k;
-    };
-    const order = <T>(items: readonly T[], at: (t: T) => string, pos: (t: T) => number): T[] =>
+    const key = (r: InstanceRec) => this.keyOf(r);
+    const order = <T>(items: readonly T[], at: (t: T) => InstanceRec, pos: (t: T) => number): T[] =>
       items.map((t, i) => ({ t, k: [...key(at(t)), pos(t)], i })).sort((a, b) => compare(a.k, b.k) || a.i - b.i).map((x) => x.t);
     // Each instance's children in declaration order, then the tree from the model down.
-    const sorted = this.instances.slice(1).sort((a, b) => compare(key(a.path), key(b.path)));
-    const kids = new Map<string, InstanceRec[]>();
-    for (const r of sorted) {
+    const kids = new Map<InstanceRec, InstanceRec[]>();
+    for (const r of this.instances.slice(1).sort((a, b) => compare(key(a), key(b)))) {
       const list = kids.get(r.parent!);
       if (list) list.push(r);
       else kids.set(r.parent!, [r]);
     }
-    const tree = (r: InstanceRec): Instance => ({ path: r.path, block: r.block, hparams: r.hparams, children: (kids.get(r.path) ?? []).map(tree) });
+    const tree = (r: InstanceRec): Instance => ({ path: r.path, block: r.block, hparams: r.hparams, children: (kids.get(r) ?? []).map(tree) });
     return {
       model: tree(this.instances[0]!),
       weights: order(this.weights, (x) => x.at, (x) => x.w.decl.span.start).map((x) => x.w),
@@ -329,19 +351,79 @@ export class InstanceWalk {
 
   // ---- helpers -------------------------------------------------------------------------------
 
+  /** Of two weights with one checkpoint name, the second in declaration order is an error (and no weight). */
+  private settle(): void {
+    const byName = new Map<string, Weight>();
+    const kept: { w: Weight; at: InstanceRec }[] = [];
+    const sorted = this.weights.map((x, i) => ({ x, k: [...this.keyOf(x.at), x.w.decl.span.start], i })).sort((a, b) => compare(a.k, b.k) || a.i - b.i);
+    for (const { x } of sorted) {
+      const first = byName.get(x.w.name);
+      if (!first) {
+        byName.set(x.w.name, x.w);
+        kept.push(x);
+        continue;
+      }
+      const m = x.w.decl;
+      this.within(x.at, m.span.start, () => this.report("TFM2016", x.w.file, (m.checkpointName ?? m.name).span, `two weights have the checkpoint name \`${x.w.name}\``, [{ file: first.file, span: first.decl.span, message: "the other weight is declared here" }]));
+    }
+    const order = new Set(kept);
+    this.weights.splice(0, this.weights.length, ...this.weights.filter((x) => order.has(x)));
+  }
+
+  /** Runs `f` as if walking the body of `r` at the member at `member`: in its frames, with its place. */
+  private within(r: InstanceRec, member: number, f: () => void): void {
+    const chain: InstanceRec[] = [];
+    for (let x: InstanceRec | undefined = r; x; x = x.parent) chain.unshift(x);
+    const nest = (i: number): void => {
+      const frame = chain[i]?.frame;
+      if (i >= chain.length) f();
+      else if (frame) this.trace.within(frame, () => nest(i + 1));
+      else nest(i + 1);
+    };
+    this.current.push(r);
+    [this.member, this.copy] = [member, undefined];
+    try {
+      nest(0);
+    } finally {
+      this.current.pop();
+    }
+  }
+
   private hparams(g: Block, given: (p: A.ParamDecl) => Value | undefined): Map<string, Value> | undefined {
     return paramValues(g, given, (code, file, span, message) => this.report(code, file, span, message));
   }
 
+  /** Where a walk in declaration order meets an instance: its parent's place, then its layer's position and copy. */
+  private readonly keys = new Map<InstanceRec, number[]>();
+  private keyOf(r: InstanceRec): number[] {
+    let k = this.keys.get(r);
+    if (!k) this.keys.set(r, (k = r.parent ? [...this.keyOf(r.parent), r.pos, r.copy] : []));
+    return k;
+  }
+
+  /** The instance whose body is being walked. */
+  private get here(): InstanceRec {
+    return this.current[this.current.length - 1]!;
+  }
+
+  private pendingAt(path: string): InstanceRec | undefined {
+    return this.byPath.get(path)?.find((r) => !this.walked.has(r));
+  }
+
   private add(r: InstanceRec): void {
-    if (this.byPath.has(r.path)) return;
-    this.byPath.set(r.path, r);
+    const list = this.byPath.get(r.path);
+    if (list) list.push(r);
+    else this.byPath.set(r.path, [r]);
     this.instances.push(r);
   }
 
-  private pushWeight(w: Weight, at: string): void {
+  private pushWeight(w: Weight, at: InstanceRec): void {
     this.byName.set(w.name, w);
     this.weights.push({ w, at });
+  }
+
+  private pushState(s: State, at: InstanceRec): void {
+    if (this.once(`s:${s.name}`)) this.states.push({ s, at });
   }
 
   private report(code: Code, file: string, span: Span, message: string, related: Related[] = []): void {
