@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import type { Instance, Instantiation } from "../../../src/check/elaborated.js";
 import { show } from "../../../src/check/evaluate.js";
+import { LineMap } from "../../../src/diag/span.js";
 import { run } from "../../helpers.js";
 
 const hash = (s: string) => createHash("sha256").update(s).digest("hex").slice(0, 16);
@@ -129,5 +130,97 @@ model M(n = 3, d = 4, wide = true) {
   it("lists the states of the model's layers by path (GPT-2's KV caches)", () => {
     const x = inst(readFileSync("models/gpt2.tfm", "utf8"), { n_layer: "2" });
     expect(x.states.map((s) => s.name)).toEqual(["h.0.attn.k_cache", "h.0.attn.v_cache", "h.1.attn.k_cache", "h.1.attn.v_cache"]);
+  });
+});
+
+/** Each diagnostic as `CODE@line:col`, its message and its related notes (`lib` for the library). */
+function diagnostics(src: string) {
+  const r = run(src);
+  const map = new LineMap(src);
+  const at = (file: string | undefined, span: { start: number }) => (file && file !== "test.tfm" ? "lib" : `${map.position(span.start).line}:${map.position(span.start).column}`);
+  return r.diagnostics.map((d) => [`${d.code}@${at(d.file, d.span)}`, d.message, d.related.map((x) => `${at(x.file ?? d.file, x.span)} ${x.message}`)]);
+}
+
+// The walk meets instances in the order the model applies them; the instantiation's errors are
+// reported as the declaration-order instantiation did (the figures below are its output).
+describe("the instantiation's errors, from the elaborating walk", () => {
+  const inner = `block Inner(d: int) {
+  input x: f32[*b, d]
+  param w: f32[d]
+  output y = x * w
+}
+block Outer(d: int) {
+  input x: f32[*b, d]
+  layer i1 = Inner(d) as "shared"
+  layer i2 = Inner(d) as "shared"
+  output y = i2(x) + i1(x)
+}
+`;
+
+  it("in declaration order, each with the trace of its own instance, though the model applies them the other way round", () => {
+    const src = `block B(d: int) {
+  input x: f32[*b, 4]
+  param w: f32[d - 10]
+  output y = x
+}
+model M {
+  input x: f32[t, 4]
+  layer p = B(2)
+  layer q = B(3)
+  output y = q(x) + p(x)
+}
+`;
+    expect(diagnostics(src)).toEqual([
+      ["TFM3004@3:16", "a dimension must be a non-negative integer, found -8", ["8:3 in `B` (p), instantiated here"]],
+      ["TFM3004@3:16", "a dimension must be a non-negative integer, found -7", ["9:3 in `B` (q), instantiated here"]],
+    ]);
+  });
+
+  it("two weights with one checkpoint name: the second in declaration order is the error, in every instance", () => {
+    const src = `${inner}model M {
+  input x: f32[t, 4]
+  layer o = Outer(4)
+  layer o2 = Outer(4)
+  output y = o2(x) + o(x)
+}
+`;
+    expect(diagnostics(src)).toEqual([
+      ["TFM2016@3:9", "two weights have the checkpoint name `o.shared.w`", ["3:3 the other weight is declared here", "9:3 in `Inner` (o.shared), instantiated here", "14:3 in `Outer` (o), instantiated here"]],
+      ["TFM2016@3:9", "two weights have the checkpoint name `o2.shared.w`", ["3:3 the other weight is declared here", "9:3 in `Inner` (o2.shared), instantiated here", "15:3 in `Outer` (o2), instantiated here"]],
+    ]);
+  });
+
+  it("a layer never applied is instantiated and checked all the same; its errors replace the shape checker's", () => {
+    const src = `${inner}model M(n = -1) {
+  input x: f32[t, 4]
+  layer o = Outer(4)
+  layer bad = repeat(n) Linear(4, 4)
+  output y = o(x)
+}
+`;
+    expect(diagnostics(src)).toEqual([
+      ["TFM2016@3:9", "two weights have the checkpoint name `o.shared.w`", ["3:3 the other weight is declared here", "9:3 in `Inner` (o.shared), instantiated here", "14:3 in `Outer` (o), instantiated here"]],
+      ["TFM2017@15:9", "layer `bad` is never used", []],
+      ["TFM3004@15:22", "repeat count must be an integer from 0 to 10000, found -1", []],
+    ]);
+  });
+
+  it("two layers at one checkpoint path applied to the same value (memoized): both instantiated, their weights collide", () => {
+    const src = `block P(d: int) {
+  input x: f32[*b, d]
+  layer a = Linear(d, d)
+  output y = a(x)
+}
+model M {
+  input x: f32[t, 8]
+  layer p = P(8) as "q"
+  layer q = P(8)
+  output y = p(x) + q(x)
+}
+`;
+    expect(diagnostics(src)).toEqual([
+      ["TFM2016@3:3", "two weights have the checkpoint name `q.a.weight`", ["lib the error is here", "lib the other weight is declared here", "3:3 in `Linear` (q.a), instantiated here", "9:3 in `P` (q), instantiated here"]],
+      ["TFM2016@3:3", "two weights have the checkpoint name `q.a.bias`", ["lib the error is here", "lib the other weight is declared here", "3:3 in `Linear` (q.a), instantiated here", "9:3 in `P` (q), instantiated here"]],
+    ]);
   });
 });
