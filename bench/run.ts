@@ -7,8 +7,12 @@
 // bench/package.json, which `npm run bench` installs into bench/node_modules; a peer that fails to
 // install or load is reported and skipped.
 //
-// Run: npm run bench [-- --only small|gpt2-small] [--rounds N] [--no-decode] [--no-profile]
-import { readFileSync } from "node:fs";
+// onnxruntime-web (its wasm backend, SIMD and threads) runs in Node too, each thread count in a
+// worker thread of its own (bench/peers/ortweb.ts).
+//
+// Run: npm run bench [-- --only small|gpt2-small] [--rounds N] [--no-decode] [--no-profile] [--json FILE]
+// (--json: every timed figure machine-readably, to compare runs).
+import { readFileSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus, freemem, loadavg, totalmem } from "node:os";
 import { resolve } from "node:path";
 import { setFlagsFromString } from "node:v8";
@@ -21,6 +25,7 @@ import { acquireGemmThreads } from "../src/backends/cpu/kernels/wasm/node-thread
 import { evalDim } from "../src/core/dim.js";
 import { emptyStates } from "../src/generate/decoder.js";
 import { gpt2Onnx } from "./peers/gpt2-onnx.js";
+import { ortWebEngine } from "./peers/ortweb.js";
 import { tfjsGpt2, type KvCache, type Tf, type TfjsGpt2 } from "./peers/gpt2-tfjs.js";
 import { buildWorkload, decodeFlops, graphFlops, modelFile, prefillFlops, SEED, tokens, workloads, type Workload } from "./workload.js";
 
@@ -35,6 +40,7 @@ const only = opt("--only");
 const roundsOverride = opt("--rounds") ? Number(opt("--rounds")) : undefined;
 const doDecode = !args.includes("--no-decode");
 const doProfile = !args.includes("--no-profile");
+const jsonFile = opt("--json");
 /** tfm's threaded engine ("tfm Nt", beside the single-threaded "tfm"): --threads N, default the cores. */
 const threadsWanted = Number(opt("--threads") ?? availableParallelism());
 
@@ -46,10 +52,13 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 // A full GC before each timed run, so no engine pays for another's garbage (V8's GC threads share the cores).
 setFlagsFromString("--expose-gc");
 const gc = runInNewContext("gc") as () => void;
-/** Untimed: collect garbage and let the previous engine's worker threads go idle. */
+/**
+ * Untimed: collect garbage and let the previous engine's worker threads go idle (onnxruntime-web's
+ * pool keeps a core busy some 30 ms after a run, which would slow the next engine).
+ */
 const settle = async () => {
   gc();
-  await sleep(20);
+  await sleep(40);
 };
 const fmtMs = (ms: number) => (ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2));
 const pad = (s: string, n: number) => s.padEnd(n);
@@ -199,6 +208,26 @@ async function ortEngines(ort: Ort, w: Workload, weights: ReadonlyMap<string, Te
   return [await make(2), await make(1)];
 }
 
+/** onnxruntime-web's wasm backend, one engine per thread count (the cores, then 1), each in its own worker. */
+async function ortWebEngines(w: Workload, weights: ReadonlyMap<string, Tensor>, ids: Int32Array): Promise<Engine[]> {
+  const prefill = gpt2Onnx(w.cfg, weights, "prefill");
+  const decode = doDecode ? gpt2Onnx(w.cfg, weights, "decode") : undefined;
+  const counts = [...new Set([Math.min(4, availableParallelism()), 1])];
+  const engines: Engine[] = [];
+  for (const n of counts) {
+    const e = await ortWebEngine(n, prefill, decode, ids, w.cfg.nLayer);
+    engines.push({
+      name: `ort-web ${n}t`,
+      threads: `${n} (wasm SIMD${n > 1 ? ", threads" : ""})`,
+      loadMs: e.loadMs,
+      prefill: () => e.run("prefill"),
+      ...(decode ? { decode: () => e.run("decode") } : {}),
+      dispose: () => e.release(),
+    });
+  }
+  return engines;
+}
+
 async function tfjsEngine(tf: Tf, backend: string, w: Workload, weights: ReadonlyMap<string, Tensor>, ids: Int32Array): Promise<Engine> {
   await tf.setBackend(backend);
   const t0 = performance.now();
@@ -340,6 +369,11 @@ async function bench(w: Workload, ort: Ort | string, tfl: Awaited<ReturnType<typ
       say(`onnxruntime-node: failed to load the model: ${(e as Error).message.split("\n")[0]}`);
     }
   }
+  try {
+    engines.push(...(await ortWebEngines(w, built.weights, ids)));
+  } catch (e) {
+    say(`onnxruntime-web: not run (${(e as Error).message.split("\n")[0]}) — run \`npm run bench\`, which installs bench/package.json's peers`);
+  }
   if (typeof tfl === "string") say(`tfjs: not run (${tfl})`);
   else {
     for (const b of tfl.backends) {
@@ -387,6 +421,7 @@ async function bench(w: Workload, ort: Ort | string, tfl: Awaited<ReturnType<typ
     const ts = times.get(e.name)!;
     const m = median(ts);
     say(`  ${pad(e.name, 16)} ${pad(e.threads, 30)} ${lpad(fmtMs(m), 10)} ${lpad(fmtMs(Math.min(...ts)), 9)} ${lpad(String(ts.length), 5)} ${lpad((flops.total / m / 1e6).toFixed(2), 8)} ${lpad((tfmMs / m).toFixed(2), 9)} ${lpad(fmtMs(e.loadMs), 8)}`);
+    figures.push({ workload: w.name, phase: "prefill", engine: e.name, threads: e.threads, medianMs: m, minMs: Math.min(...ts), runs: ts.length, gflops: flops.total / m / 1e6, tfmOverPeer: tfmMs / m });
   }
   say("  tfm/peer: tfm's median over the peer's (how many times longer tfm takes); load: after the weights exist, except tfm's, which includes drawing them");
 
@@ -394,6 +429,21 @@ async function bench(w: Workload, ort: Ort | string, tfl: Awaited<ReturnType<typ
   if (doProfile) profile(w, program, inputs, tfmMs);
   for (const e of engines) await e.dispose();
 }
+
+/** Every timed figure, for --json. */
+interface Figure {
+  workload: string;
+  phase: "prefill" | "decode";
+  engine: string;
+  threads: string;
+  medianMs: number;
+  minMs: number;
+  runs: number;
+  gflops: number;
+  /** tfm's median over this engine's (how many times longer tfm takes). */
+  tfmOverPeer: number;
+}
+const figures: Figure[] = [];
 
 /** A fast engine runs this many ms' worth of repetitions per round (at most 10), a slow one once. */
 const repsBudgetMs = 500;
@@ -450,6 +500,7 @@ async function decodeStep(w: Workload, timed: Engine[], ref: Float32Array): Prom
     const tfm = times.get("tfm");
     const ratio = tfm && e.name !== "tfm" ? `   tfm/peer ${(median(tfm) / m).toFixed(2)}` : "";
     say(`  ${pad(e.name, 16)} ${lpad(fmtMs(m), 10)} ${lpad(fmtMs(Math.min(...ts)), 9)} ${lpad(String(ts.length), 5)} ${lpad((f / m / 1e6).toFixed(2), 8)}${ratio}`);
+    figures.push({ workload: w.name, phase: "decode", engine: e.name, threads: e.threads, medianMs: m, minMs: Math.min(...ts), runs: ts.length, gflops: f / m / 1e6, tfmOverPeer: tfm ? median(tfm) / m : NaN });
   }
 }
 
@@ -526,6 +577,7 @@ say(await otherLoad("before starting"));
 const ort = await loadOrt();
 const tfl = await loadTf();
 say(typeof ort === "string" ? `onnxruntime-node: unavailable (${ort}) — run \`npm run bench\`, which installs bench/package.json's peers` : `onnxruntime-node ${pkgVersion("onnxruntime-node")} (CPU execution provider, graph optimisation "all", sequential; intra-op threads 2 and 1)`);
+say(`onnxruntime-web ${pkgVersion("onnxruntime-web")} (wasm backend, SIMD; ${Math.min(4, availableParallelism())} threads and 1, each in a worker thread of its own)`);
 if (typeof tfl === "string") say(`@tensorflow/tfjs-core: unavailable (${tfl})`);
 else say(`@tensorflow/tfjs-core ${pkgVersion("@tensorflow/tfjs-core")}, backends: ${tfl.backends.join(", ") || "none"}${tfl.notes.length ? `; ${tfl.notes.join("; ")}` : ""}`);
 const started = performance.now();
@@ -534,3 +586,7 @@ for (const w of workloads) {
   await bench(w, ort, tfl);
 }
 say(`\ntotal ${((performance.now() - started) / 1000).toFixed(0)} s; ${await otherLoad("after finishing")}`);
+if (jsonFile) {
+  writeFileSync(jsonFile, JSON.stringify({ machine: machine(), date: new Date().toISOString(), figures }, null, 2) + "\n");
+  say(`figures written to ${jsonFile}`);
+}

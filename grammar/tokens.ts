@@ -115,4 +115,4 @@ export const keywordGroups = {
   type: ["int", "float", "bool", "str", "f32", "f16", "bf16", "i32", "i64"],
 } as const;
 
-export const lexer = new Lexer(allTokens, { ensureOptimizations: false, positionTracking: "full", recoveryEnabled: true });
+export const lexer = new Lexer(allTokens, { ensureOptimizations: false, positionTracking: "full", recoveryEnabled: true, skipValidations: true });

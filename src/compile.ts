@@ -72,6 +72,11 @@ export interface CompiledModel {
   readonly plan: MemoryPlan | undefined;
   /** One kernel per IR node instead of the fused kernels (`--no-fuse`). */
   unfusedSchedule(): Schedule | undefined;
+  /**
+   * What `capture` patterns select from: every name bound in the model, by its path
+   * (`h.0.attn.weights`), in order (empty when there are errors or no model).
+   */
+  readonly captureNames: readonly string[];
   /** The same model compiled with these `capture` patterns instead (its graph throws TFM5214 for a pattern matching nothing). */
   capturing(capture: readonly string[]): CompiledModel;
   /** The diagnostics (these, or others about this model) as text: `file:line:col: error[CODE]` with carets. */
@@ -172,6 +177,9 @@ class Compiled implements CompiledModel {
   get plan() {
     return this.memory();
   }
+  get captureNames() {
+    return this.bound();
+  }
 
   private readonly ports = lazy(() => {
     if (!this.ok) return { inputs: [], outputs: [] };
@@ -191,6 +199,13 @@ class Compiled implements CompiledModel {
   private readonly memory = lazy(() => {
     const s = this.fused();
     return s && planMemory(s);
+  });
+
+  // A lowering of its own (no patterns, no passes): the names it would offer to `capture`.
+  private readonly bound = lazy((): readonly string[] => {
+    let names: readonly string[] = [];
+    buildGraph(this.checked, (n) => ((names = [...n]), []));
+    return names;
   });
 
   capturing(capture: readonly string[]): CompiledModel {

@@ -158,7 +158,7 @@ export async function load(model: CompiledModel, source: WeightsInput, options: 
   let weights: Map<string, Tensor>;
   try {
     checkWeightsBudget(instance.weights, memoryBudget(options.maxMemory));
-    weights = await bind(model, source, options, at);
+    weights = await bind(model, source, options, at, options.backend !== "webgpu");
     engine = await (options.backend === "webgpu" ? webgpuEngine : cpuEngine)(graph, weights, options);
   } catch (e) {
     throw coded(e);
@@ -277,11 +277,14 @@ export async function exportOnnxModel(model: CompiledModel, source: WeightsInput
 }
 
 /** The weights as runtime tensors: read and bound by checkpoint name (strict), or random. */
-async function bind(model: CompiledModel, source: WeightsInput, options: Omit<LoadOptions, "backend">, at: { file: string; span: Span }): Promise<Map<string, Tensor>> {
+async function bind(model: CompiledModel, source: WeightsInput, options: Omit<LoadOptions, "backend">, at: { file: string; span: Span }, onCpu = false): Promise<Map<string, Tensor>> {
   const instance = model.checked.instance!;
   if (typeof source === "object" && source !== null && "random" in source) {
     const seed = source.seed ?? 0;
     checkSeed(seed);
+    // For the CPU, drawn on as many threads as the GEMM gets (the same bytes on any count).
+    const threads = options.threads ?? defaultThreads();
+    if (onCpu && Number.isSafeInteger(threads) && threads > 1) return (await import("./runtime/init-threads.js")).randomWeightsThreaded(instance.weights, seed, Math.min(threads, 64));
     return randomWeights(instance.weights, seed);
   }
   let file: Uint8Array | SafetensorsFile;

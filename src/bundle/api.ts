@@ -10,6 +10,7 @@ import { decodeGraph } from "./graph-json.js";
 import { toInputs, toOutputs, type TensorOut } from "./io.js";
 import type { ModelData, PortInfo, Target } from "./model-data.js";
 import { bindWeights, readWeights, type WeightsSource } from "./weights.js";
+import { selectCaptures } from "../ir/capture.js";
 import { checkTokens, Decoder, decoderInfo, emptyStates, promptRows, type GenerateOptions, type ResidentRunner } from "../generate/decoder.js";
 import { hfTokenizer, textStream, type TextTokenizer } from "../generate/tokenizer.js";
 import { checkBudget, weightBytes } from "../backends/shared/budget.js";
@@ -41,8 +42,18 @@ export interface Engine {
 }
 export type EngineFactory = (graph: Graph, weights: ReadonlyMap<string, Tensor>, options: LoadOptions) => Promise<Engine> | Engine;
 
+/** `run`'s options: `capture`, the values compiled in to be captured that this run returns. */
+export interface RunOptions {
+  /**
+   * Glob patterns over the captured values' paths (`h.*.attn.weights`, src/ir/capture.ts), or
+   * `true` for all of them: each match is returned beside the outputs, by its path. The bundle must
+   * have been built with them (`tfm build --capture`): a pattern matching none is TFM5215.
+   */
+  readonly capture?: readonly string[] | boolean;
+}
+
 export interface LoadedModel {
-  run(inputs: unknown): Promise<Record<string, TensorOut>>;
+  run(inputs: unknown, options?: RunOptions): Promise<Record<string, TensorOut>>;
   /**
    * Token ids in, tokens out as they are made (see src/generate/decoder.ts); with a tokenizer
    * loaded, text in (a string), and the text each new token adds out. Stops at the tokenizer's
@@ -61,11 +72,13 @@ export interface ModelInfo {
   readonly target: Target;
   readonly inputs: readonly PortInfo[];
   readonly outputs: readonly PortInfo[];
+  /** The values compiled in to be captured (`tfm build --capture`), when there are any. */
+  readonly captures?: readonly PortInfo[];
 }
 
 export function createBundle(data: ModelData, engine: EngineFactory): { load: (weights: WeightsSource, options?: LoadOptions) => Promise<LoadedModel>; model: ModelInfo } {
   let graph: Graph | undefined;
-  const model: ModelInfo = Object.freeze({ name: data.name, target: data.target, inputs: data.inputs, outputs: data.outputs });
+  const model: ModelInfo = Object.freeze({ name: data.name, target: data.target, inputs: data.inputs, outputs: data.outputs, ...(data.captures ? { captures: data.captures } : {}) });
   async function load(weights: WeightsSource, options: LoadOptions = {}): Promise<LoadedModel> {
     if (options.maxMemory !== undefined && !(Number.isSafeInteger(options.maxMemory) && options.maxMemory > 0)) throw new TfmError("TFM6003", `maxMemory must be a positive whole number of bytes, got ${String(options.maxMemory)}`);
     try {
@@ -88,7 +101,8 @@ export function createBundle(data: ModelData, engine: EngineFactory): { load: (w
     const resident: ResidentRunner | undefined = e.resident && { run: (inputs, opts) => alive().resident!.run(inputs, opts) };
     const decode = () => (decoder ??= new Decoder(g, async (inputs) => alive().run(inputs), decoderInfo(g, data.capacity), resident));
     return {
-      async run(records: unknown) {
+      async run(records: unknown, options?: RunOptions) {
+        const captured = capturePorts(data, options);
         const inputs = toInputs(data.inputs, records);
         // One call on its own: the state (a KV cache) starts empty and is not returned.
         try {
@@ -97,7 +111,8 @@ export function createBundle(data: ModelData, engine: EngineFactory): { load: (w
           if (x instanceof RunError) throw new TfmError(x.code, x.message);
           throw x;
         }
-        return toOutputs(data.outputs, await alive().run(inputs));
+        const out = await alive().run(inputs);
+        return captured.length ? { ...toOutputs(data.outputs, out), ...toOutputs(captured, out) } : toOutputs(data.outputs, out);
       },
       async *generate(prompt: unknown, opts: GenerateOptions = {}) {
         if (typeof prompt === "string") {
@@ -128,6 +143,31 @@ export function createBundle(data: ModelData, engine: EngineFactory): { load: (w
     };
   }
   return { load, model };
+}
+
+/**
+ * The captured values `options.capture` asks for, in the model's order: matched by the compiler's
+ * own pattern semantics against the names compiled in (the outputs' names match too, and are
+ * returned anyway). TFM5215 for a pattern matching none of them, listing the nearest names.
+ */
+export function capturePorts(data: ModelData, options: RunOptions | undefined): readonly PortInfo[] {
+  if (options === undefined || options === null) return [];
+  if (typeof options !== "object") throw new TfmError("TFM5215", `run's second argument is its options ({ capture }), got ${typeof options}`);
+  const want: unknown = options.capture;
+  if (want === undefined || want === false) return [];
+  const built = data.captures ?? [];
+  const patterns = want === true ? ["**"] : want;
+  if (!Array.isArray(patterns) || patterns.some((p) => typeof p !== "string")) throw new TfmError("TFM5215", "`capture` must be true or an array of patterns (strings, `h.*.attn.weights`)");
+  if (patterns.length === 0) return [];
+  if (!built.length) throw new TfmError("TFM5215", "this bundle was built without captures: build it with `tfm build --capture PATTERN` (or modelData of compile(text, { capture })) to capture values");
+  const names = [...data.outputs.map((p) => p.name), ...built.map((p) => p.name)];
+  const sel = selectCaptures(patterns as readonly string[], names);
+  if (sel.unmatched.length) {
+    const problems = sel.unmatched.map((u) => ({ code: "TFM5215" as const, message: `capture \`${u.pattern}\` matches none of the values this bundle was built to capture`, notes: [`the nearest names: ${u.nearest.join(", ")}`] }));
+    throw new TfmError("TFM5215", `${problems[0]!.message} (${problems[0]!.notes[0]}; rebuild with \`tfm build --capture\` for others)`, { problems });
+  }
+  const chosen = new Set(sel.names);
+  return built.filter((p) => chosen.has(p.name));
 }
 
 /** A tokenizer.json given to load(): parsed, as bytes, or by URL (TFM8005 when it is not one). */

@@ -167,9 +167,27 @@ export function declarations(d: ModelData): string {
     ...d.outputs.flatMap((p) => [`  /** ${type(p)} */`, `  readonly ${key(p.name)}: TensorOut<${outputData[p.dtype]}>;`]),
     "}",
     "",
+    ...(d.captures?.length
+      ? [
+          "/** The values this bundle was built to capture (tfm build --capture), by path: run(inputs, { capture }) returns those it asks for. */",
+          "export interface Captures {",
+          ...d.captures.flatMap((p) => [`  /** ${type(p)} */`, `  readonly ${key(p.name)}: TensorOut<${outputData[p.dtype]}>;`]),
+          "}",
+          "",
+        ]
+      : []),
     "export interface Model {",
     `  /** Runs the model once. Rejects with a TfmError: TFM5201-TFM5206 for inputs that do not fit, TFM6001/TFM6002 at run time, TFM6003 over the memory budget${d.target === "webgpu" ? ", TFM7001 when the device is too small" : ""}. */`,
     "  run(inputs: Inputs): Promise<Outputs>;",
+    ...(d.captures?.length
+      ? [
+          "  /**",
+          "   * Runs the model once and also returns the captured values that `capture` selects: glob patterns over their paths",
+          "   * (`*` one part, `**` any number; `h.*.attn.weights`), or true for all. TFM5215 for a pattern matching none of them.",
+          "   */",
+          "  run(inputs: Inputs, options: { readonly capture?: readonly string[] | boolean }): Promise<Outputs & Partial<Captures>>;",
+        ]
+      : []),
     "  /**",
     "   * Generates from token ids (one sequence, or a batch of one length): yields each new token (an array of one per",
     "   * sequence for a batch) as it is made, with the model's KV cache if it declares one. Greedy unless temperature > 0.",
@@ -215,6 +233,7 @@ export function declarations(d: ModelData): string {
     `  readonly target: ${key(d.target)};`,
     `  readonly inputs: ${ports(d.inputs)};`,
     `  readonly outputs: ${ports(d.outputs)};`,
+    ...(d.captures?.length ? [`  readonly captures: ${ports(d.captures)};`] : []),
     "};",
     "",
     "/** The errors `load` and `run` reject with; `code` is a stable tfm diagnostic code (TFM5xxx, TFM6xxx, TFM7xxx). */",

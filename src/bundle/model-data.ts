@@ -1,6 +1,7 @@
 // What a bundle knows of its model, embedded as JSON data (never as code): the optimized graph,
 // the weights the checkpoint must hold, the `ignore` patterns, and the inputs and outputs with
-// their declared dtypes and symbolic shapes (for messages, `model` and the .d.ts); `modelData` makes it from a compiled model.
+// their declared dtypes and symbolic shapes (for messages, `model` and the .d.ts), and the values
+// compiled in to be captured (`tfm build --capture`); `modelData` makes it from a compiled model.
 import type { CompiledModel } from "../compile.js";
 import { showDim } from "../core/dim.js";
 import type { DTypeName } from "../core/dtype.js";
@@ -31,6 +32,12 @@ export interface ModelData {
   readonly settings: readonly (readonly [string, string])[];
   readonly inputs: readonly PortInfo[];
   readonly outputs: readonly PortInfo[];
+  /**
+   * The values compiled in as extra outputs to be captured (`tfm build --capture`, or
+   * `compile(text, { capture })`), by path (`h.0.attn.weights`), in the model's order: what
+   * `run(inputs, { capture })` can return. Absent when the model was compiled without captures.
+   */
+  readonly captures?: readonly PortInfo[];
   /** Every weight the checkpoint must hold, by checkpoint name, as declared. */
   readonly weights: readonly WeightSpec[];
   /** The model's `ignore` patterns: checkpoint tensors it knowingly does not use. */
@@ -46,11 +53,14 @@ export function modelData(m: CompiledModel, target: Target, settings: ReadonlyMa
   if (!graph || !m.name) throw new Error("modelData needs a compiled model without errors");
   const optional = new Set(m.inputs.filter((i) => i.optional).map((i) => i.name));
   const states = new Set(graph.states.map((s) => s.name));
+  const own = new Set(m.outputs.map((o) => o.name));
   const capacity = capacityOf(m.checked.instance?.model.hparams as never);
   const port = (p: { name: string; node: number }): PortInfo => {
     const n = graph.nodes[p.node]!;
     return { name: p.name, dtype: n.dtype, shape: n.shape.map(showDim), ...(optional.has(p.name) ? { optional: true } : {}) };
   };
+  // The graph's other outputs are the captured values (src/ir/build.ts adds them after the model's).
+  const captures = graph.outputs.filter((p) => !states.has(p.name) && !own.has(p.name)).map(port);
   return {
     format: 1,
     target,
@@ -59,7 +69,8 @@ export function modelData(m: CompiledModel, target: Target, settings: ReadonlyMa
     settings: [...settings],
     // The state's ports are the runtime's business: callers see the model's own inputs and outputs.
     inputs: graph.inputs.filter((p) => !states.has(p.name)).map(port),
-    outputs: graph.outputs.filter((p) => !states.has(p.name)).map(port),
+    outputs: graph.outputs.filter((p) => !states.has(p.name) && own.has(p.name)).map(port),
+    ...(captures.length ? { captures } : {}),
     weights: m.weights.map((w) => ({ name: w.name, dtype: w.dtype, shape: [...w.shape], transposed: w.transposed })),
     ignored: [...m.checked.instance!.ignored],
     ...(capacity !== undefined ? { capacity } : {}),

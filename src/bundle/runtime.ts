@@ -18,11 +18,11 @@ export async function load(data: ModelData, weights: WeightsSource, options: Loa
 
 /** What the model takes and gives: its inputs and outputs with their dtypes and symbolic shapes. */
 export function describe(data: ModelData): ModelInfo {
-  return { name: data.name, target: data.target, inputs: data.inputs, outputs: data.outputs };
+  return { name: data.name, target: data.target, inputs: data.inputs, outputs: data.outputs, ...(data.captures ? { captures: data.captures } : {}) };
 }
 
 export { TfmError, type TfmErrorDetails } from "./errors.js";
-export type { LoadedModel, LoadOptions, ModelInfo } from "./api.js";
+export type { LoadedModel, LoadOptions, ModelInfo, RunOptions } from "./api.js";
 export type { ModelData, PortInfo, Target } from "./model-data.js";
 export type { TensorIn, TensorOut } from "./io.js";
 export type { WeightsSource } from "./weights.js";

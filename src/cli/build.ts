@@ -1,10 +1,11 @@
-// `tfm build FILE --target cpu|webgpu [--set k=v] -o out.js [--force] [--report]`: the model as one
+// `tfm build FILE --target cpu|webgpu [--set k=v] [--capture PATTERN...] -o out.js [--force] [--report]`: the model as one
 // standalone ES module (runtime + optimized graph as data, src/bundle/) and `out.d.ts` beside it,
 // naming its inputs and outputs. Neither file replaces an existing one without --force.
 // `--report` prints the sizes (runtime and data apart), the kernels per call, the weight bytes and
-// what each optimizer pass did.
+// what each optimizer pass did. `--capture` compiles the values it selects in as extra outputs,
+// which the bundle's `run(inputs, { capture })` returns (without it, only the outputs).
 import { diag, hasErrors, sortDiagnostics } from "../diag/diagnostic.js";
-import { compile, formatReport, memoryReportText, renderDiagnostics } from "../index.js";
+import { compile, formatReport, memoryReportText, renderDiagnostics, TfmError } from "../index.js";
 import { fileErrorDiagnostic, pathTaken, writeFileAtomic } from "../runtime/files.js";
 import { dimBindings } from "./dims.js";
 import { WeightFileError } from "../weights/errors.js";
@@ -19,6 +20,8 @@ export interface BuildOptions {
   readonly output: string;
   readonly force?: boolean;
   readonly report?: boolean;
+  /** Values compiled in to be captured at run time (`h.*.attn.weights`, src/ir/capture.ts). */
+  readonly capture?: readonly string[];
   /** With `report`: the dim values the memory plan is evaluated at (others default; see dims.ts). */
   readonly dims?: ReadonlyMap<string, number>;
 }
@@ -35,11 +38,18 @@ export function runBuild(file: string, opts: BuildOptions, out: (s: string) => v
   const t0 = performance.now();
   if (opts.output.trim() === "") throw new UsageError("-o/--output needs a file name (it was empty)");
   const { text, decodeErrors } = readSource(file);
-  const model = compile(text, { file, settings: opts.set });
+  const model = compile(text, { file, settings: opts.set, ...(opts.capture?.length ? { capture: opts.capture } : {}) });
   const diagnostics = sortDiagnostics([...decodeErrors, ...model.diagnostics]);
   if (diagnostics.length) err(renderDiagnostics(diagnostics, model.sources) + "\n");
   if (hasErrors(diagnostics)) return 1;
-  const optimized = model.optimized;
+  let optimized;
+  try {
+    optimized = model.optimized;
+  } catch (e) {
+    if (!(e instanceof TfmError) || e.code !== "TFM5214") throw e;
+    err(model.render((e.problems ?? []).map((p) => diag(file, "TFM5214", { start: 0, end: 0 }, p.message, { notes: p.notes }))) + "\n");
+    return 1;
+  }
   if (!optimized || !model.name) {
     err(model.render([diag(file, "TFM2008", { start: 0, end: 0 }, "the file defines no `model` to build")]) + "\n");
     return 1;
@@ -70,7 +80,7 @@ export function runBuild(file: string, opts: BuildOptions, out: (s: string) => v
     return fail(e);
   }
   const ms = performance.now() - t0;
-  out(`wrote ${opts.output} (${humanBytes(b.js.length)}) and ${dts}: model ${model.name}, target ${target}, ${data.inputs.length} inputs, ${data.outputs.length} outputs, ${data.weights.length} weights (${ms.toFixed(0)} ms)\n`);
+  out(`wrote ${opts.output} (${humanBytes(b.js.length)}) and ${dts}: model ${model.name}, target ${target}, ${data.inputs.length} inputs, ${data.outputs.length} outputs, ${data.captures ? `${data.captures.length} captured values, ` : ""}${data.weights.length} weights (${ms.toFixed(0)} ms)\n`);
   if (opts.report) {
     const s = sizes(b, data);
     const row = (name: string, x: { raw: number; min: number; gzip: number }) => `  ${name.padEnd(12)} ${humanBytes(x.raw).padStart(10)}  ${humanBytes(x.min).padStart(10)}  ${humanBytes(x.gzip).padStart(10)}`;

@@ -12,6 +12,7 @@ import { parseSeed } from "../runtime/init.js";
 import { fileErrorDiagnostic } from "../runtime/files.js";
 import { WeightFileError } from "../weights/errors.js";
 import { attentionSpec, type AttentionMap } from "../viz/attention.js";
+import { selectCaptures } from "../ir/capture.js";
 import { htmlPage, vegaLiteToSvg } from "../viz/render.js";
 import { loadTokenizer } from "./generate.js";
 import { readSource, UsageError } from "./io.js";
@@ -40,8 +41,13 @@ export async function runVizAttention(file: string, opts: VizAttentionOptions, o
   const seed = opts.randomWeights ? parseSeed(opts.seed ?? "0") : 0;
   if (typeof seed !== "number") throw new UsageError(seed.error);
   const { text } = readSource(file);
-  const capture = opts.capture?.length ? opts.capture : ["**.weights"];
-  const model = compile(text, { file, settings: opts.set, capture });
+  const patterns = opts.capture?.length ? opts.capture : ["**.weights"];
+  const plain = compile(text, { file, settings: opts.set });
+  // Each weight's mask, where the model binds one beside it (`weights` → `weights_mask`, as the
+  // library's attention does): the picture greys what the mask forbids, not what happens to be 0.
+  const names = plain.captureNames;
+  const masks = new Map(selectCaptures(patterns, names).names.filter((n) => names.includes(`${n}_mask`)).map((n) => [n, `${n}_mask`]));
+  const model = masks.size ? plain.capturing([...patterns, ...masks.values()]) : plain.capturing(patterns);
   const fail = (ds: readonly Diagnostic[]) => {
     err(model.render([...ds]) + "\n");
     return 1;
@@ -60,11 +66,14 @@ export async function runVizAttention(file: string, opts: VizAttentionOptions, o
     if ("error" in s) throw new UsageError(s.error);
     return s;
   });
-  const idsInput = model.inputs.find((i) => i.dtype === "i32" && !i.optional) ?? model.inputs[0];
+  // The token ids label the axes: the first required integer input (none: the positions do).
+  const idsInput = model.inputs.find((i) => (i.dtype === "i32" || i.dtype === "i64") && !i.optional);
+  if (opts.prompt !== undefined && !idsInput) throw new UsageError(`--prompt: ${model.name ?? file} has no integer input to take the prompt's token ids`);
   if (opts.prompt !== undefined && tok && idsInput) specs.unshift(parseInputArg(`${idsInput.name}=${JSON.stringify([tok.encode(opts.prompt)])}`) as InputSpec);
   const inputs = loadInputs(model.checked, specs);
   if (!inputs.tensors) return fail(inputs.diagnostics);
-  const captured = new Set(model.graph.outputs.map((o) => o.name).filter((n) => !model.outputs.some((o) => o.name === n) && !model.graph!.states.some((s) => s.name === n)));
+  const maskNames = new Set(masks.values());
+  const captured = new Set(model.graph.outputs.map((o) => o.name).filter((n) => !model.outputs.some((o) => o.name === n) && !model.graph!.states.some((s) => s.name === n) && !maskNames.has(n)));
   try {
     const session = await model.load(opts.randomWeights ? { random: true, seed } : opts.weights!, {});
     let outputs;
@@ -84,7 +93,9 @@ export async function runVizAttention(file: string, opts: VizAttentionOptions, o
       const b = s.length === 4 ? s[0]! : 1;
       if (batch >= b) throw new UsageError(`--batch ${batch}: the batch has ${b} item${b === 1 ? "" : "s"}`);
       const per = heads * queries * keys;
-      maps.push({ name, heads, queries, keys, values: Float32Array.from(t.data.slice(batch * per, (batch + 1) * per) as ArrayLike<number>) });
+      const mask = masks.has(name) ? outputs[masks.get(name)!] : undefined;
+      const allowed = mask && broadcastMask(mask, s, batch);
+      maps.push({ name, heads, queries, keys, values: Float32Array.from(t.data.slice(batch * per, (batch + 1) * per) as ArrayLike<number>), ...(allowed ? { allowed } : {}) });
     }
     const seq = ids && ids.shape.length === 2 ? Array.from(ids.data.slice(batch * ids.shape[1]!, (batch + 1) * ids.shape[1]!) as ArrayLike<number>, Number) : [];
     const tokens = seq.map((id) => (tok ? tok.decode([id]) : String(id)));
@@ -93,7 +104,7 @@ export async function runVizAttention(file: string, opts: VizAttentionOptions, o
     const svg = await vegaLiteToSvg(spec);
     mkdirSync(opts.output, { recursive: true });
     const data = { model: model.name, batch, tokens, ids: seq, maps: maps.map((m) => ({ name: m.name, heads: m.heads, queries: m.queries, keys: m.keys })), cells, truncated };
-    const page = () => htmlPage(title, `<h1 style="font-size:18px">${title.replace(/&/g, "&amp;").replace(/</g, "&lt;")}</h1><p>Rows: layers; columns: heads. Grey cells are masked (weight 0).</p><figure>${svg}</figure>`, data);
+    const page = () => htmlPage(title, `<h1 style="font-size:18px">${title.replace(/&/g, "&amp;").replace(/</g, "&lt;")}</h1><p>Rows: layers; columns: heads. Grey cells are masked (where the attention's mask is false).</p><figure>${svg}</figure>`, data);
     const written = [];
     for (const f of ["svg", "png", "html"] as const) written.push(await writePicture(join(opts.output, `attention.${f}`), f, svg, page, opts.force ?? false));
     out(`${written.join("\n")}\n${maps.length} layers × ${Math.max(...maps.map((m) => m.heads))} heads, ${tokens.length} tokens\n`);
@@ -103,4 +114,29 @@ export async function runVizAttention(file: string, opts: VizAttentionOptions, o
     if (e instanceof TfmError && e.diagnostics) return fail(e.diagnostics);
     throw e;
   }
+}
+
+/**
+ * The mask of batch item `batch` as heads × queries × keys (1 allowed, 0 masked): `mask` broadcast
+ * to the weights' shape `w` ([batch,] [heads,] queries, keys), numpy's rule (aligned on the right,
+ * size-1 dims repeat; a scalar allows or masks all). Undefined when it does not broadcast to them.
+ */
+export function broadcastMask(mask: { shape: readonly number[]; data: ArrayLike<number | bigint | boolean> }, w: readonly number[], batch: number): Uint8Array | undefined {
+  const ms = mask.shape;
+  if (ms.length > w.length || ms.some((d, i) => d !== 1 && d !== w[w.length - ms.length + i])) return undefined;
+  const full = [...Array(4 - w.length).fill(1), ...w]; // [B, H, Q, K]
+  const [, H, Q, K] = full as [number, number, number, number];
+  // The stride of each of [B, H, Q, K] in the mask's data (0 where it broadcasts).
+  const strides = [0, 0, 0, 0];
+  for (let i = ms.length - 1, stride = 1; i >= 0; i--) {
+    const axis = 4 - ms.length + i;
+    if (ms[i] !== 1) strides[axis] = stride;
+    stride *= ms[i]!;
+  }
+  const out = new Uint8Array(H * Q * K);
+  const b = w.length === 4 ? batch : 0;
+  for (let h = 0; h < H; h++)
+    for (let q = 0; q < Q; q++)
+      for (let k = 0; k < K; k++) out[(h * Q + q) * K + k] = Number(mask.data[b * strides[0]! + h * strides[1]! + q * strides[2]! + k * strides[3]!]) ? 1 : 0;
+  return out;
 }

@@ -126,6 +126,7 @@ const catalogue = {
   TFM5212: { severity: "error", title: "tensor cannot be drawn as asked (its rank, or --slice)" },
   TFM5213: { severity: "error", title: "graph too large to draw" },
   TFM5214: { severity: "error", title: "--capture pattern matches no name in the model" },
+  TFM5215: { severity: "error", title: "a bundle's run(inputs, { capture }) asks for a value it was not built to capture" },
   TFM5220: { severity: "error", title: "model cannot be exported to ONNX as asked (an opset, a dim no input gives)" },
   // 6xxx: running a model.
   TFM6001: { severity: "error", title: "run-time error in an op (e.g. an index out of range)" },

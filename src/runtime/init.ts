@@ -1,9 +1,11 @@
 // Deterministic random weights, initialised as PyTorch initialises each layer: a table of rules
 // keyed by owning block and parameter name, a seeded PRNG (xoshiro128**) with a stream per weight
-// (so adding a layer does not change the others), and normals by Box–Muller. Every step is integer
-// arithmetic or IEEE-754 +, −, ×, ÷ and √, which JavaScript defines exactly: log, sin and cos are
-// computed here by series rather than with Math.log/Math.cos, whose results the language leaves
-// to the engine. So a seed gives the same bytes on every platform.
+// (so adding a layer does not change the others), and normals by the ziggurat method (Marsaglia
+// and Tsang, with the layer, sign and value drawn from separate bits as Doornik recommends). Every
+// step is integer arithmetic or IEEE-754 +, −, ×, ÷ and √, which JavaScript defines exactly: log and
+// exp are computed here by series rather than with Math.log/Math.exp, whose results the language
+// leaves to the engine. So a seed gives the same bytes on every platform. GPT-2 small's 124M
+// values take about a second (the ziggurat's common case is one draw, a compare and a multiply).
 import type { Tensor } from "../core/tensor.js";
 import type { Weight } from "../check/elaborated.js";
 import type { NamedTensor } from "../weights/safetensors.js";
@@ -135,7 +137,7 @@ export function randomWeights(weights: readonly Weight[], seed: number): Map<str
     const n = w.shape.reduce((a, b) => a * b, 1);
     const rt = runtimeDType[w.dtype];
     if (rt === "f32") {
-      const data = fill(new Float32Array(n), inits.get(w.name)!, new Rng(seed, w.name));
+      const data = fillWeight(new Float32Array(n), inits.get(w.name)!, seed, w.name);
       out.set(w.name, makeTensor("f32", w.shape, roundToDeclared(data, w.dtype)));
     } else out.set(w.name, makeTensor(rt, w.shape, rt === "i32" ? new Int32Array(n) : new Uint8Array(n)));
   }
@@ -167,6 +169,11 @@ export function parseSeed(text: string): number | { error: string } {
   return Number(t);
 }
 
+/** Draws the values of the weight named `name` into `out` (f32, before rounding to a declared f16/bf16). */
+export function fillWeight(out: Float32Array, init: Init, seed: number, name: string): Float32Array {
+  return fill(out, init, new Rng(seed, name));
+}
+
 function fill(out: Float32Array, init: Init, rng: Rng): Float32Array {
   switch (init.kind) {
     case "constant":
@@ -179,15 +186,107 @@ function fill(out: Float32Array, init: Init, rng: Rng): Float32Array {
     }
     case "normal": {
       const s = init.std;
-      for (let i = 0; i < out.length; i += 2) {
-        // Box–Muller: u1 in (0, 1] so the log is finite, u2 in [0, 1) for the angle.
-        const r = Math.sqrt(-2 * log(rng.open())) * s;
-        sinCos2Pi(rng.unit());
-        out[i] = r * cosOut;
-        if (i + 1 < out.length) out[i + 1] = r * sinOut;
-      }
+      for (let i = 0; i < out.length; i++) out[i] = standardNormal(rng) * s;
       return out;
     }
+  }
+}
+
+// ---- log and exp by series: exact IEEE arithmetic only -------------------------------------------
+
+const LN2 = 0.6931471805599453;
+/** ln 2 as a sum (fdlibm's split): LN2_HI's low 21 bits are zero, so k·LN2_HI is exact for |k| < 2^21. */
+const LN2_HI = 0.6931471803691238;
+const LN2_LO = 1.9082149292705877e-10;
+const SQRT2 = 1.4142135623730951;
+/** 1/(2k+1) for the atanh series of log. */
+const odd = Array.from({ length: 12 }, (_, k) => 1 / (2 * k + 1));
+/** n!, exact in a double for n ≤ 22. */
+const factorial = (n: number): number => (n <= 1 ? 1 : n * factorial(n - 1));
+
+/** Natural log of x > 0 (finite): x = m·2^e with m in [√2/2, √2), log m = 2·atanh((m−1)/(m+1)). */
+export function log(x: number): number {
+  let e = 0;
+  let m = x;
+  while (m >= SQRT2) {
+    m /= 2;
+    e++;
+  }
+  while (m < SQRT2 / 2) {
+    m *= 2;
+    e--;
+  }
+  const s = (m - 1) / (m + 1);
+  const s2 = s * s;
+  let p = odd[11]!;
+  for (let k = 10; k >= 0; k--) p = p * s2 + odd[k]!;
+  return e * LN2 + 2 * s * p;
+}
+
+/** 1/k! for the Taylor series of exp, each one rounding of an exact factorial (k ≤ 18). */
+const invFactorial = Array.from({ length: 19 }, (_, k) => 1 / factorial(k));
+
+/**
+ * e^x for finite x ≤ 709: x = k·ln2 + r with |r| ≤ ln2/2 (k rounded, r by two steps of ln2's
+ * split so that it is exact to ~1e-16), the Taylor series of e^r, times 2^k (exact).
+ */
+export function exp(x: number): number {
+  if (x < -745) return 0;
+  const k = Math.round(x / LN2);
+  const r = x - k * LN2_HI - k * LN2_LO;
+  let p = invFactorial[18]!;
+  for (let j = 17; j >= 0; j--) p = p * r + invFactorial[j]!;
+  // 2^k in two exact steps, so a k below −1022 still scales into the subnormals.
+  const k1 = Math.trunc(k / 2);
+  return p * 2 ** k1 * 2 ** (k - k1);
+}
+
+// ---- normals: the ziggurat ------------------------------------------------------------------------
+
+/** Layers of the ziggurat; the base layer 0 holds the tail beyond R. */
+const LAYERS = 128;
+/** Where the tail starts, and the area of each layer (of the density e^(−x²/2), unnormalised), for 128 layers. */
+const R = 3.442619855899;
+const AREA = 9.91256303526217e-3;
+/** x[i]: layer i spans [0, x[i]] (x[0] is the base layer's pseudo-width AREA/f(R)); x[LAYERS] = 0. */
+const zx = new Float64Array(LAYERS + 1);
+/** f[i] = e^(−x[i]²/2), the density at x[i]; ratio[i] = x[i+1]/x[i], the part of layer i under the curve everywhere. */
+const zf = new Float64Array(LAYERS + 1);
+const zratio = new Float64Array(LAYERS);
+{
+  const f = (x: number) => exp(-0.5 * x * x);
+  zx[0] = AREA / f(R);
+  zx[1] = R;
+  for (let i = 2; i < LAYERS; i++) zx[i] = Math.sqrt(-2 * log(AREA / zx[i - 1]! + f(zx[i - 1]!)));
+  zx[LAYERS] = 0;
+  for (let i = 0; i <= LAYERS; i++) zf[i] = f(zx[i]!);
+  zf[0] = f(R); // the base layer's top is the curve at R (its rectangle part is [0, R])
+  for (let i = 0; i < LAYERS; i++) zratio[i] = zx[i + 1]! / zx[i]!;
+}
+
+/**
+ * A standard normal: 7 bits pick the layer, 1 the sign and 24 a point along the layer; inside the
+ * part of the layer under the curve everywhere (about 99% of draws) that is the value. Otherwise
+ * the tail (layer 0) or the wedge is sampled exactly, by rejection.
+ */
+function standardNormal(rng: Rng): number {
+  for (;;) {
+    const u = rng.next();
+    const i = u & (LAYERS - 1);
+    const sign = u & LAYERS ? -1 : 1;
+    const v = (u >>> 8) * 2 ** -24; // [0, 1)
+    if (v < zratio[i]!) return sign * v * zx[i]!;
+    if (i === 0) {
+      // The tail beyond R (Marsaglia 1964): x = R + a with a exponential, accepted with probability e^(−a²/2).
+      for (;;) {
+        const a = -log(rng.open()) / R;
+        const b = -log(rng.open());
+        if (2 * b >= a * a) return sign * (R + a);
+      }
+    }
+    const x = v * zx[i]!;
+    // The wedge between x[i+1] and x[i]: a uniform height in the layer, under the curve or not.
+    if (zf[i]! + rng.uniform() * (zf[i + 1]! - zf[i]!) < exp(-0.5 * x * x)) return sign * x;
   }
 }
 
@@ -259,66 +358,3 @@ export class Rng {
 
 const rotl = (x: number, k: number): number => (x << k) | (x >>> (32 - k));
 
-// ---- log, sin and cos by series: exact IEEE arithmetic only -----------------------------------
-
-const LN2 = 0.6931471805599453;
-const SQRT2 = 1.4142135623730951;
-const TWO_PI = 6.283185307179586;
-/** 1/(2k+1) for the atanh series of log. */
-const odd = Array.from({ length: 12 }, (_, k) => 1 / (2 * k + 1));
-/** Taylor coefficients, each (−1)^j / n! with n! exact in a double (n ≤ 19) and one rounding. */
-const factorial = (n: number): number => (n <= 1 ? 1 : n * factorial(n - 1));
-const sinC = Array.from({ length: 10 }, (_, j) => (j % 2 ? -1 : 1) / factorial(2 * j + 1));
-const cosC = Array.from({ length: 10 }, (_, j) => (j % 2 ? -1 : 1) / factorial(2 * j));
-
-/** Natural log of x > 0 (finite): x = m·2^e with m in [√2/2, √2), log m = 2·atanh((m−1)/(m+1)). */
-export function log(x: number): number {
-  let e = 0;
-  let m = x;
-  while (m >= SQRT2) {
-    m /= 2;
-    e++;
-  }
-  while (m < SQRT2 / 2) {
-    m *= 2;
-    e--;
-  }
-  const s = (m - 1) / (m + 1);
-  const s2 = s * s;
-  let p = odd[11]!;
-  for (let k = 10; k >= 0; k--) p = p * s2 + odd[k]!;
-  return e * LN2 + 2 * s * p;
-}
-
-let sinOut = 0;
-let cosOut = 0;
-
-/** sin and cos of 2π·u for u in [0, 1), into sinOut/cosOut: exact reduction to [0, π/4], then Taylor series. */
-export function sinCos2Pi(u: number): void {
-  const q = Math.floor(u * 4); // the quadrant; u·4 and u − q/4 are exact for u with ≤ 50 significant bits
-  let r = u - q / 4; // [0, 1/4)
-  const swap = r > 1 / 8;
-  if (swap) r = 1 / 4 - r; // sin(π/2 − t) = cos t
-  const t = TWO_PI * r; // [0, π/4]
-  const t2 = t * t;
-  let s = sinC[9]!;
-  let c = cosC[9]!;
-  for (let j = 8; j >= 0; j--) {
-    s = sinC[j]! + t2 * s;
-    c = cosC[j]! + t2 * c;
-  }
-  s *= t;
-  const [s0, c0] = swap ? [c, s] : [s, c];
-  switch (q) {
-    case 0: sinOut = s0; cosOut = c0; break;
-    case 1: sinOut = c0; cosOut = -s0; break;
-    case 2: sinOut = -s0; cosOut = -c0; break;
-    default: sinOut = -c0; cosOut = s0; break;
-  }
-}
-
-/** sin and cos of 2π·u as a pair (for tests). */
-export function sinCos2PiPair(u: number): [number, number] {
-  sinCos2Pi(u);
-  return [sinOut, cosOut];
-}

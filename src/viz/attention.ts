@@ -1,8 +1,9 @@
 // `tfm viz attention`: captured attention weights ([batch,] heads, queries, keys; src/ir/capture.ts)
 // as heatmaps with the tokens as axis labels: one panel per layer and head (rows: layers, columns:
-// heads, as bertviz's "model view"). Masked cells (a weight of exactly 0: the library's
-// masked_softmax selects 0 where the mask is false, causal or padding) are drawn grey, apart from
-// the colour scale. Every cell's aria-label holds its layer, head, query and key tokens and value.
+// heads, as bertviz's "model view"). Masked cells — where the attention's own mask is false
+// (`allowed`, the captured `weights_mask` the library's attention binds: causal, padding or any
+// other), never merely where a weight is 0, which a real weight can underflow to — are drawn grey,
+// apart from the colour scale. Every cell's aria-label holds its layer, head, query and key tokens and value.
 import type { TopLevelSpec } from "vega-lite";
 import { font } from "./render.js";
 
@@ -14,6 +15,8 @@ export interface AttentionMap {
   readonly queries: number;
   readonly keys: number;
   readonly values: Float32Array | Float64Array;
+  /** Where attention is allowed (1) or masked (0), heads × queries × keys like `values`; absent: nothing is known masked. */
+  readonly allowed?: Uint8Array;
 }
 
 /** At most this many queries and keys are drawn (a longer sequence: its first tokens, said in the title). */
@@ -41,8 +44,8 @@ export function attentionSpec(maps: readonly AttentionMap[], tokens: readonly st
         for (let k = 0; k < nk; k++) {
           const v = m.values[(h * m.queries + q) * m.keys + k]!;
           const value = Number.isFinite(v) ? v : null;
-          const masked = v === 0;
-          cells.push({ layer: m.name, head: h, q, k, value, masked, qt: label(q), kt: label(k), label: `${m.name}; head ${h}; query ${label(q)}; key ${label(k)}; value: ${masked ? "0 (masked)" : String(value)}` });
+          const masked = m.allowed !== undefined && m.allowed[(h * m.queries + q) * m.keys + k] === 0;
+          cells.push({ layer: m.name, head: h, q, k, value, masked, qt: label(q), kt: label(k), label: `${m.name}; head ${h}; query ${label(q)}; key ${label(k)}; value: ${String(value)}${masked ? " (masked)" : ""}` });
         }
       }
     }
@@ -52,7 +55,8 @@ export function attentionSpec(maps: readonly AttentionMap[], tokens: readonly st
   const width = cell * Math.min(maxTokens, Math.max(...maps.map((m) => m.keys), 1));
   const height = cell * Math.min(maxTokens, Math.max(...maps.map((m) => m.queries), 1));
   const order = maps.map((m) => m.name);
-  const notes = truncated ? [`the first ${maxTokens} tokens`] : [];
+  const unknown = maps.filter((m) => !m.allowed).map((m) => m.name);
+  const notes = [...(truncated ? [`the first ${maxTokens} tokens`] : []), ...(unknown.length ? [`no mask bound beside ${unknown.join(", ")} (\`weights_mask\`): none of its cells greyed`] : [])];
   const spec: TopLevelSpec = {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
     title: { text: options.title ?? "attention weights", ...(notes.length ? { subtitle: notes } : {}) },

@@ -30,7 +30,7 @@ for (const c of plan.errors ?? []) {
   const b = await bundle(c.bundle);
   try {
     const m = await b.load(c.bytesFrom ? await readFile(c.bytesFrom) : c.weights);
-    if (c.inputs) await m.run(c.inputs);
+    if (c.inputs) await m.run(c.inputs, ...(c.options !== undefined ? [c.options] : []));
     out.errors[c.name] = { ok: true };
   } catch (e) {
     out.errors[c.name] = { ok: false, name: e?.name, code: e?.code, message: String(e?.message), isError: e instanceof Error, isTfmError: e instanceof b.TfmError };
@@ -39,7 +39,7 @@ for (const c of plan.errors ?? []) {
 for (const r of plan.runs ?? []) {
   const b = await bundle(r.bundle);
   const m = await b.load(r.weights);
-  const outputs = await m.run(r.inputs);
+  const outputs = await m.run(r.inputs, ...(r.options !== undefined ? [r.options] : []));
   out.models[r.name] = { model: b.model, outputs: Object.fromEntries(Object.entries(outputs).map(([k, v]) => [k, { shape: v.shape, type: v.data.constructor.name, data: Array.from(v.data, (x) => (Object.is(x, -0) ? "-0" : x)) }])) };
 }
 process.stdout.write(JSON.stringify(out));

@@ -37,6 +37,45 @@ describe("capture patterns", () => {
   });
 });
 
+describe("names bound by tuple unpacking and by `output`", () => {
+  const text = `block Half(d: int) {
+  input x: f32[n, 2 * d]
+  lo, hi = chunk(x, 2, dim=-1)
+  output y = lo * hi
+}
+
+model M {
+  input x: f32[n, 4]
+  layer half = Half(2)
+  a, b = chunk(x, 2, dim=-1)
+  output s = half(x) + a
+  output d = b - a
+}
+`;
+  const x = { dtype: "f32" as const, shape: [2, 4], data: [1, 2, 3, 4, -5, 6, 7.5, 8] };
+  it("are captured by their paths, with their values", async () => {
+    const m = compile(text, { capture: ["a", "b", "half.*", "s"] });
+    const s = await m.load({ random: true });
+    const r = await s.run({ x });
+    expect(Object.keys(r)).toEqual(["s", "d", "a", "b", "half.lo", "half.hi", "half.y"]);
+    expect(Array.from(r.a!.data)).toEqual([1, 2, -5, 6]);
+    expect(Array.from(r.b!.data)).toEqual([3, 4, 7.5, 8]);
+    expect(Array.from(r["half.lo"]!.data)).toEqual([1, 2, -5, 6]);
+    expect(Array.from(r["half.hi"]!.data)).toEqual([3, 4, 7.5, 8]);
+    expect(Array.from(r["half.y"]!.data)).toEqual([3, 8, -37.5, 48]);
+    expect(Array.from(r.s!.data)).toEqual([4, 10, -42.5, 54]);
+    s.dispose();
+  });
+
+  it("in GPT-2: `q, k, v = chunk(...)` gives h.0.attn.q, and the block's `output y` h.0.attn.y", async () => {
+    const r = await tfm("run", "models/gpt2.tfm", "--set", "n_layer=1", "--set", "n_embd=16", "--set", "n_head=2", "--set", "vocab_size=31", "--random-weights", "--input", "input_ids=[[1,2,3]]", "--capture", "h.0.attn.q", "--capture", "h.0.attn.y", "-o", join(dir, "tuple"));
+    expect(r.err).toBe("");
+    expect(r.code).toBe(0);
+    expect(readNpy(readFileSync(join(dir, "tuple", "h.0.attn.q.npy"))).shape).toEqual([1, 3, 16]);
+    expect(readNpy(readFileSync(join(dir, "tuple", "h.0.attn.y.npy"))).shape).toEqual([1, 3, 16]);
+  });
+});
+
 describe("GPT-2's attention weights", () => {
   const ref = join(dir, "ref");
   execFileSync("/usr/bin/python3", ["test/fixtures/gpt2_attentions.py", ref], { stdio: "pipe" });

@@ -1,8 +1,9 @@
 // `tfm viz attention`: the picture carries the numbers: every heatmap cell's value (its aria-label)
 // equals the captured attention weight `tfm run --capture` writes, its labels are the prompt's
-// tokens, masked (causal) cells are marked, --batch picks the item; the HTML page opens in
+// tokens, masked (causal, padding) cells are marked — from the attention's own mask, so a weight
+// that underflows to exactly 0 is not greyed — --batch picks the item; the HTML page opens in
 // headless Chromium from file:// with no console error and no request, one panel per layer × head.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -11,6 +12,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { main } from "../../src/cli/main.js";
 import { gpt2Tokenizer } from "../../src/generate/tokenizer.js";
 import { readNpy } from "../../src/weights/npy.js";
+import { broadcastMask } from "../../src/cli/viz-attention.js";
 
 async function tfm(...argv: string[]) {
   let out = "";
@@ -90,6 +92,40 @@ describe("tfm viz attention", () => {
     expect(cs.length).toBe(2 * 2 * 25);
     expect(new Set(cs.map((c) => c.layer))).toEqual(new Set(["encoder.layer.0.attention.self.weights", "encoder.layer.1.attention.self.weights"]));
     for (const c of cs) expect(c.value === "0 (masked)").toBe(c.k === 4);
+  });
+
+  it("greys what the mask forbids, not a weight that underflows to 0", async () => {
+    const file = join(dir, "underflow.tfm");
+    writeFileSync(file, "model Underflow {\n  input q: f32[T, D]\n  input k: f32[S, D]\n  input v: f32[S, D]\n  input m: bool[T, S]\n  output y = scaled_dot_product_attention(q, k, v, m)\n}\n");
+    // Scores 1000, 0, 500 for query 0: key 1's weight is exp(-1000) = 0 in f32, yet allowed; key 2 is masked.
+    const inputs = ["--input", "q=[[1000],[1]]", "--input", "k=[[1],[0],[0.5]]", "--input", "v=[[1],[2],[3]]", "--input", "m=[[true,true,false],[true,false,true]]"];
+    const runOut = join(dir, "run-u");
+    expect((await tfm("run", file, "--random-weights", ...inputs, "--capture", "weights", "-o", runOut)).code).toBe(0);
+    const w = readNpy(readFileSync(join(runOut, "weights.npy")));
+    expect(Array.from(w.data, Number)[1]).toBe(0); // underflowed, not masked
+    const out = join(dir, "viz-u");
+    const r = await tfm("viz", "attention", file, "--random-weights", ...inputs, "-o", out);
+    expect(r.err).toBe("");
+    expect(r.code).toBe(0);
+    const cs = cells(readFileSync(join(out, "attention.svg"), "utf8"));
+    expect(cs.length).toBe(6);
+    const masked = (q: number, k: number) => cs.find((c) => c.q === q && c.k === k)!.value.endsWith("(masked)");
+    expect([0, 1].map((q) => [0, 1, 2].map((k) => masked(q, k)))).toEqual([[false, false, true], [false, true, false]]);
+    expect(cs.find((c) => c.q === 0 && c.k === 1)!.value).toBe("0");
+    // The grey layer holds exactly the masked cells: the page's data says which, cell by cell.
+    const data = JSON.parse(/<script type="application\/json" id="tfm-data">(.*?)<\/script>/s.exec(readFileSync(join(out, "attention.html"), "utf8"))![1]!) as { cells: { q: number; k: number; value: number; masked: boolean }[] };
+    expect(data.cells.filter((c) => c.masked).map((c) => [c.q, c.k])).toEqual([[0, 2], [1, 1]]);
+    expect(data.cells.find((c) => c.q === 0 && c.k === 1)).toMatchObject({ value: 0, masked: false });
+  });
+
+  it("broadcasts a mask to the weights as numpy does", () => {
+    const causal = { shape: [3, 3], data: [1, 0, 0, 1, 1, 0, 1, 1, 1] };
+    expect(Array.from(broadcastMask(causal, [2, 2, 3, 3], 1)!)).toEqual([...causal.data, ...causal.data]);
+    const padding = { shape: [2, 1, 1, 3], data: [1, 1, 1, 1, 1, 0] };
+    expect(Array.from(broadcastMask(padding, [2, 1, 2, 3], 1)!)).toEqual([1, 1, 0, 1, 1, 0]);
+    expect(Array.from(broadcastMask(padding, [2, 1, 2, 3], 0)!)).toEqual([1, 1, 1, 1, 1, 1]);
+    expect(Array.from(broadcastMask({ shape: [], data: [0] }, [2, 2], 0)!)).toEqual([0, 0, 0, 0]);
+    expect(broadcastMask({ shape: [4], data: [1, 1, 1, 1] }, [2, 3], 0)).toBeUndefined();
   });
 
   it("opens in headless Chromium: no console error, no request, a non-blank panel per layer × head", async () => {

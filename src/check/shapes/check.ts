@@ -354,7 +354,10 @@ class ShapeChecker {
         case "Output": {
           const v = m.value ? this.expr(m.value, ctx) : this.valueOf(m.name.name, ctx);
           if (m.type) this.bindTyped(m.type, v, new Scope(ctx.scope), ctx, { file: ctx.file, span: (m.value ?? m.name).span }, m);
-          if (m.value) ctx.scope.assign(m.name.name, v);
+          if (m.value) {
+            ctx.scope.assign(m.name.name, v);
+            this.bound(m.name.name, v, ctx);
+          }
           this.record(ctx.file, m.name.span, v);
           outputs.push({ name: m.name.name, value: v });
           if (ctx.env) this.walk!.output(m, ctx.env);
@@ -505,6 +508,7 @@ class ShapeChecker {
     targets.forEach((t, i) => {
       const x = items?.[i] ?? unknown;
       ctx.scope.assign(t.name, x);
+      this.bound(t.name, x, ctx);
       this.record(ctx.file, t.span, x);
     });
   }

@@ -7,7 +7,8 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { fromValues } from "../../../src/core/tensor.js";
 import { codes } from "../../../src/diag/codes.js";
-import { compile, TfmError } from "../../../src/index.js";
+import { compile, modelData, TfmError } from "../../../src/index.js";
+import { capturePorts } from "../../../src/bundle/api.js";
 import { bindCheckpoint } from "../../../src/runtime/bind.js";
 import { type InputSpec, loadInputs } from "../../../src/runtime/inputs.js";
 import { writeOutputs } from "../../../src/runtime/outputs.js";
@@ -103,6 +104,17 @@ const triggers: Record<string, () => string[]> = {
       void compile("model M {\n  input x: f32[n]\n  y = x * 2\n  output z = y\n}\n", { capture: ["yy.*"] }).graph;
     } catch (e) {
       if (e instanceof TfmError) return [e.code];
+      throw e;
+    }
+    return [];
+  },
+  TFM5215: () => {
+    // A bundle's run(inputs, { capture }) asks for a value the bundle was not built to capture.
+    const data = modelData(compile("model M {\n  input x: f32[n]\n  y = x * 2\n  output z = y\n}\n", { capture: ["y"] }), "cpu");
+    try {
+      capturePorts(data, { capture: ["w"] });
+    } catch (e) {
+      if (e instanceof TfmError) return [e.code, e.message];
       throw e;
     }
     return [];
