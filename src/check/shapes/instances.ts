@@ -39,7 +39,8 @@ interface InstanceRec {
   readonly copy: number;
   readonly block: Block;
   readonly hparams: ReadonlyMap<string, Value>;
-  readonly frame: Frame | undefined;
+  /** Where the layer is declared (absent for the model): the frame `\`Block\` (path)` of its body. */
+  readonly at: { readonly file: string; readonly span: Span } | undefined;
 }
 
 /** What one application made, in the order made (each with the path of the instance it belongs to and its position there). */
@@ -74,6 +75,7 @@ export class InstanceWalk {
   private readonly seen = new Set<string>();
   /** The instances whose bodies the checker walked; the one being walked last in `current`. */
   private readonly walked = new Set<InstanceRec>();
+  private readonly children = new Map<InstanceRec, InstanceRec[]>();
   private readonly current: InstanceRec[] = [];
   private readonly trace: TraceReporter;
   /**
@@ -90,7 +92,7 @@ export class InstanceWalk {
   constructor(private readonly res: { globalsFor(file: string): ReadonlyMap<string, GlobalSym> }, model: Block, hparams: ReadonlyMap<string, Value>, userFile: string) {
     const key = () => [...this.keyOf(this.here), this.member, ...(this.copy === undefined ? [] : [this.copy])];
     this.trace = new TraceReporter({ add: (d) => this.found.push({ d, key: key(), i: this.found.length }) }, userFile, false);
-    this.add({ path: "", parent: undefined, pos: 0, copy: 0, block: model, hparams, frame: undefined });
+    this.add({ path: "", parent: undefined, pos: 0, copy: 0, block: model, hparams, at: undefined });
   }
 
   /** The errors into `sink`, in declaration order, one per place and message. */
@@ -115,11 +117,12 @@ export class InstanceWalk {
     if (!r) return f(undefined);
     this.walked.add(r);
     this.current.push(r);
-    if (r.frame) this.active.push(r.block.name);
+    const frame = frameOf(r);
+    if (frame) this.active.push(r.block.name);
     try {
-      return r.frame ? this.trace.within(r.frame, () => f(new Map(r.hparams))) : f(new Map(r.hparams));
+      return frame ? this.trace.within(frame, () => f(new Map(r.hparams))) : f(new Map(r.hparams));
     } finally {
-      if (r.frame) this.active.pop();
+      if (frame) this.active.pop();
       this.current.pop();
     }
   }
@@ -131,8 +134,7 @@ export class InstanceWalk {
 
   /** The instances a `layer` declaration of the instance being walked made whose bodies were not walked (never applied). */
   unwalked(m: A.LayerDecl): { path: string; copy: number }[] {
-    const parent = this.here;
-    return this.instances.filter((r) => r.parent === parent && r.pos === m.span.start && !this.walked.has(r)).map((r) => ({ path: r.path, copy: r.copy }));
+    return (this.children.get(this.here) ?? []).filter((r) => r.pos === m.span.start && !this.walked.has(r)).map((r) => ({ path: r.path, copy: r.copy }));
   }
 
   input(m: A.InputDecl, env: Env): void {
@@ -277,11 +279,11 @@ export class InstanceWalk {
             throw new TooLarge();
           }
           const p = m.repeat ? join(base, String(i)) : base;
-          const frame = { file: parent.file, span: m.span, what: `\`${g.name}\` (${p})` };
-          this.trace.replaceTop(frame);
+          const at = { file: parent.file, span: m.span };
+          this.trace.replaceTop({ ...at, what: `\`${g.name}\` (${p})` });
           if (i > 0 && m.repeatIndex) hp = this.hparams(g, (p) => copies[i]!.get(p));
           if (!hp) return;
-          this.add({ path: p, parent: here, pos: m.span.start, copy: i, block: g, hparams: hp, frame });
+          this.add({ path: p, parent: here, pos: m.span.start, copy: i, block: g, hparams: hp, at });
         }
       });
     } finally {
@@ -306,16 +308,18 @@ export class InstanceWalk {
    * report what it would: an error in the first, a path or name the model has already, a limit passed.
    */
   replay(made: Made, from: string, to: string): boolean {
-    const re = (name: string) => (name === from ? to : name.startsWith(from + ".") ? to + name.slice(from.length) : name);
+    const prefix = from + ".";
+    const re = (name: string) => (name === from ? to : name.startsWith(prefix) ? to + name.slice(from.length) : name);
     const target = this.pendingAt(to);
     if (!target || made.errors) return false;
-    if (made.instances.some((r) => this.byPath.has(re(r.path))) || made.weights.some(({ w }) => this.byName.has(re(w.name)))) return false;
+    const paths = made.instances.map((r) => re(r.path));
+    if (paths.some((p) => this.byPath.has(p)) || made.weights.some(({ w }) => this.byName.has(re(w.name)))) return false;
     if (this.instances.length + made.instances.length > limits.maxInstances || this.weights.length + made.weights.length > limits.maxParamTensors) return false;
     this.walked.add(target);
     const again = new Map<InstanceRec, InstanceRec>([[made.root, target]]);
     const at = (r: InstanceRec) => again.get(r) ?? r;
-    for (const r of made.instances) {
-      const copy = { ...r, path: re(r.path), parent: r.parent && at(r.parent), frame: r.frame && { ...r.frame, what: r.frame.what.replace(`(${r.path})`, `(${re(r.path)})`) } };
+    for (const [k, r] of made.instances.entries()) {
+      const copy = { ...r, path: paths[k]!, parent: r.parent && at(r.parent) };
       again.set(r, copy);
       this.add(copy);
       if (this.walked.has(r)) this.walked.add(copy);
@@ -375,7 +379,7 @@ export class InstanceWalk {
     const chain: InstanceRec[] = [];
     for (let x: InstanceRec | undefined = r; x; x = x.parent) chain.unshift(x);
     const nest = (i: number): void => {
-      const frame = chain[i]?.frame;
+      const frame = chain[i] && frameOf(chain[i]!);
       if (i >= chain.length) f();
       else if (frame) this.trace.within(frame, () => nest(i + 1));
       else nest(i + 1);
@@ -415,6 +419,11 @@ export class InstanceWalk {
     if (list) list.push(r);
     else this.byPath.set(r.path, [r]);
     this.instances.push(r);
+    if (r.parent) {
+      const kids = this.children.get(r.parent);
+      if (kids) kids.push(r);
+      else this.children.set(r.parent, [r]);
+    }
   }
 
   private pushWeight(w: Weight, at: InstanceRec): void {
@@ -503,6 +512,9 @@ export function declaresState(res: { globalsFor(file: string): ReadonlyMap<strin
 }
 
 const lookupIn = (env: Env): Lookup => (n) => env.get(n);
+
+/** The frame an instance's body is instantiated in: `\`Linear\` (h.0.mlp.c_fc)`, at its layer's declaration. */
+const frameOf = (r: InstanceRec): Frame | undefined => r.at && { ...r.at, what: `\`${r.block.name}\` (${r.path})` };
 
 function compare(a: readonly number[], b: readonly number[]): number {
   for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
