@@ -3,7 +3,8 @@ import { DiagnosticSink, hasErrors, sortDiagnostics, type Diagnostic } from "./d
 import { lowerOps } from "./ir/build.js";
 import type { Graph } from "./ir/graph.js";
 import type { Sources } from "./diag/render.js";
-import { instantiate, type Instantiation } from "./check/instantiate.js";
+import type { Instantiation } from "./check/elaborated.js";
+import { declaresState, modelParams } from "./check/shapes/instances.js";
 import { resolveProgram, type Resolution } from "./check/resolve.js";
 import { checkShapes, type ShapeResult } from "./check/shapes/check.js";
 import type { GlobalSym } from "./check/symbols.js";
@@ -65,11 +66,14 @@ export function check(text: string, file: string, options: CheckOptions = {}): C
         if ("error" in v) sink.report("TFM3007", model.decl.name.span, `--set ${k}=${text}: ${v.error}`);
         else settings.set(k, v);
       }
-      if (!sink.hasErrors) instance = instantiate(resolution, model, settings, file, sink);
+      const hparams = sink.hasErrors ? undefined : modelParams(model, settings, file, sink);
+      if (hparams) ({ shapes, instance } = elaborate(resolution, file, program, model, hparams, sink));
     } else if (!model && options.settings?.size) {
       sink.report("TFM2008", { start: 0, end: 0 }, "--set was given, but the file defines no `model`");
     }
-    if (!sink.hasErrors) shapes = checkShapes(resolution, file, program, instance ? model : undefined, instance?.model.hparams, sink, true, !!instance?.states.length);
+    if (shapes) {
+      // elaborated above
+    } else if (!sink.hasErrors) shapes = checkShapes(resolution, file, program, undefined, undefined, sink, true);
     // A recursive block or function (TFM2010) would send the walk round forever: no recovery then.
     else if (!sink.items.some((d) => d.code === "TFM2010")) shapes = recoveredShapes(resolution, file, program, model, options.settings);
   } catch (e) {
@@ -79,6 +83,33 @@ export function check(text: string, file: string, options: CheckOptions = {}): C
     });
   }
   return { file, program, diagnostics: sortDiagnostics(sink.items), ...(resolution ? { resolution } : {}), ...(model ? { model } : {}), ...(instance ? { instance } : {}), ...(shapes ? { shapes } : {}), sources };
+}
+
+/**
+ * The model elaborated with its parameters: one walk types it, records its operations and
+ * instantiates it. The instantiation's errors come first: where there are any, they are what is
+ * reported (what they cause is not news), and the shapes are recovered for the editor.
+ */
+function elaborate(res: Resolution, file: string, program: Program, model: GlobalSym & { kind: "block" }, hparams: ReadonlyMap<string, Value>, sink: DiagnosticSink): { shapes: ShapeResult; instance?: Instantiation } {
+  // `past` is a run-time dim only in a model with state: assumed where a block declares one, and
+  // checked again without when no instance keeps it (a state only in a branch not taken).
+  let stateful = declaresState(res, model);
+  for (;;) {
+    const [found, errors] = [new DiagnosticSink(file), new DiagnosticSink(file)];
+    const shapes = checkShapes(res, file, program, model, hparams, found, true, stateful, errors);
+    const instance = shapes.instance;
+    if (errors.items.length) {
+      for (const d of errors.items) sink.add(d);
+      const { instance: _, ...recovered } = checkShapes(res, file, program, instance ? model : undefined, hparams, new DiagnosticSink(file), false, !!instance?.states.length);
+      return { shapes: recovered, ...(instance ? { instance } : {}) };
+    }
+    if (stateful && !instance?.states.length) {
+      stateful = false;
+      continue;
+    }
+    for (const d of found.items) sink.add(d);
+    return { shapes, ...(instance ? { instance } : {}) };
+  }
 }
 
 /**
@@ -93,8 +124,14 @@ function recoveredShapes(res: Resolution, file: string, program: Program, model:
     const v = parseSetting(text);
     if (!("error" in v)) values.set(k, v);
   }
-  const inst = model ? instantiate(res, model, values, file, scratch) : undefined;
-  return checkShapes(res, file, program, inst ? model : undefined, inst?.model.hparams, scratch, false, !!inst?.states.length);
+  const hparams = model ? modelParams(model, values, file, scratch) : undefined;
+  if (!model || !hparams) return checkShapes(res, file, program, undefined, undefined, scratch);
+  // One walk types and instantiates the model; again without it if it is too large, or with `past` as the instances need.
+  const stateful = declaresState(res, model);
+  const r = checkShapes(res, file, program, model, hparams, scratch, false, stateful, scratch);
+  if (!r.instance) return checkShapes(res, file, program, undefined, undefined, scratch);
+  if (stateful && !r.instance.states.length) return checkShapes(res, file, program, model, hparams, scratch, false, false);
+  return r;
 }
 
 /** The model as an IR graph, for a program that checked without errors. */

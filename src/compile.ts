@@ -7,7 +7,7 @@ import { buildGraph, check, type CheckResult } from "./api.js";
 import { showDim } from "./core/dim.js";
 import { hasErrors, type Diagnostic } from "./diag/diagnostic.js";
 import { renderDiagnostics, type Sources } from "./diag/render.js";
-import type { Weight } from "./check/instantiate.js";
+import type { Weight } from "./check/elaborated.js";
 import type { ShapeResult } from "./check/shapes/check.js";
 import type { Graph } from "./ir/graph.js";
 import { optimize } from "./optimize.js";

@@ -9,7 +9,7 @@ export { modelData, type ModelData, type PortInfo, type Target } from "./bundle/
 export type { CheckResult } from "./api.js";
 export type { Diagnostic, Severity } from "./diag/diagnostic.js";
 export { diagnosticToJson, renderDiagnostics, type Sources } from "./diag/render.js";
-export type { Weight } from "./check/instantiate.js";
+export type { Weight } from "./check/elaborated.js";
 export type { ShapeResult } from "./check/shapes/check.js";
 export type { Graph } from "./ir/graph.js";
 export { printGraph } from "./ir/print.js";

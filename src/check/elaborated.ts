@@ -5,6 +5,8 @@
 import type { BuiltinName } from "./builtins.js";
 import type * as A from "../syntax/ast.js";
 import type { SVal } from "./shapes/value.js";
+import type { Value } from "./evaluate.js";
+import type { GlobalSym } from "./symbols.js";
 
 /** The user's expression an operation comes from (for run-time errors); absent in the library. */
 export interface Site {
@@ -45,4 +47,36 @@ export interface Elaborated {
   readonly states: readonly { name: string; value: SVal; axis: number }[];
   /** The model's operations in evaluation order; empty when it was not elaborated for the IR. */
   readonly ops: readonly TypedOp[];
+  /** The model instantiated by the same walk (layer tree, weights, states, ignored names); absent when it was not elaborated. */
+  readonly instance?: Instantiation;
+}
+
+export interface Weight {
+  /** The checkpoint name: `h.0.attn.c_attn.weight`. */
+  readonly name: string;
+  readonly dtype: A.DTypeName;
+  readonly shape: readonly number[];
+  /** The checkpoint holds the transpose of `shape`. */
+  readonly transposed: boolean;
+  readonly decl: A.TensorParamDecl;
+  readonly file: string;
+  /** The block that declares it (`Linear`, `LayerNorm`, ...): initialisation follows its kind. */
+  readonly owner: string;
+}
+
+export interface Instance {
+  /** Checkpoint prefix of this instance: "" for the model, `h.0.attn` below it. */
+  readonly path: string;
+  readonly block: GlobalSym & { kind: "block" };
+  readonly hparams: ReadonlyMap<string, Value>;
+  readonly children: readonly Instance[];
+}
+
+export interface Instantiation {
+  readonly model: Instance;
+  readonly weights: readonly Weight[];
+  /** Checkpoint-name patterns (`*` matches one path segment) the model does not load. */
+  readonly ignored: readonly string[];
+  /** The state the model keeps between calls (KV caches), by path; their types come from the shape checker. */
+  readonly states: readonly { readonly name: string; readonly decl: A.StateDecl; readonly file: string }[];
 }

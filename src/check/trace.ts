@@ -19,7 +19,8 @@ export class TraceReporter {
   private readonly frames: Frame[] = [];
   private readonly reported = new Set<string>();
 
-  constructor(private readonly sink: DiagnosticSink, private readonly userFile: string) {}
+  /** `dedupe`: one report per place and message (the caller may do it itself, in an order of its own). */
+  constructor(private readonly sink: Pick<DiagnosticSink, "add">, private readonly userFile: string, private readonly dedupe = true) {}
 
   get depth(): number {
     return this.frames.length;
@@ -58,7 +59,7 @@ export class TraceReporter {
     }
     // One report per place and message: a stack of 12 copies, or a function called 40 times, reports once.
     const key = `${code}:${at.file}:${at.span.start}:${message}`;
-    if (this.reported.has(key)) return;
+    if (this.dedupe && this.reported.has(key)) return;
     this.reported.add(key);
     this.sink.add(diag(at.file, code, at.span, message, { related, notes: opts.notes ?? [], severity: opts.severity ?? codes[code].severity }));
   }

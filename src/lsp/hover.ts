@@ -2,7 +2,7 @@
 // checker), and for a layer its block, parameter values and weights with checkpoint names; for a
 // block, function or builtin its signature and documentation.
 import { MarkupKind, type Hover, type Position } from "vscode-languageserver/node.js";
-import type { Weight } from "../check/instantiate.js";
+import type { Weight } from "../check/elaborated.js";
 import { describe, isLocal, type GlobalSym, type LocalSym } from "../check/symbols.js";
 import { show, type Value } from "../check/evaluate.js";
 import type { Span } from "../diag/span.js";

@@ -1,6 +1,6 @@
 // From declarations to the instantiated model: where a block is instantiated, the checkpoint
 // paths of a `layer` declaration, its instances' parameter values, and the weights under it.
-import type { Instance, Weight } from "../check/instantiate.js";
+import type { Instance, Weight } from "../check/elaborated.js";
 import { show } from "../check/evaluate.js";
 import type * as A from "../syntax/ast.js";
 import type { Checked } from "./documents.js";

@@ -6,7 +6,7 @@
 // before any tensor data is converted or allocated. The matching and converting live in
 // checkpoint.ts (browser-safe, shared with the bundles of `tfm build`); this file makes diagnostics.
 import type { Tensor } from "../core/tensor.js";
-import type { Weight } from "../check/instantiate.js";
+import type { Weight } from "../check/elaborated.js";
 import { diag, type Diagnostic, hasErrors } from "../diag/diagnostic.js";
 import type { Span } from "../diag/span.js";
 import { WeightFileError } from "../weights/errors.js";

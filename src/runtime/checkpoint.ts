@@ -12,7 +12,7 @@ import type { SafetensorsFile, TensorEntry } from "../weights/safetensors.js";
 import { makeTensor, roundToDeclared, runtimeDType, showDims, transpose2d } from "./convert.js";
 import { commonPrefix, foldNames, patternOf, showName } from "./names.js";
 
-/** What binding needs of a weight: `Weight` (src/check/instantiate.ts) without its declaration. */
+/** What binding needs of a weight: `Weight` (src/check/elaborated.ts) without its declaration. */
 export interface WeightSpec {
   /** The checkpoint name. */
   readonly name: string;

@@ -6,7 +6,7 @@
 // the workers; from TypeScript sources (tests) there is no built worker module, so one thread draws.
 import { Worker } from "node:worker_threads";
 import type { Tensor } from "../core/tensor.js";
-import type { Weight } from "../check/instantiate.js";
+import type { Weight } from "../check/elaborated.js";
 import { makeTensor, roundToDeclared, runtimeDType } from "./convert.js";
 import { checkSeed, fillWeight, initsFor, randomWeights, type Init } from "./init.js";
 

@@ -8,7 +8,7 @@
 // values take about a second (the ziggurat's common case is one draw, a compare and a multiply).
 import { TfmError } from "../bundle/errors.js";
 import type { Tensor } from "../core/tensor.js";
-import type { Weight } from "../check/instantiate.js";
+import type { Weight } from "../check/elaborated.js";
 import type { NamedTensor } from "../weights/safetensors.js";
 import { fileDType, makeTensor, roundToDeclared, runtimeDType, transpose2d } from "./convert.js";
 

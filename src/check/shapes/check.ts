@@ -19,8 +19,9 @@ import { elementwise, rules, type RuleCtx } from "./rules.js";
 import { Scope, type Binding, type LayerRef } from "./scope.js";
 import { showType, symbolicInput, unify } from "./unify.js";
 import { asTensor, intVal, quotientIn, showValue, tensor, unknown, type SVal } from "./value.js";
-import type { Elaborated, Site, TypedOp } from "../elaborated.js";
+import type { Elaborated, Instantiation, Site, TypedOp } from "../elaborated.js";
 import { memoKey, replay, type Applied } from "./memo.js";
+import { InstanceWalk, TooLarge, type Env } from "./instances.js";
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
@@ -34,16 +35,23 @@ export const typeKey = (file: string, span: Span) => `${file}:${span.start}:${sp
 
 /**
  * Checks the program: the model on symbolic inputs (with `elaborate`, recording its typed
- * operations for the IR: every application is then evaluated on its own, never memoized), then the
- * blocks and functions the model does not reach.
+ * operations for the IR, and with `instSink` instantiating it: its instances and weights, the
+ * instantiation's errors reported there), then the blocks and functions the model does not reach.
  */
-export function checkShapes(res: Resolution, userFile: string, program: A.Program, model: Block | undefined, hparams: ReadonlyMap<string, Value> | undefined, sink: DiagnosticSink, elaborate = false, stateful = false): ShapeResult {
-  const c = new ShapeChecker(res, userFile, sink, elaborate && !!model && !!hparams, stateful || !model);
-  const io = model && hparams ? c.checkModel(model, hparams) : { inputs: [], outputs: [] };
+export function checkShapes(res: Resolution, userFile: string, program: A.Program, model: Block | undefined, hparams: ReadonlyMap<string, Value> | undefined, sink: DiagnosticSink, elaborate = false, stateful = false, instSink?: DiagnosticSink): ShapeResult {
+  const c = new ShapeChecker(res, userFile, sink, elaborate && !!model && !!hparams, stateful || !model, instSink);
+  let io: { inputs: { name: string; value: SVal }[]; outputs: { name: string; value: SVal }[] };
+  try {
+    io = model && hparams ? c.checkModel(model, hparams) : { inputs: [], outputs: [] };
+  } catch (e) {
+    // The model is too large to instantiate (reported): nothing else is checked.
+    if (!(e instanceof TooLarge)) throw e;
+    return { types: c.types, inputs: [], outputs: [], states: [], ops: [] };
+  }
   const ops = c.ops;
   c.checkUnreached(program);
   const states = ops.flatMap((o) => (o.kind === "state" ? [{ name: o.name, value: o.out, axis: o.axis }] : []));
-  return { types: c.types, ...io, states, ops };
+  return { types: c.types, ...io, states, ops, ...(c.instance ? { instance: c.instance } : {}) };
 }
 
 /** The evaluation context of one block or function body. */
@@ -54,6 +62,10 @@ interface Ctx {
   /** A function's caller's layer path: where the names bound in it live (`h.0.attn` + `weights`); blocks use `path`. */
   readonly at?: string;
   readonly scope: Scope;
+  /** The block whose body this is (absent for functions): the owner of its weights. */
+  readonly block?: Block;
+  /** While instantiating the model: the compile-time names of the block instance whose body this is (absent where the body is no instance). */
+  readonly env?: Env;
   /** Lazily evaluated declarations (layers and weights are visible before they are declared). */
   readonly lazy: Map<string, () => Binding>;
   /** The block's states by name, with the axis each grows along; and those appended so far in this call. */
@@ -64,7 +76,7 @@ interface Ctx {
 class ShapeChecker {
   readonly types = new Map<string, string[]>();
   private readonly trace: TraceReporter;
-  private readonly memo = new Map<string, Applied>();
+  private memo = new Map<string, Applied>();
   private readonly reached = new Set<A.Item>();
   private generic = false;
   private depth = 0;
@@ -79,11 +91,17 @@ class ShapeChecker {
   /** The paths of the states recorded so far: one application per state. */
   private readonly statePaths = new Set<string>();
 
+  /** While elaborating the model: its instantiation, as the walk meets instances; then the result (absent when it stopped: too large). */
+  private walk: InstanceWalk | undefined;
+  instance: Instantiation | undefined;
+  /** Inside a layer that is declared but never applied, walked only for its instances: nothing is reported or recorded. */
+  private declaring = 0;
+
   /**
    * `stateful`: the model keeps state, so `past` is a run-time dim; without state it is 0 (and
    * generically checked blocks see it as a symbol).
    */
-  constructor(private readonly res: Resolution, private readonly userFile: string, sink: DiagnosticSink, private recording: boolean, private readonly stateful: boolean) {
+  constructor(private readonly res: Resolution, private readonly userFile: string, sink: DiagnosticSink, private recording: boolean, private readonly stateful: boolean, private readonly instSink?: DiagnosticSink) {
     this.trace = new TraceReporter(sink, userFile);
   }
 
@@ -92,12 +110,21 @@ class ShapeChecker {
   checkModel(model: Block, hparams: ReadonlyMap<string, Value>) {
     const scope = new Scope();
     for (const [k, v] of hparams) scope.define(k, toSVal(v, model.file));
-    const io = this.runBlock(model, scope, "", (input, ctx) => {
+    if (this.instSink) this.walk = new InstanceWalk(this.res, model, hparams, this.userFile);
+    const run = (env?: Env) => this.runBlock(model, scope, "", (input, ctx) => {
       const v = symbolicInput(input.type, scope, (e) => this.dim(e, ctx), (d) => this.report("TFM4014", ctx.file, d.span, "a model input needs a fixed number of dims: name each one (`i32[batch, seq]`)"));
       return this.recording && v.kind !== "unknown" ? this.op({ kind: "input", name: input.name.name, out: v }) : v;
-    });
+    }, env);
+    let io: ReturnType<typeof run>;
+    try {
+      io = this.walk ? this.walk.enter("", run) : run();
+    } finally {
+      this.walk?.flush(this.instSink!);
+    }
     if (this.recording) for (const o of io.outputs) if (o.value.kind !== "unknown") this.ops.push({ kind: "output", name: o.name, value: o.value, site: this.site });
     this.recording = false;
+    this.instance = this.walk?.result();
+    this.walk = undefined;
     return io;
   }
 
@@ -150,6 +177,7 @@ class ShapeChecker {
   // ---- reporting ---------------------------------------------------------------------------
 
   private report(code: Code, file: string, span: Span, message: string, notes: string[] = [], related: Related[] = []): void {
+    if (this.declaring) return;
     if (this.generic && (code === "TFM4002" || code === "TFM4009")) return; // symbolic parameters: only certain errors
     this.trace.report(code, file, span, message, { notes, related });
   }
@@ -168,6 +196,7 @@ class ShapeChecker {
   }
 
   private record(file: string, span: Span, v: SVal): void {
+    if (this.declaring) return;
     const key = typeKey(file, span);
     const shown = showValue(v);
     const list = this.types.get(key);
@@ -185,6 +214,7 @@ class ShapeChecker {
   /** Recursion is reported by the resolver; a legitimately deep chain gets TFM3009 here. */
   private tooDeep(file: string, span: Span): boolean {
     if (this.depth < limits.maxInstanceDepth) return false;
+    if (this.declaring) return true;
     if (!this.tooDeepReported) this.report("TFM3009", file, span, `layers and function calls are nested more than ${limits.maxInstanceDepth} deep`);
     this.tooDeepReported = true;
     return true;
@@ -193,9 +223,9 @@ class ShapeChecker {
   // ---- blocks ------------------------------------------------------------------------------
 
   /** Runs a block body whose parameters are in `scope`; `input` gives each input's value. */
-  private runBlock(g: Block, scope: Scope, path: string, input: (d: A.InputDecl, ctx: Ctx) => SVal) {
-    this.reached.add(g.decl);
-    const ctx: Ctx = { file: g.file, path, scope, lazy: new Map(), states: new Map(), appended: new Set() };
+  private runBlock(g: Block, scope: Scope, path: string, input: (d: A.InputDecl, ctx: Ctx) => SVal, env?: Env) {
+    if (!this.declaring) this.reached.add(g.decl);
+    const ctx: Ctx = { file: g.file, path, scope, block: g, ...(env ? { env } : {}), lazy: new Map(), states: new Map(), appended: new Set() };
     const inputs: { name: string; value: SVal }[] = [];
     for (const m of g.decl.body) {
       if (m.kind !== "Input") continue;
@@ -218,29 +248,32 @@ class ShapeChecker {
     // the IR may not (each application computes on its own weights and values).
     const key = memoKey(`B:${g.file}:${g.name}`, hparams, args, this.recording);
     const hit = this.memo.get(key);
-    if (hit) return this.reuse(hit, args, path);
-    const [start, site] = [this.ops.length, this.site];
+    // While instantiating, an application that is an instance replays what the first made (or is walked again to report what it would).
+    if (hit && (!this.walk?.pending(path) || (hit.made && this.walk.replay(hit.made, hit.path, path)))) return this.reuse(hit, args, path);
+    const walk = this.walk;
+    const [start, site, made] = [this.ops.length, this.site, walk?.pending(path) ? walk.mark(path) : undefined];
     if (this.tooDeep(call.file, call.span)) return unknown;
     const scope = new Scope();
     for (const [k, v] of hparams) scope.define(k, v);
     const inputs = g.decl.body.filter((m): m is A.InputDecl => m.kind === "Input");
     let i = 0;
+    const run = (env?: Env) => this.runBlock(g, scope, path, (d, ctx) => {
+      const k = i++;
+      const given = args[k];
+      const v = given ?? (d.default ? this.expr(d.default, ctx) : unknown);
+      const ok = this.bindTyped(d.type, v, scope, ctx, given ? { file: call.file, span: argSpans[k] ?? call.span } : { file: g.file, span: d.default?.span ?? d.span }, d);
+      return ok ? v : unknown;
+    }, env);
     const { outputs } = this.trace.within({ file: call.file, span: call.span, what: call.what }, () => {
       this.depth++;
       try {
-        return this.runBlock(g, scope, path, (d, ctx) => {
-          const k = i++;
-          const given = args[k];
-          const v = given ?? (d.default ? this.expr(d.default, ctx) : unknown);
-          const ok = this.bindTyped(d.type, v, scope, ctx, given ? { file: call.file, span: argSpans[k] ?? call.span } : { file: g.file, span: d.default?.span ?? d.span }, d);
-          return ok ? v : unknown;
-        });
+        return walk ? walk.enter(path, run) : run();
       } finally {
         this.depth--;
       }
     });
     const result: SVal = outputs.length === 1 ? outputs[0]!.value : { kind: "tuple", items: outputs.map((o) => o.value) };
-    this.memo.set(key, { result, args, path, site, ops: this.ops.slice(start) });
+    this.memo.set(key, { result, args, path, site, ops: this.ops.slice(start), ...(made ? { made: walk!.since(made) } : {}) });
     return result;
   }
 
@@ -298,14 +331,24 @@ class ShapeChecker {
     let returned: SVal | undefined;
     for (const m of members) {
       switch (m.kind) {
-        case "Input": case "Ignore":
+        case "Input":
+          if (ctx.env) this.walk!.input(m, ctx.env);
+          break;
+        case "Ignore":
+          if (ctx.env) this.walk!.ignore(m, ctx.path);
           break;
         case "TensorParam": case "State": case "Layer":
           this.lookup(m.name.name, ctx); // evaluates the declaration (and reports) in order
+          if (ctx.env && ctx.block) {
+            if (m.kind === "TensorParam") this.walk!.weight(ctx.block, m, ctx.env, ctx.path);
+            else if (m.kind === "State") this.walk!.state(m, ctx.path, ctx.file);
+            else this.walk!.layer(m, ctx.env, ctx.path, ctx.block);
+          }
           break;
         case "Assign": {
           const v = this.expr(m.value, ctx);
           this.assign(m.targets, v, m.value.span, ctx);
+          if (ctx.env) this.walk!.assign(m, ctx.env, ctx.file);
           break;
         }
         case "Output": {
@@ -317,15 +360,21 @@ class ShapeChecker {
           }
           this.record(ctx.file, m.name.span, v);
           outputs.push({ name: m.name.name, value: v });
+          if (ctx.env) this.walk!.output(m, ctx.env);
           break;
         }
         case "If": {
           const c = this.expr(m.cond, ctx);
-          const branches = c.kind === "bool" && c.value !== undefined ? [c.value ? m.then : m.else_ ?? []] : [m.then, m.else_ ?? []];
-          for (const b of branches) {
+          const both: [0 | 1, readonly A.Member[]][] = [[0, m.then], [1, m.else_ ?? []]];
+          const branches = c.kind === "bool" && c.value !== undefined ? [both[c.value ? 0 : 1]!] : both;
+          // The branch the instantiation takes (a body outside it is no instance).
+          const taken = ctx.env ? this.walk!.cond(m, ctx.env, ctx.file) : undefined;
+          for (const [k, b] of branches) {
             // A branch not known at compile time appends on its own: each branch may append a state once.
             const appended = branches.length > 1 ? new Set(ctx.appended) : ctx.appended;
-            const r = this.body(b, { ...ctx, scope: new Scope(ctx.scope), lazy: new Map(ctx.lazy), appended }, outputs);
+            const { env, ...outer } = ctx;
+            const inner = env && k === taken ? { env: new Map(env) } : {};
+            const r = this.body(b, { ...outer, ...inner, scope: new Scope(ctx.scope), lazy: new Map(ctx.lazy), appended }, outputs);
             returned ??= r;
             for (const name of appended) ctx.appended.add(name);
           }
@@ -340,7 +389,32 @@ class ShapeChecker {
         }
       }
     }
+    if (ctx.env) this.declareUnapplied(members, ctx);
     return returned;
+  }
+
+  /**
+   * The layers of `members` the walk did not apply (declared, never called; or only their weights
+   * used, `wte.weight`): their instances and weights exist all the same, so each is walked on
+   * unknown inputs for them alone, with nothing reported, recorded or memoized.
+   */
+  private declareUnapplied(members: readonly A.Member[], ctx: Ctx): void {
+    for (const m of members) {
+      if (m.kind !== "Layer") continue;
+      const ref = ctx.scope.lookup(m.name.name);
+      if (ref?.kind !== "layer" || ref.decl !== m) continue;
+      for (const { path, copy: i } of this.walk!.unwalked(m)) {
+        const saved = { memo: this.memo, recording: this.recording };
+        [this.memo, this.recording] = [new Map(), false];
+        this.declaring++;
+        try {
+          this.callBlock(ref.block, (ref.stacked && ref.copies?.[i]) || ref.hparams, path, [], [], { file: ctx.file, span: m.span, what: "" });
+        } finally {
+          this.declaring--;
+          [this.memo, this.recording] = [saved.memo, saved.recording];
+        }
+      }
+    }
   }
 
   private hoist(m: A.Member, ctx: Ctx): void {

@@ -5,6 +5,7 @@
 // call site where the first application's ops took theirs from its caller.
 import type { IndexSub, Site, TypedOp } from "../elaborated.js";
 import { showValue, type SVal } from "./value.js";
+import type { Made } from "./instances.js";
 
 export interface Applied {
   readonly result: SVal;
@@ -15,6 +16,8 @@ export interface Applied {
   readonly site: Site | undefined;
   /** The typed operations the application recorded, in order. */
   readonly ops: readonly TypedOp[];
+  /** While elaborating the model: the instances, weights and states it made (made again, renamed, for a replay). */
+  readonly made?: Made;
 }
 
 const refOf = (v: SVal | undefined): number | undefined => (v && "ref" in v ? v.ref : undefined);

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { matchesIgnore } from "../../../src/check/instantiate.js";
+import { matchesIgnore } from "../../../src/runtime/checkpoint.js";
 import { codes, run } from "../../helpers.js";
 
 const gpt2 = readFileSync("models/gpt2.tfm", "utf8");

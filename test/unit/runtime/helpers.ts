@@ -3,7 +3,7 @@
 // checkpoints for it and to read diagnostics compactly.
 import { expect } from "vitest";
 import { check, type CheckResult } from "../../../src/api.js";
-import type { Weight } from "../../../src/check/instantiate.js";
+import type { Weight } from "../../../src/check/elaborated.js";
 import { type Diagnostic, hasErrors } from "../../../src/diag/diagnostic.js";
 import { renderDiagnostics } from "../../../src/diag/render.js";
 import type { NamedTensor } from "../../../src/weights/safetensors.js";
