@@ -18,6 +18,11 @@ export interface PortInfo {
   readonly shape: readonly string[];
   /** Inputs only: the model gives the input a default (which bundles do not apply yet: it must be given). */
   readonly optional?: boolean;
+  /**
+   * Inputs only: the default when it is one number or boolean (`input attention_mask: i32[batch, seq] = 1`):
+   * an input left out is filled with it, at the dims the other inputs give.
+   */
+  readonly default?: number | boolean;
 }
 
 export interface ModelData {
@@ -44,12 +49,13 @@ export interface ModelData {
 export function modelData(m: CompiledModel, target: Target, settings: ReadonlyMap<string, string> = new Map()): ModelData {
   const graph = m.graph;
   if (!graph || !m.name) throw new Error("modelData needs a compiled model without errors");
-  const optional = new Set(m.inputs.filter((i) => i.optional).map((i) => i.name));
+  const declared = new Map(m.inputs.map((i) => [i.name, i]));
   const states = new Set(graph.states.map((s) => s.name));
   const capacity = capacityOf(m.checked.instance?.model.hparams as never);
   const port = (p: { name: string; node: number }): PortInfo => {
     const n = graph.nodes[p.node]!;
-    return { name: p.name, dtype: n.dtype, shape: n.shape.map(showDim), ...(optional.has(p.name) ? { optional: true } : {}) };
+    const d = declared.get(p.name);
+    return { name: p.name, dtype: n.dtype, shape: n.shape.map(showDim), ...(d?.optional ? { optional: true } : {}), ...(d?.default !== undefined ? { default: d.default } : {}) };
   };
   return {
     format: 1,
