@@ -1,5 +1,5 @@
-// A batch of prompts of different lengths (7, 3, 5) through GPT-2, against Hugging Face's
-// generate() written out in PyTorch (test/fixtures/gpt2_batch.py, float64): left-padded prompts, an
+// A batch of prompts of different lengths (7, 3, 5) through GPT-2 (and 6, 2, 4 through Llama with GQA), against Hugging Face's
+// generate() written out in PyTorch (test/fixtures/gpt2_batch.py, llama_batch.py, float64): left-padded prompts, an
 // attention_mask, position ids counting from each row's first real token, the mask kept as state.
 // Greedy tokens of the batch equal PyTorch's and each prompt generated alone (a finished row emits
 // the pad token); the padded prefill's logits at real positions match PyTorch's.
@@ -112,4 +112,39 @@ describe("batched generation of prompts of different lengths vs PyTorch (GPT-2, 
     console.log(`[generate-batch] padded batch vs alone, prefill + 4 steps: max |Δ logit| = ${worst.toExponential(2)} (len ${len})`);
     expect(worst).toBeLessThan(1e-5);
   }, 60_000);
+});
+
+describe("batched generation of prompts of different lengths vs PyTorch (Llama with GQA, HF's generate)", () => {
+  let lref: Omit<Ref, "eos">;
+  let lset: Record<string, number>;
+  let ldir = "";
+  beforeAll(() => {
+    const r = spawnSync(python, ["test/fixtures/llama_batch.py", out], { encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`building the PyTorch fixture failed (${python}): ${r.error?.message ?? r.stderr}`);
+    ldir = join(out, "llama_batch");
+    lref = JSON.parse(readFileSync(join(ldir, "batch.json"), "utf8")) as Omit<Ref, "eos">;
+    lset = (JSON.parse(readFileSync(join(ldir, "manifest.json"), "utf8")) as { settings: Record<string, number> }).settings;
+  }, 120_000);
+
+  it("greedy tokens with the KV cache and RoPE at each row's positions; prefill logits at the real positions", async () => {
+    const model = compile(readFileSync("models/llama.tfm", "utf8"), { file: "models/llama.tfm", settings: lset });
+    expect(model.diagnostics).toEqual([]);
+    const s = await model.load(join(ldir, "weights.safetensors"));
+    const steps: number[][] = [];
+    for await (const t of s.generate(lref.prompts, { maxNewTokens: lref.tokens[0]!.length, padTokenId: lref.pad })) steps.push(t);
+    expect(lref.prompts.map((_, b) => steps.map((t) => t[b]!))).toEqual(lref.tokens);
+    expect(lref.tokens).toEqual(lref.alone);
+    const [batch, len] = [lref.input_ids.length, lref.input_ids[0]!.length];
+    const o = await s.prefill({ input_ids: { data: lref.input_ids.flat(), shape: [batch, len] }, attention_mask: { data: lref.attention_mask.flat(), shape: [batch, len] } });
+    const vocab = o.logits!.shape[2]!;
+    let worst = 0;
+    for (let b = 0; b < batch; b++) {
+      for (let t = 0; t < len; t++) {
+        if (!lref.attention_mask[b]![t]) continue;
+        for (let v = 0; v < vocab; v++) worst = Math.max(worst, Math.abs(Number(o.logits!.data[(b * len + t) * vocab + v]) - lref.logits[b]![t]![v]!));
+      }
+    }
+    console.log(`[generate-batch] llama padded prefill: max |tfm − PyTorch| = ${worst.toExponential(2)}`);
+    expect(worst).toBeLessThan(2e-5);
+  }, 120_000);
 });
