@@ -176,7 +176,7 @@ describe("definition", () => {
       ["output y = h<|> + mlp", "h = x + attn"],
       ["x @ weight<|> + bias", "weight: f32[nx, nf]"],
       ["h = x + attn(ln_1<|>(x), attention_mask)", "ln_1 = LayerNorm"],
-      ["h = x<|> + attn", "x: f32[B, T, n_embd]\n  layer ln_1"],
+      ["h = x<|> + attn", "x: f32[B, T, n_embd]\n  input attention_mask: bool[...] = true\n  layer ln_1"],
       ["mask_positions(mask, seq<|>, past)", "seq]"],
       ["LayerNorm(n_embd, eps=layer_norm_epsilon<|>)\n  # The mask", "layer_norm_epsilon = 1e-5"],
     ];
