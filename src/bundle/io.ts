@@ -71,24 +71,27 @@ export function toInputs(ports: readonly PortInfo[], records: unknown, opts: { d
       throw e;
     }
   }
-  for (const p of filled) out.set(p.name, filledDefault(p, ports, out));
+  for (const p of filled) {
+    const t = filledDefault(p, ports, out);
+    if (t) out.set(p.name, t);
+  }
   return out;
 }
 
 /**
  * An input left out that has a default of one value (`input attention_mask: i32[batch, seq] = 1`):
- * that value at every element, each dim a number or a symbol (`batch`) that a given input binds.
+ * that value at every element, each dim a number or a symbol (`batch`) that a given input binds;
+ * undefined when a dim is bound by none.
  */
-function filledDefault(p: PortInfo, ports: readonly PortInfo[], given: ReadonlyMap<string, Tensor>): Tensor {
+function filledDefault(p: PortInfo, ports: readonly PortInfo[], given: ReadonlyMap<string, Tensor>): Tensor | undefined {
   const sizes = new Map<string, number>();
   for (const q of ports) {
     const t = given.get(q.name);
     if (t) q.shape.forEach((d, k) => /^[A-Za-z_]\w*$/.test(d) && !sizes.has(d) && t.shape[k] !== undefined && sizes.set(d, t.shape[k]!));
   }
   const shape = p.shape.map((d) => (/^\d+$/.test(d) ? Number(d) : sizes.get(d)));
-  if (shape.some((d) => d === undefined)) {
-    throw new TfmError("TFM5202", `input \`${p.name}\` (${showType(p)}) was left out, and its default cannot be filled in: give it, or the inputs that give its dims`);
-  }
+  // Dims no given input binds (or binds wrongly): left out, so the run names what is wrong.
+  if (shape.some((d) => d === undefined)) return undefined;
   const dtype = runtimeDType[p.dtype];
   const n = numel(shape as number[]);
   const v = Number(p.default);
