@@ -16,7 +16,7 @@ export interface PortInfo {
   readonly dtype: DTypeName;
   /** Each dim as the compiler shows it: `batch`, `seq`, `768`, `2 * n`. */
   readonly shape: readonly string[];
-  /** Inputs only: the model gives the input a default (which bundles do not apply yet: it must be given). */
+  /** Inputs only: the model gives the input a default (bundles apply it only when it is one literal, `default`; otherwise it must be given). */
   readonly optional?: boolean;
   /**
    * Inputs only: the default when it is one number or boolean (`input attention_mask: i32[batch, seq] = 1`):
