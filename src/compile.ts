@@ -10,6 +10,7 @@ import { renderDiagnostics, type Sources } from "./diag/render.js";
 import type { Weight } from "./check/elaborated.js";
 import type { ShapeResult } from "./check/shapes/check.js";
 import type { Graph } from "./ir/graph.js";
+import type { Expr } from "./syntax/ast.js";
 import { optimize } from "./optimize.js";
 import { selectCaptures } from "./ir/capture.js";
 import { TfmError } from "./bundle/errors.js";
@@ -183,7 +184,10 @@ class Compiled implements CompiledModel {
 
   private readonly ports = lazy(() => {
     if (!this.ok) return { inputs: [], outputs: [] };
-    const inputs = modelInputs(this.checked).map((i): PortInfo => ({ name: i.name, dtype: i.dtype, shape: i.shape.map(showDim), ...(i.optional ? { optional: true } : {}) }));
+    const inputs = modelInputs(this.checked).map((i): PortInfo => {
+      const d = literalDefault(i.decl.default);
+      return { name: i.name, dtype: i.dtype, shape: i.shape.map(showDim), ...(i.optional ? { optional: true } : {}), ...(d !== undefined ? { default: d } : {}) };
+    });
     const outputs = (this.checked.shapes?.outputs ?? []).flatMap(({ name, value }): PortInfo[] => (value.kind === "tensor" ? [{ name, dtype: value.dtype, shape: value.shape.map(showDim) }] : []));
     return { inputs, outputs };
   });
@@ -232,4 +236,11 @@ class Compiled implements CompiledModel {
     const { exportOnnxModel } = await import("./session.js");
     return exportOnnxModel(this, weights, options);
   }
+}
+
+/** An input's default when it is one literal (`= 1`, `= -1.5`, `= true`), which a run fills in for an input left out. */
+function literalDefault(e: Expr | undefined): number | boolean | undefined {
+  if (e?.kind === "Number" || e?.kind === "Bool") return e.value;
+  if (e?.kind === "Unary" && e.op === "-" && e.operand.kind === "Number") return -e.operand.value;
+  return undefined;
 }

@@ -4,7 +4,7 @@
 // (BigInt64Array included) within the int32 range, bool from booleans or 0/1 — never by rounding
 // or wrapping. The interpreter then checks each shape against the declared one (TFM6002).
 // Outputs are copies, so a caller may keep or change them freely.
-import { numel, runtimeDType, type Tensor } from "../core/tensor.js";
+import { arrayFor, numel, runtimeDType, type Tensor } from "../core/tensor.js";
 import { didYouMean } from "../diag/suggest.js";
 import { TfmError } from "./errors.js";
 import type { PortInfo } from "./model-data.js";
@@ -50,8 +50,14 @@ export function toInputs(ports: readonly PortInfo[], records: unknown, opts: { d
     }
   }
   const out = new Map<string, Tensor>();
+  const filled: PortInfo[] = [];
   for (const p of ports) {
     if (!hasOwn(records, p.name)) {
+      // A default of one value is filled in below, at the dims the given inputs bind.
+      if (p.default !== undefined) {
+        filled.push(p);
+        continue;
+      }
       // The compiler's API runs the graph as built, which applies an optional input's default.
       if (p.optional && opts.defaults) continue;
       const dflt = p.optional ? " (the model gives it a default, but bundles do not apply defaults yet)" : "";
@@ -65,7 +71,32 @@ export function toInputs(ports: readonly PortInfo[], records: unknown, opts: { d
       throw e;
     }
   }
+  for (const p of filled) {
+    const t = filledDefault(p, ports, out);
+    if (t) out.set(p.name, t);
+  }
   return out;
+}
+
+/**
+ * An input left out that has a default of one value (`input attention_mask: i32[batch, seq] = 1`):
+ * that value at every element, each dim a number or a symbol (`batch`) that a given input binds;
+ * undefined when a dim is bound by none.
+ */
+function filledDefault(p: PortInfo, ports: readonly PortInfo[], given: ReadonlyMap<string, Tensor>): Tensor | undefined {
+  const sizes = new Map<string, number>();
+  for (const q of ports) {
+    const t = given.get(q.name);
+    if (t) q.shape.forEach((d, k) => /^[A-Za-z_]\w*$/.test(d) && !sizes.has(d) && t.shape[k] !== undefined && sizes.set(d, t.shape[k]!));
+  }
+  const shape = p.shape.map((d) => (/^\d+$/.test(d) ? Number(d) : sizes.get(d)));
+  // Dims no given input binds (or binds wrongly): left out, so the run names what is wrong.
+  if (shape.some((d) => d === undefined)) return undefined;
+  const dtype = runtimeDType[p.dtype];
+  const n = numel(shape as number[]);
+  const v = Number(p.default);
+  const data = arrayFor(dtype, n).fill(dtype === "bool" ? (v ? 1 : 0) : v);
+  return { dtype, shape: shape as number[], data } as Tensor;
 }
 
 function toTensor(p: PortInfo, rec: unknown): Tensor {

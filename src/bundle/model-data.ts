@@ -17,8 +17,13 @@ export interface PortInfo {
   readonly dtype: DTypeName;
   /** Each dim as the compiler shows it: `batch`, `seq`, `768`, `2 * n`. */
   readonly shape: readonly string[];
-  /** Inputs only: the model gives the input a default (which bundles do not apply yet: it must be given). */
+  /** Inputs only: the model gives the input a default (bundles apply it only when it is one literal, `default`; otherwise it must be given). */
   readonly optional?: boolean;
+  /**
+   * Inputs only: the default when it is one number or boolean (`input attention_mask: i32[batch, seq] = 1`):
+   * an input left out is filled with it, at the dims the other inputs give.
+   */
+  readonly default?: number | boolean;
 }
 
 export interface ModelData {
@@ -51,13 +56,14 @@ export interface ModelData {
 export function modelData(m: CompiledModel, target: Target, settings: ReadonlyMap<string, string> = new Map()): ModelData {
   const graph = m.graph;
   if (!graph || !m.name) throw new Error("modelData needs a compiled model without errors");
-  const optional = new Set(m.inputs.filter((i) => i.optional).map((i) => i.name));
+  const declared = new Map(m.inputs.map((i) => [i.name, i]));
   const states = new Set(graph.states.map((s) => s.name));
   const own = new Set(m.outputs.map((o) => o.name));
   const capacity = capacityOf(m.checked.instance?.model.hparams as never);
   const port = (p: { name: string; node: number }): PortInfo => {
     const n = graph.nodes[p.node]!;
-    return { name: p.name, dtype: n.dtype, shape: n.shape.map(showDim), ...(optional.has(p.name) ? { optional: true } : {}) };
+    const d = declared.get(p.name);
+    return { name: p.name, dtype: n.dtype, shape: n.shape.map(showDim), ...(d?.optional ? { optional: true } : {}), ...(d?.default !== undefined ? { default: d.default } : {}) };
   };
   // The graph's other outputs are the captured values (src/ir/build.ts adds them after the model's).
   const captures = graph.outputs.filter((p) => !states.has(p.name) && !own.has(p.name)).map(port);

@@ -1,7 +1,10 @@
 // `tfm generate FILE (--weights W | --random-weights [SEED]) (--prompt TEXT --tokenizer T | --input-ids 464,2068)
 // [--max-new-tokens N] [--temperature T --top-k K --top-p P --repetition-penalty R --seed S] [--stop IDS]
-// [--backend cpu|webgpu] [--json]`: generates tokens with the model's KV cache (its `state`), and
-// streams them as text (with a tokenizer) or as ids; `--json` prints `{"tokens": [...], "text": "..."}`.
+// [--pad-token-id ID] [--backend cpu|webgpu] [--json]`: generates tokens with the model's KV cache (its
+// `state`), and streams them as text (with a tokenizer) or as ids; `--json` prints `{"tokens": [...],
+// "text": "..."}`. Several `--prompt`s (or `--input-ids`) are a batch: left-padded to one length and
+// masked through the model's `attention_mask`; each sequence is printed on its own line when done
+// (`--json`: `{"tokens": [[...], ...], "text": [...]}`), up to and with its stop token.
 import { diag, hasErrors, sortDiagnostics, type Diagnostic } from "../diag/diagnostic.js";
 import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
@@ -27,8 +30,10 @@ export interface GenerateCliOptions {
   readonly weights?: string;
   readonly randomWeights?: boolean | string;
   readonly tokenizer?: string;
-  readonly prompt?: string;
-  readonly inputIds?: string;
+  /** One per sequence of the batch (commander collects repeated flags; a string is one). */
+  readonly prompt?: string | readonly string[];
+  readonly inputIds?: string | readonly string[];
+  readonly padTokenId?: string;
   readonly maxNewTokens?: string;
   readonly temperature?: string;
   readonly topK?: string;
@@ -74,7 +79,9 @@ export async function runGenerate(file: string, opts: GenerateCliOptions, out: (
     ...(opts.topP !== undefined ? { topP: number("--top-p", opts.topP)! } : {}),
     ...(opts.repetitionPenalty !== undefined ? { repetitionPenalty: number("--repetition-penalty", opts.repetitionPenalty)! } : {}),
     ...(opts.seed !== undefined ? { seed: number("--seed", opts.seed)! } : {}),
+    ...(opts.padTokenId !== undefined ? { padTokenId: number("--pad-token-id", opts.padTokenId)! } : {}),
   };
+  const list = (v: string | readonly string[] | undefined): readonly string[] => (v === undefined ? [] : typeof v === "string" ? [v] : v);
   const { text, decodeErrors } = readSource(file);
   // A folder's config.json sets the parameters it names (--set wins), as for tfm run.
   const compiled = compileFor(text, file, opts.set, opts.weights ? [opts.weights] : [], "all", err);
@@ -95,14 +102,16 @@ export async function runGenerate(file: string, opts: GenerateCliOptions, out: (
   };
 
   let tok: TextTokenizer | undefined;
-  let prompt: number[];
+  let prompts: number[][];
   try {
     tok = tokenizer ? await loadTokenizer(tokenizer) : undefined;
-    prompt = opts.inputIds !== undefined ? ids("--input-ids", opts.inputIds) : tok!.encode(opts.prompt!);
+    prompts = opts.inputIds !== undefined ? list(opts.inputIds).map((v) => ids("--input-ids", v)) : list(opts.prompt).map((p) => tok!.encode(p));
   } catch (e) {
     return coded(e);
   }
   const stop = opts.stop !== undefined ? (opts.stop.trim() === "" ? [] : ids("--stop", opts.stop)) : tok?.eos !== undefined ? [tok.eos] : [];
+  if (prompts.length > 1) return generateBatch(model, file, prompts, { ...options, stop }, tok, opts, threads, seed, coded, out, err);
+  const prompt = prompts[0]!;
 
   let session: Session;
   const t0 = performance.now();
@@ -165,4 +174,50 @@ function readJson(path: string, required: boolean): unknown {
     if (!required) return undefined;
     throw new TfmError("TFM8005", `${path} is not a Hugging Face tokenizer: it is not valid UTF-8 JSON (${e instanceof Error ? e.message : String(e)})`, { file: path });
   }
+}
+
+/**
+ * A batch: the sequences are generated together (left-padded, masked), then each is printed on its
+ * own line, up to and with its stop token; `--json` gives the lists.
+ */
+async function generateBatch(
+  model: ReturnType<typeof compileFor>["model"],
+  file: string,
+  prompts: number[][],
+  options: GenerateOptions,
+  tok: TextTokenizer | undefined,
+  opts: GenerateCliOptions,
+  threads: number | undefined,
+  seed: number,
+  coded: (e: unknown) => number,
+  out: (s: string) => void,
+  err: (s: string) => void,
+): Promise<number> {
+  let session: Session;
+  const t0 = performance.now();
+  try {
+    session = await model.load(opts.randomWeights ? { random: true, seed } : opts.weights!, { backend: opts.backend ?? "cpu", fuse: opts.fuse !== false, checkConfig: false, onNote: (n) => err(`note: ${n}\n`), ...(threads !== undefined ? { threads } : {}) });
+  } catch (e) {
+    return coded(e);
+  }
+  const t1 = performance.now();
+  const rows: number[][] = prompts.map(() => []);
+  const stop = new Set(options.stop ?? []);
+  try {
+    for await (const step of session.generate(prompts, options)) {
+      step.forEach((t, b) => {
+        const row = rows[b]!;
+        if (!row.length || !stop.has(row[row.length - 1]!)) row.push(t);
+      });
+    }
+  } catch (e) {
+    return coded(e);
+  } finally {
+    session.dispose();
+  }
+  const t2 = performance.now();
+  if (opts.json) out(JSON.stringify({ tokens: rows, ...(tok ? { text: rows.map((r) => tok.decode(r)) } : {}) }) + "\n");
+  else for (const [b, r] of rows.entries()) out((tok ? tok.decode([...prompts[b]!, ...r]) : [...prompts[b]!, ...r].join(" ")) + "\n");
+  if (!opts.json) err(`${file}: a batch of ${prompts.length} (prompts of ${prompts.map((p) => p.length).join(", ")} tokens${new Set(prompts.map((p) => p.length)).size > 1 ? ", left-padded" : ""}): ${Math.max(...rows.map((r) => r.length))} steps, load ${(t1 - t0).toFixed(0)} ms, generation ${(t2 - t1).toFixed(0)} ms\n`);
+  return 0;
 }

@@ -32,12 +32,21 @@ export interface GenerateOptions extends SamplingOptions {
   readonly maxNewTokens?: number;
   /** Token ids that end a sequence; the stop token is yielded, then the sequence ends. */
   readonly stop?: readonly number[];
+  /**
+   * The token that left-pads shorter prompts of a batch (masked out through the model's
+   * `attention_mask`), and that a finished sequence emits afterwards — Hugging Face's
+   * `pad_token_id`. Default: the first stop token, else 0, for padding; a finished sequence then
+   * repeats its stop token.
+   */
+  readonly padTokenId?: number;
 }
 
 /** What generation needs to know of a model: the token-ids input, the logits output and the capacity. */
 export interface DecoderInfo {
   readonly ids: string;
   readonly logits: string;
+  /** The input of Hugging Face's attention mask (`attention_mask`, 1 = real token, 0 = padding), if the model takes one. */
+  readonly mask?: string;
   /** Positions the model can hold (prompt and generated tokens together); undefined: no limit known. */
   readonly capacity: number | undefined;
 }
@@ -106,15 +115,18 @@ export function decoderInfo(g: Graph, capacity: number | undefined): DecoderInfo
     const what = !ids ? "one input of token ids, i32[batch, seq] (or one named `input_ids`)" : "one output of logits, f32[batch, seq, vocab] (or one named `logits`)";
     throw new TfmError("TFM8001", `the model \`${g.name}\` cannot generate: it needs ${what}`);
   }
-  const others = ins.filter((p) => p !== ids);
-  if (others.length) throw new TfmError("TFM8001", `the model \`${g.name}\` cannot generate: besides \`${ids.name}\` it takes ${others.map((p) => `\`${p.name}\``).join(", ")}, which generation does not give`);
-  return { ids: ids.name, logits: logits.name, capacity };
+  const mask = ins.find((p) => p !== ids && p.name === "attention_mask" && (g.nodes[p.node]!.dtype === "i32" || g.nodes[p.node]!.dtype === "i64") && g.nodes[p.node]!.shape.length === 2);
+  const others = ins.filter((p) => p !== ids && p !== mask);
+  if (others.length) throw new TfmError("TFM8001", `the model \`${g.name}\` cannot generate: besides \`${ids.name}\`${mask ? " and `attention_mask`" : ""} it takes ${others.map((p) => `\`${p.name}\``).join(", ")}, which generation does not give`);
+  return { ids: ids.name, logits: logits.name, capacity, ...(mask ? { mask: mask.name } : {}) };
 }
 
 export class Decoder {
   private states: Map<string, Tensor> | undefined;
   /** Stateless models: the whole sequence so far, per batch row. */
   private sequence: number[][] = [];
+  /** Stateless models with an attention mask: the mask of the whole sequence so far, per batch row. */
+  private maskRows: number[][] = [];
   private cached = 0;
   /** The batch the cache holds (resident state: the Decoder does not see the state's shape). */
   private batch = 0;
@@ -135,6 +147,7 @@ export class Decoder {
   reset(): void {
     this.states = undefined;
     this.sequence = [];
+    this.maskRows = [];
     this.cached = 0;
     this.batch = 0;
   }
@@ -151,15 +164,18 @@ export class Decoder {
   }
 
   /** `step`; with `lastRow`, the logits of the last position only where the runner can read back just that (a ResidentRunner). */
-  private async advance(inputs: ReadonlyMap<string, Tensor>, lastRow: boolean): Promise<Map<string, Tensor>> {
-    const ids = inputs.get(this.info.ids);
+  private async advance(given: ReadonlyMap<string, Tensor>, lastRow: boolean): Promise<Map<string, Tensor>> {
+    const ids = given.get(this.info.ids);
     if (!ids || ids.shape.length !== 2) throw new TfmError("TFM6002", `input \`${this.info.ids}\` must be given as [batch, seq] token ids`);
     const [batch, seq] = ids.shape as [number, number];
+    // An attention mask left out: every new token is real.
+    const mask = this.info.mask;
+    const inputs = mask && !given.has(mask) ? new Map([...given, [mask, { dtype: "i32", shape: [batch, seq], data: new Int32Array(batch * seq).fill(1) } as Tensor]]) : given;
     const capacity = this.info.capacity;
     if (capacity !== undefined && this.cached + seq > capacity) {
       throw new TfmError("TFM8003", `the model holds ${capacity} positions: ${this.cached} are used, and ${seq} more do not fit${this.cached ? " (call reset() to start a new sequence)" : ""}`);
     }
-    if (!this.stateful) return this.recompute(ids, batch, seq);
+    if (!this.stateful) return this.recompute(ids, mask ? inputs.get(mask) : undefined, batch, seq);
     if (this.resident) {
       if (this.cached > 0 && this.batch !== batch) throw new TfmError("TFM6002", `the cache holds a batch of ${this.batch}; this step gives ${batch} sequences (call reset() for a new batch)`);
       const out = await this.resident.run(inputs, { fresh: this.cached === 0, ...(lastRow ? { lastRow: this.info.logits } : {}), ...(capacity !== undefined ? { capacity } : {}) });
@@ -182,12 +198,17 @@ export class Decoder {
   }
 
   /** A model without state: the whole sequence again, and the logits of the new positions only. */
-  private async recompute(ids: Tensor, batch: number, seq: number): Promise<Map<string, Tensor>> {
+  private async recompute(ids: Tensor, mask: Tensor | undefined, batch: number, seq: number): Promise<Map<string, Tensor>> {
     if (this.sequence.length && this.sequence.length !== batch) throw new TfmError("TFM6002", `the sequence has a batch of ${this.sequence.length}; this step gives ${batch} (call reset() for a new batch)`);
-    const rows = Array.from({ length: batch }, (_, b) => [...(this.sequence[b] ?? []), ...Array.from(ids.data.subarray(b * seq, (b + 1) * seq))]);
+    const grow = (old: readonly number[][], t: Tensor) => Array.from({ length: batch }, (_, b) => [...(old[b] ?? []), ...Array.from(t.data.subarray(b * seq, (b + 1) * seq), Number)]);
+    const rows = grow(this.sequence, ids);
     const total = rows[0]!.length;
-    const out = await this.run(new Map([[this.info.ids, { dtype: "i32", shape: [batch, total], data: Int32Array.from(rows.flat()) } as Tensor]]));
+    const inputs = new Map<string, Tensor>([[this.info.ids, { dtype: "i32", shape: [batch, total], data: Int32Array.from(rows.flat()) }]]);
+    const maskRows = mask ? grow(this.maskRows, mask) : [];
+    if (mask) inputs.set(this.info.mask!, { dtype: "i32", shape: [batch, total], data: Int32Array.from(maskRows.flat()) });
+    const out = await this.run(inputs);
     this.sequence = rows;
+    this.maskRows = maskRows;
     this.cached = total;
     const logits = out.get(this.info.logits)!;
     const vocab = logits.shape[2]!;
@@ -197,9 +218,12 @@ export class Decoder {
   }
 
   /**
-   * Generates from `prompt` (one row of token ids per sequence, all of one length): yields each
-   * step's tokens, one per sequence, as they are made. A sequence that has stopped repeats its
-   * stop token until every sequence has stopped or `maxNewTokens` is reached.
+   * Generates from `prompt` (one row of token ids per sequence): yields each step's tokens, one per
+   * sequence, as they are made. Prompts of different lengths are left-padded with `padTokenId`
+   * and masked out through the model's `attention_mask` (as Hugging Face's generate does), so
+   * each sequence gets the tokens it would get alone. A sequence that has stopped emits
+   * `padTokenId` (else repeats its stop token) until every sequence has stopped or `maxNewTokens`
+   * is reached.
    */
   async *generate(prompt: readonly (readonly number[])[], options: GenerateOptions = {}): AsyncGenerator<number[]> {
     const sampler = new Sampler(options);
@@ -207,19 +231,27 @@ export class Decoder {
     if (!(Number.isInteger(max) && max >= 0)) throw new TfmError("TFM8002", `maxNewTokens is ${String(max)}: it must be an integer ≥ 0`);
     const stop = new Set(options.stop ?? []);
     const batch = prompt.length;
-    const len = prompt[0]?.length ?? 0;
-    if (!batch || !len) throw new TfmError("TFM8002", "the prompt is empty: give at least one token");
-    if (prompt.some((r) => r.length !== len)) throw new TfmError("TFM8002", `the prompts have different lengths (${prompt.map((r) => r.length).join(", ")}): give them one length`);
+    const len = Math.max(0, ...prompt.map((r) => r.length));
+    if (!batch || prompt.some((r) => !r.length)) throw new TfmError("TFM8002", `the prompt${batch > 1 ? " of a sequence" : ""} is empty: give at least one token`);
+    const pad = options.padTokenId;
+    if (pad !== undefined && !(Number.isInteger(pad) && pad >= 0)) throw new TfmError("TFM8002", `padTokenId is ${String(pad)}: it must be a token id, an integer ≥ 0`);
+    const padded = prompt.some((r) => r.length !== len);
+    if (padded && !this.info.mask) {
+      throw new TfmError("TFM8002", `the prompts have different lengths (${prompt.map((r) => r.length).join(", ")}), and the model \`${this.graph.name}\` takes no \`attention_mask\` to mask the padding: give them one length, or declare \`input attention_mask: i32[batch, seq] = 1\``);
+    }
+    const padId = pad ?? options.stop?.[0] ?? 0;
     const history = prompt.map((r) => [...r]);
     const done = new Array<number | undefined>(batch).fill(undefined);
-    let ids: Tensor = { dtype: "i32", shape: [batch, len], data: Int32Array.from(prompt.flat()) };
+    let ids: Tensor = { dtype: "i32", shape: [batch, len], data: Int32Array.from(prompt.flatMap((r) => [...new Array<number>(len - r.length).fill(padId), ...r])) };
+    const first = new Map([[this.info.ids, ids]]);
+    if (this.info.mask) first.set(this.info.mask, { dtype: "i32", shape: [batch, len], data: Int32Array.from(prompt.flatMap((r) => [...new Array<number>(len - r.length).fill(0), ...new Array<number>(r.length).fill(1)])) });
     this.reset();
-    let out = await this.advance(new Map([[this.info.ids, ids]]), true);
+    let out = await this.advance(first, true);
     for (let n = 0; n < max; n++) {
       const logits = out.get(this.info.logits)!;
       const [, seq, vocab] = logits.shape as [number, number, number];
       const tokens = history.map((h, b) => {
-        if (done[b] !== undefined) return done[b]!;
+        if (done[b] !== undefined) return pad ?? done[b]!;
         const row = logits.data.subarray((b * seq + seq - 1) * vocab, (b * seq + seq) * vocab);
         const t = sampler.next(row, h);
         h.push(t);

@@ -19,7 +19,7 @@ import { runtimeBytes } from "../core/dtype.js";
 import { showBytes } from "../backends/shared/budget.js";
 import { makeTensor, runtimeDType, showDims } from "./convert.js";
 import { fileErrorDiagnostic, readFileBytes, readFilePrefix, readFileRange } from "./files.js";
-import { unravel } from "../core/tensor.js";
+import { arrayFor, numel, unravel } from "../core/tensor.js";
 
 /** Where an input's value comes from. */
 export type InputSource =
@@ -240,6 +240,18 @@ export function loadInputs(r: CheckResult, specs: readonly InputSpec[], memory?:
   if (hasErrors(diagnostics)) return { tensors: undefined, bindings, diagnostics };
   const tensors = new Map<string, Tensor>();
   for (const [name, v] of values) tensors.set(name, v.tensor!);
+  // An input left out whose default is one literal (`input attention_mask: i32[batch, seq] = 1`):
+  // that value everywhere, at the dims the given inputs bind (else it stays out, as before).
+  for (const input of inputs) {
+    if (tensors.has(input.name) || !input.decl.default) continue;
+    const d = input.decl.default;
+    const value = d.kind === "Number" || d.kind === "Bool" ? Number(d.value) : d.kind === "Unary" && d.op === "-" && d.operand.kind === "Number" ? -d.operand.value : undefined;
+    const shape = input.shape.map((dim) => evalDim(dim, bindings));
+    if (value === undefined || shape.some((n) => n === undefined)) continue;
+    const dtype = runtimeDType[input.dtype];
+    const data = arrayFor(dtype, numel(shape as number[])).fill(dtype === "bool" ? (value ? 1 : 0) : value);
+    tensors.set(input.name, makeTensor(dtype, shape as number[], data));
+  }
   return { tensors, bindings, diagnostics };
 }
 

@@ -25,7 +25,7 @@ describe("tfm build", () => {
     const r = await tfm("build", "models/gpt2.tfm", ...small, "--target", "cpu", "-o", out, "--report");
     expect(r.err).toBe("");
     expect(r.code).toBe(0);
-    expect(r.out).toMatch(/^wrote .*gpt2\.js \([\d.]+ KiB\) and .*gpt2\.d\.ts: model GPT2, target cpu, 1 inputs, 1 outputs, 28 weights/);
+    expect(r.out).toMatch(/^wrote .*gpt2\.js \([\d.]+ KiB\) and .*gpt2\.d\.ts: model GPT2, target cpu, 2 inputs, 1 outputs, 28 weights/);
     expect(r.out).toMatch(/\n  runtime +[\d.]+ KiB +[\d.]+ KiB +[\d.]+ KiB\n  graph data +[\d.]+ KiB +[\d.]+ KiB +[\d.]+ KiB\n/);
     expect(r.out).toMatch(/\nkernels: \d+ per call \(the fused schedule, src\/schedule\/fuse\.ts; CPU routines\), from \d+ IR nodes\n/);
     expect(r.out).toMatch(/\nmemory plan at batch=1, past=128, seq=128: \d+ kernels write/);

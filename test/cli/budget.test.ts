@@ -95,25 +95,28 @@ describe("the memory budget: refused before allocating (TFM6003), peak RSS low",
     expectRefused(tfm("run", s, "--random-weights", "--input", `x=${z}`, "--max-memory", "1G"), /the run at a=0, b=1000000000 needs [\d,]+ bytes .* the memory plan's 1 buffer 4,000,000,000 bytes \(3\.7 GiB\)/);
   });
 
-  it("a 50,000-token prompt to a tiny GPT: the [seq, seq] causal mask is counted", () => {
+  it("a 50,000-token prompt to a tiny GPT: the [seq, seq] masks are counted", () => {
     const ids = new Uint8Array(50000 * 4);
     const v = new DataView(ids.buffer);
     for (let i = 0; i < 50000; i++) v.setInt32(4 * i, i % 10, true);
     const p = file("ids.npy", npy([1, 50000], "<i4", ids));
     const set = ["--set", "vocab_size=10", "--set", "n_positions=50000", "--set", "n_embd=8", "--set", "n_layer=1", "--set", "n_head=2", "--set", "use_cache=false"];
     const r = tfm("run", "models/gpt2.tfm", ...set, "--random-weights", "--input", `input_ids=${p}`, "--max-memory", "1G");
-    // The plan's buffers are 9.6 MB; the mask, absorbed by the attention kernel and computed whole, is 2.5 GB.
-    expectRefused(r, /the run at batch=1, seq=50000 needs [\d,]+ bytes \(2\.4 GiB\) of memory .*the memory plan's 3 buffers 9,600,000 bytes .*the largest kernel transient [\d,]+ bytes \(2\.4 GiB\) in kernel k\d+ \(attention\)/);
-    expect(r.stderr).toContain("scaled_dot_product_attention(");
+    // The padding mask's cost (models/gpt2.tfm's attention_mask): the plan holds the i32 count of
+    // HF's position ids over [seq, seq] (10 GB), the causal && padding mask (2.5 GB) and the causal
+    // mask (2.5 GB); the elementwise kernel computing the count has the largest transient.
+    expectRefused(r, /the run at batch=1, seq=50000 needs [\d,]+ bytes \(18\.7 GiB\) of memory .*the memory plan's 5 buffers 15,005,000,000 bytes .*the largest kernel transient [\d,]+ bytes \(4\.7 GiB\) in kernel k\d+ \(elementwise\)/);
+    expect(r.stderr).toContain("model GPT2(");
   });
 
-  it("tfm ir --report shows the CPU transients beside the plan: the causal mask at seq 70,000", () => {
+  it("tfm ir --report shows the CPU transients beside the plan: the masks at seq 70,000", () => {
     const set = ["--set", "vocab_size=10", "--set", "n_positions=70000", "--set", "n_embd=8", "--set", "n_layer=1", "--set", "n_head=2", "--set", "use_cache=false"];
     const r = tfm("ir", "models/gpt2.tfm", ...set, "--report", "--dims", "seq=70000");
     expect(r.status).toBe(0);
-    // The plan's arena is 13.4 MB; the attention kernel's whole [seq, seq] mask is 4.9 GB of the transients.
-    expect(r.stdout).toMatch(/\n {2}arena {15}13,440,000 bytes/);
-    expect(r.stdout).toMatch(/\n {2}CPU transients {6}5,0\d\d,\d{3},\d{3} bytes \(\d+\.\d MiB\) the largest kernel's, k\d+ attention/);
+    // The arena holds the [seq, seq] masks of the attention_mask (the i32 count of HF's position
+    // ids, the causal && padding mask, the causal mask): 29.4 GB; the count's kernel has the largest transient.
+    expect(r.stdout).toMatch(/\n {2}arena {15}29,407,000,000 bytes/);
+    expect(r.stdout).toMatch(/\n {2}CPU transients {6}9,828,840,000 bytes \(\d+\.\d MiB\) the largest kernel's, k\d+ elementwise/);
   });
 
   // Inputs were read and converted before the budget was checked (a 400 MB float64 .npy under 100M

@@ -22,8 +22,11 @@ const ids = [[1, 2, 3, 4], [5, 6, 7, 8]];
 
 async function ortLogits(path: string): Promise<Float32Array> {
   const session = await ort.InferenceSession.create(path);
-  const feeds: Record<string, ort.Tensor> = { input_ids: new ort.Tensor("int32", Int32Array.from(ids.flat()), [2, 4]) };
-  for (const name of session.inputNames.filter((n) => n.startsWith("past."))) feeds[name] = new ort.Tensor("float32", new Float32Array(0), [2, 2, 0, 8]);
+  // GPT-2's attention_mask (all tokens real), and its state: the mask's (i32) and the KV caches, empty.
+  const feeds: Record<string, ort.Tensor> = { input_ids: new ort.Tensor("int32", Int32Array.from(ids.flat()), [2, 4]), attention_mask: new ort.Tensor("int32", new Int32Array(8).fill(1), [2, 4]) };
+  for (const name of session.inputNames.filter((n) => n.startsWith("past."))) {
+    feeds[name] = name === "past.mask_cache" ? new ort.Tensor("int32", new Int32Array(0), [2, 0]) : new ort.Tensor("float32", new Float32Array(0), [2, 2, 0, 8]);
+  }
   return (await session.run(feeds))["logits"]!.data as Float32Array;
 }
 
@@ -37,7 +40,7 @@ describe("tfm export --onnx", () => {
     expect(a.err).toBe("");
     expect(a.code).toBe(0);
     expect(a.out).toMatch(/^wrote .*inline\.onnx: GPT2, \d+ ONNX nodes, \d+ initializers/);
-    expect(a.out).toContain("inputs  input_ids, past.h.0.attn.k_cache, past.h.0.attn.v_cache");
+    expect(a.out).toContain("inputs  input_ids, attention_mask, past.mask_cache, past.h.0.attn.k_cache, past.h.0.attn.v_cache");
     expect(existsSync(`${inline}.data`)).toBe(false);
     const external = join(dir, "external.onnx");
     const b = await tfm("export", ...tiny, "--random-weights", "--seed", "5", "--onnx", external, "--external-data");

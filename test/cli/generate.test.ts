@@ -48,6 +48,21 @@ describe("tfm generate", () => {
     expect(r.err).toMatch(/tokens from a 4-token prompt with its KV cache/);
   });
 
+  it("generates a batch from several --input-ids or --prompt of different lengths: each sequence as it is alone", async () => {
+    const alone = async (ids: string) => (JSON.parse((await tfm("generate", ...tiny, "--input-ids", ids, "--max-new-tokens", "5", "--stop", "", "--json")).out) as { tokens: number[] }).tokens;
+    const r = await tfm("generate", ...tiny, "--input-ids", "1,2,3,4,5", "--input-ids", "6,7", "--input-ids", "8", "--max-new-tokens", "5", "--stop", "", "--json");
+    expect(r.code).toBe(0);
+    const { tokens } = JSON.parse(r.out) as { tokens: number[][] };
+    expect(tokens).toEqual([await alone("1,2,3,4,5"), await alone("6,7"), await alone("8")]);
+    const t = await tfm("generate", ...tiny, "--tokenizer", tokenizer, "--prompt", "the quick brown fox", "--prompt", "lazy dog", "--max-new-tokens", "4", "--stop", "");
+    expect(t.code).toBe(0);
+    const lines = t.out.trimEnd().split("\n");
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/^the quick brown fox/);
+    expect(lines[1]).toMatch(/^lazy dog/);
+    expect(t.err).toContain("a batch of 2 (prompts of 4, 2 tokens, left-padded)");
+  });
+
   it("has GPT-2's tokenizer built in", async () => {
     const r = await tfm("generate", "models/gpt2.tfm", "--set", "n_layer=1", "--set", "n_embd=16", "--set", "n_head=2", "--random-weights", "--tokenizer", "gpt2", "--prompt", "The quick brown fox", "--max-new-tokens", "2", "--json");
     expect(r.code).toBe(0);

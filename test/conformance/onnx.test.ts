@@ -165,13 +165,16 @@ describe("ONNX export, run by onnxruntime-node", () => {
     const [B, T] = ids.shape as [number, number];
     const column = (t: number): Tensor => ({ dtype: "i32", shape: [B, 1], data: Int32Array.from({ length: B }, (_, b) => (ids.data as Int32Array)[b * T + t]!) });
     const prompt: Tensor = { dtype: "i32", shape: [B, 3], data: Int32Array.from({ length: B * 3 }, (_, i) => (ids.data as Int32Array)[Math.floor(i / 3) * T + (i % 3)]!) };
-    let r = await runOrt(session, f.model, new Map([["input_ids", prompt]]));
+    // The exported graph takes GPT-2's attention_mask (all tokens real here), whose state is past.mask_cache.
+    const ones = (n: number): Tensor => ({ dtype: "i32", shape: [B, n], data: new Int32Array(B * n).fill(1) });
+    let r = await runOrt(session, f.model, new Map([["input_ids", prompt], ["attention_mask", ones(3)]]));
     let mine = await tfm.prefill({ input_ids: prompt });
     const errs = [maxDiff(r.get("logits")!, mine["logits"] as Tensor, "prefill")];
     for (let t = 3; t < T; t++) {
       const states = new Map(f.model.graph!.states.map((s) => [s.name, r.get(`present.${s.name}`)!]));
-      expect(states.get(f.model.graph!.states[0]!.name)!.shape[2]).toBe(t);
-      r = await runOrt(session, f.model, new Map([["input_ids", column(t)]]), states);
+      expect(states.get("h.0.attn.k_cache")!.shape[2]).toBe(t);
+      expect(states.get("mask_cache")!.shape).toEqual([B, t]);
+      r = await runOrt(session, f.model, new Map([["input_ids", column(t)], ["attention_mask", ones(1)]]), states);
       mine = await tfm.step({ input_ids: column(t) });
       errs.push(maxDiff(r.get("logits")!, mine["logits"] as Tensor, `step ${t}`));
     }

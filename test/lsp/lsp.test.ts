@@ -106,8 +106,8 @@ describe("hover", () => {
   });
 
   it("shows the innermost expression's shape", async () => {
-    expect(hoverText(await client.hover(gpt2Uri, at(gpt2, "+ wpe(")))).toContain("wte(input_ids) + wpe(arange(seq) + past): f32[batch, seq, 768]");
-    expect(hoverText(await client.hover(gpt2Uri, at(gpt2, "arange(seq)", 7)))).toContain("int (seq)");
+    expect(hoverText(await client.hover(gpt2Uri, at(gpt2, "+ wpe(")))).toContain("wte(input_ids) + wpe(position_ids): f32[batch, seq, 768]");
+    expect(hoverText(await client.hover(gpt2Uri, at(gpt2, "mask_positions(mask, seq", 21)))).toContain("int (seq)");
   });
 
   it("shows a layer's block, parameter values and weights with checkpoint names", async () => {
@@ -127,9 +127,9 @@ describe("hover", () => {
   });
 
   it("shows builtin and std function signatures with their docs", async () => {
-    const b = hoverText(await client.hover(gpt2Uri, at(gpt2, "arange(seq)")));
-    expect(b).toContain("builtin arange(n: int)");
-    expect(b).toContain("0, 1, ..., n-1");
+    const b = hoverText(await client.hover(gpt2Uri, at(gpt2, "append(mask_cache")));
+    expect(b).toContain("builtin append(cache: tensor, x: tensor)");
+    expect(b).toContain("extended by x along its `past` dim");
     const f = hoverText(await client.hover(gpt2Uri, at(gpt2, "gelu_tanh(c_fc")));
     expect(f).toContain("fn gelu_tanh(x: f32[...])");
     expect(f).toContain("tanh approximation");
@@ -175,10 +175,10 @@ describe("definition", () => {
     const cases: [string, string][] = [
       ["output y = h<|> + mlp", "h = x + attn"],
       ["x @ weight<|> + bias", "weight: f32[nx, nf]"],
-      ["h = x + attn(ln_1<|>(x))", "ln_1 = LayerNorm"],
-      ["h = x<|> + attn", "x: f32[B, T, n_embd]\n  layer ln_1"],
-      ["wpe(arange(seq<|>) + past)", "seq]"],
-      ["LayerNorm(n_embd, eps=layer_norm_epsilon<|>)\n  # Positions", "layer_norm_epsilon = 1e-5"],
+      ["h = x + attn(ln_1<|>(x), attention_mask)", "ln_1 = LayerNorm"],
+      ["h = x<|> + attn", "x: f32[B, T, n_embd]\n  input attention_mask: bool[...] = true\n  layer ln_1"],
+      ["mask_positions(mask, seq<|>, past)", "seq]"],
+      ["LayerNorm(n_embd, eps=layer_norm_epsilon<|>)\n  # The mask", "layer_norm_epsilon = 1e-5"],
     ];
     for (const [from, to] of cases) {
       const { text, at: [p] } = marked(gpt2.replace(from.replace("<|>", ""), from));
@@ -193,7 +193,7 @@ describe("definition", () => {
     const w = (await client.definition(gpt2Uri, at(gpt2, "transpose(wte.weight)", 15))) as Location;
     expect(w.uri).toBe(nnUri);
     expect(nn.split("\n")[w.range.start.line]).toMatch(/param weight/);
-    const eps = (await client.definition(gpt2Uri, at(gpt2, "eps=layer_norm_epsilon)\n  # Positions", 1))) as Location;
+    const eps = (await client.definition(gpt2Uri, at(gpt2, "eps=layer_norm_epsilon)\n  # The mask", 1))) as Location;
     expect(eps.uri).toBe(nnUri);
     expect(nn.split("\n")[eps.range.start.line]).toMatch(/^block LayerNorm\(/);
   });

@@ -53,10 +53,10 @@ describe("tfm run --backend webgpu", () => {
     expect(gpu.err).toBe(cpu.err);
   });
 
-  it("reports a sequence longer than the position table (an arange index out of range) as the CPU does", async () => {
+  it("reports a sequence longer than the position table (a position id out of range) as the CPU does", async () => {
     const ids = `input_ids=[[${Array.from({ length: 17 }, (_, i) => i + 1).join(", ")}]]`;
     const [cpu, gpu] = [await tfm(...run("--input", ids)), await tfm(...run("--input", ids, "--backend", "webgpu"))];
-    expect(cpu.err).toContain("index 16 at position [16] is out of range for axis 0 of size 16");
+    expect(cpu.err).toContain("index 16 at position [0, 16] is out of range for axis 0 of size 16");
     expect(gpu.code).toBe(1);
     expect(gpu.err).toBe(cpu.err);
   });

@@ -1,6 +1,7 @@
 // Generation on WebGPU with the KV cache on the device (src/backends/webgpu/program.ts
 // `runResident`): greedy tokens and every step's logits equal the CPU's for a small GPT-2
-// (models/gpt2.tfm, random weights), and each decode step uploads only its token ids, reads back
+// (models/gpt2.tfm, random weights), a left-padded batch of prompts of different lengths gives each
+// row its tokens alone, and each decode step uploads only its token ids and mask, reads back
 // one logits row per sequence (plus the gather error words) and creates no buffer once the cache's
 // buffers have grown; `reset()` keeps them. SwiftShader is slow: the model is tiny.
 import { readFileSync } from "node:fs";
@@ -41,6 +42,25 @@ function margin(t: Tensor, rowLength: number): number {
 }
 
 describe("generation with the cache on the device (GPT-2, 2 layers)", () => {
+  it("a batch of prompts of different lengths (left-padded, the attention mask kept on the device): each row's tokens as alone, as the CPU's", async () => {
+    const web = await model.load({ random: true, seed: 3 }, { backend: "webgpu", device: gpu.device });
+    const cpu = await model.load({ random: true, seed: 3 });
+    try {
+      const ragged = [[3, 17, 42, 5, 9, 12], [60, 0], [11, 29, 33]];
+      const tokens = async (s: typeof web, p: number[][]) => {
+        const steps: number[][] = [];
+        for await (const t of s.generate(p, { maxNewTokens: 6 })) steps.push(t);
+        return p.map((_, b) => steps.map((t) => t[b]!));
+      };
+      const got = await tokens(web, ragged);
+      expect(got).toEqual(await tokens(cpu, ragged));
+      for (const [b, p] of ragged.entries()) expect((await tokens(web, [p]))[0]).toEqual(got[b]);
+    } finally {
+      web.dispose();
+      cpu.dispose();
+    }
+  }, 120_000);
+
   it("greedy tokens and each step's logits equal the CPU's", async () => {
     expect(model.diagnostics).toEqual([]);
     const cpu = await model.load({ random: true, seed: 3 });
@@ -79,7 +99,7 @@ describe("generation with the cache on the device (GPT-2, 2 layers)", () => {
     }
   }, 120_000);
 
-  it("a decode step uploads the token ids only, reads back one logits row per sequence, and reset() keeps the buffers", async () => {
+  it("a decode step uploads the token ids and their mask only, reads back one logits row per sequence, and reset() keeps the buffers", async () => {
     const g = model.graph!;
     const weights = randomWeights(model.checked.instance!.weights, 3);
     const program = await WebGpuProgram.load(schedule(g), weights, gpu.device, { loadTime: loadTimeValues });
@@ -99,9 +119,10 @@ describe("generation with the cache on the device (GPT-2, 2 layers)", () => {
         return { tokens, perStep };
       };
       const first = await run();
-      // Prefill: the prompt's ids up; every step: one id per sequence up, one row of `vocab` f32 per sequence back.
-      expect(first.perStep[0]).toEqual({ up: 2 * 5 * 4, values: 2 * vocab * 4, errors: errorBytes });
-      for (const s of first.perStep.slice(1)) expect(s).toEqual({ up: 2 * 4, values: 2 * vocab * 4, errors: errorBytes });
+      // Prefill: the prompt's ids and attention_mask up; every step: one id and one mask value per
+      // sequence up (the mask's history stays on the device, as state), one row of `vocab` f32 per sequence back.
+      expect(first.perStep[0]).toEqual({ up: 2 * (2 * 5 * 4), values: 2 * vocab * 4, errors: errorBytes });
+      for (const s of first.perStep.slice(1)) expect(s).toEqual({ up: 2 * (2 * 4), values: 2 * vocab * 4, errors: errorBytes });
       const allocated = program.transfers.allocations;
       decoder.reset();
       const second = await run();
