@@ -19,7 +19,7 @@ import { runtimeBytes } from "../core/dtype.js";
 import { showBytes } from "../backends/shared/budget.js";
 import { makeTensor, runtimeDType, showDims } from "./convert.js";
 import { fileErrorDiagnostic, readFileBytes, readFilePrefix, readFileRange } from "./files.js";
-import { arrayFor, numel, unravel } from "../core/tensor.js";
+import { arrayFor as newArray, numel, unravel } from "../core/tensor.js";
 
 /** Where an input's value comes from. */
 export type InputSource =
@@ -249,7 +249,7 @@ export function loadInputs(r: CheckResult, specs: readonly InputSpec[], memory?:
     const shape = input.shape.map((dim) => evalDim(dim, bindings));
     if (value === undefined || shape.some((n) => n === undefined)) continue;
     const dtype = runtimeDType[input.dtype];
-    const data = arrayFor(dtype, numel(shape as number[])).fill(dtype === "bool" ? (value ? 1 : 0) : value);
+    const data = newArray(dtype, numel(shape as number[])).fill(dtype === "bool" ? (value ? 1 : 0) : value);
     tensors.set(input.name, makeTensor(dtype, shape as number[], data));
   }
   return { tensors, bindings, diagnostics };
