@@ -45,7 +45,7 @@ describe("loading inputs", () => {
     expect(l.tensors!.get("ids")).toMatchObject({ dtype: "i32", shape: [2, 3], data: new Int32Array([1, 2, 3, 4, 5, 6]) });
     expect(l.tensors!.get("mask")).toMatchObject({ dtype: "bool", shape: [2, 3], data: new Uint8Array([1, 0, 1, 1, 1, 0]) });
     expect(l.tensors!.get("feats")).toMatchObject({ dtype: "f32", shape: [2, 3, 8] });
-    expect(l.tensors!.has("pairs")).toBe(false); // optional, left out
+    expect(l.tensors!.get("pairs")).toMatchObject({ dtype: "i32", shape: [6], data: new Int32Array(6) }); // left out: its default, at 2 * seq
   });
 
   it("accepts NumPy's default int64 for an i32 input, from a .npy file", () => {
