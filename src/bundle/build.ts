@@ -159,7 +159,10 @@ export function declarations(d: ModelData): string {
     "",
     "/** The model's inputs, by name. Symbolic dims (batch, seq, ...) take their sizes from the inputs given. */",
     "export interface Inputs {",
-    ...d.inputs.flatMap((p) => [`  /** ${type(p)}: ${inputNote[p.dtype]}${p.optional ? " (the model gives a default, not applied by bundles yet: give it)" : ""}. */`, `  readonly ${key(p.name)}: TensorIn<${inputData[p.dtype]}>;`]),
+    ...d.inputs.flatMap((p) => [
+      `  /** ${type(p)}: ${inputNote[p.dtype]}${p.default !== undefined ? ` (left out: ${String(p.default)} everywhere, at the dims the other inputs give)` : p.optional ? " (the model's default is not one literal, which bundles do not apply: give it)" : ""}. */`,
+      `  readonly ${key(p.name)}${p.default !== undefined ? "?" : ""}: TensorIn<${inputData[p.dtype]}>;`,
+    ]),
     "}",
     "",
     "/** The model's outputs, by name. */",
