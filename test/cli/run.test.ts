@@ -92,6 +92,8 @@ describe("tfm run", () => {
     const cases = [
       ["arange.tfm", "model M {\n  input x: f32[n]\n  output y = arange(n / 3)\n}\n", "x=[1, 2]", "the size (n / 3) is not a whole number for n = 2: a dim must divide exactly"],
       ["reshape.tfm", "model M {\n  input x: f32[n]\n  output y = reshape(x, [n / 2, 2])\n}\n", "x=[1, 2, 3]", "the size (n / 2) is not a whole number for n = 3: a dim must divide exactly"],
+      // The checker cannot prove b·t = t·t (a warning); at b = 3, t = 2 the run refuses it before any kernel (found by the fuzz shards).
+      ["reshape-count.tfm", "model M {\n  input x: f32[b, t]\n  output y = reshape(x, [t, t])\n}\n", "x=[[1, 2], [3, 4], [5, 6]]", "reshape of [3, 2] (6 elements) to [2, 2] (4 elements) at b = 3, t = 2: a reshape keeps the number of elements"],
     ] as const;
     for (const [name, text, input, message] of cases) {
       const f = join(dir, name);

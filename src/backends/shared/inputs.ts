@@ -52,6 +52,16 @@ export function checkSizes(g: Graph, symbols: ReadonlyMap<string, number>): void
         : `the size ${showDim(d)} is not a whole number for ${names.map((s) => `${s} = ${symbols.get(s)}`).join(", ")}: a dim must divide exactly`;
       throw new RunError("TFM6002", message, n.site);
     }
+    // A reshape the checker could not prove (a warning, TFM4002) must keep the element count at these symbols.
+    if (n.op === "reshape") {
+      const from = g.nodes[n.inputs[0]!]!.shape.map((d) => evalDim(d, symbols)!);
+      const to = n.shape.map((d) => evalDim(d, symbols)!);
+      const count = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
+      if (count(from) !== count(to)) {
+        const at = [...new Set([...g.nodes[n.inputs[0]!]!.shape, ...n.shape].flatMap(symbolsOf))].map((s) => `${s} = ${symbols.get(s)}`).join(", ");
+        throw new RunError("TFM6002", `reshape of [${from.join(", ")}] (${count(from)} elements) to [${to.join(", ")}] (${count(to)} elements) at ${at || "these sizes"}: a reshape keeps the number of elements`, n.site);
+      }
+    }
   }
 }
 
