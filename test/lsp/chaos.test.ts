@@ -3,7 +3,7 @@
 // far out of range, on open, closed and unknown documents; requests with params of the wrong
 // shape; unknown methods; didOpen / rapid didChange (full and incremental, random text, ranges
 // past the end or reversed) / didClose; $/cancelRequest of requests in flight; malformed JSON in a
-// good frame; and frames with a negative, missing, non-numeric or huge Content-Length. The
+// good frame; and frames with a negative, missing, non-numeric, huge or too short Content-Length. The
 // messages go in bursts; every request must get a response or an error within 2 s of being sent,
 // and the server must never exit (it answers `shutdown` at the end and exits with 0 on `exit`).
 // How many messages were sent and answered and the slowest answer are printed.
@@ -162,7 +162,7 @@ describe("LSP chaos", () => {
           kind("malformed JSON");
         } else {
           // A broken frame: the guard drops it and resynchronises on the next Content-Length.
-          write(c.pick(["Content-Length: -5\r\n\r\n{}", "Content-Length: 99999999999\r\n\r\n{}", "Content-Type: x\r\n\r\n{}", "Content-Length: 1e3\r\n\r\n{}", "Content-Length: abc\r\n\r\n", "Content-Length: 70000000\r\n\r\n{}", "\r\n\r\n"]));
+          write(c.pick(["Content-Length: -5\r\n\r\n{}", "Content-Length: 99999999999\r\n\r\n{}", "Content-Type: x\r\n\r\n{}", "Content-Length: 1e3\r\n\r\n{}", "Content-Length: abc\r\n\r\n", "Content-Length: 70000000\r\n\r\n{}", "\r\n\r\n", `Content-Length: ${c.range(1, 30)}\r\n\r\n${JSON.stringify({ jsonrpc: "2.0", id: -7, method: "textDocument/hover", params: { textDocument: { uri }, position: { line: 0, character: 0 } } })}`]));
           kind("bad frame");
         }
       }
