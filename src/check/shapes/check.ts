@@ -741,6 +741,13 @@ class ShapeChecker {
       const c = constValue(v.dim);
       return c !== undefined && c < 0 ? addDim(size, v.dim) : v.dim;
     };
+    // A bound that is a float, a bool, a string or a tensor is an error (PyTorch: "slice indices must be integers"), never a silently whole slice.
+    for (const v of [start, end]) {
+      if (v && v.kind !== "int" && v.kind !== "unknown") {
+        this.report("TFM4010", ctx.file, span, `a slice bound must be an integer, found ${showValue(v)}`);
+        return unknownDim;
+      }
+    }
     const a = asDim(start, constDim(0));
     const b = asDim(end, size);
     if (!a || !b) return symDim("(slice)");
