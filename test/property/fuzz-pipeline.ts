@@ -10,7 +10,9 @@
 //   - no phase throws anything but a TfmError with a catalogued code (no TFM9001 either);
 //   - every diagnostic keeps test/helpers/invariants.ts `violations` (spans inside the text, ...);
 //   - every graph verifies, every schedule verifies, every plan checks;
-//   - no input takes more than 1 s per 64 KiB of its text (at least 1 s), all phases together;
+//   - no input takes more than 1 s per 64 KiB of its text (at least 1 s), the compiler's phases
+//     together (check to memory plan: the run's time is the model's arithmetic, not the input's
+//     size, and is printed but not bounded);
 //   - every output of a run has its declared dtype and the number of elements its shape says.
 import fc from "fast-check";
 import { codes } from "../../src/diag/codes.js";
@@ -42,7 +44,7 @@ export type Phase = (typeof phases)[number];
 export const allowedMs = (chars: number) => 1000 * Math.max(1, Math.ceil(chars / 65536));
 
 /** The budget of a fuzzed run: models larger than this are refused with TFM6003 before allocating. */
-export const RUN_BUDGET = 48 << 20;
+export const RUN_BUDGET = 16 << 20;
 
 interface Slowest {
   ms: number;
@@ -55,7 +57,7 @@ export class Tally {
   /** Inputs each phase was reached by. */
   readonly reached = new Map<Phase, number>(phases.map((p) => [p, 0]));
   readonly slowest = new Map<Phase, Slowest>(phases.map((p) => [p, { ms: 0, chars: 0 }]));
-  /** The slowest input, all phases together. */
+  /** The slowest input, the compiler's phases together (the run not counted). */
   overall: Slowest = { ms: 0, chars: 0 };
   /** How runs ended: "ok" or the refusal's code. */
   readonly runs = new Map<string, number>();
@@ -78,7 +80,7 @@ export class Tally {
   report(tag: string, seconds: number): string {
     const f = (s: Slowest) => `${s.ms.toFixed(1)} ms (${s.chars} chars)`;
     const lines = [
-      `[${tag}] inputs fuzzed: ${this.inputs} in ${seconds.toFixed(1)} s; slowest input ${f(this.overall)} (limit: 1 s per 64 KiB)`,
+      `[${tag}] inputs fuzzed: ${this.inputs} in ${seconds.toFixed(1)} s; slowest input ${f(this.overall)} check to memory plan (limit: 1 s per 64 KiB)`,
       `[${tag}] per phase (inputs reaching it, slowest): ${phases.map((p) => `${p} ${this.reached.get(p)}, ${f(this.slowest.get(p)!)}`).join("; ")}`,
       `[${tag}] runs: ${[...this.runs].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ×${n}`).join(", ") || "none"}`,
       `[${tag}] a message of each: ${[...this.runMessages].map(([k, m]) => `${k}: ${m}`).join(" | ") || "none"}`,
@@ -156,7 +158,7 @@ export async function pipeline(text: string, valueSeed: number, t: Tally, opts: 
         const plan = timed(t, "memory", chars, () => model.plan!);
         total += plan.ms;
         problems.push(...checkPlan(plan.value).map((p) => `the memory plan: ${p}`));
-        if (opts.run !== false && !problems.length) total += await runOnce(model, valueSeed, t, chars, problems);
+        if (opts.run !== false && !problems.length) await runOnce(model, valueSeed, t, chars, problems);
       }
     }
   } catch (e) {
@@ -229,7 +231,6 @@ export function graphPipeline(g: Graph, weights: ReadonlyMap<string, Tensor>, in
           throw e;
         }
       });
-      total += run.ms;
       t.count(t.runs, run.value);
     }
   } catch (e) {
