@@ -309,7 +309,12 @@ class ShapeChecker {
           break;
         }
         case "Output": {
-          const v = m.value ? this.expr(m.value, ctx) : this.valueOf(m.name.name, ctx);
+          let v = m.value ? this.expr(m.value, ctx) : this.valueOf(m.name.name, ctx);
+          if (v.kind === "tuple") {
+            // An output is one tensor (or number): a tuple (a block's several outputs, chunk's parts) must be unpacked first.
+            this.report("TFM4010", ctx.file, (m.value ?? m.name).span, `output \`${m.name.name}\` is a tuple of ${v.items.length} values, not one: unpack it first (\`a, b = ...\`) and output each`);
+            v = unknown;
+          }
           if (m.type) this.bindTyped(m.type, v, new Scope(ctx.scope), ctx, { file: ctx.file, span: (m.value ?? m.name).span }, m);
           if (m.value) ctx.scope.assign(m.name.name, v);
           this.record(ctx.file, m.name.span, v);
