@@ -162,10 +162,17 @@ function toTensor(p: PortInfo, rec: unknown): Tensor {
   return { dtype: "bool", shape: dims, data: b };
 }
 
+/** The deepest nesting of arrays an input may have (as for `tfm run`'s JSON literals). */
+const maxNesting = 32;
+
 /** Nested arrays as their elements row-major and their shape; an error for ragged ones. */
 function flatten(data: readonly unknown[]): { values: unknown[]; shape: number[] } | { error: string } {
   const shape: number[] = [];
-  for (let d: unknown = data; Array.isArray(d); d = d[0]) shape.push(d.length);
+  // Bounded as `tfm run` bounds JSON literals (src/runtime/inputs.ts): a deeper (or self-containing) array is refused, not walked until the stack overflows.
+  for (let d: unknown = data; Array.isArray(d); d = d[0]) {
+    if (shape.length >= maxNesting) return { error: `its nested arrays are more than ${maxNesting} levels deep` };
+    shape.push(d.length);
+  }
   const values: unknown[] = [];
   const walk = (x: unknown, depth: number, at: number[]): string | undefined => {
     if (depth === shape.length) {

@@ -28,7 +28,9 @@ export class FramingGuard extends Transform {
       }
       const length = contentLength(this.buffer.subarray(0, end).toString("ascii"));
       if (typeof length === "string") {
-        this.resync(length, end + headerEnd.length);
+        // From the second byte, not past the blank line: the rest of a frame whose length was too
+        // short runs into the next frame's header, and that frame is good.
+        this.resync(length, 1);
         continue;
       }
       const total = end + headerEnd.length + length;

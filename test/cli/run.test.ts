@@ -92,13 +92,18 @@ describe("tfm run", () => {
     const cases = [
       ["arange.tfm", "model M {\n  input x: f32[n]\n  output y = arange(n / 3)\n}\n", "x=[1, 2]", "the size (n / 3) is not a whole number for n = 2: a dim must divide exactly"],
       ["reshape.tfm", "model M {\n  input x: f32[n]\n  output y = reshape(x, [n / 2, 2])\n}\n", "x=[1, 2, 3]", "the size (n / 2) is not a whole number for n = 3: a dim must divide exactly"],
+      // The checker cannot prove b·t = t·t (a warning); at b = 3, t = 2 the run refuses it before any kernel (found by the fuzz shards).
+      ["reshape-count.tfm", "model M {\n  input x: f32[b, t]\n  output y = reshape(x, [t, t])\n}\n", "x=[[1, 2], [3, 4], [5, 6]]", "reshape of [3, 2] (6 elements) to [2, 2] (4 elements) at b = 3, t = 2: a reshape keeps the number of elements"],
+      // Sizes that go negative at the call's dims: a slice out of its dim is TFM6001 as the kernel says, a negative size TFM6002 (both were TFM6003 "needs -16 bytes").
+      ["slice-bounds.tfm", "model M {\n  input x: f32[b, t]\n  output y = x[3:]\n}\n", "x=[[1, 2]]", "slice: range [3, 1) is not within axis 0 of shape [1, 2] (size 1) at b = 1, t = 2: a slice must lie within its dim"],
+      ["negative.tfm", "model M {\n  input x: f32[b, t]\n  output y = zeros([t - 3])\n}\n", "x=[[1, 2]]", "the size -3 + t is -1 for t = 2: a size cannot be negative"],
     ] as const;
     for (const [name, text, input, message] of cases) {
       const f = join(dir, name);
       writeFileSync(f, text);
       const r = await tfm("run", f, "--random-weights", "--input", input);
       expect(r.code).toBe(1);
-      expect(r.err).toContain(`${f}:3:14: error[TFM6002]: ${message}`);
+      expect(r.err).toContain(`${f}:3:14: error[${name === "slice-bounds.tfm" ? "TFM6001" : "TFM6002"}]: ${message}`);
     }
   });
 

@@ -37,6 +37,15 @@ describe("FramingGuard", () => {
     }
   });
 
+  it("keeps the frame that follows one whose Content-Length was too short", () => {
+    const good = frame(request(3, "shutdown", {}));
+    const body = request(9, "textDocument/hover", {});
+    const r = through([`Content-Length: 3\r\n\r\n${body}${good}`]);
+    // The short frame passes as it says (3 bytes, a parse error for the library); its tail is dropped; the next frame arrives whole.
+    expect(r.out).toBe(`Content-Length: 3\r\n\r\n${body.slice(0, 3)}${good}`);
+    expect(r.warnings).toHaveLength(1);
+  });
+
   it("gives `initialize` without `capabilities` an empty set of them", () => {
     const r = through([frame(request(1, "initialize", { processId: null }))]);
     const body = JSON.parse(r.out.slice(r.out.indexOf("\r\n\r\n") + 4));

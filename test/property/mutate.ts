@@ -58,7 +58,7 @@ export type Mutation =
   | { readonly op: "lineEndings"; readonly to: "crlf" | "cr" | "lf" | "mixed" };
 
 const pos = fc.nat({ max: 1 << 20 });
-const mutation: fc.Arbitrary<Mutation> = fc.oneof(
+export const mutationArbitrary: fc.Arbitrary<Mutation> = fc.oneof(
   { weight: 3, arbitrary: fc.record({ op: fc.constant("swap" as const), a: pos, b: pos }) },
   { weight: 3, arbitrary: fc.record({ op: fc.constant("delete" as const), a: pos, n: fc.integer({ min: 1, max: 4 }) }) },
   { weight: 3, arbitrary: fc.record({ op: fc.constant("duplicate" as const), a: pos, n: fc.integer({ min: 1, max: 6 }) }) },
@@ -151,7 +151,7 @@ export interface Case {
 
 export function caseArbitrary(corpus: readonly Seed[]): fc.Arbitrary<Case> {
   return fc
-    .record({ seed: fc.nat({ max: corpus.length - 1 }), mutations: fc.array(mutation, { minLength: 1, maxLength: 4 }) })
+    .record({ seed: fc.nat({ max: corpus.length - 1 }), mutations: fc.array(mutationArbitrary, { minLength: 1, maxLength: 4 }) })
     .map(({ seed, mutations }) => ({
       seed: corpus[seed]!.name,
       mutations,

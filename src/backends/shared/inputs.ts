@@ -43,14 +43,35 @@ export function bindInputs(g: Graph, inputs: ReadonlyMap<string, Tensor>): Map<s
  * at the user's line, naming the values, not a failure deep in the memory plan.
  */
 export function checkSizes(g: Graph, symbols: ReadonlyMap<string, number>): void {
+  const at = (dims: readonly Dim[]) => [...new Set(dims.flatMap(symbolsOf))].map((s) => `${s} = ${symbols.get(s)}`).join(", ") || "these sizes";
   for (const n of g.nodes) {
+    // A slice whose bounds depend on run-time dims (`x[3:]` of f32[b, ...]) must lie within its dim at these sizes (docs/LANGUAGE.md: not clamped), as the kernel would say.
+    if (n.op === "slice" && n.attrs.start && n.attrs.end && n.attrs.axis !== undefined) {
+      const x = g.nodes[n.inputs[0]!]!;
+      const [start, end, size] = [evalDim(n.attrs.start, symbols), evalDim(n.attrs.end, symbols), evalDim(x.shape[n.attrs.axis]!, symbols)];
+      if (start !== undefined && end !== undefined && size !== undefined && !(0 <= start && start <= end && end <= size)) {
+        const shape = x.shape.map((d) => evalDim(d, symbols));
+        throw new RunError("TFM6001", `slice: range [${start}, ${end}) is not within axis ${n.attrs.axis} of shape [${shape.join(", ")}] (size ${size}) at ${at([...x.shape, n.attrs.start, n.attrs.end])}: a slice must lie within its dim`, n.site);
+      }
+    }
     for (const d of n.shape) {
-      if (evalDim(d, symbols) !== undefined) continue;
+      const v = evalDim(d, symbols);
+      if (v !== undefined && v < 0) throw new RunError("TFM6002", `the size ${showDim(d)} is ${v} for ${at([d])}: a size cannot be negative`, n.site);
+      if (v !== undefined) continue;
       const names = symbolsOf(d);
       const message = names.some((s) => !symbols.has(s))
         ? unboundMessage(d)
         : `the size ${showDim(d)} is not a whole number for ${names.map((s) => `${s} = ${symbols.get(s)}`).join(", ")}: a dim must divide exactly`;
       throw new RunError("TFM6002", message, n.site);
+    }
+    // A reshape the checker could not prove (a warning, TFM4002) must keep the element count at these symbols.
+    if (n.op === "reshape") {
+      const from = g.nodes[n.inputs[0]!]!.shape.map((d) => evalDim(d, symbols)!);
+      const to = n.shape.map((d) => evalDim(d, symbols)!);
+      const count = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
+      if (count(from) !== count(to)) {
+        throw new RunError("TFM6002", `reshape of [${from.join(", ")}] (${count(from)} elements) to [${to.join(", ")}] (${count(to)} elements) at ${at([...g.nodes[n.inputs[0]!]!.shape, ...n.shape])}: a reshape keeps the number of elements`, n.site);
+      }
     }
   }
 }

@@ -352,7 +352,12 @@ class ShapeChecker {
           break;
         }
         case "Output": {
-          const v = m.value ? this.expr(m.value, ctx) : this.valueOf(m.name.name, ctx);
+          let v = m.value ? this.expr(m.value, ctx) : this.valueOf(m.name.name, ctx);
+          if (v.kind === "tuple") {
+            // An output is one tensor (or number): a tuple (a block's several outputs, chunk's parts) must be unpacked first.
+            this.report("TFM4010", ctx.file, (m.value ?? m.name).span, `output \`${m.name.name}\` is a tuple of ${v.items.length} values, not one: unpack it first (\`a, b = ...\`) and output each`);
+            v = unknown;
+          }
           if (m.type) this.bindTyped(m.type, v, new Scope(ctx.scope), ctx, { file: ctx.file, span: (m.value ?? m.name).span }, m);
           if (m.value) {
             ctx.scope.assign(m.name.name, v);
@@ -819,6 +824,13 @@ class ShapeChecker {
       const c = constValue(v.dim);
       return c !== undefined && c < 0 ? addDim(size, v.dim) : v.dim;
     };
+    // A bound that is a float, a bool, a string or a tensor is an error (PyTorch: "slice indices must be integers"), never a silently whole slice.
+    for (const v of [start, end]) {
+      if (v && v.kind !== "int" && v.kind !== "unknown") {
+        this.report("TFM4010", ctx.file, span, `a slice bound must be an integer, found ${showValue(v)}`);
+        return unknownDim;
+      }
+    }
     const a = asDim(start, constDim(0));
     const b = asDim(end, size);
     if (!a || !b) return symDim("(slice)");

@@ -17,6 +17,9 @@ export type Rule = (args: readonly SVal[], ctx: RuleCtx) => SVal;
 
 const shapeOf = (v: SVal) => asTensor(v)?.shape ?? [];
 
+/** The most parts `chunk` makes (as many as a repeat has copies): each part is a value the checker and the IR hold. */
+const maxChunks = 10_000;
+
 /** The tensor (or scalar as 0-d tensor) at argument i, or undefined after reporting. */
 function tensorArg(args: readonly SVal[], i: number, ctx: RuleCtx, what = "a tensor") {
   const v = args[i]!;
@@ -286,8 +289,8 @@ export const rules: Record<BuiltinName, Rule> = {
     const n = constArg(args, 1, ctx);
     const a = t && axis(constArg(args, 2, ctx), t.shape.length, ctx, 2);
     if (!t || n === undefined || a === undefined) return unknown;
-    if (n < 1) {
-      ctx.report("TFM3004", `chunk count must be at least 1, found ${n}`, { arg: 1 });
+    if (n < 1 || n > maxChunks) {
+      ctx.report("TFM3004", n < 1 ? `chunk count must be at least 1, found ${n}` : `chunk count must be at most ${maxChunks}, found ${n}`, { arg: 1 });
       return unknown;
     }
     const { q, exact } = divDim(t.shape[a]!, constDim(n));
