@@ -52,7 +52,7 @@ const opKernels: Record<Op, Generator> = {
   where: elementwiseKernel,
   matmul: matmulKernel,
   sum: reduceKernel, mean: reduceKernel, max: reduceKernel, min: reduceKernel, argmax: reduceKernel,
-  reshape: elementwiseKernel, permute: elementwiseKernel, slice: elementwiseKernel, concat: elementwiseKernel,
+  reshape: elementwiseKernel, permute: elementwiseKernel, slice: elementwiseKernel, concat: elementwiseKernel, append: elementwiseKernel,
   gather: elementwiseKernel, expand: elementwiseKernel, dropout: elementwiseKernel,
 };
 
