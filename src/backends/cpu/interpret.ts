@@ -189,6 +189,12 @@ export class CpuProgram {
     return { ...result, outputs };
   }
 
+  /** Keeps only the first `length` positions of the state (a step taken back: the next call appends after them). */
+  truncateState(length: number): void {
+    if (!this.kept || !Number.isInteger(length) || length < 0 || length > this.kept.length) throw new RangeError(`truncateState(${length}): the state holds ${this.kept?.length ?? 0} positions`);
+    this.kept.length = length;
+  }
+
   /** The buffer kept for a state, when a fresh sequence of this shape can reuse it. */
   private reusable(name: string, shape: readonly number[], axis: number): Tensor | undefined {
     const b = this.kept?.buffers.get(name);
