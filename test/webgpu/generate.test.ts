@@ -1,8 +1,9 @@
 // Generation on WebGPU with the KV cache on the device (src/backends/webgpu/program.ts
 // `runResident`): greedy tokens and every step's logits equal the CPU's for a small GPT-2
 // (models/gpt2.tfm, random weights), and each decode step uploads only its token ids, reads back
-// one logits row per sequence (plus the gather error words) and creates no buffer once the cache's
-// buffers have grown; `reset()` keeps them. SwiftShader is slow: the model is tiny.
+// one logits row per sequence (plus the gather error words) and creates no buffer: the cache is one
+// buffer per state at capacity, the same at every step, which the append kernels write in place
+// (the new positions only); `reset()` keeps them. SwiftShader is slow: the model is tiny.
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { compile } from "../../src/compile.js";
@@ -14,6 +15,7 @@ import { randomWeights } from "../../src/runtime/init.js";
 import { capacityOf, Decoder, decoderInfo } from "../../src/generate/decoder.js";
 import type { Tensor } from "../../src/core/tensor.js";
 import { openGpu } from "./helpers.js";
+import { showDim } from "../../src/core/dim.js";
 
 const file = "models/gpt2.tfm";
 const vocab = 61;
@@ -91,22 +93,35 @@ describe("generation with the cache on the device (GPT-2, 2 layers)", () => {
       const run = async () => {
         const tokens: number[][] = [];
         const perStep: { up: number; values: number; errors: number }[] = [];
+        const buffers: unknown[][] = [];
         for await (const t of decoder.generate(prompt, { maxNewTokens: 6 })) {
           tokens.push(t);
           const x = program.transfers;
           perStep.push({ up: x.lastUpload, values: x.lastReadback.values, errors: x.lastReadback.errors });
+          buffers.push([...program.stateBuffers.buffers.values()]);
         }
-        return { tokens, perStep };
+        return { tokens, perStep, buffers };
       };
       const first = await run();
       // Prefill: the prompt's ids up; every step: one id per sequence up, one row of `vocab` f32 per sequence back.
       expect(first.perStep[0]).toEqual({ up: 2 * 5 * 4, values: 2 * vocab * 4, errors: errorBytes });
       for (const s of first.perStep.slice(1)) expect(s).toEqual({ up: 2 * 4, values: 2 * vocab * 4, errors: errorBytes });
+      // In place: one buffer per state at the model's capacity (24), the same at every step, nothing copied between them.
+      expect(program.stateBuffers.capacity).toBe(24);
+      expect(first.buffers[0]!.every((b) => b !== undefined)).toBe(true);
+      for (const step of first.buffers) expect(step).toEqual(first.buffers[0]);
+      expect(new Set(first.buffers[0]).size).toBe(g.states.length);
+      expect(program.stateBuffers.copiedBytes).toBe(0);
+      // The only kernels writing a state write the new positions: B·H·seq·D elements, no `past` in their size.
+      const appends = program.compiled.kernels.filter((k) => g.nodes[program.compiled.schedule.kernels.find((s) => s.id === k.kernel)!.anchor ?? -1]?.op === "append");
+      expect(appends.length).toBe(g.states.length);
+      for (const k of appends) expect(showDim(k.grid[0]!.size)).toBe("16 * batch * seq");
       const allocated = program.transfers.allocations;
       decoder.reset();
       const second = await run();
       expect(second.tokens).toEqual(first.tokens);
       expect(program.transfers.allocations).toBe(allocated);
+      expect(second.buffers[0]).toEqual(first.buffers[0]);
       // The same tokens as through the session (the plain runner reading the state back every step).
       const cpu = await model.load({ random: true, seed: 3 });
       const want: number[][] = [];
