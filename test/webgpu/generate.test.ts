@@ -16,6 +16,7 @@ import { capacityOf, Decoder, decoderInfo } from "../../src/generate/decoder.js"
 import type { Tensor } from "../../src/core/tensor.js";
 import { openGpu } from "./helpers.js";
 import { showDim } from "../../src/core/dim.js";
+import { CpuProgram } from "../../src/backends/cpu/interpret.js";
 
 const file = "models/gpt2.tfm";
 const vocab = 61;
@@ -127,6 +128,32 @@ describe("generation with the cache on the device (GPT-2, 2 layers)", () => {
       const want: number[][] = [];
       for await (const t of cpu.generate(prompt, { maxNewTokens: 6 })) want.push(t);
       expect(first.tokens).toEqual(want);
+      // Without a capacity the buffers grow past what they hold, keeping it (one copy each time), as the CPU's do.
+      const cpuProgram = new CpuProgram(g, weights);
+      let worst = 0;
+      const ids = (seq: number, salt: number): Tensor => ({ dtype: "i32", shape: [2, seq], data: Int32Array.from({ length: 2 * seq }, (_, i) => (i * 5 + salt) % vocab) });
+      for (const [n, x] of [ids(5, 1), ids(1, 2), ids(3, 3), ids(1, 4), ids(4, 5)].entries()) {
+        const [a, b] = [cpuProgram.runResident(new Map([["input_ids", x]]), { fresh: n === 0 }).outputs.get("logits")!, (await program.runResident(new Map([["input_ids", x]]), { fresh: n === 0 })).get("logits")!];
+        for (let i = 0; i < a.data.length; i++) worst = Math.max(worst, Math.abs(a.data[i]! - b.data[i]!));
+      }
+      expect(program.stateBuffers.capacity).toBe(24); // kept from the first sequence: 14 positions fit
+      expect(worst).toBeLessThan(1e-4);
+      const fresh = await WebGpuProgram.load(schedule(g), weights, gpu.device, { loadTime: loadTimeValues });
+      try {
+        worst = 0;
+        const cpuFresh = new CpuProgram(g, weights);
+        for (const [n, x] of [ids(5, 1), ids(1, 2), ids(3, 3), ids(1, 4), ids(4, 5)].entries()) {
+          const [a, b] = [cpuFresh.runResident(new Map([["input_ids", x]]), { fresh: n === 0 }).outputs.get("logits")!, (await fresh.runResident(new Map([["input_ids", x]]), { fresh: n === 0 })).get("logits")!];
+          for (let i = 0; i < a.data.length; i++) worst = Math.max(worst, Math.abs(a.data[i]! - b.data[i]!));
+        }
+        // 5 → 12 (at 6) → 28 (at 14): two growths, each copying what the buffers held.
+        expect(fresh.stateBuffers.capacity).toBe(28);
+        expect(fresh.stateBuffers.copiedBytes).toBe(g.states.length * 2 * 16 * (5 + 10) * 4);
+        expect(worst).toBeLessThan(1e-4);
+        console.log(`[webgpu generate] buffers grown past their capacity: ${fresh.stateBuffers.copiedBytes} B copied; logits max |gpu − cpu| ${worst.toExponential(2)}`);
+      } finally {
+        fresh.destroy();
+      }
       console.log(`[webgpu generate] per decode step: ${first.perStep[1]!.up} B up, ${first.perStep[1]!.values} B of logits + ${errorBytes} B of error words back; ${allocated} value buffers, none after reset()`);
     } finally {
       program.destroy();
