@@ -356,6 +356,8 @@ async function cpuEngine(graph: Graph, weights: ReadonlyMap<string, Tensor>, opt
   return {
     kernels: program.schedule.kernels.length,
     run: async (inputs, profile) => program.run(inputs, { profile }),
+    // Generation keeps the state in the program, in place (src/backends/cpu/cache.ts).
+    ...(graph.states.length ? { resident: { run: async (inputs, opts) => program.runResident(inputs, opts).outputs } satisfies ResidentRunner } : {}),
     dispose: pool.release,
   };
 }

@@ -19,6 +19,8 @@ export const cpuEngine: EngineFactory = async (graph, weights, options) => {
   let program: CpuProgram | undefined = await coded(() => new CpuProgram(graph, weights, undefined, options.maxMemory !== undefined ? { maxMemory: options.maxMemory } : {}));
   return {
     run: (inputs) => coded(() => program!.run(inputs).outputs),
+    // Generation keeps the state in the program, in place (src/backends/cpu/cache.ts).
+    ...(graph.states.length ? { resident: { run: (inputs, opts) => coded(() => program!.runResident(inputs, opts).outputs) } } : {}),
     dispose() {
       program = undefined;
     },

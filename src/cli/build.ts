@@ -88,7 +88,7 @@ export function runBuild(file: string, opts: BuildOptions, out: (s: string) => v
     // (which stores every element in 4 bytes, bool included).
     const fused = model.schedule!;
     const kernels = `${fused.kernels.length} per call (the fused schedule, src/schedule/fuse.ts; ${target === "cpu" ? "CPU routines" : "WGSL dispatches"})`;
-    const memory = memoryReportText(fused, dimBindings(optimized.graph, opts.dims), target === "webgpu" ? { elementBytes: () => 4 } : {});
+    const memory = memoryReportText(fused, dimBindings(optimized.graph, opts.dims), { ...(target === "webgpu" ? { elementBytes: () => 4 } : {}), ...(data.capacity !== undefined ? { capacity: data.capacity } : {}) });
     const values = model.weights.reduce((a, w) => a + w.shape.reduce((x, y) => x * y, 1), 0);
     const bytes = model.weights.reduce((a, w) => a + w.shape.reduce((x, y) => x * y, 1) * bytesPer[w.dtype], 0);
     out(

@@ -10,6 +10,7 @@ import { largestTransient } from "../backends/cpu/transients.js";
 import type { Schedule } from "../schedule/kernel.js";
 import { showBytes } from "../schedule/memory-report.js";
 import { readSource, UsageError } from "./io.js";
+import { capacityOf } from "../generate/decoder.js";
 
 export interface IrOptions {
   readonly set: Map<string, string>;
@@ -38,7 +39,8 @@ export function runIr(file: string, opts: IrOptions, out: (s: string) => void, e
   else if (!opts.report) out(printGraph(optimized.graph));
   else {
     const dims = dimBindings(optimized.graph, opts.dims);
-    out(`${formatReport(optimized)}\n${memoryReportText(model.schedule!, dims)}${transientLine(model.schedule!, dims)}`);
+    const capacity = capacityOf(model.checked.instance?.model.hparams as never);
+    out(`${formatReport(optimized)}\n${memoryReportText(model.schedule!, dims, capacity !== undefined ? { capacity } : {})}${transientLine(model.schedule!, dims)}`);
   }
   return 0;
 }

@@ -6,6 +6,7 @@ import { compile, diagnosticToJson, renderDiagnostics } from "../index.js";
 import { typeKey } from "../check/shapes/check.js";
 import type * as A from "../syntax/ast.js";
 import { readSource } from "./io.js";
+import { capacityOf } from "../generate/decoder.js";
 import { bytesPer, humanBytes } from "./summary.js";
 import { asTensor } from "../check/shapes/value.js";
 import { addDim, constDim, mulDim, showDim } from "../core/dim.js";
@@ -84,6 +85,9 @@ export function runShapes(file: string, opts: { set: Map<string, string>; json?:
       return addDim(a, t.shape.reduce((b, d, i) => (i === axis ? b : mulDim(b, d)), constDim(bytesPer[t.dtype])));
     }, constDim(0));
     out(`total: ${states.length} tensors, ${showDim(sum)} bytes per position (past + seq positions after a call)\n`);
+    // Generation holds each state in one buffer at the model's capacity, appended in place.
+    const capacity = capacityOf(r.instance?.model.hparams as never);
+    if (capacity !== undefined) out(`at capacity (${capacity} positions, as generation holds it): ${showDim(mulDim(constDim(capacity), sum))} bytes\n`);
   }
   return 0;
 }

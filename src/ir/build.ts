@@ -140,7 +140,7 @@ export class IrEmitter {
     const node = this.g.node(this.node(cache));
     const state = this.g.states.find((s) => s.name === node.attrs.name && node.op === "input");
     if (!state) throw new Error("IR: append to a value that is not a state");
-    const out = this.emit(result, "concat", [this.node(cache), this.as(x, node.dtype)], { axis: state.axis });
+    const out = this.emit(result, "append", [this.node(cache), this.as(x, node.dtype)], { axis: state.axis });
     this.g.outputs.push({ name: state.name, node: this.node(out) });
     return out;
   }

@@ -22,6 +22,7 @@ export type Op =
   | "permute"
   | "slice" // one axis, [start, end)
   | "concat"
+  | "append" // a state's next value: the state, then x, along attrs.axis (concat's values; written in place at run time)
   | "gather" // numpy.take along an axis
   | "expand" // broadcast to a shape (materialised)
   | "dropout"; // the identity at inference; kept so the program reads like its source
@@ -84,6 +85,7 @@ export const ops: Record<Op, OpInfo> = {
   permute: { class: "layout", arity: 1, doc: "reorder dims: output dim i is input dim attrs.perm[i]" },
   slice: { class: "layout", arity: 1, doc: "elements attrs.start ≤ i < attrs.end along attrs.axis" },
   concat: { class: "layout", arity: -1, doc: "join along attrs.axis" },
+  append: { class: "layout", arity: 2, doc: "a state's next value: input 0 (the state's value, an `input` of the graph's `states`), then input 1, along attrs.axis — concat's values; a runtime that keeps the state (generation) writes input 1 into the state's buffer at capacity and reads the result as a view of it" },
   gather: { class: "layout", arity: 2, doc: "numpy.take(x, indices, axis=attrs.axis); indices out of range are an error at run time" },
   expand: { class: "layout", arity: 1, doc: "broadcast to the node's shape" },
   dropout: { class: "identity", arity: 1, doc: "the identity (inference); attrs.p is kept for the record" },

@@ -73,6 +73,8 @@ const checks: Record<Op, Check> = {
     if (!ins.length || axis < 0 || ins.some((i) => i.shape.length !== n.shape.length)) return "concat needs inputs of the output's rank";
     return expectShape(n, ins[0]!.shape.map((d, i) => (i === axis ? ins.reduce((s, x) => addDim(s, x.shape[i]!), constDim(0)) : d)), "concat");
   },
+  // A state's next value: concat's shape rule, of the state and what is appended.
+  append: (n, ins) => (ins.length !== 2 || ins[0]!.op !== "input" ? "append needs a state's input and a value" : checks.concat(n, ins)),
   gather: (n, [x, ix]) => {
     const axis = n.attrs.axis ?? 0;
     if (ix!.dtype !== "i32") return "gather indices must be i32";

@@ -2,7 +2,7 @@
 // the planned peak of live activations, the arena (the planned buffers together), the sum of every
 // value with no reuse, the sum of every per-run node as if each had its own buffer (op by op,
 // views included), the graph's inputs and outputs, and the weights. `tfm ir --report` prints it.
-import { addDim, constDim, evalDim, showDim, subDim, type Dim } from "../core/dim.js";
+import { addDim, constDim, evalDim, mulDim, showDim, subDim, type Dim } from "../core/dim.js";
 import { evalMax, maxima, showMax } from "./dim-max.js";
 import type { Schedule } from "./kernel.js";
 import { bytesOf } from "./liveness.js";
@@ -38,12 +38,17 @@ export interface MemoryReport {
   readonly computedAtLoad: number;
   /** The state kept between calls (KV caches) after this call: every state's next value. */
   readonly state: Quantity;
+  /**
+   * The state as generation holds it: one buffer per state at `capacity` positions along its axis,
+   * written in place (src/backends/cpu/cache.ts); when a capacity is known.
+   */
+  readonly stateAtCapacity?: Quantity & { readonly capacity: number };
 }
 
 const sum = (ds: readonly Dim[]): Dim => ds.reduce(addDim, constDim(0));
 const quantity = (d: Dim, b: ReadonlyMap<string, number>): Quantity => ({ formula: showDim(d), bytes: evalDim(d, b) });
 
-export function memoryReport(plan: MemoryPlan, given: ReadonlyMap<string, number>): MemoryReport {
+export function memoryReport(plan: MemoryPlan, given: ReadonlyMap<string, number>, capacity?: number): MemoryReport {
   // `past` (the positions the state holds) is 0 unless given: a call on an empty cache.
   const bindings = given.has("past") ? given : new Map([...given, ["past", 0]]);
   const s = plan.schedule;
@@ -83,8 +88,12 @@ export function memoryReport(plan: MemoryPlan, given: ReadonlyMap<string, number
     weights: loadBytes(atLoad.filter((n) => n.op === "weight")),
     computedAtLoad: loadBytes(atLoad.filter((n) => n.op !== "weight")),
     state: quantity(sum(g.outputs.filter((p) => g.states.some((st) => st.name === p.name)).map((p) => bytes(p.node))), bindings),
+    ...(capacity !== undefined && g.states.length ? { stateAtCapacity: { ...quantity(mulDim(constDim(capacity), sum(g.states.map((st) => perPosition(g.nodes[g.outputs.find((p) => p.name === st.name)!.node]!.shape, st.axis, plan.elementBytes(g.nodes[g.outputs.find((p) => p.name === st.name)!.node]!.dtype))))), bindings), capacity } } : {}),
   };
 }
+
+/** Bytes of one position along `axis` of a value of `shape`. */
+const perPosition = (shape: readonly Dim[], axis: number, element: number): Dim => shape.reduce((a, d, i) => (i === axis ? a : mulDim(a, d)), constDim(element));
 
 /** 26214400 → "26,214,400 bytes (25.0 MiB)". */
 export function showBytes(n: number | undefined): string {
@@ -97,8 +106,8 @@ export function showBytes(n: number | undefined): string {
 const percent = (a: number | undefined, b: number | undefined) => (a === undefined || !b ? "" : `${((100 * a) / b).toFixed(1)}% of all values`);
 
 /** The report as text: per quantity, its bytes at the bindings and a note, then its formula in the dims. */
-export function formatMemory(plan: MemoryPlan, bindings: ReadonlyMap<string, number>): string {
-  const r = memoryReport(plan, bindings);
+export function formatMemory(plan: MemoryPlan, bindings: ReadonlyMap<string, number>, capacity?: number): string {
+  const r = memoryReport(plan, bindings, capacity);
   const at = [...(plan.schedule.graph.states.length ? r.bindings : bindings)].map(([k, v]) => `${k}=${v}`).join(", ");
   const k = r.peak.step === undefined ? undefined : plan.schedule.kernels[r.peak.step];
   const where = k ? `at k${k.id} ${k.kind}${k.anchor !== undefined ? ` (%${k.anchor} ${plan.schedule.graph.nodes[k.anchor]!.op})` : ""}` : "";
@@ -114,11 +123,12 @@ export function formatMemory(plan: MemoryPlan, bindings: ReadonlyMap<string, num
     line("graph inputs", r.inputs, "the caller's") +
     line("graph outputs", r.outputs) +
     (plan.schedule.graph.states.length ? line("state", r.state, `${plan.schedule.graph.states.length} tensors kept between calls (the KV cache after this call)`) : "") +
+    (r.stateAtCapacity ? line("state at capacity", r.stateAtCapacity, `as generation holds it: one buffer per state at ${r.stateAtCapacity.capacity} positions, appended in place`) : "") +
     `  ${"weights".padEnd(19)} ${showBytes(r.weights)}, and ${showBytes(r.computedAtLoad)} computed from them at load\n`
   );
 }
 
 /** Plans `s` for the given dim values and reports it (for `tfm ir --report` and `tfm build --report`). */
-export function memoryReportText(s: Schedule, bindings: ReadonlyMap<string, number>, opts: PlanOptions = {}): string {
-  return formatMemory(planMemory(s, { hint: bindings, ...opts }), bindings);
+export function memoryReportText(s: Schedule, bindings: ReadonlyMap<string, number>, opts: PlanOptions & { readonly capacity?: number } = {}): string {
+  return formatMemory(planMemory(s, { hint: bindings, ...opts }), bindings, opts.capacity);
 }

@@ -51,6 +51,11 @@ export interface MemoryPlan {
    * caller, so it must not reuse these buffers for the next run while the caller holds them.
    */
   readonly outputBuffers: ReadonlySet<number>;
+  /**
+   * Buffers holding a state's next value (an `append`) and nothing else: a run that keeps the
+   * state in buffers of its own at capacity (CpuProgram.runResident) allocates none of these.
+   */
+  readonly stateBuffers: ReadonlySet<number>;
   /** The bytes of the values live at each step (an in-place output and its input counted once). */
   readonly live: readonly Dim[];
   /** The peak of `live`: its maxima (pairwise incomparable). */
@@ -99,6 +104,7 @@ export function planMemory(s: Schedule, opts: PlanOptions = {}): MemoryPlan {
   const inPlace: InPlace[] = [];
   const live: Dim[] = [];
   let running = constDim(0);
+  const stateBuffers = new Set<number>();
 
   /** The free buffer that grows least to hold `bytes`; provably big enough first, then the smallest. */
   const pick = (bytes: Dim): number | undefined => {
@@ -117,7 +123,9 @@ export function planMemory(s: Schedule, opts: PlanOptions = {}): MemoryPlan {
     let shared = constDim(0);
     for (const v of [...written[step]!].sort((a, b) => at([b.bytes]) - at([a.bytes]) || a.node - b.node)) {
       let b: number | undefined;
-      for (const i of new Set(k.inputs.map(lv.owner))) {
+      // A state's next value never shares a buffer: a resident run keeps it in place instead.
+      const state = s.graph.nodes[v.node]!.op === "append";
+      for (const i of state ? [] : new Set(k.inputs.map(lv.owner))) {
         const bi = buffers.get(i);
         if (bi === undefined || holder[bi] !== i || overwritten.has(i) || !holds(sizes[bi]!, v.bytes)) continue;
         if (!canWriteOver(s, lv, step, i, v.node, elementBytes, kinds)) continue;
@@ -127,11 +135,12 @@ export function planMemory(s: Schedule, opts: PlanOptions = {}): MemoryPlan {
         shared = addDim(shared, v.bytes);
         break;
       }
-      if (b === undefined) b = pick(v.bytes);
+      if (b === undefined && !state) b = pick(v.bytes);
       if (b === undefined) {
         b = sizes.length;
         sizes.push([]);
         held.push([]);
+        if (state) stateBuffers.add(b);
       }
       free.delete(b);
       // Kept whole (the prover is not transitive): every size held stays directly ≤ a member of the max.
@@ -147,7 +156,7 @@ export function planMemory(s: Schedule, opts: PlanOptions = {}): MemoryPlan {
     for (const v of dying[step]!) {
       running = subDim(running, v.bytes);
       const b = buffers.get(v.node)!;
-      if (holder[b] === v.node) {
+      if (holder[b] === v.node && !stateBuffers.has(b)) {
         holder[b] = -1;
         free.add(b);
       }
@@ -164,6 +173,7 @@ export function planMemory(s: Schedule, opts: PlanOptions = {}): MemoryPlan {
     buffers,
     inPlace,
     outputBuffers,
+    stateBuffers,
     live,
     peak: maxima(live),
     bufferOf: (node) => {

@@ -2,8 +2,9 @@
 // `runResident`): greedy tokens and every step's logits equal the CPU's for a small GPT-2
 // (models/gpt2.tfm, random weights), a left-padded batch of prompts of different lengths gives each
 // row its tokens alone, and each decode step uploads only its token ids and mask, reads back
-// one logits row per sequence (plus the gather error words) and creates no buffer once the cache's
-// buffers have grown; `reset()` keeps them. SwiftShader is slow: the model is tiny.
+// one logits row per sequence (plus the gather error words) and creates no buffer: the cache is one
+// buffer per state at capacity, the same at every step, which the append kernels write in place
+// (the new positions only); `reset()` keeps them. SwiftShader is slow: the model is tiny.
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { compile } from "../../src/compile.js";
@@ -15,6 +16,8 @@ import { randomWeights } from "../../src/runtime/init.js";
 import { capacityOf, Decoder, decoderInfo } from "../../src/generate/decoder.js";
 import type { Tensor } from "../../src/core/tensor.js";
 import { openGpu } from "./helpers.js";
+import { showDim } from "../../src/core/dim.js";
+import { CpuProgram } from "../../src/backends/cpu/interpret.js";
 
 const file = "models/gpt2.tfm";
 const vocab = 61;
@@ -111,28 +114,67 @@ describe("generation with the cache on the device (GPT-2, 2 layers)", () => {
       const run = async () => {
         const tokens: number[][] = [];
         const perStep: { up: number; values: number; errors: number }[] = [];
+        const buffers: unknown[][] = [];
         for await (const t of decoder.generate(prompt, { maxNewTokens: 6 })) {
           tokens.push(t);
           const x = program.transfers;
           perStep.push({ up: x.lastUpload, values: x.lastReadback.values, errors: x.lastReadback.errors });
+          buffers.push([...program.stateBuffers.buffers.values()]);
         }
-        return { tokens, perStep };
+        return { tokens, perStep, buffers };
       };
       const first = await run();
       // Prefill: the prompt's ids and attention_mask up; every step: one id and one mask value per
       // sequence up (the mask's history stays on the device, as state), one row of `vocab` f32 per sequence back.
       expect(first.perStep[0]).toEqual({ up: 2 * (2 * 5 * 4), values: 2 * vocab * 4, errors: errorBytes });
       for (const s of first.perStep.slice(1)) expect(s).toEqual({ up: 2 * (2 * 4), values: 2 * vocab * 4, errors: errorBytes });
+      // In place: one buffer per state at the model's capacity (24), the same at every step, nothing copied between them.
+      expect(program.stateBuffers.capacity).toBe(24);
+      expect(first.buffers[0]!.every((b) => b !== undefined)).toBe(true);
+      for (const step of first.buffers) expect(step).toEqual(first.buffers[0]);
+      expect(new Set(first.buffers[0]).size).toBe(g.states.length);
+      expect(program.stateBuffers.copiedBytes).toBe(0);
+      // The only kernels writing a state write the new positions (B·H·seq·D elements for the KV caches, B·seq for the mask's history): no `past` in their size.
+      const appends = program.compiled.kernels.filter((k) => g.nodes[program.compiled.schedule.kernels.find((s) => s.id === k.kernel)!.anchor ?? -1]?.op === "append");
+      expect(appends.length).toBe(g.states.length);
+      for (const k of appends) expect(showDim(k.grid[0]!.size)).toMatch(/^(16 \* )?batch \* seq$/);
       const allocated = program.transfers.allocations;
       decoder.reset();
       const second = await run();
       expect(second.tokens).toEqual(first.tokens);
       expect(program.transfers.allocations).toBe(allocated);
+      expect(second.buffers[0]).toEqual(first.buffers[0]);
       // The same tokens as through the session (the plain runner reading the state back every step).
       const cpu = await model.load({ random: true, seed: 3 });
       const want: number[][] = [];
       for await (const t of cpu.generate(prompt, { maxNewTokens: 6 })) want.push(t);
       expect(first.tokens).toEqual(want);
+      // Without a capacity the buffers grow past what they hold, keeping it (one copy each time), as the CPU's do.
+      const cpuProgram = new CpuProgram(g, weights);
+      let worst = 0;
+      const ids = (seq: number, salt: number): Tensor => ({ dtype: "i32", shape: [2, seq], data: Int32Array.from({ length: 2 * seq }, (_, i) => (i * 5 + salt) % vocab) });
+      for (const [n, x] of [ids(5, 1), ids(1, 2), ids(3, 3), ids(1, 4), ids(4, 5)].entries()) {
+        const [a, b] = [cpuProgram.runResident(new Map([["input_ids", x]]), { fresh: n === 0 }).outputs.get("logits")!, (await program.runResident(new Map([["input_ids", x]]), { fresh: n === 0 })).get("logits")!];
+        for (let i = 0; i < a.data.length; i++) worst = Math.max(worst, Math.abs(a.data[i]! - b.data[i]!));
+      }
+      expect(program.stateBuffers.capacity).toBe(24); // kept from the first sequence: 14 positions fit
+      expect(worst).toBeLessThan(1e-4);
+      const fresh = await WebGpuProgram.load(schedule(g), weights, gpu.device, { loadTime: loadTimeValues });
+      try {
+        worst = 0;
+        const cpuFresh = new CpuProgram(g, weights);
+        for (const [n, x] of [ids(5, 1), ids(1, 2), ids(3, 3), ids(1, 4), ids(4, 5)].entries()) {
+          const [a, b] = [cpuFresh.runResident(new Map([["input_ids", x]]), { fresh: n === 0 }).outputs.get("logits")!, (await fresh.runResident(new Map([["input_ids", x]]), { fresh: n === 0 })).get("logits")!];
+          for (let i = 0; i < a.data.length; i++) worst = Math.max(worst, Math.abs(a.data[i]! - b.data[i]!));
+        }
+        // 5 → 12 (at 6) → 28 (at 14): two growths, each copying what the buffers held.
+        expect(fresh.stateBuffers.capacity).toBe(28);
+        expect(fresh.stateBuffers.copiedBytes).toBe(g.states.length * 2 * 16 * (5 + 10) * 4);
+        expect(worst).toBeLessThan(1e-4);
+        console.log(`[webgpu generate] buffers grown past their capacity: ${fresh.stateBuffers.copiedBytes} B copied; logits max |gpu − cpu| ${worst.toExponential(2)}`);
+      } finally {
+        fresh.destroy();
+      }
       console.log(`[webgpu generate] per decode step: ${first.perStep[1]!.up} B up, ${first.perStep[1]!.values} B of logits + ${errorBytes} B of error words back; ${allocated} value buffers, none after reset()`);
     } finally {
       program.destroy();

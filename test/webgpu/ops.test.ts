@@ -150,7 +150,7 @@ const matmulCases = (c: Cases) => {
   mm([n, 3, 0], [0, 4], [n, 3, 4]);
 };
 
-const layout: Record<"reshape" | "permute" | "slice" | "concat" | "gather" | "expand" | "dropout", (c: Cases) => void> = {
+const layout: Record<"reshape" | "permute" | "slice" | "concat" | "append" | "gather" | "expand" | "dropout", (c: Cases) => void> = {
   reshape: (c) => {
     const x = c.input("f32", [n, 4, 6]);
     c.out("reshape", c.node("reshape", [c.node("neg", [x], "f32", [n, 4, 6])], "f32", [n, 2, 12]));
@@ -175,6 +175,11 @@ const layout: Record<"reshape" | "permute" | "slice" | "concat" | "gather" | "ex
     c.out("concat", c.node("concat", [a, e, b, a], "f32", [n, 8, 3], { axis: 1 }));
     const [p, q] = [c.input("bool", [2, n], "bool"), c.input("bool", [2, 1], "bool")];
     c.out("concat", c.node("concat", [p, q], "bool", [2, addDim(n, constDim(1))], { axis: 1 }));
+  },
+  // A state's next value, run as a plain call (the state given, the next value returned): concat's values.
+  append: (c) => {
+    const [st, x] = [c.input("f32", [n, 2, 3]), c.input("f32", [n, 1, 3])];
+    c.out("append", c.node("append", [st, x], "f32", [n, 3, 3], { axis: 1 }));
   },
   gather: (c) => {
     const table = c.input("f32", [11, 4]);
@@ -273,7 +278,7 @@ const cases: Record<Op, (c: Cases, op: Op) => void> = {
   },
   matmul: matmulCases,
   sum: reduce, mean: reduce, max: reduce, min: reduce, argmax: reduce,
-  reshape: layout.reshape, permute: layout.permute, slice: layout.slice, concat: layout.concat,
+  reshape: layout.reshape, permute: layout.permute, slice: layout.slice, concat: layout.concat, append: layout.append,
   gather: layout.gather, expand: layout.expand, dropout: layout.dropout,
 };
 

@@ -22,6 +22,7 @@ import { ops, type BinaryOp, type ReduceOp, type UnaryOp } from "../../ir/ops.js
 import type { Kernel } from "../../schedule/kernel.js";
 import { broadcastShapes, type Kernels } from "./kernels/index.js";
 import { numel, runtimeDType, sameShape, type Tensor } from "../../core/tensor.js";
+import type { CacheView } from "./cache.js";
 
 /**
  * Elements of the widest value per block: an attention kernel's block of scores stays in cache
@@ -44,6 +45,11 @@ export interface FusedContext {
   readonly transposed: (matmul: number) => Tensor | undefined;
   /** A buffer for an output of the kernel. */
   readonly allocate: (n: Node) => Tensor;
+  /**
+   * A value held as a view of a larger buffer (a state's value in a resident run, cache.ts) that
+   * blocks can read in place: its last axis is whole. `get` gives such a value materialised.
+   */
+  readonly strided?: (id: number) => CacheView | undefined;
 }
 
 /**
@@ -89,7 +95,7 @@ export function runFused(k: Kernel, ctx: FusedContext): Map<number, Tensor> | un
       // No last block of fewer than 4 rows: the matmul kernel sums those in another order.
       i1 = rows - (i0 + block) < 4 ? rows : i0 + block;
       const local = new Map<number, Tensor>();
-      const part = (id: number, sliceRows: boolean): Tensor => local.get(id) ?? view(outside(id), r, at, sliceRows ? [i0, i1] : undefined);
+      const part = (id: number, sliceRows: boolean): Tensor => local.get(id) ?? view((!whole.has(id) && ctx.strided?.(id)) || outside(id), r, at, sliceRows ? [i0, i1] : undefined);
       for (const [step, n] of own.entries()) {
         const full = outputs.get(n.id);
         const want = full && blockOf(full, o, rows, i0, i1);
@@ -127,18 +133,21 @@ export function blockRows(k: Kernel, rows: number, widest: number): number {
 /**
  * The part of `x` one block needs, as a view: x broadcasts against a domain of rank `r` (aligned at
  * the last dim); its outer dims are fixed at `at` (index 0 where x has size 1), its row dim is cut
- * to `rows` (when given and x has one of more than 1), its last dim is whole.
+ * to `rows` (when given and x has one of more than 1), its last dim is whole. A `CacheView` is read
+ * by the strides of its buffer (larger along one axis that is not the last, so the part is still
+ * one contiguous run).
  */
-function view(x: Tensor, r: number, at: readonly number[], rows: [number, number] | undefined): Tensor {
+function view(x: Tensor | CacheView, r: number, at: readonly number[], rows: [number, number] | undefined): Tensor {
+  const [layout, data] = "base" in x ? [x.base.shape, x.base.data] : [x.shape, x.data];
   const xr = x.shape.length;
-  if (xr === 0) return x;
+  if (xr === 0) return x as Tensor;
   const lead = r - xr; // domain dims x lacks
   let offset = 0;
-  let stride = numel(x.shape);
+  let stride = numel(layout);
   const shape: number[] = [];
   for (let d = 0; d < xr; d++) {
     const size = x.shape[d]!;
-    stride /= size;
+    stride /= layout[d]!;
     const dd = d + lead; // the domain dim this is
     if (dd < r - 2) offset += (size === 1 ? 0 : at[dd]!) * stride;
     else if (dd === r - 2) {
@@ -148,7 +157,8 @@ function view(x: Tensor, r: number, at: readonly number[], rows: [number, number
       } else shape.push(size);
     } else shape.push(size);
   }
-  return { dtype: x.dtype, shape, data: x.data.subarray(offset, offset + numel(shape)) } as Tensor;
+  const dtype = "base" in x ? x.base.dtype : x.dtype;
+  return { dtype, shape, data: data.subarray(offset, offset + numel(shape)) } as Tensor;
 }
 
 /** Rows [i0, i1) of outer index o of a whole output [...outer, rows, cols], as a view. */

@@ -15,12 +15,13 @@ import { KernelError } from "../../core/errors.js";
 import { runFused, type FusedContext } from "./fused.js";
 import { bufferBytes, planMemory, type MemoryPlan } from "../../schedule/memory.js";
 import { defaultKernels, markResident, type Kernels } from "./kernels/index.js";
-import { arrayFor, numel, runtimeDType, type Tensor, viewOf } from "../../core/tensor.js";
+import { arrayFor, numel, runtimeDType, showShape, type Tensor, viewOf } from "../../core/tensor.js";
 import { RunError } from "../shared/errors.js";
 import { bindInputs, checkSizes, dimValue } from "../shared/inputs.js";
 import { semantics } from "./semantics.js";
 import { allocationFailed, checkBudget, showBytes } from "../shared/budget.js";
 import { largestTransient, transientBytes } from "./transients.js";
+import { cacheView, materialise, regrow, writeAt, type CacheCounters, type CacheView } from "./cache.js";
 
 export interface RunResult {
   readonly outputs: ReadonlyMap<string, Tensor>;
@@ -123,17 +124,108 @@ export class CpuProgram {
     this.heldBytes = distinctBytes([...this.fixed.values(), ...this.transB.values()]);
   }
 
+  /** The states `runResident` keeps: each one's buffer at capacity, and the positions they hold. */
+  private kept: { readonly buffers: Map<string, Tensor>; length: number } | undefined;
+  /** What resident runs wrote, copied and allocated of the state (cache.ts). */
+  readonly cacheCounters: CacheCounters = { written: 0, copied: 0, allocated: 0 };
+
+  /** The states `runResident` keeps (for tests and tools): their buffers at capacity, and the positions held. */
+  get keptStates(): { readonly buffers: ReadonlyMap<string, Tensor>; readonly length: number } | undefined {
+    return this.kept;
+  }
+
+  /** Runs the graph once: every input port (states included, as values) to every output port. */
   run(inputs: ReadonlyMap<string, Tensor>, opts: { profile?: boolean } = {}): RunResult {
-    const symbols = bindInputs(this.graph, inputs);
+    return this.execute(inputs, opts);
+  }
+
+  /**
+   * Runs `inputs` (the model's own, no state) on the state this program keeps — empty when
+   * `fresh` — and keeps the next state, in place: each state lives in one buffer at `capacity`
+   * positions along its axis (allocated on the first call and kept across `fresh` calls of the
+   * same shape; grown, by copying, only if a call goes past it), each `append` writes the new
+   * positions into it at the current length, and the readers take the state as a view of it
+   * (cache.ts). Returns the outputs but the state's; with `lastRow`, only that output, and of it
+   * only the last position of each sequence. A call that fails leaves the state as it was.
+   */
+  runResident(inputs: ReadonlyMap<string, Tensor>, opts: { readonly fresh: boolean; readonly lastRow?: string; readonly capacity?: number; readonly profile?: boolean }): RunResult {
+    const g = this.graph;
+    for (const st of g.states) if (inputs.has(st.name)) throw new RunError("TFM6002", `the state \`${st.name}\` is kept by the session: it is not an input of this call`);
+    const own = g.inputs.filter((p) => !g.states.some((st) => st.name === p.name));
+    const partial = bindInputs({ ...g, inputs: own }, inputs);
+    const length = opts.fresh || !this.kept ? 0 : this.kept.length;
+    // Each state's buffer: its value's shape at this call's dims, at capacity along its axis.
+    const past = new Map(partial);
+    let added = 0;
+    const plans = g.states.map((st) => {
+      const n = g.nodes[g.inputs.find((p) => p.name === st.name)!.node]!;
+      const next = g.nodes[g.outputs.find((p) => p.name === st.name)!.node]!;
+      const shape = n.shape.map((d, i) => (i === st.axis ? length : dimValue(d, partial)));
+      for (const [k, v] of symbolOf(n.shape[st.axis]!, length)) past.set(k, v);
+      added = dimValue(next.shape[st.axis]!, past) - length;
+      const old = length > 0 ? this.kept?.buffers.get(st.name) : this.reusable(st.name, shape, st.axis);
+      if (old && length > 0 && old.shape.some((d, i) => i !== st.axis && d !== shape[i])) {
+        throw new RunError("TFM6002", `the state \`${st.name}\` is kept at ${showShape(old.shape.map((d, i) => (i === st.axis ? length : d)))}; this call needs ${showShape(shape)} (start a fresh sequence)`);
+      }
+      const need = length + added;
+      // At the capacity asked for; past it (none was given, or a caller went past it), twice what is needed.
+      const capacity = old && old.shape[st.axis]! >= need ? undefined : old ? Math.max(opts.capacity ?? 0, 2 * need) : Math.max(need, opts.capacity ?? 0);
+      return { st, n, shape, old, capacity };
+    });
+    // The budget, before any state buffer is allocated: those kept and those to be made.
+    const stateBytesOf = (p: (typeof plans)[number]) => numel(p.shape.map((d, i) => (i === p.st.axis ? 1 : d))) * p.capacity! * (p.n.dtype === "bool" ? 1 : 4);
+    const newBytes = plans.reduce((sum, p) => sum + (p.capacity === undefined ? p.old!.data.byteLength : stateBytesOf(p)), 0);
+    checkSizes(g, past);
+    if (this.maxMemory !== undefined) this.checkMemory(inputs, bufferBytes(this.plan, past).map((b, i) => (this.plan.stateBuffers.has(i) ? 0 : b)), past, newBytes);
+    const buffers = new Map<string, Tensor>();
+    const views = new Map<string, CacheView>();
+    for (const { st, n, shape, old, capacity } of plans) {
+      let base = old!;
+      if (capacity !== undefined) {
+        base = old ? regrow(cacheView(old, st.axis, length), capacity) : allocateState(runtimeDType[n.dtype], shape.map((d, i) => (i === st.axis ? capacity : d)));
+        this.cacheCounters.allocated += base.data.byteLength;
+        if (old) this.cacheCounters.copied += numel(shape) * base.data.BYTES_PER_ELEMENT;
+      }
+      buffers.set(st.name, base);
+      views.set(st.name, cacheView(base, st.axis, length));
+    }
+    // A fresh call starts from the empty state, whatever it leaves if it fails.
+    if (opts.fresh && this.kept) this.kept.length = 0;
+    const wanted = (name: string) => !g.states.some((st) => st.name === name) && (opts.lastRow === undefined || name === opts.lastRow);
+    const result = this.execute(inputs, opts, { views, buffers, length, wanted });
+    this.kept = { buffers, length: length + added };
+    const outputs = new Map([...result.outputs].map(([name, t]) => [name, opts.lastRow !== undefined ? lastRows(t) : t] as const));
+    return { ...result, outputs };
+  }
+
+  /** Keeps only the first `length` positions of the state (a step taken back: the next call appends after them). */
+  truncateState(length: number): void {
+    if (!this.kept || !Number.isInteger(length) || length < 0 || length > this.kept.length) throw new RangeError(`truncateState(${length}): the state holds ${this.kept?.length ?? 0} positions`);
+    this.kept.length = length;
+  }
+
+  /** The buffer kept for a state, when a fresh sequence of this shape can reuse it. */
+  private reusable(name: string, shape: readonly number[], axis: number): Tensor | undefined {
+    const b = this.kept?.buffers.get(name);
+    return b && b.shape.every((d, i) => i === axis || d === shape[i]) ? b : undefined;
+  }
+
+  private execute(inputs: ReadonlyMap<string, Tensor>, opts: { profile?: boolean }, resident?: ResidentCall): RunResult {
+    // A resident call's states are given as their views' shapes (bindInputs reads only shapes).
+    const given = resident ? new Map([...inputs, ...[...resident.views].map(([k, v]) => [k, { dtype: v.base.dtype, shape: v.shape, data: v.base.data } as Tensor] as const)]) : inputs;
+    const symbols = bindInputs(this.graph, given);
     checkSizes(this.graph, symbols);
     const values = new Map<number, Tensor>();
     const profile = opts.profile ? new Map<string, { ms: number; count: number }>() : undefined;
     // The memory plan's buffers at this call's dims: every kernel output is a view of its buffer
     // (an output written in place shares its input's). Fresh each call: the outputs handed to the
-    // caller are views of them.
-    const sizes = bufferBytes(this.plan, symbols);
-    this.checkMemory(inputs, sizes, symbols);
+    // caller are views of them. A resident call allocates no buffer for the states' next values:
+    // they are views of the state buffers.
+    const sizes = bufferBytes(this.plan, symbols).map((b, i) => (resident && this.plan.stateBuffers.has(i) ? 0 : b));
+    this.checkMemory(inputs, sizes, symbols, resident ? distinctBytes([...resident.buffers.values()]) : 0);
     const memory = sizes.map((bytes) => allocate(bytes, () => new ArrayBuffer(bytes)));
+    /** Values held as views of a state buffer (resident calls): the states' inputs and the appends. */
+    const strided = new Map<number, CacheView>();
     const planned = (n: Node): Tensor => {
       const b = this.reuseBuffers ? this.plan.bufferOf(n.id) : undefined;
       const dtype = runtimeDType[n.dtype];
@@ -151,9 +243,20 @@ export class CpuProgram {
     const get = (i: number): Tensor => {
       const src = aliases.get(i);
       if (src !== undefined) return this.kernels.reshape(get(src), this.shape(this.graph.nodes[i]!, symbols));
-      return values.get(i) ?? this.fixed.get(i)!;
+      const known = values.get(i) ?? this.fixed.get(i);
+      const v = strided.get(i);
+      if (known || !v) return known!;
+      // A reader that cannot take a state's view gets a copy (counted: GPT-2's decode makes none).
+      const t = materialise(v);
+      this.cacheCounters.copied += t.data.byteLength;
+      values.set(i, t);
+      return t;
     };
-    for (const port of this.graph.inputs) values.set(port.node, inputs.get(port.name)!);
+    for (const port of this.graph.inputs) {
+      const v = resident?.views.get(port.name);
+      if (v) strided.set(port.node, v);
+      else values.set(port.node, inputs.get(port.name)!);
+    }
     const ctx: FusedContext = {
       graph: this.graph,
       kernels: this.kernels,
@@ -162,12 +265,25 @@ export class CpuProgram {
       evaluate: (n, getIn) => this.evaluate(n, getIn, symbols),
       transposed: (id) => this.transB.get(id),
       allocate: planned,
+      // In place only where the part a block reads is one run of the buffer: the axis is not the last.
+      strided: (id) => {
+        const v = strided.get(id);
+        return v && v.axis < v.shape.length - 1 ? v : undefined;
+      },
     };
     for (const k of this.schedule.kernels) {
       const t0 = profile ? performance.now() : 0;
       const site = this.graph.nodes[k.anchor ?? k.nodes.at(-1)!]!.site;
       try {
-        if (k.kind === "op") {
+        if (k.kind === "op" && resident && this.graph.nodes[k.anchor!]!.op === "append") {
+          // The new positions into the state's buffer at its length; the value is a view of it.
+          const node = this.graph.nodes[k.anchor!]!;
+          const state = strided.get(node.inputs[0]!)!;
+          const x = get(node.inputs[1]!);
+          writeAt(state.base, state.axis, resident.length, x);
+          this.cacheCounters.written += numel(x.shape) * state.base.data.BYTES_PER_ELEMENT;
+          strided.set(node.id, cacheView(state.base, state.axis, resident.length + x.shape[state.axis]!));
+        } else if (k.kind === "op") {
           const node = this.graph.nodes[k.anchor!]!;
           values.set(node.id, store(node, this.evaluate(node, get, symbols, planned(node))));
         } else {
@@ -185,7 +301,7 @@ export class CpuProgram {
         profile.set(key, { ms: p.ms + performance.now() - t0, count: p.count + 1 });
       }
     }
-    const outputs = new Map(this.graph.outputs.map((o) => [o.name, get(o.node)]));
+    const outputs = new Map(this.graph.outputs.filter((o) => !resident || resident.wanted(o.name)).map((o) => [o.name, get(o.node)]));
     return { outputs, symbols, ...(profile ? { profile } : {}) };
   }
 
@@ -193,9 +309,9 @@ export class CpuProgram {
    * TFM6003 when this call would need more than the budget: what is held (load-time values, the
    * inputs), the planned buffers at the call's dims, and the largest transient a kernel makes.
    */
-  private checkMemory(inputs: ReadonlyMap<string, Tensor>, sizes: readonly number[], symbols: ReadonlyMap<string, number>): void {
+  private checkMemory(inputs: ReadonlyMap<string, Tensor>, sizes: readonly number[], symbols: ReadonlyMap<string, number>, states = 0): void {
     if (this.maxMemory === undefined) return;
-    const held = this.heldBytes + distinctBytes([...inputs.values()]);
+    const held = this.heldBytes + distinctBytes([...inputs.values()]) + states;
     const planned = sizes.reduce((a, b) => a + b, 0);
     const { bytes: transient, kernel: at } = largestTransient(this.schedule, (n) => this.shape(n, symbols));
     const dims = [...symbols].map(([k, v]) => `${k}=${v}`).join(", ");
@@ -221,6 +337,36 @@ export class CpuProgram {
     const dim = (d: Dim) => dimValue(d, symbols);
     return semantics[node.op]({ node, k: this.kernels, x: node.inputs.map(get), dtype: runtimeDType[node.dtype], out, dim, transB: this.transB.get(node.id) });
   }
+}
+
+/** A resident call's states: each one's view at the call's start, its buffer, and the positions held. */
+interface ResidentCall {
+  readonly views: ReadonlyMap<string, CacheView>;
+  readonly buffers: ReadonlyMap<string, Tensor>;
+  readonly length: number;
+  /** The outputs to return (not the states'). */
+  readonly wanted: (name: string) => boolean;
+}
+
+/** A state's buffer, zeroed (V8's refusal as TFM6003). */
+function allocateState(dtype: Tensor["dtype"], shape: readonly number[]): Tensor {
+  return { dtype, shape: [...shape], data: allocate(numel(shape) * (dtype === "bool" ? 1 : 4), () => arrayFor(dtype, numel(shape))) } as Tensor;
+}
+
+/** `symbol = value` when the dim is a bare symbol (a state's `past`); nothing otherwise. */
+function symbolOf(d: Dim, value: number): [string, number][] {
+  const terms = [...d.terms];
+  return terms.length === 1 && terms[0]![1] === 1 && terms[0]![0] !== "" ? [[terms[0]![0], value]] : [];
+}
+
+/** The last position of each sequence of a [batch, seq, ...] output, [batch, 1, ...]. */
+function lastRows(t: Tensor): Tensor {
+  if (t.shape.length < 2) return t;
+  const [batch, seq] = t.shape as [number, number];
+  const inner = numel(t.shape.slice(2));
+  const data = new (t.data.constructor as Float32ArrayConstructor)(batch * inner);
+  for (let b = 0; b < batch; b++) data.set(t.data.subarray((b * seq + seq - 1) * inner, (b * seq + seq) * inner) as never, b * inner);
+  return { dtype: t.dtype, shape: [batch, 1, ...t.shape.slice(2)], data } as Tensor;
 }
 
 /** Bytes of the distinct buffers under these tensors (views of one buffer counted once). */

@@ -59,6 +59,8 @@ export const semantics: Record<Op, Semantics> = {
   permute: ({ k, node, x, out }) => k.permute(x[0]!, node.attrs.perm!, out),
   slice: ({ k, node, x, dim, out }) => k.slice(x[0]!, node.attrs.axis!, dim(node.attrs.start!), dim(node.attrs.end!), out),
   concat: ({ k, node, x, out }) => k.concat(x, node.attrs.axis!, out),
+  // The normative value: the state, then x. A run that keeps the state (CpuProgram.runResident) writes x in place instead.
+  append: ({ k, node, x, out }) => k.concat(x, node.attrs.axis!, out),
   gather: ({ k, node, x, out }) => k.gather(x[0]!, x[1]!, node.attrs.axis!, out),
   expand: ({ k, node, x, dim, out }) => k.expand(x[0]!, node.shape.map(dim), out),
   dropout: ({ x }) => x[0]!,

@@ -3,7 +3,7 @@
 // GPUDevice here, so the result can be bundled and its WGSL inspected or golden-tested. A fused
 // kind without a generator (or a fused kernel a generator declines) runs as op kernels, one per
 // node: correct, with more dispatches; `fallbacks` lists those kernels.
-import type { Dim } from "../../core/dim.js";
+import { symDim, type Dim } from "../../core/dim.js";
 import type { Op } from "../../ir/ops.js";
 import { consumers, kernel as makeKernel } from "../../schedule/fuse.js";
 import type { Kernel, KernelKind, Schedule } from "../../schedule/kernel.js";
@@ -12,6 +12,7 @@ import { ErrorSlots } from "./codegen/expr.js";
 import { gatherErrorKernel } from "./codegen/gather-error.js";
 import { type CompiledKernel, type Ctx, isInlineConst } from "./codegen/kernel.js";
 import { attentionKernel } from "./codegen/attention.js";
+import { appendInPlaceKernel } from "./codegen/append.js";
 import { matmulKernel } from "./codegen/matmul.js";
 import { rowsKernel } from "./codegen/rows.js";
 import { reduceKernel } from "./codegen/reduce.js";
@@ -27,8 +28,26 @@ export interface CompiledProgram {
   readonly errorSlots: readonly number[];
   /** Load-time nodes that live in buffers (read by kernels, or graph outputs). */
   readonly uploads: readonly number[];
+  /**
+   * The states kept in place: each state's input and its `append` share one buffer laid out at a
+   * capacity along the state's axis, the size symbol `symbol` (bound by the run: past + seq for a
+   * plain run, the buffer's capacity for a resident one); `append` writes only the new positions.
+   * Empty when a state cannot be (an alias of its value, an append that is not its own kernel).
+   */
+  readonly stateLayouts: readonly StateLayout[];
   /** Schedule kernels run as op kernels because their kind (or their shape) has no generator yet. */
   readonly fallbacks: readonly { readonly kernel: number; readonly kind: KernelKind; readonly reason: string }[];
+}
+
+export interface StateLayout {
+  readonly name: string;
+  readonly input: number;
+  readonly output: number;
+  readonly axis: number;
+  /** The size symbol of the capacity (`@capacity:NAME`). */
+  readonly symbol: string;
+  /** The buffer's shape: the state's, with the capacity along its axis. */
+  readonly shape: readonly Dim[];
 }
 
 type Generator = (ctx: Ctx, k: Kernel) => CompiledKernel;
@@ -53,6 +72,7 @@ const opKernels: Record<Op, Generator> = {
   matmul: matmulKernel,
   sum: reduceKernel, mean: reduceKernel, max: reduceKernel, min: reduceKernel, argmax: reduceKernel,
   reshape: elementwiseKernel, permute: elementwiseKernel, slice: elementwiseKernel, concat: elementwiseKernel,
+  append: (ctx, k) => (ctx.layouts.has(k.anchor!) ? appendInPlaceKernel(ctx, k) : elementwiseKernel(ctx, k)),
   gather: elementwiseKernel, expand: elementwiseKernel, dropout: elementwiseKernel,
 };
 
@@ -82,7 +102,9 @@ export function compile(s: Schedule, opts: CompileOptions = {}): CompiledProgram
     const id = s.kernels[p.step]!.id;
     over.set(id, (over.get(id) ?? new Map()).set(p.input, p.output));
   }
-  const ctx: Ctx = { g, sizes: new SizeTable(), errors: new ErrorSlots(), atLoad: s.atLoad, aliases: s.aliases, inPlace: over };
+  const stateLayouts = layoutsOf(s);
+  const layouts = new Map(stateLayouts.flatMap((l) => [[l.input, l.shape], [l.output, l.shape]] as const));
+  const ctx: Ctx = { g, sizes: new SizeTable(), errors: new ErrorSlots(), atLoad: s.atLoad, aliases: s.aliases, inPlace: over, layouts };
   const kernels: CompiledKernel[] = [];
   const fallbacks: { kernel: number; kind: KernelKind; reason: string }[] = [];
   const readers = consumers(g);
@@ -131,6 +153,29 @@ export function compile(s: Schedule, opts: CompileOptions = {}): CompiledProgram
     kernels: kernels.map((k) => ({ ...k, wgsl: header + k.wgsl })),
     errorSlots: ctx.errors.nodes,
     uploads: [...used].sort((a, b) => a - b),
+    stateLayouts,
     fallbacks,
   };
+}
+
+/**
+ * Each state in one buffer at capacity, when every state can be: its value at the start is read
+ * only as itself (no reshape shares its buffer) and its next value is an `append` of its own op
+ * kernel, read as itself too. All or none.
+ */
+function layoutsOf(s: Schedule): StateLayout[] {
+  const g = s.graph;
+  const aliased = new Set(s.aliases.values());
+  const out: StateLayout[] = [];
+  for (const st of g.states) {
+    const input = g.inputs.find((p) => p.name === st.name)!.node;
+    const output = g.outputs.find((p) => p.name === st.name)!.node;
+    const n = g.nodes[output]!;
+    const own = s.kernels.some((k) => k.kind === "op" && k.anchor === output);
+    const ports = g.outputs.filter((p) => p.node === input || p.node === output).length;
+    if (n.op !== "append" || n.inputs[0] !== input || !own || ports !== 1 || aliased.has(input) || aliased.has(output) || s.aliases.has(output)) return [];
+    const symbol = `@capacity:${st.name}`;
+    out.push({ name: st.name, input, output, axis: st.axis, symbol, shape: n.shape.map((d, i) => (i === st.axis ? symDim(symbol) : d)) });
+  }
+  return out;
 }

@@ -4,10 +4,11 @@
 // slot of a memory plan) and grows them when a run needs more, and runs a model as one command
 // encoder: the sizes uniform and the inputs written, one compute pass with every dispatch, copies
 // of the outputs (and the error buffer) to mappable buffers, one submit. It counts dispatches and
-// the bytes uploaded and read back. A model's state (a KV cache: src/ir/graph.ts `states`) can stay
-// on the device between runs: in a resident run each state's input is read from the buffer its
-// output was written to by the run before, and its output goes to the other of its two buffers
-// (they swap when the run is committed), so the state is neither uploaded nor read back.
+// the bytes uploaded and read back. A model's state (a KV cache: src/ir/graph.ts `states`) lives in
+// one buffer per state, laid out at a capacity along its axis (compile.ts `stateLayouts`): the
+// state's input and its `append` are the same buffer, and the append kernel writes only the new
+// positions into it. In a resident run that buffer stays on the device between runs, so the state
+// is neither uploaded, read back nor copied; a plain run has buffers of its own for it.
 // No node-only imports: it is meant to be bundled for browsers.
 import { arrayFor, numel, type DType, type Tensor } from "../../core/tensor.js";
 import type { CompiledProgram } from "./compile.js";
@@ -47,11 +48,8 @@ export interface ResidentState {
 
 /** How a run treats the resident states. */
 export interface ResidentRun {
-  /**
-   * The most elements each state's output can need (its value at the model's capacity), by index
-   * in the runner's states; a buffer that must grow grows to twice what it needs, at most this.
-   */
-  readonly reserve: readonly (number | undefined)[];
+  /** A new sequence: a state buffer too small for this run's capacity may be made anew (nothing in it is kept). */
+  readonly fresh: boolean;
 }
 
 const STORAGE = 0x80, COPY_SRC = 0x04, COPY_DST = 0x08, UNIFORM = 0x40, MAP_READ = 0x01; // GPUBufferUsage
@@ -76,10 +74,10 @@ export class GpuRunner {
   lastUploadBytes = 0;
   /** Value buffers created so far (a run that reuses every buffer creates none). */
   allocations = 0;
-  /** Which of each resident state's two buffers holds its value now (0 or 1: both swap together). */
-  private parity = 0;
-  /** The resident states, and node → state index for their input and output nodes. */
-  private readonly stateOf = new Map<number, { index: number; side: "in" | "out" }>();
+  /** Bytes copied between state buffers (a buffer grown past its capacity keeps what it holds); 0 while the capacity holds. */
+  stateCopyBytes = 0;
+  /** The states, and node → state index for their input and output nodes (one buffer each). */
+  private readonly stateOf = new Map<number, number>();
   private readonly pipelines: GPUComputePipeline[];
   private readonly fixed = new Map<number, GPUBuffer>();
   private readonly slots = new Map<string, Slot>();
@@ -87,16 +85,16 @@ export class GpuRunner {
   private readonly sizesBuffer: GPUBuffer;
   private readonly errBuffer: GPUBuffer;
   private lastSizes: Uint32Array | undefined;
-  /** Bind groups per kernel, by the buffers they name: "p" a plain run, "r0"/"r1" a resident run at that parity. */
+  /** Bind groups per kernel, by the buffers they name: "p" a plain run, "r" a resident run. */
   private bindGroups = new Map<string, (GPUBindGroup | undefined)[]>();
-  /** The mode of the run being recorded: undefined plain, else the parity. */
-  private residentParity: number | undefined;
+  /** Whether the run being recorded is resident. */
+  private residentRun = false;
 
   private constructor(private readonly device: GPUDevice, private readonly p: CompiledProgram, pipelines: GPUComputePipeline[], private readonly plan?: BufferPlan, readonly states: readonly ResidentState[] = []) {
     this.pipelines = pipelines;
     states.forEach((st, index) => {
-      this.stateOf.set(st.input, { index, side: "in" });
-      this.stateOf.set(this.p.schedule.aliases.get(st.output) ?? st.output, { index, side: "out" });
+      this.stateOf.set(st.input, index);
+      this.stateOf.set(this.p.schedule.aliases.get(st.output) ?? st.output, index);
     });
     this.sizesBuffer = device.createBuffer({ size: p.sizeWords * 4, usage: UNIFORM | COPY_DST });
     this.errBuffer = device.createBuffer({ size: Math.max(1, 2 * p.errorSlots.length) * 4, usage: STORAGE | COPY_SRC | COPY_DST });
@@ -146,13 +144,13 @@ export class GpuRunner {
 
   /**
    * Runs every kernel once; returns the values of `read` and the error buffer (two words per slot).
-   * With `resident`, each state's input is the value its buffer holds (the last committed run's
-   * output; `inputs` must not hold it) and its output goes to its other buffer: `commitStates()`
-   * makes that the state's value, and a run not committed leaves the state as it was.
+   * With `resident`, each state's input is what its buffer holds (`inputs` must not hold it), and
+   * its `append` writes the new positions after it, in the same buffer; a run that fails has
+   * written only positions past those the state holds.
    */
   async run(rs: RunSizes, inputs: ReadonlyMap<number, Tensor>, read: readonly Readback[], resident?: ResidentRun): Promise<{ values: Map<number, Tensor>; errors: Uint32Array }> {
     const d = this.device;
-    this.residentParity = resident ? this.parity : undefined;
+    this.residentRun = resident !== undefined;
     let grew = false;
     const ensure = (node: number): GPUBuffer => {
       const key = this.keyOf(node);
@@ -160,13 +158,9 @@ export class GpuRunner {
       let s = this.slots.get(key);
       if (!s || s.bytes < need) {
         const st = resident ? this.stateOf.get(this.p.schedule.aliases.get(node) ?? node) : undefined;
-        // A state's input buffer holds the value the last run wrote: it never grows (that would lose it).
-        if (st?.side === "in" && s) throw new Error(`webgpu: the state buffer of %${node} holds ${s.bytes} bytes, less than its value's ${need} (a bug in tfm)`);
-        let bytes = need;
-        if (st?.side === "out") {
-          const cap = resident!.reserve[st.index];
-          bytes = Math.max(need, Math.min(2 * need, cap !== undefined ? Math.max(4, cap * 4) : 2 * need));
-        }
+        // A resident state's buffer holds the positions kept so far: it grows only by growState (which keeps them), or anew for a new sequence.
+        if (st !== undefined && s && !resident!.fresh) throw new Error(`webgpu: the state buffer of %${node} holds ${s.bytes} bytes, less than its value's ${need} (a bug in tfm)`);
+        const bytes = need;
         s?.buffer.destroy();
         s = { buffer: d.createBuffer({ size: bytes, usage: STORAGE | COPY_SRC | COPY_DST }), bytes };
         this.slots.set(key, s);
@@ -188,7 +182,7 @@ export class GpuRunner {
     }
     this.lastUploadBytes = uploaded;
     if (grew) this.bindGroups.clear();
-    const mode = resident ? `r${this.parity}` : "p";
+    const mode = resident ? "r" : "p";
     let groups = this.bindGroups.get(mode);
     if (!groups) this.bindGroups.set(mode, (groups = []));
     if (!this.lastSizes || !sameWords(this.lastSizes, rs.sizes)) {
@@ -253,15 +247,38 @@ export class GpuRunner {
     return { values, errors: errors.subarray(0, errWords) };
   }
 
-  /** After a resident run that succeeded: the states' outputs become their values (the buffers swap). */
-  commitStates(): void {
-    this.parity ^= 1;
+  /**
+   * A resident state's buffer grown to `capacity` positions along its axis, keeping the `used`
+   * positions it holds: `outer` runs (the dims before the axis) of `used · inner` elements, each
+   * copied from `cap · inner` apart to `capacity · inner` apart. The one copy of a state, made only
+   * when a sequence goes past the capacity its buffers were made at.
+   */
+  growState(index: number, outer: number, inner: number, cap: number, used: number, capacity: number): void {
+    const key = `state${index}`;
+    const old = this.slots.get(key);
+    const bytes = Math.max(4, outer * capacity * inner * 4);
+    const s = { buffer: this.device.createBuffer({ size: bytes, usage: STORAGE | COPY_SRC | COPY_DST }), bytes };
+    if (old && used > 0) {
+      const enc = this.device.createCommandEncoder();
+      for (let o = 0; o < outer; o++) enc.copyBufferToBuffer(old.buffer, o * cap * inner * 4, s.buffer, o * capacity * inner * 4, used * inner * 4);
+      this.device.queue.submit([enc.finish()]);
+      this.stateCopyBytes += outer * used * inner * 4;
+    }
+    old?.buffer.destroy();
+    this.slots.set(key, s);
+    this.allocations++;
+    this.bindGroups.clear();
+  }
+
+  /** The buffer each resident state lives in (undefined before the first resident run): for tests of its identity across steps. */
+  stateBuffer(index: number): GPUBuffer | undefined {
+    return this.slots.get(`state${index}`)?.buffer;
   }
 
   private keyOf(node: number): string {
     const owner = this.p.schedule.aliases.get(node) ?? node;
-    const st = this.residentParity !== undefined ? this.stateOf.get(owner) : undefined;
-    if (st) return `state${st.index}:${st.side === "in" ? this.residentParity : this.residentParity! ^ 1}`;
+    const st = this.stateOf.get(owner);
+    if (st !== undefined) return `${this.residentRun ? "state" : "pstate"}${st}`;
     const slot = this.plan?.get(owner);
     return slot !== undefined ? `s${slot}` : `n${owner}`;
   }

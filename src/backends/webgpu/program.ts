@@ -4,11 +4,12 @@
 // the schedule's kernels, checks the device's limits and uploads; `run` checks the inputs and binds
 // the symbolic dims by the backends' shared code (../shared/inputs.ts), fills the sizes uniform,
 // runs every kernel and reads back the outputs. `runResident` keeps the model's state (a KV cache)
-// in device buffers between calls, as the Decoder (src/generate/decoder.ts) uses it: only the token
-// ids go up, and only what is asked for (the last position's logits) comes back. Failures a CPU run would report are RunErrors with
+// in device buffers between calls, as the Decoder (src/generate/decoder.ts) uses it: one buffer per
+// state at capacity, into which each call's `append` writes its new positions in place; only the
+// token ids go up, and only what is asked for (the last position's logits) comes back. Failures a CPU run would report are RunErrors with
 // the CPU's code and message (TFM6001 an index out of range or an empty reduction, TFM6002 bad inputs).
 import { showBytes } from "../shared/budget.js";
-import { evalDim, showDim } from "../../core/dim.js";
+import { evalDim, showDim, type Dim } from "../../core/dim.js";
 import type { Graph } from "../../ir/graph.js";
 import { schedule } from "../../schedule/fuse.js";
 import type { Schedule } from "../../schedule/kernel.js";
@@ -18,7 +19,7 @@ import { RunError } from "../shared/errors.js";
 import { bindInputs, checkSizes, unboundMessage } from "../shared/inputs.js";
 import { compile, type CompiledProgram } from "./compile.js";
 import { sizeValues } from "./codegen/sizes.js";
-import { GpuRunner, type Readback, type ResidentState } from "./device.js";
+import { GpuRunner, type Readback } from "./device.js";
 import { WebGpuError } from "./errors.js";
 import { checkDevice, type Limits, limitsOf, needs, splitGrid } from "./limits.js";
 
@@ -78,7 +79,7 @@ export class WebGpuProgram {
     }
     checkDevice(needs(compiled), limits);
     const fixed = opts.loadTime(s.graph, compiled.uploads, weights);
-    const runner = await GpuRunner.create(device, compiled, fixed, plan?.buffers, residentStates(s, fixed));
+    const runner = await GpuRunner.create(device, compiled, fixed, plan?.buffers, compiled.stateLayouts.map((l) => ({ input: l.input, output: l.output })));
     return new WebGpuProgram(compiled, plan, runner, fixed, limits);
   }
 
@@ -96,9 +97,14 @@ export class WebGpuProgram {
     return { readback: { ...this.runner.readback }, lastReadback: { ...this.runner.lastReadback }, lastUpload: this.runner.lastUploadBytes, allocations: this.runner.allocations };
   }
 
-  /** Whether the model's state can stay on the device between runs (`runResident`): it has state, each computed by a kernel. */
+  /** Whether the model's state can stay on the device between runs (`runResident`): it has state, each kept in place (compile.ts `stateLayouts`). */
   get resident(): boolean {
-    return this.graph.states.length > 0 && this.runner.states.length === this.graph.states.length;
+    return this.graph.states.length > 0 && this.compiled.stateLayouts.length === this.graph.states.length;
+  }
+
+  /** The resident states' buffers (GPUBuffers, by state name) and the bytes ever copied between them: for tests that a step copies none. */
+  get stateBuffers(): { readonly buffers: ReadonlyMap<string, unknown>; readonly capacity: number | undefined; readonly copiedBytes: number } {
+    return { buffers: new Map(this.compiled.stateLayouts.map((l, i) => [l.name, this.runner.stateBuffer(i)])), capacity: this.stateCapacity, copiedBytes: this.runner.stateCopyBytes };
   }
 
   /**
@@ -106,8 +112,9 @@ export class WebGpuProgram {
    * — and keeps the state's next value there, for the next call. Returns the outputs but the
    * state's; with `lastRow`, only that output, and of it only the last position of each sequence
    * (`[batch, 1, ...]`: the logits row generation samples from). `capacity`: the positions the
-   * state will hold at most, so its buffers grow no further than that. A run that fails leaves the
-   * state as it was.
+   * state's buffers are made with (kept by a `fresh` call of the same shape); past it (or without
+   * one) a buffer grows to twice what is needed, keeping what it holds by one copy. A run that
+   * fails leaves the state as it was.
    */
   runResident(inputs: ReadonlyMap<string, Tensor>, opts: { readonly fresh: boolean; readonly lastRow?: string; readonly capacity?: number }): Promise<Map<string, Tensor>> {
     const next = this.queue.then(() => this.runResidentNow(inputs, opts));
@@ -117,6 +124,8 @@ export class WebGpuProgram {
 
   /** The shapes of the state's values on the device (undefined: empty). */
   private stateShapes: Map<string, number[]> | undefined;
+  /** The positions the state buffers are laid out for (undefined: none made yet). */
+  private stateCapacity: number | undefined;
 
   private async runResidentNow(inputs: ReadonlyMap<string, Tensor>, opts: { readonly fresh: boolean; readonly lastRow?: string; readonly capacity?: number }): Promise<Map<string, Tensor>> {
     const g = this.graph;
@@ -149,18 +158,25 @@ export class WebGpuProgram {
       }
       return out;
     };
-    const capacity = opts.capacity;
-    const r = await this.execute(all, read, (symbols, shapeOf) =>
-      g.states.map((st) => {
-        if (capacity === undefined) return undefined;
-        const shape = shapeOf(g.outputs.find((o) => o.name === st.name)!.node);
-        return (numel(shape) / Math.max(1, shape[st.axis]!)) * capacity;
-      }),
-    );
+    // The capacity the buffers are laid out at: kept while it holds; a new sequence may take a larger one, a running one grows (one copy).
+    const symbols = bindInputs(g, all);
+    const layouts = this.compiled.stateLayouts;
+    const need = Math.max(0, ...layouts.map((l) => evalDim(g.nodes[l.output]!.shape[l.axis]!, symbols) ?? 0));
+    let capacity = Math.max(need, opts.capacity ?? 0, this.stateCapacity ?? 0);
+    if (!opts.fresh && this.stateCapacity !== undefined && need > this.stateCapacity) {
+      capacity = Math.max(opts.capacity ?? 0, 2 * need);
+      layouts.forEach((l, i) => {
+        const shape = all.get(l.name)!.shape;
+        const outer = numel(shape.slice(0, l.axis)), inner = numel(shape.slice(l.axis + 1));
+        this.runner.growState(i, outer, inner, this.stateCapacity!, shape[l.axis]!, capacity);
+      });
+      this.stateCapacity = capacity;
+    }
+    const r = await this.execute(all, read, { fresh: opts.fresh, capacity: () => capacity });
     const shapes = new Map<string, number[]>();
     for (const st of g.states) shapes.set(st.name, r.shapeOf(g.outputs.find((o) => o.name === st.name)!.node));
-    this.runner.commitStates();
     this.stateShapes = shapes;
+    this.stateCapacity = capacity;
     const outputs = new Map<string, Tensor>();
     for (const o of g.outputs) {
       if (g.states.some((st) => st.name === o.name) || (opts.lastRow !== undefined && o.name !== opts.lastRow)) continue;
@@ -211,20 +227,25 @@ export class WebGpuProgram {
 
   /**
    * One run: the inputs checked and the dims bound, the device's limits checked, the kernels run
-   * and `read` read back. With `reserve` (the states' most elements), a resident run: the states
-   * stay on the device, and `inputs` holds only their shapes.
+   * and `read` read back. With `resident` (the states' capacity), a resident run: the states stay
+   * on the device, and `inputs` holds only their shapes. A plain run lays each state out at
+   * capacity past + seq: its input is uploaded into the buffer its `append` then writes after.
    */
   private async execute(
     inputs: ReadonlyMap<string, Tensor>,
     read: (symbols: ReadonlyMap<string, number>, shapeOf: (id: number) => number[]) => Readback[],
-    reserve?: (symbols: ReadonlyMap<string, number>, shapeOf: (id: number) => number[]) => (number | undefined)[],
+    resident?: { readonly fresh: boolean; readonly capacity: () => number },
   ): Promise<{ values: Map<number, Tensor>; symbols: ReadonlyMap<string, number>; shapeOf: (id: number) => number[] }> {
     const g = this.graph;
     const p = this.compiled;
     const symbols = bindInputs(g, inputs);
     checkSizes(g, symbols);
     this.lastSymbols = symbols;
-    const sv = sizeValues(p.sizes, symbols);
+    // The states' capacity symbols (compile.ts `stateLayouts`).
+    const sized = new Map(symbols);
+    for (const l of p.stateLayouts) sized.set(l.symbol, resident ? resident.capacity() : evalDim(g.nodes[l.output]!.shape[l.axis]!, symbols)!);
+    const layoutOf = new Map<number, readonly Dim[]>(p.stateLayouts.flatMap((l) => [[l.input, l.shape], [l.output, l.shape]] as const));
+    const sv = sizeValues(p.sizes, sized);
     if (sv.unbound) throw new RunError("TFM6002", unboundMessage(sv.unbound));
     if (sv.tooLarge) throw new WebGpuError("TFM7001", `the size ${showDim(sv.tooLarge[0])} = ${sv.tooLarge[1]} does not fit in 32 bits`);
     const shapes = new Map<number, number[]>();
@@ -236,7 +257,10 @@ export class WebGpuProgram {
       }
       return s;
     };
-    const elements = (id: number) => numel(shapeOf(id));
+    const elements = (id: number) => {
+      const layout = layoutOf.get(id);
+      return layout ? numel(layout.map((d) => evalDim(d, sized)!)) : numel(shapeOf(id));
+    };
     for (const k of p.kernels) {
       for (const c of k.checks) {
         if (evalDim(c.empty, symbols) === 0 && evalDim(c.rest, symbols)! > 0) {
@@ -257,12 +281,15 @@ export class WebGpuProgram {
       const total = k.grid.reduce((acc, f) => acc * Math.ceil(evalDim(f.size, symbols)! / f.per), 1);
       return total > 0 ? splitGrid(total, this.limits.maxComputeWorkgroupsPerDimension) : undefined;
     });
-    const stateInputs = new Set(reserve ? g.states.map((st) => st.name) : []);
+    const stateInputs = new Set(resident ? g.states.map((st) => st.name) : []);
     const onGpu = new Map<number, Tensor>();
-    for (const port of g.inputs) if (!stateInputs.has(port.name)) onGpu.set(port.node, inputs.get(port.name)!);
-    const max = Math.floor(Math.min(this.limits.maxStorageBufferBindingSize, this.limits.maxBufferSize) / 4);
-    const resident = reserve ? { reserve: reserve(symbols, shapeOf).map((n) => (n === undefined ? undefined : Math.min(n, max))) } : undefined;
-    const res = await this.runner.run({ sizes: sv.data, elements, grids }, onGpu, read(symbols, shapeOf), resident);
+    for (const port of g.inputs) {
+      if (stateInputs.has(port.name)) continue;
+      const t = inputs.get(port.name)!;
+      const layout = layoutOf.get(port.node);
+      onGpu.set(port.node, layout ? spread(t, p.stateLayouts.find((l) => l.input === port.node)!.axis, sized.get(p.stateLayouts.find((l) => l.input === port.node)!.symbol)!) : t);
+    }
+    const res = await this.runner.run({ sizes: sv.data, elements, grids }, onGpu, read(symbols, shapeOf), resident ? { fresh: resident.fresh } : undefined);
     this.raiseGatherError(res.errors, shapeOf, inputs);
     return { values: res.values, symbols, shapeOf };
   }
@@ -296,22 +323,11 @@ function owner(s: Schedule, node: number): number {
   return s.aliases.get(node) ?? node;
 }
 
-/**
- * The states that can stay on the device: each state's next value computed by a kernel into a
- * buffer of its own (not an input, a load-time value, or another state's value). All or none.
- */
-function residentStates(s: Schedule, fixed: ReadonlyMap<number, Tensor>): ResidentState[] {
-  const g = s.graph;
-  const out: ResidentState[] = [];
-  const seen = new Set<number>();
-  for (const st of g.states) {
-    const input = g.inputs.find((p) => p.name === st.name)!.node;
-    const output = g.outputs.find((p) => p.name === st.name)!.node;
-    const o = owner(s, output);
-    const op = g.nodes[o]!.op;
-    if (op === "input" || fixed.has(o) || s.atLoad.has(o) || seen.has(o) || owner(s, input) !== input) return [];
-    seen.add(o);
-    out.push({ input, output });
-  }
-  return out;
+/** A state's value laid out at `capacity` positions along `axis` (the rest of each run left 0). */
+function spread(t: Tensor, axis: number, capacity: number): Tensor {
+  const outer = numel(t.shape.slice(0, axis)), inner = numel(t.shape.slice(axis + 1)), run = t.shape[axis]! * inner;
+  const shape = t.shape.map((d, i) => (i === axis ? capacity : d));
+  const data = new (t.data.constructor as Float32ArrayConstructor)(numel(shape));
+  for (let o = 0; o < outer; o++) data.set(t.data.subarray(o * run, (o + 1) * run) as never, o * capacity * inner);
+  return { dtype: t.dtype, shape, data } as Tensor;
 }

@@ -25,7 +25,7 @@ describe("fusion", () => {
     });
   }
 
-  it("gpt2 with its KV cache: 11 kernels per block — the 5 fused ones, and slice, permute and concat op kernels that append the new keys and values to the cache", () => {
+  it("gpt2 with its KV cache: 11 kernels per block — the 5 fused ones, and slice, permute and append op kernels that write the new keys and values into the cache", () => {
     const g = graphOf("models/gpt2.tfm");
     const s = schedule(g);
     console.log(`[fuse] gpt2 with use_cache (12 blocks): ${g.nodes.length} nodes → ${s.kernels.length} fused`);
@@ -34,8 +34,8 @@ describe("fusion", () => {
     // The first block also computes the causal && padding mask, once for all the blocks.
     expect(s.kernels.length).toBe(15 + 1 + 12 * 11 + 1);
     const kindsOf = (a: number, b: number) => s.kernels.slice(a, b).map((k) => (k.kind === "op" ? g.nodes[k.anchor!]!.op : k.kind)).join(" ");
-    expect(kindsOf(15, 27)).toBe("matmul slice slice permute permute concat concat and attention matmul matmul matmul");
-    expect(kindsOf(27, 38)).toBe("matmul slice slice permute permute concat concat attention matmul matmul matmul");
+    expect(kindsOf(15, 27)).toBe("matmul slice slice permute permute append append and attention matmul matmul matmul");
+    expect(kindsOf(27, 38)).toBe("matmul slice slice permute permute append append attention matmul matmul matmul");
   });
 
   it("gpt2 without a cache: 5 kernels per block (LayerNorm+qkv+bias, attention, proj+bias+residual, LayerNorm+fc+bias+gelu, proj+bias+residual)", () => {

@@ -224,6 +224,7 @@ const rules: Record<Op, Rule> = {
     b.line("}");
     return out;
   },
+  append: (e, b, node, idx) => rules.concat(e, b, node, idx),
   gather: (e, b, node, idx) => {
     const [x, ind] = [e.g.nodes[node.inputs[0]!]!, e.g.nodes[node.inputs[1]!]!];
     const ax = node.attrs.axis!;

@@ -22,6 +22,11 @@ export interface Ctx {
    * → output. The kernel binds that buffer once, read-write, and reads the input from it.
    */
   readonly inPlace: ReadonlyMap<number, ReadonlyMap<number, number>>;
+  /**
+   * Values laid out in a buffer of another shape: a state's input and its `append`, in one buffer
+   * per state at capacity along its axis (compile.ts `stateLayouts`). A read indexes by this shape.
+   */
+  readonly layouts: ReadonlyMap<number, readonly Dim[]>;
 }
 
 /** One storage binding of a kernel, from binding 1 on, in order. */
@@ -87,7 +92,8 @@ export class Frame {
       // Read from an output's buffer (in place), the element's bits are reinterpreted when the types differ.
       const from = name.startsWith("out") ? storageType(g.nodes[over!]!.dtype) : storageType(n.dtype);
       const load = (off: string) => (from === storageType(n.dtype) ? `${name}[${off}]` : `bitcast<${storageType(n.dtype)}>(${name}[${off}])`);
-      this.leaves.set(id, (_b, idx) => fromStorage(n.dtype, load(linearize(ctx.sizes, idx, n.shape))));
+      const layout = ctx.layouts.get(id) ?? n.shape;
+      this.leaves.set(id, (_b, idx) => fromStorage(n.dtype, load(linearize(ctx.sizes, idx, layout))));
     });
     writes.forEach((id) => {
       this.bindings.push({ name: this.outNames.get(id)!, type: storageType(g.nodes[id]!.dtype), access: "read_write" });

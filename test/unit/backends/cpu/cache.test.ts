@@ -1,0 +1,91 @@
+// The state kept in place (src/backends/cpu/cache.ts, CpuProgram.runResident): a prefill and decode
+// steps give logits bit for bit equal to the plain runs that pass the state in and take it out
+// (`append` as concat, a copy of the whole cache per step) — the same kernels in the same order,
+// only the cache read as a view of a buffer at capacity — and a decode step copies nothing of the
+// cache: it writes the new positions only, into the same buffers, allocated once.
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { CpuProgram } from "../../../../src/backends/cpu/interpret.js";
+import { compile } from "../../../../src/compile.js";
+import type { Tensor } from "../../../../src/core/tensor.js";
+import { emptyStates } from "../../../../src/generate/decoder.js";
+import { randomWeights } from "../../../../src/runtime/init.js";
+
+const models = {
+  gpt2: { file: "models/gpt2.tfm", settings: { n_layer: 2, n_embd: 16, n_head: 2, vocab_size: 37, n_positions: 32 } },
+  // GQA: 4 query heads read 2 cached key/value heads (repeat_kv).
+  llama: { file: "models/llama.tfm", settings: { hidden_size: 32, intermediate_size: 48, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: 37, max_position_embeddings: 32 } },
+};
+
+function program(name: keyof typeof models, fuse: boolean): CpuProgram {
+  const { file, settings } = models[name];
+  const m = compile(readFileSync(file, "utf8"), { file, settings });
+  expect(m.diagnostics).toEqual([]);
+  return new CpuProgram(m.graph!, randomWeights(m.checked.instance!.weights, 3), undefined, { fuse });
+}
+
+const ids = (batch: number, seq: number, salt: number): Tensor => ({ dtype: "i32", shape: [batch, seq], data: Int32Array.from({ length: batch * seq }, (_, i) => (i * 7 + salt) % 37) });
+
+describe("the KV cache kept in place (CPU)", () => {
+  for (const name of ["gpt2", "llama"] as const) {
+    for (const fuse of [true, false]) {
+      it(`${name}, ${fuse ? "fused" : "op by op"}: logits bit for bit those of the plain runs, state written in place`, () => {
+        const plain = program(name, fuse);
+        const kept = program(name, fuse);
+        const g = plain.graph;
+        const batch = 2;
+        const calls = [ids(batch, 5, 1), ids(batch, 1, 2), ids(batch, 1, 3), ids(batch, 3, 4), ids(batch, 1, 5)];
+        let states = emptyStates(g, new Map([["input_ids", calls[0]!]]));
+        let buffers: Tensor["data"][] | undefined;
+        let length = 0;
+        for (const [i, input] of calls.entries()) {
+          const out = plain.run(new Map([["input_ids", input], ...states]));
+          states = new Map(g.states.map((st) => [st.name, out.outputs.get(st.name)!]));
+          const before = { ...kept.cacheCounters };
+          const res = kept.runResident(new Map([["input_ids", input]]), { fresh: i === 0, capacity: 32 });
+          expect([...res.outputs.keys()]).toEqual(["logits"]);
+          expect(res.outputs.get("logits")!.data).toEqual(out.outputs.get("logits")!.data);
+          length += input.shape[1]!;
+          // The state buffers: at capacity from the first call, the same ones at every step.
+          const now = kept.keptStates!;
+          expect(now.length).toBe(length);
+          const mine = g.states.map((st) => now.buffers.get(st.name)!.data);
+          for (const [k, st] of g.states.entries()) {
+            const b = now.buffers.get(st.name)!;
+            expect(b.shape[st.axis]).toBe(32);
+            // What it holds is the plain run's state.
+            const v = states.get(st.name)!;
+            const [outer, inner] = [v.shape.slice(0, st.axis).reduce((a, d) => a * d, 1), v.shape.slice(st.axis + 1).reduce((a, d) => a * d, 1)];
+            for (let o = 0; o < outer; o++) expect(b.data.subarray(o * 32 * inner, o * 32 * inner + length * inner)).toEqual(v.data.subarray(o * length * inner, (o + 1) * length * inner));
+            if (buffers) expect(mine[k]).toBe(buffers[k]);
+          }
+          buffers ??= mine;
+          const step = { written: kept.cacheCounters.written - before.written, copied: kept.cacheCounters.copied - before.copied, allocated: kept.cacheCounters.allocated - before.allocated };
+          const newBytes = g.states.reduce((s, st) => s + (states.get(st.name)!.data.length / length) * input.shape[1]! * 4, 0);
+          expect(step.written).toBe(newBytes);
+          if (i > 0) expect(step.allocated).toBe(0);
+          // GPT-2's attention reads the cache in place (fused or op by op: see below for llama).
+          if (name === "gpt2" && fuse) expect(step.copied).toBe(0);
+          if (i === calls.length - 1) console.log(`[cache] ${name} ${fuse ? "fused" : "op by op"}: last step wrote ${step.written} B, copied ${step.copied} B, allocated ${step.allocated} B`);
+        }
+        // A new sequence keeps the buffers allocated.
+        const allocated = kept.cacheCounters.allocated;
+        kept.runResident(new Map([["input_ids", ids(batch, 2, 9)]]), { fresh: true, capacity: 32 });
+        expect(kept.cacheCounters.allocated).toBe(allocated);
+        expect(kept.keptStates!.length).toBe(2);
+      });
+    }
+  }
+
+  it("grows by copying when no capacity is given, and refuses a state given as an input", () => {
+    const kept = program("gpt2", true);
+    kept.runResident(new Map([["input_ids", ids(1, 3, 1)]]), { fresh: true });
+    expect(kept.keptStates!.buffers.values().next().value!.shape[2]).toBe(3);
+    kept.runResident(new Map([["input_ids", ids(1, 1, 1)]]), { fresh: false });
+    expect(kept.keptStates!.buffers.values().next().value!.shape[2]).toBe(8);
+    expect(kept.cacheCounters.copied).toBeGreaterThan(0);
+    expect(() => kept.runResident(new Map([["input_ids", ids(2, 1, 1)]]), { fresh: false })).toThrow(/kept at \[1, 2, 4, 8\]; this call needs \[2, 2, 4, 8\]/);
+    const st = kept.graph.states[0]!.name;
+    expect(() => kept.runResident(new Map([["input_ids", ids(1, 1, 1)], [st, ids(1, 1, 1)]]), { fresh: false })).toThrow(/is kept by the session/);
+  });
+});
