@@ -153,8 +153,10 @@ describe("generation with the cache on the device (GPT-2, 2 layers)", () => {
       const cpuProgram = new CpuProgram(g, weights);
       let worst = 0;
       const ids = (seq: number, salt: number): Tensor => ({ dtype: "i32", shape: [2, seq], data: Int32Array.from({ length: 2 * seq }, (_, i) => (i * 5 + salt) % vocab) });
+      // The runners apply no input defaults: every position a real token.
+      const feed = (x: Tensor) => new Map([["input_ids", x], ["attention_mask", { dtype: "i32", shape: x.shape, data: new Int32Array(x.data.length).fill(1) } as Tensor]]);
       for (const [n, x] of [ids(5, 1), ids(1, 2), ids(3, 3), ids(1, 4), ids(4, 5)].entries()) {
-        const [a, b] = [cpuProgram.runResident(new Map([["input_ids", x]]), { fresh: n === 0 }).outputs.get("logits")!, (await program.runResident(new Map([["input_ids", x]]), { fresh: n === 0 })).get("logits")!];
+        const [a, b] = [cpuProgram.runResident(feed(x), { fresh: n === 0 }).outputs.get("logits")!, (await program.runResident(feed(x), { fresh: n === 0 })).get("logits")!];
         for (let i = 0; i < a.data.length; i++) worst = Math.max(worst, Math.abs(a.data[i]! - b.data[i]!));
       }
       expect(program.stateBuffers.capacity).toBe(24); // kept from the first sequence: 14 positions fit
@@ -164,12 +166,14 @@ describe("generation with the cache on the device (GPT-2, 2 layers)", () => {
         worst = 0;
         const cpuFresh = new CpuProgram(g, weights);
         for (const [n, x] of [ids(5, 1), ids(1, 2), ids(3, 3), ids(1, 4), ids(4, 5)].entries()) {
-          const [a, b] = [cpuFresh.runResident(new Map([["input_ids", x]]), { fresh: n === 0 }).outputs.get("logits")!, (await fresh.runResident(new Map([["input_ids", x]]), { fresh: n === 0 })).get("logits")!];
+          const [a, b] = [cpuFresh.runResident(feed(x), { fresh: n === 0 }).outputs.get("logits")!, (await fresh.runResident(feed(x), { fresh: n === 0 })).get("logits")!];
           for (let i = 0; i < a.data.length; i++) worst = Math.max(worst, Math.abs(a.data[i]! - b.data[i]!));
         }
         // 5 → 12 (at 6) → 28 (at 14): two growths, each copying what the buffers held.
         expect(fresh.stateBuffers.capacity).toBe(28);
-        expect(fresh.stateBuffers.copiedBytes).toBe(g.states.length * 2 * 16 * (5 + 10) * 4);
+        // Per position: batch 2 × 2 heads × 8 for a KV cache, batch 2 for the mask's history; 4 bytes each.
+        const perPosition = g.states.reduce((a, st) => a + (st.name === "mask_cache" ? 2 : 2 * 16), 0);
+        expect(fresh.stateBuffers.copiedBytes).toBe(perPosition * (5 + 10) * 4);
         expect(worst).toBeLessThan(1e-4);
         console.log(`[webgpu generate] buffers grown past their capacity: ${fresh.stateBuffers.copiedBytes} B copied; logits max |gpu − cpu| ${worst.toExponential(2)}`);
       } finally {

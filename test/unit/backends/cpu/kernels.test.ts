@@ -25,7 +25,8 @@ function runOp(K: Kernels, op: string): Tensor | undefined {
         case "reshape": return K.reshape(f, [4]);
         case "permute": return K.permute(f, [1, 0]);
         case "slice": return K.slice(f, 0, 1, 2);
-        case "concat": return K.concat([f, f], 0);
+        case "concat":
+        case "append": return K.concat([f, f], 0); // append: a state's next value, concat's (kept in place by runResident)
         case "gather": return K.gather(f, fromValues("i32", [1], [1]), 1);
         case "expand": return K.expand(f, [3, 2, 2]);
       }
