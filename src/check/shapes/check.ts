@@ -357,6 +357,10 @@ class ShapeChecker {
             // An output is one tensor (or number): a tuple (a block's several outputs, chunk's parts) must be unpacked first.
             this.report("TFM4010", ctx.file, (m.value ?? m.name).span, `output \`${m.name.name}\` is a tuple of ${v.items.length} values, not one: unpack it first (\`a, b = ...\`) and output each`);
             v = unknown;
+          } else if (v.kind === "dtype" || v.kind === "str" || v.kind === "list") {
+            // Nothing a run can return: a dtype name (`output y = bool`), a string or a list (found by the grammar fuzz shard).
+            this.report("TFM4010", ctx.file, (m.value ?? m.name).span, `output \`${m.name.name}\` is ${showValue(v)}, not a tensor or a number`);
+            v = unknown;
           }
           if (m.type) this.bindTyped(m.type, v, new Scope(ctx.scope), ctx, { file: ctx.file, span: (m.value ?? m.name).span }, m);
           if (m.value) {
