@@ -295,7 +295,8 @@ class ShapeChecker {
   private applyLayer(ref: LayerRef, args: (SVal | undefined)[], argSpans: (Span | undefined)[], file: string, span: Span): SVal {
     const what = `block \`${ref.block.name}\` (${ref.decl.name.name})`;
     if (!ref.stacked) return this.callBlock(ref.block, ref.hparams, ref.path, args, argSpans, { file, span, what });
-    const n = ref.count ?? 1;
+    // No more copies than a model may have instances (more is TFM3008): a walk after a syntax error still meets `repeat(10^20)`.
+    const n = Math.min(ref.count ?? 1, limits.maxInstances + 1);
     let out: SVal = args[0] ?? unknown;
     const perCopy: SVal[][] = [];
     for (let i = 0; i < n; i++) {
