@@ -295,8 +295,9 @@ class ShapeChecker {
   private applyLayer(ref: LayerRef, args: (SVal | undefined)[], argSpans: (Span | undefined)[], file: string, span: Span): SVal {
     const what = `block \`${ref.block.name}\` (${ref.decl.name.name})`;
     if (!ref.stacked) return this.callBlock(ref.block, ref.hparams, ref.path, args, argSpans, { file, span, what });
-    // No more copies than a model may have instances (more is TFM3008): a walk after a syntax error still meets `repeat(10^20)`.
-    const n = Math.min(ref.count ?? 1, limits.maxInstances + 1);
+    // A count past the limit is TFM3004 (the instantiation reports it): one copy stands for the stack,
+    // so neither `repeat(11000)` nor, after a syntax error, `repeat(10^20)` is walked copy by copy.
+    const n = (ref.count ?? 1) > limits.maxRepeat ? 1 : (ref.count ?? 1);
     let out: SVal = args[0] ?? unknown;
     const perCopy: SVal[][] = [];
     for (let i = 0; i < n; i++) {
@@ -312,9 +313,6 @@ class ShapeChecker {
           return unknown;
         }
       }
-      // Checking types only (no IR, no instances): copies with the same parameters, given what they
-      // return, return it again, so a stack whose copy maps its input's type to itself is checked once.
-      if (!this.recording && !this.walk && !ref.copies && out.kind !== "tuple" && input && showValue(first) === showValue(input)) break;
       args = [first, ...args.slice(1)];
     }
     if (out.kind !== "tuple" || !perCopy.length) return out;
