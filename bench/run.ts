@@ -303,7 +303,15 @@ async function bench(w: Workload, ort: Ort | string, tfl: Awaited<ReturnType<typ
   const asBuilt = new CpuProgram(built.graph, built.weights, undefined, { fuse: false });
   const unfusedProgram = new CpuProgram(optimized, built.weights, undefined, { fuse: false });
   say(`tfm kernels per call: ${asBuilt.schedule.kernels.length} as built, ${unfusedProgram.schedule.kernels.length} optimized op by op, ${program.schedule.kernels.length} fused`);
-  const inputs = new Map<string, Tensor>([["input_ids", { dtype: "i32", shape: [1, seq], data: ids } as Tensor]]);
+  // The token ids, and (where the model takes one) Hugging Face's attention_mask of ones: what a
+  // run with the mask left out gets, as every peer attends to every token.
+  const hasMask = optimized.inputs.some((p) => p.name === "attention_mask");
+  const tfmInputs = (xs: Int32Array) => {
+    const m = new Map<string, Tensor>([["input_ids", { dtype: "i32", shape: [1, xs.length], data: xs } as Tensor]]);
+    if (hasMask) m.set("attention_mask", { dtype: "i32", shape: [1, xs.length], data: new Int32Array(xs.length).fill(1) } as Tensor);
+    return m;
+  };
+  const inputs = tfmInputs(ids);
   // GPT-2 keeps its KV cache (`state`): a prefill starts from empty state; decode runs the last
   // token on the cache of the first seq − 1, as the peers' decode does (the same feeds every call).
   for (const [k, t] of emptyStates(optimized, inputs)) inputs.set(k, t);
@@ -312,8 +320,8 @@ async function bench(w: Workload, ort: Ort | string, tfl: Awaited<ReturnType<typ
   let tfmDecodeThreaded: (() => Float32Array) | undefined;
   const decodeOnly: Engine[] = [];
   if (doDecode && states.size) {
-    const head = new Map<string, Tensor>([["input_ids", { dtype: "i32", shape: [1, seq - 1], data: ids.subarray(0, seq - 1) } as Tensor]]);
-    const token = new Map<string, Tensor>([["input_ids", { dtype: "i32", shape: [1, 1], data: ids.subarray(seq - 1) } as Tensor]]);
+    const head = tfmInputs(ids.subarray(0, seq - 1));
+    const token = tfmInputs(ids.subarray(seq - 1));
     // As generation runs it: the cache kept in place at capacity (runResident), the step taken back after each call.
     const inPlace = (p: CpuProgram) => {
       p.runResident(head, { fresh: true, capacity: cfg.nPositions });
