@@ -42,7 +42,7 @@ export interface Engine {
 }
 export type EngineFactory = (graph: Graph, weights: ReadonlyMap<string, Tensor>, options: LoadOptions) => Promise<Engine> | Engine;
 
-/** `run`'s options: `capture`, the values compiled in to be captured that this run returns. */
+/** `run`'s, `prefill`'s and `step`'s options: `capture`, the values compiled in to be captured that this call returns. */
 export interface RunOptions {
   /**
    * Glob patterns over the captured values' paths (`h.*.attn.weights`, src/ir/capture.ts), or
@@ -60,8 +60,10 @@ export interface LoadedModel {
    * end-of-text token unless `stop` is given.
    */
   generate(prompt: unknown, options?: GenerateOptions): AsyncGenerator<number | number[] | string>;
-  prefill(inputs: unknown): Promise<Record<string, TensorOut>>;
-  step(inputs: unknown): Promise<Record<string, TensorOut>>;
+  /** Starts a sequence from empty state; `capture` as in `run`. */
+  prefill(inputs: unknown, options?: RunOptions): Promise<Record<string, TensorOut>>;
+  /** The next positions on the state kept; `capture` as in `run`. */
+  step(inputs: unknown, options?: RunOptions): Promise<Record<string, TensorOut>>;
   reset(): void;
   readonly cacheLength: number;
   dispose(): void;
@@ -100,6 +102,13 @@ export function createBundle(data: ModelData, engine: EngineFactory): { load: (w
     let decoder: Decoder | undefined;
     const resident: ResidentRunner | undefined = e.resident && { run: (inputs, opts) => alive().resident!.run(inputs, opts) };
     const decode = () => (decoder ??= new Decoder(g, async (inputs) => alive().run(inputs), decoderInfo(g, data.capacity), resident));
+    /** `prefill`/`step`: the captures asked for are checked before the call, so a bad pattern leaves the cache as it was. */
+    const advance = async (call: "prefill" | "step", records: unknown, options: RunOptions | undefined): Promise<Record<string, TensorOut>> => {
+      const captured = capturePorts(data, options, call);
+      const inputs = toInputs(data.inputs, records);
+      const out = await decode()[call](inputs);
+      return captured.length ? { ...toOutputs(data.outputs, out), ...toOutputs(captured, out) } : toOutputs(data.outputs, out);
+    };
     return {
       async run(records: unknown, options?: RunOptions) {
         const captured = capturePorts(data, options);
@@ -130,8 +139,8 @@ export function createBundle(data: ModelData, engine: EngineFactory): { load: (w
         checkTokens(rows, g, d.info.logits);
         for await (const tokens of d.generate(rows, opts)) yield batched ? tokens : tokens[0]!;
       },
-      prefill: async (records: unknown) => toOutputs(data.outputs, await decode().prefill(toInputs(data.inputs, records))),
-      step: async (records: unknown) => toOutputs(data.outputs, await decode().step(toInputs(data.inputs, records))),
+      prefill: (records: unknown, options?: RunOptions) => advance("prefill", records, options),
+      step: (records: unknown, options?: RunOptions) => advance("step", records, options),
       reset: () => decoder?.reset(),
       get cacheLength() {
         return decoder?.length ?? 0;
@@ -150,9 +159,9 @@ export function createBundle(data: ModelData, engine: EngineFactory): { load: (w
  * own pattern semantics against the names compiled in (the outputs' names match too, and are
  * returned anyway). TFM5215 for a pattern matching none of them, listing the nearest names.
  */
-export function capturePorts(data: ModelData, options: RunOptions | undefined): readonly PortInfo[] {
+export function capturePorts(data: ModelData, options: RunOptions | undefined, call: "run" | "prefill" | "step" = "run"): readonly PortInfo[] {
   if (options === undefined || options === null) return [];
-  if (typeof options !== "object") throw new TfmError("TFM5215", `run's second argument is its options ({ capture }), got ${typeof options}`);
+  if (typeof options !== "object") throw new TfmError("TFM5215", `${call}'s second argument is its options ({ capture }), got ${typeof options}`);
   const want: unknown = options.capture;
   if (want === undefined || want === false) return [];
   const built = data.captures ?? [];
