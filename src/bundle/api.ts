@@ -15,6 +15,7 @@ import { checkTokens, Decoder, decoderInfo, emptyStates, promptRows, type Genera
 import { hfTokenizer, textStream, type TextTokenizer } from "../generate/tokenizer.js";
 import { checkBudget, weightBytes } from "../backends/shared/budget.js";
 import { RunError } from "../backends/shared/errors.js";
+import { builtinTokenizer } from "./builtin-tokenizers.js";
 
 export interface LoadOptions {
   /** webgpu: the device to run on (default: one from navigator.gpu). */
@@ -27,8 +28,9 @@ export interface LoadOptions {
   readonly maxMemory?: number;
   /**
    * A Hugging Face tokenizer, for `generate("text")`: the parsed `tokenizer.json`, its bytes, or a
-   * URL to fetch it from (through @huggingface/tokenizers, bundled). GPT-2's built-in BPE is not in
-   * bundles (its ranks are 0.5 MB): give GPT-2's tokenizer.json.
+   * URL to fetch it from (through @huggingface/tokenizers, bundled). GPT-2's built-in BPE is in a
+   * bundle built with `tfm build --tokenizer gpt2` only (its ranks add 500 kB, 204 kB gzipped): it is then the
+   * default, and a tokenizer given here replaces it.
    */
   readonly tokenizer?: unknown;
 }
@@ -89,7 +91,8 @@ export function createBundle(data: ModelData, engine: EngineFactory): { load: (w
       if (e instanceof RunError) throw new TfmError(e.code, e.message);
       throw e;
     }
-    const tokenizer = options.tokenizer === undefined ? undefined : await loadTokenizer(options.tokenizer);
+    // A tokenizer given wins over the one built in (`tfm build --tokenizer gpt2`).
+    const tokenizer = options.tokenizer !== undefined ? await loadTokenizer(options.tokenizer) : data.tokenizer !== undefined ? await builtinTokenizer(data.tokenizer) : undefined;
     const { bytes, name } = await readWeights(weights);
     const tensors = bindWeights(bytes, name, data.weights, data.ignored);
     graph ??= decodeGraph(data.graph);

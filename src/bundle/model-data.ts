@@ -8,6 +8,7 @@ import type { DTypeName } from "../core/dtype.js";
 import type { WeightSpec } from "../runtime/checkpoint.js";
 import { encodeGraph, type GraphJson } from "./graph-json.js";
 import { capacityOf } from "../generate/decoder.js";
+import type { BuiltinTokenizer } from "./builtin-tokenizers.js";
 
 export type Target = "cpu" | "webgpu";
 
@@ -49,6 +50,8 @@ export interface ModelData {
   readonly ignored: readonly string[];
   /** Positions the model holds (its `n_positions`, ...), for generation; absent when it names none. */
   readonly capacity?: number;
+  /** The tokenizer compiled into the bundle's runtime (`tfm build --tokenizer gpt2`), for `generate("text")` with no tokenizer given; absent without one. */
+  readonly tokenizer?: BuiltinTokenizer;
   readonly graph: GraphJson;
 }
 

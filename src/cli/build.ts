@@ -1,4 +1,4 @@
-// `tfm build FILE --target cpu|webgpu [--set k=v] [--capture PATTERN...] -o out.js [--force] [--report]`: the model as one
+// `tfm build FILE --target cpu|webgpu [--set k=v] [--capture PATTERN...] [--tokenizer gpt2] -o out.js [--force] [--report]`: the model as one
 // standalone ES module (runtime + optimized graph as data, src/bundle/) and `out.d.ts` beside it,
 // naming its inputs and outputs. Neither file replaces an existing one without --force.
 // `--report` prints the sizes (runtime and data apart), the kernels per call, the weight bytes and
@@ -11,6 +11,7 @@ import { dimBindings } from "./dims.js";
 import { WeightFileError } from "../weights/errors.js";
 import { bundle, modelData, sizes, TargetUnavailable, targets } from "../bundle/build.js";
 import type { Target } from "../bundle/model-data.js";
+import { builtinTokenizers, type BuiltinTokenizer } from "../bundle/builtin-tokenizers.js";
 import { readSource, UsageError } from "./io.js";
 import { bytesPer, humanBytes } from "./summary.js";
 
@@ -22,6 +23,8 @@ export interface BuildOptions {
   readonly report?: boolean;
   /** Values compiled in to be captured at run time (`h.*.attn.weights`, src/ir/capture.ts). */
   readonly capture?: readonly string[];
+  /** A tokenizer compiled into the bundle (`gpt2`), for `generate("text")` with no tokenizer given. */
+  readonly tokenizer?: string;
   /** With `report`: the dim values the memory plan is evaluated at (others default; see dims.ts). */
   readonly dims?: ReadonlyMap<string, number>;
 }
@@ -37,6 +40,7 @@ export function runBuild(file: string, opts: BuildOptions, out: (s: string) => v
   const target = opts.target as Target;
   const t0 = performance.now();
   if (opts.output.trim() === "") throw new UsageError("-o/--output needs a file name (it was empty)");
+  if (opts.tokenizer !== undefined && !(builtinTokenizers as readonly string[]).includes(opts.tokenizer)) throw new UsageError(`--tokenizer must be one of ${builtinTokenizers.join(", ")}, got \`${opts.tokenizer}\``);
   const { text, decodeErrors } = readSource(file);
   const model = compile(text, { file, settings: opts.set, ...(opts.capture?.length ? { capture: opts.capture } : {}) });
   const diagnostics = sortDiagnostics([...decodeErrors, ...model.diagnostics]);
@@ -64,7 +68,7 @@ export function runBuild(file: string, opts: BuildOptions, out: (s: string) => v
   for (const path of [opts.output, dts]) {
     if (!opts.force && pathTaken(path)) return fail(new WeightFileError("TFM5210", `${path} already exists: not overwriting it (use --force to replace it)`, { file: path }));
   }
-  const data = modelData(model, target, opts.set);
+  const data = { ...modelData(model, target, opts.set), ...(opts.tokenizer !== undefined ? { tokenizer: opts.tokenizer as BuiltinTokenizer } : {}) };
   let b;
   try {
     b = bundle(data);
@@ -80,7 +84,7 @@ export function runBuild(file: string, opts: BuildOptions, out: (s: string) => v
     return fail(e);
   }
   const ms = performance.now() - t0;
-  out(`wrote ${opts.output} (${humanBytes(b.js.length)}) and ${dts}: model ${model.name}, target ${target}, ${data.inputs.length} inputs, ${data.outputs.length} outputs, ${data.captures ? `${data.captures.length} captured values, ` : ""}${data.weights.length} weights (${ms.toFixed(0)} ms)\n`);
+  out(`wrote ${opts.output} (${humanBytes(b.js.length)}) and ${dts}: model ${model.name}, target ${target}, ${data.inputs.length} inputs, ${data.outputs.length} outputs, ${data.captures ? `${data.captures.length} captured values, ` : ""}${data.weights.length} weights${data.tokenizer ? `, the ${data.tokenizer} tokenizer` : ""} (${ms.toFixed(0)} ms)\n`);
   if (opts.report) {
     const s = sizes(b, data);
     const row = (name: string, x: { raw: number; min: number; gzip: number }) => `  ${name.padEnd(12)} ${humanBytes(x.raw).padStart(10)}  ${humanBytes(x.min).padStart(10)}  ${humanBytes(x.gzip).padStart(10)}`;
