@@ -13,12 +13,14 @@
 // agree within 1e-5, absolute plus relative (|a − b| ≤ 1e-5 + 1e-5·|b|), with NaN and ±∞ exact.
 // The same holds for the fused kernels (src/schedule/fuse.ts, run in row tiles by
 // src/backends/cpu/fused.ts), on the pipeline's graph and on the graph as built; how many elements
-// were not bit-identical is printed.
+// were not bit-identical is printed. The fused kernels compiled to JavaScript (rowcode.ts, the
+// default) must give exactly the bits of the same kernels evaluated node by node.
 // Seeds are printed; replay with TFM_PASSES_SEED=<seed>, change the length with TFM_PASSES_RUNS.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { buildGraph } from "../../src/api.js";
 import { CpuProgram } from "../../src/backends/cpu/interpret.js";
+import { setCompileRows } from "../../src/backends/cpu/rowcode.js";
 import { RunError } from "../../src/backends/shared/errors.js";
 import type { Tensor } from "../../src/core/tensor.js";
 import { evalDim } from "../../src/core/dim.js";
@@ -121,7 +123,15 @@ function checkVariants(g: Graph, weights: ReadonlyMap<string, Tensor>, inputs: R
   for (const k of schedule(all.graph).kernels) t.kernels.set(k.kind, (t.kernels.get(k.kind) ?? 0) + 1);
   for (const [name, x] of [["fused", all.graph], ["fused as built", g]] as const) {
     try {
-      compare(name, false, want, run(x, true), t);
+      const fused = run(x, true);
+      compare(name, false, want, fused, t);
+      // The fused kernels compiled to JavaScript (the default) give the bits of their nodes evaluated one by one.
+      setCompileRows(false);
+      try {
+        compare(`${name}, node by node`, true, fused, run(x, true), t);
+      } finally {
+        setCompileRows(true);
+      }
     } catch (e) {
       throw new Error(`${(e as Error).message}\ngraph:\n${printGraph(x)}schedule:\n${printSchedule(schedule(x))}`);
     }

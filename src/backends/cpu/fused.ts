@@ -21,8 +21,9 @@ import type { Graph, Node } from "../../ir/graph.js";
 import { ops, type BinaryOp, type ReduceOp, type UnaryOp } from "../../ir/ops.js";
 import type { Kernel } from "../../schedule/kernel.js";
 import { broadcastShapes, type Kernels } from "./kernels/index.js";
-import { numel, runtimeDType, sameShape, type Tensor } from "../../core/tensor.js";
+import { numel, runtimeDType, sameShape, type Tensor, type TensorData } from "../../core/tensor.js";
 import type { CacheView } from "./cache.js";
+import { compileRows, scratch, slotTensor, type RowProgram } from "./rowcode.js";
 
 /**
  * Elements of the widest value per block: an attention kernel's block of scores stays in cache
@@ -86,6 +87,9 @@ export function runFused(k: Kernel, ctx: FusedContext): Map<number, Tensor> | un
   const outerCount = numel(outer);
   const K = ctx.kernels;
 
+  // The kernel compiled to JavaScript (rowcode.ts), decided at the first block; undefined: node by node.
+  let compiled: Compiled | undefined | null = null;
+
   for (let o = 0; o < outerCount; o++) {
     for (let j = outer.length - 1, rest = o; j >= 0; j--) {
       at[j] = rest % outer[j]!;
@@ -96,6 +100,11 @@ export function runFused(k: Kernel, ctx: FusedContext): Map<number, Tensor> | un
       i1 = rows - (i0 + block) < 4 ? rows : i0 + block;
       const local = new Map<number, Tensor>();
       const part = (id: number, sliceRows: boolean): Tensor => local.get(id) ?? view((!whole.has(id) && ctx.strided?.(id)) || outside(id), r, at, sliceRows ? [i0, i1] : undefined);
+      if (compiled === null) compiled = prepare(k, ctx, own, rows, i1 - i0, Math.min(rows, block + 3), part);
+      if (compiled) {
+        runCompiled(compiled, ctx, i1 - i0, part, (id) => blockOf(outputs.get(id)!, o, rows, i0, i1));
+        continue;
+      }
       for (const [step, n] of own.entries()) {
         const full = outputs.get(n.id);
         const want = full && blockOf(full, o, rows, i0, i1);
@@ -123,6 +132,91 @@ export function runFused(k: Kernel, ctx: FusedContext): Map<number, Tensor> | un
     }
   }
   return outputs;
+}
+
+/** A compiled kernel at this call: its program, and the slots' widths and scratch (kept values that are not outputs). */
+interface Compiled {
+  readonly program: RowProgram;
+  readonly W: Int32Array;
+  readonly RS: Int32Array;
+  readonly D: TensorData[];
+  readonly outputs: ReadonlySet<number>;
+  readonly keptIds: ReadonlySet<number>;
+}
+
+/** Programs by kernel and pattern of one-column values (decode steps share one as the keys grow). */
+const programs = new WeakMap<Kernel, Map<string, RowProgram | undefined>>();
+
+/**
+ * The kernel compiled for this call, or undefined where it is evaluated node by node: an own
+ * value that is not a block of the domain's rows, an empty dim, a matmul whose left operand has
+ * fewer rows than the block, or what compileRows does not compile. `part` gives the first block's views.
+ */
+function prepare(k: Kernel, ctx: FusedContext, own: readonly Node[], rows: number, firstBlock: number, maxBlock: number, part: (id: number, sliceRows: boolean) => Tensor): Compiled | undefined {
+  const mine = new Set(own.map((n) => n.id));
+  const width = new Map<number, number>();
+  for (const n of own) {
+    const s = ctx.shape(n);
+    if (s.length < 2 || s[s.length - 2] !== rows || s.at(-1)! === 0) return undefined;
+    width.set(n.id, s.at(-1)!);
+  }
+  const views = new Map<number, Tensor>();
+  for (const n of own) {
+    n.inputs.forEach((i, at) => {
+      if (mine.has(i) || views.has(i) || (n.op === "matmul" && at === 1)) return;
+      views.set(i, part(i, true));
+    });
+  }
+  for (const [id, t] of views) {
+    if (t.shape.some((d) => d === 0)) return undefined;
+    width.set(id, t.shape.at(-1) ?? 1);
+  }
+  for (const n of own) {
+    const a = views.get(n.inputs[0]!);
+    if (n.op === "matmul" && a && (a.shape.length < 2 || a.shape.at(-2) !== firstBlock)) return undefined;
+  }
+  const key = [...width.values()].map((w) => (w > 1 ? 1 : 0)).join("");
+  let byKey = programs.get(k);
+  if (!byKey) programs.set(k, (byKey = new Map()));
+  if (!byKey.has(key)) byKey.set(key, compileRows(k, ctx.graph, own, (id) => width.get(id)! > 1));
+  const program = byKey.get(key);
+  if (!program) return undefined;
+  const size = program.slot.size;
+  const W = new Int32Array(size), RS = new Int32Array(size);
+  const D = new Array<TensorData>(size);
+  const outputs = new Set(k.outputs);
+  for (const [id, s] of program.slot) W[s] = width.get(id) ?? 0;
+  for (const n of program.kept) {
+    const s = program.slot.get(n.id)!;
+    RS[s] = W[s]!;
+    if (!outputs.has(n.id)) D[s] = scratch(n, maxBlock, W[s]!);
+  }
+  return { program, W, RS, D, outputs, keptIds: new Set(program.kept.map((n) => n.id)) };
+}
+
+/** One block of `R` rows through a compiled kernel: phase, matmul, phase, ... */
+function runCompiled(c: Compiled, ctx: FusedContext, R: number, part: (id: number, sliceRows: boolean) => Tensor, want: (id: number) => Tensor): void {
+  const { program: p, W, RS, D } = c;
+  for (const id of p.external) {
+    const s = p.slot.get(id)!;
+    const t = part(id, true);
+    D[s] = t.data;
+    RS[s] = t.shape.length >= 2 && t.shape.at(-2)! > 1 ? W[s]! : 0;
+  }
+  for (const n of p.kept) if (c.outputs.has(n.id)) D[p.slot.get(n.id)!] = want(n.id).data;
+  const K = ctx.kernels;
+  for (const { run, matmul: m } of p.phases) {
+    run(D, RS, W, R);
+    if (!m) continue;
+    const [ai, bi] = [m.inputs[0]!, m.inputs[1]!];
+    const sa = p.slot.get(ai)!;
+    const a = c.keptIds.has(ai) ? slotTensor("f32", D[sa]!, R, W[sa]!) : part(ai, true);
+    const sm = p.slot.get(m.id)!;
+    const out = slotTensor("f32", D[sm]!, R, W[sm]!);
+    const bT = m.attrs["transB"] ? part(bi, false) : ctx.transposed(m.id);
+    if (bT) K.matmulTransB(a, bT, out);
+    else K.matmul(a, part(bi, false), out);
+  }
 }
 
 /** The rows of a block of kernel `k` over `rows` rows whose widest value has `widest` columns (the last block may have up to 3 more). */

@@ -11,6 +11,8 @@
 //
 // Measured against Python's math.erf (test/unit/backends/cpu/erf.test.ts).
 
+import { exp } from "./math.js";
+
 const SERIES_TERMS = 25;
 const TWO_OVER_SQRT_PI = 1.1283791670955126; // 2/√π
 const INV_SQRT_PI = 0.5641895835477563; // 1/√π
@@ -39,7 +41,7 @@ export function erf(x: number): number {
   if (ax < 6) {
     let f = ax;
     for (let k = CF_DEPTH; k > 0; k--) f = ax + (0.5 * k) / f;
-    const r = 1 - (Math.exp(-ax * ax) * INV_SQRT_PI) / f;
+    const r = 1 - (exp(-ax * ax) * INV_SQRT_PI) / f;
     return x < 0 ? -r : r;
   }
   if (x !== x) return NaN;
@@ -61,7 +63,7 @@ export function erfInto(x: Float32Array, o: Float32Array, n: number): void {
     } else if (av < 6) {
       let f = av;
       for (let k = CF_DEPTH; k > 0; k--) f = av + (0.5 * k) / f;
-      r = 1 - (Math.exp(-av * av) * INV_SQRT_PI) / f;
+      r = 1 - (exp(-av * av) * INV_SQRT_PI) / f;
       if (v < 0) r = -r;
     } else {
       r = v !== v ? NaN : v < 0 ? -1 : 1;

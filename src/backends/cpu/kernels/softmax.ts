@@ -11,6 +11,7 @@
 import { KernelError } from "../../../core/errors.js";
 import { numel, sameShape, showShape, type Tensor } from "../../../core/tensor.js";
 import { broadcastStrides } from "./broadcast.js";
+import { exp } from "./math.js";
 import { checkInputs, output, requireDType } from "./util.js";
 
 export function softmaxLastAxis(x: Tensor, mask?: Tensor, out?: Tensor): Tensor<"f32"> {
@@ -37,7 +38,7 @@ export function softmaxLastAxis(x: Tensor, mask?: Tensor, out?: Tensor): Tensor<
       }
       let s = 0;
       for (let j = 0; j < n; j++) {
-        Y[b + j] = Math.exp(X[b + j]! - m);
+        Y[b + j] = exp(X[b + j]! - m);
         s += Y[b + j]!;
       }
       const d = Math.max(s, 1);
@@ -72,7 +73,7 @@ export function softmaxLastAxis(x: Tensor, mask?: Tensor, out?: Tensor): Tensor<
     for (let j = 0, q = mo; j < n; j++, q += step) {
       if (M[q] === 0) Y[b + j] = 0;
       else {
-        Y[b + j] = Math.exp(X[b + j]! - m);
+        Y[b + j] = exp(X[b + j]! - m);
         s += Y[b + j]!;
       }
     }

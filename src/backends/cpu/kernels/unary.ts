@@ -1,7 +1,8 @@
 // Elementwise unary ops and casts. The output has the input's shape, so every op is one
 // contiguous loop; the op is chosen once per call (a table keyed by op, `Record<UnaryOp, …>`, so a
 // new op does not compile until it has its loop), and each loop body is the bare expression,
-// computed in double precision and rounded once on the store.
+// computed in double precision and rounded once on the store. exp and tanh (sigmoid through exp) are
+// ./math.ts's, not the engine's Math.exp and Math.tanh: the same bits on every engine, and faster.
 //
 // dtypes: neg and abs take f32 or i32 and keep it (i32 wraps: neg(-2³¹) = -2³¹, as NumPy);
 // not takes bool; the float functions take f32 (the IR casts integers first).
@@ -9,6 +10,7 @@ import type { UnaryOp } from "../../../ir/ops.js";
 import { KernelError } from "../../../core/errors.js";
 import { type DType, numel, type Tensor, type TensorData } from "../../../core/tensor.js";
 import { erfInto } from "./erf.js";
+import { exp, tanh } from "./math.js";
 import { checkInputs, output, requireDType } from "./util.js";
 
 type Arr = TensorData;
@@ -25,13 +27,13 @@ const kernels: Record<UnaryOp, UnaryKernel> = {
   neg: { takes: ["f32", "i32"], loop: (a, r, n) => { for (let i = 0; i < n; i++) r[i] = -a[i]!; } },
   abs: { takes: ["f32", "i32"], loop: (a, r, n) => { for (let i = 0; i < n; i++) r[i] = Math.abs(a[i]!); } },
   not: { takes: ["bool"], loop: (a, r, n) => { for (let i = 0; i < n; i++) r[i] = a[i] === 0 ? 1 : 0; } },
-  exp: float((a, r, n) => { for (let i = 0; i < n; i++) r[i] = Math.exp(a[i]!); }),
+  exp: float((a, r, n) => { for (let i = 0; i < n; i++) r[i] = exp(a[i]!); }),
   log: float((a, r, n) => { for (let i = 0; i < n; i++) r[i] = Math.log(a[i]!); }),
   sqrt: float((a, r, n) => { for (let i = 0; i < n; i++) r[i] = Math.sqrt(a[i]!); }),
   rsqrt: float((a, r, n) => { for (let i = 0; i < n; i++) r[i] = 1 / Math.sqrt(a[i]!); }),
-  tanh: float((a, r, n) => { for (let i = 0; i < n; i++) r[i] = Math.tanh(a[i]!); }),
+  tanh: float((a, r, n) => { for (let i = 0; i < n; i++) r[i] = tanh(a[i]!); }),
   erf: float((a, r, n) => erfInto(a as Float32Array, r as Float32Array, n)),
-  sigmoid: float((a, r, n) => { for (let i = 0; i < n; i++) r[i] = 1 / (1 + Math.exp(-a[i]!)); }),
+  sigmoid: float((a, r, n) => { for (let i = 0; i < n; i++) r[i] = 1 / (1 + exp(-a[i]!)); }),
   sin: float((a, r, n) => { for (let i = 0; i < n; i++) r[i] = Math.sin(a[i]!); }),
   cos: float((a, r, n) => { for (let i = 0; i < n; i++) r[i] = Math.cos(a[i]!); }),
 };
