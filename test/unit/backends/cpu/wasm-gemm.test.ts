@@ -89,6 +89,29 @@ describe("wasm gemm core", () => {
     expect(residentBytes() - before).toBe(6 * 8 * k * 4 + 2 * 8 * k * 4);
   });
 
+  it("recognises a resident weight read through a view (a fused kernel's `subarray`): packed once, not per call", () => {
+    // GPT-2's LM head reads the tied embedding through a view; it was packed per call (154 MB a decode step).
+    const [m, n, k] = [1, 40, 64];
+    const A = data(m * k, seed + 7), Bt = data(n * k, seed + 8);
+    const want = new Float32Array(m * n);
+    gemmNTWasm(A, 0, Bt.slice(), 0, want, 0, m, n, k);
+    markResident(Bt);
+    const before = residentBytes();
+    for (let r = 0; r < 3; r++) {
+      const C = new Float32Array(m * n);
+      gemmNTWasm(A, 0, Bt.subarray(0, n * k), 0, C, 0, m, n, k);
+      expect(C).toEqual(want);
+      expect(residentBytes() - before).toBe(5 * 8 * k * 4);
+    }
+    // A view of part of it (rows 8 .. 40) is the same memory: packed once more, then kept.
+    for (let r = 0; r < 2; r++) gemmNTWasm(A, 0, Bt.subarray(8 * k), 0, new Float32Array(32), 0, m, 32, k);
+    expect(residentBytes() - before).toBe(5 * 8 * k * 4 + 4 * 8 * k * 4);
+    // An array that merely has the same length is not resident.
+    const other = Bt.slice();
+    gemmNTWasm(A, 0, other, 0, new Float32Array(n), 0, m, n, k);
+    expect(residentBytes() - before).toBe(5 * 8 * k * 4 + 4 * 8 * k * 4);
+  });
+
   it("runs relaxed-SIMD FMA when asked where the engine validates it: within 1e-5 · Σ|ab|, the same bits for 1, 2 and 3 threads", () => {
     const flags = wasmFmaAvailable() ? [] : ["--experimental-wasm-relaxed-simd"];
     const run = (env: Record<string, string>) => {

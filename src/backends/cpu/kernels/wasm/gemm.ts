@@ -567,16 +567,26 @@ function packRest(Bt: Float32Array, bOff: number, n: number, k: number, heap: Fl
   }
 }
 
-/** Arrays never written after they are marked (weights): their packed copies in wasm memory are kept. */
-const residentCandidates = new WeakSet<Float32Array>();
-/** Where each resident operand's panels live: by array, then by `offset:n:k`. */
-let placed = new WeakMap<Float32Array, Map<string, number>>();
+/**
+ * Memory never written after it is marked (weights): the byte ranges of each buffer marked, so that
+ * any view of a marked array (a fused kernel reads a weight through a `subarray`) is recognised.
+ */
+let residentRanges = new WeakMap<ArrayBufferLike, [number, number][]>();
+/** Where each resident operand's panels live: by buffer, then by `byteOffset:n:k`. */
+let placed = new WeakMap<ArrayBufferLike, Map<string, number>>();
 /** The end of the resident region (the per-call scratch starts here). */
 let residentEnd = 0;
 
 /** Marks `a` as never written again, so a GEMM may keep its packed copy in wasm memory for later calls. */
 export function markResident(a: Float32Array): void {
-  residentCandidates.add(a);
+  let r = residentRanges.get(a.buffer);
+  if (!r) residentRanges.set(a.buffer, (r = []));
+  r.push([a.byteOffset, a.byteOffset + a.byteLength]);
+}
+
+/** Whether bytes [start, end) of `buffer` lie in memory marked resident. */
+function isResident(buffer: ArrayBufferLike, start: number, end: number): boolean {
+  return residentRanges.get(buffer)?.some(([s, e]) => s <= start && end <= e) ?? false;
 }
 
 /** Drops the module instance and its memory (a later call makes a fresh one). */
@@ -584,6 +594,7 @@ export function releaseWasmGemm(): void {
   stopGemmWorkers();
   inst = undefined;
   placed = new WeakMap();
+  residentRanges = new WeakMap();
   residentEnd = 0;
 }
 
@@ -594,9 +605,10 @@ export function residentBytes(): number {
 
 /** The byte offset of Bt's packed panels in wasm memory if it is (or now becomes) resident; undefined otherwise. */
 function resident(Bt: Float32Array, bOff: number, n: number, k: number, mem: WebAssembly.Memory): number | undefined {
-  if (!residentCandidates.has(Bt)) return undefined;
-  const key = `${bOff}:${n}:${k}`;
-  const known = placed.get(Bt)?.get(key);
+  const start = Bt.byteOffset + bOff * 4;
+  if (!isResident(Bt.buffer, start, start + n * k * 4)) return undefined;
+  const key = `${start}:${n}:${k}`;
+  const known = placed.get(Bt.buffer)?.get(key);
   if (known !== undefined) return known;
   const bytes = align16(packedLength(n, k) * 4);
   if (residentEnd + bytes > RESIDENT_MAX) return undefined;
@@ -604,8 +616,8 @@ function resident(Bt: Float32Array, bOff: number, n: number, k: number, mem: Web
   if (mem.buffer.byteLength < ptr + bytes) mem.grow(Math.ceil((ptr + bytes - mem.buffer.byteLength) / PAGE));
   packPanels(Bt, bOff, n, k, ptr, ptr + bytes);
   residentEnd = ptr + bytes;
-  let m = placed.get(Bt);
-  if (!m) placed.set(Bt, (m = new Map()));
+  let m = placed.get(Bt.buffer);
+  if (!m) placed.set(Bt.buffer, (m = new Map()));
   m.set(key, ptr);
   return ptr;
 }
