@@ -42,7 +42,13 @@ export function constValue(d: Dim): number | undefined {
   return undefined;
 }
 
-const factors = (m: Monomial): string[] => (m ? m.split(SEP) : []);
+/** Each monomial's factors, split once (evalDim runs per node per call: the split was its cost). */
+const split = new Map<Monomial, readonly string[]>();
+const factors = (m: Monomial): readonly string[] => {
+  let f = split.get(m);
+  if (!f) split.set(m, (f = m ? m.split(SEP) : []));
+  return f;
+};
 
 /** A dim's terms, each a coefficient and its factors (symbols or quotient atoms; none for the constant term), for writing dims out. */
 export const termsOf = (d: Dim): { readonly coef: number; readonly factors: readonly string[] }[] => [...d.terms].map(([m, coef]) => ({ coef, factors: factors(m) }));
@@ -75,7 +81,7 @@ export function divDim(a: Dim, b: Dim): { q: Dim; exact: boolean | undefined } {
     const fb = factors(mb);
     const out: [Monomial, number][] = [];
     for (const [ma, ca] of a.terms) {
-      const fa = factors(ma);
+      const fa = [...factors(ma)];
       for (const f of fb) {
         const i = fa.indexOf(f);
         if (i < 0 || ca % cb !== 0) return { q: atom(a, b), exact: undefined };
