@@ -5,7 +5,7 @@
 // caller can act on rejects with a TfmError carrying diagnostics that point into the source.
 import { loadTimeValues } from "./backends/cpu/evaluate.js";
 import { CpuProgram } from "./backends/cpu/interpret.js";
-import { threadedKernels } from "./backends/cpu/kernels/index.js";
+import { int8Kernels, threadedKernels } from "./backends/cpu/kernels/index.js";
 import { acquireGemmThreads, defaultThreads } from "./backends/cpu/kernels/wasm/node-threads.js";
 import { RunError } from "./backends/shared/errors.js";
 import { WebGpuError } from "./backends/webgpu/errors.js";
@@ -48,6 +48,12 @@ export interface LoadOptions {
   readonly threads?: number;
   /** Run the fused kernels (the default), or one kernel per IR node. */
   readonly fuse?: boolean;
+  /**
+   * cpu: how matrix products read their weights — "f32" (the default, exact) or "int8": quantized
+   * per output column at load (a quarter of the bytes a decode step reads; the accuracy cost is
+   * measured in test/unit/backends/cpu/int8.test.ts). webgpu takes "f32" only (TFM6004).
+   */
+  readonly weightsDtype?: "f32" | "int8";
   /** webgpu: the GPUDevice to run on (default: a Dawn device in Node, from the optional `webgpu` package). */
   readonly device?: unknown;
   /** Reading a checkpoint from a path: called as its bytes arrive. */
@@ -287,6 +293,9 @@ function checkLoadOptions(options: LoadOptions | ExportOptions): void {
   if (o["backend"] !== undefined && o["backend"] !== "cpu" && o["backend"] !== "webgpu") throw bad('backend must be "cpu" or "webgpu"', o["backend"]);
   const threads = o["threads"];
   if (threads !== undefined && !(typeof threads === "number" && Number.isSafeInteger(threads) && threads >= 1 && threads <= 1024)) throw bad("threads must be a whole number from 1 to 1024", threads);
+  const wd = o["weightsDtype"];
+  if (wd !== undefined && wd !== "f32" && wd !== "int8") throw bad('weightsDtype must be "f32" or "int8"', wd);
+  if (wd === "int8" && o["backend"] === "webgpu") throw bad('weightsDtype "int8" runs on the CPU only (backend "cpu"); WebGPU reads f32 weights', wd);
   for (const k of ["fuse", "checkConfig"] as const) if (o[k] !== undefined && typeof o[k] !== "boolean") throw bad(`${k} must be true or false`, o[k]);
   for (const k of ["onProgress", "onNote"] as const) if (o[k] !== undefined && typeof o[k] !== "function") throw bad(`${k} must be a function`, o[k]);
   if (o["addPrefix"] !== undefined && typeof o["addPrefix"] !== "string") throw bad("addPrefix must be a string", o["addPrefix"]);
@@ -344,7 +353,11 @@ async function bind(model: CompiledModel, source: WeightsInput, options: Omit<Lo
 async function cpuEngine(graph: Graph, weights: ReadonlyMap<string, Tensor>, options: LoadOptions): Promise<Engine> {
   const threads = options.threads ?? defaultThreads();
   const pool = await acquireGemmThreads(threads);
-  const kernels = threadedKernels(pool.threads);
+  const kernels = options.weightsDtype === "int8" ? int8Kernels(pool.threads) : threadedKernels(pool.threads);
+  if (!kernels) {
+    pool.release();
+    throw new TfmError("TFM6004", 'weightsDtype "int8" needs WebAssembly SIMD, which this engine does not validate');
+  }
   // Loading computes what depends on weights alone, which can fail as a run can (a constant index out of range).
   let program: CpuProgram;
   try {

@@ -42,6 +42,8 @@ export interface GenerateCliOptions {
   readonly seed?: string;
   /** cpu: threads for the matrix products (`--threads N`; default the cores). */
   readonly threads?: string;
+  /** cpu: how the products read the weights (`--weights-dtype f32|int8`). */
+  readonly weightsDtype?: "f32" | "int8";
   readonly stop?: string;
   readonly json?: boolean;
   readonly fuse?: boolean;
@@ -116,7 +118,7 @@ export async function runGenerate(file: string, opts: GenerateCliOptions, out: (
   let session: Session;
   const t0 = performance.now();
   try {
-    session = await model.load(opts.randomWeights ? { random: true, seed } : opts.weights!, { backend: opts.backend ?? "cpu", fuse: opts.fuse !== false, checkConfig: false, onNote: (n) => err(`note: ${n}\n`), ...(threads !== undefined ? { threads } : {}) });
+    session = await model.load(opts.randomWeights ? { random: true, seed } : opts.weights!, { backend: opts.backend ?? "cpu", fuse: opts.fuse !== false, checkConfig: false, onNote: (n) => err(`note: ${n}\n`), ...(threads !== undefined ? { threads } : {}), ...(opts.weightsDtype === "int8" ? { weightsDtype: "int8" as const } : {}) });
   } catch (e) {
     return coded(e);
   }
@@ -196,7 +198,7 @@ async function generateBatch(
   let session: Session;
   const t0 = performance.now();
   try {
-    session = await model.load(opts.randomWeights ? { random: true, seed } : opts.weights!, { backend: opts.backend ?? "cpu", fuse: opts.fuse !== false, checkConfig: false, onNote: (n) => err(`note: ${n}\n`), ...(threads !== undefined ? { threads } : {}) });
+    session = await model.load(opts.randomWeights ? { random: true, seed } : opts.weights!, { backend: opts.backend ?? "cpu", fuse: opts.fuse !== false, checkConfig: false, onNote: (n) => err(`note: ${n}\n`), ...(threads !== undefined ? { threads } : {}), ...(opts.weightsDtype === "int8" ? { weightsDtype: "int8" as const } : {}) });
   } catch (e) {
     return coded(e);
   }

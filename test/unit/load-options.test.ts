@@ -22,6 +22,8 @@ const bad: [string, Record<string, unknown>, RegExp][] = [
   ["addPrefix not a string", { addPrefix: 3 }, /addPrefix must be a string/],
   ["stripPrefix a string", { stripPrefix: "model." }, /stripPrefix must be an array of strings/],
   ["maxMemory an object", { maxMemory: {} }, /maxMemory must be a number of bytes/],
+  ["weightsDtype f16", { weightsDtype: "f16" }, /weightsDtype must be "f32" or "int8", got "f16"/],
+  ["weightsDtype int8 on WebGPU", { weightsDtype: "int8", backend: "webgpu" }, /weightsDtype "int8" runs on the CPU only/],
 ];
 
 describe("load options", () => {

@@ -20,7 +20,7 @@ import { matmul, matmulsWith, matmulTransB } from "./matmul.js";
 import { reduce } from "./reduce.js";
 import { softmaxLastAxis } from "./softmax.js";
 import { cast, unary } from "./unary.js";
-import { gemmNTSimd, gemmNTSimdThreads, packWeight, wasmGemmAvailable } from "./wasm/gemm.js";
+import { gemmNTSimd, gemmNTSimdThreads, packWeight, packWeightInt8, wasmGemmAvailable } from "./wasm/gemm.js";
 import { where } from "./where.js";
 
 export interface Kernels {
@@ -64,6 +64,9 @@ export interface Kernels {
    * WebAssembly GEMM packs it into its memory now, in the layout it reads, rather than at the first product.
    */
   prepareTransB?(bT: Tensor): void;
+
+  /** How the products read weights: f32 (the default) or int8 (int8Kernels). */
+  readonly weights?: "f32" | "int8";
 
   /** Fused (masked) softmax over the last axis; optional: the optimizer falls back to primitives. */
   softmaxLastAxis?(x: Tensor, mask?: Tensor, out?: Tensor): Tensor<"f32">;
@@ -110,6 +113,27 @@ export function threadedKernels(threads: number): Kernels {
   if (threads <= 1 || !wasmGemmAvailable()) return defaultKernels;
   let k = threaded.get(threads);
   if (!k) threaded.set(threads, (k = Object.freeze({ ...plainKernels, ...matmulsWith(gemmNTSimdThreads(threads)), prepareTransB, name: `wasm-simd-${threads}t` })));
+  return k;
+}
+
+const int8 = new Map<number, Kernels>();
+
+/**
+ * threadedKernels (or wasmKernels for 1 thread) whose products read their weights as int8,
+ * quantized per output column at load (wasm/gemm.ts `packWeightInt8`): a quarter of the bytes a
+ * decode step reads, at the cost measured in test/unit/backends/cpu/int8.test.ts. Other products
+ * (attention's, any whose right operand is not a weight) stay f32. Undefined without SIMD.
+ */
+export function int8Kernels(threads: number): Kernels | undefined {
+  if (!wasmGemmAvailable()) return undefined;
+  const t = Math.max(1, threads);
+  let k = int8.get(t);
+  if (!k) {
+    const prepare = (bT: Tensor) => {
+      if (bT.dtype === "f32" && bT.shape.length === 2 && !packWeightInt8(bT.data as Float32Array, bT.shape[0]!, bT.shape[1]!)) prepareTransB(bT);
+    };
+    int8.set(t, (k = Object.freeze({ ...plainKernels, ...matmulsWith(gemmNTSimdThreads(t, true)), prepareTransB: prepare, weights: "int8" as const, name: `wasm-simd-int8${t > 1 ? `-${t}t` : ""}` })));
+  }
   return k;
 }
 

@@ -51,12 +51,22 @@ const KC_MIN_M = 16;
 const GP = 4;
 
 /**
+ * y[0], y[1] = the 8 int8 weights at `ptr + offset` (one k step of an int8 panel) as two f32x4
+ * (exact: they are integers), through `w` (an i16x8 scratch local).
+ */
+function loadInt8(f: Body, ptr: number, offset: number, w: number, y: readonly number[]): void {
+  f.get(ptr).v128Load8x8S(offset).set(w);
+  f.get(w).i32x4ExtendLowI16x8S().f32x4ConvertI32x4S().set(y[0]!);
+  f.get(w).i32x4ExtendHighI16x8S().f32x4ConvertI32x4S().set(y[1]!);
+}
+
+/**
  * kern(a, b, c, kc, lda, ldc, acc): C[r, 0..NR) (acc ? += : =) Σ_{p < kc} A[r, p] · P[p, 0..NR) for
  * r < rows, with byte pointers a (A's first row, rows lda bytes apart), b (a panel at row p = 0,
  * NR floats a row), c (C's first row, ldc bytes apart). One k step a loop iteration: unrolled, V8
  * hoists every load of the iteration and spills the accumulators.
  */
-function kernel(rows: number, fma: boolean): Body {
+function kernel(rows: number, fma: boolean, q8 = false): Body {
   const f = new Body(7);
   const [a, b, c, kc, lda, ldc, accumulate] = [0, 1, 2, 3, 4, 5, 6];
   const bp = f.local(I32), end = f.local(I32);
@@ -67,15 +77,18 @@ function kernel(rows: number, fma: boolean): Body {
   const rowPtr = (base: number, ld: number, r: number) => f.get(base).get(ld).i32(r).op(Op.i32Mul).op(Op.i32Add);
   ar.forEach((v, r) => rowPtr(a, lda, r).set(v));
   f.get(b).set(bp);
-  // end = b + kc · NR · 4
-  f.get(b).get(kc).i32(NR * 4).op(Op.i32Mul).op(Op.i32Add).set(end);
+  const eb = q8 ? 1 : 4; // bytes of a packed element
+  const w = q8 ? f.local(V128) : -1; // a k step's 8 int8 weights, as i16x8
+  // end = b + kc · NR · eb
+  f.get(b).get(kc).i32(NR * eb).op(Op.i32Mul).op(Op.i32Add).set(end);
   for (const row of acc) for (const v of row) f.v128Zero().set(v);
   // if (accumulate) load the tile's sums so far from C
   f.block().get(accumulate).op(Op.i32Eqz).brIf(0);
   acc.forEach((row, r) => row.forEach((v, q) => rowPtr(c, ldc, r).v128Load(16 * q).set(v)));
   f.op(Op.end);
   const step = (u: number) => {
-    y.forEach((v, q) => f.get(bp).v128Load(u * NR * 4 + 16 * q).set(v));
+    if (q8) loadInt8(f, bp, u * NR, w, y);
+    else y.forEach((v, q) => f.get(bp).v128Load(u * NR * 4 + 16 * q).set(v));
     ar.forEach((p, r) => {
       f.get(p).v128Load32Splat(4 * u).set(x);
       for (let q = 0; q < NRV; q++) {
@@ -89,7 +102,7 @@ function kernel(rows: number, fma: boolean): Body {
     f.block().loop();
     f.get(bp).get(limit).op(Op.i32LtU).op(Op.i32Eqz).brIf(1);
     for (let u = 0; u < unroll; u++) step(u);
-    f.get(bp).i32(unroll * NR * 4).op(Op.i32Add).set(bp);
+    f.get(bp).i32(unroll * NR * eb).op(Op.i32Add).set(bp);
     for (const p of ar) f.get(p).i32(unroll * 4).op(Op.i32Add).set(p);
     f.br(0).op(Op.end).op(Op.end);
   };
@@ -103,7 +116,7 @@ function kernel(rows: number, fma: boolean): Body {
  * panels ps bytes apart from b: one row of A against several panels at once, so that GP · NRV
  * independent sums hide the add latency (one row and one panel would have only NRV).
  */
-function gemvKernel(fma: boolean): Body {
+function gemvKernel(fma: boolean, q8 = false): Body {
   const f = new Body(6);
   const [a, b, c, kc, ps, accumulate] = [0, 1, 2, 3, 4, 5];
   const ap = f.local(I32), end = f.local(I32);
@@ -111,6 +124,8 @@ function gemvKernel(fma: boolean): Body {
   const acc = Array.from({ length: GP * NRV }, () => f.local(V128));
   const x = f.local(V128);
   const y = f.local(V128);
+  const w = q8 ? f.local(V128) : -1;
+  const ys = q8 ? [f.local(V128), f.local(V128)] : [];
   f.get(a).set(ap);
   f.get(a).get(kc).i32(2).op(Op.i32Shl).op(Op.i32Add).set(end);
   bp.forEach((v, g) => f.get(b).get(ps).i32(g).op(Op.i32Mul).op(Op.i32Add).set(v));
@@ -122,15 +137,17 @@ function gemvKernel(fma: boolean): Body {
   f.get(ap).get(end).op(Op.i32LtU).op(Op.i32Eqz).brIf(1);
   f.get(ap).v128Load32Splat(0).set(x);
   bp.forEach((p, g) => {
+    if (q8) loadInt8(f, p, 0, w, ys);
     for (let q = 0; q < NRV; q++) {
       const s = acc[g * NRV + q]!;
-      f.get(p).v128Load(16 * q).set(y);
-      if (fma) f.get(x).get(y).get(s).f32x4RelaxedMadd().set(s);
-      else f.get(s).get(x).get(y).f32x4Mul().f32x4Add().set(s);
+      const v = q8 ? ys[q]! : y;
+      if (!q8) f.get(p).v128Load(16 * q).set(y);
+      if (fma) f.get(x).get(v).get(s).f32x4RelaxedMadd().set(s);
+      else f.get(s).get(x).get(v).f32x4Mul().f32x4Add().set(s);
     }
   });
   f.get(ap).i32(4).op(Op.i32Add).set(ap);
-  for (const p of bp) f.get(p).i32(NR * 4).op(Op.i32Add).set(p);
+  for (const p of bp) f.get(p).i32(NR * (q8 ? 1 : 4)).op(Op.i32Add).set(p);
   f.br(0).op(Op.end).op(Op.end);
   acc.forEach((v, i) => f.get(c).get(v).v128Store(16 * i));
   return f;
@@ -194,9 +211,10 @@ function whileLoop(f: Body, cond: () => void, body: () => void): void {
  * Functions 0 .. MR − 1 are the kernels of MR, MR − 1, ..., 1 rows; function MR is gemv (m = 1, GP
  * panels at a time).
  */
-function driver(): Body {
-  const f = new Body(7);
-  const [a, b, c, m, n, k, ldc] = [0, 1, 2, 3, 4, 5, 6];
+function driver(q8 = false, base = 0): Body {
+  const f = new Body(q8 ? 8 : 7);
+  const [a, b, c, m, n, k, ldc, scales] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const eb = q8 ? 1 : 4; // bytes of a packed element
   const lda = f.local(I32), kcb = f.local(I32), p0 = f.local(I32), kc = f.local(I32), acc = f.local(I32);
   const q = f.local(I32), panels = f.local(I32), bq = f.local(I32), i = f.local(I32), ai = f.local(I32), ci = f.local(I32);
   f.get(k).i32(2).op(Op.i32Shl).set(lda);
@@ -215,19 +233,19 @@ function driver(): Body {
     f.block().get(m).i32(1).op(Op.i32Sub).brIf(0);
     whileLoop(f, () => f.get(q).i32(GP).op(Op.i32Add).get(panels).op(Op.i32LeS), () => {
       f.get(a).get(p0).i32(2).op(Op.i32Shl).op(Op.i32Add);
-      f.get(b).get(q).get(k).op(Op.i32Mul).get(p0).op(Op.i32Add).i32(NR * 4).op(Op.i32Mul).op(Op.i32Add);
+      f.get(b).get(q).get(k).op(Op.i32Mul).get(p0).op(Op.i32Add).i32(NR * eb).op(Op.i32Mul).op(Op.i32Add);
       f.get(c).get(q).i32(NR * 4).op(Op.i32Mul).op(Op.i32Add);
-      f.get(kc).get(k).i32(NR * 4).op(Op.i32Mul).get(acc).call(MR);
+      f.get(kc).get(k).i32(NR * eb).op(Op.i32Mul).get(acc).call(base + MR);
       f.get(q).i32(GP).op(Op.i32Add).set(q);
     });
     f.op(Op.end);
     whileLoop(f, () => f.get(q).get(panels).op(Op.i32LtS), () => {
-      // bq = b + (q · k + p0) · NR · 4
-      f.get(b).get(q).get(k).op(Op.i32Mul).get(p0).op(Op.i32Add).i32(NR * 4).op(Op.i32Mul).op(Op.i32Add).set(bq);
+      // bq = b + (q · k + p0) · NR · eb
+      f.get(b).get(q).get(k).op(Op.i32Mul).get(p0).op(Op.i32Add).i32(NR * eb).op(Op.i32Mul).op(Op.i32Add).set(bq);
       f.get(a).get(p0).i32(2).op(Op.i32Shl).op(Op.i32Add).set(ai);
       f.get(c).get(q).i32(NR * 4).op(Op.i32Mul).op(Op.i32Add).set(ci);
       f.i32(0).set(i);
-      const call = (fn: number) => f.get(ai).get(bq).get(ci).get(kc).get(lda).get(ldc).get(acc).call(fn);
+      const call = (fn: number) => f.get(ai).get(bq).get(ci).get(kc).get(lda).get(ldc).get(acc).call(base + fn);
       whileLoop(f, () => f.get(i).i32(MR).op(Op.i32Add).get(m).op(Op.i32LeS), () => {
         call(0);
         f.get(i).i32(MR).op(Op.i32Add).set(i);
@@ -244,6 +262,27 @@ function driver(): Body {
     });
     f.get(p0).get(kcb).op(Op.i32Add).set(p0);
   });
+  // int8: C[i, j] ·= scales[j], row by row over whole panels (C's rows are padded to them).
+  if (q8) {
+    const v = f.local(V128);
+    f.get(c).set(ci);
+    f.i32(0).set(i);
+    whileLoop(f, () => f.get(i).get(m).op(Op.i32LtS), () => {
+      f.i32(0).set(q);
+      whileLoop(f, () => f.get(q).get(panels).op(Op.i32LtS), () => {
+        // bq = ci + q · NR · 4 (the panel's columns in this row); ai = scales + q · NR · 4
+        f.get(ci).get(q).i32(NR * 4).op(Op.i32Mul).op(Op.i32Add).set(bq);
+        f.get(scales).get(q).i32(NR * 4).op(Op.i32Mul).op(Op.i32Add).set(ai);
+        for (let h = 0; h < NRV; h++) {
+          f.get(bq).v128Load(16 * h).get(ai).v128Load(16 * h).f32x4Mul().set(v);
+          f.get(bq).get(v).v128Store(16 * h);
+        }
+        f.get(q).i32(1).op(Op.i32Add).set(q);
+      });
+      f.get(ci).get(ldc).op(Op.i32Add).set(ci);
+      f.get(i).i32(1).op(Op.i32Add).set(i);
+    });
+  }
   return f;
 }
 
@@ -261,16 +300,24 @@ export function gemmModuleBytes(shared = false, fma = false): Uint8Array<ArrayBu
   funcs.push({ params: 6, body: gemvKernel(fma) });
   funcs.push({ name: "gemm", params: 7, body: driver() });
   funcs.push({ name: "pack", params: 4, body: packKernel() });
+  // The same for int8 panels (weights quantized per output column): gemmq8(..., ldc, scales).
+  const q8 = funcs.length;
+  for (let r = MR; r >= 1; r--) funcs.push({ params: 7, body: kernel(r, fma, true) });
+  funcs.push({ params: 6, body: gemvKernel(fma, true) });
+  funcs.push({ name: "gemmq8", params: 8, body: driver(true, q8) });
   return moduleBytes(funcs, shared ? { pages: 1, shared: { maxPages: MAX_PAGES } } : { pages: 1 });
 }
 
 type GemmFn = (a: number, b: number, c: number, m: number, n: number, k: number, ldc: number) => void;
+/** gemm on int8 panels, each column of C then scaled by its f32 scale (at byte pointer `scales`). */
+type GemmQ8Fn = (a: number, b: number, c: number, m: number, n: number, k: number, ldc: number, scales: number) => void;
 type PackFn = (src: number, dst: number, panels: number, k: number) => void;
 
 interface Instance {
   mem: WebAssembly.Memory;
   module: WebAssembly.Module;
   gemm: GemmFn;
+  gemmq8: GemmQ8Fn;
   pack: PackFn;
   /** Whether mem is shared (workers can run the module on it). */
   shared: boolean;
@@ -337,11 +384,13 @@ function sharedInstance(fma: boolean): Instance | undefined {
     const mem = new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared: true });
     const module = new WebAssembly.Module(bytes);
     const i = new WebAssembly.Instance(module, { env: { mem } });
-    return { mem, module, gemm: i.exports["gemm"] as GemmFn, pack: i.exports["pack"] as PackFn, shared: true, fma };
+    return { mem, module, ...exportsOf(i), shared: true, fma };
   } catch {
     return undefined;
   }
 }
+
+const exportsOf = (i: WebAssembly.Instance) => ({ gemm: i.exports["gemm"] as GemmFn, gemmq8: i.exports["gemmq8"] as GemmQ8Fn, pack: i.exports["pack"] as PackFn });
 
 function instance(): Instance {
   if (inst === undefined) {
@@ -352,7 +401,7 @@ function instance(): Instance {
       const mem = new WebAssembly.Memory({ initial: 1 });
       const module = new WebAssembly.Module(gemmModuleBytes(false, fma));
       const i = new WebAssembly.Instance(module, { env: { mem } });
-      inst = { mem, module, gemm: i.exports["gemm"] as GemmFn, pack: i.exports["pack"] as PackFn, shared: false, fma };
+      inst = { mem, module, ...exportsOf(i), shared: false, fma };
     }
   }
   return inst;
@@ -372,7 +421,7 @@ function instance(): Instance {
 // (they never view the memory from JS).
 
 /** The control block's words. */
-export const CTL = { gen: 0, next: 1, done: 2, stop: 3, error: 4, ready: 5, a: 8, b: 9, c: 10, m: 11, n: 12, k: 13, chunks: 14, colWidth: 15, rowBlock: 16, colChunks: 17, ldc: 18, words: 32 } as const;
+export const CTL = { gen: 0, next: 1, done: 2, stop: 3, error: 4, ready: 5, a: 8, b: 9, c: 10, m: 11, n: 12, k: 13, chunks: 14, colWidth: 15, rowBlock: 16, colChunks: 17, ldc: 18, scales: 19, words: 32 } as const;
 
 /**
  * The worker's program (plain JavaScript, run with `eval`): a function of the worker's data
@@ -382,7 +431,7 @@ export const CTL = { gen: 0, next: 1, done: 2, stop: 3, error: 4, ready: 5, a: 8
  */
 export const workerSource = `(workerData, post) => {
 const { module, memory, control } = workerData;
-const gemm = new WebAssembly.Instance(module, { env: { mem: memory } }).exports.gemm;
+const { gemm, gemmq8 } = new WebAssembly.Instance(module, { env: { mem: memory } }).exports;
 const ctl = new Int32Array(control);
 const C = ${JSON.stringify(CTL)};
 Atomics.add(ctl, C.ready, 1);
@@ -395,7 +444,7 @@ for (;;) {
   if (g === seen) continue;
   seen = g;
   const a = ctl[C.a], b = ctl[C.b], c = ctl[C.c], m = ctl[C.m], n = ctl[C.n], k = ctl[C.k];
-  const chunks = ctl[C.chunks], cw = ctl[C.colWidth], rb = ctl[C.rowBlock], cc = ctl[C.colChunks], ldc = ctl[C.ldc];
+  const chunks = ctl[C.chunks], cw = ctl[C.colWidth], rb = ctl[C.rowBlock], cc = ctl[C.colChunks], ldc = ctl[C.ldc], s = ctl[C.scales];
   const tag = g & 0xffff;
   for (;;) {
     const v = Atomics.load(ctl, C.next);
@@ -403,7 +452,8 @@ for (;;) {
     if (Atomics.compareExchange(ctl, C.next, v, v + 1) !== v) continue;
     const idx = v & 0xffff, i0 = Math.floor(idx / cc) * rb, j0 = (idx % cc) * cw;
     try {
-      gemm(a + i0 * k * 4, b + j0 * k * 4, c + i0 * ldc + j0 * 4, Math.min(rb, m - i0), Math.min(cw, n - j0), k, ldc);
+      if (s !== 0) gemmq8(a + i0 * k * 4, b + j0 * k, c + i0 * ldc + j0 * 4, Math.min(rb, m - i0), Math.min(cw, n - j0), k, ldc, s + j0 * 4);
+      else gemm(a + i0 * k * 4, b + j0 * k * 4, c + i0 * ldc + j0 * 4, Math.min(rb, m - i0), Math.min(cw, n - j0), k, ldc);
     } catch (e) {
       Atomics.store(ctl, C.error, 1);
     }
@@ -483,11 +533,16 @@ const COL_WIDTH = 8 * NR;
  * C = A · Btᵀ at byte pointers in the memory (b: packed panels; C's rows ldc bytes apart), over
  * `threads` threads (the caller's and threads − 1 workers).
  */
-function gemmThreaded(gemm: GemmFn, a: number, b: number, c: number, m: number, n: number, k: number, ldc: number, threads: number): void {
+function gemmThreaded(i: Instance, a: number, b: number, c: number, m: number, n: number, k: number, ldc: number, threads: number, scales = 0): void {
   const p = pool;
   const helpers = p ? Math.min(threads - 1, p.workers.length) : 0;
+  // One chunk: rows i0.., columns j0.. (int8 panels are k bytes a column, f32 ones 4k).
+  const run = (i0: number, j0: number, rows: number, cols: number) => {
+    if (scales !== 0) i.gemmq8(a + i0 * k * 4, b + j0 * k, c + i0 * ldc + j0 * 4, rows, cols, k, ldc, scales + j0 * 4);
+    else i.gemm(a + i0 * k * 4, b + j0 * k * 4, c + i0 * ldc + j0 * 4, rows, cols, k, ldc);
+  };
   if (!p || helpers <= 0 || m * n * k < THREAD_MIN_MACS) {
-    gemm(a, b, c, m, n, k, ldc);
+    run(0, 0, m, n);
     return;
   }
   const t = helpers + 1;
@@ -498,12 +553,12 @@ function gemmThreaded(gemm: GemmFn, a: number, b: number, c: number, m: number, 
   const rowChunks = Math.ceil(m / rowBlock);
   const chunks = rowChunks * colChunks;
   if (chunks > 0xffff) {
-    gemm(a, b, c, m, n, k, ldc);
+    run(0, 0, m, n);
     return;
   }
   const ctl = p.ctl;
   ctl[CTL.a] = a; ctl[CTL.b] = b; ctl[CTL.c] = c; ctl[CTL.m] = m; ctl[CTL.n] = n; ctl[CTL.k] = k;
-  ctl[CTL.chunks] = chunks; ctl[CTL.colWidth] = COL_WIDTH; ctl[CTL.rowBlock] = rowBlock; ctl[CTL.colChunks] = colChunks; ctl[CTL.ldc] = ldc;
+  ctl[CTL.chunks] = chunks; ctl[CTL.colWidth] = COL_WIDTH; ctl[CTL.rowBlock] = rowBlock; ctl[CTL.colChunks] = colChunks; ctl[CTL.ldc] = ldc; ctl[CTL.scales] = scales;
   const g = (p.gen = (p.gen + 1) | 0) === 0 ? (p.gen = 1) : p.gen;
   const tag = g & 0xffff;
   Atomics.store(ctl, CTL.done, 0);
@@ -516,7 +571,7 @@ function gemmThreaded(gemm: GemmFn, a: number, b: number, c: number, m: number, 
     if (v >>> 16 !== tag || (v & 0xffff) >= chunks) break;
     if (Atomics.compareExchange(ctl, CTL.next, v, v + 1) !== v) continue;
     const idx = v & 0xffff, i0 = Math.floor(idx / colChunks) * rowBlock, j0 = (idx % colChunks) * COL_WIDTH;
-    gemm(a + i0 * k * 4, b + j0 * k * 4, c + i0 * ldc + j0 * 4, Math.min(rowBlock, m - i0), Math.min(COL_WIDTH, n - j0), k, ldc);
+    run(i0, j0, Math.min(rowBlock, m - i0), Math.min(COL_WIDTH, n - j0));
     Atomics.add(ctl, CTL.done, 1);
   }
   for (let d = Atomics.load(ctl, CTL.done); d < chunks; d = Atomics.load(ctl, CTL.done)) Atomics.wait(ctl, CTL.done, d);
@@ -594,6 +649,7 @@ export function releaseWasmGemm(): void {
   stopGemmWorkers();
   inst = undefined;
   placed = new WeakMap();
+  placedInt8 = new WeakMap();
   residentRanges = new WeakMap();
   residentEnd = 0;
 }
@@ -622,6 +678,51 @@ function resident(Bt: Float32Array, bOff: number, n: number, k: number, mem: Web
   return ptr;
 }
 
+/** Weights packed as int8 (packWeightInt8): by buffer, then by `byteOffset:n:k`, the panels' and the scales' byte offsets. */
+let placedInt8 = new WeakMap<ArrayBufferLike, Map<string, { panels: number; scales: number }>>();
+
+/**
+ * Packs a weight Bt [n, k] (whole array, never written again) into the resident region as int8,
+ * quantized per output column (a row of Bt): scale_j = max_p |Bt[j, p]| / 127, q = floor(Bt / scale_j + 1/2)
+ * (a column of zeros has scale 0). Panels as the f32 ones, one byte an element
+ * ([n/8][k][8]), then the scales (f32, zero past n). A product of `int8` kernels on this array
+ * reads these (C[i, j] = scale_j · Σ_p A[i, p]·q[j, p], the sum in f32 in ascending p); others read
+ * the f32 values. False where it does not fit the region.
+ */
+export function packWeightInt8(Bt: Float32Array, n: number, k: number): boolean {
+  if (!wasmGemmAvailable() || n === 0 || k === 0 || Bt.length !== n * k) return false;
+  const key = `${Bt.byteOffset}:${n}:${k}`;
+  if (placedInt8.get(Bt.buffer)?.has(key)) return true;
+  const np = Math.ceil(n / NR) * NR;
+  const panelBytes = align16(np * k), bytes = panelBytes + np * 4;
+  if (residentEnd + bytes > RESIDENT_MAX) return false;
+  const { mem } = instance();
+  const ptr = residentEnd;
+  if (mem.buffer.byteLength < ptr + bytes) mem.grow(Math.ceil((ptr + bytes - mem.buffer.byteLength) / PAGE));
+  const q = new Int8Array(mem.buffer, ptr, np * k);
+  const scales = new Float32Array(mem.buffer, ptr + panelBytes, np);
+  q.fill(0);
+  scales.fill(0);
+  for (let j = 0; j < n; j++) {
+    const row = j * k;
+    let max = 0;
+    for (let p = 0; p < k; p++) max = Math.max(max, Math.abs(Bt[row + p]!));
+    const scale = Math.fround(max / 127);
+    scales[j] = scale;
+    if (scale === 0 || !Number.isFinite(scale)) continue;
+    const base = Math.floor(j / NR) * NR * k + (j % NR);
+    for (let p = 0; p < k; p++) {
+      const v = Bt[row + p]! / scale;
+      q[base + p * NR] = ((v + 128.5) | 0) - 128; // floor(v + 1/2), branch-free (|v| ≤ 127.00001: no clamp needed)
+    }
+  }
+  residentEnd = ptr + bytes;
+  let m = placedInt8.get(Bt.buffer);
+  if (!m) placedInt8.set(Bt.buffer, (m = new Map()));
+  m.set(key, { panels: ptr, scales: ptr + panelBytes });
+  return true;
+}
+
 /**
  * Packs a weight Bt [n, k] (whole array, marked resident here) into the resident region now, as a
  * later product would at its first call: at load, not in the first run. False where it does not
@@ -638,7 +739,7 @@ export function packWeight(Bt: Float32Array, n: number, k: number): boolean {
  * Writes every element of C. Rows go in blocks small enough for the memory budget; returns false
  * (writing nothing) when even one row with all of Bt does not fit.
  */
-export function gemmNTWasm(A: Float32Array, aOff: number, Bt: Float32Array, bOff: number, Cm: Float32Array, cOff: number, m: number, n: number, k: number, threads = 1): boolean {
+export function gemmNTWasm(A: Float32Array, aOff: number, Bt: Float32Array, bOff: number, Cm: Float32Array, cOff: number, m: number, n: number, k: number, threads = 1, int8 = false): boolean {
   if (m === 0 || n === 0) return true;
   if (k === 0) {
     Cm.fill(0, cOff, cOff + m * n);
@@ -649,8 +750,10 @@ export function gemmNTWasm(A: Float32Array, aOff: number, Bt: Float32Array, bOff
   const rowBytes = (k + np) * 4;
   if (bBytes + rowBytes + 32 > MAX_BYTES) return false;
   const rowsPer = Math.max(1, Math.min(m, Math.floor((MAX_BYTES - bBytes - 32) / rowBytes)));
-  const { mem, gemm } = instance();
-  const kept = resident(Bt, bOff, n, k, mem);
+  const i8 = int8 ? placedInt8.get(Bt.buffer)?.get(`${Bt.byteOffset + bOff * 4}:${n}:${k}`) : undefined;
+  const inst = instance();
+  const mem = inst.mem;
+  const kept = i8?.panels ?? resident(Bt, bOff, n, k, mem);
   const base = residentEnd;
   const bPtr = kept ?? base;
   const aPtr = kept !== undefined ? base : base + bBytes;
@@ -663,7 +766,7 @@ export function gemmNTWasm(A: Float32Array, aOff: number, Bt: Float32Array, bOff
     const rows = Math.min(rowsPer, m - i0);
     const cPtr = aPtr + align16(rows * k * 4);
     heap.set(A.subarray(aOff + i0 * k, aOff + (i0 + rows) * k), aPtr / 4);
-    gemmThreaded(gemm, aPtr, bPtr, cPtr, rows, n, k, np * 4, threads);
+    gemmThreaded(inst, aPtr, bPtr, cPtr, rows, n, k, np * 4, threads, i8?.scales ?? 0);
     const c0 = cPtr / 4, o = cOff + i0 * n;
     if (np === n) Cm.set(heap.subarray(c0, c0 + rows * n), o);
     else for (let i = 0; i < rows; i++) Cm.set(heap.subarray(c0 + i * np, c0 + i * np + n), o + i * n);
@@ -676,9 +779,12 @@ export const gemmNTSimd: GemmNT = (A, aOff, Bt, bOff, Cm, cOff, m, n, k) => {
   if (!gemmNTWasm(A, aOff, Bt, bOff, Cm, cOff, m, n, k)) gemmNT(A, aOff, Bt, bOff, Cm, cOff, m, n, k);
 };
 
-/** gemmNTSimd over up to `threads` threads (the workers started by startGemmWorkers, and the caller). */
-export function gemmNTSimdThreads(threads: number): GemmNT {
+/**
+ * gemmNTSimd over up to `threads` threads (the workers started by startGemmWorkers, and the caller);
+ * with `int8`, weights packed by packWeightInt8 are read as int8.
+ */
+export function gemmNTSimdThreads(threads: number, int8 = false): GemmNT {
   return (A, aOff, Bt, bOff, Cm, cOff, m, n, k) => {
-    if (!gemmNTWasm(A, aOff, Bt, bOff, Cm, cOff, m, n, k, threads)) gemmNT(A, aOff, Bt, bOff, Cm, cOff, m, n, k);
+    if (!gemmNTWasm(A, aOff, Bt, bOff, Cm, cOff, m, n, k, threads, int8)) gemmNT(A, aOff, Bt, bOff, Cm, cOff, m, n, k);
   };
 }

@@ -1,0 +1,133 @@
+// int8 weights (src/backends/cpu/kernels/wasm/gemm.ts `packWeightInt8`, `int8Kernels`): the
+// kernel computes exactly what it says — per output column j, scale_j = fround(max|w| / 127),
+// q = floor(w / scale_j + 1/2), C[i, j] = fround(scale_j · Σ_p A[i, p]·q[j, p]) with the
+// sum in f32 in ascending p — on shapes off every tile and block, the same bits for 1, 2 and 3
+// threads; products whose right operand is not a packed weight stay f32; and the accuracy cost on
+// a GPT-2 with PyTorch-made weights (test/fixtures/gpt2.py) is measured and bounded: the logits'
+// error against f32 and the greedy tokens' agreement over 57 steps (the 7-token prompt and 57 fill its 64 positions).
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { int8Kernels, markResident, wasmGemmAvailable, wasmKernels } from "../../../../src/backends/cpu/kernels/index.js";
+import { gemmUsesFma } from "../../../../src/backends/cpu/kernels/wasm/gemm.js";
+import { acquireGemmThreads } from "../../../../src/backends/cpu/kernels/wasm/node-threads.js";
+import { compile } from "../../../../src/compile.js";
+import { tensor } from "../../../../src/core/tensor.js";
+import { seedFor } from "./helpers.js";
+
+const seed = seedFor("int8.test.ts");
+const python = process.env["TFM_PYTHON"] ?? "/usr/bin/python3";
+
+function data(n: number, s: number): Float32Array {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    a[i] = (s / 2 ** 32 - 0.5) * (1 + (i % 7));
+  }
+  return a;
+}
+
+/** The reference: quantize Bt [n, k] per row as the docs say, then the f32 sequential sums, scaled. */
+function reference(A: Float32Array, Bt: Float32Array, m: number, n: number, k: number): Float32Array {
+  const C = new Float32Array(m * n);
+  for (let j = 0; j < n; j++) {
+    let max = 0;
+    for (let p = 0; p < k; p++) max = Math.max(max, Math.abs(Bt[j * k + p]!));
+    const scale = Math.fround(max / 127);
+    const q = new Float32Array(k);
+    if (scale > 0) for (let p = 0; p < k; p++) {
+      const v = Bt[j * k + p]! / scale;
+      q[p] = Math.floor(v + 0.5);
+    }
+    for (let i = 0; i < m; i++) {
+      let s = 0;
+      for (let p = 0; p < k; p++) s = Math.fround(s + Math.fround(A[i * k + p]! * q[p]!));
+      C[i * n + j] = Math.fround(s * scale);
+    }
+  }
+  return C;
+}
+
+const shapes: [number, number, number][] = [
+  [1, 1, 1], [1, 7, 3], [2, 3, 5], [3, 31, 2], [5, 9, 13], [7, 33, 61], [13, 17, 513], [17, 5, 1031],
+  [1, 263, 1031], [1, 97, 769], [4, 8, 8], [6, 71, 2053], [127, 13, 7], [1, 3072, 769], [130, 66, 258],
+];
+
+describe.skipIf(!wasmGemmAvailable())("int8 weights", () => {
+  let release: () => void = () => undefined;
+  beforeAll(async () => {
+    const p = await acquireGemmThreads(3);
+    release = p.release;
+  });
+  afterAll(() => release());
+
+  it("computes scale_j · Σ A·q in f32 exactly as documented, the same bits for 1, 2 and 3 threads", () => {
+    const fma = gemmUsesFma();
+    for (const [m, n, k] of shapes) {
+      const A = data(m * k, seed + m), Bt = data(n * k, seed + n + 1);
+      if (n > 3) Bt.fill(0, 0, k); // a column of zeros: scale 0
+      const a = tensor("f32", [m, k], A), bT = tensor("f32", [n, k], Bt);
+      markResident(Bt);
+      int8Kernels(1)!.prepareTransB!(bT);
+      const one = int8Kernels(1)!.matmulTransB(a, bT).data;
+      if (!fma) expect(Array.from(one), `${m}x${n}x${k}`).toEqual(Array.from(reference(A, Bt, m, n, k)));
+      for (const t of [2, 3]) expect(Array.from(int8Kernels(t)!.matmulTransB(a, bT).data), `${m}x${n}x${k}, ${t} threads`).toEqual(Array.from(one));
+      // The f32 kernels on the same array still read its f32 values.
+      if (k >= 8) expect(Array.from(wasmKernels.matmulTransB(a, bT).data)).not.toEqual(Array.from(one));
+    }
+  });
+
+  it("leaves products of operands that are not packed weights (attention's) in f32", () => {
+    const [m, n, k] = [5, 19, 33];
+    const A = data(m * k, seed + 3), Bt = data(n * k, seed + 4);
+    const a = tensor("f32", [m, k], A), bT = tensor("f32", [n, k], Bt);
+    expect(Array.from(int8Kernels(1)!.matmulTransB(a, bT).data)).toEqual(Array.from(wasmKernels.matmulTransB(a, bT).data));
+  });
+
+  describe("on a GPT-2 with PyTorch-made weights", () => {
+    let out = "";
+    beforeAll(() => {
+      out = mkdtempSync(join(tmpdir(), "tfm-int8-"));
+      const r = spawnSync(python, ["test/fixtures/build.py", out], { encoding: "utf8" });
+      if (r.status !== 0) throw new Error(`building the PyTorch fixtures failed (${python}): ${r.error?.message ?? r.stderr}`);
+    }, 120_000);
+    afterAll(() => out && rmSync(out, { recursive: true, force: true }));
+
+    it("costs a small logit error and keeps most greedy tokens over 57 steps (the fixture's 64 positions; figures printed)", async () => {
+      const dir = join(out, "gpt2_generate");
+      const m = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")) as { model: string; settings: Record<string, number> };
+      const ref = JSON.parse(readFileSync(join(dir, "generate.json"), "utf8")) as { prompt: number[][] };
+      const model = compile(readFileSync(m.model, "utf8"), { file: m.model, settings: m.settings });
+      expect(model.diagnostics).toEqual([]);
+      const weights = join(dir, "weights.safetensors");
+      const f32 = await model.load(weights, { threads: 1 });
+      const i8 = await model.load(weights, { threads: 1, weightsDtype: "int8" });
+      try {
+        const ids = { input_ids: { data: ref.prompt } };
+        const [a, b] = [(await f32.run(ids)).logits!.data, (await i8.run(ids)).logits!.data];
+        let err = 0, scale = 0;
+        for (let i = 0; i < a.length; i++) {
+          err = Math.max(err, Math.abs(a[i]! - b[i]!));
+          scale = Math.max(scale, Math.abs(a[i]!));
+        }
+        const gen = async (s: typeof f32) => {
+          const steps: number[][] = [];
+          for await (const t of s.generate(ref.prompt, { maxNewTokens: 57 })) steps.push(t);
+          return ref.prompt.map((_, r) => steps.map((t) => t[r]!));
+        };
+        const [ta, tb] = [await gen(f32), await gen(i8)];
+        const same = ta.map((row, r) => row.filter((t, i) => t === tb[r]![i]).length);
+        const prefix = ta.map((row, r) => { let i = 0; while (i < row.length && row[i] === tb[r]![i]) i++; return i; });
+        console.log(`[int8] gpt2 fixture: max |logit error| ${err.toExponential(2)} (max |logit| ${scale.toFixed(2)}, ${((100 * err) / scale).toFixed(2)}%); greedy ${ta[0]!.length} tokens × ${ta.length}: equal at ${same.join(", ")} positions, same first ${prefix.join(", ")} tokens`);
+        expect(err).toBeLessThan(0.05 * scale);
+        expect(Math.min(...prefix)).toBeGreaterThanOrEqual(8);
+        expect(Math.min(...same)).toBeGreaterThanOrEqual(50);
+      } finally {
+        f32.dispose();
+        i8.dispose();
+      }
+    }, 120_000);
+  });
+});
