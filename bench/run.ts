@@ -20,7 +20,7 @@ import { runInNewContext } from "node:vm";
 import { CpuProgram } from "../src/backends/cpu/interpret.js";
 import { optimize } from "../src/optimize.js";
 import { allocate, type Tensor } from "../src/core/tensor.js";
-import { defaultKernels as K, threadedKernels } from "../src/backends/cpu/kernels/index.js";
+import { defaultKernels as K, int8Kernels, threadedKernels } from "../src/backends/cpu/kernels/index.js";
 import { acquireGemmThreads } from "../src/backends/cpu/kernels/wasm/node-threads.js";
 import { evalDim } from "../src/core/dim.js";
 import { emptyStates } from "../src/generate/decoder.js";
@@ -166,6 +166,8 @@ interface Engine {
   /** One decode step after seq − 1 cached tokens: the logits of the last token. */
   decode?(): Promise<Float32Array> | Float32Array;
   dispose(): Promise<void> | void;
+  /** Its logits may differ from tfm's by this fraction of their scale (int8 weights); default 1e-3. */
+  readonly tolerance?: number;
 }
 
 async function ortEngines(ort: Ort, w: Workload, weights: ReadonlyMap<string, Tensor>, ids: Int32Array): Promise<Engine[]> {
@@ -275,14 +277,14 @@ function agreement(ref: Float32Array, got: Float32Array, vocab: number): string 
 }
 
 /** Within 1e-3 of the logits' scale. */
-function agrees(ref: Float32Array, got: Float32Array): boolean {
+function agrees(ref: Float32Array, got: Float32Array, tolerance = 1e-3): boolean {
   if (ref.length !== got.length) return false;
   let maxAbs = 0, maxRef = 0;
   for (let i = 0; i < ref.length; i++) {
     maxAbs = Math.max(maxAbs, Math.abs(ref[i]! - got[i]!));
     maxRef = Math.max(maxRef, Math.abs(ref[i]!));
   }
-  return maxAbs <= 1e-3 * Math.max(1, maxRef);
+  return maxAbs <= tolerance * Math.max(1, maxRef);
 }
 
 // ---- one workload ---------------------------------------------------------------------------------
@@ -319,17 +321,20 @@ async function bench(w: Workload, ort: Ort | string, tfl: Awaited<ReturnType<typ
   let tfmDecode: (() => Float32Array) | undefined;
   let tfmDecodeThreaded: (() => Float32Array) | undefined;
   const decodeOnly: Engine[] = [];
+  // As generation runs it: the cache kept in place at capacity (runResident), the step taken back after each call.
+  const inPlaceOf = (p: CpuProgram) => {
+    const head = tfmInputs(ids.subarray(0, seq - 1));
+    const token = tfmInputs(ids.subarray(seq - 1));
+    p.runResident(head, { fresh: true, capacity: cfg.nPositions });
+    return () => {
+      p.truncateState(seq - 1);
+      return p.runResident(token, { fresh: false }).outputs.get("logits")!.data as Float32Array;
+    };
+  };
   if (doDecode && states.size) {
     const head = tfmInputs(ids.subarray(0, seq - 1));
     const token = tfmInputs(ids.subarray(seq - 1));
-    // As generation runs it: the cache kept in place at capacity (runResident), the step taken back after each call.
-    const inPlace = (p: CpuProgram) => {
-      p.runResident(head, { fresh: true, capacity: cfg.nPositions });
-      return () => {
-        p.truncateState(seq - 1);
-        return p.runResident(token, { fresh: false }).outputs.get("logits")!.data as Float32Array;
-      };
-    };
+    const inPlace = inPlaceOf;
     tfmDecode = inPlace(program);
     if (threadedProgram) tfmDecodeThreaded = inPlace(threadedProgram);
     // The state passed in and out of a plain run (append as concat: the whole cache copied per step), as before the cache was kept in place.
@@ -338,6 +343,24 @@ async function bench(w: Workload, ort: Ort | string, tfl: Awaited<ReturnType<typ
     const feeds = new Map(token);
     for (const name of states) feeds.set(name, cached.get(name)!);
     decodeOnly.push({ name: "tfm state copied", threads: `1 (${K.name} kernels)`, loadMs: 0, prefill: () => { throw new Error("decode only"); }, decode: () => program.run(feeds).outputs.get("logits")!.data as Float32Array, dispose: () => undefined });
+  }
+  // The same program with int8 weights (--weights-dtype int8), on 1 thread and on the pool's.
+  const int8Engines: Engine[] = [];
+  for (const t of [...new Set([1, pool.threads])]) {
+    const k8 = int8Kernels(t);
+    if (!k8) break;
+    const t0 = performance.now();
+    const p = new CpuProgram(optimized, built.weights, k8);
+    const loadMs = performance.now() - t0;
+    int8Engines.push({
+      name: `tfm int8${t > 1 ? ` ${t}t` : ""}`,
+      threads: `${t} (${k8.name} kernels)`,
+      loadMs,
+      tolerance: 0.05,
+      prefill: () => p.run(inputs).outputs.get("logits")!.data as Float32Array,
+      ...(doDecode && states.size ? { decode: inPlaceOf(p) } : {}),
+      dispose: () => undefined,
+    });
   }
   say(`tfm load: check + IR ${fmtMs(built.checkMs)} ms, random weights (seed ${SEED}, ${built.weights.size} tensors) ${fmtMs(built.weightsMs)} ms, CpuProgram ${fmtMs(programMs)} ms (weights laid out for the kernel)`);
 
@@ -366,6 +389,7 @@ async function bench(w: Workload, ort: Ort | string, tfl: Awaited<ReturnType<typ
           },
         ]
       : []),
+    ...int8Engines.map((e) => ({ ...e, loadMs: built.weightsMs + e.loadMs })),
     {
       name: "tfm unfused",
       threads: "1 (optimized graph, one kernel per node)",
@@ -425,7 +449,7 @@ async function bench(w: Workload, ort: Ort | string, tfl: Awaited<ReturnType<typ
   for (const e of engines.slice(1)) {
     try {
       const got = await first(e);
-      const ok = agrees(ref, got);
+      const ok = agrees(ref, got, e.tolerance);
       say(`  ${pad(e.name, 16)} ${agreement(ref, got, cfg.vocab)}${ok ? "" : "  — DISAGREES: not timed"}`);
       if (ok) timed.push(e);
     } catch (e2) {
@@ -506,7 +530,7 @@ async function decodeStep(w: Workload, timed: Engine[], ref: Float32Array): Prom
       const got = await e.decode!();
       firstMs.set(e.name, performance.now() - t);
       say(`  ${pad(e.name, 16)} ${agreement(row, got, cfg.vocab)}`);
-      if (agrees(row, got)) ok.push(e);
+      if (agrees(row, got, e.tolerance)) ok.push(e);
     } catch (e2) {
       say(`  ${pad(e.name, 16)} failed: ${(e2 as Error).message.split("\n")[0]}`);
     }
