@@ -48,6 +48,9 @@ export interface CpuOptions {
   readonly maxMemory?: number;
 }
 
+/** Bytes of a call's buffers kept for the next call (CpuProgram.spare). */
+const SPARE_BYTES = 256 * 2 ** 20;
+
 export class CpuProgram {
   /** Values computed once at load time: weights, constants and everything derived from them alone. */
   private readonly fixed = new Map<number, Tensor>();
@@ -198,6 +201,24 @@ export class CpuProgram {
     return { ...result, outputs };
   }
 
+  /**
+   * The memory plan's buffers of the last call that no output it returned is a view of, by size:
+   * the next call of the same dims takes them instead of allocating (and zero-filling) its buffers
+   * again — every kernel writes all of its output, as it must in a buffer the plan shares. At most
+   * SPARE_BYTES are kept, so one long call does not hold its memory afterwards.
+   */
+  private spare: ArrayBuffer[] = [];
+
+  private takeSpare(bytes: number): ArrayBuffer | undefined {
+    const i = this.spare.findIndex((b) => b.byteLength === bytes);
+    return i < 0 ? undefined : this.spare.splice(i, 1)[0];
+  }
+
+  private keepSpare(buffers: readonly ArrayBuffer[]): void {
+    let total = 0;
+    this.spare = [...buffers].sort((a, b) => a.byteLength - b.byteLength).filter((b) => (total += b.byteLength) <= SPARE_BYTES && b.byteLength > 0);
+  }
+
   /** Keeps only the first `length` positions of the state (a step taken back: the next call appends after them). */
   truncateState(length: number): void {
     if (!this.kept || !Number.isInteger(length) || length < 0 || length > this.kept.length) throw new RangeError(`truncateState(${length}): the state holds ${this.kept?.length ?? 0} positions`);
@@ -218,12 +239,13 @@ export class CpuProgram {
     const values = new Map<number, Tensor>();
     const profile = opts.profile ? new Map<string, { ms: number; count: number }>() : undefined;
     // The memory plan's buffers at this call's dims: every kernel output is a view of its buffer
-    // (an output written in place shares its input's). Fresh each call: the outputs handed to the
-    // caller are views of them. A resident call allocates no buffer for the states' next values:
+    // (an output written in place shares its input's). Those the last call's outputs are not views
+    // of are taken back (`spare`); the rest are new, as the outputs handed to the caller keep
+    // theirs. A resident call allocates no buffer for the states' next values:
     // they are views of the state buffers.
     const sizes = bufferBytes(this.plan, symbols).map((b, i) => (resident && this.plan.stateBuffers.has(i) ? 0 : b));
     this.checkMemory(inputs, sizes, symbols, resident ? distinctBytes([...resident.buffers.values()]) : 0);
-    const memory = sizes.map((bytes) => allocate(bytes, () => new ArrayBuffer(bytes)));
+    const memory = sizes.map((bytes) => this.takeSpare(bytes) ?? allocate(bytes, () => new ArrayBuffer(bytes)));
     /** Values held as views of a state buffer (resident calls): the states' inputs and the appends. */
     const strided = new Map<number, CacheView>();
     const planned = (n: Node): Tensor => {
@@ -302,6 +324,9 @@ export class CpuProgram {
       }
     }
     const outputs = new Map(this.graph.outputs.filter((o) => !resident || resident.wanted(o.name)).map((o) => [o.name, get(o.node)]));
+    // The buffers no output is a view of are kept for the next call (the caller owns the others).
+    const handedOut = new Set<ArrayBufferLike>([...outputs.values()].map((t) => t.data.buffer));
+    this.keepSpare(memory.filter((b) => !handedOut.has(b)));
     return { outputs, symbols, ...(profile ? { profile } : {}) };
   }
 

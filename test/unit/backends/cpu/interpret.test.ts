@@ -31,4 +31,21 @@ describe("CpuProgram", () => {
     expect([...res.outputs.get("c")!.data]).toEqual([2, 4, 6]);
     expect([...x.data]).toEqual([1, 2, 3]);
   });
+
+  it("reuses a call's internal buffers in the next call, never those its outputs are views of", () => {
+    // Intermediates (exp, the sum) live in planned buffers a second call takes back; the outputs
+    // handed to the caller must keep their values, and each call must equal a fresh program's.
+    const src = "model M {\n  input x: f32[n, 4]\n  e = exp(x * 0.5)\n  s = sum(e, -1, keepdim=true)\n  output p = e / s\n  output q = tanh(x) + 1.0\n}\n";
+    const g = graphOf(src);
+    const p = new CpuProgram(g, new Map());
+    const inputs = (v: number) => new Map([["x", fromValues("f32", [3, 4], Array.from({ length: 12 }, (_, i) => (i - 5) * v))]]);
+    const first = p.run(inputs(0.3)).outputs;
+    const kept = new Map([...first].map(([k, t]) => [k, [...t.data]]));
+    for (const v of [0.7, -0.2, 0.3]) {
+      const got = p.run(inputs(v)).outputs;
+      const fresh = new CpuProgram(g, new Map()).run(inputs(v)).outputs;
+      for (const [k, t] of got) expect([...t.data], `${k} at ${v}`).toEqual([...fresh.get(k)!.data]);
+      for (const [k, t] of first) expect([...t.data], `the first call's ${k}`).toEqual(kept.get(k));
+    }
+  });
 });
