@@ -35,14 +35,15 @@ export const Op = {
 /** Opcodes after the 0xfd SIMD prefix. */
 const Simd = {
   v128Load: 0x00,
-  v128Load8x8S: 0x01,
   v128Load32Splat: 0x09,
   v128Store: 0x0b,
   v128Const: 0x0c,
   i8x16Shuffle: 0x0d,
   f32x4ExtractLane: 0x1f,
-  i32x4ExtendLowI16x8S: 0xa7,
-  i32x4ExtendHighI16x8S: 0xa8,
+  i16x8ExtendLowI8x16S: 0x87,
+  i16x8ExtendHighI8x16S: 0x88,
+  i32x4Add: 0xae,
+  i32x4DotI16x8S: 0xba,
   f32x4Add: 0xe4,
   f32x4Mul: 0xe6,
   f32x4ConvertI32x4S: 0xfa,
@@ -96,11 +97,12 @@ export class Body {
   private simd(o: number): this { this.code.push(0xfd); uleb(this.code, o); return this; }
   /** v128.load with a byte offset immediate (alignment hint 4 bytes: rows need not be 16-aligned). */
   v128Load(offset: number): this { this.simd(Simd.v128Load); this.code.push(2); uleb(this.code, offset); return this; }
-  /** v128.load8x8_s: 8 bytes at the address, each sign-extended to one of 8 i16 lanes (alignment hint 1 byte). */
-  v128Load8x8S(offset: number): this { this.simd(Simd.v128Load8x8S); this.code.push(0); uleb(this.code, offset); return this; }
-  /** i32x4.extend_low_i16x8_s / extend_high: lanes 0..3 (4..7) of an i16x8, sign-extended. */
-  i32x4ExtendLowI16x8S(): this { return this.simd(Simd.i32x4ExtendLowI16x8S); }
-  i32x4ExtendHighI16x8S(): this { return this.simd(Simd.i32x4ExtendHighI16x8S); }
+  /** i16x8.extend_low_i8x16_s / extend_high: bytes 0..7 (8..15) of an i8x16, sign-extended. */
+  i16x8ExtendLowI8x16S(): this { return this.simd(Simd.i16x8ExtendLowI8x16S); }
+  i16x8ExtendHighI8x16S(): this { return this.simd(Simd.i16x8ExtendHighI8x16S); }
+  i32x4Add(): this { return this.simd(Simd.i32x4Add); }
+  /** i32x4.dot_i16x8_s(a, b): lane i = a[2i]·b[2i] + a[2i+1]·b[2i+1] (pmaddwd). */
+  i32x4DotI16x8S(): this { return this.simd(Simd.i32x4DotI16x8S); }
   /** f32x4.convert_i32x4_s: each i32 lane to the nearest f32 (exact for |x| < 2^24). */
   f32x4ConvertI32x4S(): this { return this.simd(Simd.f32x4ConvertI32x4S); }
   /** v128.load32_splat: one f32 at the address, in all four lanes. */

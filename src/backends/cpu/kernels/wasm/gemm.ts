@@ -36,6 +36,7 @@
 // plain one. JS views of it are re-made after every growth (`memory.buffer` is re-read).
 import { gemmNT, type GemmNT } from "../matmul.js";
 import { Body, I32, moduleBytes, Op, V128, type Func } from "./emit.js";
+import { evenK, int8Driver, int8Gemv, int8Kernel, MR8, quantizeRows, quantizeWeight } from "./int8.js";
 
 /** Rows of A per tile. */
 const MR = 4;
@@ -51,22 +52,12 @@ const KC_MIN_M = 16;
 const GP = 4;
 
 /**
- * y[0], y[1] = the 8 int8 weights at `ptr + offset` (one k step of an int8 panel) as two f32x4
- * (exact: they are integers), through `w` (an i16x8 scratch local).
- */
-function loadInt8(f: Body, ptr: number, offset: number, w: number, y: readonly number[]): void {
-  f.get(ptr).v128Load8x8S(offset).set(w);
-  f.get(w).i32x4ExtendLowI16x8S().f32x4ConvertI32x4S().set(y[0]!);
-  f.get(w).i32x4ExtendHighI16x8S().f32x4ConvertI32x4S().set(y[1]!);
-}
-
-/**
  * kern(a, b, c, kc, lda, ldc, acc): C[r, 0..NR) (acc ? += : =) Σ_{p < kc} A[r, p] · P[p, 0..NR) for
  * r < rows, with byte pointers a (A's first row, rows lda bytes apart), b (a panel at row p = 0,
  * NR floats a row), c (C's first row, ldc bytes apart). One k step a loop iteration: unrolled, V8
  * hoists every load of the iteration and spills the accumulators.
  */
-function kernel(rows: number, fma: boolean, q8 = false): Body {
+function kernel(rows: number, fma: boolean): Body {
   const f = new Body(7);
   const [a, b, c, kc, lda, ldc, accumulate] = [0, 1, 2, 3, 4, 5, 6];
   const bp = f.local(I32), end = f.local(I32);
@@ -77,18 +68,15 @@ function kernel(rows: number, fma: boolean, q8 = false): Body {
   const rowPtr = (base: number, ld: number, r: number) => f.get(base).get(ld).i32(r).op(Op.i32Mul).op(Op.i32Add);
   ar.forEach((v, r) => rowPtr(a, lda, r).set(v));
   f.get(b).set(bp);
-  const eb = q8 ? 1 : 4; // bytes of a packed element
-  const w = q8 ? f.local(V128) : -1; // a k step's 8 int8 weights, as i16x8
-  // end = b + kc · NR · eb
-  f.get(b).get(kc).i32(NR * eb).op(Op.i32Mul).op(Op.i32Add).set(end);
+  // end = b + kc · NR · 4
+  f.get(b).get(kc).i32(NR * 4).op(Op.i32Mul).op(Op.i32Add).set(end);
   for (const row of acc) for (const v of row) f.v128Zero().set(v);
   // if (accumulate) load the tile's sums so far from C
   f.block().get(accumulate).op(Op.i32Eqz).brIf(0);
   acc.forEach((row, r) => row.forEach((v, q) => rowPtr(c, ldc, r).v128Load(16 * q).set(v)));
   f.op(Op.end);
   const step = (u: number) => {
-    if (q8) loadInt8(f, bp, u * NR, w, y);
-    else y.forEach((v, q) => f.get(bp).v128Load(u * NR * 4 + 16 * q).set(v));
+    y.forEach((v, q) => f.get(bp).v128Load(u * NR * 4 + 16 * q).set(v));
     ar.forEach((p, r) => {
       f.get(p).v128Load32Splat(4 * u).set(x);
       for (let q = 0; q < NRV; q++) {
@@ -102,7 +90,7 @@ function kernel(rows: number, fma: boolean, q8 = false): Body {
     f.block().loop();
     f.get(bp).get(limit).op(Op.i32LtU).op(Op.i32Eqz).brIf(1);
     for (let u = 0; u < unroll; u++) step(u);
-    f.get(bp).i32(unroll * NR * eb).op(Op.i32Add).set(bp);
+    f.get(bp).i32(unroll * NR * 4).op(Op.i32Add).set(bp);
     for (const p of ar) f.get(p).i32(unroll * 4).op(Op.i32Add).set(p);
     f.br(0).op(Op.end).op(Op.end);
   };
@@ -116,7 +104,7 @@ function kernel(rows: number, fma: boolean, q8 = false): Body {
  * panels ps bytes apart from b: one row of A against several panels at once, so that GP · NRV
  * independent sums hide the add latency (one row and one panel would have only NRV).
  */
-function gemvKernel(fma: boolean, q8 = false): Body {
+function gemvKernel(fma: boolean): Body {
   const f = new Body(6);
   const [a, b, c, kc, ps, accumulate] = [0, 1, 2, 3, 4, 5];
   const ap = f.local(I32), end = f.local(I32);
@@ -124,8 +112,6 @@ function gemvKernel(fma: boolean, q8 = false): Body {
   const acc = Array.from({ length: GP * NRV }, () => f.local(V128));
   const x = f.local(V128);
   const y = f.local(V128);
-  const w = q8 ? f.local(V128) : -1;
-  const ys = q8 ? [f.local(V128), f.local(V128)] : [];
   f.get(a).set(ap);
   f.get(a).get(kc).i32(2).op(Op.i32Shl).op(Op.i32Add).set(end);
   bp.forEach((v, g) => f.get(b).get(ps).i32(g).op(Op.i32Mul).op(Op.i32Add).set(v));
@@ -137,17 +123,15 @@ function gemvKernel(fma: boolean, q8 = false): Body {
   f.get(ap).get(end).op(Op.i32LtU).op(Op.i32Eqz).brIf(1);
   f.get(ap).v128Load32Splat(0).set(x);
   bp.forEach((p, g) => {
-    if (q8) loadInt8(f, p, 0, w, ys);
     for (let q = 0; q < NRV; q++) {
       const s = acc[g * NRV + q]!;
-      const v = q8 ? ys[q]! : y;
-      if (!q8) f.get(p).v128Load(16 * q).set(y);
-      if (fma) f.get(x).get(v).get(s).f32x4RelaxedMadd().set(s);
-      else f.get(s).get(x).get(v).f32x4Mul().f32x4Add().set(s);
+      f.get(p).v128Load(16 * q).set(y);
+      if (fma) f.get(x).get(y).get(s).f32x4RelaxedMadd().set(s);
+      else f.get(s).get(x).get(y).f32x4Mul().f32x4Add().set(s);
     }
   });
   f.get(ap).i32(4).op(Op.i32Add).set(ap);
-  for (const p of bp) f.get(p).i32(NR * (q8 ? 1 : 4)).op(Op.i32Add).set(p);
+  for (const p of bp) f.get(p).i32(NR * 4).op(Op.i32Add).set(p);
   f.br(0).op(Op.end).op(Op.end);
   acc.forEach((v, i) => f.get(c).get(v).v128Store(16 * i));
   return f;
@@ -211,10 +195,9 @@ function whileLoop(f: Body, cond: () => void, body: () => void): void {
  * Functions 0 .. MR − 1 are the kernels of MR, MR − 1, ..., 1 rows; function MR is gemv (m = 1, GP
  * panels at a time).
  */
-function driver(q8 = false, base = 0): Body {
-  const f = new Body(q8 ? 8 : 7);
-  const [a, b, c, m, n, k, ldc, scales] = [0, 1, 2, 3, 4, 5, 6, 7];
-  const eb = q8 ? 1 : 4; // bytes of a packed element
+function driver(): Body {
+  const f = new Body(7);
+  const [a, b, c, m, n, k, ldc] = [0, 1, 2, 3, 4, 5, 6];
   const lda = f.local(I32), kcb = f.local(I32), p0 = f.local(I32), kc = f.local(I32), acc = f.local(I32);
   const q = f.local(I32), panels = f.local(I32), bq = f.local(I32), i = f.local(I32), ai = f.local(I32), ci = f.local(I32);
   f.get(k).i32(2).op(Op.i32Shl).set(lda);
@@ -233,19 +216,19 @@ function driver(q8 = false, base = 0): Body {
     f.block().get(m).i32(1).op(Op.i32Sub).brIf(0);
     whileLoop(f, () => f.get(q).i32(GP).op(Op.i32Add).get(panels).op(Op.i32LeS), () => {
       f.get(a).get(p0).i32(2).op(Op.i32Shl).op(Op.i32Add);
-      f.get(b).get(q).get(k).op(Op.i32Mul).get(p0).op(Op.i32Add).i32(NR * eb).op(Op.i32Mul).op(Op.i32Add);
+      f.get(b).get(q).get(k).op(Op.i32Mul).get(p0).op(Op.i32Add).i32(NR * 4).op(Op.i32Mul).op(Op.i32Add);
       f.get(c).get(q).i32(NR * 4).op(Op.i32Mul).op(Op.i32Add);
-      f.get(kc).get(k).i32(NR * eb).op(Op.i32Mul).get(acc).call(base + MR);
+      f.get(kc).get(k).i32(NR * 4).op(Op.i32Mul).get(acc).call(MR);
       f.get(q).i32(GP).op(Op.i32Add).set(q);
     });
     f.op(Op.end);
     whileLoop(f, () => f.get(q).get(panels).op(Op.i32LtS), () => {
-      // bq = b + (q · k + p0) · NR · eb
-      f.get(b).get(q).get(k).op(Op.i32Mul).get(p0).op(Op.i32Add).i32(NR * eb).op(Op.i32Mul).op(Op.i32Add).set(bq);
+      // bq = b + (q · k + p0) · NR · 4
+      f.get(b).get(q).get(k).op(Op.i32Mul).get(p0).op(Op.i32Add).i32(NR * 4).op(Op.i32Mul).op(Op.i32Add).set(bq);
       f.get(a).get(p0).i32(2).op(Op.i32Shl).op(Op.i32Add).set(ai);
       f.get(c).get(q).i32(NR * 4).op(Op.i32Mul).op(Op.i32Add).set(ci);
       f.i32(0).set(i);
-      const call = (fn: number) => f.get(ai).get(bq).get(ci).get(kc).get(lda).get(ldc).get(acc).call(base + fn);
+      const call = (fn: number) => f.get(ai).get(bq).get(ci).get(kc).get(lda).get(ldc).get(acc).call(fn);
       whileLoop(f, () => f.get(i).i32(MR).op(Op.i32Add).get(m).op(Op.i32LeS), () => {
         call(0);
         f.get(i).i32(MR).op(Op.i32Add).set(i);
@@ -262,27 +245,6 @@ function driver(q8 = false, base = 0): Body {
     });
     f.get(p0).get(kcb).op(Op.i32Add).set(p0);
   });
-  // int8: C[i, j] ·= scales[j], row by row over whole panels (C's rows are padded to them).
-  if (q8) {
-    const v = f.local(V128);
-    f.get(c).set(ci);
-    f.i32(0).set(i);
-    whileLoop(f, () => f.get(i).get(m).op(Op.i32LtS), () => {
-      f.i32(0).set(q);
-      whileLoop(f, () => f.get(q).get(panels).op(Op.i32LtS), () => {
-        // bq = ci + q · NR · 4 (the panel's columns in this row); ai = scales + q · NR · 4
-        f.get(ci).get(q).i32(NR * 4).op(Op.i32Mul).op(Op.i32Add).set(bq);
-        f.get(scales).get(q).i32(NR * 4).op(Op.i32Mul).op(Op.i32Add).set(ai);
-        for (let h = 0; h < NRV; h++) {
-          f.get(bq).v128Load(16 * h).get(ai).v128Load(16 * h).f32x4Mul().set(v);
-          f.get(bq).get(v).v128Store(16 * h);
-        }
-        f.get(q).i32(1).op(Op.i32Add).set(q);
-      });
-      f.get(ci).get(ldc).op(Op.i32Add).set(ci);
-      f.get(i).i32(1).op(Op.i32Add).set(i);
-    });
-  }
   return f;
 }
 
@@ -300,17 +262,17 @@ export function gemmModuleBytes(shared = false, fma = false): Uint8Array<ArrayBu
   funcs.push({ params: 6, body: gemvKernel(fma) });
   funcs.push({ name: "gemm", params: 7, body: driver() });
   funcs.push({ name: "pack", params: 4, body: packKernel() });
-  // The same for int8 panels (weights quantized per output column): gemmq8(..., ldc, scales).
+  // int8 weights against int16 rows of A (./int8.ts): gemmq8(a, b, c, m, n, k, ldc, ws, as).
   const q8 = funcs.length;
-  for (let r = MR; r >= 1; r--) funcs.push({ params: 7, body: kernel(r, fma, true) });
-  funcs.push({ params: 6, body: gemvKernel(fma, true) });
-  funcs.push({ name: "gemmq8", params: 8, body: driver(true, q8) });
+  for (let r = MR8; r >= 1; r--) funcs.push({ params: 7, body: int8Kernel(r) });
+  funcs.push({ params: 6, body: int8Gemv() });
+  funcs.push({ name: "gemmq8", params: 9, body: int8Driver(q8) });
   return moduleBytes(funcs, shared ? { pages: 1, shared: { maxPages: MAX_PAGES } } : { pages: 1 });
 }
 
 type GemmFn = (a: number, b: number, c: number, m: number, n: number, k: number, ldc: number) => void;
-/** gemm on int8 panels, each column of C then scaled by its f32 scale (at byte pointer `scales`). */
-type GemmQ8Fn = (a: number, b: number, c: number, m: number, n: number, k: number, ldc: number, scales: number) => void;
+/** gemm of int16 rows of A on int8 panels, C then scaled by the column scales at ws and the row scales at as (./int8.ts). */
+type GemmQ8Fn = (a: number, b: number, c: number, m: number, n: number, k: number, ldc: number, ws: number, as: number) => void;
 type PackFn = (src: number, dst: number, panels: number, k: number) => void;
 
 interface Instance {
@@ -421,7 +383,7 @@ function instance(): Instance {
 // (they never view the memory from JS).
 
 /** The control block's words. */
-export const CTL = { gen: 0, next: 1, done: 2, stop: 3, error: 4, ready: 5, a: 8, b: 9, c: 10, m: 11, n: 12, k: 13, chunks: 14, colWidth: 15, rowBlock: 16, colChunks: 17, ldc: 18, scales: 19, words: 32 } as const;
+export const CTL = { gen: 0, next: 1, done: 2, stop: 3, error: 4, ready: 5, a: 8, b: 9, c: 10, m: 11, n: 12, k: 13, chunks: 14, colWidth: 15, rowBlock: 16, colChunks: 17, ldc: 18, ws: 19, as: 20, words: 32 } as const;
 
 /**
  * The worker's program (plain JavaScript, run with `eval`): a function of the worker's data
@@ -444,7 +406,7 @@ for (;;) {
   if (g === seen) continue;
   seen = g;
   const a = ctl[C.a], b = ctl[C.b], c = ctl[C.c], m = ctl[C.m], n = ctl[C.n], k = ctl[C.k];
-  const chunks = ctl[C.chunks], cw = ctl[C.colWidth], rb = ctl[C.rowBlock], cc = ctl[C.colChunks], ldc = ctl[C.ldc], s = ctl[C.scales];
+  const chunks = ctl[C.chunks], cw = ctl[C.colWidth], rb = ctl[C.rowBlock], cc = ctl[C.colChunks], ldc = ctl[C.ldc], ws = ctl[C.ws], as = ctl[C.as];
   const tag = g & 0xffff;
   for (;;) {
     const v = Atomics.load(ctl, C.next);
@@ -452,7 +414,7 @@ for (;;) {
     if (Atomics.compareExchange(ctl, C.next, v, v + 1) !== v) continue;
     const idx = v & 0xffff, i0 = Math.floor(idx / cc) * rb, j0 = (idx % cc) * cw;
     try {
-      if (s !== 0) gemmq8(a + i0 * k * 4, b + j0 * k, c + i0 * ldc + j0 * 4, Math.min(rb, m - i0), Math.min(cw, n - j0), k, ldc, s + j0 * 4);
+      if (ws !== 0) gemmq8(a + i0 * k * 2, b + j0 * k, c + i0 * ldc + j0 * 4, Math.min(rb, m - i0), Math.min(cw, n - j0), k, ldc, ws + j0 * 4, as + i0 * 4);
       else gemm(a + i0 * k * 4, b + j0 * k * 4, c + i0 * ldc + j0 * 4, Math.min(rb, m - i0), Math.min(cw, n - j0), k, ldc);
     } catch (e) {
       Atomics.store(ctl, C.error, 1);
@@ -533,12 +495,12 @@ const COL_WIDTH = 8 * NR;
  * C = A · Btᵀ at byte pointers in the memory (b: packed panels; C's rows ldc bytes apart), over
  * `threads` threads (the caller's and threads − 1 workers).
  */
-function gemmThreaded(i: Instance, a: number, b: number, c: number, m: number, n: number, k: number, ldc: number, threads: number, scales = 0): void {
+function gemmThreaded(i: Instance, a: number, b: number, c: number, m: number, n: number, k: number, ldc: number, threads: number, int8?: { ws: number; as: number }): void {
   const p = pool;
   const helpers = p ? Math.min(threads - 1, p.workers.length) : 0;
-  // One chunk: rows i0.., columns j0.. (int8 panels are k bytes a column, f32 ones 4k).
+  // One chunk: rows i0.., columns j0.. (int8: A is int16, a panel k bytes a column; f32: 4k).
   const run = (i0: number, j0: number, rows: number, cols: number) => {
-    if (scales !== 0) i.gemmq8(a + i0 * k * 4, b + j0 * k, c + i0 * ldc + j0 * 4, rows, cols, k, ldc, scales + j0 * 4);
+    if (int8) i.gemmq8(a + i0 * k * 2, b + j0 * k, c + i0 * ldc + j0 * 4, rows, cols, k, ldc, int8.ws + j0 * 4, int8.as + i0 * 4);
     else i.gemm(a + i0 * k * 4, b + j0 * k * 4, c + i0 * ldc + j0 * 4, rows, cols, k, ldc);
   };
   if (!p || helpers <= 0 || m * n * k < THREAD_MIN_MACS) {
@@ -558,7 +520,7 @@ function gemmThreaded(i: Instance, a: number, b: number, c: number, m: number, n
   }
   const ctl = p.ctl;
   ctl[CTL.a] = a; ctl[CTL.b] = b; ctl[CTL.c] = c; ctl[CTL.m] = m; ctl[CTL.n] = n; ctl[CTL.k] = k;
-  ctl[CTL.chunks] = chunks; ctl[CTL.colWidth] = COL_WIDTH; ctl[CTL.rowBlock] = rowBlock; ctl[CTL.colChunks] = colChunks; ctl[CTL.ldc] = ldc; ctl[CTL.scales] = scales;
+  ctl[CTL.chunks] = chunks; ctl[CTL.colWidth] = COL_WIDTH; ctl[CTL.rowBlock] = rowBlock; ctl[CTL.colChunks] = colChunks; ctl[CTL.ldc] = ldc; ctl[CTL.ws] = int8?.ws ?? 0; ctl[CTL.as] = int8?.as ?? 0;
   const g = (p.gen = (p.gen + 1) | 0) === 0 ? (p.gen = 1) : p.gen;
   const tag = g & 0xffff;
   Atomics.store(ctl, CTL.done, 0);
@@ -693,29 +655,13 @@ export function packWeightInt8(Bt: Float32Array, n: number, k: number): boolean 
   if (!wasmGemmAvailable() || n === 0 || k === 0 || Bt.length !== n * k) return false;
   const key = `${Bt.byteOffset}:${n}:${k}`;
   if (placedInt8.get(Bt.buffer)?.has(key)) return true;
-  const np = Math.ceil(n / NR) * NR;
-  const panelBytes = align16(np * k), bytes = panelBytes + np * 4;
+  const np = Math.ceil(n / NR) * NR, kp = evenK(k);
+  const panelBytes = align16(np * kp), bytes = panelBytes + np * 4;
   if (residentEnd + bytes > RESIDENT_MAX) return false;
   const { mem } = instance();
   const ptr = residentEnd;
   if (mem.buffer.byteLength < ptr + bytes) mem.grow(Math.ceil((ptr + bytes - mem.buffer.byteLength) / PAGE));
-  const q = new Int8Array(mem.buffer, ptr, np * k);
-  const scales = new Float32Array(mem.buffer, ptr + panelBytes, np);
-  q.fill(0);
-  scales.fill(0);
-  for (let j = 0; j < n; j++) {
-    const row = j * k;
-    let max = 0;
-    for (let p = 0; p < k; p++) max = Math.max(max, Math.abs(Bt[row + p]!));
-    const scale = Math.fround(max / 127);
-    scales[j] = scale;
-    if (scale === 0 || !Number.isFinite(scale)) continue;
-    const base = Math.floor(j / NR) * NR * k + (j % NR);
-    for (let p = 0; p < k; p++) {
-      const v = Bt[row + p]! / scale;
-      q[base + p * NR] = ((v + 128.5) | 0) - 128; // floor(v + 1/2), branch-free (|v| ≤ 127.00001: no clamp needed)
-    }
-  }
+  quantizeWeight(Bt, 0, n, k, new Int8Array(mem.buffer, ptr, np * kp), new Float32Array(mem.buffer, ptr + panelBytes, np));
   residentEnd = ptr + bytes;
   let m = placedInt8.get(Bt.buffer);
   if (!m) placedInt8.set(Bt.buffer, (m = new Map()));
@@ -751,9 +697,10 @@ export function gemmNTWasm(A: Float32Array, aOff: number, Bt: Float32Array, bOff
   if (bBytes + rowBytes + 32 > MAX_BYTES) return false;
   const rowsPer = Math.max(1, Math.min(m, Math.floor((MAX_BYTES - bBytes - 32) / rowBytes)));
   const i8 = int8 ? placedInt8.get(Bt.buffer)?.get(`${Bt.byteOffset + bOff * 4}:${n}:${k}`) : undefined;
+  if (i8) return gemmInt8(A, aOff, i8, Cm, cOff, m, n, k, threads);
   const inst = instance();
   const mem = inst.mem;
-  const kept = i8?.panels ?? resident(Bt, bOff, n, k, mem);
+  const kept = resident(Bt, bOff, n, k, mem);
   const base = residentEnd;
   const bPtr = kept ?? base;
   const aPtr = kept !== undefined ? base : base + bBytes;
@@ -766,7 +713,32 @@ export function gemmNTWasm(A: Float32Array, aOff: number, Bt: Float32Array, bOff
     const rows = Math.min(rowsPer, m - i0);
     const cPtr = aPtr + align16(rows * k * 4);
     heap.set(A.subarray(aOff + i0 * k, aOff + (i0 + rows) * k), aPtr / 4);
-    gemmThreaded(inst, aPtr, bPtr, cPtr, rows, n, k, np * 4, threads, i8?.scales ?? 0);
+    gemmThreaded(inst, aPtr, bPtr, cPtr, rows, n, k, np * 4, threads);
+    const c0 = cPtr / 4, o = cOff + i0 * n;
+    if (np === n) Cm.set(heap.subarray(c0, c0 + rows * n), o);
+    else for (let i = 0; i < rows; i++) Cm.set(heap.subarray(c0 + i * np, c0 + i * np + n), o + i * n);
+  }
+  return true;
+}
+
+/** C = A · Btᵀ with Bt packed as int8 (`w`): A's rows quantized into int16 in the memory, a block of rows at a time (./int8.ts). */
+function gemmInt8(A: Float32Array, aOff: number, w: { panels: number; scales: number }, Cm: Float32Array, cOff: number, m: number, n: number, k: number, threads: number): boolean {
+  const np = Math.ceil(n / NR) * NR, kp = evenK(k);
+  const rowBytes = kp * 2 + 4 + np * 4;
+  const rowsPer = Math.max(1, Math.min(m, Math.floor((MAX_BYTES - 64) / rowBytes)));
+  const inst = instance();
+  const mem = inst.mem;
+  const aPtr = residentEnd;
+  const asPtr = aPtr + align16(rowsPer * kp * 2);
+  const cPtr = asPtr + align16(rowsPer * 4);
+  const need = cPtr + rowsPer * np * 4;
+  if (mem.buffer.byteLength < need) mem.grow(Math.ceil((need - mem.buffer.byteLength) / PAGE));
+  const buf = mem.buffer;
+  const heap = new Float32Array(buf);
+  for (let i0 = 0; i0 < m; i0 += rowsPer) {
+    const rows = Math.min(rowsPer, m - i0);
+    quantizeRows(A, aOff + i0 * k, rows, k, new Int16Array(buf, aPtr, rows * kp), new Float32Array(buf, asPtr, rows));
+    gemmThreaded(inst, aPtr, w.panels, cPtr, rows, n, kp, np * 4, threads, { ws: w.scales, as: asPtr });
     const c0 = cPtr / 4, o = cOff + i0 * n;
     if (np === n) Cm.set(heap.subarray(c0, c0 + rows * n), o);
     else for (let i = 0; i < rows; i++) Cm.set(heap.subarray(c0 + i * np, c0 + i * np + n), o + i * n);
