@@ -5,7 +5,7 @@ import type { GlobalSym } from "../check/symbols.js";
 import type { Span } from "../diag/span.js";
 import type * as A from "../syntax/ast.js";
 import type { Checked } from "./documents.js";
-import { allMembers, globalNamed } from "./query.js";
+import { allMembers, calleeBlock, globalNamed } from "./query.js";
 
 /** The source text of a span in any file the check saw, on one line. */
 export function sourceOf(c: Checked, file: string, span: Span): string {
@@ -92,7 +92,7 @@ export function inputsOf(c: Checked, g: GlobalSym & { kind: "block" }): ParamInf
 /** What the named arguments of a call or layer declaration can name: a layer declaration's block
  *  parameters, a layer call's inputs, a function's or builtin's parameters. */
 export function calleeParams(c: Checked, owner: A.Call | A.LayerDecl, item: A.Item | undefined): { kind: "parameter" | "input"; params: ParamInfo[] } {
-  if (owner.kind === "Layer") return { kind: "parameter", params: paramsOf(c, globalNamed(c, owner.callee.name)) };
+  if (owner.kind === "Layer") return { kind: "parameter", params: paramsOf(c, calleeBlock(c, owner)) };
   return owner.callee.kind === "Name" ? calleeParamsByName(c, owner.callee.name, item) : { kind: "parameter", params: [] };
 }
 
