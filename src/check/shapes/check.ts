@@ -323,7 +323,10 @@ class ShapeChecker {
     const perCopy: SVal[][] = [];
     for (let i = 0; i < n; i++) {
       const input = args[0];
+      // While instantiating: copies that would pass the limits stop the walk after the first (TFM3008).
+      const mark = i === 0 && n > 1 && !ref.copies ? this.walk?.copyMark(`${ref.path}.0`) : undefined;
       out = this.callBlock(ref.block, ref.copies?.[i] ?? ref.hparams, `${ref.path}.${i}`, args, argSpans, { file, span, what: `block \`${ref.block.name}\` (${ref.decl.name.name}.${i})` });
+      if (mark) this.walk!.stackFits(mark, n - 1);
       const first = out.kind === "tuple" ? out.items[0] ?? unknown : out;
       if (out.kind === "tuple") out.items.slice(1).forEach((v, j) => (perCopy[j] ??= []).push(v));
       if (input && first.kind !== "unknown" && showValue(first) !== showValue(input)) {

@@ -55,6 +55,13 @@ export interface Made {
   readonly errors: number;
 }
 
+export interface CopyMark {
+  readonly r: InstanceRec;
+  readonly entered: number;
+  readonly w: number;
+  readonly e: number;
+}
+
 interface Mark {
   readonly root: InstanceRec;
   readonly i: number;
@@ -88,6 +95,12 @@ export class InstanceWalk {
   /** Blocks of the instances being walked, innermost last. */
   private readonly active: string[] = [];
   private errors = 0;
+  /**
+   * The instances entered so far (walked, or made again by a replay): TFM3008 counts these, so the
+   * limit is passed where a walk in declaration order passes it, not where a `layer` declaration
+   * merely names its copies.
+   */
+  private entered = 0;
 
   constructor(private readonly res: { globalsFor(file: string): ReadonlyMap<string, GlobalSym> }, model: Block, hparams: ReadonlyMap<string, Value>, userFile: string) {
     const key = () => [...this.keyOf(this.here), this.member, ...(this.copy === undefined ? [] : [this.copy])];
@@ -115,6 +128,7 @@ export class InstanceWalk {
     const r = this.pendingAt(path);
     // A layer applied twice is one instance: its body is instantiated once.
     if (!r) return f(undefined);
+    if (++this.entered > limits.maxInstances) this.tooManyInstances(r, r.path);
     this.walked.add(r);
     this.current.push(r);
     const frame = frameOf(r);
@@ -274,10 +288,6 @@ export class InstanceWalk {
         let hp = this.hparams(g, (p) => copies[0]!.get(p));
         for (let i = 0; i < count && hp; i++) {
           this.copy = i;
-          if (this.instances.length > limits.maxInstances) {
-            report("TFM3008", m.span, `the model has more than ${limits.maxInstances} layer instances`);
-            throw new TooLarge();
-          }
           const p = m.repeat ? join(base, String(i)) : base;
           const at = { file: parent.file, span: m.span };
           this.trace.replaceTop({ ...at, what: `\`${g.name}\` (${p})` });
@@ -314,7 +324,8 @@ export class InstanceWalk {
     if (!target || made.errors) return false;
     const paths = made.instances.map((r) => re(r.path));
     if (paths.some((p) => this.byPath.has(p)) || made.weights.some(({ w }) => this.byName.has(re(w.name)))) return false;
-    if (this.instances.length + made.instances.length > limits.maxInstances || this.weights.length + made.weights.length > limits.maxParamTensors) return false;
+    if (this.entered + 1 + made.instances.length > limits.maxInstances || this.weights.length + made.weights.length > limits.maxParamTensors) return false;
+    this.entered += 1 + made.instances.length;
     this.walked.add(target);
     const again = new Map<InstanceRec, InstanceRec>([[made.root, target]]);
     const at = (r: InstanceRec) => again.get(r) ?? r;
@@ -328,6 +339,76 @@ export class InstanceWalk {
     for (const { s, at: r } of made.states) this.pushState({ ...s, name: re(s.name) }, at(r));
     for (const g of made.ignored) this.ignored.push({ ...g, at: at(g.at), pattern: re(g.pattern) });
     return true;
+  }
+
+  // ---- repeat stacks past the limits ---------------------------------------------------------
+
+  /** Before copy 0 of a stack (at `path`) is applied, when it is an instance still to be walked. */
+  copyMark(path: string): CopyMark | undefined {
+    const r = this.pendingAt(path);
+    return r && { r, entered: this.entered, w: this.weights.length, e: this.errors };
+  }
+
+  /**
+   * After copy 0 of a stack: each of the `remaining` copies (same block, same parameters) makes as
+   * many instances and weights as it did. Where they would pass a limit, TFM3008 is reported at
+   * the instance or weight that passes it in declaration order, without walking the copies before
+   * it (`repeat(1500)` of `repeat(1500)`), and the instantiation stops. A copy 0 with errors is no
+   * guide: the copies are then walked one by one, to report what each would.
+   */
+  stackFits(mark: CopyMark, remaining: number): void {
+    if (this.errors !== mark.e || remaining <= 0) return;
+    const [si, sw] = [this.entered - mark.entered, this.weights.length - mark.w];
+    const overI = si > 0 && this.entered + remaining * si > limits.maxInstances;
+    const overW = sw > 0 && this.weights.length + remaining * sw > limits.maxParamTensors;
+    if (!overI && !overW) return;
+    const r = mark.r;
+    const under = (x: InstanceRec | undefined): boolean => {
+      for (; x; x = x.parent) if (x === r) return true;
+      return false;
+    };
+    const byKey = <T>(items: T[], key: (t: T) => number[]) => items.map((t) => ({ t, k: key(t) })).sort((a, b) => compare(a.k, b.k)).map((x) => x.t);
+    // The copy that passes a limit (1 + k after copy 0) and what in it: the j-th in declaration order of what copy 0 made.
+    const cands: { copy: number; key: number[]; at: InstanceRec; report: (rename: (p: string) => string) => void }[] = [];
+    if (overI) {
+      const need = limits.maxInstances - this.entered;
+      const k = Math.floor(need / si);
+      const t = byKey(this.instances.filter(under), (x) => this.keyOf(x))[need - k * si]!;
+      cands.push({ copy: 1 + k, key: this.keyOf(t), at: t, report: (rename) => this.tooManyInstances(t, rename(t.path), true) });
+    }
+    if (overW) {
+      const need = limits.maxParamTensors - this.weights.length;
+      const k = Math.floor(need / sw);
+      const x = byKey(this.weights.slice(mark.w).filter((x) => under(x.at)), (x) => [...this.keyOf(x.at), x.w.decl.span.start])[need - k * sw]!;
+      cands.push({ copy: 1 + k, key: [...this.keyOf(x.at), x.w.decl.span.start], at: x.at, report: () => this.report("TFM3008", x.w.file, x.w.decl.span, `the model has more than ${limits.maxParamTensors} weight tensors`) });
+    }
+    const first = cands.sort((a, b) => a.copy - b.copy || compare(a.key, b.key))[0]!;
+    const base = r.path.slice(0, r.path.lastIndexOf("."));
+    const to = `${base}.${first.copy}`;
+    const rename = (p: string) => (p === r.path ? to : p.startsWith(r.path + ".") ? to + p.slice(r.path.length) : p);
+    // The frames of that copy and the instances below it down to the one that passes the limit.
+    const chain: InstanceRec[] = [];
+    for (let x: InstanceRec | undefined = first.at; x && x !== r.parent; x = x.parent) chain.unshift(x);
+    const nest = (i: number): void => {
+      const x = chain[i];
+      if (!x) return first.report(rename);
+      const frame = frameOf(x);
+      if (frame) this.trace.within({ ...frame, what: `\`${x.block.name}\` (${rename(x.path)})` }, () => nest(i + 1));
+      else nest(i + 1);
+    };
+    [this.member, this.copy] = [r.pos, first.copy];
+    nest(0);
+    throw new TooLarge();
+  }
+
+  /** TFM3008 at the instance `r` (shown at `path`), the one past the limit; the instantiation stops. */
+  private tooManyInstances(r: InstanceRec, path: string, framed = false): never {
+    const at = r.at!;
+    const report = () => this.report("TFM3008", at.file, at.span, `the model has more than ${limits.maxInstances} layer instances`);
+    [this.member, this.copy] = [r.pos, r.copy];
+    if (framed) report();
+    else this.trace.within({ ...at, what: `\`${r.block.name}\` (${path})` }, report);
+    throw new TooLarge();
   }
 
   // ---- the result ----------------------------------------------------------------------------
