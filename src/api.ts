@@ -100,6 +100,13 @@ function elaborate(res: Resolution, file: string, program: Program, model: Globa
     const instance = shapes.instance;
     if (errors.items.length) {
       for (const d of errors.items) sink.add(d);
+      // The walk's types are what the editor shows; its operations are not for the IR. Walked again
+      // only where it stopped (too large: then the blocks are checked on their own) or where `past`
+      // was taken for a run-time dim that no instance keeps.
+      if (instance && stateful === !!instance.states.length) {
+        const { instance: _, ...walked } = shapes;
+        return { shapes: { ...walked, states: [], ops: [] }, instance };
+      }
       const { instance: _, ...recovered } = checkShapes(res, file, program, instance ? model : undefined, hparams, new DiagnosticSink(file), false, !!instance?.states.length);
       return { shapes: recovered, ...(instance ? { instance } : {}) };
     }
