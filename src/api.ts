@@ -66,7 +66,7 @@ export function check(text: string, file: string, options: CheckOptions = {}): C
         if ("error" in v) sink.report("TFM3007", model.decl.name.span, `--set ${k}=${text}: ${v.error}`);
         else settings.set(k, v);
       }
-      const hparams = sink.hasErrors ? undefined : modelParams(model, settings, file, sink);
+      const hparams = sink.hasErrors ? undefined : modelParams(resolution, model, settings, file, sink);
       if (hparams) ({ shapes, instance } = elaborate(resolution, file, program, model, hparams, sink));
     } else if (!model && options.settings?.size) {
       sink.report("TFM2008", { start: 0, end: 0 }, "--set was given, but the file defines no `model`");
@@ -131,7 +131,7 @@ function recoveredShapes(res: Resolution, file: string, program: Program, model:
     const v = parseSetting(text);
     if (!("error" in v)) values.set(k, v);
   }
-  const hparams = model ? modelParams(model, values, file, scratch) : undefined;
+  const hparams = model ? modelParams(res, model, values, file, scratch) : undefined;
   if (!model || !hparams) return checkShapes(res, file, program, undefined, undefined, scratch);
   // One walk types and instantiates the model; again without it if it is too large, or with `past` as the instances need.
   const stateful = declaresState(res, model);

@@ -6,7 +6,8 @@
 //
 // The checker calls the hooks below as it meets each member of a block instance's body, in
 // order, with the instance's compile-time environment (`Env`: parameters, and the scalars bound
-// so far; run-time values as "runtime"); a body without an environment (a branch not taken, the
+// so far; run-time values as "runtime"; keyed by the resolver's symbols, as the checker's own
+// environment is, so both read one binding of every name); a body without an environment (a branch not taken, the
 // layers under a layer whose parameters failed) is no instance. A memoized application replays
 // what the first one made under its own path. The result lists everything in declaration order
 // (depth first, members in source order), as a checkpoint's reader expects.
@@ -16,8 +17,8 @@ import type { Span } from "../../diag/span.js";
 import type * as A from "../../syntax/ast.js";
 import { limits } from "../../syntax/limits.js";
 import { matchArgs } from "../args.js";
-import { blockSig } from "../resolve.js";
-import type { GlobalSym } from "../symbols.js";
+import { blockSig, type Resolution } from "../resolve.js";
+import type { GlobalSym, Sym } from "../symbols.js";
 import { TraceReporter, type Frame } from "../trace.js";
 import type { Instance, Instantiation, Weight } from "../elaborated.js";
 import { coerce, evaluate, int, notWhole, show, type Lookup, type Value } from "../evaluate.js";
@@ -25,8 +26,11 @@ import { coerce, evaluate, int, notWhole, show, type Lookup, type Value } from "
 type Block = GlobalSym & { kind: "block" };
 type State = Instantiation["states"][number];
 
-/** A block instance's compile-time names: parameters and scalars; tensors and input dims as "runtime". */
-export type Env = Map<string, Value | "runtime">;
+/** A block instance's compile-time values by symbol: parameters and scalars; tensors and input dims as "runtime". */
+export type Env = Map<Sym, Value | "runtime">;
+
+/** What the walk reads of the resolution: the symbol of each name, the globals of each file. */
+type Names = Pick<Resolution, "symbolOf" | "globalsFor">;
 
 /** The model has more weights or instances than the limits allow: the instantiation stops. */
 export class TooLarge extends Error {}
@@ -102,7 +106,7 @@ export class InstanceWalk {
    */
   private entered = 0;
 
-  constructor(private readonly res: { globalsFor(file: string): ReadonlyMap<string, GlobalSym> }, model: Block, hparams: ReadonlyMap<string, Value>, userFile: string) {
+  constructor(private readonly res: Names, model: Block, hparams: ReadonlyMap<string, Value>, userFile: string) {
     const key = () => [...this.keyOf(this.here), this.member, ...(this.copy === undefined ? [] : [this.copy])];
     this.trace = new TraceReporter({ add: (d) => this.found.push({ d, key: key(), i: this.found.length }) }, userFile, false);
     this.add({ path: "", parent: undefined, pos: 0, copy: 0, block: model, hparams, at: undefined });
@@ -134,7 +138,8 @@ export class InstanceWalk {
     const frame = frameOf(r);
     if (frame) this.active.push(r.block.name);
     try {
-      return frame ? this.trace.within(frame, () => f(new Map(r.hparams))) : f(new Map(r.hparams));
+      const env = this.envOf(r);
+      return frame ? this.trace.within(frame, () => f(env)) : f(env);
     } finally {
       if (frame) this.active.pop();
       this.current.pop();
@@ -153,8 +158,11 @@ export class InstanceWalk {
 
   input(m: A.InputDecl, env: Env): void {
     this.member = m.span.start;
-    for (const d of m.type.dims) if (d.kind === "Name" && !env.has(d.name)) env.set(d.name, "runtime");
-    env.set(m.name.name, "runtime");
+    for (const d of m.type.dims) {
+      const s = d.kind === "Name" ? this.res.symbolOf(d) : undefined;
+      if (s && !env.has(s)) env.set(s, "runtime");
+    }
+    this.set(env, m.name, "runtime");
   }
 
   /** Bindings may fail to evaluate because they are tensors: that is not an error here. */
@@ -162,12 +170,12 @@ export class InstanceWalk {
     this.member = m.span.start;
     const report = this.reporter(file);
     const quiet = (code: Code, span: Span, message: string) => { if (code !== "TFM3006" && code !== "TFM3002") report(code, span, message); };
-    const v = m.targets.length === 1 ? evaluate(m.value, lookupIn(env), quiet) : undefined;
-    for (const t of m.targets) env.set(t.name, v ?? "runtime");
+    const v = m.targets.length === 1 ? evaluate(m.value, this.lookupIn(env), quiet) : undefined;
+    for (const t of m.targets) this.set(env, t, v ?? "runtime");
   }
 
   output(m: A.OutputDecl, env: Env): void {
-    if (m.value) env.set(m.name.name, "runtime");
+    if (m.value) this.set(env, m.name, "runtime");
   }
 
   state(m: A.StateDecl, path: string, file: string): void {
@@ -182,7 +190,7 @@ export class InstanceWalk {
   cond(m: A.If, env: Env, file: string): 0 | 1 | undefined {
     this.member = m.span.start;
     const report = this.reporter(file);
-    const c = evaluate(m.cond, lookupIn(env), report);
+    const c = evaluate(m.cond, this.lookupIn(env), report);
     if (c && c.kind !== "bool") report("TFM3002", m.cond.span, `an \`if\` condition must be a compile-time bool, found ${c.kind} ${show(c)}`);
     return c?.kind === "bool" ? (c.v ? 0 : 1) : undefined;
   }
@@ -196,7 +204,7 @@ export class InstanceWalk {
         report("TFM3006", d.span, "a weight's shape must be fully known: no `...` or `*pack`");
         return;
       }
-      const v = evaluate(d, lookupIn(env), report);
+      const v = evaluate(d, this.lookupIn(env), report);
       if (!v || notWhole(v, report)) return;
       if (v.kind !== "int" || v.v < 0) {
         report("TFM3004", d.span, `a dimension must be a non-negative integer, found ${show(v)}`);
@@ -236,7 +244,7 @@ export class InstanceWalk {
   }
 
   private layerIn(m: A.LayerDecl, env: Env, path: string, parent: Block): void {
-    const g = this.res.globalsFor(parent.file).get(m.callee.name);
+    const g = this.res.symbolOf(m.callee);
     if (g?.kind !== "block") return; // reported by the resolver
     if (this.active.includes(g.name)) return; // recursion: reported by the resolver
     const report = this.reporter(parent.file);
@@ -244,7 +252,7 @@ export class InstanceWalk {
       report("TFM3009", m.span, `layers are nested more than ${limits.maxInstanceDepth} deep`);
       return;
     }
-    const lookup = lookupIn(env);
+    const lookup = this.lookupIn(env);
     let count = 1;
     if (m.repeat) {
       const v = evaluate(m.repeat, lookup, report);
@@ -258,8 +266,8 @@ export class InstanceWalk {
     const bound = matchArgs(m.args, blockSig(g), m.span); // mismatches were reported by the resolver
     /** The arguments (of copy `i` of `repeat(n, i)`: each copy's differ), or undefined after an error. */
     const argsOf = (i: number) => {
-      const index = m.repeatIndex?.name;
-      const at: Lookup = index ? (n) => (n === index ? int(i) : lookup(n)) : lookup;
+      const index = m.repeatIndex && this.res.symbolOf(m.repeatIndex);
+      const at: Lookup = index ? (n) => (this.res.symbolOf(n) === index ? int(i) : lookup(n)) : lookup;
       const args = new Map<A.ParamDecl, Value | undefined>();
       let ok = true;
       g.decl.params.forEach((p, k) => {
@@ -475,7 +483,29 @@ export class InstanceWalk {
   }
 
   private hparams(g: Block, given: (p: A.ParamDecl) => Value | undefined): Map<string, Value> | undefined {
-    return paramValues(g, given, (code, file, span, message) => this.report(code, file, span, message));
+    return paramValues(this.res, g, given, (code, file, span, message) => this.report(code, file, span, message));
+  }
+
+  /** The environment an instance's body starts with: its parameters, by their symbols. */
+  private envOf(r: InstanceRec): Env {
+    const env: Env = new Map();
+    for (const p of r.block.decl.params) {
+      const [s, v] = [this.res.symbolOf(p.name), r.hparams.get(p.name.name)];
+      if (s && v) env.set(s, v);
+    }
+    return env;
+  }
+
+  private set(env: Env, name: A.Ident, v: Value | "runtime"): void {
+    const s = this.res.symbolOf(name);
+    if (s) env.set(s, v);
+  }
+
+  private lookupIn(env: Env): Lookup {
+    return (n) => {
+      const s = this.res.symbolOf(n);
+      return s && env.get(s);
+    };
   }
 
   /** Where a walk in declaration order meets an instance: its parent's place, then its layer's position and copy. */
@@ -536,7 +566,7 @@ export class InstanceWalk {
  * The model's parameters: given by `--set` or defaulted, each checked against its type; undefined
  * after reporting a setting the model does not have or a value that does not fit.
  */
-export function modelParams(model: Block, settings: ReadonlyMap<string, Value>, userFile: string, sink: DiagnosticSink): Map<string, Value> | undefined {
+export function modelParams(res: Names, model: Block, settings: ReadonlyMap<string, Value>, userFile: string, sink: DiagnosticSink): Map<string, Value> | undefined {
   const known = new Set(model.decl.params.map((p) => p.name.name));
   for (const [name] of settings) {
     if (!known.has(name)) {
@@ -545,18 +575,20 @@ export function modelParams(model: Block, settings: ReadonlyMap<string, Value>, 
     }
   }
   const trace = new TraceReporter(sink, userFile);
-  return paramValues(model, (p) => settings.get(p.name.name), (code, file, span, message) => trace.report(code, file, span, message, { related: [] }));
+  return paramValues(res, model, (p) => settings.get(p.name.name), (code, file, span, message) => trace.report(code, file, span, message, { related: [] }));
 }
 
-/** Parameter values: given (by argument or --set) or defaulted, each checked against its type. */
-function paramValues(g: Block, given: (p: A.ParamDecl) => Value | undefined, report: (code: Code, file: string, span: Span, message: string) => void): Map<string, Value> | undefined {
+/** Parameter values (by name, as an instance lists them): given (by argument or --set) or defaulted, each checked against its type. */
+function paramValues(res: Names, g: Block, given: (p: A.ParamDecl) => Value | undefined, report: (code: Code, file: string, span: Span, message: string) => void): Map<string, Value> | undefined {
   const env = new Map<string, Value>();
+  /** A default names the parameters before it, by their symbols. */
+  const bySym = new Map<Sym, Value>();
   const inFile = (code: Code, span: Span, message: string) => report(code, g.file, span, message);
   for (const p of g.decl.params) {
     // The default is evaluated once: for its value, and because an untyped parameter takes its
     // type (`n_layer = 12` is an int). Its errors matter only when no value is given.
     const value = given(p);
-    const dflt = p.default ? evaluate(p.default, (n) => env.get(n), value ? () => {} : inFile) : undefined;
+    const dflt = p.default ? evaluate(p.default, (n) => { const s = res.symbolOf(n); return s && bySym.get(s); }, value ? () => {} : inFile) : undefined;
     const declared = p.type?.kind === "ScalarType" ? p.type.name : dflt?.kind;
     const v = value ?? dflt;
     if (!v) {
@@ -566,23 +598,24 @@ function paramValues(g: Block, given: (p: A.ParamDecl) => Value | undefined, rep
     const typed = coerce(v, declared, p.name.span, inFile);
     if (!typed) return undefined;
     env.set(p.name.name, typed);
+    const s = res.symbolOf(p.name);
+    if (s) bySym.set(s, typed);
   }
   return env;
 }
 
 /** Whether the model or a block it declares layers of (in any branch) keeps state. */
-export function declaresState(res: { globalsFor(file: string): ReadonlyMap<string, GlobalSym> }, model: Block): boolean {
+export function declaresState(res: Names, model: Block): boolean {
   const seen = new Set<A.BlockDecl>();
   const stack: Block[] = [model];
   for (let g = stack.pop(); g; g = stack.pop()) {
     if (seen.has(g.decl)) continue;
     seen.add(g.decl);
-    const file = g.file;
     const visit = (ms: readonly A.Member[]): boolean => ms.some((m) => {
       if (m.kind === "State") return true;
       if (m.kind === "If") return visit(m.then) || visit(m.else_ ?? []);
       if (m.kind === "Layer") {
-        const c = res.globalsFor(file).get(m.callee.name);
+        const c = res.symbolOf(m.callee);
         if (c?.kind === "block") stack.push(c);
       }
       return false;
@@ -592,7 +625,6 @@ export function declaresState(res: { globalsFor(file: string): ReadonlyMap<strin
   return false;
 }
 
-const lookupIn = (env: Env): Lookup => (n) => env.get(n);
 
 /** The frame an instance's body is instantiated in: `\`Linear\` (h.0.mlp.c_fc)`, at its layer's declaration. */
 const frameOf = (r: InstanceRec): Frame | undefined => r.at && { ...r.at, what: `\`${r.block.name}\` (${r.path})` };
