@@ -409,7 +409,9 @@ class ShapeChecker {
             // A branch not known at compile time appends on its own: each branch may append a state once.
             const appended = branches.length > 1 ? new Set(ctx.appended) : ctx.appended;
             const { env, ...outer } = ctx;
-            const inner = env && k === taken ? { env: new Map(env) } : {};
+            // The taken branch shares the instance's environment, as it shares the checker's scope:
+            // a name it rebinds (`d = 8`) has its new value after the `if`, for the weights too.
+            const inner = env && k === taken ? { env } : {};
             const r = this.body(b, { ...outer, ...inner, scope: new Scope(ctx.scope), lazy: new Map(ctx.lazy), appended }, outputs);
             returned ??= r;
             for (const name of appended) ctx.appended.add(name);
