@@ -57,7 +57,7 @@ export function check(text: string, file: string, options: CheckOptions = {}): C
     resolution = resolveProgram(std, { file, program }, sink);
     suppressCascades(sink, program, parsed.diagnostics);
     const decl = program.items.find((i) => i.kind === "Block" && i.isModel);
-    const g = decl && resolution.globals.get(decl.name.name);
+    const g = decl && resolution.symbolOf(decl.name);
     if (g?.kind === "block") model = g;
     if (model && !sink.hasErrors) {
       const settings = new Map<string, Value>();

@@ -59,13 +59,16 @@ function library(prelude: readonly Unit[]): { base: ReadonlyMap<string, GlobalSy
   for (const name of Object.keys(constants)) base.set(name, { kind: "constant", name });
   for (const name of dtypeNames) base.set(name, { kind: "dtype", name });
   base.set(pastDim, { kind: "cached", name: pastDim });
+  const tables = newTables();
   for (const u of prelude) {
     for (const item of u.program.items) {
-      if (item.name.name) base.set(item.name.name, item.kind === "Block" ? { kind: "block", name: item.name.name, decl: item, file: u.file } : { kind: "fn", name: item.name.name, decl: item, file: u.file });
+      if (!item.name.name) continue;
+      const g: GlobalSym = item.kind === "Block" ? { kind: "block", name: item.name.name, decl: item, file: u.file } : { kind: "fn", name: item.name.name, decl: item, file: u.file };
+      base.set(item.name.name, g);
+      tables.symbols.set(item.name, g);
     }
   }
   // The library's own diagnostics are its tests' business (test/unit/std): here only its names are wanted.
-  const tables = newTables();
   for (const u of prelude) {
     const r = new Resolver(base, u.file, new DiagnosticSink(u.file), [], tables);
     for (const item of u.program.items) r.item(item);
@@ -79,6 +82,7 @@ function library(prelude: readonly Unit[]): { base: ReadonlyMap<string, GlobalSy
 export function resolveProgram(prelude: readonly Unit[], user: Unit, sink: DiagnosticSink): Resolution {
   const { base, tables: lib } = library(prelude);
   const globals = new Map(base);
+  const tables = newTables();
   const userNames = new Map<string, A.Item>();
   for (const item of user.program.items) {
     const name = item.name.name;
@@ -89,10 +93,11 @@ export function resolveProgram(prelude: readonly Unit[], user: Unit, sink: Diagn
       continue;
     }
     userNames.set(name, item);
-    globals.set(name, item.kind === "Block" ? { kind: "block", name, decl: item, file: user.file } : { kind: "fn", name, decl: item, file: user.file });
+    const g: GlobalSym = item.kind === "Block" ? { kind: "block", name, decl: item, file: user.file } : { kind: "fn", name, decl: item, file: user.file };
+    globals.set(name, g);
+    tables.symbols.set(item.name, g);
   }
   const references: Reference[] = [];
-  const tables = newTables();
   const r = new Resolver(globals, user.file, sink, references, tables);
   for (const item of user.program.items) r.item(item);
   checkModels(user, sink);

@@ -25,7 +25,7 @@ export function definition(c: Checked, pos: Position): Location | null {
       return m ? locationOf(c, m.block.file, m.decl.name.span) : null;
     }
     case "argName": {
-      const p = calleeParams(c, t.owner, t.item).params.find((x) => x.name === t.arg.name?.name);
+      const p = calleeParams(c, t.owner).params.find((x) => x.name === t.arg.name?.name);
       return p?.file && p.span ? locationOf(c, p.file, p.span) : null;
     }
     default: {

@@ -50,7 +50,7 @@ function describeTarget(c: Checked, t: Target): string[] {
       return describeWeight(c, m.decl, m.block.file, undefined, (w) => paths.some((p) => w.name.startsWith(p)));
     }
     case "argName": {
-      const { kind, params } = calleeParams(c, t.owner, t.item);
+      const { kind, params } = calleeParams(c, t.owner);
       const p = params.find((x) => x.name === t.arg.name?.name);
       return p ? [fence(`(${kind}) ${p.detail}`)] : [];
     }

@@ -149,7 +149,7 @@ class ShapeChecker {
     this.generic = true;
     for (const item of program.items) {
       if (this.reached.has(item) || !item.name.name) continue;
-      const g = this.res.globals.get(item.name.name);
+      const g = this.res.symbolOf(item.name);
       if (!g || (g.kind !== "block" && g.kind !== "fn") || g.decl !== item) continue;
       const scope = new Scope();
       const ctx: Ctx = { file: g.file, path: "", scope, lazy: new Map(), states: new Map(), appended: new Set() };
