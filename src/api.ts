@@ -57,7 +57,7 @@ export function check(text: string, file: string, options: CheckOptions = {}): C
     resolution = resolveProgram(std, { file, program }, sink);
     suppressCascades(sink, program, parsed.diagnostics);
     const decl = program.items.find((i) => i.kind === "Block" && i.isModel);
-    const g = decl && resolution.globals.get(decl.name.name);
+    const g = decl && resolution.symbolOf(decl.name);
     if (g?.kind === "block") model = g;
     if (model && !sink.hasErrors) {
       const settings = new Map<string, Value>();
@@ -66,7 +66,7 @@ export function check(text: string, file: string, options: CheckOptions = {}): C
         if ("error" in v) sink.report("TFM3007", model.decl.name.span, `--set ${k}=${text}: ${v.error}`);
         else settings.set(k, v);
       }
-      const hparams = sink.hasErrors ? undefined : modelParams(model, settings, file, sink);
+      const hparams = sink.hasErrors ? undefined : modelParams(resolution, model, settings, file, sink);
       if (hparams) ({ shapes, instance } = elaborate(resolution, file, program, model, hparams, sink));
     } else if (!model && options.settings?.size) {
       sink.report("TFM2008", { start: 0, end: 0 }, "--set was given, but the file defines no `model`");
@@ -100,6 +100,13 @@ function elaborate(res: Resolution, file: string, program: Program, model: Globa
     const instance = shapes.instance;
     if (errors.items.length) {
       for (const d of errors.items) sink.add(d);
+      // The walk's types are what the editor shows; its operations are not for the IR. Walked again
+      // only where it stopped (too large: then the blocks are checked on their own) or where `past`
+      // was taken for a run-time dim that no instance keeps.
+      if (instance && stateful === !!instance.states.length) {
+        const { instance: _, ...walked } = shapes;
+        return { shapes: { ...walked, states: [], ops: [] }, instance };
+      }
       const { instance: _, ...recovered } = checkShapes(res, file, program, instance ? model : undefined, hparams, new DiagnosticSink(file), false, !!instance?.states.length);
       return { shapes: recovered, ...(instance ? { instance } : {}) };
     }
@@ -124,7 +131,7 @@ function recoveredShapes(res: Resolution, file: string, program: Program, model:
     const v = parseSetting(text);
     if (!("error" in v)) values.set(k, v);
   }
-  const hparams = model ? modelParams(model, values, file, scratch) : undefined;
+  const hparams = model ? modelParams(res, model, values, file, scratch) : undefined;
   if (!model || !hparams) return checkShapes(res, file, program, undefined, undefined, scratch);
   // One walk types and instantiates the model; again without it if it is too large, or with `past` as the instances need.
   const stateful = declaresState(res, model);

@@ -17,8 +17,8 @@ export type Value =
   | { readonly kind: "bool"; readonly v: boolean }
   | { readonly kind: "str"; readonly v: string };
 
-/** A name's compile-time value, or "runtime" when it is only known when the model runs. */
-export type Lookup = (name: string) => Value | "runtime" | undefined;
+/** A name's compile-time value (the compiler asks by the name's symbol, the runtime by its text), or "runtime" when it is only known when the model runs. */
+export type Lookup = (name: A.Name) => Value | "runtime" | undefined;
 export type Report = (code: Code, span: Span, message: string) => void;
 
 export const int = (v: number): Value => ({ kind: "int", v });
@@ -35,7 +35,7 @@ export function evaluate(e: A.Expr, lookup: Lookup, report: Report): Value | und
     case "String":
       return { kind: "str", v: e.value };
     case "Name": {
-      const v = lookup(e.name) ?? (e.name in constants ? { kind: "float" as const, v: constants[e.name]! } : undefined);
+      const v = lookup(e) ?? (e.name in constants ? { kind: "float" as const, v: constants[e.name]! } : undefined);
       if (v === "runtime") report("TFM3006", e.span, `\`${e.name}\` is only known when the model runs; a compile-time value is needed here`);
       return v === "runtime" ? undefined : v;
     }

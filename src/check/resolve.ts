@@ -15,7 +15,18 @@ export interface Reference {
   readonly sym: Sym;
 }
 
+/** A node that names something: a name in an expression or type, an identifier (declared or referring), a member access. */
+export type Named = A.Name | A.Ident;
+
 export interface Resolution {
+  /**
+   * What each name denotes, keyed by its node, in the user's file and the library: a use (an
+   * expression's name, a callee, a type's dim, an output or assignment target) gives the symbol it
+   * refers to, a declaration's name the symbol it declares. Later phases read this, never scopes.
+   */
+  symbolOf(node: Named): Sym | undefined;
+  /** The weight or sub-layer a member access (`wte.weight`) names, in the block of its layer. */
+  memberOf(node: A.MemberAccess): A.TensorParamDecl | A.LayerDecl | undefined;
   /** The global names as the user's file sees them (its declarations shadow the library's). */
   readonly globals: ReadonlyMap<string, GlobalSym>;
   /** The global names as code in `file` sees them: the library never sees the user's names. */
@@ -29,19 +40,49 @@ export interface Unit {
   readonly program: A.Program;
 }
 
-/** Builds the global table (prelude first; the user's file may shadow it) and resolves `user`. */
-export function resolveProgram(prelude: readonly Unit[], user: Unit, sink: DiagnosticSink): Resolution {
+/** The side tables one resolution fills: symbols by node, member accesses by node. */
+interface Tables {
+  readonly symbols: Map<Named, Sym>;
+  readonly members: Map<A.MemberAccess, A.TensorParamDecl | A.LayerDecl>;
+}
+
+const newTables = (): Tables => ({ symbols: new Map(), members: new Map() });
+
+/** The library's globals and its resolved names: the same for every compilation, so made once per parsed library. */
+const libraries = new WeakMap<readonly Unit[], { base: ReadonlyMap<string, GlobalSym>; tables: Tables }>();
+
+function library(prelude: readonly Unit[]): { base: ReadonlyMap<string, GlobalSym>; tables: Tables } {
+  const hit = libraries.get(prelude);
+  if (hit) return hit;
   const base = new Map<string, GlobalSym>();
   for (const name of Object.keys(builtins)) if (isBuiltin(name)) base.set(name, { kind: "builtin", name });
   for (const name of Object.keys(constants)) base.set(name, { kind: "constant", name });
   for (const name of dtypeNames) base.set(name, { kind: "dtype", name });
   base.set(pastDim, { kind: "cached", name: pastDim });
+  const tables = newTables();
   for (const u of prelude) {
     for (const item of u.program.items) {
-      if (item.name.name) base.set(item.name.name, item.kind === "Block" ? { kind: "block", name: item.name.name, decl: item, file: u.file } : { kind: "fn", name: item.name.name, decl: item, file: u.file });
+      if (!item.name.name) continue;
+      const g: GlobalSym = item.kind === "Block" ? { kind: "block", name: item.name.name, decl: item, file: u.file } : { kind: "fn", name: item.name.name, decl: item, file: u.file };
+      base.set(item.name.name, g);
+      tables.symbols.set(item.name, g);
     }
   }
+  // The library's own diagnostics are its tests' business (test/unit/std): here only its names are wanted.
+  for (const u of prelude) {
+    const r = new Resolver(base, u.file, new DiagnosticSink(u.file), [], tables);
+    for (const item of u.program.items) r.item(item);
+  }
+  const lib = { base, tables };
+  libraries.set(prelude, lib);
+  return lib;
+}
+
+/** Builds the global table (prelude first; the user's file may shadow it) and resolves `user`. */
+export function resolveProgram(prelude: readonly Unit[], user: Unit, sink: DiagnosticSink): Resolution {
+  const { base, tables: lib } = library(prelude);
   const globals = new Map(base);
+  const tables = newTables();
   const userNames = new Map<string, A.Item>();
   for (const item of user.program.items) {
     const name = item.name.name;
@@ -52,14 +93,22 @@ export function resolveProgram(prelude: readonly Unit[], user: Unit, sink: Diagn
       continue;
     }
     userNames.set(name, item);
-    globals.set(name, item.kind === "Block" ? { kind: "block", name, decl: item, file: user.file } : { kind: "fn", name, decl: item, file: user.file });
+    const g: GlobalSym = item.kind === "Block" ? { kind: "block", name, decl: item, file: user.file } : { kind: "fn", name, decl: item, file: user.file };
+    globals.set(name, g);
+    tables.symbols.set(item.name, g);
   }
   const references: Reference[] = [];
-  const r = new Resolver(globals, user.file, sink, references);
+  const r = new Resolver(globals, user.file, sink, references, tables);
   for (const item of user.program.items) r.item(item);
   checkModels(user, sink);
   checkRecursion(user, globals, sink);
-  return { globals, references, globalsFor: (file) => (file === user.file ? globals : base) };
+  return {
+    symbolOf: (n) => tables.symbols.get(n) ?? lib.symbols.get(n),
+    memberOf: (n) => tables.members.get(n) ?? lib.members.get(n),
+    globals,
+    references,
+    globalsFor: (file) => (file === user.file ? globals : base),
+  };
 }
 
 function checkModels(user: Unit, sink: DiagnosticSink): void {
@@ -149,6 +198,7 @@ class Resolver {
     private readonly file: string,
     private readonly sink: DiagnosticSink,
     private readonly references: Reference[],
+    private readonly tables: Tables,
   ) {}
 
   item(item: A.Item): void {
@@ -179,9 +229,11 @@ class Resolver {
     this.warnUnused(scope);
   }
 
-  private define(scope: Scope, kind: LocalKind, name: A.Ident, extra: Partial<LocalSym> = {}): LocalSym {
+  /** Declares `name` in `scope`; `node` is the node that declares it (a name in a type for a dim). */
+  private define(scope: Scope, kind: LocalKind, name: A.Ident, extra: Partial<LocalSym> = {}, node: Named = name): LocalSym {
     const sym: LocalSym = { kind, name: name.name, span: name.span, file: this.file, used: false, ...extra };
     scope.define(sym);
+    this.tables.symbols.set(node, sym);
     return sym;
   }
 
@@ -193,7 +245,7 @@ class Resolver {
   private introduceDims(t: A.TensorType, scope: Scope): void {
     for (const d of t.dims) {
       if (d.kind === "Name" && !scope.lookup(d.name) && !this.globals.has(d.name)) {
-        this.define(scope, "dim", { name: d.name, span: d.span }).used = true;
+        this.define(scope, "dim", { name: d.name, span: d.span }, {}, d).used = true;
       } else if (d.kind === "Pack" && d.name.name && !scope.lookup(d.name.name)) {
         this.define(scope, "pack", d.name).used = true;
       }
@@ -206,7 +258,7 @@ class Resolver {
       if (d.kind === "Pack") {
         const s = scope.lookup(d.name.name);
         if (!s || s.kind !== "pack") this.undefinedName(d.name.name, d.name.span, scope);
-        else this.reference(d.name.span, s);
+        else this.reference(d.name, s);
         continue;
       }
       this.expr(d, scope);
@@ -234,6 +286,7 @@ class Resolver {
       if (prior && prior.kind !== "dim") { this.duplicate(name, prior); continue; }
       const extra: Partial<LocalSym> = {};
       if (m.kind === "Layer") {
+        Object.assign(extra, { layer: m });
         const g = this.globals.get(m.callee.name);
         if (g?.kind === "block") Object.assign(extra, { block: g });
         if (m.repeat) Object.assign(extra, { stacked: true });
@@ -282,7 +335,7 @@ class Resolver {
           if (!s) this.sink.report("TFM2018", m.name.span, `output \`${m.name.name}\` has no value: write \`output ${m.name.name} = ...\` or bind \`${m.name.name}\` first`, { notes: () => didYouMean(m.name.name, scope.visible()) });
           else {
             s.used = true;
-            this.reference(m.name.span, s);
+            this.reference(m.name, s);
           }
         }
         if (m.value && m.name.name) this.assignTo(m.name, scope, true);
@@ -318,6 +371,7 @@ class Resolver {
     const prior = scope.lookup(t.name);
     if (prior && (prior.kind === "binding" || prior.kind === "input" || prior.kind === "arg")) {
       if (isOutput) prior.used = true;
+      this.tables.symbols.set(t, prior);
       return; // rebinding, as `x = norm(x)` in PyTorch
     }
     if (prior) {
@@ -344,7 +398,7 @@ class Resolver {
       this.sink.report("TFM2001", m.callee.span, `no block named \`${m.callee.name}\``, { notes: () => didYouMean(m.callee.name, blocks) });
       return;
     }
-    this.reference(m.callee.span, g);
+    this.reference(m.callee, g);
     if (g.kind !== "block") {
       const hint = g.kind === "fn" || g.kind === "builtin" ? ` (functions are called directly: \`y = ${g.name}(x)\`)` : "";
       this.sink.report("TFM2007", m.callee.span, `${describe(g)} is not a block${hint}`);
@@ -362,7 +416,7 @@ class Resolver {
       case "Number": case "Bool": case "String": case "Error":
         return;
       case "Name": {
-        const s = this.lookup(e.name, e.span, scope);
+        const s = this.lookup(e, scope);
         if (s && (s.kind === "block")) this.sink.report("TFM2007", e.span, `${describe(s)} is not a value: declare it with \`layer name = ${s.name}(...)\` and call \`name(x)\``);
         else if (s && (s.kind === "fn" || s.kind === "builtin")) this.sink.report("TFM2007", e.span, `${describe(s)} is not a value: call it, \`${s.name}(...)\``);
         else if (s && s.kind === "layer") this.sink.report("TFM2007", e.span, `${describe(s)} is not a value: call it on its inputs, \`${s.name}(x)\``);
@@ -397,14 +451,14 @@ class Resolver {
     }
   }
 
-  private lookup(name: string, span: Span, scope: Scope): Sym | undefined {
-    const s: Sym | undefined = scope.lookup(name) ?? this.globals.get(name);
+  private lookup(e: A.Name, scope: Scope): Sym | undefined {
+    const s: Sym | undefined = scope.lookup(e.name) ?? this.globals.get(e.name);
     if (!s) {
-      this.undefinedName(name, span, scope);
+      this.undefinedName(e.name, e.span, scope);
       return undefined;
     }
     if ("used" in s) s.used = true;
-    this.reference(span, s);
+    this.reference(e, s);
     return s;
   }
 
@@ -413,8 +467,10 @@ class Resolver {
     this.sink.report("TFM2001", span, `\`${name}\` is not defined`, { notes: () => didYouMean(name, [...scope.visible(), ...values]) });
   }
 
-  private reference(span: Span, sym: Sym): void {
-    this.references.push({ file: this.file, span, sym });
+  /** A use of `sym` at `node`: into the table, and the list of references for the editor. */
+  private reference(node: Named, sym: Sym): void {
+    this.tables.symbols.set(node, sym);
+    this.references.push({ file: this.file, span: node.span, sym });
   }
 
   /** `wte.weight`, `encoder.norm.weight`: a weight or sub-layer of a layer. */
@@ -425,7 +481,7 @@ class Resolver {
     if (!found) {
       const names = block.body.flatMap((m) => (m.kind === "TensorParam" || m.kind === "Layer" ? [m.name.name] : []));
       this.sink.report("TFM2001", e.name.span, `block \`${block.name.name}\` has no weight or layer \`${e.name.name}\``, { notes: () => didYouMean(e.name.name, names) });
-    }
+    } else this.tables.members.set(e, found);
     return found;
   }
 
@@ -435,7 +491,7 @@ class Resolver {
     let stacked: boolean;
     let block: A.BlockDecl | undefined;
     if (t.kind === "Name") {
-      const s = this.lookup(t.name, t.span, scope);
+      const s = this.lookup(t, scope);
       if (!s) return undefined;
       if (s.kind !== "layer") {
         this.sink.report("TFM2007", t.span, `only layers have members; ${describe(s)} is not a layer`);
@@ -477,7 +533,7 @@ class Resolver {
       return;
     }
     if ("used" in s) s.used = true;
-    this.reference(e.callee.span, s);
+    this.reference(e.callee, s);
     const sig = this.signatureOf(s);
     if (sig === "unknown") return; // a layer whose block did not resolve: already reported
     if (!sig) {

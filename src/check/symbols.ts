@@ -31,6 +31,8 @@ export interface LocalSym {
   readonly file: string;
   /** For layers: the block they instantiate, when it resolved. */
   readonly block?: GlobalSym & { kind: "block" };
+  /** For layers: their declaration. */
+  readonly layer?: A.LayerDecl;
   /** For layers: whether this is a `repeat(n)` stack. */
   readonly stacked?: boolean;
   used: boolean;

@@ -5,7 +5,7 @@ import { CompletionItemKind, type CompletionItem, type Position } from "vscode-l
 import type { GlobalSym } from "../check/symbols.js";
 import type * as A from "../syntax/ast.js";
 import { offsetOf, type Checked } from "./documents.js";
-import { allMembers, contains, globalNamed, itemAt, layerBlock, typesAt } from "./query.js";
+import { allMembers, contains, globalNamed, itemAt, layerBlockByName, typesAt } from "./query.js";
 import { calleeParamsByName, docOf, paramsOf, paramText, signatureOf } from "./signatures.js";
 
 const memberKeywords = ["input", "output", "param", "layer", "ignore", "if", "else", "return"];
@@ -77,11 +77,7 @@ function values(c: Checked, item: A.Item): CompletionItem[] {
 
 /** After `a.b.`: the weights and sub-layers of the block that layer instantiates. */
 function members(c: Checked, item: A.Item, chain: string): CompletionItem[] {
-  const expr = chain.split(".").reduce<A.Expr | undefined>((target, name) => {
-    const span = { start: 0, end: 0 };
-    return target ? { kind: "Member", target, name: { name, span }, span } : { kind: "Name", name, span };
-  }, undefined);
-  const block = expr && layerBlock(c, item, expr);
+  const block = layerBlockByName(c, item, chain.split("."));
   if (!block) return [];
   return allMembers(block.decl.body).flatMap((m): CompletionItem[] =>
     m.kind === "TensorParam" ? [{ label: m.name.name, kind: CompletionItemKind.Field, detail: `weight of ${block.name}` }]

@@ -4,7 +4,7 @@
 import type { Location, Position } from "vscode-languageserver/node.js";
 import { isLocal, type Sym } from "../check/symbols.js";
 import { locationOf, offsetOf, type Checked } from "./documents.js";
-import { contains, memberDecl, targetAt } from "./query.js";
+import { memberDecl, symbolOf, targetAt } from "./query.js";
 import { calleeParams } from "./signatures.js";
 
 export function definition(c: Checked, pos: Position): Location | null {
@@ -16,16 +16,16 @@ export function definition(c: Checked, pos: Position): Location | null {
     case "decl":
       return locationOf(c, c.file, t.decl.name.span);
     case "binding": {
-      // A rebinding (`x = ln_f(h(x))`) goes to where the name was first bound.
-      const first = c.result.resolution?.references.find((r) => contains(t.item.span, r.span.start) && isLocal(r.sym) && r.sym.name === t.ident.name);
-      return first ? symbolLocation(c, first.sym) : locationOf(c, c.file, t.span);
+      // A rebinding (`x = ln_f(h(x))`) goes to where the name was first bound: the symbol the resolver bound the target to.
+      const s = symbolOf(c, t.ident);
+      return s ? symbolLocation(c, s) : locationOf(c, c.file, t.span);
     }
     case "member": {
-      const m = memberDecl(c, t.item, t.node);
+      const m = memberDecl(c, t.node);
       return m ? locationOf(c, m.block.file, m.decl.name.span) : null;
     }
     case "argName": {
-      const p = calleeParams(c, t.owner, t.item).params.find((x) => x.name === t.arg.name?.name);
+      const p = calleeParams(c, t.owner).params.find((x) => x.name === t.arg.name?.name);
       return p?.file && p.span ? locationOf(c, p.file, p.span) : null;
     }
     default: {

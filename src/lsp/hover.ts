@@ -9,7 +9,7 @@ import type { Span } from "../diag/span.js";
 import type * as A from "../syntax/ast.js";
 import { offsetOf, rangeOf, type Checked } from "./documents.js";
 import { exprInstances, hparamValues, layerInstances, showWeight, weightsOf, weightsUnder } from "./instances.js";
-import { globalNamed, localDecl, memberDecl, targetAt, typeAt, typesAt, type Decl, type Target } from "./query.js";
+import { calleeBlock, globalNamed, localDecl, memberDecl, targetAt, typeAt, typesAt, type Decl, type Target } from "./query.js";
 import { calleeParams, docOf, paramText, signatureOf, sourceOf } from "./signatures.js";
 
 const fence = (code: string) => "```tfm\n" + code + "\n```";
@@ -42,7 +42,7 @@ function describeTarget(c: Checked, t: Target): string[] {
     case "binding":
       return [fence(`(binding) ${t.ident.name}${typed(typesAt(c, t.span))}`)];
     case "member": {
-      const m = memberDecl(c, t.item, t.node);
+      const m = memberDecl(c, t.node);
       if (!m) return [];
       if (m.decl.kind === "Layer") return describeLayer(c, m.block.decl, m.decl);
       // `wte.weight`: the weight of that layer's instance(s) only, not of every Embedding.
@@ -50,7 +50,7 @@ function describeTarget(c: Checked, t: Target): string[] {
       return describeWeight(c, m.decl, m.block.file, undefined, (w) => paths.some((p) => w.name.startsWith(p)));
     }
     case "argName": {
-      const { kind, params } = calleeParams(c, t.owner, t.item);
+      const { kind, params } = calleeParams(c, t.owner);
       const p = params.find((x) => x.name === t.arg.name?.name);
       return p ? [fence(`(${kind}) ${p.detail}`)] : [];
     }
@@ -119,7 +119,7 @@ function describeWeight(c: Checked, d: A.TensorParamDecl, file: string, types: r
 const notInstantiated = "_Weights are listed when the model instantiates without errors._";
 
 function describeLayer(c: Checked, block: A.BlockDecl, layer: A.LayerDecl): string[] {
-  const g = globalNamed(c, layer.callee.name);
+  const g = calleeBlock(c, layer);
   const insts = layerInstances(c, block, layer);
   const first = insts[0];
   const shown = (v: Value | undefined) => (v ? show(v) : "?");

@@ -3,6 +3,7 @@
 import type { Instance, Weight } from "../check/elaborated.js";
 import { show } from "../check/evaluate.js";
 import type * as A from "../syntax/ast.js";
+import { isLocal } from "../check/symbols.js";
 import type { Checked } from "./documents.js";
 
 const byBlock = new WeakMap<Checked, Map<A.BlockDecl, Instance[]>>();
@@ -52,15 +53,17 @@ export function layerInstances(c: Checked, block: A.BlockDecl, layer: A.LayerDec
   return out;
 }
 
-/** The instances a layer expression (`wte`, `encoder.norm`) of a block's body stands for. */
+/** The instances a layer expression (`wte`, `encoder.norm`) of a block's body stands for (its names as the resolver bound them). */
 export function exprInstances(c: Checked, block: A.BlockDecl, e: A.Expr): Instance[] {
   if (e.kind === "Name") {
-    const layer = block.body.find((m): m is A.LayerDecl => m.kind === "Layer" && m.name.name === e.name);
+    const s = c.result.resolution?.symbolOf(e);
+    const layer = s && isLocal(s) ? s.layer : undefined;
     return layer && !layer.repeat ? layerInstances(c, block, layer) : [];
   }
   if (e.kind !== "Member") return [];
+  const member = c.result.resolution?.memberOf(e);
+  const layer = member?.kind === "Layer" ? member : undefined;
   return exprInstances(c, block, e.target).flatMap((parent) => {
-    const layer = parent.block.decl.body.find((m): m is A.LayerDecl => m.kind === "Layer" && m.name.name === e.name.name);
     const path = layer && !layer.repeat ? join(parent.path, layer.checkpointName?.value ?? layer.name.name) : undefined;
     return parent.children.filter((ch) => ch.path === path);
   });

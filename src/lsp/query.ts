@@ -2,7 +2,8 @@
 // cursor is (a resolved use, a declaration, a member or argument name), and the types recorded
 // there by the shape checker. Read-only walks; nothing here checks anything.
 import type { Reference } from "../check/resolve.js";
-import type { GlobalSym } from "../check/symbols.js";
+import { isLocal, type GlobalSym, type Sym } from "../check/symbols.js";
+import type { Named } from "../check/resolve.js";
 import type { Span } from "../diag/span.js";
 import type * as A from "../syntax/ast.js";
 import type { Checked } from "./documents.js";
@@ -145,7 +146,18 @@ function typesOf(c: Checked): [Span, readonly string[]][] {
   return list;
 }
 
-/** A global block or function by name, as the check resolved it. */
+/** What a name of the checked document denotes, from the resolver's table (never looked up again by name). */
+export function symbolOf(c: Checked, node: Named): Sym | undefined {
+  return c.result.resolution?.symbolOf(node);
+}
+
+/** The block a `layer` declaration instantiates, as the resolver bound its callee. */
+export function calleeBlock(c: Checked, layer: A.LayerDecl): (GlobalSym & { kind: "block" }) | undefined {
+  const g = symbolOf(c, layer.callee);
+  return g?.kind === "block" ? g : undefined;
+}
+
+/** A global block or function by name, as the check resolved it: for text being typed, which has no resolved node yet. */
 export function globalNamed(c: Checked, name: string): GlobalSym | undefined {
   return c.result.resolution?.globals.get(name);
 }
@@ -174,24 +186,33 @@ export function allMembers(ms: readonly A.Member[]): A.Member[] {
   return ms.flatMap((m) => (m.kind === "If" ? [m, ...allMembers(m.then), ...allMembers(m.else_ ?? [])] : [m]));
 }
 
-/** `a.b.c`: the layer or weight a member access names, with the block it is declared in. */
-export function memberDecl(c: Checked, item: A.Item, e: A.MemberAccess): { decl: A.LayerDecl | A.TensorParamDecl; block: GlobalSym & { kind: "block" } } | undefined {
-  const block = layerBlock(c, item, e.target);
-  if (!block) return undefined;
-  const decl = allMembers(block.decl.body).find((m): m is A.LayerDecl | A.TensorParamDecl => (m.kind === "Layer" || m.kind === "TensorParam") && m.name.name === e.name.name);
-  return decl ? { decl, block } : undefined;
+/** `a.b.c`: the layer or weight a member access names (as the resolver bound it), with the block it is declared in. */
+export function memberDecl(c: Checked, e: A.MemberAccess): { decl: A.LayerDecl | A.TensorParamDecl; block: GlobalSym & { kind: "block" } } | undefined {
+  const decl = c.result.resolution?.memberOf(e);
+  const block = decl && layerBlock(c, e.target);
+  return decl && block ? { decl, block } : undefined;
 }
 
-/** The block a layer expression (`wte`, `encoder.norm`) instantiates. */
-export function layerBlock(c: Checked, item: A.Item, t: A.Expr): (GlobalSym & { kind: "block" }) | undefined {
+/** The block a layer expression of the document (`wte`, `encoder.norm`) instantiates, as the resolver bound it. */
+export function layerBlock(c: Checked, t: A.Expr): (GlobalSym & { kind: "block" }) | undefined {
   if (t.kind === "Name") {
-    const layer = allMembers(item.body).find((m): m is A.LayerDecl => m.kind === "Layer" && m.name.name === t.name);
-    const g = layer && globalNamed(c, layer.callee.name);
-    return g?.kind === "block" ? g : undefined;
+    const s = symbolOf(c, t);
+    return s && isLocal(s) && s.kind === "layer" ? s.block : undefined;
   }
   if (t.kind !== "Member") return undefined;
-  const inner = memberDecl(c, item, t);
-  if (inner?.decl.kind !== "Layer") return undefined;
-  const g = globalNamed(c, inner.decl.callee.name);
-  return g?.kind === "block" ? g : undefined;
+  const inner = c.result.resolution?.memberOf(t);
+  return inner?.kind === "Layer" ? calleeBlock(c, inner) : undefined;
+}
+
+/** The block a layer chain being typed (`encoder.norm.`, no syntax tree yet) instantiates, by its names in `item`. */
+export function layerBlockByName(c: Checked, item: A.Item, chain: readonly string[]): (GlobalSym & { kind: "block" }) | undefined {
+  let block: GlobalSym | undefined;
+  let body = item.body;
+  for (const name of chain) {
+    const layer = allMembers(body).find((m): m is A.LayerDecl => m.kind === "Layer" && m.name.name === name);
+    block = layer && globalNamed(c, layer.callee.name);
+    if (block?.kind !== "block") return undefined;
+    body = block.decl.body;
+  }
+  return block?.kind === "block" ? block : undefined;
 }

@@ -1,11 +1,11 @@
 // How declarations read in hovers and completion details: signatures of blocks, functions and
 // builtins (as written in their source), and the `#` comment lines just above a declaration.
 import { builtins, constants, isBuiltin } from "../check/builtins.js";
-import type { GlobalSym } from "../check/symbols.js";
+import { isLocal, type GlobalSym } from "../check/symbols.js";
 import type { Span } from "../diag/span.js";
 import type * as A from "../syntax/ast.js";
 import type { Checked } from "./documents.js";
-import { allMembers, globalNamed } from "./query.js";
+import { allMembers, calleeBlock, globalNamed, symbolOf } from "./query.js";
 
 /** The source text of a span in any file the check saw, on one line. */
 export function sourceOf(c: Checked, file: string, span: Span): string {
@@ -91,10 +91,16 @@ export function inputsOf(c: Checked, g: GlobalSym & { kind: "block" }): ParamInf
 
 /** What the named arguments of a call or layer declaration can name: a layer declaration's block
  *  parameters, a layer call's inputs, a function's or builtin's parameters. */
-export function calleeParams(c: Checked, owner: A.Call | A.LayerDecl, item: A.Item | undefined): { kind: "parameter" | "input"; params: ParamInfo[] } {
-  if (owner.kind === "Layer") return { kind: "parameter", params: paramsOf(c, globalNamed(c, owner.callee.name)) };
-  return owner.callee.kind === "Name" ? calleeParamsByName(c, owner.callee.name, item) : { kind: "parameter", params: [] };
+export function calleeParams(c: Checked, owner: A.Call | A.LayerDecl): { kind: "parameter" | "input"; params: ParamInfo[] } {
+  if (owner.kind === "Layer") return { kind: "parameter", params: paramsOf(c, calleeBlock(c, owner)) };
+  // The callee as the resolver bound it: a layer takes its block's inputs, a function or builtin its parameters.
+  const s = owner.callee.kind === "Name" ? symbolOf(c, owner.callee) : undefined;
+  if (!s) return { kind: "parameter", params: [] };
+  if (isLocal(s)) return { kind: "input", params: s.kind === "layer" && s.block ? inputsOf(c, s.block) : [] };
+  return { kind: "parameter", params: s.kind === "block" ? [] : paramsOf(c, s) };
 }
+
+/** The same for a callee being typed (no syntax tree yet): by its name in `item`. */
 
 export function calleeParamsByName(c: Checked, name: string, item: A.Item | undefined): { kind: "parameter" | "input"; params: ParamInfo[] } {
   const layer = item && allMembers(item.body).find((m): m is A.LayerDecl => m.kind === "Layer" && m.name.name === name);

@@ -278,7 +278,8 @@ function solveLinear(d: Dim, actual: number, bindings: ReadonlyMap<string, numbe
 function evalExpr(e: A.Dim | undefined, hparams: ReadonlyMap<string, Value> | undefined, bindings: ReadonlyMap<string, number>): number | undefined {
   if (!e || e.kind === "Ellipsis" || e.kind === "Pack") return undefined;
   let failed = false;
-  const v = evaluate(e, (n) => hparams?.get(n) ?? (bindings.has(n) ? { kind: "int", v: bindings.get(n)! } : undefined), () => (failed = true));
+  // The runtime holds no resolved program: the dims it binds are known by their names.
+  const v = evaluate(e, ({ name: n }) => hparams?.get(n) ?? (bindings.has(n) ? { kind: "int", v: bindings.get(n)! } : undefined), () => (failed = true));
   return !failed && v?.kind === "int" ? v.v : undefined;
 }
 

@@ -11,13 +11,13 @@ import { limits } from "../../syntax/limits.js";
 import { matchArgs, type SigParam } from "../args.js";
 import { builtins, constants, isDTypeName, pastDim, type BuiltinName } from "../builtins.js";
 import type { Resolution } from "../resolve.js";
-import type { GlobalSym } from "../symbols.js";
+import { isLocal, type GlobalSym, type LocalSym } from "../symbols.js";
 import { TraceReporter } from "../trace.js";
 import { known, scalarOp, toSVal, type Value } from "../evaluate.js";
 import { addDim, constDim, constValue, DimOverflow, divDim, equalDims, mulDim, negDim, nonNegative, showDim, subDim, symDim, symbolsOf, type Dim } from "../../core/dim.js";
 import { elementwise, rules, type RuleCtx } from "./rules.js";
 import { Scope, type Binding, type LayerRef } from "./scope.js";
-import { showType, symbolicInput, unify } from "./unify.js";
+import { showType, symbolicInput, unify, type LocalOf } from "./unify.js";
 import { asTensor, intVal, quotientIn, showValue, tensor, unknown, type SVal } from "./value.js";
 import type { Elaborated, Instantiation, Site, TypedOp } from "../elaborated.js";
 import { memoKey, replay, type Applied } from "./memo.js";
@@ -67,10 +67,10 @@ interface Ctx {
   /** While instantiating the model: the compile-time names of the block instance whose body this is (absent where the body is no instance). */
   readonly env?: Env;
   /** Lazily evaluated declarations (layers and weights are visible before they are declared). */
-  readonly lazy: Map<string, () => Binding>;
-  /** The block's states by name, with the axis each grows along; and those appended so far in this call. */
-  readonly states: Map<string, { readonly axis: number; readonly decl: A.StateDecl }>;
-  readonly appended: Set<string>;
+  readonly lazy: Map<LocalSym, () => Binding>;
+  /** The block's states by symbol, with the axis each grows along; and those appended so far in this call. */
+  readonly states: Map<LocalSym, { readonly axis: number; readonly decl: A.StateDecl }>;
+  readonly appended: Set<LocalSym>;
 }
 
 class ShapeChecker {
@@ -105,14 +105,30 @@ class ShapeChecker {
     this.trace = new TraceReporter(sink, userFile);
   }
 
+  /** The local symbol a name declares or refers to, as the resolver bound it (undefined: global, or not resolved). */
+  private readonly local: LocalOf = (n) => {
+    const s = this.res.symbolOf(n);
+    return s && isLocal(s) ? s : undefined;
+  };
+
+  /** The parameters of `g` by their symbols, from values by name. */
+  private paramsOf(g: Block, value: (p: A.ParamDecl) => SVal | undefined): Map<LocalSym, SVal> {
+    const hp = new Map<LocalSym, SVal>();
+    for (const p of g.decl.params) {
+      const [s, v] = [this.local(p.name), value(p)];
+      if (s && v) hp.set(s, v);
+    }
+    return hp;
+  }
+
   // ---- entry points ------------------------------------------------------------------------
 
   checkModel(model: Block, hparams: ReadonlyMap<string, Value>) {
     const scope = new Scope();
-    for (const [k, v] of hparams) scope.define(k, toSVal(v, model.file));
+    for (const [s, v] of this.paramsOf(model, (p) => { const v = hparams.get(p.name.name); return v && toSVal(v, model.file); })) scope.define(s, v);
     if (this.instSink) this.walk = new InstanceWalk(this.res, model, hparams, this.userFile);
     const run = (env?: Env) => this.runBlock(model, scope, "", (input, ctx) => {
-      const v = symbolicInput(input.type, scope, (e) => this.dim(e, ctx), (d) => this.report("TFM4014", ctx.file, d.span, "a model input needs a fixed number of dims: name each one (`i32[batch, seq]`)"));
+      const v = symbolicInput(input.type, scope, this.local, (e) => this.dim(e, ctx), (d) => this.report("TFM4014", ctx.file, d.span, "a model input needs a fixed number of dims: name each one (`i32[batch, seq]`)"));
       return this.recording && v.kind !== "unknown" ? this.op({ kind: "input", name: input.name.name, out: v }) : v;
     }, env);
     let io: ReturnType<typeof run>;
@@ -133,17 +149,19 @@ class ShapeChecker {
     this.generic = true;
     for (const item of program.items) {
       if (this.reached.has(item) || !item.name.name) continue;
-      const g = this.res.globals.get(item.name.name);
+      const g = this.res.symbolOf(item.name);
       if (!g || (g.kind !== "block" && g.kind !== "fn") || g.decl !== item) continue;
       const scope = new Scope();
       const ctx: Ctx = { file: g.file, path: "", scope, lazy: new Map(), states: new Map(), appended: new Set() };
       for (const p of item.params) {
         const sym = p.type?.kind === "TensorType" ? undefined : symbolFor(p);
         const v = p.default ? this.expr(p.default, ctx) : sym ?? unknown;
-        if (p.type?.kind === "TensorType") scope.define(p.name.name, symbolicInput(p.type, scope, (e) => this.dim(e, ctx), () => {}));
-        else scope.define(p.name.name, p.default && v.kind !== "unknown" ? v : sym ?? unknown);
+        const s = this.local(p.name);
+        if (!s) continue;
+        if (p.type?.kind === "TensorType") scope.define(s, symbolicInput(p.type, scope, this.local, (e) => this.dim(e, ctx), () => {}));
+        else scope.define(s, p.default && v.kind !== "unknown" ? v : sym ?? unknown);
       }
-      if (g.kind === "block") this.runBlock(g, scope, "", (input) => symbolicInput(input.type, scope, (e) => this.dim(e, ctx), () => {}));
+      if (g.kind === "block") this.runBlock(g, scope, "", (input) => symbolicInput(input.type, scope, this.local, (e) => this.dim(e, ctx), () => {}));
       else this.body(item.body, ctx, []);
     }
   }
@@ -230,20 +248,22 @@ class ShapeChecker {
     for (const m of g.decl.body) {
       if (m.kind !== "Input") continue;
       const v = input(m, ctx);
-      scope.define(m.name.name, v);
+      const s = this.local(m.name);
+      if (s) scope.define(s, v);
       this.record(g.file, m.name.span, v);
       inputs.push({ name: m.name.name, value: v });
     }
     const outputs: { name: string; value: SVal }[] = [];
     this.body(g.decl.body, ctx, outputs);
-    for (const [name, { decl }] of ctx.states) {
-      if (!ctx.appended.has(name)) this.report("TFM4016", g.file, decl.name.span, `the state \`${name}\` is never appended: it would stay empty`, [`extend it once per call: \`x = append(${name}, x)\``]);
+    for (const [s, { decl }] of ctx.states) {
+      const name = decl.name.name;
+      if (!ctx.appended.has(s)) this.report("TFM4016", g.file, decl.name.span, `the state \`${name}\` is never appended: it would stay empty`, [`extend it once per call: \`x = append(${name}, x)\``]);
     }
     return { inputs, outputs };
   }
 
   /** Applies a block to arguments (bound to its inputs; undefined where defaulted). */
-  private callBlock(g: Block, hparams: ReadonlyMap<string, SVal>, path: string, args: readonly (SVal | undefined)[], argSpans: readonly (Span | undefined)[], call: { file: string; span: Span; what: string }): SVal {
+  private callBlock(g: Block, hparams: ReadonlyMap<LocalSym, SVal>, path: string, args: readonly (SVal | undefined)[], argSpans: readonly (Span | undefined)[], call: { file: string; span: Span; what: string }): SVal {
     // Checking alone may reuse the result for the same parameters and argument shapes; building
     // the IR may not (each application computes on its own weights and values).
     const key = memoKey(`B:${g.file}:${g.name}`, hparams, args, this.recording);
@@ -281,6 +301,7 @@ class ShapeChecker {
   private bindTyped(t: A.TensorType, v: SVal, scope: Scope, ctx: Ctx, at: { file: string; span: Span }, decl: { name: A.Ident }): boolean {
     const typeText = showType(t, showExpr);
     return unify(t, v, scope, {
+      local: this.local,
       dim: (e) => this.dim(e, { ...ctx, scope }),
       mismatch: (code, message, notes = []) => this.report(code, at.file, at.span, `\`${decl.name.name}\`: ${message}`, notes, [{ file: ctx.file, span: decl.name.span, message: `\`${decl.name.name}\` is declared ${typeText} here` }]),
       undecided: (a, b, what) => this.undecided(a, b, `${what} of \`${decl.name.name}\``, at.file, at.span),
@@ -302,7 +323,10 @@ class ShapeChecker {
     const perCopy: SVal[][] = [];
     for (let i = 0; i < n; i++) {
       const input = args[0];
+      // While instantiating: copies that would pass the limits stop the walk after the first (TFM3008).
+      const mark = i === 0 && n > 1 && !ref.copies ? this.walk?.copyMark(`${ref.path}.0`) : undefined;
       out = this.callBlock(ref.block, ref.copies?.[i] ?? ref.hparams, `${ref.path}.${i}`, args, argSpans, { file, span, what: `block \`${ref.block.name}\` (${ref.decl.name.name}.${i})` });
+      if (mark) this.walk!.stackFits(mark, n - 1);
       const first = out.kind === "tuple" ? out.items[0] ?? unknown : out;
       if (out.kind === "tuple") out.items.slice(1).forEach((v, j) => (perCopy[j] ??= []).push(v));
       if (input && first.kind !== "unknown" && showValue(first) !== showValue(input)) {
@@ -340,7 +364,7 @@ class ShapeChecker {
           if (ctx.env) this.walk!.ignore(m, ctx.path);
           break;
         case "TensorParam": case "State": case "Layer":
-          this.lookup(m.name.name, ctx); // evaluates the declaration (and reports) in order
+          this.lookup(this.local(m.name), ctx); // evaluates the declaration (and reports) in order
           if (ctx.env && ctx.block) {
             if (m.kind === "TensorParam") this.walk!.weight(ctx.block, m, ctx.env, ctx.path);
             else if (m.kind === "State") this.walk!.state(m, ctx.path, ctx.file);
@@ -354,7 +378,7 @@ class ShapeChecker {
           break;
         }
         case "Output": {
-          let v = m.value ? this.expr(m.value, ctx) : this.valueOf(m.name.name, ctx);
+          let v = m.value ? this.expr(m.value, ctx) : this.valueOf(this.local(m.name), ctx);
           if (v.kind === "tuple") {
             // An output is one tensor (or number): a tuple (a block's several outputs, chunk's parts) must be unpacked first.
             this.report("TFM4010", ctx.file, (m.value ?? m.name).span, `output \`${m.name.name}\` is a tuple of ${v.items.length} values, not one: unpack it first (\`a, b = ...\`) and output each`);
@@ -365,8 +389,9 @@ class ShapeChecker {
             v = unknown;
           }
           if (m.type) this.bindTyped(m.type, v, new Scope(ctx.scope), ctx, { file: ctx.file, span: (m.value ?? m.name).span }, m);
+          const target = m.value && this.local(m.name);
           if (m.value) {
-            ctx.scope.assign(m.name.name, v);
+            if (target) ctx.scope.assign(target, v);
             this.bound(m.name.name, v, ctx);
           }
           this.record(ctx.file, m.name.span, v);
@@ -384,7 +409,9 @@ class ShapeChecker {
             // A branch not known at compile time appends on its own: each branch may append a state once.
             const appended = branches.length > 1 ? new Set(ctx.appended) : ctx.appended;
             const { env, ...outer } = ctx;
-            const inner = env && k === taken ? { env: new Map(env) } : {};
+            // The taken branch shares the instance's environment, as it shares the checker's scope:
+            // a name it rebinds (`d = 8`) has its new value after the `if`, for the weights too.
+            const inner = env && k === taken ? { env } : {};
             const r = this.body(b, { ...outer, ...inner, scope: new Scope(ctx.scope), lazy: new Map(ctx.lazy), appended }, outputs);
             returned ??= r;
             for (const name of appended) ctx.appended.add(name);
@@ -412,7 +439,8 @@ class ShapeChecker {
   private declareUnapplied(members: readonly A.Member[], ctx: Ctx): void {
     for (const m of members) {
       if (m.kind !== "Layer") continue;
-      const ref = ctx.scope.lookup(m.name.name);
+      const s = this.local(m.name);
+      const ref = s && ctx.scope.lookup(s);
       if (ref?.kind !== "layer" || ref.decl !== m) continue;
       for (const { path, copy: i } of this.walk!.unwalked(m)) {
         const saved = { memo: this.memo, recording: this.recording };
@@ -429,15 +457,18 @@ class ShapeChecker {
   }
 
   private hoist(m: A.Member, ctx: Ctx): void {
+    if (m.kind !== "TensorParam" && m.kind !== "State" && m.kind !== "Layer") return;
+    const s = this.local(m.name);
+    if (!s) return; // a duplicate name: reported by the resolver
     if (m.kind === "TensorParam") {
       const name = joinPath(ctx.path, m.checkpointName?.value ?? m.name.name);
-      ctx.lazy.set(m.name.name, () => this.declaredTensor(m, ctx, (out) => ({ kind: "weight", name, transposed: m.transposed, out })));
+      ctx.lazy.set(s, () => this.declaredTensor(m, ctx, (out) => ({ kind: "weight", name, transposed: m.transposed, out })));
     } else if (m.kind === "State") {
-      const axis = m.type.dims.findIndex((d) => d.kind === "Name" && d.name === pastDim);
-      ctx.states.set(m.name.name, { axis, decl: m });
-      ctx.lazy.set(m.name.name, () => this.declaredTensor(m, ctx, (out) => ({ kind: "state", name: joinPath(ctx.path, m.name.name), axis, out })));
-    } else if (m.kind === "Layer") {
-      ctx.lazy.set(m.name.name, () => this.layerRef(m, ctx));
+      const axis = m.type.dims.findIndex((d) => d.kind === "Name" && this.res.symbolOf(d)?.kind === "cached");
+      ctx.states.set(s, { axis, decl: m });
+      ctx.lazy.set(s, () => this.declaredTensor(m, ctx, (out) => ({ kind: "state", name: joinPath(ctx.path, m.name.name), axis, out })));
+    } else {
+      ctx.lazy.set(s, () => this.layerRef(m, ctx));
     }
   }
 
@@ -456,7 +487,7 @@ class ShapeChecker {
   }
 
   private layerRef(m: A.LayerDecl, ctx: Ctx): Binding {
-    const g = this.res.globalsFor(ctx.file).get(m.callee.name);
+    const g = this.res.symbolOf(m.callee);
     if (g?.kind !== "block") return unknown; // a block only declared, never applied, is checked as unreached
     const bound = matchArgs(m.args, { what: "", params: g.decl.params.map((p) => ({ name: p.name.name, optional: !!p.default })) }, m.span);
     let count: number | undefined;
@@ -465,16 +496,19 @@ class ShapeChecker {
       count = r.kind === "int" ? constValue(r.dim) : undefined;
     }
     /** The parameters, given the copy index of `repeat(n, i)` (a symbol when the count is not known). */
-    const hparams = (index: SVal | undefined) => {
-      const hp = new Map<string, SVal>();
-      const scope = index && m.repeatIndex ? new Scope(ctx.scope) : ctx.scope;
-      if (index && m.repeatIndex) scope.define(m.repeatIndex.name, index);
+    const index = m.repeatIndex && this.local(m.repeatIndex);
+    const hparams = (at: SVal | undefined) => {
+      const hp = new Map<LocalSym, SVal>();
+      const scope = at && index ? new Scope(ctx.scope) : ctx.scope;
+      if (at && index) scope.define(index, at);
       const inner: Ctx = { file: g.file, path: "", scope: new Scope(), lazy: new Map(), states: new Map(), appended: new Set() };
       g.decl.params.forEach((p, i) => {
         const a = bound[i];
         const v = a ? this.expr(a.value, { ...ctx, scope }) : p.default ? this.expr(p.default, inner) : unknown;
-        hp.set(p.name.name, v);
-        inner.scope.define(p.name.name, v);
+        const s = this.local(p.name);
+        if (!s) return;
+        hp.set(s, v);
+        inner.scope.define(s, v);
       });
       return hp;
     };
@@ -484,19 +518,21 @@ class ShapeChecker {
     return { kind: "layer", decl: m, block: g, hparams: hp, path, stacked: !!m.repeat, ...(count !== undefined ? { count } : {}), ...(copies ? { copies } : {}) };
   }
 
-  private lookup(name: string, ctx: Ctx): Binding | undefined {
-    const lazy = ctx.lazy.get(name);
+  /** A local symbol's value in this evaluation: a hoisted declaration is evaluated at its first use. */
+  private lookup(sym: LocalSym | undefined, ctx: Ctx): Binding | undefined {
+    if (!sym) return undefined;
+    const lazy = ctx.lazy.get(sym);
     if (lazy) {
-      ctx.lazy.delete(name);
+      ctx.lazy.delete(sym);
       const v = lazy();
-      ctx.scope.define(name, v);
+      ctx.scope.define(sym, v);
       return v;
     }
-    return ctx.scope.lookup(name);
+    return ctx.scope.lookup(sym);
   }
 
-  private valueOf(name: string, ctx: Ctx): SVal {
-    const b = this.lookup(name, ctx);
+  private valueOf(sym: LocalSym | undefined, ctx: Ctx): SVal {
+    const b = this.lookup(sym, ctx);
     return !b || b.kind === "layer" ? unknown : b;
   }
 
@@ -507,7 +543,8 @@ class ShapeChecker {
 
   private assign(targets: readonly A.Ident[], v: SVal, span: Span, ctx: Ctx): void {
     if (targets.length === 1) {
-      ctx.scope.assign(targets[0]!.name, v);
+      const s = this.local(targets[0]!);
+      if (s) ctx.scope.assign(s, v);
       this.bound(targets[0]!.name, v, ctx);
       this.record(ctx.file, targets[0]!.span, v);
       return;
@@ -518,7 +555,8 @@ class ShapeChecker {
     }
     targets.forEach((t, i) => {
       const x = items?.[i] ?? unknown;
-      ctx.scope.assign(t.name, x);
+      const s = this.local(t);
+      if (s) ctx.scope.assign(s, x);
       this.bound(t.name, x, ctx);
       this.record(ctx.file, t.span, x);
     });
@@ -562,11 +600,12 @@ class ShapeChecker {
       case "Error":
         return unknown;
       case "Name": {
-        const b = this.lookup(e.name, ctx);
-        if (b) return b.kind === "layer" ? unknown : b;
-        if (e.name in constants) return { kind: "float", value: constants[e.name]! };
-        if (e.name === pastDim) return { kind: "int", dim: this.stateful ? symDim(pastDim) : constDim(0) };
-        if (isDTypeName(e.name)) return { kind: "dtype", name: e.name as A.DTypeName };
+        const s = this.res.symbolOf(e);
+        if (!s) return unknown; // reported by the resolver
+        if (isLocal(s)) return this.valueOf(s, ctx);
+        if (s.kind === "constant") return { kind: "float", value: constants[s.name]! };
+        if (s.kind === "cached") return { kind: "int", dim: this.stateful ? symDim(pastDim) : constDim(0) };
+        if (s.kind === "dtype") return { kind: "dtype", name: s.name as A.DTypeName };
         return unknown;
       }
       case "List":
@@ -695,9 +734,9 @@ class ShapeChecker {
 
   private call(e: A.Call, ctx: Ctx): SVal {
     if (e.callee.kind !== "Name") return unknown;
-    const name = e.callee.name;
-    const local = this.lookup(name, ctx);
-    const g = local ? undefined : this.res.globalsFor(ctx.file).get(name);
+    const s = this.res.symbolOf(e.callee);
+    const local = s && isLocal(s) ? this.lookup(s, ctx) : undefined;
+    const g = s && !isLocal(s) ? s : undefined;
     const evalArgs = (params: readonly SigParam[]) => {
       const bound = matchArgs(e.args, { what: "", params }, e.span);
       return { values: bound.map((a) => (a ? this.expr(a.value, ctx) : undefined)), spans: bound.map((a) => a?.value.span) };
@@ -728,12 +767,13 @@ class ShapeChecker {
   /** A state is appended once per call: a second `append` (not in the other branch of an `if`) is an error. */
   private appendOnce(e: A.Call, ctx: Ctx): boolean {
     const target = e.args.find((a) => a.name?.name === "cache")?.value ?? (e.args[0]?.name ? undefined : e.args[0]?.value);
-    if (target?.kind !== "Name" || !ctx.states.has(target.name)) return false; // reported by the resolver
-    if (ctx.appended.has(target.name)) {
-      this.report("TFM4016", ctx.file, e.span, `the state \`${target.name}\` is appended twice in one call`, ["append it once, with everything this call adds: `append(cache, concat([a, b], dim))`"]);
+    const s = target?.kind === "Name" ? this.local(target) : undefined;
+    if (!s || !ctx.states.has(s)) return false; // reported by the resolver
+    if (ctx.appended.has(s)) {
+      this.report("TFM4016", ctx.file, e.span, `the state \`${s.name}\` is appended twice in one call`, ["append it once, with everything this call adds: `append(cache, concat([a, b], dim))`"]);
       return false;
     }
-    ctx.appended.add(target.name);
+    ctx.appended.add(s);
     return true;
   }
 
@@ -757,7 +797,8 @@ class ShapeChecker {
         this.report("TFM4010", at.file, at.span, `\`${p.name.name}\` must be ${p.type.name === "int" ? "an" : "a"} ${p.type.name}, found ${showValue(v)}`, [], [{ file: g.file, span: p.name.span, message: `\`${p.name.name}\` is declared here` }]);
         ok = false;
       }
-      scope.define(p.name.name, ok ? v : unknown);
+      const s = this.local(p.name);
+      if (s) scope.define(s, ok ? v : unknown);
       this.record(g.file, p.name.span, v);
     });
     const out = this.trace.within({ file, span, what: `function \`${g.name}\`` }, () => {
@@ -851,25 +892,25 @@ class ShapeChecker {
 
   /** `wte.weight`, `encoder.norm.weight`: weights and sub-layers of layers. */
   private member(e: A.MemberAccess, ctx: Ctx): SVal {
-    const ref = this.layerOf(e.target, ctx);
+    const decl = this.res.memberOf(e);
+    const ref = decl && this.layerOf(e.target, ctx);
     if (!ref) return unknown;
     const inner: Ctx = { file: ref.block.file, path: ref.path, scope: new Scope(), lazy: new Map(), states: new Map(), appended: new Set() };
     for (const [k, v] of ref.hparams) inner.scope.define(k, v);
     for (const m of ref.block.decl.body) this.hoist(m, inner);
-    const b = this.lookup(e.name.name, inner);
-    return !b || b.kind === "layer" ? unknown : b;
+    return this.valueOf(this.local(decl.name), inner);
   }
 
   private layerOf(t: A.Expr, ctx: Ctx): LayerRef | undefined {
     if (t.kind === "Name") {
-      const b = this.lookup(t.name, ctx);
+      const b = this.lookup(this.local(t), ctx);
       return b?.kind === "layer" && !b.stacked ? b : undefined;
     }
     if (t.kind !== "Member") return undefined;
+    const decl = this.res.memberOf(t);
+    if (decl?.kind !== "Layer" || decl.repeat) return undefined;
     const parent = this.layerOf(t.target, ctx);
     if (!parent) return undefined;
-    const decl = parent.block.decl.body.find((m): m is A.LayerDecl => m.kind === "Layer" && m.name.name === t.name.name);
-    if (!decl || decl.repeat) return undefined;
     const inner: Ctx = { file: parent.block.file, path: parent.path, scope: new Scope(), lazy: new Map(), states: new Map(), appended: new Set() };
     for (const [k, v] of parent.hparams) inner.scope.define(k, v);
     const ref = this.layerRef(decl, inner);

@@ -6,7 +6,8 @@
 //
 // The checker calls the hooks below as it meets each member of a block instance's body, in
 // order, with the instance's compile-time environment (`Env`: parameters, and the scalars bound
-// so far; run-time values as "runtime"); a body without an environment (a branch not taken, the
+// so far; run-time values as "runtime"; keyed by the resolver's symbols, as the checker's own
+// environment is, so both read one binding of every name); a body without an environment (a branch not taken, the
 // layers under a layer whose parameters failed) is no instance. A memoized application replays
 // what the first one made under its own path. The result lists everything in declaration order
 // (depth first, members in source order), as a checkpoint's reader expects.
@@ -16,8 +17,8 @@ import type { Span } from "../../diag/span.js";
 import type * as A from "../../syntax/ast.js";
 import { limits } from "../../syntax/limits.js";
 import { matchArgs } from "../args.js";
-import { blockSig } from "../resolve.js";
-import type { GlobalSym } from "../symbols.js";
+import { blockSig, type Resolution } from "../resolve.js";
+import type { GlobalSym, Sym } from "../symbols.js";
 import { TraceReporter, type Frame } from "../trace.js";
 import type { Instance, Instantiation, Weight } from "../elaborated.js";
 import { coerce, evaluate, int, notWhole, show, type Lookup, type Value } from "../evaluate.js";
@@ -25,8 +26,11 @@ import { coerce, evaluate, int, notWhole, show, type Lookup, type Value } from "
 type Block = GlobalSym & { kind: "block" };
 type State = Instantiation["states"][number];
 
-/** A block instance's compile-time names: parameters and scalars; tensors and input dims as "runtime". */
-export type Env = Map<string, Value | "runtime">;
+/** A block instance's compile-time values by symbol: parameters and scalars; tensors and input dims as "runtime". */
+export type Env = Map<Sym, Value | "runtime">;
+
+/** What the walk reads of the resolution: the symbol of each name, the globals of each file. */
+type Names = Pick<Resolution, "symbolOf" | "globalsFor">;
 
 /** The model has more weights or instances than the limits allow: the instantiation stops. */
 export class TooLarge extends Error {}
@@ -53,6 +57,13 @@ export interface Made {
   readonly ignored: readonly { readonly pattern: string; readonly at: InstanceRec; readonly pos: number; readonly k: number }[];
   /** Errors reported meanwhile: an application with errors is walked again, not replayed. */
   readonly errors: number;
+}
+
+export interface CopyMark {
+  readonly r: InstanceRec;
+  readonly entered: number;
+  readonly w: number;
+  readonly e: number;
 }
 
 interface Mark {
@@ -88,8 +99,14 @@ export class InstanceWalk {
   /** Blocks of the instances being walked, innermost last. */
   private readonly active: string[] = [];
   private errors = 0;
+  /**
+   * The instances entered so far (walked, or made again by a replay): TFM3008 counts these, so the
+   * limit is passed where a walk in declaration order passes it, not where a `layer` declaration
+   * merely names its copies.
+   */
+  private entered = 0;
 
-  constructor(private readonly res: { globalsFor(file: string): ReadonlyMap<string, GlobalSym> }, model: Block, hparams: ReadonlyMap<string, Value>, userFile: string) {
+  constructor(private readonly res: Names, model: Block, hparams: ReadonlyMap<string, Value>, userFile: string) {
     const key = () => [...this.keyOf(this.here), this.member, ...(this.copy === undefined ? [] : [this.copy])];
     this.trace = new TraceReporter({ add: (d) => this.found.push({ d, key: key(), i: this.found.length }) }, userFile, false);
     this.add({ path: "", parent: undefined, pos: 0, copy: 0, block: model, hparams, at: undefined });
@@ -115,12 +132,14 @@ export class InstanceWalk {
     const r = this.pendingAt(path);
     // A layer applied twice is one instance: its body is instantiated once.
     if (!r) return f(undefined);
+    if (++this.entered > limits.maxInstances) this.tooManyInstances(r, r.path);
     this.walked.add(r);
     this.current.push(r);
     const frame = frameOf(r);
     if (frame) this.active.push(r.block.name);
     try {
-      return frame ? this.trace.within(frame, () => f(new Map(r.hparams))) : f(new Map(r.hparams));
+      const env = this.envOf(r);
+      return frame ? this.trace.within(frame, () => f(env)) : f(env);
     } finally {
       if (frame) this.active.pop();
       this.current.pop();
@@ -139,8 +158,11 @@ export class InstanceWalk {
 
   input(m: A.InputDecl, env: Env): void {
     this.member = m.span.start;
-    for (const d of m.type.dims) if (d.kind === "Name" && !env.has(d.name)) env.set(d.name, "runtime");
-    env.set(m.name.name, "runtime");
+    for (const d of m.type.dims) {
+      const s = d.kind === "Name" ? this.res.symbolOf(d) : undefined;
+      if (s && !env.has(s)) env.set(s, "runtime");
+    }
+    this.set(env, m.name, "runtime");
   }
 
   /** Bindings may fail to evaluate because they are tensors: that is not an error here. */
@@ -148,12 +170,12 @@ export class InstanceWalk {
     this.member = m.span.start;
     const report = this.reporter(file);
     const quiet = (code: Code, span: Span, message: string) => { if (code !== "TFM3006" && code !== "TFM3002") report(code, span, message); };
-    const v = m.targets.length === 1 ? evaluate(m.value, lookupIn(env), quiet) : undefined;
-    for (const t of m.targets) env.set(t.name, v ?? "runtime");
+    const v = m.targets.length === 1 ? evaluate(m.value, this.lookupIn(env), quiet) : undefined;
+    for (const t of m.targets) this.set(env, t, v ?? "runtime");
   }
 
   output(m: A.OutputDecl, env: Env): void {
-    if (m.value) env.set(m.name.name, "runtime");
+    if (m.value) this.set(env, m.name, "runtime");
   }
 
   state(m: A.StateDecl, path: string, file: string): void {
@@ -168,7 +190,7 @@ export class InstanceWalk {
   cond(m: A.If, env: Env, file: string): 0 | 1 | undefined {
     this.member = m.span.start;
     const report = this.reporter(file);
-    const c = evaluate(m.cond, lookupIn(env), report);
+    const c = evaluate(m.cond, this.lookupIn(env), report);
     if (c && c.kind !== "bool") report("TFM3002", m.cond.span, `an \`if\` condition must be a compile-time bool, found ${c.kind} ${show(c)}`);
     return c?.kind === "bool" ? (c.v ? 0 : 1) : undefined;
   }
@@ -182,7 +204,7 @@ export class InstanceWalk {
         report("TFM3006", d.span, "a weight's shape must be fully known: no `...` or `*pack`");
         return;
       }
-      const v = evaluate(d, lookupIn(env), report);
+      const v = evaluate(d, this.lookupIn(env), report);
       if (!v || notWhole(v, report)) return;
       if (v.kind !== "int" || v.v < 0) {
         report("TFM3004", d.span, `a dimension must be a non-negative integer, found ${show(v)}`);
@@ -222,7 +244,7 @@ export class InstanceWalk {
   }
 
   private layerIn(m: A.LayerDecl, env: Env, path: string, parent: Block): void {
-    const g = this.res.globalsFor(parent.file).get(m.callee.name);
+    const g = this.res.symbolOf(m.callee);
     if (g?.kind !== "block") return; // reported by the resolver
     if (this.active.includes(g.name)) return; // recursion: reported by the resolver
     const report = this.reporter(parent.file);
@@ -230,7 +252,7 @@ export class InstanceWalk {
       report("TFM3009", m.span, `layers are nested more than ${limits.maxInstanceDepth} deep`);
       return;
     }
-    const lookup = lookupIn(env);
+    const lookup = this.lookupIn(env);
     let count = 1;
     if (m.repeat) {
       const v = evaluate(m.repeat, lookup, report);
@@ -244,8 +266,8 @@ export class InstanceWalk {
     const bound = matchArgs(m.args, blockSig(g), m.span); // mismatches were reported by the resolver
     /** The arguments (of copy `i` of `repeat(n, i)`: each copy's differ), or undefined after an error. */
     const argsOf = (i: number) => {
-      const index = m.repeatIndex?.name;
-      const at: Lookup = index ? (n) => (n === index ? int(i) : lookup(n)) : lookup;
+      const index = m.repeatIndex && this.res.symbolOf(m.repeatIndex);
+      const at: Lookup = index ? (n) => (this.res.symbolOf(n) === index ? int(i) : lookup(n)) : lookup;
       const args = new Map<A.ParamDecl, Value | undefined>();
       let ok = true;
       g.decl.params.forEach((p, k) => {
@@ -274,10 +296,6 @@ export class InstanceWalk {
         let hp = this.hparams(g, (p) => copies[0]!.get(p));
         for (let i = 0; i < count && hp; i++) {
           this.copy = i;
-          if (this.instances.length > limits.maxInstances) {
-            report("TFM3008", m.span, `the model has more than ${limits.maxInstances} layer instances`);
-            throw new TooLarge();
-          }
           const p = m.repeat ? join(base, String(i)) : base;
           const at = { file: parent.file, span: m.span };
           this.trace.replaceTop({ ...at, what: `\`${g.name}\` (${p})` });
@@ -314,7 +332,8 @@ export class InstanceWalk {
     if (!target || made.errors) return false;
     const paths = made.instances.map((r) => re(r.path));
     if (paths.some((p) => this.byPath.has(p)) || made.weights.some(({ w }) => this.byName.has(re(w.name)))) return false;
-    if (this.instances.length + made.instances.length > limits.maxInstances || this.weights.length + made.weights.length > limits.maxParamTensors) return false;
+    if (this.entered + 1 + made.instances.length > limits.maxInstances || this.weights.length + made.weights.length > limits.maxParamTensors) return false;
+    this.entered += 1 + made.instances.length;
     this.walked.add(target);
     const again = new Map<InstanceRec, InstanceRec>([[made.root, target]]);
     const at = (r: InstanceRec) => again.get(r) ?? r;
@@ -328,6 +347,76 @@ export class InstanceWalk {
     for (const { s, at: r } of made.states) this.pushState({ ...s, name: re(s.name) }, at(r));
     for (const g of made.ignored) this.ignored.push({ ...g, at: at(g.at), pattern: re(g.pattern) });
     return true;
+  }
+
+  // ---- repeat stacks past the limits ---------------------------------------------------------
+
+  /** Before copy 0 of a stack (at `path`) is applied, when it is an instance still to be walked. */
+  copyMark(path: string): CopyMark | undefined {
+    const r = this.pendingAt(path);
+    return r && { r, entered: this.entered, w: this.weights.length, e: this.errors };
+  }
+
+  /**
+   * After copy 0 of a stack: each of the `remaining` copies (same block, same parameters) makes as
+   * many instances and weights as it did. Where they would pass a limit, TFM3008 is reported at
+   * the instance or weight that passes it in declaration order, without walking the copies before
+   * it (`repeat(1500)` of `repeat(1500)`), and the instantiation stops. A copy 0 with errors is no
+   * guide: the copies are then walked one by one, to report what each would.
+   */
+  stackFits(mark: CopyMark, remaining: number): void {
+    if (this.errors !== mark.e || remaining <= 0) return;
+    const [si, sw] = [this.entered - mark.entered, this.weights.length - mark.w];
+    const overI = si > 0 && this.entered + remaining * si > limits.maxInstances;
+    const overW = sw > 0 && this.weights.length + remaining * sw > limits.maxParamTensors;
+    if (!overI && !overW) return;
+    const r = mark.r;
+    const under = (x: InstanceRec | undefined): boolean => {
+      for (; x; x = x.parent) if (x === r) return true;
+      return false;
+    };
+    const byKey = <T>(items: T[], key: (t: T) => number[]) => items.map((t) => ({ t, k: key(t) })).sort((a, b) => compare(a.k, b.k)).map((x) => x.t);
+    // The copy that passes a limit (1 + k after copy 0) and what in it: the j-th in declaration order of what copy 0 made.
+    const cands: { copy: number; key: number[]; at: InstanceRec; report: (rename: (p: string) => string) => void }[] = [];
+    if (overI) {
+      const need = limits.maxInstances - this.entered;
+      const k = Math.floor(need / si);
+      const t = byKey(this.instances.filter(under), (x) => this.keyOf(x))[need - k * si]!;
+      cands.push({ copy: 1 + k, key: this.keyOf(t), at: t, report: (rename) => this.tooManyInstances(t, rename(t.path), true) });
+    }
+    if (overW) {
+      const need = limits.maxParamTensors - this.weights.length;
+      const k = Math.floor(need / sw);
+      const x = byKey(this.weights.slice(mark.w).filter((x) => under(x.at)), (x) => [...this.keyOf(x.at), x.w.decl.span.start])[need - k * sw]!;
+      cands.push({ copy: 1 + k, key: [...this.keyOf(x.at), x.w.decl.span.start], at: x.at, report: () => this.report("TFM3008", x.w.file, x.w.decl.span, `the model has more than ${limits.maxParamTensors} weight tensors`) });
+    }
+    const first = cands.sort((a, b) => a.copy - b.copy || compare(a.key, b.key))[0]!;
+    const base = r.path.slice(0, r.path.lastIndexOf("."));
+    const to = `${base}.${first.copy}`;
+    const rename = (p: string) => (p === r.path ? to : p.startsWith(r.path + ".") ? to + p.slice(r.path.length) : p);
+    // The frames of that copy and the instances below it down to the one that passes the limit.
+    const chain: InstanceRec[] = [];
+    for (let x: InstanceRec | undefined = first.at; x && x !== r.parent; x = x.parent) chain.unshift(x);
+    const nest = (i: number): void => {
+      const x = chain[i];
+      if (!x) return first.report(rename);
+      const frame = frameOf(x);
+      if (frame) this.trace.within({ ...frame, what: `\`${x.block.name}\` (${rename(x.path)})` }, () => nest(i + 1));
+      else nest(i + 1);
+    };
+    [this.member, this.copy] = [r.pos, first.copy];
+    nest(0);
+    throw new TooLarge();
+  }
+
+  /** TFM3008 at the instance `r` (shown at `path`), the one past the limit; the instantiation stops. */
+  private tooManyInstances(r: InstanceRec, path: string, framed = false): never {
+    const at = r.at!;
+    const report = () => this.report("TFM3008", at.file, at.span, `the model has more than ${limits.maxInstances} layer instances`);
+    [this.member, this.copy] = [r.pos, r.copy];
+    if (framed) report();
+    else this.trace.within({ ...at, what: `\`${r.block.name}\` (${path})` }, report);
+    throw new TooLarge();
   }
 
   // ---- the result ----------------------------------------------------------------------------
@@ -394,7 +483,29 @@ export class InstanceWalk {
   }
 
   private hparams(g: Block, given: (p: A.ParamDecl) => Value | undefined): Map<string, Value> | undefined {
-    return paramValues(g, given, (code, file, span, message) => this.report(code, file, span, message));
+    return paramValues(this.res, g, given, (code, file, span, message) => this.report(code, file, span, message));
+  }
+
+  /** The environment an instance's body starts with: its parameters, by their symbols. */
+  private envOf(r: InstanceRec): Env {
+    const env: Env = new Map();
+    for (const p of r.block.decl.params) {
+      const [s, v] = [this.res.symbolOf(p.name), r.hparams.get(p.name.name)];
+      if (s && v) env.set(s, v);
+    }
+    return env;
+  }
+
+  private set(env: Env, name: A.Ident, v: Value | "runtime"): void {
+    const s = this.res.symbolOf(name);
+    if (s) env.set(s, v);
+  }
+
+  private lookupIn(env: Env): Lookup {
+    return (n) => {
+      const s = this.res.symbolOf(n);
+      return s && env.get(s);
+    };
   }
 
   /** Where a walk in declaration order meets an instance: its parent's place, then its layer's position and copy. */
@@ -455,7 +566,7 @@ export class InstanceWalk {
  * The model's parameters: given by `--set` or defaulted, each checked against its type; undefined
  * after reporting a setting the model does not have or a value that does not fit.
  */
-export function modelParams(model: Block, settings: ReadonlyMap<string, Value>, userFile: string, sink: DiagnosticSink): Map<string, Value> | undefined {
+export function modelParams(res: Names, model: Block, settings: ReadonlyMap<string, Value>, userFile: string, sink: DiagnosticSink): Map<string, Value> | undefined {
   const known = new Set(model.decl.params.map((p) => p.name.name));
   for (const [name] of settings) {
     if (!known.has(name)) {
@@ -464,18 +575,20 @@ export function modelParams(model: Block, settings: ReadonlyMap<string, Value>, 
     }
   }
   const trace = new TraceReporter(sink, userFile);
-  return paramValues(model, (p) => settings.get(p.name.name), (code, file, span, message) => trace.report(code, file, span, message, { related: [] }));
+  return paramValues(res, model, (p) => settings.get(p.name.name), (code, file, span, message) => trace.report(code, file, span, message, { related: [] }));
 }
 
-/** Parameter values: given (by argument or --set) or defaulted, each checked against its type. */
-function paramValues(g: Block, given: (p: A.ParamDecl) => Value | undefined, report: (code: Code, file: string, span: Span, message: string) => void): Map<string, Value> | undefined {
+/** Parameter values (by name, as an instance lists them): given (by argument or --set) or defaulted, each checked against its type. */
+function paramValues(res: Names, g: Block, given: (p: A.ParamDecl) => Value | undefined, report: (code: Code, file: string, span: Span, message: string) => void): Map<string, Value> | undefined {
   const env = new Map<string, Value>();
+  /** A default names the parameters before it, by their symbols. */
+  const bySym = new Map<Sym, Value>();
   const inFile = (code: Code, span: Span, message: string) => report(code, g.file, span, message);
   for (const p of g.decl.params) {
     // The default is evaluated once: for its value, and because an untyped parameter takes its
     // type (`n_layer = 12` is an int). Its errors matter only when no value is given.
     const value = given(p);
-    const dflt = p.default ? evaluate(p.default, (n) => env.get(n), value ? () => {} : inFile) : undefined;
+    const dflt = p.default ? evaluate(p.default, (n) => { const s = res.symbolOf(n); return s && bySym.get(s); }, value ? () => {} : inFile) : undefined;
     const declared = p.type?.kind === "ScalarType" ? p.type.name : dflt?.kind;
     const v = value ?? dflt;
     if (!v) {
@@ -485,23 +598,24 @@ function paramValues(g: Block, given: (p: A.ParamDecl) => Value | undefined, rep
     const typed = coerce(v, declared, p.name.span, inFile);
     if (!typed) return undefined;
     env.set(p.name.name, typed);
+    const s = res.symbolOf(p.name);
+    if (s) bySym.set(s, typed);
   }
   return env;
 }
 
 /** Whether the model or a block it declares layers of (in any branch) keeps state. */
-export function declaresState(res: { globalsFor(file: string): ReadonlyMap<string, GlobalSym> }, model: Block): boolean {
+export function declaresState(res: Names, model: Block): boolean {
   const seen = new Set<A.BlockDecl>();
   const stack: Block[] = [model];
   for (let g = stack.pop(); g; g = stack.pop()) {
     if (seen.has(g.decl)) continue;
     seen.add(g.decl);
-    const file = g.file;
     const visit = (ms: readonly A.Member[]): boolean => ms.some((m) => {
       if (m.kind === "State") return true;
       if (m.kind === "If") return visit(m.then) || visit(m.else_ ?? []);
       if (m.kind === "Layer") {
-        const c = res.globalsFor(file).get(m.callee.name);
+        const c = res.symbolOf(m.callee);
         if (c?.kind === "block") stack.push(c);
       }
       return false;
@@ -511,7 +625,6 @@ export function declaresState(res: { globalsFor(file: string): ReadonlyMap<strin
   return false;
 }
 
-const lookupIn = (env: Env): Lookup => (n) => env.get(n);
 
 /** The frame an instance's body is instantiated in: `\`Linear\` (h.0.mlp.c_fc)`, at its layer's declaration. */
 const frameOf = (r: InstanceRec): Frame | undefined => r.at && { ...r.at, what: `\`${r.block.name}\` (${r.path})` };

@@ -6,6 +6,7 @@
 import type { IndexSub, Site, TypedOp } from "../elaborated.js";
 import { showValue, type SVal } from "./value.js";
 import type { Made } from "./instances.js";
+import type { LocalSym } from "../symbols.js";
 
 export interface Applied {
   readonly result: SVal;
@@ -27,8 +28,8 @@ const refOf = (v: SVal | undefined): number | undefined => (v && "ref" in v ? v.
  * (`f(x, x)` is not `f(x, y)`: the ops name their operands) and which parameters are run-time
  * values (a parameter is not replaced on replay).
  */
-export function memoKey(tag: string, hparams: ReadonlyMap<string, SVal>, args: readonly (SVal | undefined)[], elaborating: boolean): string {
-  const hp = [...hparams].map(([k, v]) => `${k}=${showValue(v)}${elaborating && refOf(v) !== undefined ? `#${refOf(v)}` : ""}`).join(",");
+export function memoKey(tag: string, hparams: ReadonlyMap<LocalSym, SVal>, args: readonly (SVal | undefined)[], elaborating: boolean): string {
+  const hp = [...hparams].map(([k, v]) => `${k.name}=${showValue(v)}${elaborating && refOf(v) !== undefined ? `#${refOf(v)}` : ""}`).join(",");
   const as = args.map((a, i) => {
     const shown = a ? showValue(a) : "-";
     const alias = elaborating && refOf(a) !== undefined ? args.findIndex((b) => refOf(b) === refOf(a)) : i;

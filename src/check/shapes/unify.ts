@@ -5,8 +5,13 @@ import type * as A from "../../syntax/ast.js";
 import { equalDims, showDim, showShape, symDim, type Dim } from "../../core/dim.js";
 import { asTensor, showValue, tensor, type SVal } from "./value.js";
 import type { Scope } from "./scope.js";
+import type { LocalSym } from "../symbols.js";
+
+/** The local symbol a dim's name or a pack's name declares or refers to (the resolver's table); undefined for a global or an unresolved name. */
+export type LocalOf = (n: A.Name | A.Ident) => LocalSym | undefined;
 
 export interface UnifyCtx {
+  readonly local: LocalOf;
   /** Evaluates a dim expression of the declared type in the callee's scope. */
   dim(e: A.Expr): Dim | undefined;
   mismatch(code: Code, message: string, notes?: string[]): void;
@@ -22,18 +27,18 @@ export function showType(t: A.TensorType, show: (e: A.Expr) => string): string {
 /** Binds `v` to the declared type `t` in `scope`; false after reporting a mismatch. */
 export function unify(t: A.TensorType, v: SVal, scope: Scope, ctx: UnifyCtx, typeText: string): boolean {
   if (v.kind === "unknown") {
-    bindFresh(t, scope);
+    bindFresh(t, scope, ctx.local);
     return true;
   }
   const actual = asTensor(v);
   if (!actual) {
     ctx.mismatch("TFM4010", `expected a tensor ${typeText}, found ${showValue(v)}`);
-    bindFresh(t, scope);
+    bindFresh(t, scope, ctx.local);
     return false;
   }
   if (actual.dtype !== t.dtype && !(actual.weak && actual.shape.length === 0 && (t.dtype !== "bool") === (actual.dtype !== "bool"))) {
     ctx.mismatch("TFM4004", `expected ${typeText}, found ${showValue(v)}: element types differ`, [`convert it with \`cast(x, ${t.dtype})\``]);
-    bindFresh(t, scope);
+    bindFresh(t, scope, ctx.local);
     return false;
   }
   const shape = actual.shape;
@@ -44,7 +49,7 @@ export function unify(t: A.TensorType, v: SVal, scope: Scope, ctx: UnifyCtx, typ
     if (shape.length + 1 === fixed) notes.push("one dim is missing: a missing `unsqueeze`, batch dim or head split?");
     if (shape.length === fixed + 1) notes.push("one dim too many: a missing `squeeze`, or heads not merged?");
     ctx.mismatch("TFM4003", `expected ${vi < 0 ? "" : "at least "}${fixed} dims ${typeText}, found ${shape.length} dims ${showValue(v)}`, notes);
-    bindFresh(t, scope);
+    bindFresh(t, scope, ctx.local);
     return false;
   }
   const tail = vi < 0 ? 0 : t.dims.length - vi - 1;
@@ -54,11 +59,12 @@ export function unify(t: A.TensorType, v: SVal, scope: Scope, ctx: UnifyCtx, typ
   // name introduced to its right (`f32[2 * n, n]`); every other dim is then checked in order.
   const binding = new Set<number>();
   t.dims.forEach((d, i) => {
-    if (d.kind === "Name" && !scope.lookup(d.name)) {
-      scope.define(d.name, { kind: "int", dim: shape[axis(i)]! });
+    const s = unbound(d, scope, ctx.local);
+    if (s && d.kind === "Name") {
+      scope.define(s, { kind: "int", dim: shape[axis(i)]! });
       binding.add(i);
-    } else if (d.kind === "Pack" && !scope.lookup(d.name.name)) {
-      scope.define(d.name.name, { kind: "list", items: shape.slice(vi, vi + packLen).map((x) => ({ kind: "int" as const, dim: x })) });
+    } else if (s) {
+      scope.define(s, { kind: "list", items: shape.slice(vi, vi + packLen).map((x) => ({ kind: "int" as const, dim: x })) });
       binding.add(i);
     }
   });
@@ -67,7 +73,8 @@ export function unify(t: A.TensorType, v: SVal, scope: Scope, ctx: UnifyCtx, typ
     if (!ok || binding.has(i) || d.kind === "Ellipsis") return;
     if (d.kind === "Pack") {
       const dims = shape.slice(vi, vi + packLen);
-      const prior = scope.lookup(d.name.name);
+      const sym = ctx.local(d.name);
+      const prior = sym && scope.lookup(sym);
       const same = prior?.kind === "list" && prior.items.length === dims.length && prior.items.every((x, k) => x.kind === "int" && equalDims(x.dim, dims[k]!) === true);
       if (prior?.kind === "list" && !same) {
         const before = prior.items.map((x) => (x.kind === "int" ? x.dim : undefined)).filter((x): x is Dim => !!x);
@@ -89,11 +96,17 @@ export function unify(t: A.TensorType, v: SVal, scope: Scope, ctx: UnifyCtx, typ
   return ok;
 }
 
+/** The local symbol a bare dim name or a pack declares, when it has no value yet in `scope`. */
+function unbound(d: A.Dim, scope: Scope, local: LocalOf): LocalSym | undefined {
+  const s = d.kind === "Name" ? local(d) : d.kind === "Pack" ? local(d.name) : undefined;
+  return s && !scope.lookup(s) ? s : undefined;
+}
+
 /** After a mismatch, fresh names still get (opaque) values so the body can be checked on. */
-function bindFresh(t: A.TensorType, scope: Scope): void {
+function bindFresh(t: A.TensorType, scope: Scope, local: LocalOf): void {
   for (const d of t.dims) {
-    if (d.kind === "Name" && !scope.lookup(d.name)) scope.define(d.name, { kind: "unknown" });
-    if (d.kind === "Pack" && !scope.lookup(d.name.name)) scope.define(d.name.name, { kind: "unknown" });
+    const s = unbound(d, scope, local);
+    if (s) scope.define(s, { kind: "unknown" });
   }
 }
 
@@ -102,13 +115,16 @@ function bindFresh(t: A.TensorType, scope: Scope): void {
  * first, so that compound dims may name symbols introduced to their right (`f32[2 * n, n]`). A
  * dim with no value (an error reported where it was evaluated) is an opaque symbol, never a guess.
  */
-export function symbolicInput(t: A.TensorType, scope: Scope, dim: (e: A.Expr) => Dim | undefined, reportVariadic: (d: A.Dim) => void): SVal {
+export function symbolicInput(t: A.TensorType, scope: Scope, local: LocalOf, dim: (e: A.Expr) => Dim | undefined, reportVariadic: (d: A.Dim) => void): SVal {
   const variadicDim = t.dims.find(variadic);
   if (variadicDim) {
     reportVariadic(variadicDim);
     return { kind: "unknown" };
   }
-  for (const d of t.dims) if (d.kind === "Name" && !scope.lookup(d.name)) scope.define(d.name, { kind: "int", dim: symDim(d.name) });
+  for (const d of t.dims) {
+    const s = d.kind === "Name" ? unbound(d, scope, local) : undefined;
+    if (s) scope.define(s, { kind: "int", dim: symDim(s.name) });
+  }
   const shape = t.dims.map((d) => (d.kind === "Ellipsis" || d.kind === "Pack" ? opaqueDim : dim(d) ?? opaqueDim));
   return tensor(t.dtype, shape);
 }
