@@ -374,7 +374,9 @@ class Resolver {
         else if (s && s.kind === "layer") this.sink.report("TFM2007", e.span, `${describe(s)} is not a value: call it on its inputs, \`${s.name}(x)\``);
         else if (s && s.kind === "pack") this.sink.report("TFM2007", e.span, `${describe(s)} stands for several dims and can only be used in a tensor type`);
         else if (s && s.kind === "state" && this.isWrittenOnce(s) && e !== this.onceArg) {
-          this.sink.report("TFM2019", e.span, `the state \`${s.name}\` has no \`past\` dim: it is written once per sequence and read only as \`once(${s.name}, value)\``, { notes: [`\`x = once(${s.name}, value)\` is \`value\` on the call from empty state, and the state, unchanged, on every later call`] });
+          this.sink.report("TFM2019", e.span, `the state \`${s.name}\` has no \`past\` dim: it is written once per sequence, and read only as \`once(${s.name}, value)\``, {
+            notes: [`\`x = once(${s.name}, value)\` is \`value\` on the call from empty state, and the state, unchanged, on every later call; a state that grows by \`append\` names the dim it grows along: \`f32[B, past, d]\``],
+          });
         }
         return;
       }
