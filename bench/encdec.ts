@@ -52,7 +52,7 @@ for (let r = 0; r < rounds; r++) {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 console.log(`models/transformer.tfm ${JSON.stringify(settings)}: source ${srcLen} tokens, ${tokens} new tokens, ${rounds} rounds interleaved, ${threads} thread(s)`);
 for (const [name, t] of Object.entries(times)) {
-  console.log(`  ${name.padEnd(10)} first call ${median(t.first).toFixed(1)} ms; per later step: median wall ${median(t.wall).toFixed(2)} ms, CPU ${median(t.cpu).toFixed(2)} ms`);
+  console.log(`  ${name.padEnd(10)} first call (source and start token) ${t.first.map((x) => x.toFixed(0)).join(", ")} ms by round; per later step: median wall ${median(t.wall).toFixed(2)} ms, CPU ${median(t.cpu).toFixed(2)} ms`);
 }
 console.log(`  the same tokens: ${JSON.stringify(got["cached"]) === JSON.stringify(got["recomputed"])}`);
 for (const s of Object.values(sessions)) s.dispose();
