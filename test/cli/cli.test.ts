@@ -111,6 +111,16 @@ describe("tfm shapes", () => {
     expect(j.total).toEqual({ tensors: 199, values: 109_482_240, bytes: 437_928_960 });
   });
 
+  it("lists the states written once (an encoder–decoder's cross-attention keys and values) with their bytes per sequence", async () => {
+    const r = await tfm("shapes", "models/transformer.tfm", "--set", "num_encoder_layers=1", "--set", "num_decoder_layers=1");
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/decoder\.layers\.0\.self_attn\.k_cache\s+f32\[batch, 8, past, 64\]\s+2048 \* batch\n/);
+    expect(r.out).toMatch(/decoder\.layers\.0\.multihead_attn\.k_memory\s+f32\[batch, 8, src_len, 64\]\s+2048 \* batch \* src_len \(once per sequence\)/);
+    expect(r.out).toContain("total: 5 tensors, 4096 * batch bytes per position (past + seq positions after a call) + 4100 * batch * src_len bytes written once per sequence (3 tensors)");
+    const j = JSON.parse((await tfm("shapes", "--json", "models/transformer.tfm", "--set", "num_decoder_layers=1")).out) as { states: { name: string; bytesPerPosition?: string; bytesPerSequence?: string }[] };
+    expect(j.states.find((s) => s.name === "src_mask_cache")).toEqual({ name: "src_mask_cache", dtype: "i32", shape: ["batch", "src_len"], bytesPerSequence: "4 * batch * src_len" });
+  });
+
   it("exits 1 with diagnostics on a shape error", async () => {
     const p = file("shape-err.tfm", "model M(d = 10, h = 3) {\n  input x: f32[b, t, d]\n  layer attn = MultiheadAttention(d, h)\n  output y = attn(x, x, x)\n}\n");
     const r = await tfm("shapes", p);
