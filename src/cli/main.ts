@@ -54,6 +54,7 @@ export function buildCli(exit: (code: number) => void, { out, err }: Io, later: 
     .addOption(setOption())
     .option("--after <pass>", `print the IR after this optimizer pass: none (as built, the default), ${passNames.join(", ")} or all`)
     .option("--kernels", "print the fused kernels (the schedule) after the IR; with --after all, the ones tfm run runs")
+    .option("--phase <phase>", "an encoder–decoder with states written once (`once`): print the graph of generation's encode or step phase instead of one call")
     .option("--report", "print what each optimizer pass changed (up to --after, default all) instead of the IR, then the memory plan")
     .addOption(new Option("--dims <name=n,...>", `with --report: the dim values to evaluate memory sizes at (repeatable; default ${defaultDims})`).argParser(collectDims))
     .action((file: string, opts) => run(() => import("./ir.js"), (m) => m.runIr(file, { ...opts, set: opts.set ?? new Map() }, out, err)));

@@ -132,6 +132,20 @@ describe("tfm shapes", () => {
 describe("tfm ir", () => {
   const small = ["--set", "n_layer=1", "--set", "n_embd=8", "--set", "n_head=2", "--set", "vocab_size=11", "--set", "n_positions=16"];
 
+  it("--phase prints an encoder–decoder's encode or step graph", async () => {
+    const tiny = ["models/transformer.tfm", "--set", "num_encoder_layers=1", "--set", "num_decoder_layers=1", "--set", "d_model=8", "--set", "nhead=2", "--set", "dim_feedforward=16", "--set", "src_vocab_size=11", "--set", "tgt_vocab_size=13"];
+    const step = await tfm("ir", ...tiny, "--phase", "step", "--after", "all");
+    expect(step.code).toBe(0);
+    expect(step.out).toMatch(/^graph Transformer\(tgt: i32\[batch, tgt_len\], src_mask_cache: i32\[batch, src_len\], decoder\.layers\.0\.multihead_attn\.k_memory: f32\[batch, 2, src_len, 4\]/);
+    expect(step.out).not.toContain('weight "encoder.');
+    const encode = await tfm("ir", ...tiny, "--phase", "encode", "--kernels");
+    expect(encode.code).toBe(0);
+    expect(encode.out).toMatch(/^graph Transformer\(src: i32\[batch, src_len\], src_mask: i32\[batch, src_len\]\) -> \(src_mask_cache: /);
+    expect(encode.out).toContain("schedule Transformer:");
+    expect((await tfm("ir", "models/gpt2.tfm", "--phase", "step")).code).toBe(2);
+    expect((await tfm("ir", ...tiny, "--phase", "decode")).code).toBe(2);
+  });
+
   it("prints the IR as built by default, or after a pass with --after", async () => {
     const built = await tfm("ir", "models/gpt2.tfm", ...small);
     expect(built.code).toBe(0);
