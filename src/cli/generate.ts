@@ -145,7 +145,8 @@ export async function runGenerate(file: string, opts: GenerateCliOptions, out: (
   }
   const t1 = performance.now();
   const tokens: number[] = [];
-  const stream = tok ? textStream(tok, source ? [] : prompt) : undefined;
+  // An encoder–decoder's text starts after its start token (the prompt), which is not printed.
+  const stream = tok ? textStream(tok, prompt) : undefined;
   const times: number[] = [];
   try {
     // An encoder–decoder's output starts after its start token.
@@ -297,7 +298,12 @@ async function generateBatch(
   }
   const t2 = performance.now();
   if (opts.json) out(JSON.stringify({ tokens: rows, ...(tok ? { text: rows.map((r) => tok.decode(r)) } : {}) }) + "\n");
-  else for (const [b, r] of rows.entries()) out((tok ? tok.decode([...prompts[b]!, ...r]) : [...prompts[b]!, ...r].join(" ")) + "\n");
-  if (!opts.json) err(`${file}: a batch of ${prompts.length} (prompts of ${prompts.map((p) => p.length).join(", ")} tokens${new Set(prompts.map((p) => p.length)).size > 1 ? ", left-padded" : ""}): ${Math.max(...rows.map((r) => r.length))} steps, load ${(t1 - t0).toFixed(0)} ms, generation ${(t2 - t1).toFixed(0)} ms\n`);
+  else {
+    // An encoder–decoder's line is what it generated, without its start token.
+    const line = (b: number, r: number[]) => (options.source ? r : [...prompts[b]!, ...r]);
+    for (const [b, r] of rows.entries()) out((tok ? tok.decode(line(b, r)) : line(b, r).join(" ")) + "\n");
+  }
+  if (!opts.json && options.source) err(`${file}: a batch of ${prompts.length} sources, each decoded from start token ${prompts[0]!.join(",")}: ${Math.max(...rows.map((r) => r.length))} steps, load ${(t1 - t0).toFixed(0)} ms, generation ${(t2 - t1).toFixed(0)} ms\n`);
+  else if (!opts.json) err(`${file}: a batch of ${prompts.length} (prompts of ${prompts.map((p) => p.length).join(", ")} tokens${new Set(prompts.map((p) => p.length)).size > 1 ? ", left-padded" : ""}): ${Math.max(...rows.map((r) => r.length))} steps, load ${(t1 - t0).toFixed(0)} ms, generation ${(t2 - t1).toFixed(0)} ms\n`);
   return 0;
 }

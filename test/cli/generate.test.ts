@@ -116,6 +116,18 @@ describe("tfm generate", () => {
       expect(streamed.err).toContain("from the source (src, src_mask) and start token 1 with its KV cache");
     });
 
+    it("takes the source as text through the tokenizer, and prints the generated text", async () => {
+      const r = await tfm("generate", ...encdec, "--tokenizer", tokenizer, "--source", "the quick brown fox", "--max-new-tokens", "6", "--stop", "", "--json");
+      expect(r.code, r.err).toBe(0);
+      const got = JSON.parse(r.out) as { tokens: number[]; text: string };
+      expect([got.tokens]).toEqual(await sessionTokens([[1, 2, 3, 4]], [[1, 1, 1, 1]]));
+      // Streamed, the same text (after the start token, which is not printed).
+      const streamed = await tfm("generate", ...encdec, "--tokenizer", tokenizer, "--source", "the quick brown fox", "--max-new-tokens", "6", "--stop", "");
+      expect(streamed.code, streamed.err).toBe(0);
+      expect(streamed.out.trim()).toBe(got.text.trim());
+      expect((await tfm("generate", ...encdec, "--source", "the fox", "--max-new-tokens", "2")).code).toBe(2); // --source without --tokenizer
+    });
+
     it("what is missing is an error with a code", async () => {
       const none = await tfm("generate", ...encdec, "--input-ids", "1", "--max-new-tokens", "2");
       expect(none.code).toBe(1);
