@@ -2,6 +2,7 @@
 import { DiagnosticSink, hasErrors, sortDiagnostics, type Diagnostic } from "./diag/diagnostic.js";
 import { lowerOps } from "./ir/build.js";
 import type { Graph } from "./ir/graph.js";
+import type { Phase } from "./ir/phases.js";
 import type { Sources } from "./diag/render.js";
 import type { Instantiation } from "./check/elaborated.js";
 import { declaresState, modelParams } from "./check/shapes/instances.js";
@@ -142,9 +143,14 @@ function recoveredShapes(res: Resolution, file: string, program: Program, model:
 }
 
 /** The model as an IR graph, for a program that checked without errors. */
-export function buildGraph(r: CheckResult, capture?: (names: readonly string[]) => readonly string[]): Graph | undefined {
+export function buildGraph(r: CheckResult, capture?: (names: readonly string[]) => readonly string[], phase: Phase = "call"): Graph | undefined {
   if (hasErrors(r.diagnostics) || !r.model || !r.instance || !r.resolution) return undefined;
-  return r.shapes ? lowerOps(r.model.name, r.shapes.ops, capture) : undefined;
+  return r.shapes ? lowerOps(r.model.name, r.shapes.ops, capture, phase) : undefined;
+}
+
+/** Whether the model keeps states written once per sequence (`once`): it then runs as phases (src/ir/phases.ts). */
+export function writesOnce(r: CheckResult): boolean {
+  return !!r.shapes?.states.some((s) => s.axis < 0);
 }
 
 /**

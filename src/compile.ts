@@ -3,7 +3,7 @@
 // and computes the rest on first use: the IR graph, the optimizer's passes, the fused schedule and
 // its memory plan. A compiled model is immutable; `load` binds weights to it for a backend
 // (src/session.ts).
-import { buildGraph, check, type CheckResult } from "./api.js";
+import { buildGraph, check, writesOnce, type CheckResult } from "./api.js";
 import { showDim } from "./core/dim.js";
 import { hasErrors, type Diagnostic } from "./diag/diagnostic.js";
 import { renderDiagnostics, type Sources } from "./diag/render.js";
@@ -67,6 +67,13 @@ export interface CompiledModel {
   readonly optimized: Optimized | undefined;
   /** The graph `load` runs: `optimized.graph`. */
   readonly graph: Graph | undefined;
+  /**
+   * For a model with states written once per sequence (`once`: an encoder–decoder's cross-attention
+   * keys and values), the graphs generation runs, optimized as `graph` is (src/ir/phases.ts):
+   * `encode` computes those states (the first call of a sequence), `step` runs every call on them
+   * (without the encoder or its inputs). Undefined for other models, and when there are errors.
+   */
+  readonly phases: { readonly encode: Graph; readonly step: Graph } | undefined;
   /** The fused kernels of `graph`, as the backends run them. */
   readonly schedule: Schedule | undefined;
   /** The memory plan of `schedule`: which buffer holds each value, and the buffers' symbolic sizes. */
@@ -175,6 +182,9 @@ class Compiled implements CompiledModel {
   get schedule() {
     return this.fused();
   }
+  get phases() {
+    return this.phased();
+  }
   get plan() {
     return this.memory();
   }
@@ -195,6 +205,11 @@ class Compiled implements CompiledModel {
   private readonly passes = lazy(() => {
     const g = this.lowered();
     return g && optimize(g, { until: this.until });
+  });
+  private readonly phased = lazy(() => {
+    if (!this.lowered() || !writesOnce(this.checked)) return undefined;
+    const [encode, step] = (["encode", "step"] as const).map((phase) => optimize(buildGraph(this.checked, undefined, phase)!, { until: this.until }).graph);
+    return { encode: encode!, step: step! };
   });
   private readonly fused = lazy(() => {
     const g = this.graph;

@@ -27,9 +27,15 @@ import { checkWeightsBudget, memoryBudget } from "./budget.js";
 import type { SafetensorsFile } from "./weights/safetensors.js";
 import type { CompiledModel } from "./compile.js";
 import type { OnnxExportOptions, OnnxModel } from "./export/onnx.js";
-import { capacityOf, checkTokens, Decoder, decoderInfo, emptyStates, promptRows, type GenerateOptions, type ResidentRunner } from "./generate/decoder.js";
+import { capacityOf, checkTokens, Decoder, decoderInfo, emptyStates, promptRows, type Encoder, type GenerateOptions as DecoderOptions, type ResidentRunner } from "./generate/decoder.js";
 
-export type { GenerateOptions } from "./generate/decoder.js";
+export interface GenerateOptions extends DecoderOptions {
+  /**
+   * An encoder–decoder's source, the inputs its encoder reads (`{ src: { data: [[5, 6, 7]] } }`,
+   * and `src_mask`, which has a default), given once: the prompt is then the decoder's start.
+   */
+  readonly source?: Readonly<Record<string, TensorIn>>;
+}
 
 /**
  * A safetensors checkpoint (a path or file: URL in Node, an http(s) URL, or its bytes), or deterministic
@@ -205,12 +211,34 @@ export async function load(model: CompiledModel, source: WeightsInput, options: 
     }
   };
   let decoder: Decoder | undefined;
-  const resident: ResidentRunner | undefined = engine.resident && { run: (inputs, opts) => (alive(), engine.resident!.run(inputs, opts)) };
-  const decode = (): Decoder => (decoder ??= new Decoder(graph, async (inputs) => (await alive().run(inputs, false)).outputs, decoderInfo(graph, capacityOf(model.checked.instance?.model.hparams as never)), resident));
+  // An encoder–decoder with states written once runs its phases' graphs (src/ir/phases.ts): an
+  // engine for each, made when it first generates.
+  const phases = model.phases;
+  const phaseEngines: Engine[] = [];
+  const residentOf = (e: Engine): ResidentRunner | undefined => e.resident && { run: (inputs, opts) => (alive(), e.resident!.run(inputs, opts)) };
+  const runnerOf = (e: Engine) => async (inputs: ReadonlyMap<string, Tensor>) => (alive(), (await e.run(inputs, false)).outputs);
+  const capacity = capacityOf(model.checked.instance?.model.hparams as never);
+  let decoding: Promise<Decoder> | undefined;
+  const decode = (): Promise<Decoder> =>
+    (decoding ??= (async () => {
+      if (!phases) return (decoder = new Decoder(graph, runnerOf(engine), decoderInfo(graph, capacity), residentOf(engine)));
+      const make = options.backend === "webgpu" ? webgpuEngine : cpuEngine;
+      const enc = await make(phases.encode, weights, options);
+      phaseEngines.push(enc);
+      const step = await make(phases.step, weights, options);
+      phaseEngines.push(step);
+      const encoder: Encoder = { graph: phases.encode, run: runnerOf(enc) };
+      return (decoder = new Decoder(phases.step, runnerOf(step), decoderInfo(phases.step, capacity, phases.encode), residentOf(step), encoder));
+    })().catch((e: unknown) => {
+      decoding = undefined;
+      throw e;
+    }));
   const stepWith = (first: boolean) => async (records: Readonly<Record<string, TensorIn>>) => {
     try {
-      const d = decode();
-      const inputs = toInputs(model.inputs, records, { defaults: true });
+      const d = await decode();
+      // A later call of an encoder–decoder takes the decoder's inputs alone: its source was given first.
+      const source = d.info.source && phases && !first ? new Set(d.info.source) : undefined;
+      const inputs = toInputs(source ? model.inputs.filter((p) => !source.has(p.name)) : model.inputs, records, { defaults: true });
       return copies(await (first ? d.prefill(inputs) : d.step(inputs)));
     } catch (e) {
       throw coded(e);
@@ -223,9 +251,13 @@ export async function load(model: CompiledModel, source: WeightsInput, options: 
       const p = promptRows(prompt);
       batched = p.batched;
       const rows = p.rows;
-      const d = decode();
+      const d = await decode();
       checkTokens(rows, graph!, d.info.logits);
-      it = d.generate(rows, opts);
+      const { source: given, ...sampling } = opts;
+      const names = new Set(d.info.source ?? []);
+      if (given !== undefined && !names.size) throw new TfmError("TFM8002", `the model \`${graph.name}\` takes no source: \`source\` is for an encoder–decoder`);
+      const source = names.size ? toInputs(model.inputs.filter((q) => names.has(q.name)), given ?? {}, { defaults: true }) : new Map<string, Tensor>();
+      it = d.generate(rows, sampling, source);
     } catch (e) {
       throw coded(e);
     }
@@ -244,7 +276,7 @@ export async function load(model: CompiledModel, source: WeightsInput, options: 
     backend: options.backend ?? "cpu",
     kernels: engine.kernels,
     weights: weights.size,
-    stateful: graph.states.length > 0,
+    stateful: graph.states.length > 0 || !!phases,
     get cacheLength() {
       return decoder?.length ?? 0;
     },
@@ -257,6 +289,7 @@ export async function load(model: CompiledModel, source: WeightsInput, options: 
     dispose() {
       live?.dispose();
       live = undefined;
+      for (const e of phaseEngines.splice(0)) e.dispose();
       for (const e of capturing.values()) e.dispose();
       capturing.clear();
     },

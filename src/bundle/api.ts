@@ -11,7 +11,7 @@ import { toInputs, toOutputs, type TensorOut } from "./io.js";
 import type { ModelData, PortInfo, Target } from "./model-data.js";
 import { bindWeights, readWeights, type WeightsSource } from "./weights.js";
 import { selectCaptures } from "../ir/capture.js";
-import { checkTokens, Decoder, decoderInfo, emptyStates, promptRows, type GenerateOptions, type ResidentRunner } from "../generate/decoder.js";
+import { checkTokens, Decoder, decoderInfo, emptyStates, promptRows, type GenerateOptions as DecoderOptions, type ResidentRunner } from "../generate/decoder.js";
 import { hfTokenizer, textStream, type TextTokenizer } from "../generate/tokenizer.js";
 import { checkBudget, weightBytes } from "../backends/shared/budget.js";
 import { RunError } from "../backends/shared/errors.js";
@@ -71,6 +71,11 @@ export interface LoadedModel {
   dispose(): void;
 }
 
+/** generate's options; `source`: an encoder–decoder's source inputs (`{ src: { data: [[5, 6, 7]] } }`), given once. */
+export interface GenerateOptions extends DecoderOptions {
+  readonly source?: unknown;
+}
+
 export interface ModelInfo {
   readonly name: string;
   readonly target: Target;
@@ -103,13 +108,38 @@ export function createBundle(data: ModelData, engine: EngineFactory): { load: (w
       return e;
     };
     let decoder: Decoder | undefined;
-    const resident: ResidentRunner | undefined = e.resident && { run: (inputs, opts) => alive().resident!.run(inputs, opts) };
-    const decode = () => (decoder ??= new Decoder(g, async (inputs) => alive().run(inputs), decoderInfo(g, data.capacity), resident));
+    const residentOf = (x: Engine): ResidentRunner | undefined => x.resident && { run: (inputs, opts) => (alive(), x.resident!.run(inputs, opts)) };
+    // An encoder–decoder runs its phases' graphs (src/ir/phases.ts): an engine for each, made when it first generates.
+    const phaseEngines: Engine[] = [];
+    let decoding: Promise<Decoder> | undefined;
+    const decode = (): Promise<Decoder> =>
+      (decoding ??= (async () => {
+        if (!data.phases) return (decoder = new Decoder(g, async (inputs) => alive().run(inputs), decoderInfo(g, data.capacity), residentOf(alive())));
+        const [encode, step] = [decodeGraph(data.phases.encode), decodeGraph(data.phases.step)];
+        const enc = await engine(encode, tensors, options ?? {});
+        phaseEngines.push(enc);
+        const st = await engine(step, tensors, options ?? {});
+        phaseEngines.push(st);
+        const run = (x: Engine) => async (inputs: ReadonlyMap<string, Tensor>) => (alive(), x.run(inputs));
+        return (decoder = new Decoder(step, run(st), decoderInfo(step, data.capacity, encode), residentOf(st), { graph: encode, run: run(enc) }));
+      })().catch((x: unknown) => {
+        decoding = undefined;
+        throw x;
+      }));
+    /** An encoder–decoder's source, as generate's `source` gives it: converted as run's inputs are (TFM8002 for a model without one). */
+    const sourceOf = (d: Decoder, given: unknown): Map<string, Tensor> => {
+      const names = new Set(d.info.source ?? []);
+      if (given !== undefined && !names.size) throw new TfmError("TFM8002", `the model \`${data.name}\` takes no source: \`source\` is for an encoder–decoder`);
+      return names.size ? toInputs(data.inputs.filter((p) => names.has(p.name)), given ?? {}) : new Map();
+    };
     /** `prefill`/`step`: the captures asked for are checked before the call, so a bad pattern leaves the cache as it was. */
     const advance = async (call: "prefill" | "step", records: unknown, options: RunOptions | undefined): Promise<Record<string, TensorOut>> => {
       const captured = capturePorts(data, options, call);
-      const inputs = toInputs(data.inputs, records);
-      const out = await decode()[call](inputs);
+      const d = await decode();
+      // A later call of an encoder–decoder takes the decoder's inputs alone: its source was given first.
+      const source = data.phases && call === "step" ? new Set(d.info.source ?? []) : undefined;
+      const inputs = toInputs(source ? data.inputs.filter((p) => !source.has(p.name)) : data.inputs, records);
+      const out = await d[call](inputs);
       return captured.length ? { ...toOutputs(data.outputs, out), ...toOutputs(captured, out) } : toOutputs(data.outputs, out);
     };
     return {
@@ -130,17 +160,20 @@ export function createBundle(data: ModelData, engine: EngineFactory): { load: (w
         if (typeof prompt === "string") {
           if (!tokenizer) throw new TfmError("TFM8002", "the prompt is text, and no tokenizer was loaded: pass `tokenizer` (a tokenizer.json) to load(), or give token ids");
           const ids = tokenizer.encode(prompt);
-          const d = decode();
+          const d = await decode();
           checkTokens([ids], g, d.info.logits);
+          const { source, ...sampling } = opts;
+          const given = sourceOf(d, source);
           const text = textStream(tokenizer, ids);
           const stop = opts.stop ?? (tokenizer.eos !== undefined ? [tokenizer.eos] : []);
-          for await (const tokens of d.generate([ids], { ...opts, stop })) yield text(tokens[0]!);
+          for await (const tokens of d.generate([ids], { ...sampling, stop }, given)) yield text(tokens[0]!);
           return;
         }
         const { rows, batched } = promptRows(prompt);
-        const d = decode();
+        const d = await decode();
         checkTokens(rows, g, d.info.logits);
-        for await (const tokens of d.generate(rows, opts)) yield batched ? tokens : tokens[0]!;
+        const { source, ...sampling } = opts;
+        for await (const tokens of d.generate(rows, sampling, sourceOf(d, source))) yield batched ? tokens : tokens[0]!;
       },
       prefill: (records: unknown, options?: RunOptions) => advance("prefill", records, options),
       step: (records: unknown, options?: RunOptions) => advance("step", records, options),
@@ -151,6 +184,7 @@ export function createBundle(data: ModelData, engine: EngineFactory): { load: (w
       dispose() {
         e?.dispose();
         e = undefined;
+        for (const x of phaseEngines.splice(0)) x.dispose();
       },
     };
   }

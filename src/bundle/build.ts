@@ -233,7 +233,9 @@ export function declarations(d: ModelData): string {
     "  readonly tokenizer?: unknown;",
     "}",
     "",
-    "export interface GenerateOptions { maxNewTokens?: number; temperature?: number; topK?: number; topP?: number; repetitionPenalty?: number; seed?: number; stop?: readonly number[] }",
+    d.phases
+      ? "export interface GenerateOptions { maxNewTokens?: number; temperature?: number; topK?: number; topP?: number; repetitionPenalty?: number; seed?: number; stop?: readonly number[]; /** The encoder–decoder's source (its encoder's inputs), given once: the prompt is then the decoder's start token. */ source?: Partial<Inputs> }"
+      : "export interface GenerateOptions { maxNewTokens?: number; temperature?: number; topK?: number; topP?: number; repetitionPenalty?: number; seed?: number; stop?: readonly number[] }",
     "",
     "/**",
     " * Reads a safetensors checkpoint (an ArrayBuffer or typed array, a Blob or Response, a URL to fetch (string or URL),",

@@ -53,6 +53,8 @@ export interface ModelData {
   /** The tokenizer compiled into the bundle's runtime (`tfm build --tokenizer gpt2`), for `generate("text")` with no tokenizer given; absent without one. */
   readonly tokenizer?: BuiltinTokenizer;
   readonly graph: GraphJson;
+  /** An encoder–decoder with states written once (src/ir/phases.ts): the graphs generation runs. */
+  readonly phases?: { readonly encode: GraphJson; readonly step: GraphJson };
 }
 
 /** The model as a bundle sees it: the optimized graph, its weights and its inputs and outputs. */
@@ -84,5 +86,6 @@ export function modelData(m: CompiledModel, target: Target, settings: ReadonlyMa
     ignored: [...m.checked.instance!.ignored],
     ...(capacity !== undefined ? { capacity } : {}),
     graph: encodeGraph(graph),
+    ...(m.phases ? { phases: { encode: encodeGraph(m.phases.encode), step: encodeGraph(m.phases.step) } } : {}),
   };
 }

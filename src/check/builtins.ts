@@ -61,6 +61,7 @@ export const builtins = {
   take: { params: [p("x", "tensor"), p("indices", "tensor"), p("dim", "int", "0")], doc: "gather slices of x at integer indices along dim (an embedding lookup is take(weight, ids))" },
   // state (KV caches)
   append: { params: [p("cache", "tensor"), p("x", "tensor")], doc: "a `state` extended by x along its `past` dim: the cached entries, then x; the result is the state's value in the next call" },
+  once: { params: [p("state", "tensor"), p("value", "tensor")], doc: "a `state` written once per sequence (declared without `past`): value on the call from empty state, which the state keeps; on every later call the state, and value is not computed" },
   // reductions
   sum: reduce("sum over a dim"),
   mean: reduce("mean over a dim"),

@@ -193,6 +193,10 @@ class Resolver {
   private fnReturns = false;
   /** The outputs of the block being resolved, by name. */
   private outputs = new Map<string, Span>();
+  /** The states declared without `past` (by their name's offset in this file): written once, by `once`. */
+  private readonly writtenOnce = new Set<number>();
+  /** The first argument of the `once` call being resolved: the one place a state written once is named. */
+  private onceArg: A.Expr | undefined;
   constructor(
     private readonly globals: ReadonlyMap<string, GlobalSym>,
     private readonly file: string,
@@ -314,7 +318,9 @@ class Resolver {
         const pasts = m.type.dims.filter((d) => d.kind === "Name" && d.name === pastDim).length;
         const pack = m.type.dims.find((d) => d.kind === "Ellipsis" || d.kind === "Pack");
         if (pack) this.sink.report("TFM2020", pack.span, "a state's shape is written dim by dim: no `...` or `*pack`");
-        else if (pasts !== 1) this.sink.report("TFM2020", m.type.span, `a state's type needs exactly one dim \`past\`, the axis it grows along; found ${pasts}`, { notes: ["a KV cache: `state k_cache: f32[B, n_head, past, head_dim]`"] });
+        else if (pasts > 1) this.sink.report("TFM2020", m.type.span, `a state's type has at most one dim \`past\`, the axis it grows along; found ${pasts}`, { notes: ["a KV cache: `state k_cache: f32[B, n_head, past, head_dim]`; a state written once per sequence has none: `state mem_k: f32[B, n_head, src_len, head_dim]`"] });
+        // Without `past`, a state is written once per sequence (`once`), and read only through it.
+        if (pasts === 0 && !pack) this.writtenOnce.add(m.name.span.start);
         return;
       }
       case "Layer":
@@ -421,6 +427,11 @@ class Resolver {
         else if (s && (s.kind === "fn" || s.kind === "builtin")) this.sink.report("TFM2007", e.span, `${describe(s)} is not a value: call it, \`${s.name}(...)\``);
         else if (s && s.kind === "layer") this.sink.report("TFM2007", e.span, `${describe(s)} is not a value: call it on its inputs, \`${s.name}(x)\``);
         else if (s && s.kind === "pack") this.sink.report("TFM2007", e.span, `${describe(s)} stands for several dims and can only be used in a tensor type`);
+        else if (s && s.kind === "state" && this.isWrittenOnce(s) && e !== this.onceArg) {
+          this.sink.report("TFM2019", e.span, `the state \`${s.name}\` has no \`past\` dim: it is written once per sequence, and read only as \`once(${s.name}, value)\``, {
+            notes: [`\`x = once(${s.name}, value)\` is \`value\` on the call from empty state, and the state, unchanged, on every later call; a state that grows by \`append\` names the dim it grows along: \`f32[B, past, d]\``],
+          });
+        }
         return;
       }
       case "Unary":
@@ -441,9 +452,13 @@ class Resolver {
       case "Member":
         this.memberPath(e, scope);
         return;
-      case "Call":
+      case "Call": {
+        const outer = this.onceArg;
+        this.onceArg = e.callee.kind === "Name" && e.callee.name === "once" && !scope.lookup("once") ? e.args[0]?.value : undefined;
         e.args.forEach((a) => this.expr(a.value, scope));
+        this.onceArg = outer;
         return this.call(e, scope);
+      }
       default: {
         const never: never = e;
         return never;
@@ -542,19 +557,35 @@ class Resolver {
       return;
     }
     matchArgs(e.args, sig, e.span, this.sink);
-    if (s.kind === "builtin" && s.name === "append") this.appendTarget(e, scope);
+    if (s.kind === "builtin" && (s.name === "append" || s.name === "once")) this.appendTarget(e, scope, s.name);
   }
 
-  /** `append(k_cache, k, dim)`: the first argument names a state of this block. */
-  private appendTarget(e: A.Call, scope: Scope): void {
+  /** A state declared without `past` in this file (a local state symbol). */
+  private isWrittenOnce(s: LocalSym): boolean {
+    return s.file === this.file && this.writtenOnce.has(s.span.start);
+  }
+
+  /**
+   * `append(k_cache, k)` and `once(mem_k, k)`: the first argument names a state of this block — one
+   * with a `past` dim for `append`, one without for `once`.
+   */
+  private appendTarget(e: A.Call, scope: Scope, fn: "append" | "once"): void {
     const first = e.args[0];
     if (!first || first.name) return; // missing, or given by name: matchArgs has reported it, or it is checked below
     const target = first.value;
     const s = target.kind === "Name" ? scope.lookup(target.name) : undefined;
-    if (s?.kind === "state" || recovered(target)) return;
+    if (recovered(target)) return;
+    if (s?.kind === "state") {
+      const once = this.isWrittenOnce(s);
+      if (fn === "once" && !once) {
+        this.sink.report("TFM2019", target.span, `\`once\` writes a state without a \`past\` dim, and \`${s.name}\` has one: it grows by \`append\``, { notes: ["a state written once per sequence is declared without `past`: `state mem_k: f32[B, n_head, src_len, head_dim]`"] });
+      }
+      // `append` to a state without `past`: TFM2019 where the state is named (Name, above).
+      return;
+    }
     const what = s ? `${describe(s)} is not a state` : "this is not a state";
-    this.sink.report("TFM2019", target.span, `the first argument of \`append\` must be a state of this block: ${what}`, {
-      notes: ["`append(cache, x)` extends a tensor declared with `state cache: f32[..., past, ...]` along its `past` dim, and keeps the result for the next call"],
+    this.sink.report("TFM2019", target.span, `the first argument of \`${fn}\` must be a state of this block: ${what}`, {
+      notes: [fn === "append" ? "`append(cache, x)` extends a tensor declared with `state cache: f32[..., past, ...]` along its `past` dim, and keeps the result for the next call" : "`once(mem, x)` is x on the call from empty state, and keeps it as the state `mem` (declared without `past`) for every later call"],
     });
   }
 

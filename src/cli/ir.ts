@@ -1,6 +1,7 @@
 // `tfm ir FILE [--after PASS] [--report]`: the model as IR, one node per line with its type, as
 // built (`--after none`, the default), after a pass of the optimizer or after all of them
-// (`--after all`); `--report` prints what each pass changed instead, then the memory plan of the
+// (`--after all`); `--phase encode|step`: an encoder–decoder's generation phase instead of one call;
+// `--report` prints what each pass changed instead, then the memory plan of the
 // fused schedule `tfm run` runs, at `--dims` values (src/schedule/memory.ts).
 import { diag, hasErrors, sortDiagnostics } from "../diag/diagnostic.js";
 import { compile, formatReport, memoryReportText, passes, printGraph, printSchedule, renderDiagnostics, UnknownPass } from "../index.js";
@@ -8,6 +9,7 @@ import { dimBindings } from "./dims.js";
 import { dimValue } from "../backends/shared/inputs.js";
 import { largestTransient } from "../backends/cpu/transients.js";
 import type { Schedule } from "../schedule/kernel.js";
+import { schedule } from "../schedule/fuse.js";
 import { showBytes } from "../schedule/memory-report.js";
 import { readSource, UsageError } from "./io.js";
 import { capacityOf } from "../generate/decoder.js";
@@ -21,10 +23,14 @@ export interface IrOptions {
   readonly kernels?: boolean;
   /** With `report`: the dim values the memory section is evaluated at (others default; see dims.ts). */
   readonly dims?: ReadonlyMap<string, number>;
+  /** An encoder–decoder's generation phase to print instead of one call (src/ir/phases.ts). */
+  readonly phase?: string;
 }
 
 export function runIr(file: string, opts: IrOptions, out: (s: string) => void, err: (s: string) => void): number {
   if (opts.after !== undefined && opts.after !== "none" && opts.after !== "all" && !passes.some((p) => p.name === opts.after)) throw new UsageError(`--after: ${new UnknownPass(opts.after).message}`);
+  if (opts.phase !== undefined && opts.phase !== "encode" && opts.phase !== "step") throw new UsageError(`--phase takes encode or step, got ${JSON.stringify(opts.phase)}`);
+  if (opts.phase !== undefined && opts.report) throw new UsageError("--phase prints a phase's graph (and --kernels); --report is for the call");
   const { text, decodeErrors } = readSource(file);
   const model = compile(text, { file, settings: opts.set, until: opts.after ?? (opts.report ? "all" : "none") });
   const diagnostics = sortDiagnostics([...decodeErrors, ...model.diagnostics]);
@@ -35,7 +41,11 @@ export function runIr(file: string, opts: IrOptions, out: (s: string) => void, e
     err(model.render([diag(file, "TFM2008", { start: 0, end: 0 }, "the file defines no `model` to lower")]) + "\n");
     return 1;
   }
-  if (opts.kernels) out(`${printGraph(optimized.graph)}\n${printSchedule(model.schedule!)}`);
+  if (opts.phase !== undefined) {
+    const g = model.phases?.[opts.phase as "encode" | "step"];
+    if (!g) throw new UsageError(`--phase: \`${model.name}\` writes no state once (\`once\`), so it runs as one graph: leave --phase out`);
+    out(opts.kernels ? `${printGraph(g)}\n${printSchedule(schedule(g))}` : printGraph(g));
+  } else if (opts.kernels) out(`${printGraph(optimized.graph)}\n${printSchedule(model.schedule!)}`);
   else if (!opts.report) out(printGraph(optimized.graph));
   else {
     const dims = dimBindings(optimized.graph, opts.dims);

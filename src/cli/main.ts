@@ -54,6 +54,7 @@ export function buildCli(exit: (code: number) => void, { out, err }: Io, later: 
     .addOption(setOption())
     .option("--after <pass>", `print the IR after this optimizer pass: none (as built, the default), ${passNames.join(", ")} or all`)
     .option("--kernels", "print the fused kernels (the schedule) after the IR; with --after all, the ones tfm run runs")
+    .option("--phase <phase>", "an encoder–decoder with states written once (`once`): print the graph of generation's encode or step phase instead of one call")
     .option("--report", "print what each optimizer pass changed (up to --after, default all) instead of the IR, then the memory plan")
     .addOption(new Option("--dims <name=n,...>", `with --report: the dim values to evaluate memory sizes at (repeatable; default ${defaultDims})`).argParser(collectDims))
     .action((file: string, opts) => run(() => import("./ir.js"), (m) => m.runIr(file, { ...opts, set: opts.set ?? new Map() }, out, err)));
@@ -91,6 +92,10 @@ export function buildCli(exit: (code: number) => void, { out, err }: Io, later: 
     .option("--tokenizer <file>", "a Hugging Face tokenizer.json, or `gpt2` for GPT-2's own BPE (built in)")
     .option("--prompt <text>", "the prompt as text (needs --tokenizer); repeat it for a batch (prompts of different lengths are left-padded and masked)", (v: string, prev?: string[]) => [...(prev ?? []), v])
     .option("--input-ids <ids>", "the prompt as token ids: 464,2068,7586; repeat it for a batch", (v: string, prev?: string[]) => [...(prev ?? []), v])
+    .option("--source-ids <ids>", "an encoder–decoder's source as token ids: 5,6,7; repeat it for a batch (shorter sources are padded at the end and masked)", (v: string, prev?: string[]) => [...(prev ?? []), v])
+    .option("--source <text>", "an encoder–decoder's source as text (needs --tokenizer); repeat it for a batch", (v: string, prev?: string[]) => [...(prev ?? []), v])
+    .addOption(new Option("--input <name=value>", "an encoder–decoder's source input as JSON: src=[[5,6,7]] (repeatable)").argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]))
+    .option("--start-token <id>", "an encoder–decoder: the token the decoder starts from, without --input-ids (default: the model's decoder_start_token_id)")
     .option("--pad-token-id <id>", "the token that left-pads the shorter prompts of a batch and that a finished sequence emits (default: the first stop token, else 0)")
     .option("--max-new-tokens <n>", "tokens to generate at most", "32")
     .option("--temperature <t>", "sample at this temperature (default: greedy)")

@@ -8,7 +8,7 @@ import type * as A from "../syntax/ast.js";
 import { readSource } from "./io.js";
 import { capacityOf } from "../generate/decoder.js";
 import { bytesPer, humanBytes } from "./summary.js";
-import { asTensor } from "../check/shapes/value.js";
+import { asTensor, type SVal } from "../check/shapes/value.js";
 import { addDim, constDim, mulDim, showDim } from "../core/dim.js";
 
 interface Row {
@@ -49,12 +49,13 @@ export function runShapes(file: string, opts: { set: Map<string, string>; json?:
   const weights = (r.instance?.weights ?? []).map((w) => ({ name: w.name, dtype: w.dtype, shape: w.shape, count: w.shape.reduce((a, b) => a * b, 1), transposed: w.transposed }));
   const total = weights.reduce((a, w) => a + w.count, 0);
   const bytes = weights.reduce((a, w) => a + w.count * bytesPer[w.dtype], 0);
-  // The state (KV caches): its shape, and its bytes per position it holds (the `past` axis).
-  const states = r.shapes.states.flatMap(({ name, value }) => {
-    const t = asTensor(value);
+  // The state (KV caches): its shape, and its bytes per position it holds (the `past` axis); a state
+  // written once per sequence (`once`, no `past`): its bytes, which do not grow.
+  const stateBytes = ({ value, axis }: { value: SVal; axis: number }) => asTensor(value)!.shape.reduce((a, d, i) => (i === axis ? a : mulDim(a, d)), constDim(bytesPer[asTensor(value)!.dtype]));
+  const states = r.shapes.states.flatMap((s): { name: string; dtype: string; shape: string[]; bytesPerPosition?: string; bytesPerSequence?: string }[] => {
+    const t = asTensor(s.value);
     if (!t) return [];
-    const perPosition = t.shape.reduce((a, d, i) => (i === r.shapes!.states.find((x) => x.name === name)!.axis ? a : mulDim(a, d)), constDim(bytesPer[t.dtype]));
-    return [{ name, dtype: t.dtype, shape: t.shape.map(showDim), bytesPerPosition: showDim(perPosition) }];
+    return [{ name: s.name, dtype: t.dtype, shape: t.shape.map(showDim), ...(s.axis < 0 ? { bytesPerSequence: showDim(stateBytes(s)) } : { bytesPerPosition: showDim(stateBytes(s)) }) }];
   });
   if (opts.json) {
     out(JSON.stringify({ file, ok: true, sections, weights, total: { tensors: weights.length, values: total, bytes }, states }, null, 2) + "\n");
@@ -78,16 +79,15 @@ export function runShapes(file: string, opts: { set: Map<string, string>; json?:
   if (states.length) {
     const nw = Math.max(...states.map((x) => x.name.length)) + 2;
     const sw = Math.max(...states.map((x) => `${x.dtype}[${x.shape.join(", ")}]`.length)) + 2;
-    out(`\n${pad("state", nw + 2)}${pad("shape", sw)}bytes per cached position\n`);
-    for (const x of states) out(`  ${pad(x.name, nw)}${pad(`${x.dtype}[${x.shape.join(", ")}]`, sw)}${x.bytesPerPosition}\n`);
-    const sum = r.shapes.states.reduce((a, { value, axis }) => {
-      const t = asTensor(value)!;
-      return addDim(a, t.shape.reduce((b, d, i) => (i === axis ? b : mulDim(b, d)), constDim(bytesPer[t.dtype])));
-    }, constDim(0));
-    out(`total: ${states.length} tensors, ${showDim(sum)} bytes per position (past + seq positions after a call)\n`);
+    out(`\n${pad("state", nw + 2)}${pad("shape", sw)}bytes per cached position (or per sequence: written once)\n`);
+    for (const x of states) out(`  ${pad(x.name, nw)}${pad(`${x.dtype}[${x.shape.join(", ")}]`, sw)}${x.bytesPerPosition ?? `${x.bytesPerSequence} (once per sequence)`}\n`);
+    const sum = (once: boolean) => r.shapes!.states.filter((x) => x.axis < 0 === once).reduce((a, x) => addDim(a, stateBytes(x)), constDim(0));
+    const [growing, once] = [sum(false), sum(true)];
+    const written = states.filter((x) => x.bytesPerSequence !== undefined).length;
+    out(`total: ${states.length} tensors, ${showDim(growing)} bytes per position (past + seq positions after a call)${written ? ` + ${showDim(once)} bytes written once per sequence (${written} tensors)` : ""}\n`);
     // Generation holds each state in one buffer at the model's capacity, appended in place.
     const capacity = capacityOf(r.instance?.model.hparams as never);
-    if (capacity !== undefined) out(`at capacity (${capacity} positions, as generation holds it): ${showDim(mulDim(constDim(capacity), sum))} bytes\n`);
+    if (capacity !== undefined) out(`at capacity (${capacity} positions, as generation holds it): ${showDim(addDim(mulDim(constDim(capacity), growing), once))} bytes\n`);
   }
   return 0;
 }

@@ -46,8 +46,8 @@ const catalogue = {
   TFM2016: { severity: "error", title: "duplicate or invalid checkpoint name" },
   TFM2017: { severity: "warning", title: "unused binding or layer" },
   TFM2018: { severity: "error", title: "output declared without a value" },
-  TFM2019: { severity: "error", title: "`append` of something that is not a state" },
-  TFM2020: { severity: "error", title: "a state's type needs exactly one `past` dim and no packs" },
+  TFM2019: { severity: "error", title: "`append` or `once` of something that is not a state of its kind" },
+  TFM2020: { severity: "error", title: "a state's type has at most one `past` dim and no packs" },
   // 3xxx: compile-time values — model parameters and dimension arithmetic.
   TFM3001: { severity: "error", title: "division is not exact" },
   TFM3002: { severity: "error", title: "wrong type of value" },

@@ -6,6 +6,10 @@
 // A model without state generates too, by running the whole sequence at every step. A backend that
 // can keep the state where it computes (WebGPU: device buffers) gives a `ResidentRunner`: the
 // Decoder then passes only the token ids, and generation asks for the last logits row alone.
+// An encoder–decoder whose cross-attention keys and values are states written once (`once`,
+// src/ir/phases.ts) runs as two graphs: `encode` on the source at the first call of a sequence,
+// which gives those states, and `step` (this Decoder's graph) on them at every call, the first too;
+// the later calls take the decoder's tokens alone.
 import { arrayFor, numel, runtimeDType, type Tensor } from "../core/tensor.js";
 import { constValue, evalDim } from "../core/dim.js";
 import type { Graph } from "../ir/graph.js";
@@ -49,6 +53,17 @@ export interface DecoderInfo {
   readonly mask?: string;
   /** Positions the model can hold (prompt and generated tokens together); undefined: no limit known. */
   readonly capacity: number | undefined;
+  /**
+   * An encoder–decoder's source inputs (`src`, `src_mask`), given with the first call of a sequence:
+   * the encode graph's inputs, or, for a model without state, the inputs every call is given again.
+   */
+  readonly source?: readonly string[];
+}
+
+/** The encode phase of an encoder–decoder (src/ir/phases.ts): its graph, and a runner for it. */
+export interface Encoder {
+  readonly graph: Graph;
+  readonly run: Runner;
 }
 
 /**
@@ -102,13 +117,23 @@ export function emptyStates(g: Graph, inputs: ReadonlyMap<string, Tensor>): Map<
   return out;
 }
 
-/** The input of token ids (i32 or i64 `[batch, seq]`, `input_ids` if several) and the logits output. */
-export function decoderInfo(g: Graph, capacity: number | undefined): DecoderInfo {
-  const states = new Set(g.states.map((s) => s.name));
+/** The names an encoder–decoder's input of decoder tokens goes by, in order of preference. */
+const idsNames = ["input_ids", "decoder_input_ids", "tgt"];
+
+/**
+ * The input of token ids (i32 or i64 `[batch, seq]`, `input_ids`, `decoder_input_ids` or `tgt` if
+ * several) and the logits output. With `encoder` (an encoder–decoder's encode phase), `g` is the
+ * step graph: the encode graph's outputs are its inputs written once, and its inputs the source. A
+ * model without state may take inputs besides the ids and mask when it is an encoder–decoder whose
+ * ids go by one of those names: they are its source, given again at every call.
+ */
+export function decoderInfo(g: Graph, capacity: number | undefined, encoder?: Graph): DecoderInfo {
+  const states = new Set([...g.states.map((s) => s.name), ...(encoder?.outputs.map((p) => p.name) ?? [])]);
   const ins = g.inputs.filter((p) => !states.has(p.name));
   const outs = g.outputs.filter((p) => !states.has(p.name));
   const idsCandidates = ins.filter((p) => (g.nodes[p.node]!.dtype === "i32" || g.nodes[p.node]!.dtype === "i64") && g.nodes[p.node]!.shape.length === 2);
-  const ids = idsCandidates.find((p) => p.name === "input_ids") ?? (idsCandidates.length === 1 ? idsCandidates[0] : undefined);
+  const named = idsNames.map((n) => idsCandidates.find((p) => p.name === n)).find((p) => p !== undefined);
+  const ids = named ?? (idsCandidates.length === 1 ? idsCandidates[0] : undefined);
   const logitsCandidates = outs.filter((p) => g.nodes[p.node]!.dtype === "f32" && g.nodes[p.node]!.shape.length === 3);
   const logits = logitsCandidates.find((p) => p.name === "logits") ?? (logitsCandidates.length === 1 ? logitsCandidates[0] : undefined);
   if (!ids || !logits) {
@@ -117,8 +142,9 @@ export function decoderInfo(g: Graph, capacity: number | undefined): DecoderInfo
   }
   const mask = ins.find((p) => p !== ids && p.name === "attention_mask" && (g.nodes[p.node]!.dtype === "i32" || g.nodes[p.node]!.dtype === "i64") && g.nodes[p.node]!.shape.length === 2);
   const others = ins.filter((p) => p !== ids && p !== mask);
-  if (others.length) throw new TfmError("TFM8001", `the model \`${g.name}\` cannot generate: besides \`${ids.name}\`${mask ? " and `attention_mask`" : ""} it takes ${others.map((p) => `\`${p.name}\``).join(", ")}, which generation does not give`);
-  return { ids: ids.name, logits: logits.name, capacity, ...(mask ? { mask: mask.name } : {}) };
+  const source = encoder ? encoder.inputs.map((p) => p.name) : !g.states.length && named && ids.name !== "input_ids" ? others.map((p) => p.name) : [];
+  if (others.some((p) => !source.includes(p.name))) throw new TfmError("TFM8001", `the model \`${g.name}\` cannot generate: besides \`${ids.name}\`${mask ? " and `attention_mask`" : ""} it takes ${others.map((p) => `\`${p.name}\``).join(", ")}, which generation does not give`);
+  return { ids: ids.name, logits: logits.name, capacity, ...(mask ? { mask: mask.name } : {}), ...(source.length ? { source } : {}) };
 }
 
 export class Decoder {
@@ -130,12 +156,17 @@ export class Decoder {
   private cached = 0;
   /** The batch the cache holds (resident state: the Decoder does not see the state's shape). */
   private batch = 0;
+  /**
+   * The source of the sequence: an encoder–decoder's states written once (the encode phase's
+   * outputs), or, without state, its source inputs, given again at every call.
+   */
+  private source = new Map<string, Tensor>();
 
-  constructor(private readonly graph: Graph, private readonly run: Runner, readonly info: DecoderInfo, private readonly resident?: ResidentRunner) {}
+  constructor(private readonly graph: Graph, private readonly run: Runner, readonly info: DecoderInfo, private readonly resident?: ResidentRunner, private readonly encoder?: Encoder) {}
 
   /** Whether the model keeps state (a KV cache) between calls. */
   get stateful(): boolean {
-    return this.graph.states.length > 0;
+    return this.graph.states.length > 0 || !!this.encoder;
   }
 
   /** Positions in the cache (prompt and generated tokens so far). */
@@ -150,6 +181,7 @@ export class Decoder {
     this.maskRows = [];
     this.cached = 0;
     this.batch = 0;
+    this.source = new Map();
   }
 
   /** Runs a prompt from empty state and keeps the state: the outputs of the call (logits for every prompt position). */
@@ -163,6 +195,28 @@ export class Decoder {
     return this.advance(inputs, false);
   }
 
+  /**
+   * An encoder–decoder's source, at the first call of a sequence (the inputs named by
+   * `info.source`, taken out of `given`): run through the encode phase, whose outputs (the states
+   * written once) are kept, or kept as they are for a model without state. Later calls take none.
+   */
+  private async withSource(given: ReadonlyMap<string, Tensor>): Promise<ReadonlyMap<string, Tensor>> {
+    const names = this.info.source ?? [];
+    if (!names.length) return given;
+    const here = names.filter((n) => given.has(n));
+    const first = this.cached === 0;
+    if (!first && here.length) throw new TfmError("TFM6002", `the source (${here.map((n) => `\`${n}\``).join(", ")}) is given with the first call of a sequence only: this one continues it (call reset() for a new sequence)`);
+    if (first) {
+      const missing = names.filter((n) => !given.has(n));
+      if (missing.length) throw new TfmError("TFM5202", `the model \`${this.graph.name}\` is an encoder–decoder: the first call of a sequence needs its source, ${missing.map((n) => `\`${n}\``).join(", ")}, and no value was given for it`);
+      const source = new Map(here.map((n) => [n, given.get(n)!] as const));
+      this.source = this.encoder ? new Map(await this.encoder.run(source)) : source;
+    }
+    const rest = new Map([...given].filter(([k]) => !names.includes(k)));
+    for (const [k, t] of this.source) rest.set(k, t);
+    return rest;
+  }
+
   /** `step`; with `lastRow`, the logits of the last position only where the runner can read back just that (a ResidentRunner). */
   private async advance(given: ReadonlyMap<string, Tensor>, lastRow: boolean): Promise<Map<string, Tensor>> {
     const ids = given.get(this.info.ids);
@@ -170,22 +224,22 @@ export class Decoder {
     const [batch, seq] = ids.shape as [number, number];
     // An attention mask left out: every new token is real.
     const mask = this.info.mask;
-    const inputs = mask && !given.has(mask) ? new Map([...given, [mask, { dtype: "i32", shape: [batch, seq], data: new Int32Array(batch * seq).fill(1) } as Tensor]]) : given;
     const capacity = this.info.capacity;
     if (capacity !== undefined && this.cached + seq > capacity) {
       throw new TfmError("TFM8003", `the model holds ${capacity} positions: ${this.cached} are used, and ${seq} more do not fit${this.cached ? " (call reset() to start a new sequence)" : ""}`);
     }
+    const held = this.resident ? this.batch : this.cached > 0 ? (this.sequence.length || (this.states?.values().next().value as Tensor | undefined)?.shape[0] || 0) : 0;
+    if (this.cached > 0 && held && held !== batch) throw new TfmError("TFM6002", `the ${this.stateful ? "cache" : "sequence"} holds a batch of ${held}; this step gives ${batch} sequences (call reset() for a new batch)`);
+    const fed = await this.withSource(given);
+    const inputs = mask && !fed.has(mask) ? new Map([...fed, [mask, { dtype: "i32", shape: [batch, seq], data: new Int32Array(batch * seq).fill(1) } as Tensor]]) : fed;
     if (!this.stateful) return this.recompute(ids, mask ? inputs.get(mask) : undefined, batch, seq);
     if (this.resident) {
-      if (this.cached > 0 && this.batch !== batch) throw new TfmError("TFM6002", `the cache holds a batch of ${this.batch}; this step gives ${batch} sequences (call reset() for a new batch)`);
       const out = await this.resident.run(inputs, { fresh: this.cached === 0, ...(lastRow ? { lastRow: this.info.logits } : {}), ...(capacity !== undefined ? { capacity } : {}) });
       this.cached += seq;
       this.batch = batch;
       return new Map(out);
     }
-    const states = this.states ?? emptyStates(this.graph, inputs);
-    const first = states.values().next().value as Tensor | undefined;
-    if (first && first.shape[0] !== batch && this.cached > 0) throw new TfmError("TFM6002", `the cache holds a batch of ${first.shape[0]}; this step gives ${batch} sequences (call reset() for a new batch)`);
+    const states = this.cached > 0 && this.states ? this.states : emptyStates(this.graph, inputs);
     const all = new Map([...inputs, ...states]);
     const out = await this.run(all);
     const next = new Map<string, Tensor>();
@@ -206,6 +260,8 @@ export class Decoder {
     const inputs = new Map<string, Tensor>([[this.info.ids, { dtype: "i32", shape: [batch, total], data: Int32Array.from(rows.flat()) }]]);
     const maskRows = mask ? grow(this.maskRows, mask) : [];
     if (mask) inputs.set(this.info.mask!, { dtype: "i32", shape: [batch, total], data: Int32Array.from(maskRows.flat()) });
+    // An encoder–decoder without state: its source again, with the whole target so far.
+    for (const [k, t] of this.source) inputs.set(k, t);
     const out = await this.run(inputs);
     this.sequence = rows;
     this.maskRows = maskRows;
@@ -223,9 +279,10 @@ export class Decoder {
    * and masked out through the model's `attention_mask` (as Hugging Face's generate does), so
    * each sequence gets the tokens it would get alone. A sequence that has stopped emits
    * `padTokenId` (else repeats its stop token) until every sequence has stopped or `maxNewTokens`
-   * is reached.
+   * is reached. An encoder–decoder takes its `source` (`info.source`: the source tokens, their mask)
+   * with the prompt, which is then the decoder's start (its start token).
    */
-  async *generate(prompt: readonly (readonly number[])[], options: GenerateOptions = {}): AsyncGenerator<number[]> {
+  async *generate(prompt: readonly (readonly number[])[], options: GenerateOptions = {}, source: ReadonlyMap<string, Tensor> = new Map()): AsyncGenerator<number[]> {
     const sampler = new Sampler(options);
     const max = options.maxNewTokens ?? 32;
     if (!(Number.isInteger(max) && max >= 0)) throw new TfmError("TFM8002", `maxNewTokens is ${String(max)}: it must be an integer ≥ 0`);
@@ -243,7 +300,7 @@ export class Decoder {
     const history = prompt.map((r) => [...r]);
     const done = new Array<number | undefined>(batch).fill(undefined);
     let ids: Tensor = { dtype: "i32", shape: [batch, len], data: Int32Array.from(prompt.flatMap((r) => [...new Array<number>(len - r.length).fill(padId), ...r])) };
-    const first = new Map([[this.info.ids, ids]]);
+    const first = new Map([...source, [this.info.ids, ids]]);
     if (this.info.mask) first.set(this.info.mask, { dtype: "i32", shape: [batch, len], data: Int32Array.from(prompt.flatMap((r) => [...new Array<number>(len - r.length).fill(0), ...new Array<number>(r.length).fill(1)])) });
     this.reset();
     let out = await this.advance(first, true);

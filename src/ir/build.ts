@@ -8,6 +8,7 @@ import { asTensor, type DType, type SVal } from "../check/shapes/value.js";
 import type * as A from "../syntax/ast.js";
 import { GraphBuilder, type Attrs, type Graph } from "./graph.js";
 import type { BinaryOp as IrBinary, Op } from "./ops.js";
+import { pruned, type Phase } from "./phases.js";
 
 const binaryOps: Record<Exclude<A.BinaryOp, "@">, IrBinary> = {
   "+": "add", "-": "sub", "*": "mul", "/": "div", "%": "mod",
@@ -25,10 +26,13 @@ function typeOf(v: SVal): { dtype: DType; shape: readonly Dim[] } {
  * The model `name`'s graph from its typed operations. `capture` picks, from the paths of the names
  * bound in the model (`h.0.attn.weights`, in order, the last binding of each), those whose values
  * become extra output ports of their path: the passes and fusion keep outputs (src/ir/capture.ts).
+ * `phase` says which call of a model with states written once (`once`) the graph is (phases.ts):
+ * `call` (the default) is one call from empty state.
  */
-export function lowerOps(name: string, ops: readonly TypedOp[], capture?: (names: readonly string[]) => readonly string[]): Graph {
-  const e = new IrEmitter(name);
+export function lowerOps(name: string, ops: readonly TypedOp[], capture?: (names: readonly string[]) => readonly string[], phase: Phase = "call"): Graph {
+  const e = new IrEmitter(name, phase);
   for (const op of ops) e.lower(op);
+  if (phase !== "call") return pruned(e.g.finish(), phase === "encode" ? e.onceOutputs : undefined);
   if (capture) {
     for (const n of capture([...e.names.keys()])) {
       const node = e.names.get(n);
@@ -47,8 +51,12 @@ export class IrEmitter {
   private readonly nodes = new Map<number, number>();
   /** The node of each name bound in the model, by its path (the last binding wins). */
   readonly names = new Map<string, number>();
+  /** The states written once (`once`), by the ref of their value: their paths. */
+  private readonly onceStates = new Map<number, string>();
+  /** `encode`: the states written once, as the output ports of their paths. */
+  readonly onceOutputs: string[] = [];
 
-  constructor(name: string) {
+  constructor(name: string, private readonly phase: Phase = "call") {
     this.g = new GraphBuilder(name);
   }
 
@@ -117,7 +125,7 @@ export class IrEmitter {
     return this.bind(result, this.g.add(op, inputs, attrs, dtype, shape));
   }
 
-  private bind(result: SVal, id: number): SVal {
+  bind(result: SVal, id: number): SVal {
     const ref = refOf(result);
     if (ref === undefined) throw new Error("IR: an operation's result has no ref");
     this.nodes.set(ref, id);
@@ -129,10 +137,38 @@ export class IrEmitter {
     this.g.inputs.push({ name, node: this.node(out) });
   }
 
-  /** A state's value at the start of the call: an input port, named by its path. */
+  /**
+   * A state's value at the start of the call: an input port, named by its path. A state written
+   * once (no `past` axis) is an input only in the `step` phase, an ordinary one: the calls from
+   * empty state never read it (`once` is its value there).
+   */
   private state(name: string, axis: number, v: SVal): void {
+    if (axis < 0) {
+      const ref = refOf(v);
+      if (ref !== undefined) this.onceStates.set(ref, name);
+      if (this.phase === "step") this.input(name, v);
+      return;
+    }
     this.input(name, v);
     this.g.states.push({ name, axis });
+  }
+
+  /**
+   * `once(state, x)`: x on a call from empty state (`call`, `encode`: in `encode` also the output
+   * port of the state's path), the state's input on a later call (`step`), so that what computes
+   * x is dead there.
+   */
+  once(state: SVal, x: SVal, result: SVal): SVal {
+    const ref = refOf(state);
+    const name = ref === undefined ? undefined : this.onceStates.get(ref);
+    if (name === undefined) throw new Error("IR: once of a value that is not a state written once");
+    if (this.phase === "step") return this.bind(result, this.node(state));
+    const id = this.as(x, typeOf(result).dtype);
+    if (this.phase === "encode") {
+      this.g.outputs.push({ name, node: id });
+      this.onceOutputs.push(name);
+    }
+    return this.bind(result, id);
   }
 
   /** `append(cache, x)`: the state's next value, an output port of its name. */
@@ -291,6 +327,7 @@ export const lower: Record<BuiltinName, Lowering> = {
     };
   },
   append: (e, [cache, x], r) => e.append(cache!, x!, r),
+  once: (e, [state, x], r) => e.once(state!, x!, r),
   take: (e, [x, ix, dim], r) => e.emit(r, "gather", [e.node(x!), e.as(ix!, "i32")], { axis: axisOf(dim, rankOf(x!)) }),
   sum: reduce("sum"),
   mean: reduce("mean"),

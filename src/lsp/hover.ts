@@ -93,7 +93,7 @@ function describeDecl(c: Checked, d: Decl, item: A.Item): string[] {
     case "TensorParam":
       return describeWeight(c, d, c.file, types);
     case "State":
-      return [fence(`(state) ${d.name.name}: ${sourceOf(c, c.file, d.type.span)}`), "kept between calls: it starts empty, and `append` extends it along `past`", ...(types ? [fence(`${d.name.name}${typed(types)}`)] : [])];
+      return [fence(`(state) ${d.name.name}: ${sourceOf(c, c.file, d.type.span)}`), d.type.dims.some((x) => x.kind === "Name" && x.name === "past") ? "kept between calls: it starts empty, and `append` extends it along `past`" : "written once per sequence by `once(" + d.name.name + ", value)`: the value on the first call, kept for every later call", ...(types ? [fence(`${d.name.name}${typed(types)}`)] : [])];
     case "Layer":
       return item.kind === "Block" ? describeLayer(c, item, d) : [];
     default: {

@@ -111,6 +111,16 @@ describe("tfm shapes", () => {
     expect(j.total).toEqual({ tensors: 199, values: 109_482_240, bytes: 437_928_960 });
   });
 
+  it("lists the states written once (an encoder–decoder's cross-attention keys and values) with their bytes per sequence", async () => {
+    const r = await tfm("shapes", "models/transformer.tfm", "--set", "num_encoder_layers=1", "--set", "num_decoder_layers=1");
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/decoder\.layers\.0\.self_attn\.k_cache\s+f32\[batch, 8, past, 64\]\s+2048 \* batch\n/);
+    expect(r.out).toMatch(/decoder\.layers\.0\.multihead_attn\.k_memory\s+f32\[batch, 8, src_len, 64\]\s+2048 \* batch \* src_len \(once per sequence\)/);
+    expect(r.out).toContain("total: 5 tensors, 4096 * batch bytes per position (past + seq positions after a call) + 4100 * batch * src_len bytes written once per sequence (3 tensors)");
+    const j = JSON.parse((await tfm("shapes", "--json", "models/transformer.tfm", "--set", "num_decoder_layers=1")).out) as { states: { name: string; bytesPerPosition?: string; bytesPerSequence?: string }[] };
+    expect(j.states.find((s) => s.name === "src_mask_cache")).toEqual({ name: "src_mask_cache", dtype: "i32", shape: ["batch", "src_len"], bytesPerSequence: "4 * batch * src_len" });
+  });
+
   it("exits 1 with diagnostics on a shape error", async () => {
     const p = file("shape-err.tfm", "model M(d = 10, h = 3) {\n  input x: f32[b, t, d]\n  layer attn = MultiheadAttention(d, h)\n  output y = attn(x, x, x)\n}\n");
     const r = await tfm("shapes", p);
@@ -121,6 +131,20 @@ describe("tfm shapes", () => {
 
 describe("tfm ir", () => {
   const small = ["--set", "n_layer=1", "--set", "n_embd=8", "--set", "n_head=2", "--set", "vocab_size=11", "--set", "n_positions=16"];
+
+  it("--phase prints an encoder–decoder's encode or step graph", async () => {
+    const tiny = ["models/transformer.tfm", "--set", "num_encoder_layers=1", "--set", "num_decoder_layers=1", "--set", "d_model=8", "--set", "nhead=2", "--set", "dim_feedforward=16", "--set", "src_vocab_size=11", "--set", "tgt_vocab_size=13"];
+    const step = await tfm("ir", ...tiny, "--phase", "step", "--after", "all");
+    expect(step.code).toBe(0);
+    expect(step.out).toMatch(/^graph Transformer\(tgt: i32\[batch, tgt_len\], src_mask_cache: i32\[batch, src_len\], decoder\.layers\.0\.multihead_attn\.k_memory: f32\[batch, 2, src_len, 4\]/);
+    expect(step.out).not.toContain('weight "encoder.');
+    const encode = await tfm("ir", ...tiny, "--phase", "encode", "--kernels");
+    expect(encode.code).toBe(0);
+    expect(encode.out).toMatch(/^graph Transformer\(src: i32\[batch, src_len\], src_mask: i32\[batch, src_len\]\) -> \(src_mask_cache: /);
+    expect(encode.out).toContain("schedule Transformer:");
+    expect((await tfm("ir", "models/gpt2.tfm", "--phase", "step")).code).toBe(2);
+    expect((await tfm("ir", ...tiny, "--phase", "decode")).code).toBe(2);
+  });
 
   it("prints the IR as built by default, or after a pass with --after", async () => {
     const built = await tfm("ir", "models/gpt2.tfm", ...small);

@@ -89,4 +89,55 @@ describe("tfm generate", () => {
     expect((await tfm("generate", ...tiny, "--prompt", "the")).code).toBe(2); // --prompt without --tokenizer
     expect((await tfm("generate", ...tiny, "--input-ids", "1,x")).code).toBe(2);
   });
+
+  describe("an encoder–decoder (models/transformer.tfm)", () => {
+    const settings = { d_model: 16, nhead: 2, num_encoder_layers: 1, num_decoder_layers: 1, dim_feedforward: 32, src_vocab_size: 10, tgt_vocab_size: 10 };
+    const encdec = ["models/transformer.tfm", ...Object.entries(settings).flatMap(([k, v]) => ["--set", `${k}=${v}`]), "--random-weights", "3"];
+    const sessionTokens = async (src: number[][], mask: number[][]) => {
+      const { compile } = await import("../../src/compile.js");
+      const { readFileSync } = await import("node:fs");
+      const s = await compile(readFileSync("models/transformer.tfm", "utf8"), { file: "models/transformer.tfm", settings }).load({ random: true, seed: 3 });
+      const steps: number[][] = [];
+      for await (const t of s.generate(src.map(() => [1]), { maxNewTokens: 6, source: { src: { data: src }, src_mask: { data: mask } } })) steps.push(t);
+      s.dispose();
+      return src.map((_, b) => steps.map((t) => t[b]!));
+    };
+
+    it("takes the source as ids (a batch: padded at the end, masked) or as --input, and starts from decoder_start_token_id", async () => {
+      const r = await tfm("generate", ...encdec, "--source-ids", "4,5,6,7", "--source-ids", "8,9", "--max-new-tokens", "6", "--stop", "", "--json");
+      expect(r.code, r.err).toBe(0);
+      expect((JSON.parse(r.out) as { tokens: number[][] }).tokens).toEqual(await sessionTokens([[4, 5, 6, 7], [8, 9, 0, 0]], [[1, 1, 1, 1], [1, 1, 0, 0]]));
+      const one = await tfm("generate", ...encdec, "--input", "src=[[4,5,6,7]]", "--start-token", "1", "--max-new-tokens", "6", "--stop", "", "--json");
+      expect(one.code, one.err).toBe(0);
+      expect([(JSON.parse(one.out) as { tokens: number[] }).tokens]).toEqual(await sessionTokens([[4, 5, 6, 7]], [[1, 1, 1, 1]]));
+      // Streamed: the tokens, after the summary's mention of the source.
+      const streamed = await tfm("generate", ...encdec, "--source-ids", "4,5,6,7", "--max-new-tokens", "6", "--stop", "");
+      expect(streamed.out.trim()).toBe((JSON.parse(one.out) as { tokens: number[] }).tokens.join(" "));
+      expect(streamed.err).toContain("from the source (src, src_mask) and start token 1 with its KV cache");
+    });
+
+    it("takes the source as text through the tokenizer, and prints the generated text", async () => {
+      const r = await tfm("generate", ...encdec, "--tokenizer", tokenizer, "--source", "the quick brown fox", "--max-new-tokens", "6", "--stop", "", "--json");
+      expect(r.code, r.err).toBe(0);
+      const got = JSON.parse(r.out) as { tokens: number[]; text: string };
+      expect([got.tokens]).toEqual(await sessionTokens([[1, 2, 3, 4]], [[1, 1, 1, 1]]));
+      // Streamed, the same text (after the start token, which is not printed).
+      const streamed = await tfm("generate", ...encdec, "--tokenizer", tokenizer, "--source", "the quick brown fox", "--max-new-tokens", "6", "--stop", "");
+      expect(streamed.code, streamed.err).toBe(0);
+      expect(streamed.out.trim()).toBe(got.text.trim());
+      expect((await tfm("generate", ...encdec, "--source", "the fox", "--max-new-tokens", "2")).code).toBe(2); // --source without --tokenizer
+    });
+
+    it("what is missing is an error with a code", async () => {
+      const none = await tfm("generate", ...encdec, "--input-ids", "1", "--max-new-tokens", "2");
+      expect(none.code).toBe(1);
+      expect(none.err).toContain("error[TFM5202]: input `src` (i32[batch, src_len]) is required");
+      const gpt2 = await tfm("generate", ...tiny, "--source-ids", "1,2", "--max-new-tokens", "2");
+      expect(gpt2.code).toBe(1);
+      expect(gpt2.err).toContain("error[TFM8002]: the model `GPT2` takes no source");
+      const bad = await tfm("generate", ...encdec, "--source-ids", "4,99", "--max-new-tokens", "2");
+      expect(bad.code).toBe(1);
+      expect(bad.err).toMatch(/error\[TFM6001\]|error\[TFM6002\]/);
+    });
+  });
 });

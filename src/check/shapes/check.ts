@@ -255,9 +255,11 @@ class ShapeChecker {
     }
     const outputs: { name: string; value: SVal }[] = [];
     this.body(g.decl.body, ctx, outputs);
-    for (const [s, { decl }] of ctx.states) {
+    for (const [s, { decl, axis }] of ctx.states) {
       const name = decl.name.name;
-      if (!ctx.appended.has(s)) this.report("TFM4016", g.file, decl.name.span, `the state \`${name}\` is never appended: it would stay empty`, [`extend it once per call: \`x = append(${name}, x)\``]);
+      if (ctx.appended.has(s)) continue;
+      if (axis < 0) this.report("TFM4016", g.file, decl.name.span, `the state \`${name}\` is never written: it would stay empty`, [`write it once per sequence: \`x = once(${name}, value)\``]);
+      else this.report("TFM4016", g.file, decl.name.span, `the state \`${name}\` is never appended: it would stay empty`, [`extend it once per call: \`x = append(${name}, x)\``]);
     }
     return { inputs, outputs };
   }
@@ -756,7 +758,7 @@ class ShapeChecker {
       if (values.some((v, i) => !v && !("default" in sig.params[i]!))) return unknown; // reported by the resolver
       const args = values.map((v, i) => v ?? defaultValue((sig.params[i] as { default: string }).default));
       if (args.some((v, i) => (sig.params[i]!.kind === "int" || sig.params[i]!.kind === "ints") && this.notWhole(v))) return unknown;
-      if (g.name === "append" && !this.appendOnce(e, ctx)) return unknown;
+      if ((g.name === "append" || g.name === "once") && !this.appendOnce(e, ctx, g.name)) return unknown;
       const out = rules[g.name as BuiltinName](args, this.ruleCtx(ctx.file, e.span, spans));
       return this.recording && (needsNode(out) || out.kind === "tuple") ? this.op({ kind: "builtin", name: g.name as BuiltinName, args, out }) : out;
     }
@@ -764,13 +766,15 @@ class ShapeChecker {
     return unknown;
   }
 
-  /** A state is appended once per call: a second `append` (not in the other branch of an `if`) is an error. */
-  private appendOnce(e: A.Call, ctx: Ctx): boolean {
-    const target = e.args.find((a) => a.name?.name === "cache")?.value ?? (e.args[0]?.name ? undefined : e.args[0]?.value);
+  /** A state is appended (or written by `once`) once per call: a second time (not in the other branch of an `if`) is an error. */
+  private appendOnce(e: A.Call, ctx: Ctx, fn: "append" | "once"): boolean {
+    const target = e.args.find((a) => a.name?.name === (fn === "append" ? "cache" : "state"))?.value ?? (e.args[0]?.name ? undefined : e.args[0]?.value);
     const s = target?.kind === "Name" ? this.local(target) : undefined;
     if (!s || !ctx.states.has(s)) return false; // reported by the resolver
+    if ((ctx.states.get(s)!.axis < 0) !== (fn === "once")) return false; // the wrong kind of state: reported by the resolver
     if (ctx.appended.has(s)) {
-      this.report("TFM4016", ctx.file, e.span, `the state \`${s.name}\` is appended twice in one call`, ["append it once, with everything this call adds: `append(cache, concat([a, b], dim))`"]);
+      if (fn === "once") this.report("TFM4016", ctx.file, e.span, `the state \`${s.name}\` is written twice in one call`, ["write it once: `x = once(state, value)`, and use x"]);
+      else this.report("TFM4016", ctx.file, e.span, `the state \`${s.name}\` is appended twice in one call`, ["append it once, with everything this call adds: `append(cache, concat([a, b], dim))`"]);
       return false;
     }
     ctx.appended.add(s);

@@ -283,6 +283,23 @@ export const rules: Record<BuiltinName, Rule> = {
     }
     return tensor(cache.dtype, cache.shape.map((d, i) => (i === a ? addDim(d, x.shape[a]!) : d)));
   },
+  once: (args, ctx) => {
+    const [state, x] = [tensorArg(args, 0, ctx), tensorArg(args, 1, ctx)];
+    if (!state || !x) return unknown;
+    if (pastAxis(state.shape) !== undefined) return unknown; // a state that grows: reported by the resolver
+    if (x.shape.length !== state.shape.length) {
+      ctx.report("TFM4003", `the state has ${state.shape.length} dims ${showShape(state.shape)}, and what is written ${x.shape.length}: ${showShape(x.shape)}`, { arg: 1 });
+      return unknown;
+    }
+    if (x.dtype !== state.dtype) {
+      ctx.report("TFM4004", `the state holds ${state.dtype}, and what is written is ${x.dtype}`, { arg: 1 });
+      return unknown;
+    }
+    for (let i = 0; i < x.shape.length; i++) {
+      if (!ctx.same(state.shape[i]!, x.shape[i]!, `dim ${i} of the state ${showShape(state.shape)} and of what is written`, 1)) return unknown;
+    }
+    return tensor(state.dtype, state.shape);
+  },
   stack: (args, ctx) => join(args, ctx, true),
   chunk: (args, ctx) => {
     const t = tensorArg(args, 0, ctx);

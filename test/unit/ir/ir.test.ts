@@ -56,6 +56,17 @@ describe("IR", () => {
     });
   }
 
+  // An encoder–decoder's phases (src/ir/phases.ts), optimized: what the first call of a sequence
+  // writes once (the encoder and the cross-attention keys/values), and the step every call runs.
+  it("golden IR of transformer.tfm's encode and step phases", async () => {
+    const r = check(readFileSync("models/transformer.tfm", "utf8"), "models/transformer.tfm", { settings: new Map(Object.entries(small["transformer.tfm"]!)) });
+    for (const phase of ["encode", "step"] as const) {
+      const opt = optimize(buildGraph(r, undefined, phase)!);
+      for (const s of opt.stages) expect(verify(s.graph), `${phase} after ${s.pass}`).toEqual([]);
+      await expect(printGraph(opt.graph)).toMatchFileSnapshot(`../../golden/ir/transformer.${phase}.opt.ir`);
+    }
+  });
+
   it("lowers a negative index on a symbolic dim to size - k", () => {
     const r = check("model M {\n  input x: f32[n, 4]\n  output y = x[-2:]\n  output z = x[-1]\n}\n", "t.tfm");
     expect(r.diagnostics).toEqual([]);
