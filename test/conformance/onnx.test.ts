@@ -214,7 +214,7 @@ describe("ONNX export, run by onnxruntime-node", () => {
     for (const [B, n] of [[3, 7], [2, 300]] as const) {
       const x: Tensor = { dtype: "f32", shape: [B, n], data: Float32Array.from({ length: B * n }, (_, i) => Math.sin(i * 1.7) * 3) };
       const m: Tensor = { dtype: "i32", shape: [B, n], data: Int32Array.from({ length: B * n }, (_, i) => (i % n) < 2 * (i % 3) ? 0 : 1) };
-      const got = await runOrt(session, model, new Map([["x", x], ["m", m]]));
+      const got = await runOrt(session, model, new Map<string, Tensor>([["x", x], ["m", m]]));
       const want = await tfm.run({ x, m });
       // onnxruntime sums f32 in f32, tfm in double: they differ by f32 roundings of the running sum.
       const errs = ["a", "b"].map((o) => maxDiff(got.get(o)!, want[o] as Tensor, o));
