@@ -15,7 +15,7 @@ import { delinearize, linearize, lit, numelDim } from "./sizes.js";
 import { kernelSource, scalarType } from "./wgsl.js";
 import { Shared } from "./reduce.js";
 
-/** A running sum: `s` plus, for f32, the rounding errors `c` its additions dropped. */
+/** A running sum: `s`, and for f32 its low part `c` (what rounding `s` to f32 left out). */
 interface Acc {
   readonly s: string;
   readonly c?: string;
