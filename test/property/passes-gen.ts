@@ -3,8 +3,8 @@
 // 1·x, x/1, x − 0, x + (−0), but also x + (+0), which must stay), same-type casts, reshapes and
 // expands, reshape and permute chains, where(c, x, x), transposes into matmul (of weights and of
 // activations), products of one operand by several weights or weight slices (q, k, v),
-// constant-only subexpressions, repeated computations (cumsums among them) and dead nodes. The inputs
-// hold −0, NaN and ±∞, so a rewrite that is not exact shows up bit for bit.
+// constant-only subexpressions, reductions and cumsums, repeated computations and dead nodes.
+// The inputs hold −0, NaN and ±∞, so a rewrite that is not exact shows up bit for bit.
 import type { Tensor } from "../../src/core/tensor.js";
 import { constDim } from "../../src/core/dim.js";
 import { GraphBuilder, type Attrs, type Graph } from "../../src/ir/graph.js";
