@@ -68,6 +68,8 @@ export const builtins = {
   max: reduce("maximum over a dim"),
   min: reduce("minimum over a dim"),
   argmax: reduce("index of the maximum over a dim (i32)"),
+  // scans
+  cumsum: { params: [p("x", "tensor"), p("dim", "int")], doc: "inclusive running sum along a dim, same shape and element type (torch.cumsum; i32 wraps, f32 sums in double and rounds each prefix)" },
   // construction and conversion
   cast: { params: [p("x", "tensor"), p("dtype", "dtype")], doc: "convert to another element type" },
   arange: { params: [p("n", "int")], doc: "0, 1, ..., n-1 as i32[n]" },

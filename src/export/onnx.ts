@@ -350,6 +350,8 @@ export const lower: Record<Op, Lower> = {
     return x.emit("MatMul", [a!, x.emit("Transpose", [b!], undefined, { perm })]);
   },
   sum: reduce("sum"), mean: reduce("mean"), max: reduce("max"), min: reduce("min"), argmax: reduce("argmax"),
+  // Inclusive, forward (exclusive = reverse = 0); the axis is an input (opset 11 on). onnxruntime sums f32 in f32, tfm in double.
+  cumsum: (x, n, [a]) => x.emit("CumSum", [a!, x.constant("i64", [], [n.attrs.axis!])]),
   // allowzero: a 0 in the shape is a dim of size 0, not "copy the input's dim" (opset 14).
   reshape: (x, n, [a]) => x.emit("Reshape", [a!, x.shape(n.shape)], undefined, x.opset >= 14 ? { allowzero: 1 } : {}),
   permute: (x, n, [a]) => x.emit("Transpose", [a!], undefined, { perm: n.attrs.perm! }),

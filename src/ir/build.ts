@@ -334,6 +334,7 @@ export const lower: Record<BuiltinName, Lowering> = {
   max: reduce("max"),
   min: reduce("min"),
   argmax: reduce("argmax"),
+  cumsum: (e, [x, dim], r) => e.emit(r, "cumsum", [e.node(x!)], { axis: axisOf(dim, rankOf(x!)) }),
   cast: (e, [x], r) => e.emit(r, "cast", [e.node(x!)]),
   arange: (e, _args, r) => e.emit(r, "arange", []),
   zeros: fill((_a, e, dtype) => e.constant(0, dtype)),

@@ -24,10 +24,11 @@ export type Op =
   | "concat"
   | "append" // a state's next value: the state, then x, along attrs.axis (concat's values; written in place at run time)
   | "gather" // numpy.take along an axis
+  | "cumsum" // inclusive prefix sum along one axis
   | "expand" // broadcast to a shape (materialised)
   | "dropout"; // the identity at inference; kept so the program reads like its source
 
-export type OpClass = "source" | "unary" | "binary" | "where" | "matmul" | "reduce" | "layout" | "identity";
+export type OpClass = "source" | "unary" | "binary" | "where" | "matmul" | "reduce" | "scan" | "layout" | "identity";
 
 export interface OpInfo {
   readonly class: OpClass;
@@ -87,6 +88,7 @@ export const ops: Record<Op, OpInfo> = {
   concat: { class: "layout", arity: -1, doc: "join along attrs.axis" },
   append: { class: "layout", arity: 2, doc: "a state's next value: input 0 (the state's value, an `input` of the graph's `states`), then input 1, along attrs.axis — concat's values; a runtime that keeps the state (generation) writes input 1 into the state's buffer at capacity and reads the result as a view of it" },
   gather: { class: "layout", arity: 2, doc: "numpy.take(x, indices, axis=attrs.axis); indices out of range are an error at run time" },
+  cumsum: { class: "scan", arity: 1, doc: "inclusive prefix sum along attrs.axis (torch.cumsum): out[..., i, ...] = x[..., 0, ...] + ... + x[..., i, ...], in order; f32 accumulated in double, each prefix rounded to f32; i32 wraps" },
   expand: { class: "layout", arity: 1, doc: "broadcast to the node's shape" },
   dropout: { class: "identity", arity: 1, doc: "the identity (inference); attrs.p is kept for the record" },
 };

@@ -80,6 +80,12 @@ const checks: Record<Op, Check> = {
     if (ix!.dtype !== "i32") return "gather indices must be i32";
     return expectShape(n, [...x!.shape.slice(0, axis), ...ix!.shape, ...x!.shape.slice(axis + 1)], "gather");
   },
+  cumsum: (n, [x]) => {
+    const axis = n.attrs.axis;
+    if (axis === undefined || axis < 0 || axis >= x!.shape.length) return "cumsum axis out of range";
+    if (x!.dtype === "bool" || n.dtype !== x!.dtype) return "cumsum keeps its input's number dtype";
+    return expectShape(n, x!.shape, "cumsum");
+  },
   expand: (n, [x]) => expectShape(n, broadcast([x!.shape, n.shape]), "expand"),
   dropout: (n, [x]) => expectShape(n, x!.shape, "dropout"),
 };

@@ -102,10 +102,11 @@ describe("the memory budget: refused before allocating (TFM6003), peak RSS low",
     const p = file("ids.npy", npy([1, 50000], "<i4", ids));
     const set = ["--set", "vocab_size=10", "--set", "n_positions=50000", "--set", "n_embd=8", "--set", "n_layer=1", "--set", "n_head=2", "--set", "use_cache=false"];
     const r = tfm("run", "models/gpt2.tfm", ...set, "--random-weights", "--input", `input_ids=${p}`, "--max-memory", "1G");
-    // The padding mask's cost (models/gpt2.tfm's attention_mask): the plan holds the i32 count of
-    // HF's position ids over [seq, seq] (10 GB), the causal && padding mask (2.5 GB) and the causal
-    // mask (2.5 GB); the elementwise kernel computing the count has the largest transient.
-    expectRefused(r, /the run at batch=1, seq=50000 needs [\d,]+ bytes \(18\.7 GiB\) of memory .*the memory plan's 5 buffers 15,005,000,000 bytes .*the largest kernel transient [\d,]+ bytes \(4\.7 GiB\) in kernel k\d+ \(elementwise\)/);
+    // The padding mask's cost (models/gpt2.tfm's attention_mask): the plan holds the causal &&
+    // padding mask (2.5 GB) and the causal mask (2.5 GB). HF's position ids are a cumsum of the
+    // mask, [batch, seq] (before it, an i32 count over [seq, seq]: 10 GB more, 18.7 GiB in all, and
+    // a 4.7 GiB transient); the largest transient is the LM head's.
+    expectRefused(r, /the run at batch=1, seq=50000 needs [\d,]+ bytes \(4\.9 GiB\) of memory .*the memory plan's 5 buffers 5,008,000,000 bytes .*the largest kernel transient [\d,]+ bytes \(226\.6 MiB\) in kernel k\d+ \(matmul\)/);
     expect(r.stderr).toContain("model GPT2(");
   });
 
@@ -113,10 +114,11 @@ describe("the memory budget: refused before allocating (TFM6003), peak RSS low",
     const set = ["--set", "vocab_size=10", "--set", "n_positions=70000", "--set", "n_embd=8", "--set", "n_layer=1", "--set", "n_head=2", "--set", "use_cache=false"];
     const r = tfm("ir", "models/gpt2.tfm", ...set, "--report", "--dims", "seq=70000");
     expect(r.status).toBe(0);
-    // The arena holds the [seq, seq] masks of the attention_mask (the i32 count of HF's position
-    // ids, the causal && padding mask, the causal mask): 29.4 GB; the count's kernel has the largest transient.
-    expect(r.stdout).toMatch(/\n {2}arena {15}29,407,000,000 bytes/);
-    expect(r.stdout).toMatch(/\n {2}CPU transients {6}9,828,840,000 bytes \(\d+\.\d MiB\) the largest kernel's, k\d+ elementwise/);
+    // The arena holds the [seq, seq] masks of the attention_mask (the causal && padding mask, the
+    // causal mask): 9.8 GB (29.4 GB when HF's position ids were an i32 count over [seq, seq], whose
+    // kernel had the largest transient, 9.8 GB; they are a cumsum now).
+    expect(r.stdout).toMatch(/\n {2}arena {15}9,809,030,000 bytes/);
+    expect(r.stdout).toMatch(/\n {2}CPU transients {6}332,642,048 bytes \(\d+\.\d MiB\) +the largest kernel's, k\d+ matmul/);
   });
 
   // Inputs were read and converted before the budget was checked (a 400 MB float64 .npy under 100M

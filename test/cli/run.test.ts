@@ -47,8 +47,8 @@ describe("tfm run", () => {
     const opt = await tfm(...args, "-o", a);
     const plain = await tfm(...args, "-o", b, "--no-optimize");
     expect([opt.code, plain.code]).toEqual([0, 0]);
-    expect(opt.out).toMatch(/, 200 IR nodes \(226 before optimizing\), /);
-    expect(plain.out).toMatch(/, 226 IR nodes \(not optimized\), /);
+    expect(opt.out).toMatch(/, 198 IR nodes \(219 before optimizing\), /);
+    expect(plain.out).toMatch(/, 219 IR nodes \(not optimized\), /);
     expect(readFileSync(join(a, "logits.npy"))).toEqual(readFileSync(join(b, "logits.npy")));
   });
 

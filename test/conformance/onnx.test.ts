@@ -194,6 +194,38 @@ describe("ONNX export, run by onnxruntime-node", () => {
     expect(maxDiff(got.get("mask")!, want["mask"] as Tensor, "mask")).toBe(0);
   });
 
+  it("cumsum as CumSum: f32 and i32, the last axis (negative) and an outer one, at two sizes", async () => {
+    const source = `model Scan() {
+  input x: f32[batch, n]
+  input m: i32[batch, n]
+  output a = cumsum(x, -1)
+  output b = cumsum(unsqueeze(x, 2) * 2.0, 0)  # [batch, n, 1]
+  output c = cumsum(m, 1) - 1
+}
+`;
+    const model = compile(source, { file: "scan.tfm" });
+    expect(model.diagnostics).toEqual([]);
+    const onnx = await model.exportOnnx({ random: true });
+    const decoded = onnxProto.onnx.ModelProto.decode(onnx.model);
+    expect(decoded.graph!.node!.filter((n) => n.opType === "CumSum")).toHaveLength(3);
+    const session = await ort.InferenceSession.create(onnx.model);
+    const tfm = await model.load({ random: true });
+    const report: string[] = [];
+    for (const [B, n] of [[3, 7], [2, 300]] as const) {
+      const x: Tensor = { dtype: "f32", shape: [B, n], data: Float32Array.from({ length: B * n }, (_, i) => Math.sin(i * 1.7) * 3) };
+      const m: Tensor = { dtype: "i32", shape: [B, n], data: Int32Array.from({ length: B * n }, (_, i) => (i % n) < 2 * (i % 3) ? 0 : 1) };
+      const got = await runOrt(session, model, new Map<string, Tensor>([["x", x], ["m", m]]));
+      const want = await tfm.run({ x, m });
+      // onnxruntime sums f32 in f32, tfm in double: they differ by f32 roundings of the running sum.
+      const errs = ["a", "b"].map((o) => maxDiff(got.get(o)!, want[o] as Tensor, o));
+      for (const e of errs) expect(e).toBeLessThanOrEqual(1e-4);
+      expect(maxDiff(got.get("c")!, want["c"] as Tensor, "c")).toBe(0);
+      report.push(`[${B}, ${n}]: f32 max |Δ| ${Math.max(...errs).toExponential(2)}, i32 exact`);
+    }
+    tfm.dispose();
+    console.log(`[onnx] cumsum vs onnxruntime: ${report.join("; ")}`);
+  });
+
   it("opsets 13 and 18 (reductions take their axes differently) give the same outputs", async () => {
     const f = fixture("bert");
     const weights = join(f.dir, "weights.safetensors");

@@ -326,6 +326,12 @@ export class Evaluator {
         const shape = e.keepdim ? x.shape.map((d, k) => (k === i ? 1 : d)) : x.shape.filter((_, k) => k !== i);
         return { dtype: e.fn === "argmax" ? "i32" : x.dtype, shape };
       }
+      case "cumsum": {
+        const x = this.tensor(e.x);
+        needType(x, ["f32", "i32"], "cumsum");
+        axis(e.dim, x.shape.length);
+        return { dtype: x.dtype, shape: x.shape };
+      }
       case "cast":
         return { dtype: e.dtype, shape: this.tensor(e.x).shape };
       case "arange":

@@ -12,8 +12,8 @@ import { Chooser } from "./shapes-gen.js";
 const builtins = [
   "exp", "log", "sqrt", "rsqrt", "tanh", "erf", "sigmoid", "abs", "sin", "cos", "pow", "maximum", "minimum", "where", "matmul",
   "transpose", "permute", "reshape", "unsqueeze", "squeeze", "expand", "concat", "stack", "chunk", "take", "append", "once", "sum", "mean",
-  "max", "min", "argmax", "cast", "arange", "zeros", "ones", "full", "dropout",
-  "relu", "gelu", "gelu_tanh", "silu", "softmax", "log_softmax", "masked_softmax", "causal_mask", "padding_mask",
+  "max", "min", "argmax", "cumsum", "cast", "arange", "zeros", "ones", "full", "dropout",
+  "relu", "gelu", "gelu_tanh", "silu", "softmax", "log_softmax", "masked_softmax", "causal_mask", "padding_mask", "mask_positions",
   "scaled_dot_product_attention", "split_heads", "merge_heads", "repeat_kv", "sinusoidal_encoding", "rotary_embedding", "rotate_half",
 ];
 const stdBlocks = ["Linear", "Embedding", "LayerNorm", "RMSNorm", "Dropout", "FeedForward", "MultiheadAttention", "TransformerEncoderLayer", "PositionalEncoding"];

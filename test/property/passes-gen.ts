@@ -3,8 +3,8 @@
 // 1·x, x/1, x − 0, x + (−0), but also x + (+0), which must stay), same-type casts, reshapes and
 // expands, reshape and permute chains, where(c, x, x), transposes into matmul (of weights and of
 // activations), products of one operand by several weights or weight slices (q, k, v),
-// constant-only subexpressions, repeated computations and dead nodes. The inputs
-// hold −0, NaN and ±∞, so a rewrite that is not exact shows up bit for bit.
+// constant-only subexpressions, reductions and cumsums, repeated computations and dead nodes.
+// The inputs hold −0, NaN and ±∞, so a rewrite that is not exact shows up bit for bit.
 import type { Tensor } from "../../src/core/tensor.js";
 import { constDim } from "../../src/core/dim.js";
 import { GraphBuilder, type Attrs, type Graph } from "../../src/ir/graph.js";
@@ -179,6 +179,9 @@ class Gen {
           this.add(c.pick(["sum", "max", "mean"] as const), [x], { axis, keepdim }, x.dtype === "i32" ? "i32" : "f32", keepdim ? x.shape.map((d, i) => (i === axis ? 1 : d)) : x.shape.filter((_, i) => i !== axis));
         }
         return;
+      case "scan":
+        if (x.shape.length && x.dtype !== "bool") this.add("cumsum", [x], { axis: c.int(x.shape.length) }, x.dtype, x.shape);
+        return;
     }
   }
 
@@ -236,7 +239,7 @@ class Gen {
 
 const kinds = [
   "unary", "binary", "binary", "binary", "binary", "dropout", "cast", "reshape", "reshape", "permute", "permute", "expand",
-  "where", "matmul", "matmul", "qkv", "constants", "repeat", "repeat", "reduce",
+  "where", "matmul", "matmul", "qkv", "constants", "repeat", "repeat", "reduce", "scan",
 ] as const;
 
 /** A random graph of about `steps` ops over inputs of one random shape, with its inputs and weights. */

@@ -428,6 +428,8 @@ class Gen {
           const keepdim = dim !== undefined && c.chance(60) ? c.chance(60) : undefined;
           return { expr: { k: "reduce", fn, x: x.name, ...(dim === undefined ? {} : { dim }), ...(keepdim === undefined ? {} : { keepdim }) } };
         });
+      case "cumsum":
+        return num.filter((x) => x.rank >= 1).map((x) => ({ expr: { k: "cumsum", x: x.name, dim: this.axis(x.rank) } }));
       case "cast":
         return vars.map((x) => ({ expr: { k: "cast", x: x.name, dtype: c.pick((["f32", "i32", "bool"] as const).filter((t) => t !== x.dtype)) } }));
       case "arange":
@@ -562,7 +564,7 @@ type Kind = (typeof kinds)[number];
 const kinds = [
   "unary", "unary", "std", "std", "neg", "not", "arith", "arith", "arith", "arith", "cmp", "cmp", "logic", "call2", "where", "where",
   "matmul", "matmul", "matmul", "transpose", "transpose", "permute", "reshape", "reshape", "reshape", "unsqueeze", "unsqueeze",
-  "squeeze", "concat", "concat", "stack", "chunk", "chunk", "take", "reduce", "reduce", "reduce", "cast", "arange", "fill", "index", "index", "index",
+  "squeeze", "concat", "concat", "stack", "chunk", "chunk", "take", "reduce", "reduce", "reduce", "cumsum", "cast", "arange", "fill", "index", "index", "index",
   "masked_softmax", "causal_mask", "causal_mask", "split_heads", "split_heads", "merge_heads", "merge_heads", "sdpa", "sdpa",
   "Linear", "Linear", "LayerNorm", "Embedding", "MultiheadAttention", "FeedForward", "TransformerEncoderLayer",
 ] as const;

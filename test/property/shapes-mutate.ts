@@ -125,7 +125,7 @@ export function mutations(p: Program, asg: readonly Assignment[], c: Chooser): M
   }
   // a wrong axis
   {
-    const withAxis = stepsWith((s) => ["transpose", "permute", "unsqueeze", "squeeze", "chunk", "take", "reduce"].includes(s.expr.k) || (s.expr.k === "std" && (s.expr.fn === "softmax" || s.expr.fn === "log_softmax")));
+    const withAxis = stepsWith((s) => ["transpose", "permute", "unsqueeze", "squeeze", "chunk", "take", "reduce", "cumsum"].includes(s.expr.k) || (s.expr.k === "std" && (s.expr.fn === "softmax" || s.expr.fn === "log_softmax")));
     const site = sites(withAxis);
     if (site) {
       const [s, i] = site;
@@ -140,7 +140,7 @@ export function mutations(p: Program, asg: readonly Assignment[], c: Chooser): M
         dims[c.int(dims.length)] = ax();
         m = { ...e, dims };
       } else if (e.k === "unsqueeze" || e.k === "squeeze" || e.k === "take" || e.k === "chunk") m = { ...e, dim: ax() };
-      else if (e.k === "reduce" || e.k === "std") m = { ...e, dim: ax() };
+      else if (e.k === "reduce" || e.k === "std" || e.k === "cumsum") m = { ...e, dim: ax() };
       if (m) out.push({ kind: "axis", description: `${s.targets[0]}: ${e.k} axis changed`, program: withStep(p, i, m) });
     }
   }

@@ -47,6 +47,7 @@ export type Expr =
   | { readonly k: "chunk"; readonly x: string; readonly n: number; readonly dim?: number }
   | { readonly k: "take"; readonly x: string; readonly idx: string; readonly dim?: number }
   | { readonly k: "reduce"; readonly fn: ReduceFn; readonly x: string; readonly dim?: number; readonly keepdim?: boolean }
+  | { readonly k: "cumsum"; readonly x: string; readonly dim: number }
   | { readonly k: "cast"; readonly x: string; readonly dtype: DType }
   | { readonly k: "arange"; readonly n: DimExpr }
   | { readonly k: "fill"; readonly fn: "zeros" | "ones" | "full"; readonly shape: readonly DimExpr[]; readonly dtype?: DType }
@@ -182,6 +183,8 @@ export function printExpr(e: Expr): string {
       if (e.keepdim !== undefined) args.push(`keepdim=${e.keepdim}`);
       return `${e.fn}(${args.join(", ")})`;
     }
+    case "cumsum":
+      return `cumsum(${e.x}, ${ax(e.dim)})`;
     case "cast":
       return `cast(${e.x}, ${e.dtype})`;
     case "arange":
@@ -235,7 +238,7 @@ export function uses(e: Expr): string[] {
   const ops = (...os: Operand[]) => os.flatMap((o) => (o.k === "var" ? [o.name] : []));
   switch (e.k) {
     case "alias": case "unary": case "neg": case "not": case "transpose": case "permute": case "reshape":
-    case "unsqueeze": case "squeeze": case "chunk": case "reduce": case "cast": case "index": case "std":
+    case "unsqueeze": case "squeeze": case "chunk": case "reduce": case "cumsum": case "cast": case "index": case "std":
     case "split_heads": case "merge_heads":
       return [e.x];
     case "bin": case "call2":

@@ -2,7 +2,7 @@
 // layer catalogue (shapes-gen.ts: elementwise ops with broadcasting and scalars, comparisons,
 // where, matmul with batch and 1-D operands, transpose, permute, reshape with head split and
 // merge, unsqueeze/squeeze, concat/stack, chunk with unpacking, take, reductions with keepdim,
-// cast, arange, zeros/ones/full, indexing and slicing, relu/gelu/softmax/log_softmax,
+// cumsum, cast, arange, zeros/ones/full, indexing and slicing, relu/gelu/softmax/log_softmax,
 // masked_softmax, causal_mask, split_heads/merge_heads, scaled_dot_product_attention, Linear,
 // LayerNorm, Embedding, FeedForward, MultiheadAttention, TransformerEncoderLayer) are checked, and:
 //
@@ -40,7 +40,7 @@ function label(e: Expr, p: Program): string {
 
 const catalogue = [
   "unary", "neg", "not", "arith", "compare", "logic", "call2", "where", "@", "matmul", "transpose", "permute", "reshape", "unsqueeze", "squeeze",
-  "concat", "stack", "chunk", "take", "sum", "mean", "max", "min", "argmax", "cast", "arange", "zeros", "ones", "full", "index",
+  "concat", "stack", "chunk", "take", "sum", "mean", "max", "min", "argmax", "cumsum", "cast", "arange", "zeros", "ones", "full", "index",
   "relu", "gelu", "gelu_tanh", "softmax", "log_softmax", "masked_softmax", "causal_mask", "split_heads", "merge_heads", "sdpa",
   "Linear", "LayerNorm", "Embedding", "MultiheadAttention", "FeedForward", "TransformerEncoderLayer",
 ];

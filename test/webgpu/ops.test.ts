@@ -136,6 +136,21 @@ const reduce = (c: Cases, op: Op) => {
   }
 };
 
+/**
+ * cumsum over the last axis (one workgroup per row: short rows, rows of many chunks) and over
+ * others (one thread per column); f32 with NaN and ±∞, i32 wrapping; an empty axis. The CPU sums
+ * f32 in double and the GPU compensates its f32 sums: the same bits here (tolerance 0).
+ */
+const scanCases = (c: Cases) => {
+  for (const [dtype, values] of [["f32", "special"], ["f32", "normal"], ["i32", "int"]] as [DType, Values][]) {
+    for (const [shape, axis] of [[[n, 7], 1], [[n, 1000], 1], [[2, n, 300], 2], [[n, 5, 4], 1], [[2, n], 0], [[7], 0]] as [Shape, number][]) {
+      c.out("cumsum", c.node("cumsum", [c.input(dtype, shape, values)], dtype, shape, { axis }));
+    }
+  }
+  c.out("cumsum", c.node("cumsum", [c.input("f32", [n, 0], "normal")], "f32", [n, 0], { axis: 1 }));
+  c.out("cumsum", c.node("cumsum", [c.input("i32", [0, n], "int")], "i32", [0, n], { axis: 0 }));
+};
+
 const matmulCases = (c: Cases) => {
   const mm = (sa: Shape, sb: Shape, so: Shape, transB = false) =>
     c.out("matmul", c.node("matmul", [c.input("f32", sa), c.input("f32", sb)], "f32", so, transB ? { transB } : {}), 1e-5, 1e-5);
@@ -278,6 +293,7 @@ const cases: Record<Op, (c: Cases, op: Op) => void> = {
   },
   matmul: matmulCases,
   sum: reduce, mean: reduce, max: reduce, min: reduce, argmax: reduce,
+  cumsum: scanCases,
   reshape: layout.reshape, permute: layout.permute, slice: layout.slice, concat: layout.concat, append: layout.append,
   gather: layout.gather, expand: layout.expand, dropout: layout.dropout,
 };
@@ -369,6 +385,45 @@ describe("every op on WebGPU against the CPU interpreter", () => {
     p.destroy();
     expect((gpuError as RunError).code).toBe("TFM6001");
     expect((gpuError as RunError).message).toBe(cpuError!.message);
+  });
+
+  it("cumsum's float-float f32 sums are the CPU's double-accumulated ones on long rows (differences counted and printed)", async () => {
+    // Rows of 20,000: [1e8, 1, 1, ...] (a plain f32 sum stays at 1e8), values of mixed magnitudes,
+    // and 0.1 repeated; and the same along the first axis (one thread per column).
+    const L = 20000;
+    const r = rng(7);
+    const rows = [
+      Array.from({ length: L }, (_, i) => (i === 0 ? 1e8 : 1)),
+      Array.from({ length: L }, () => (r() * 2 - 1) * 10 ** (r() * 8 - 2)),
+      Array.from({ length: L }, () => 0.1),
+    ];
+    const c = new Cases();
+    const x = c.input("f32", [n, L]);
+    c.out("cumsum", c.node("cumsum", [x], "f32", [n, L], { axis: 1 }));
+    const y = c.input("f32", [L, n]);
+    c.out("cumsum", c.node("cumsum", [y], "f32", [L, n], { axis: 0 }));
+    c.inputs.set("x0", fromValues("f32", [N, L], rows.flat()));
+    c.inputs.set("x2", fromValues("f32", [L, N], Array.from({ length: L * N }, (_, k) => rows[k % N]![Math.floor(k / N)]!)));
+    const g = c.b.finish();
+    const { gpu: got, cpu: want } = await both(g, c.inputs);
+    const ulps = new Float32Array(1), bits = new Int32Array(ulps.buffer);
+    const ord = (v: number) => ((ulps[0] = v), bits[0]! < 0 ? -(bits[0]! & 0x7fffffff) : bits[0]!);
+    const report: string[] = [];
+    for (const o of g.outputs) {
+      const [a, b] = [got.get(o.name)!.data, want.get(o.name)!.data];
+      let differ = 0, worst = 0;
+      for (let k = 0; k < b.length; k++) {
+        const d = Math.abs(ord(a[k]!) - ord(b[k]!));
+        if (d) differ++;
+        worst = Math.max(worst, d);
+      }
+      report.push(`${o.name}: ${differ} of ${b.length} differ, at most ${worst} ulp`);
+      expect(worst, o.name).toBeLessThanOrEqual(1);
+      expect(differ, o.name).toBeLessThanOrEqual(b.length / 1000);
+    }
+    // The double accumulator's answer rounded to f32; an f32 running sum stays at 1e8.
+    expect(got.get(g.outputs[0]!.name)!.data[L - 1]).toBe(Math.fround(1e8 + L - 1));
+    console.log(`[webgpu cumsum] float-float f32 vs the CPU's double sums: ${report.join("; ")}`);
   });
 
   it("bad inputs are the CPU's TFM6002; one program runs any size", async () => {

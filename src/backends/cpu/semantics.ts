@@ -55,6 +55,7 @@ export const semantics: Record<Op, Semantics> = {
     return transB ? k.matmulTransB(x[0]!, transB, out) : k.matmul(x[0]!, x[1]!, out);
   },
   sum: reduce("sum"), mean: reduce("mean"), max: reduce("max"), min: reduce("min"), argmax: reduce("argmax"),
+  cumsum: ({ k, node, x, out }) => k.cumsum(x[0]!, node.attrs.axis!, out),
   reshape: ({ k, node, x, dim }) => k.reshape(x[0]!, node.shape.map(dim)),
   permute: ({ k, node, x, out }) => k.permute(x[0]!, node.attrs.perm!, out),
   slice: ({ k, node, x, dim, out }) => k.slice(x[0]!, node.attrs.axis!, dim(node.attrs.start!), dim(node.attrs.end!), out),

@@ -6,8 +6,8 @@
 // - an op kernel (interpret.ts, semantics.ts, kernels/), by its op's class: elementwise ops write
 //   into their buffer (nothing); a source, layout or identity op's result may be made apart and
 //   copied into its buffer (its output's bytes); a reduction accumulates in double (8 bytes per
-//   output element); the matmul accumulates in double and packs or copies its operands into
-//   WebAssembly memory (every input's bytes);
+//   output element), a scan carries a row of them (at most as many); the matmul accumulates in
+//   double and packs or copies its operands into WebAssembly memory (every input's bytes);
 // - a fused kernel over a domain of one dim (fused.ts evaluates it node by node on whole tensors):
 //   every node's value whole, plus the double accumulators;
 // - a fused kernel over rows (fused.ts): the nodes it absorbed, computed whole once per call (a
@@ -33,6 +33,8 @@ const opTransient: Record<OpClass, (out: number, accumulators: number, inputs: (
   binary: () => 0,
   where: () => 0,
   reduce: (_, acc) => acc,
+  // A scan carries one row of double accumulators (at most one per output element).
+  scan: (_, acc) => acc,
   matmul: (_, acc, inputs) => acc + inputs(),
 };
 

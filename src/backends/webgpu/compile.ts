@@ -16,6 +16,7 @@ import { appendInPlaceKernel } from "./codegen/append.js";
 import { matmulKernel } from "./codegen/matmul.js";
 import { rowsKernel } from "./codegen/rows.js";
 import { reduceKernel } from "./codegen/reduce.js";
+import { scanKernel } from "./codegen/scan.js";
 import { SizeTable, sizesDecl } from "./codegen/sizes.js";
 
 export interface CompiledProgram {
@@ -71,6 +72,7 @@ const opKernels: Record<Op, Generator> = {
   where: elementwiseKernel,
   matmul: matmulKernel,
   sum: reduceKernel, mean: reduceKernel, max: reduceKernel, min: reduceKernel, argmax: reduceKernel,
+  cumsum: scanKernel,
   reshape: elementwiseKernel, permute: elementwiseKernel, slice: elementwiseKernel, concat: elementwiseKernel,
   append: (ctx, k) => (ctx.layouts.has(k.anchor!) ? appendInPlaceKernel(ctx, k) : elementwiseKernel(ctx, k)),
   gather: elementwiseKernel, expand: elementwiseKernel, dropout: elementwiseKernel,

@@ -335,6 +335,16 @@ export const rules: Record<BuiltinName, Rule> = {
   max: reduce(),
   min: reduce(),
   argmax: reduce("i32"),
+  cumsum: (args, ctx) => {
+    const t = tensorArg(args, 0, ctx);
+    const a = t && axis(constArg(args, 1, ctx), t.shape.length, ctx, 1);
+    if (!t || a === undefined) return unknown;
+    if (t.dtype === "bool") {
+      ctx.report("TFM4004", "cumsum needs a number tensor, found bool", { arg: 0, notes: ["convert it first: `cumsum(cast(x, i32), dim)`"] });
+      return unknown;
+    }
+    return tensor(t.dtype, t.shape);
+  },
   cast: (args, ctx) => {
     const t = tensorArg(args, 0, ctx);
     const dt = args[1]!;

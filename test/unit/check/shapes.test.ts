@@ -132,6 +132,17 @@ describe("shape rules", () => {
     expect(codes(model("  input x: f32[b, t, d]\n  output y = mean(x, 3)"))).toEqual(["TFM4008@3:22"]);
   });
 
+  it("cumsum keeps shape and dtype, takes negative dims, and refuses bool and a dim out of range", () => {
+    expect(shapeOf(model("  input m: i32[b, t]\n  output y = cumsum(m, -1) - 1"), "y")).toBe("i32[b, t]");
+    expect(shapeOf(model("  input x: f32[b, t, d]\n  output y = cumsum(x, 0)"), "y")).toBe("f32[b, t, 8]");
+    expect(codes(model("  input x: f32[b, t]\n  output y = cumsum(x, 2)"))).toEqual(["TFM4008@3:24"]);
+    expect(codes(model("  input x: f32[b, t]\n  output y = cumsum(x, -3)"))).toEqual(["TFM4008@3:24"]);
+    const bool = model("  input m: i32[b, t]\n  output y = cumsum(m != 0, 1)");
+    expect(codes(bool)).toEqual(["TFM4004@3:21"]);
+    expect(run(bool).diagnostics[0]!.message).toBe("cumsum needs a number tensor, found bool");
+    expect(codes(model("  input m: i32[b, t]\n  output y = cumsum(cast(m != 0, i32), 1)"))).toEqual([]);
+  });
+
   it("unpack chunks and check they divide", () => {
     const src = model("  input x: f32[t, 3 * d]\n  a, b, c = chunk(x, 3, dim=-1)\n  output y = a + b + c");
     expect(shapeOf(src, "y")).toBe("f32[t, 8]");

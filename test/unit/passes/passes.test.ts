@@ -45,10 +45,10 @@ describe("cse", () => {
   it("shares GPT-2's causal mask and position arange between blocks", () => {
     const g = gpt2(2);
     const c = dce(cse(g));
-    // The causal mask of HF's position ids (mask_positions) and, per block, the attention's: each
-    // an arange(seq) and an arange(past + seq), all one pair after CSE.
-    expect([count(g, "arange"), count(c, "arange")]).toEqual([6, 2]);
-    expect([count(g, "ge"), count(c, "ge")]).toEqual([3, 1]);
+    // Each block's causal mask: an arange(seq) and an arange(past + seq), one pair after CSE (HF's
+    // position ids, mask_positions, are a cumsum of the attention mask, with no causal mask).
+    expect([count(g, "arange"), count(c, "arange")]).toEqual([4, 2]);
+    expect([count(g, "ge"), count(c, "ge")]).toEqual([2, 1]);
     expect(verify(c)).toEqual([]);
   });
 
@@ -199,14 +199,14 @@ describe("pipeline", () => {
   it("reports nodes before and after each pass and the ops removed and added", () => {
     const o = optimize(gpt2(1));
     const simplify = o.stages.find((s) => s.pass === "simplify")!.report;
-    // The dropouts, and mask_positions' slice attention_mask[:, past:] (past is 0 without a cache).
-    expect(simplify.removed).toEqual({ dropout: 4, slice: 1 });
-    expect(simplify.nodesBefore - simplify.nodesAfter).toBe(5);
+    // The dropouts, and mask_positions' two slices [:, past:] (past is 0 without a cache).
+    expect(simplify.removed).toEqual({ dropout: 4, slice: 2 });
+    expect(simplify.nodesBefore - simplify.nodesAfter).toBe(6);
     expect(o.stages.find((s) => s.pass === "fold-transpose")!.report.added).toMatchObject({ "matmul(transB)": 2 });
     expect(o.total.nodesAfter).toBe(o.graph.nodes.length);
     const text = formatReport(o);
     expect(text).toMatch(/^pass +nodes +kernels\n/);
-    expect(text).toMatch(/\nsimplify +\d+ → \d+ +\d+ → \d+ +-4 dropout, -1 slice\n/);
+    expect(text).toMatch(/\nsimplify +\d+ → \d+ +\d+ → \d+ +-4 dropout, -2 slice\n/);
     expect(text).toMatch(/\ntotal +\d+ → \d+ +\d+ → \d+ /);
     expect(text).toMatch(/\nfuse: \d+ nodes → \d+ kernels \(.*matmul.*\); \d+ unfused\n/);
   });

@@ -29,13 +29,15 @@ describe("fusion", () => {
     const g = graphOf("models/gpt2.tfm");
     const s = schedule(g);
     console.log(`[fuse] gpt2 with use_cache (12 blocks): ${g.nodes.length} nodes → ${s.kernels.length} fused`);
-    // 15 before the blocks: the attention mask appended to its state, HF's position ids from it
-    // (causal_mask, the cumulative count, `where`), the token and position gathers and their sum.
-    // The first block also computes the causal && padding mask, once for all the blocks.
-    expect(s.kernels.length).toBe(15 + 1 + 12 * 11 + 1);
+    // 9 before the blocks: the attention mask appended to its state, HF's position ids from it
+    // (the mask as 0/1, its cumsum, the last seq of each with `where`), the token and position
+    // gathers and their sum. The first block also computes the causal && padding mask (arange,
+    // past, their sum, arange, >=, &&), once for all the blocks.
+    expect(s.kernels.length).toBe(9 + 6 + 12 * 11 + 1);
     const kindsOf = (a: number, b: number) => s.kernels.slice(a, b).map((k) => (k.kind === "op" ? g.nodes[k.anchor!]!.op : k.kind)).join(" ");
-    expect(kindsOf(15, 27)).toBe("matmul slice slice permute permute append append and attention matmul matmul matmul");
-    expect(kindsOf(27, 38)).toBe("matmul slice slice permute permute append append attention matmul matmul matmul");
+    expect(kindsOf(0, 9)).toBe("append elementwise cumsum slice ne elementwise gather gather add");
+    expect(kindsOf(9, 26)).toBe("matmul slice slice permute permute append append arange const add arange ge and attention matmul matmul matmul");
+    expect(kindsOf(26, 37)).toBe("matmul slice slice permute permute append append attention matmul matmul matmul");
   });
 
   it("gpt2 without a cache: 5 kernels per block (LayerNorm+qkv+bias, attention, proj+bias+residual, LayerNorm+fc+bias+gelu, proj+bias+residual)", () => {
@@ -44,14 +46,15 @@ describe("fusion", () => {
     const u = unfused(g);
     console.log(`[fuse] gpt2 (12 blocks): ${g.nodes.length} nodes, ${u.kernels.length} kernels unfused → ${s.kernels.length} fused`);
     const kinds = s.kernels.map((k) => k.kind).join(" ");
-    // 9 kernels for the embeddings (HF's position ids from the attention mask, the token and
-    // position gathers, the sum), the causal && padding mask once, 5 per block, the LM head with ln_f.
-    expect(s.kernels.length).toBe(9 + 1 + 12 * 5 + 1);
-    expect(kinds).toContain(["matmul op attention matmul matmul matmul", ...Array(11).fill("matmul attention matmul matmul matmul")].join(" "));
-    const first = s.kernels[9]!;
+    // 6 kernels for the embeddings (HF's position ids from the attention mask: its cumsum between
+    // two elementwise kernels; the token and position gathers, the sum), the causal && padding mask
+    // once (arange, >=, &&), 5 per block, the LM head with ln_f.
+    expect(s.kernels.length).toBe(6 + 3 + 12 * 5 + 1);
+    expect(kinds).toContain(["elementwise op elementwise op op op", "matmul op op op attention matmul matmul matmul", ...Array(11).fill("matmul attention matmul matmul matmul")].join(" "));
+    const first = s.kernels[6]!;
     expect(first.prologue!.map((id) => g.nodes[id]!.op)).toEqual(["mean", "sub", "mul", "mean", "add", "rsqrt", "mul", "mul", "add"]);
     expect(first.epilogue!.map((id) => g.nodes[id]!.op)).toEqual(["add"]);
-    const fc = s.kernels[13]!;
+    const fc = s.kernels[12]!;
     expect(fc.epilogue!.map((id) => g.nodes[id]!.op).filter((op) => op === "tanh")).toHaveLength(1);
   });
 

@@ -18,6 +18,7 @@ import { binary } from "./binary.js";
 import { arange, concat, expand, gather, permute, reshape, slice } from "./layout.js";
 import { matmul, matmulsWith, matmulTransB } from "./matmul.js";
 import { reduce } from "./reduce.js";
+import { cumsum } from "./scan.js";
 import { softmaxLastAxis } from "./softmax.js";
 import { cast, unary } from "./unary.js";
 import { gemmNTSimd, gemmNTSimdThreads, packWeight, packWeightInt8, wasmGemmAvailable } from "./wasm/gemm.js";
@@ -43,6 +44,8 @@ export interface Kernels {
 
   /** sum/mean/max/min (keep the dtype) or argmax (i32) over `axis` (negative counts from the end). */
   reduce(op: ReduceOp, x: Tensor, axis: number, keepdim?: boolean, out?: Tensor): Tensor;
+  /** torch.cumsum over `axis` (negative counts from the end) for f32 (summed in double, each prefix rounded to f32) or i32 (wrapping). */
+  cumsum(x: Tensor, axis: number, out?: Tensor): Tensor;
 
   /** The same elements with a new shape: a view of x's data without `out`, a copy into `out`. */
   reshape(x: Tensor, shape: readonly number[], out?: Tensor): Tensor;
@@ -82,6 +85,7 @@ export const plainKernels: Kernels = Object.freeze({
   matmul,
   matmulTransB,
   reduce,
+  cumsum,
   reshape,
   permute,
   slice,
@@ -145,4 +149,4 @@ export { erf } from "./erf.js";
 export { broadcastShapes } from "./broadcast.js";
 export { gemmNT, releaseMatmulScratch } from "./matmul.js";
 export { gemmNTWasm, gemmWorkers, markResident, releaseWasmGemm, startGemmWorkers, stopGemmWorkers, wasmGemmAvailable } from "./wasm/gemm.js";
-export { binary, unary, cast, where, matmul, matmulTransB, reduce, reshape, permute, slice, concat, gather, expand, arange, softmaxLastAxis };
+export { binary, unary, cast, where, matmul, matmulTransB, reduce, cumsum, reshape, permute, slice, concat, gather, expand, arange, softmaxLastAxis };

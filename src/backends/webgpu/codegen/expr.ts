@@ -178,6 +178,7 @@ const rules: Record<Op, Rule> = {
   max: notAnExpression("a reduction"),
   min: notAnExpression("a reduction"),
   argmax: notAnExpression("a reduction"),
+  cumsum: notAnExpression("a scan (a kernel of its own)"),
   reshape: (e, b, node, idx) => {
     const x = e.g.nodes[node.inputs[0]!]!;
     const from = x.shape, to = node.shape;
