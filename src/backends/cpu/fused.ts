@@ -100,7 +100,7 @@ export function runFused(k: Kernel, ctx: FusedContext): Map<number, Tensor> | un
       i1 = rows - (i0 + block) < 4 ? rows : i0 + block;
       const local = new Map<number, Tensor>();
       const part = (id: number, sliceRows: boolean): Tensor => local.get(id) ?? view((!whole.has(id) && ctx.strided?.(id)) || outside(id), r, at, sliceRows ? [i0, i1] : undefined);
-      if (compiled === null) compiled = prepare(k, ctx, own, rows, i1 - i0, Math.min(rows, block + 3), part);
+      if (compiled === null) compiled = prepare(k, ctx, own, rows, i1 - i0, Math.min(rows, block + 3), part, outputs);
       if (compiled) {
         runCompiled(compiled, ctx, i1 - i0, part, (id) => blockOf(outputs.get(id)!, o, rows, i0, i1));
         continue;
@@ -141,6 +141,8 @@ interface Compiled {
   readonly RS: Int32Array;
   readonly D: TensorData[];
   readonly outputs: ReadonlySet<number>;
+  /** Outputs computed into scratch and copied to their buffer after each block (in place of an input). */
+  readonly staged: ReadonlySet<number>;
   readonly keptIds: ReadonlySet<number>;
 }
 
@@ -152,7 +154,7 @@ const programs = new WeakMap<Kernel, Map<string, RowProgram | undefined>>();
  * value that is not a block of the domain's rows, an empty dim, a matmul whose left operand has
  * fewer rows than the block, or what compileRows does not compile. `part` gives the first block's views.
  */
-function prepare(k: Kernel, ctx: FusedContext, own: readonly Node[], rows: number, firstBlock: number, maxBlock: number, part: (id: number, sliceRows: boolean) => Tensor): Compiled | undefined {
+function prepare(k: Kernel, ctx: FusedContext, own: readonly Node[], rows: number, firstBlock: number, maxBlock: number, part: (id: number, sliceRows: boolean) => Tensor, buffers: ReadonlyMap<number, Tensor>): Compiled | undefined {
   const mine = new Set(own.map((n) => n.id));
   const width = new Map<number, number>();
   for (const n of own) {
@@ -174,6 +176,10 @@ function prepare(k: Kernel, ctx: FusedContext, own: readonly Node[], rows: numbe
   for (const n of own) {
     const a = views.get(n.inputs[0]!);
     if (n.op === "matmul" && a && (a.shape.length < 2 || a.shape.at(-2) !== firstBlock)) return undefined;
+    // Widths that do not broadcast to the node's (a model whose declared shapes do not hold at
+    // these dims): the primitive kernels report it.
+    const w = width.get(n.id)!;
+    if (ops[n.op].class === "reduce" ? w !== 1 : n.op !== "matmul" && n.inputs.some((i) => width.get(i) !== 1 && width.get(i) !== w)) return undefined;
   }
   const key = [...width.values()].map((w) => (w > 1 ? 1 : 0)).join("");
   let byKey = programs.get(k);
@@ -186,12 +192,17 @@ function prepare(k: Kernel, ctx: FusedContext, own: readonly Node[], rows: numbe
   const D = new Array<TensorData>(size);
   const outputs = new Set(k.outputs);
   for (const [id, s] of program.slot) W[s] = width.get(id) ?? 0;
+  // An output the memory plan put in place of an input's buffer is computed into scratch and copied
+  // out after the block: a value inlined later in the row may still read that input (node by node,
+  // every reader of it runs before the output is written).
+  const read = new Set([...views.values()].map((t) => t.data.buffer));
+  const staged = new Set(k.outputs.filter((id) => read.has(buffers.get(id)!.data.buffer)));
   for (const n of program.kept) {
     const s = program.slot.get(n.id)!;
     RS[s] = W[s]!;
-    if (!outputs.has(n.id)) D[s] = scratch(n, maxBlock, W[s]!);
+    if (!outputs.has(n.id) || staged.has(n.id)) D[s] = scratch(n, maxBlock, W[s]!);
   }
-  return { program, W, RS, D, outputs, keptIds: new Set(program.kept.map((n) => n.id)) };
+  return { program, W, RS, D, outputs, staged, keptIds: new Set(program.kept.map((n) => n.id)) };
 }
 
 /** One block of `R` rows through a compiled kernel: phase, matmul, phase, ... */
@@ -203,7 +214,7 @@ function runCompiled(c: Compiled, ctx: FusedContext, R: number, part: (id: numbe
     D[s] = t.data;
     RS[s] = t.shape.length >= 2 && t.shape.at(-2)! > 1 ? W[s]! : 0;
   }
-  for (const n of p.kept) if (c.outputs.has(n.id)) D[p.slot.get(n.id)!] = want(n.id).data;
+  for (const n of p.kept) if (c.outputs.has(n.id) && !c.staged.has(n.id)) D[p.slot.get(n.id)!] = want(n.id).data;
   const K = ctx.kernels;
   for (const { run, matmul: m } of p.phases) {
     run(D, RS, W, R);
@@ -216,6 +227,10 @@ function runCompiled(c: Compiled, ctx: FusedContext, R: number, part: (id: numbe
     const bT = m.attrs["transB"] ? part(bi, false) : ctx.transposed(m.id);
     if (bT) K.matmulTransB(a, bT, out);
     else K.matmul(a, part(bi, false), out);
+  }
+  for (const id of c.staged) {
+    const s = p.slot.get(id)!;
+    want(id).data.set(D[s]!.subarray(0, R * W[s]!));
   }
 }
 

@@ -32,6 +32,34 @@ describe("CpuProgram", () => {
     expect([...x.data]).toEqual([1, 2, 3]);
   });
 
+  it("a fused kernel writing an output over an input that a later node of the row still reads gives the bits of node by node", () => {
+    // Found by test/property/memory.test.ts: %10 = b·a is written in place of a's buffer while
+    // %9 = b + a, inlined into %11 after it, still reads a.
+    const b = new GraphBuilder("R");
+    const x = b.add("input", [], { name: "x" }, "f32", dims(1, 5, 5));
+    const y = b.add("input", [], { name: "y" }, "f32", dims(5, 5));
+    const m = b.add("input", [], { name: "m" }, "bool", dims(1, 5, 5));
+    for (const [name, node] of [["x", x], ["y", y], ["m", m]] as const) b.inputs.push({ name, node });
+    const one = b.add("expand", [b.add("const", [], { value: 1 }, "f32", [])], { shape: dims(5, 5) }, "f32", dims(5, 5));
+    const a = b.add("where", [m, y, one], {}, "f32", dims(1, 5, 5));
+    const bb = b.add("where", [m, x, b.add("const", [], { value: -1 }, "f32", [])], {}, "f32", dims(1, 5, 5));
+    const sum = b.add("add", [bb, a], {}, "f32", dims(1, 5, 5));
+    const prod = b.add("mul", [bb, a], {}, "f32", dims(1, 5, 5));
+    const lt = b.add("lt", [prod, sum], {}, "bool", dims(1, 5, 5));
+    b.outputs.push({ name: "out0", node: b.add("and", [lt, b.add("const", [], { value: true }, "bool", [])], {}, "bool", dims(1, 5, 5)) });
+    b.outputs.push({ name: "out1", node: prod });
+    const g = b.finish();
+    const inputs = new Map([
+      ["x", fromValues("f32", [1, 5, 5], Array.from({ length: 25 }, (_, i) => (i % 7) - 3))],
+      ["y", fromValues("f32", [5, 5], Array.from({ length: 25 }, (_, i) => (i % 5) - 1.5))],
+      ["m", fromValues("bool", [1, 5, 5], Array.from({ length: 25 }, (_, i) => (i % 3 ? 1 : 0)))],
+    ]);
+    const fused = new CpuProgram(g, new Map());
+    expect(fused.plan.inPlace.length).toBeGreaterThan(0);
+    const got = fused.run(inputs).outputs, want = new CpuProgram(g, new Map(), undefined, { fuse: false, reuse: false }).run(inputs).outputs;
+    for (const name of ["out0", "out1"]) expect([...got.get(name)!.data], name).toEqual([...want.get(name)!.data]);
+  });
+
   it("reuses a call's internal buffers in the next call, never those its outputs are views of", () => {
     // Intermediates (exp, the sum) live in planned buffers a second call takes back; the outputs
     // handed to the caller must keep their values, and each call must equal a fresh program's.
