@@ -2,7 +2,7 @@
 // at load time and with an activation, and buffer reuse that never touches the caller's inputs.
 import { describe, expect, it } from "vitest";
 import { CpuProgram } from "../../../../src/backends/cpu/interpret.js";
-import { fromValues } from "../../../../src/core/tensor.js";
+import { fromValues, type Tensor } from "../../../../src/core/tensor.js";
 import { constDim } from "../../../../src/core/dim.js";
 import { GraphBuilder } from "../../../../src/ir/graph.js";
 import { graphOf } from "../../passes/helpers.js";
@@ -40,7 +40,7 @@ describe("CpuProgram", () => {
     const y = b.add("input", [], { name: "y" }, "f32", dims(5, 5));
     const m = b.add("input", [], { name: "m" }, "bool", dims(1, 5, 5));
     for (const [name, node] of [["x", x], ["y", y], ["m", m]] as const) b.inputs.push({ name, node });
-    const one = b.add("expand", [b.add("const", [], { value: 1 }, "f32", [])], { shape: dims(5, 5) }, "f32", dims(5, 5));
+    const one = b.add("expand", [b.add("const", [], { value: 1 }, "f32", [])], {}, "f32", dims(5, 5));
     const a = b.add("where", [m, y, one], {}, "f32", dims(1, 5, 5));
     const bb = b.add("where", [m, x, b.add("const", [], { value: -1 }, "f32", [])], {}, "f32", dims(1, 5, 5));
     const sum = b.add("add", [bb, a], {}, "f32", dims(1, 5, 5));
@@ -49,7 +49,7 @@ describe("CpuProgram", () => {
     b.outputs.push({ name: "out0", node: b.add("and", [lt, b.add("const", [], { value: true }, "bool", [])], {}, "bool", dims(1, 5, 5)) });
     b.outputs.push({ name: "out1", node: prod });
     const g = b.finish();
-    const inputs = new Map([
+    const inputs = new Map<string, Tensor>([
       ["x", fromValues("f32", [1, 5, 5], Array.from({ length: 25 }, (_, i) => (i % 7) - 3))],
       ["y", fromValues("f32", [5, 5], Array.from({ length: 25 }, (_, i) => (i % 5) - 1.5))],
       ["m", fromValues("bool", [1, 5, 5], Array.from({ length: 25 }, (_, i) => (i % 3 ? 1 : 0)))],
