@@ -192,6 +192,17 @@ describe("tfm run", () => {
     expect(y[1]).toBeCloseTo(2 * Math.log(12.5), 5);
   });
 
+  it("computes builtins of compile-time scalars: x * erf(0.5) + abs(-2) (were NaN and 0)", async () => {
+    const f = join(dir, "scalar-builtins.tfm");
+    writeFileSync(f, "model M() {\n  input x: f32[2]\n  output y = x * erf(0.5) + abs(-2)\n}\n");
+    const out = join(dir, "scalar-builtins");
+    expect((await tfm("run", f, "--random-weights", "--input", "x=[1, 2]", "-o", out)).code).toBe(0);
+    const y = readNpy(readFileSync(join(out, "y.npy"))).data as Float32Array;
+    // Python's math.erf(0.5), and the f32 rounding of each step
+    const e = Math.fround(0.5204998778130465);
+    expect([...y]).toEqual([Math.fround(e + 2), Math.fround(Math.fround(2 * e) + 2)]);
+  });
+
   it("needs exactly one source of weights, and inputs that fit", async () => {
     expect((await tfm("run", "models/gpt2.tfm", "--input", "input_ids=[[1]]")).code).toBe(2);
     const bad = await tfm("run", "models/gpt2.tfm", ...small, "--random-weights", "--input", "input_ids=[1, 2]");

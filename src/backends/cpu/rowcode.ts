@@ -23,8 +23,7 @@ import type { Graph, Node } from "../../ir/graph.js";
 import { ops, type BinaryOp, type ReduceOp, type UnaryOp } from "../../ir/ops.js";
 import type { Kernel } from "../../schedule/kernel.js";
 import { arrayFor, runtimeDType, type DType, type Tensor, type TensorData } from "../../core/tensor.js";
-import { erf } from "./kernels/erf.js";
-import { exp, tanh } from "./kernels/math.js";
+import { erf, exp, tanh } from "../../core/math.js";
 
 /** One phase: rows 0 .. R of the block, slot s's data D[s] (row i at i · RS[s]), width W[s]. */
 type PhaseFn = (D: TensorData[], RS: Int32Array, W: Int32Array, R: number) => void;

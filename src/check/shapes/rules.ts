@@ -4,6 +4,7 @@
 import type { Code } from "../../diag/codes.js";
 import { pastDim, type BuiltinName } from "../builtins.js";
 import { addDim, constDim, constValue, divDim, equalDims, mulDim, showDim, showShape, symbolsOf, symDim, type Dim } from "../../core/dim.js";
+import { erf, exp, tanh } from "../../core/math.js";
 import { asTensor, isFloat, showValue, tensor, unknown, type DType, type SVal } from "./value.js";
 
 export interface RuleCtx {
@@ -87,16 +88,51 @@ export function promote(ts: readonly { dtype: DType; weak: boolean }[], ctx: Rul
   return ts.some((t) => t.dtype === "f32") ? "f32" : ts.some((t) => t.dtype === "i32") ? "i32" : "bool";
 }
 
-/** The elementwise result of several operands, or a scalar when all are scalars. */
-export function elementwise(args: readonly SVal[], idx: readonly number[], ctx: RuleCtx, dtype?: DType): SVal {
+/**
+ * The elementwise result of several operands, or a scalar when all are scalars: `scalar` names
+ * the builtin and computes its value, known where every operand's is (see `scalarResult`).
+ */
+export function elementwise(args: readonly SVal[], idx: readonly number[], ctx: RuleCtx, dtype?: DType, scalar?: ScalarFn): SVal {
   const ts = idx.map((i) => tensorArg(args, i, ctx));
   if (ts.some((t) => !t)) return unknown;
   const shape = broadcast(ts.map((t) => t!.shape), ctx, idx);
   if (!shape) return unknown;
   const dt = dtype ?? promote(ts as { dtype: DType; weak: boolean }[], ctx, idx);
-  if (ts.every((t) => t!.weak)) return dt === "bool" ? { kind: "bool" } : dt === "f32" ? { kind: "float" } : { kind: "int", dim: constDim(0) };
+  if (ts.every((t) => t!.weak)) return scalarResult(idx.map((i) => args[i]!), dt, ctx, scalar);
   return tensor(dt, shape);
 }
+
+/** A builtin on compile-time numbers: its name (for the opaque dim of symbolic operands) and its value. */
+export interface ScalarFn {
+  readonly name: string;
+  readonly f: (xs: readonly number[]) => number;
+}
+
+/**
+ * An elementwise builtin of scalars only. Known operands give the value: an integer where the
+ * operands are integers and the result is one (`maximum(2, 3)`, `abs(-2)`, `pow(2, 3)`; a
+ * fraction such as `pow(2, -1)` is a real number, as in Python). Integers known only when the
+ * model runs (`maximum(seq, 2)`) give an opaque dim named after the call, as `seq % 2` does;
+ * real numbers not known give a number of unknown value. Never a made-up value.
+ */
+function scalarResult(xs: readonly SVal[], dt: DType, ctx: RuleCtx, scalar: ScalarFn | undefined): SVal {
+  if (dt === "bool" || !scalar) return dt === "bool" ? { kind: "bool" } : { kind: "float" };
+  const vals = xs.map((v) => (v.kind === "int" ? constValue(v.dim) : v.kind === "float" ? v.value : undefined));
+  const ints = xs.every((v) => v.kind === "int");
+  if (vals.some((v) => v === undefined)) {
+    if (!ints) return { kind: "float" };
+    return { kind: "int", dim: symDim(`${scalar.name}(${xs.map((v) => showDim((v as { dim: Dim }).dim)).join(", ")})`) };
+  }
+  const v = scalar.f(vals as number[]);
+  if (!ints || !Number.isInteger(v)) return { kind: "float", value: v };
+  if (!Number.isSafeInteger(v)) {
+    ctx.report("TFM3005", `${scalar.name}(${vals.join(", ")}) is beyond 2^53 - 1, the largest exact integer`);
+    return unknown;
+  }
+  return { kind: "int", dim: constDim(v) };
+}
+
+const scalarFn = (name: string, f: (xs: readonly number[]) => number): ScalarFn => ({ name, f });
 
 const floatUnary = (f: (x: number) => number): Rule => (args, ctx) => {
   const v = args[0]!;
@@ -186,19 +222,19 @@ function fill(args: readonly SVal[], ctx: RuleCtx, shapeArg: number, dtypeArg: n
 }
 
 export const rules: Record<BuiltinName, Rule> = {
-  exp: floatUnary(Math.exp),
+  exp: floatUnary(exp),
   log: floatUnary(Math.log),
   sqrt: floatUnary(Math.sqrt),
   rsqrt: floatUnary((x) => 1 / Math.sqrt(x)),
-  tanh: floatUnary(Math.tanh),
-  erf: floatUnary(() => NaN),
-  sigmoid: floatUnary((x) => 1 / (1 + Math.exp(-x))),
-  abs: (args, ctx) => elementwise(args, [0], ctx),
+  tanh: floatUnary(tanh),
+  erf: floatUnary(erf),
+  sigmoid: floatUnary((x) => 1 / (1 + exp(-x))),
+  abs: (args, ctx) => elementwise(args, [0], ctx, undefined, scalarFn("abs", ([x]) => Math.abs(x!))),
   sin: floatUnary(Math.sin),
   cos: floatUnary(Math.cos),
-  pow: (args, ctx) => elementwise(args, [0, 1], ctx),
-  maximum: (args, ctx) => elementwise(args, [0, 1], ctx),
-  minimum: (args, ctx) => elementwise(args, [0, 1], ctx),
+  pow: (args, ctx) => elementwise(args, [0, 1], ctx, undefined, scalarFn("pow", ([x, y]) => x! ** y!)),
+  maximum: (args, ctx) => elementwise(args, [0, 1], ctx, undefined, scalarFn("maximum", ([x, y]) => Math.max(x!, y!))),
+  minimum: (args, ctx) => elementwise(args, [0, 1], ctx, undefined, scalarFn("minimum", ([x, y]) => Math.min(x!, y!))),
   where: (args, ctx) => {
     const c = tensorArg(args, 0, ctx, "a bool mask");
     if (c && c.dtype !== "bool") ctx.report("TFM4004", `a mask must be bool, found ${c.dtype}`, { arg: 0, notes: ["compare to get a mask, e.g. `m != 0`"] });

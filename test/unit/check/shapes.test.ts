@@ -93,6 +93,33 @@ describe("division of compile-time integers", () => {
   });
 });
 
+describe("builtins of compile-time scalars", () => {
+  const typeAt = (src: string, needle: string) => run(src).shapes?.types.get(typeKey("test.tfm", { start: src.indexOf(needle), end: src.indexOf(needle) + needle.length }));
+
+  it("compute their value, integers staying integers (`maximum(2, 3)` was `int 0`, `erf(0.5)` NaN)", () => {
+    const src = model("  input x: f32[b, 8]\n  k = maximum(2, 3)\n  output y = x[:, 0:k] * erf(0.5) + abs(-2) * pow(2, -1) + minimum(1.5, 2) + pow(2, 3)", "");
+    expect(codes(src)).toEqual([]);
+    expect(typeAt(src, "maximum(2, 3)")).toEqual(["int 3"]);
+    expect(shapeOf(src, "y")).toBe("f32[b, 3]");
+    expect(typeAt(src, "abs(-2)")).toEqual(["int 2"]);
+    expect(typeAt(src, "pow(2, -1)")).toEqual(["float 0.5"]);
+    expect(typeAt(src, "pow(2, 3)")).toEqual(["int 8"]);
+    expect(typeAt(src, "minimum(1.5, 2)")).toEqual(["float 1.5"]);
+    // Python's math.erf(0.5)
+    expect(typeAt(src, "erf(0.5)")).toEqual([`float ${0.5204998778130465}`]);
+  });
+
+  it("of dims known only when the model runs give an opaque dim, never a guess", () => {
+    const src = model("  input x: f32[b, t]\n  k = maximum(t, 2)\n  output y = x[:, 0:k]", "");
+    expect(typeAt(src, "maximum(t, 2)")).toEqual(["int (maximum(t, 2))"]);
+    expect(shapeOf(src, "y")).toBe("f32[b, maximum(t, 2)]");
+  });
+
+  it("report an integer beyond 2^53 (TFM3005)", () => {
+    expect(codes(model("  input x: f32[b]\n  output y = x * pow(3, 40)", ""))).toEqual(["TFM3005@3:18"]);
+  });
+});
+
 describe("shape rules", () => {
   it("broadcast elementwise ops as NumPy does", () => {
     const src = model("  input x: f32[b, t, d]\n  input m: bool[t, t]\n  output y = where(m, x @ transpose(x), -inf)");

@@ -11,7 +11,7 @@
 import { KernelError } from "../../../core/errors.js";
 import { numel, sameShape, showShape, type Tensor } from "../../../core/tensor.js";
 import { broadcastStrides } from "./broadcast.js";
-import { exp } from "./math.js";
+import { exp } from "../../../core/math.js";
 import { checkInputs, output, requireDType } from "./util.js";
 
 export function softmaxLastAxis(x: Tensor, mask?: Tensor, out?: Tensor): Tensor<"f32"> {

@@ -10,7 +10,7 @@ import type { UnaryOp } from "../../../ir/ops.js";
 import { KernelError } from "../../../core/errors.js";
 import { type DType, numel, type Tensor, type TensorData } from "../../../core/tensor.js";
 import { erfInto } from "./erf.js";
-import { exp, tanh } from "./math.js";
+import { exp, tanh } from "../../../core/math.js";
 import { checkInputs, output, requireDType } from "./util.js";
 
 type Arr = TensorData;

@@ -4,7 +4,7 @@
 // and huge inputs, overflow and underflow; and the f32 kernels (what every model sees) measured in
 // f32 ulps. Python is a dependency of the suite (the conformance tests need it as well).
 import { describe, expect, it } from "vitest";
-import { exp, tanh } from "../../../../src/backends/cpu/kernels/math.js";
+import { exp, tanh } from "../../../../src/core/math.js";
 import { plainKernels as K } from "../../../../src/backends/cpu/kernels/index.js";
 import { fromValues } from "../../../../src/core/tensor.js";
 import { f32, rng, runPython, seedFor } from "./helpers.js";
