@@ -16,12 +16,12 @@ import type { BinaryOp, ReduceOp, UnaryOp } from "../../../ir/ops.js";
 import type { DType, Tensor } from "../../../core/tensor.js";
 import { binary } from "./binary.js";
 import { arange, concat, expand, gather, permute, reshape, slice } from "./layout.js";
-import { matmul, matmulsWith, matmulTransB } from "./matmul.js";
+import { gemmNNSmallF32, matmul, matmulsWith, matmulTransB, type GemmNN } from "./matmul.js";
 import { reduce } from "./reduce.js";
 import { cumsum } from "./scan.js";
 import { softmaxLastAxis } from "./softmax.js";
 import { cast, unary } from "./unary.js";
-import { gemmNTSimd, gemmNTSimdThreads, packWeight, packWeightInt8, wasmGemmAvailable } from "./wasm/gemm.js";
+import { gemmNTSimd, gemmNTSimdThreads, gemmUsesFma, packWeight, packWeightInt8, wasmGemmAvailable } from "./wasm/gemm.js";
 import { where } from "./where.js";
 
 export interface Kernels {
@@ -96,11 +96,14 @@ export const plainKernels: Kernels = Object.freeze({
   softmaxLastAxis,
 });
 
+/** The WebAssembly core's products of fewer than 4 rows by a B given [k, n] (p · v in a decode step), in TypeScript with its bits: no transpose, no packing; with FMA the core's bits are other, and those are packed. */
+const seqF32 = (): GemmNN | undefined => (gemmUsesFma() ? undefined : gemmNNSmallF32);
+
 /**
  * plainKernels with matmul and matmulTransB on the WebAssembly SIMD GEMM core (accumulating in
  * f32). Usable only where `wasmGemmAvailable()`.
  */
-export const wasmKernels: Kernels = Object.freeze({ ...plainKernels, ...matmulsWith(gemmNTSimd), prepareTransB, name: "wasm-simd" });
+export const wasmKernels: Kernels = Object.freeze({ ...plainKernels, ...matmulsWith(gemmNTSimd, seqF32), prepareTransB, name: "wasm-simd" });
 
 function prepareTransB(bT: Tensor): void {
   if (bT.dtype === "f32" && bT.shape.length === 2) packWeight(bT.data as Float32Array, bT.shape[0]!, bT.shape[1]!);
@@ -116,7 +119,7 @@ const threaded = new Map<number, Kernels>();
 export function threadedKernels(threads: number): Kernels {
   if (threads <= 1 || !wasmGemmAvailable()) return defaultKernels;
   let k = threaded.get(threads);
-  if (!k) threaded.set(threads, (k = Object.freeze({ ...plainKernels, ...matmulsWith(gemmNTSimdThreads(threads)), prepareTransB, name: `wasm-simd-${threads}t` })));
+  if (!k) threaded.set(threads, (k = Object.freeze({ ...plainKernels, ...matmulsWith(gemmNTSimdThreads(threads), seqF32), prepareTransB, name: `wasm-simd-${threads}t` })));
   return k;
 }
 
@@ -136,7 +139,7 @@ export function int8Kernels(threads: number): Kernels | undefined {
     const prepare = (bT: Tensor) => {
       if (bT.dtype === "f32" && bT.shape.length === 2 && !packWeightInt8(bT.data as Float32Array, bT.shape[0]!, bT.shape[1]!)) prepareTransB(bT);
     };
-    int8.set(t, (k = Object.freeze({ ...plainKernels, ...matmulsWith(gemmNTSimdThreads(t, true)), prepareTransB: prepare, weights: "int8" as const, name: `wasm-simd-int8${t > 1 ? `-${t}t` : ""}` })));
+    int8.set(t, (k = Object.freeze({ ...plainKernels, ...matmulsWith(gemmNTSimdThreads(t, true), seqF32), prepareTransB: prepare, weights: "int8" as const, name: `wasm-simd-int8${t > 1 ? `-${t}t` : ""}` })));
   }
   return k;
 }

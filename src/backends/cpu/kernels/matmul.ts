@@ -149,6 +149,38 @@ export function gemmNNSmall(A: Float32Array, aOff: number, B: Float32Array, bOff
   }
 }
 
+/**
+ * C = A · B with B [k, n] row-major, for small m, with the bits of the WebAssembly core without
+ * FMA: each C[i, j] is the sequential f32 sum, over ascending p, of the f32 products. No transpose,
+ * no packing (a decode step's p · v: one row against the cached values). The sum of two f32
+ * values computed in double and rounded to f32 is their f32 sum (double has more than 2 · 24 + 2
+ * bits), so each step is one f32 add of one f32 product.
+ */
+export function gemmNNSmallF32(A: Float32Array, aOff: number, B: Float32Array, bOff: number, C: Float32Array, cOff: number, m: number, n: number, k: number): void {
+  const f = Math.fround;
+  const k4 = k - (k % 4);
+  for (let i = 0; i < m; i++) {
+    const ar = aOff + i * k, o = cOff + i * n;
+    C.fill(0, o, o + n);
+    let p = 0;
+    // Four of B's rows at a time (half the time of one): still one f32 add after another per C[i, j].
+    for (; p < k4; p += 4) {
+      const x0 = A[ar + p]!, x1 = A[ar + p + 1]!, x2 = A[ar + p + 2]!, x3 = A[ar + p + 3]!;
+      const b0 = bOff + p * n, b1 = b0 + n, b2 = b1 + n, b3 = b2 + n;
+      for (let j = 0; j < n; j++) {
+        let c = f(C[o + j]! + f(x0 * B[b0 + j]!));
+        c = f(c + f(x1 * B[b1 + j]!));
+        c = f(c + f(x2 * B[b2 + j]!));
+        C[o + j] = c + f(x3 * B[b3 + j]!);
+      }
+    }
+    for (; p < k; p++) {
+      const x = A[ar + p]!, b0 = bOff + p * n;
+      for (let j = 0; j < n; j++) C[o + j] = C[o + j]! + f(x * B[b0 + j]!);
+    }
+  }
+}
+
 // ---- scratch ------------------------------------------------------------------------------------
 
 /** Scratch kept between calls up to this many elements; larger needs get a temporary array. */
@@ -210,7 +242,10 @@ function dims(kernel: string, a: Tensor, b: Tensor, bTransposed: boolean): Dims 
 /** A GEMM core with gemmNT's contract: C = A · Btᵀ, writing every element of C. */
 export type GemmNT = typeof gemmNT;
 
-function run(kernel: string, a: Tensor, b: Tensor, out: Tensor | undefined, bTransposed: boolean, core: GemmNT = gemmNT): Tensor<"f32"> {
+/** A product of B given [k, n] for m < 4, with its core's bits and no packing. */
+export type GemmNN = typeof gemmNNSmall;
+
+function run(kernel: string, a: Tensor, b: Tensor, out: Tensor | undefined, bTransposed: boolean, core: GemmNT = gemmNT, small?: () => GemmNN | undefined): Tensor<"f32"> {
   checkInputs(kernel, a, b);
   requireDType(kernel, a, ["f32"], "the left operand");
   requireDType(kernel, b, ["f32"], "the right operand");
@@ -228,8 +263,9 @@ function run(kernel: string, a: Tensor, b: Tensor, out: Tensor | undefined, bTra
   if (bCount === 1 && numel(d.aBatch) === count) {
     // B is shared and A is not broadcast: fold A's batch dims into m, one GEMM.
     const rows = count * m;
+    const nn = !bIsBt && rows < 4 ? smallNN(core, small) : undefined;
     if (bIsBt) core(A, 0, B, 0, C, 0, rows, n, k);
-    else if (rows < 4 && core === gemmNT) gemmNNSmall(A, 0, B, 0, C, 0, rows, n, k);
+    else if (nn) nn(A, 0, B, 0, C, 0, rows, n, k);
     else {
       const Bt = f32Scratch(kn);
       transpose2d(B, 0, k, n, Bt, 0);
@@ -240,7 +276,7 @@ function run(kernel: string, a: Tensor, b: Tensor, out: Tensor | undefined, bTra
 
   // One product per batch entry. B's matrices are packed once each, however often they are used.
   // (Another core computes every product itself: a row of C must not depend on m.)
-  const direct = !bIsBt && m < 4 && core === gemmNT;
+  const direct = !bIsBt && m < 4 ? smallNN(core, small) : undefined;
   let Bt = B;
   if (!bIsBt && !direct) {
     Bt = f32Scratch(bCount * kn);
@@ -254,7 +290,7 @@ function run(kernel: string, a: Tensor, b: Tensor, out: Tensor | undefined, bTra
     for (let j = 0; j < w.n; j++) {
       const aOff = (w.off[0]! + j * w.step[0]!) * mk;
       const bOff = (w.off[1]! + j * w.step[1]!) * kn;
-      if (direct) gemmNNSmall(A, aOff, B, bOff, C, cOff, m, n, k);
+      if (direct) direct(A, aOff, B, bOff, C, cOff, m, n, k);
       else core(A, aOff, Bt, bOff, C, cOff, m, n, k);
       cOff += mn;
     }
@@ -276,10 +312,17 @@ export function matmulTransB(a: Tensor, bT: Tensor, out?: Tensor): Tensor<"f32">
   return run("matmulTransB", a, bT, out, true);
 }
 
-/** matmul and matmulTransB with another GEMM core (same shapes, batching and packing). */
-export function matmulsWith(core: GemmNT): { matmul: typeof matmul; matmulTransB: typeof matmulTransB } {
+/** The product for m < 4 with B as given [k, n]: the plain core's own, or the one `small` gives for another core (undefined: transpose and pack). */
+const smallNN = (core: GemmNT, small: (() => GemmNN | undefined) | undefined): GemmNN | undefined => (core === gemmNT ? gemmNNSmall : small?.());
+
+/**
+ * matmul and matmulTransB with another GEMM core (same shapes, batching and packing). `small`
+ * gives, when asked, a kernel with the core's bits for m < 4 and B given [k, n] (none: such
+ * products are transposed and packed like any other).
+ */
+export function matmulsWith(core: GemmNT, small?: () => GemmNN | undefined): { matmul: typeof matmul; matmulTransB: typeof matmulTransB } {
   return {
-    matmul: (a, b, out) => run("matmul", a, b, out, false, core),
-    matmulTransB: (a, bT, out) => run("matmulTransB", a, bT, out, true, core),
+    matmul: (a, b, out) => run("matmul", a, b, out, false, core, small),
+    matmulTransB: (a, bT, out) => run("matmulTransB", a, bT, out, true, core, small),
   };
 }

@@ -194,6 +194,23 @@ describe("wasmKernels", () => {
     expect(wasmKernels.softmaxLastAxis).toBe(plainKernels.softmaxLastAxis);
   });
 
+  it("matmul of fewer than 4 rows by a B given [k, n] (decode's p · v) has the core's bits without packing: a sequential f32 loop's", () => {
+    if (gemmUsesFma()) return; // with FMA such products are packed, and the core's test above covers them
+    for (const [m, n, k] of [...oddShapes.filter(([m]) => m < 4), [1, 64, 128], [3, 64, 1031]] as [number, number, number][]) {
+      for (const batch of [[], [3]]) {
+        const a = randomTensor("f32", [...batch, m, k], seed + m * 13 + k, { scale: 2 }), b = randomTensor("f32", [...batch, k, n], seed + n * 5 + k, { scale: 2 });
+        const got = wasmKernels.matmul(a, b).data as Float32Array;
+        const count = batch[0] ?? 1;
+        for (let i = 0; i < count; i++) {
+          const A = (a.data as Float32Array).subarray(i * m * k, (i + 1) * m * k), B = (b.data as Float32Array).subarray(i * k * n, (i + 1) * k * n);
+          const Bt = new Float32Array(n * k);
+          for (let p = 0; p < k; p++) for (let j = 0; j < n; j++) Bt[j * k + p] = B[p * n + j]!;
+          expect(got.subarray(i * m * n, (i + 1) * m * n), `${batch}x${m}x${n}x${k}`).toEqual(sequentialF32(A, Bt, m, n, k));
+        }
+      }
+    }
+  });
+
   it("matmul and matmulTransB agree with plainKernels on batched and 1-D operands", () => {
     const cases: [number[], number[], boolean][] = [
       [[2, 3, 5, 19], [19, 11], false],
