@@ -100,7 +100,7 @@ export function runFused(k: Kernel, ctx: FusedContext): Map<number, Tensor> | un
       i1 = rows - (i0 + block) < 4 ? rows : i0 + block;
       const local = new Map<number, Tensor>();
       const part = (id: number, sliceRows: boolean): Tensor => local.get(id) ?? view((!whole.has(id) && ctx.strided?.(id)) || outside(id), r, at, sliceRows ? [i0, i1] : undefined);
-      if (compiled === null) compiled = prepare(k, ctx, own, rows, i1 - i0, Math.min(rows, block + 3), part, outputs);
+      if (compiled === null) compiled = prepare(k, ctx, own, rows, i1 - i0, Math.min(rows, block + 3), (id) => bufferOf((!whole.has(id) && ctx.strided?.(id)) || outside(id)), outputs);
       if (compiled) {
         runCompiled(compiled, ctx, i1 - i0, part, (id) => blockOf(outputs.get(id)!, o, rows, i0, i1));
         continue;
@@ -150,53 +150,86 @@ interface Compiled {
 const programs = new WeakMap<Kernel, Map<string, RowProgram | undefined>>();
 
 /**
+ * The last call's preparation of each kernel, by its widths and block sizes: a decode step's
+ * kernels have the same widths at every step but attention's (whose keys grow), and take their
+ * slots and scratch from here instead of making them again.
+ */
+const prepared = new WeakMap<Kernel, { key: string; compiled: Compiled | undefined }>();
+
+/** The operands of a kernel's own nodes that come from outside it (not a matmul's right operand: read whole). */
+const externalsOf = new WeakMap<Kernel, readonly { id: number; matmul: boolean }[]>();
+
+function externals(k: Kernel, own: readonly Node[]): readonly { id: number; matmul: boolean }[] {
+  let xs = externalsOf.get(k);
+  if (xs) return xs;
+  const mine = new Set(own.map((n) => n.id));
+  const seen = new Map<number, { id: number; matmul: boolean }>();
+  for (const n of own) {
+    n.inputs.forEach((i, at) => {
+      if (mine.has(i) || (n.op === "matmul" && at === 1)) return;
+      const x = seen.get(i) ?? { id: i, matmul: false };
+      seen.set(i, n.op === "matmul" && at === 0 ? { id: i, matmul: true } : x);
+    });
+  }
+  externalsOf.set(k, (xs = [...seen.values()]));
+  return xs;
+}
+
+/**
  * The kernel compiled for this call, or undefined where it is evaluated node by node: an own
  * value that is not a block of the domain's rows, an empty dim, a matmul whose left operand has
- * fewer rows than the block, or what compileRows does not compile. `part` gives the first block's views.
+ * fewer rows than the block, or what compileRows does not compile. Everything here follows from
+ * the shapes at this call (an operand's block is a view of it: its rows cut to the block's where it
+ * has more than one); `bufferOf` gives an operand's buffer, for outputs planned in place of one.
  */
-function prepare(k: Kernel, ctx: FusedContext, own: readonly Node[], rows: number, firstBlock: number, maxBlock: number, part: (id: number, sliceRows: boolean) => Tensor, buffers: ReadonlyMap<number, Tensor>): Compiled | undefined {
-  const mine = new Set(own.map((n) => n.id));
+function prepare(k: Kernel, ctx: FusedContext, own: readonly Node[], rows: number, firstBlock: number, maxBlock: number, bufferOf: (id: number) => ArrayBufferLike, buffers: ReadonlyMap<number, Tensor>): Compiled | undefined {
+  const g = ctx.graph;
   const width = new Map<number, number>();
   for (const n of own) {
     const s = ctx.shape(n);
     if (s.length < 2 || s[s.length - 2] !== rows || s.at(-1)! === 0) return undefined;
     width.set(n.id, s.at(-1)!);
   }
-  const views = new Map<number, Tensor>();
-  for (const n of own) {
-    n.inputs.forEach((i, at) => {
-      if (mine.has(i) || views.has(i) || (n.op === "matmul" && at === 1)) return;
-      views.set(i, part(i, true));
-    });
-  }
-  for (const [id, t] of views) {
-    if (t.shape.some((d) => d === 0)) return undefined;
-    width.set(id, t.shape.at(-1) ?? 1);
+  const ext = externals(k, own);
+  for (const { id, matmul } of ext) {
+    const s = ctx.shape(g.nodes[id]!);
+    if (s.some((d) => d === 0)) return undefined;
+    // A matmul's left operand must have the block's rows: a view of one row (broadcast) has one.
+    if (matmul && (s.length < 2 || (s.at(-2) === 1 && firstBlock !== 1))) return undefined;
+    width.set(id, s.at(-1) ?? 1);
   }
   for (const n of own) {
-    const a = views.get(n.inputs[0]!);
-    if (n.op === "matmul" && a && (a.shape.length < 2 || a.shape.at(-2) !== firstBlock)) return undefined;
     // Widths that do not broadcast to the node's (a model whose declared shapes do not hold at
     // these dims): the primitive kernels report it.
     const w = width.get(n.id)!;
     if (ops[n.op].class === "reduce" ? w !== 1 : n.op !== "matmul" && n.inputs.some((i) => width.get(i) !== 1 && width.get(i) !== w)) return undefined;
   }
-  const key = [...width.values()].map((w) => (w > 1 ? 1 : 0)).join("");
+  // An output the memory plan put in place of an input's buffer is computed into scratch and copied
+  // out after the block: a value inlined later in the row may still read that input (node by node,
+  // every reader of it runs before the output is written).
+  const read = new Set(ext.map((x) => bufferOf(x.id)));
+  const staged = k.outputs.filter((id) => read.has(buffers.get(id)!.data.buffer));
+  const key = `${rows},${maxBlock},${[...width.values()].join(",")};${staged.join(",")}`;
+  const last = prepared.get(k);
+  if (last?.key === key) return last.compiled;
+  const compiled = compile(k, ctx, own, width, maxBlock, new Set(staged));
+  prepared.set(k, { key, compiled });
+  return compiled;
+}
+
+/** The kernel's program at these widths (compiled once per pattern of one-column values), its slots and scratch. */
+function compile(k: Kernel, ctx: FusedContext, own: readonly Node[], width: ReadonlyMap<number, number>, maxBlock: number, staged: ReadonlySet<number>): Compiled | undefined {
+  const pattern = [...width.values()].map((w) => (w > 1 ? 1 : 0)).join("");
   let byKey = programs.get(k);
   if (!byKey) programs.set(k, (byKey = new Map()));
-  if (!byKey.has(key)) byKey.set(key, compileRows(k, ctx.graph, own, (id) => width.get(id)! > 1));
-  const program = byKey.get(key);
+  if (!byKey.has(pattern)) byKey.set(pattern, compileRows(k, ctx.graph, own, (id) => width.get(id)! > 1));
+  const program = byKey.get(pattern);
   if (!program) return undefined;
   const size = program.slot.size;
   const W = new Int32Array(size), RS = new Int32Array(size);
   const D = new Array<TensorData>(size);
   const outputs = new Set(k.outputs);
   for (const [id, s] of program.slot) W[s] = width.get(id) ?? 0;
-  // An output the memory plan put in place of an input's buffer is computed into scratch and copied
-  // out after the block: a value inlined later in the row may still read that input (node by node,
-  // every reader of it runs before the output is written).
-  const read = new Set([...views.values()].map((t) => t.data.buffer));
-  const staged = new Set(k.outputs.filter((id) => read.has(buffers.get(id)!.data.buffer)));
   for (const n of program.kept) {
     const s = program.slot.get(n.id)!;
     RS[s] = W[s]!;
@@ -269,6 +302,9 @@ function view(x: Tensor | CacheView, r: number, at: readonly number[], rows: [nu
   const dtype = "base" in x ? x.base.dtype : x.dtype;
   return { dtype, shape, data: data.subarray(offset, offset + numel(shape)) } as Tensor;
 }
+
+/** The buffer a value (or a state's view) is read from. */
+const bufferOf = (x: Tensor | CacheView): ArrayBufferLike => ("base" in x ? x.base.data.buffer : x.data.buffer);
 
 /** Rows [i0, i1) of outer index o of a whole output [...outer, rows, cols], as a view. */
 function blockOf(full: Tensor, o: number, rows: number, i0: number, i1: number): Tensor {

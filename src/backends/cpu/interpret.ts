@@ -179,7 +179,7 @@ export class CpuProgram {
     const stateBytesOf = (p: (typeof plans)[number]) => numel(p.shape.map((d, i) => (i === p.st.axis ? 1 : d))) * p.capacity! * (p.n.dtype === "bool" ? 1 : 4);
     const newBytes = plans.reduce((sum, p) => sum + (p.capacity === undefined ? p.old!.data.byteLength : stateBytesOf(p)), 0);
     checkSizes(g, past);
-    if (this.maxMemory !== undefined) this.checkMemory(inputs, bufferBytes(this.plan, past).map((b, i) => (this.plan.stateBuffers.has(i) ? 0 : b)), past, newBytes);
+    if (this.maxMemory !== undefined) this.checkMemory(inputs, bufferBytes(this.plan, past).map((b, i) => (this.plan.stateBuffers.has(i) ? 0 : b)), past, (n) => this.shape(n, past), newBytes);
     const buffers = new Map<string, Tensor>();
     const views = new Map<string, CacheView>();
     for (const { st, n, shape, old, capacity } of plans) {
@@ -236,6 +236,9 @@ export class CpuProgram {
     const given = resident ? new Map([...inputs, ...[...resident.views].map(([k, v]) => [k, { dtype: v.base.dtype, shape: v.shape, data: v.base.data } as Tensor] as const)]) : inputs;
     const symbols = bindInputs(this.graph, given);
     checkSizes(this.graph, symbols);
+    // Each node's shape at this call's dims, evaluated once (kernels read them many times a call).
+    const shapes: (number[] | undefined)[] = [];
+    const shapeOf = (n: Node): number[] => (shapes[n.id] ??= this.shape(n, symbols));
     const values = new Map<number, Tensor>();
     const profile = opts.profile ? new Map<string, { ms: number; count: number }>() : undefined;
     // The memory plan's buffers at this call's dims: every kernel output is a view of its buffer
@@ -244,14 +247,14 @@ export class CpuProgram {
     // theirs. A resident call allocates no buffer for the states' next values:
     // they are views of the state buffers.
     const sizes = bufferBytes(this.plan, symbols).map((b, i) => (resident && this.plan.stateBuffers.has(i) ? 0 : b));
-    this.checkMemory(inputs, sizes, symbols, resident ? distinctBytes([...resident.buffers.values()]) : 0);
+    this.checkMemory(inputs, sizes, symbols, shapeOf, resident ? distinctBytes([...resident.buffers.values()]) : 0);
     const memory = sizes.map((bytes) => this.takeSpare(bytes) ?? allocate(bytes, () => new ArrayBuffer(bytes)));
     /** Values held as views of a state buffer (resident calls): the states' inputs and the appends. */
     const strided = new Map<number, CacheView>();
     const planned = (n: Node): Tensor => {
       const b = this.reuseBuffers ? this.plan.bufferOf(n.id) : undefined;
       const dtype = runtimeDType[n.dtype];
-      const shape = this.shape(n, symbols);
+      const shape = shapeOf(n);
       // A value nothing reads (a dead node of a graph run as built) has no buffer: it gets its own,
       // as every value does without reuse.
       return { dtype, shape, data: b === undefined ? allocate(numel(shape) * (dtype === "bool" ? 1 : 4), () => arrayFor(dtype, numel(shape))) : viewOf(dtype, memory[b]!, numel(shape)) } as Tensor;
@@ -264,7 +267,7 @@ export class CpuProgram {
     const { aliases } = this.schedule;
     const get = (i: number): Tensor => {
       const src = aliases.get(i);
-      if (src !== undefined) return this.kernels.reshape(get(src), this.shape(this.graph.nodes[i]!, symbols));
+      if (src !== undefined) return this.kernels.reshape(get(src), shapeOf(this.graph.nodes[i]!));
       const known = values.get(i) ?? this.fixed.get(i);
       const v = strided.get(i);
       if (known || !v) return known!;
@@ -283,7 +286,7 @@ export class CpuProgram {
       graph: this.graph,
       kernels: this.kernels,
       get,
-      shape: (n) => this.shape(n, symbols),
+      shape: shapeOf,
       evaluate: (n, getIn) => this.evaluate(n, getIn, symbols),
       transposed: (id) => this.transB.get(id),
       allocate: planned,
@@ -314,7 +317,7 @@ export class CpuProgram {
         }
       } catch (e) {
         if (e instanceof KernelError) throw new RunError("TFM6001", `${e.message} (IR node %${k.anchor ?? k.nodes.at(-1)})`, site);
-        if (isAllocationFailure(e)) throw allocationFailed(transientBytes(k, this.graph, (n) => this.shape(n, symbols)), e, site);
+        if (isAllocationFailure(e)) throw allocationFailed(transientBytes(k, this.graph, shapeOf), e, site);
         throw e;
       }
       if (profile) {
@@ -334,11 +337,11 @@ export class CpuProgram {
    * TFM6003 when this call would need more than the budget: what is held (load-time values, the
    * inputs), the planned buffers at the call's dims, and the largest transient a kernel makes.
    */
-  private checkMemory(inputs: ReadonlyMap<string, Tensor>, sizes: readonly number[], symbols: ReadonlyMap<string, number>, states = 0): void {
+  private checkMemory(inputs: ReadonlyMap<string, Tensor>, sizes: readonly number[], symbols: ReadonlyMap<string, number>, shapeOf: (n: Node) => number[], states = 0): void {
     if (this.maxMemory === undefined) return;
     const held = this.heldBytes + distinctBytes([...inputs.values()]) + states;
     const planned = sizes.reduce((a, b) => a + b, 0);
-    const { bytes: transient, kernel: at } = largestTransient(this.schedule, (n) => this.shape(n, symbols));
+    const { bytes: transient, kernel: at } = largestTransient(this.schedule, shapeOf);
     const dims = [...symbols].map(([k, v]) => `${k}=${v}`).join(", ");
     const site = at && this.graph.nodes[at.anchor ?? at.nodes.at(-1)!]!.site;
     const parts = `weights and inputs ${showBytes(held)}, the memory plan's ${sizes.length} buffer${sizes.length === 1 ? "" : "s"} ${showBytes(planned)}, the largest kernel transient ${showBytes(transient)}${at ? ` in kernel k${at.id} (${at.kind})` : ""}`;

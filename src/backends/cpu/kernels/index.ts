@@ -16,12 +16,12 @@ import type { BinaryOp, ReduceOp, UnaryOp } from "../../../ir/ops.js";
 import type { DType, Tensor } from "../../../core/tensor.js";
 import { binary } from "./binary.js";
 import { arange, concat, expand, gather, permute, reshape, slice } from "./layout.js";
-import { gemmNNSmallF32, matmul, matmulsWith, matmulTransB, type GemmNN } from "./matmul.js";
+import { matmul, matmulsWith, matmulTransB, type GemmNN } from "./matmul.js";
 import { reduce } from "./reduce.js";
 import { cumsum } from "./scan.js";
 import { softmaxLastAxis } from "./softmax.js";
 import { cast, unary } from "./unary.js";
-import { gemmNTSimd, gemmNTSimdThreads, gemmUsesFma, packWeight, packWeightInt8, wasmGemmAvailable } from "./wasm/gemm.js";
+import { gemmNNSmallWasm, gemmNTSimd, gemmNTSimdThreads, gemmUsesFma, packWeight, packWeightInt8, wasmGemmAvailable } from "./wasm/gemm.js";
 import { where } from "./where.js";
 
 export interface Kernels {
@@ -96,8 +96,8 @@ export const plainKernels: Kernels = Object.freeze({
   softmaxLastAxis,
 });
 
-/** The WebAssembly core's products of fewer than 4 rows by a B given [k, n] (p · v in a decode step), in TypeScript with its bits: no transpose, no packing; with FMA the core's bits are other, and those are packed. */
-const seqF32 = (): GemmNN | undefined => (gemmUsesFma() ? undefined : gemmNNSmallF32);
+/** The WebAssembly core's products of fewer than 4 rows by a B given [k, n] (p · v in a decode step), with its bits, by the module's `nnsmall` (wasm/small.ts): no transpose, no packing; with FMA the core's bits are other, and those are packed. */
+const seqF32 = (): GemmNN | undefined => (gemmUsesFma() ? undefined : gemmNNSmallWasm);
 
 /**
  * plainKernels with matmul and matmulTransB on the WebAssembly SIMD GEMM core (accumulating in

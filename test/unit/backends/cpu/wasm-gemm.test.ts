@@ -196,7 +196,7 @@ describe("wasmKernels", () => {
 
   it("matmul of fewer than 4 rows by a B given [k, n] (decode's p · v) has the core's bits without packing: a sequential f32 loop's", () => {
     if (gemmUsesFma()) return; // with FMA such products are packed, and the core's test above covers them
-    for (const [m, n, k] of [...oddShapes.filter(([m]) => m < 4), [1, 64, 128], [3, 64, 1031]] as [number, number, number][]) {
+    for (const [m, n, k] of [...oddShapes.filter(([m]) => m < 4), [1, 64, 128], [3, 64, 1031], [1, 17, 9], [2, 35, 64], [1, 3, 5], [1, 64, 1024]] as [number, number, number][]) {
       for (const batch of [[], [3]]) {
         const a = randomTensor("f32", [...batch, m, k], seed + m * 13 + k, { scale: 2 }), b = randomTensor("f32", [...batch, k, n], seed + n * 5 + k, { scale: 2 });
         const got = wasmKernels.matmul(a, b).data as Float32Array;

@@ -197,3 +197,12 @@ export function moduleBytes(funcs: readonly Func[], memory: MemoryImport): Uint8
   })));
   return new Uint8Array(out);
 }
+
+/** `while (cond) body` as block/loop; cond pushes an i32. */
+export function whileLoop(f: Body, cond: () => void, body: () => void): void {
+  f.block().loop();
+  cond();
+  f.op(Op.i32Eqz).brIf(1);
+  body();
+  f.br(0).op(Op.end).op(Op.end);
+}

@@ -34,9 +34,10 @@
 // The module imports its memory: a shared one (with a maximum) where the host has SharedArrayBuffer
 // and wasm threads, so that workers can run the same module on it (see "threads" below), else a
 // plain one. JS views of it are re-made after every growth (`memory.buffer` is re-read).
-import { gemmNT, type GemmNT } from "../matmul.js";
-import { Body, I32, moduleBytes, Op, V128, type Func } from "./emit.js";
+import { gemmNNSmallF32, gemmNT, type GemmNN, type GemmNT } from "../matmul.js";
+import { Body, I32, moduleBytes, Op, V128, whileLoop, type Func } from "./emit.js";
 import { evenK, int8Driver, int8Gemv, int8Kernel, MR8, quantizeRows, quantizeWeight } from "./int8.js";
+import { nnSmallKernel } from "./small.js";
 
 /** Rows of A per tile. */
 const MR = 4;
@@ -180,15 +181,6 @@ function packKernel(): Body {
   return f;
 }
 
-/** `while (cond) body` as block/loop; cond pushes an i32. */
-function whileLoop(f: Body, cond: () => void, body: () => void): void {
-  f.block().loop();
-  cond();
-  f.op(Op.i32Eqz).brIf(1);
-  body();
-  f.br(0).op(Op.end).op(Op.end);
-}
-
 /**
  * gemm(a, b, c, m, n, k, ldc): C = A · Bᵀ for m rows of A at a (k floats each), the ceil(n / NR)
  * packed panels at b (k · NR floats each), C's rows ldc bytes apart at c (whole panels written).
@@ -267,6 +259,8 @@ export function gemmModuleBytes(shared = false, fma = false): Uint8Array<ArrayBu
   for (let r = MR8; r >= 1; r--) funcs.push({ params: 7, body: int8Kernel(r) });
   funcs.push({ params: 6, body: int8Gemv() });
   funcs.push({ name: "gemmq8", params: 9, body: int8Driver(q8) });
+  // A few rows by a B given [k, n], unpacked (./small.ts): nnsmall(a, b, c, m, n, k).
+  funcs.push({ name: "nnsmall", params: 6, body: nnSmallKernel() });
   return moduleBytes(funcs, shared ? { pages: 1, shared: { maxPages: MAX_PAGES } } : { pages: 1 });
 }
 
@@ -274,6 +268,7 @@ type GemmFn = (a: number, b: number, c: number, m: number, n: number, k: number,
 /** gemm of int16 rows of A on int8 panels, C then scaled by the column scales at ws and the row scales at as (./int8.ts). */
 type GemmQ8Fn = (a: number, b: number, c: number, m: number, n: number, k: number, ldc: number, ws: number, as: number) => void;
 type PackFn = (src: number, dst: number, panels: number, k: number) => void;
+type NNSmallFn = (a: number, b: number, c: number, m: number, n: number, k: number) => void;
 
 interface Instance {
   mem: WebAssembly.Memory;
@@ -281,6 +276,7 @@ interface Instance {
   gemm: GemmFn;
   gemmq8: GemmQ8Fn;
   pack: PackFn;
+  nnsmall: NNSmallFn;
   /** Whether mem is shared (workers can run the module on it). */
   shared: boolean;
   /** Whether the kernels multiply-add with relaxed SIMD's f32x4.relaxed_madd. */
@@ -352,7 +348,7 @@ function sharedInstance(fma: boolean): Instance | undefined {
   }
 }
 
-const exportsOf = (i: WebAssembly.Instance) => ({ gemm: i.exports["gemm"] as GemmFn, gemmq8: i.exports["gemmq8"] as GemmQ8Fn, pack: i.exports["pack"] as PackFn });
+const exportsOf = (i: WebAssembly.Instance) => ({ gemm: i.exports["gemm"] as GemmFn, gemmq8: i.exports["gemmq8"] as GemmQ8Fn, pack: i.exports["pack"] as PackFn, nnsmall: i.exports["nnsmall"] as NNSmallFn });
 
 function instance(): Instance {
   if (inst === undefined) {
@@ -745,6 +741,28 @@ function gemmInt8(A: Float32Array, aOff: number, w: { panels: number; scales: nu
   }
   return true;
 }
+
+/**
+ * C = A · B for m < 4 rows, B [k, n] as given (row-major, at bOff), by the module's `nnsmall`
+ * (./small.ts): A and B copied in, nothing packed; the bits of `gemmNNSmallF32` (each C[i, j] a
+ * sequential f32 sum in ascending k). Falls back to that where the operands do not fit the budget.
+ */
+export const gemmNNSmallWasm: GemmNN = (A, aOff, B, bOff, Cm, cOff, m, n, k) => {
+  const np = (n + 3) & ~3;
+  const aPtr = residentEnd, bPtr = aPtr + align16(m * k * 4), cPtr = bPtr + align16(k * n * 4 + 16);
+  const need = cPtr + m * np * 4;
+  if (need - aPtr > MAX_BYTES) return gemmNNSmallF32(A, aOff, B, bOff, Cm, cOff, m, n, k);
+  const inst = instance();
+  const mem = inst.mem;
+  if (mem.buffer.byteLength < need) mem.grow(Math.ceil((need - mem.buffer.byteLength) / PAGE));
+  const heap = new Float32Array(mem.buffer);
+  heap.set(A.subarray(aOff, aOff + m * k), aPtr / 4);
+  heap.set(B.subarray(bOff, bOff + k * n), bPtr / 4);
+  inst.nnsmall(aPtr, bPtr, cPtr, m, n, k);
+  const c0 = cPtr / 4;
+  if (np === n) Cm.set(heap.subarray(c0, c0 + m * n), cOff);
+  else for (let i = 0; i < m; i++) Cm.set(heap.subarray(c0 + i * np, c0 + i * np + n), cOff + i * n);
+};
 
 /** The GEMM core for matmulsWith: WebAssembly SIMD, or the TypeScript core past the memory budget. */
 export const gemmNTSimd: GemmNT = (A, aOff, Bt, bOff, Cm, cOff, m, n, k) => {

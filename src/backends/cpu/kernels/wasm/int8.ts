@@ -21,7 +21,7 @@
 //   C[i, j] = fround(fround(acc · w_s[j]) · a_s[i])
 // Each C[i, j] depends on row i of A, row j of Bt and k alone: the same bits for any tiling, row
 // block and thread count.
-import { Body, I32, Op, V128 } from "./emit.js";
+import { Body, I32, Op, V128, whileLoop } from "./emit.js";
 
 /** Columns per panel (as the f32 panels). */
 const NR = 8;
@@ -33,15 +33,6 @@ const KC = 512;
 const GP = 4;
 /** Bytes of a panel per pair of k steps. */
 const PAIR = 2 * NR;
-
-/** `while (cond) body` as block/loop; cond pushes an i32. */
-function whileLoop(f: Body, cond: () => void, body: () => void): void {
-  f.block().loop();
-  cond();
-  f.op(Op.i32Eqz).brIf(1);
-  body();
-  f.br(0).op(Op.end).op(Op.end);
-}
 
 /**
  * The two i16x8 (columns 0–3 and 4–7) of one pair of k steps of a panel at `ptr`, into lo and hi,
