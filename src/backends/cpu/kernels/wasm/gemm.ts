@@ -378,6 +378,9 @@ function instance(): Instance {
 // thread for any thread count and any interleaving. Workers see memory growth as the module does
 // (they never view the memory from JS).
 
+/** Loads of the control block a thread spins for before it sleeps (about 50 µs; TFM_GEMM_SPINS). */
+const SPINS = Number((typeof process === "object" && process.env?.["TFM_GEMM_SPINS"]) || 20000);
+
 /** The control block's words. */
 export const CTL = { gen: 0, next: 1, done: 2, stop: 3, error: 4, ready: 5, a: 8, b: 9, c: 10, m: 11, n: 12, k: 13, chunks: 14, colWidth: 15, rowBlock: 16, colChunks: 17, ldc: 18, ws: 19, as: 20, words: 32 } as const;
 
@@ -396,6 +399,9 @@ Atomics.add(ctl, C.ready, 1);
 post("ready");
 let seen = 0;
 for (;;) {
+  // The next job is spun for a while before sleeping: a decode step's products come tens of
+  // microseconds apart, about what a sleeping thread takes to wake.
+  for (let spins = 0; spins < ${SPINS} && Atomics.load(ctl, C.gen) === seen; spins++);
   Atomics.wait(ctl, C.gen, seen);
   if (Atomics.load(ctl, C.stop) !== 0) break;
   const g = Atomics.load(ctl, C.gen);
@@ -532,6 +538,9 @@ function gemmThreaded(i: Instance, a: number, b: number, c: number, m: number, n
     run(i0, j0, Math.min(rowBlock, m - i0), Math.min(COL_WIDTH, n - j0));
     Atomics.add(ctl, CTL.done, 1);
   }
+  // The workers' last chunks: spun for first (they are under a chunk's time away, and a thread
+  // put to sleep takes tens of microseconds to wake), then slept for.
+  for (let spins = 0; spins < SPINS && Atomics.load(ctl, CTL.done) < chunks; spins++);
   for (let d = Atomics.load(ctl, CTL.done); d < chunks; d = Atomics.load(ctl, CTL.done)) Atomics.wait(ctl, CTL.done, d);
   if (Atomics.load(ctl, CTL.error) !== 0) throw new Error("the threaded GEMM failed in a worker");
 }
