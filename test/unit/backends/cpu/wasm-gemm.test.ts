@@ -54,6 +54,8 @@ export function sequentialF32(A: Float32Array, Bt: Float32Array, m: number, n: n
 const oddShapes: [number, number, number][] = [
   [1, 1, 1], [1, 7, 3], [2, 3, 5], [3, 31, 2], [5, 9, 13], [7, 33, 61], [13, 17, 513], [17, 5, 1031],
   [31, 67, 1], [61, 41, 127], [1, 263, 1031], [1, 37, 2], [1, 97, 769], [4, 8, 8], [6, 71, 2053], [127, 13, 7],
+  // fewer than 4 rows, k a multiple of 4: decode's q · kᵀ, not packed (small.ts's ntsmall)
+  [1, 1, 4], [1, 5, 64], [2, 13, 8], [3, 128, 64], [1, 9, 12], [1, 127, 1024],
 ];
 
 describe("wasm gemm core", () => {

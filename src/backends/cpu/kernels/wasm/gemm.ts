@@ -37,7 +37,7 @@
 import { gemmNNSmallF32, gemmNT, type GemmNN, type GemmNT } from "../matmul.js";
 import { Body, I32, moduleBytes, Op, V128, whileLoop, type Func } from "./emit.js";
 import { evenK, int8Driver, int8Gemv, int8Kernel, MR8, quantizeRows, quantizeWeight } from "./int8.js";
-import { nnSmallKernel } from "./small.js";
+import { nnSmallKernel, ntSmallKernel } from "./small.js";
 
 /** Rows of A per tile. */
 const MR = 4;
@@ -261,6 +261,7 @@ export function gemmModuleBytes(shared = false, fma = false): Uint8Array<ArrayBu
   funcs.push({ name: "gemmq8", params: 9, body: int8Driver(q8) });
   // A few rows by a B given [k, n], unpacked (./small.ts): nnsmall(a, b, c, m, n, k).
   funcs.push({ name: "nnsmall", params: 6, body: nnSmallKernel() });
+  funcs.push({ name: "ntsmall", params: 6, body: ntSmallKernel() });
   return moduleBytes(funcs, shared ? { pages: 1, shared: { maxPages: MAX_PAGES } } : { pages: 1 });
 }
 
@@ -277,6 +278,7 @@ interface Instance {
   gemmq8: GemmQ8Fn;
   pack: PackFn;
   nnsmall: NNSmallFn;
+  ntsmall: NNSmallFn;
   /** Whether mem is shared (workers can run the module on it). */
   shared: boolean;
   /** Whether the kernels multiply-add with relaxed SIMD's f32x4.relaxed_madd. */
@@ -348,7 +350,7 @@ function sharedInstance(fma: boolean): Instance | undefined {
   }
 }
 
-const exportsOf = (i: WebAssembly.Instance) => ({ gemm: i.exports["gemm"] as GemmFn, gemmq8: i.exports["gemmq8"] as GemmQ8Fn, pack: i.exports["pack"] as PackFn, nnsmall: i.exports["nnsmall"] as NNSmallFn });
+const exportsOf = (i: WebAssembly.Instance) => ({ gemm: i.exports["gemm"] as GemmFn, gemmq8: i.exports["gemmq8"] as GemmQ8Fn, pack: i.exports["pack"] as PackFn, nnsmall: i.exports["nnsmall"] as NNSmallFn, ntsmall: i.exports["ntsmall"] as NNSmallFn });
 
 function instance(): Instance {
   if (inst === undefined) {
@@ -706,6 +708,7 @@ export function gemmNTWasm(A: Float32Array, aOff: number, Bt: Float32Array, bOff
   const inst = instance();
   const mem = inst.mem;
   const kept = resident(Bt, bOff, n, k, mem);
+  if (kept === undefined && m < 4 && k % 4 === 0 && !inst.fma) return gemmNTSmall(inst, A, aOff, Bt, bOff, Cm, cOff, m, n, k);
   const base = residentEnd;
   const bPtr = kept ?? base;
   const aPtr = kept !== undefined ? base : base + bBytes;
@@ -748,6 +751,27 @@ function gemmInt8(A: Float32Array, aOff: number, w: { panels: number; scales: nu
     if (np === n) Cm.set(heap.subarray(c0, c0 + rows * n), o);
     else for (let i = 0; i < rows; i++) Cm.set(heap.subarray(c0 + i * np, c0 + i * np + n), o + i * n);
   }
+  return true;
+}
+
+/**
+ * C = A · Btᵀ for m < 4 rows and a Bt that is not resident (decode's q · kᵀ: the cached keys), by
+ * the module's `ntsmall` (./small.ts): A and Bt copied in as they are, nothing packed; the core's bits.
+ */
+function gemmNTSmall(inst: Instance, A: Float32Array, aOff: number, Bt: Float32Array, bOff: number, Cm: Float32Array, cOff: number, m: number, n: number, k: number): boolean {
+  const n4 = (n + 3) & ~3;
+  const aPtr = residentEnd, bPtr = aPtr + align16(m * k * 4), cPtr = bPtr + align16(n4 * k * 4);
+  const need = cPtr + m * n4 * 4;
+  if (need - aPtr > MAX_BYTES) return false;
+  const mem = inst.mem;
+  if (mem.buffer.byteLength < need) mem.grow(Math.ceil((need - mem.buffer.byteLength) / PAGE));
+  const heap = new Float32Array(mem.buffer);
+  heap.set(A.subarray(aOff, aOff + m * k), aPtr / 4);
+  heap.set(Bt.subarray(bOff, bOff + n * k), bPtr / 4);
+  inst.ntsmall(aPtr, bPtr, cPtr, m, n4, k);
+  const c0 = cPtr / 4;
+  if (n4 === n) Cm.set(heap.subarray(c0, c0 + m * n), cOff);
+  else for (let i = 0; i < m; i++) Cm.set(heap.subarray(c0 + i * n4, c0 + i * n4 + n), cOff + i * n);
   return true;
 }
 
