@@ -141,7 +141,7 @@ export async function runGenerate(file: string, opts: GenerateCliOptions, out: (
   let session: Session;
   const t0 = performance.now();
   try {
-    session = await model.load(opts.randomWeights ? { random: true, seed } : opts.weights!, { backend: opts.backend ?? "cpu", fuse: opts.fuse !== false, checkConfig: false, onNote: (n) => err(`note: ${n}\n`), ...(threads !== undefined ? { threads } : {}), ...(opts.weightsDtype === "int8" ? { weightsDtype: "int8" as const } : {}) });
+    session = await loadSession(model, opts, threads, seed, err);
   } catch (e) {
     return coded(e);
   }
@@ -259,6 +259,11 @@ function readJson(path: string, required: boolean): unknown {
   }
 }
 
+/** The session generation runs on, as the options ask (weights or random ones, backend, threads, weight dtype). */
+function loadSession(model: ReturnType<typeof compileFor>["model"], opts: GenerateCliOptions, threads: number | undefined, seed: number, err: (s: string) => void): Promise<Session> {
+  return model.load(opts.randomWeights ? { random: true, seed } : opts.weights!, { backend: opts.backend ?? "cpu", fuse: opts.fuse !== false, checkConfig: false, onNote: (n) => err(`note: ${n}\n`), ...(threads !== undefined ? { threads } : {}), ...(opts.weightsDtype === "int8" ? { weightsDtype: "int8" as const } : {}) });
+}
+
 /**
  * A batch: the sequences are generated together (left-padded, masked), then each is printed on its
  * own line, up to and with its stop token; `--json` gives the lists.
@@ -279,7 +284,7 @@ async function generateBatch(
   let session: Session;
   const t0 = performance.now();
   try {
-    session = await model.load(opts.randomWeights ? { random: true, seed } : opts.weights!, { backend: opts.backend ?? "cpu", fuse: opts.fuse !== false, checkConfig: false, onNote: (n) => err(`note: ${n}\n`), ...(threads !== undefined ? { threads } : {}), ...(opts.weightsDtype === "int8" ? { weightsDtype: "int8" as const } : {}) });
+    session = await loadSession(model, opts, threads, seed, err);
   } catch (e) {
     return coded(e);
   }
