@@ -99,6 +99,47 @@ export function checkTokens(rows: readonly (readonly number[])[], g: Graph, logi
   });
 }
 
+/**
+ * The vocabulary of each integer input that a `gather` reads as its indices (an embedding's lookup:
+ * the table's dim along the gather's axis, where it is a constant): by input name.
+ */
+export function lookupVocab(g: Graph): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const p of g.inputs) {
+    const d = g.nodes[p.node]!.dtype;
+    if (d !== "i32" && d !== "i64") continue;
+    for (const n of g.nodes) {
+      if (n.op !== "gather" || n.inputs[1] !== p.node) continue;
+      const table = g.nodes[n.inputs[0]!]!;
+      const axis = n.attrs.axis! < 0 ? n.attrs.axis! + table.shape.length : n.attrs.axis!;
+      const v = constValue(table.shape[axis]!);
+      if (v !== undefined) out.set(p.name, Math.min(v, out.get(p.name) ?? v));
+    }
+  }
+  return out;
+}
+
+/**
+ * An encoder–decoder's source token ids are in its source vocabulary (`lookupVocab` of the graph
+ * that reads them: the encode phase's), as the prompt's are in the target's (`checkTokens`):
+ * TFM8004 naming the input, the first id that is not, and its position.
+ */
+export function checkSource(source: ReadonlyMap<string, Tensor>, g: Graph): void {
+  const vocab = lookupVocab(g);
+  for (const [name, t] of source) {
+    const v = vocab.get(name);
+    if (v === undefined) continue;
+    const len = t.shape.length >= 2 ? t.shape.at(-1)! : numel(t.shape);
+    const rows = len > 0 ? numel(t.shape) / len : 0;
+    for (let i = 0; i < numel(t.shape); i++) {
+      const id = Number(t.data[i]);
+      if (id >= 0 && id < v) continue;
+      const [b, pos] = [Math.floor(i / len), i % len];
+      throw new TfmError("TFM8004", `source \`${name}\`: token ${id} at position ${pos}${rows > 1 ? ` of sequence ${b}` : ""} is not in the source vocabulary: ids are integers in [0, ${v})`);
+    }
+  }
+}
+
 /** One sequence or a batch of them, as rows; `batched` says which was given. */
 export function promptRows(prompt: unknown): { rows: readonly (readonly number[])[]; batched: boolean } {
   if (!Array.isArray(prompt) && !ArrayBuffer.isView(prompt)) throw new TfmError("TFM8002", "the prompt must be token ids: an array of numbers, or an array of such arrays for a batch");
@@ -221,6 +262,7 @@ export class Decoder {
       const missing = names.filter((n) => !given.has(n));
       if (missing.length) throw new TfmError("TFM5202", `the model \`${this.graph.name}\` is an encoder–decoder: the first call of a sequence needs its source, ${missing.map((n) => `\`${n}\``).join(", ")}, and no value was given for it`);
       const source = new Map(here.map((n) => [n, given.get(n)!] as const));
+      checkSource(source, this.encoder?.graph ?? this.graph);
       this.source = this.encoder ? new Map(await this.encoder.run(source)) : source;
     }
     const rest = new Map([...given].filter(([k]) => !names.includes(k)));
