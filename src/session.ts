@@ -215,7 +215,7 @@ export async function load(model: CompiledModel, source: WeightsInput, options: 
   // engine for each, made when it first generates.
   const phases = model.phases;
   const phaseEngines: Engine[] = [];
-  const residentOf = (e: Engine): ResidentRunner | undefined => e.resident && { run: (inputs, opts) => (alive(), e.resident!.run(inputs, opts)) };
+  const residentOf = (e: Engine): ResidentRunner | undefined => e.resident && { ...(e.resident.keepsInputs ? { keepsInputs: true } : {}), run: (inputs, opts) => (alive(), e.resident!.run(inputs, opts)) };
   const runnerOf = (e: Engine) => async (inputs: ReadonlyMap<string, Tensor>) => (alive(), (await e.run(inputs, false)).outputs);
   const capacity = capacityOf(model.checked.instance?.model.hparams as never);
   let decoding: Promise<Decoder> | undefined;
@@ -421,7 +421,8 @@ async function webgpuEngine(graph: Graph, weights: ReadonlyMap<string, Tensor>, 
         const r = await program.runWithSymbols(inputs);
         return { ...r, dispatches: program.dispatches.lastRun };
       },
-      ...(program.resident ? { resident: { run: (inputs, opts) => program.runResident(inputs, opts) } satisfies ResidentRunner } : {}),
+      // The states written once (an encoder–decoder's, passed as `kept`) stay on the device for the sequence.
+      ...(program.resident ? { resident: { keepsInputs: true, run: (inputs, opts) => program.runResident(inputs, opts) } satisfies ResidentRunner } : {}),
       dispose() {
         program.destroy();
         gpu?.close();

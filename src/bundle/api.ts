@@ -108,7 +108,7 @@ export function createBundle(data: ModelData, engine: EngineFactory): { load: (w
       return e;
     };
     let decoder: Decoder | undefined;
-    const residentOf = (x: Engine): ResidentRunner | undefined => x.resident && { run: (inputs, opts) => (alive(), x.resident!.run(inputs, opts)) };
+    const residentOf = (x: Engine): ResidentRunner | undefined => x.resident && { ...(x.resident.keepsInputs ? { keepsInputs: true } : {}), run: (inputs, opts) => (alive(), x.resident!.run(inputs, opts)) };
     // An encoder–decoder runs its phases' graphs (src/ir/phases.ts): an engine for each, made when it first generates.
     const phaseEngines: Engine[] = [];
     let decoding: Promise<Decoder> | undefined;

@@ -37,7 +37,8 @@ export const webgpuEngine: EngineFactory = async (graph, weights, options) => {
   const program = await coded(() => WebGpuProgram.load(graph, weights, device, { loadTime: loadTimeValues }));
   return {
     run: (inputs) => coded(() => program.run(inputs)),
-    ...(program.resident ? { resident: { run: (inputs, opts) => coded(() => program.runResident(inputs, opts)) } } : {}),
+    // The states written once (an encoder–decoder's, passed as `kept`) stay on the device for the sequence.
+    ...(program.resident ? { resident: { keepsInputs: true, run: (inputs, opts) => coded(() => program.runResident(inputs, opts)) } } : {}),
     dispose() {
       program.destroy();
       if (!given) device.destroy(); // a device this bundle made is its own to end

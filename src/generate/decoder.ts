@@ -9,7 +9,9 @@
 // An encoder–decoder whose cross-attention keys and values are states written once (`once`,
 // src/ir/phases.ts) runs as two graphs: `encode` on the source at the first call of a sequence,
 // which gives those states, and `step` (this Decoder's graph) on them at every call, the first too;
-// the later calls take the decoder's tokens alone.
+// the later calls take the decoder's tokens alone. A resident runner that keeps inputs
+// (`keepsInputs`: WebGPU) is given those states with the first call only, and holds them on the
+// device for the rest of the sequence.
 import { arrayFor, numel, runtimeDType, type Tensor } from "../core/tensor.js";
 import { constValue, evalDim } from "../core/dim.js";
 import type { Graph } from "../ir/graph.js";
@@ -28,7 +30,13 @@ export type Runner = (inputs: ReadonlyMap<string, Tensor>) => Promise<ReadonlyMa
  * that fails leaves the state as it was.
  */
 export interface ResidentRunner {
-  run(inputs: ReadonlyMap<string, Tensor>, opts: { readonly fresh: boolean; readonly lastRow?: string; readonly capacity?: number }): Promise<ReadonlyMap<string, Tensor>>;
+  run(inputs: ReadonlyMap<string, Tensor>, opts: { readonly fresh: boolean; readonly lastRow?: string; readonly capacity?: number; readonly kept?: readonly string[] }): Promise<ReadonlyMap<string, Tensor>>;
+  /**
+   * Whether the runner keeps inputs too (`kept`: the same for the whole sequence, an
+   * encoder–decoder's states written once): given with the `fresh` call only, held (on the device)
+   * for the later calls, which do not give them.
+   */
+  readonly keepsInputs?: boolean;
 }
 
 export interface GenerateOptions extends SamplingOptions {
@@ -89,6 +97,47 @@ export function checkTokens(rows: readonly (readonly number[])[], g: Graph, logi
       }
     });
   });
+}
+
+/**
+ * The vocabulary of each integer input that a `gather` reads as its indices (an embedding's lookup:
+ * the table's dim along the gather's axis, where it is a constant): by input name.
+ */
+export function lookupVocab(g: Graph): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const p of g.inputs) {
+    const d = g.nodes[p.node]!.dtype;
+    if (d !== "i32" && d !== "i64") continue;
+    for (const n of g.nodes) {
+      if (n.op !== "gather" || n.inputs[1] !== p.node) continue;
+      const table = g.nodes[n.inputs[0]!]!;
+      const axis = n.attrs.axis! < 0 ? n.attrs.axis! + table.shape.length : n.attrs.axis!;
+      const v = constValue(table.shape[axis]!);
+      if (v !== undefined) out.set(p.name, Math.min(v, out.get(p.name) ?? v));
+    }
+  }
+  return out;
+}
+
+/**
+ * An encoder–decoder's source token ids are in its source vocabulary (`lookupVocab` of the graph
+ * that reads them: the encode phase's), as the prompt's are in the target's (`checkTokens`):
+ * TFM8004 naming the input, the first id that is not, and its position.
+ */
+export function checkSource(source: ReadonlyMap<string, Tensor>, g: Graph): void {
+  const vocab = lookupVocab(g);
+  for (const [name, t] of source) {
+    const v = vocab.get(name);
+    if (v === undefined) continue;
+    const len = t.shape.length >= 2 ? t.shape.at(-1)! : numel(t.shape);
+    const rows = len > 0 ? numel(t.shape) / len : 0;
+    for (let i = 0; i < numel(t.shape); i++) {
+      const id = Number(t.data[i]);
+      if (id >= 0 && id < v) continue;
+      const [b, pos] = [Math.floor(i / len), i % len];
+      throw new TfmError("TFM8004", `source \`${name}\`: token ${id} at position ${pos}${rows > 1 ? ` of sequence ${b}` : ""} is not in the source vocabulary: ids are integers in [0, ${v})`);
+    }
+  }
 }
 
 /** One sequence or a batch of them, as rows; `batched` says which was given. */
@@ -161,6 +210,8 @@ export class Decoder {
    * outputs), or, without state, its source inputs, given again at every call.
    */
   private source = new Map<string, Tensor>();
+  /** The states written once that the resident runner holds for this sequence (`ResidentRunner.keepsInputs`): their names. */
+  private kept: readonly string[] = [];
 
   constructor(private readonly graph: Graph, private readonly run: Runner, readonly info: DecoderInfo, private readonly resident?: ResidentRunner, private readonly encoder?: Encoder) {}
 
@@ -182,6 +233,7 @@ export class Decoder {
     this.cached = 0;
     this.batch = 0;
     this.source = new Map();
+    this.kept = [];
   }
 
   /** Runs a prompt from empty state and keeps the state: the outputs of the call (logits for every prompt position). */
@@ -210,6 +262,7 @@ export class Decoder {
       const missing = names.filter((n) => !given.has(n));
       if (missing.length) throw new TfmError("TFM5202", `the model \`${this.graph.name}\` is an encoder–decoder: the first call of a sequence needs its source, ${missing.map((n) => `\`${n}\``).join(", ")}, and no value was given for it`);
       const source = new Map(here.map((n) => [n, given.get(n)!] as const));
+      checkSource(source, this.encoder?.graph ?? this.graph);
       this.source = this.encoder ? new Map(await this.encoder.run(source)) : source;
     }
     const rest = new Map([...given].filter(([k]) => !names.includes(k)));
@@ -234,7 +287,15 @@ export class Decoder {
     const inputs = mask && !fed.has(mask) ? new Map([...fed, [mask, { dtype: "i32", shape: [batch, seq], data: new Int32Array(batch * seq).fill(1) } as Tensor]]) : fed;
     if (!this.stateful) return this.recompute(ids, mask ? inputs.get(mask) : undefined, batch, seq);
     if (this.resident) {
-      const out = await this.resident.run(inputs, { fresh: this.cached === 0, ...(lastRow ? { lastRow: this.info.logits } : {}), ...(capacity !== undefined ? { capacity } : {}) });
+      // A runner that keeps inputs holds the states written once from the first call on: they go to it once, and are not kept here.
+      const fresh = this.cached === 0;
+      const kept = this.encoder && this.resident.keepsInputs ? (fresh ? [...this.source.keys()] : this.kept) : undefined;
+      const given = kept && !fresh ? new Map([...inputs].filter(([k]) => !kept.includes(k))) : inputs;
+      const out = await this.resident.run(given, { fresh, ...(lastRow ? { lastRow: this.info.logits } : {}), ...(capacity !== undefined ? { capacity } : {}), ...(kept ? { kept } : {}) });
+      if (kept && fresh) {
+        this.kept = kept;
+        this.source = new Map();
+      }
       this.cached += seq;
       this.batch = batch;
       return new Map(out);

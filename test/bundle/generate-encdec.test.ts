@@ -31,11 +31,14 @@ for await (const t of m.generate(ref.tokens.map(() => [ref.start]), { maxNewToke
 const code = async (f) => { try { await f(); return "no error"; } catch (e) { return e.code; } };
 const drain = (opts) => code(async () => { for await (const _ of m.generate([ref.start], opts)) void _; });
 const missing = await drain({ maxNewTokens: 2 });
+// A source id past the source vocabulary (120) is refused before anything runs, as a prompt's would be.
+let outOfRange = "no error";
+try { for await (const _ of m.generate([ref.start], { maxNewTokens: 2, source: { src: { data: [[5, 120, 7]] } } })) void _; } catch (e) { outOfRange = e.code + " | " + e.message; }
 // prefill with the source, then a step with the decoder's token alone.
 await m.prefill({ ...source, tgt: { data: ref.tokens.map(() => [ref.start]) } });
 const step = await m.step({ tgt: { data: ref.tokens.map((t) => [t[0]]) } });
 const again = await code(() => m.step({ ...source, tgt: { data: ref.tokens.map((t) => [t[1]]) } }));
-process.stdout.write(JSON.stringify({ tokens: ref.tokens.map((_, b) => steps.map((t) => t[b])), missing, stepShape: step.log_probs.shape, again, cacheLength: m.cacheLength }));
+process.stdout.write(JSON.stringify({ tokens: ref.tokens.map((_, b) => steps.map((t) => t[b])), missing, outOfRange, stepShape: step.log_probs.shape, again, cacheLength: m.cacheLength }));
 m.dispose();
 `;
 
@@ -48,10 +51,11 @@ describe("a CPU bundle of the encoder–decoder generates in Node (models/transf
     const r = spawnSync(process.execPath, ["generate.mjs", join(fixture, "weights.safetensors"), join(fixture, "generate.json")], { cwd: dir, encoding: "utf8", timeout: 120_000 });
     expect(r.stderr).toBe("");
     expect(r.status).toBe(0);
-    const got = JSON.parse(r.stdout) as { tokens: number[][]; missing: string; stepShape: number[]; again: string; cacheLength: number };
+    const got = JSON.parse(r.stdout) as { tokens: number[][]; missing: string; outOfRange: string; stepShape: number[]; again: string; cacheLength: number };
     const ref = JSON.parse(readFileSync(join(fixture, "generate.json"), "utf8")) as { tokens: number[][] };
     expect(got.tokens).toEqual(ref.tokens);
     expect(got.missing).toBe("TFM5202");
+    expect(got.outOfRange).toBe("TFM8004 | TFM8004: source `src`: token 120 at position 1 is not in the source vocabulary: ids are integers in [0, 120)");
     expect(got.stepShape).toEqual([2, 1, 100]);
     expect(got.again).toBe("TFM5201");
     expect(got.cacheLength).toBe(2);

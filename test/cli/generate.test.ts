@@ -137,7 +137,12 @@ describe("tfm generate", () => {
       expect(gpt2.err).toContain("error[TFM8002]: the model `GPT2` takes no source");
       const bad = await tfm("generate", ...encdec, "--source-ids", "4,99", "--max-new-tokens", "2");
       expect(bad.code).toBe(1);
-      expect(bad.err).toMatch(/error\[TFM6001\]|error\[TFM6002\]/);
+      expect(bad.err).toContain("error[TFM8004]: source `src`: token 99 at position 1 is not in the source vocabulary: ids are integers in [0, 10)");
+      expect(bad.err).not.toMatch(/\n\s+at /);
+      // A batch: the sequence is named too; a negative id is refused as well.
+      const second = await tfm("generate", ...encdec, "--source-ids", "4,5,6", "--source-ids", "7,-1", "--max-new-tokens", "2");
+      expect(second.code).toBe(1);
+      expect(second.err).toContain("error[TFM8004]: source `src`: token -1 at position 1 of sequence 1 is not in the source vocabulary");
     });
   });
 });

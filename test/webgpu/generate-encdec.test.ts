@@ -4,14 +4,23 @@
 // the device (runResident). Greedy tokens equal PyTorch's (test/fixtures/transformer_generate.py),
 // each cached step's log-probs equal PyTorch's (≤ 1e-4), and WebGPU's own no-cache pass over the
 // whole prefix (≤ 1e-5) at every 4th step and the last (each such pass is slow on SwiftShader; the
-// CPU's test, test/conformance/generate-encdec.test.ts, compares all 32).
+// CPU's test, test/conformance/generate-encdec.test.ts, compares all 32). The states written once
+// go up with the first call of a sequence only and stay on the device: a decode step uploads its
+// token id alone (4 bytes per sequence), not the cross-attention keys and values.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { compile } from "../../src/compile.js";
+import { loadTimeValues } from "../../src/backends/cpu/evaluate.js";
+import { WebGpuProgram } from "../../src/backends/webgpu/program.js";
 import type { NodeGpu } from "../../src/backends/webgpu/node.js";
+import { schedule } from "../../src/schedule/fuse.js";
+import { randomWeights } from "../../src/runtime/init.js";
+import { capacityOf, Decoder, decoderInfo } from "../../src/generate/decoder.js";
+import { numel, type Tensor } from "../../src/core/tensor.js";
+import { evalDim } from "../../src/core/dim.js";
 import { openGpu } from "./helpers.js";
 
 const python = process.env.TFM_PYTHON ?? "/usr/bin/python3";
@@ -70,4 +79,74 @@ describe("encoder–decoder generation on WebGPU", () => {
       s.dispose();
     }
   }, 300_000);
+
+  it("the states written once go up with a sequence's first call only: a decode step uploads its token ids alone; greedy tokens equal the CPU's", async () => {
+    const model = compile(readFileSync("models/transformer.tfm", "utf8"), { file: "models/transformer.tfm", settings });
+    const { encode, step } = model.phases!;
+    const weights = randomWeights(model.checked.instance!.weights, 5);
+    const enc = await WebGpuProgram.load(schedule(encode), weights, gpu.device, { loadTime: loadTimeValues });
+    const program = await WebGpuProgram.load(schedule(step), weights, gpu.device, { loadTime: loadTimeValues });
+    const cpu = await model.load({ random: true, seed: 5 });
+    try {
+      expect(program.resident).toBe(true);
+      const info = decoderInfo(step, capacityOf(model.checked.instance!.model.hparams as never), encode);
+      const encodeUploads: number[] = [];
+      const encoder = { graph: encode, run: async (inputs: ReadonlyMap<string, Tensor>) => {
+        const out = await enc.run(inputs);
+        encodeUploads.push(enc.transfers.lastUpload);
+        return out;
+      } };
+      const decoder = new Decoder(step, () => Promise.reject(new Error("the resident runner is used")), info, { keepsInputs: true, run: (inputs, opts) => program.runResident(inputs, opts) }, encoder);
+      const B = ref.src.length, S = ref.src[0]!.length;
+      const source = new Map<string, Tensor>([
+        ["src", { dtype: "i32", shape: [B, S], data: Int32Array.from(ref.src.flat()) }],
+        ["src_mask", { dtype: "i32", shape: [B, S], data: Int32Array.from(ref.src_mask.flat()) }],
+      ]);
+      // What the encode phase gives (the cross-attention keys and values of every layer, the source mask): the bytes a step would upload if they were not kept.
+      const onceNames = encode.outputs.map((o) => o.name);
+      const dims = new Map([["batch", B], ["src_len", S]]);
+      expect(onceNames.length).toBe(2 * settings["num_decoder_layers"]! + 1);
+      const run = async () => {
+        const tokens: number[][] = [];
+        const up: number[] = [];
+        for await (const t of decoder.generate(ref.src.map(() => [ref.start]), { maxNewTokens: 8 }, source)) {
+          tokens.push(t);
+          up.push(program.transfers.lastUpload);
+        }
+        return { tokens, up };
+      };
+      const first = await run();
+      const once = encode.outputs.reduce((acc, o) => acc + numel(step.nodes[step.inputs.find((p) => p.name === o.name)!.node]!.shape.map((d) => evalDim(d, dims)!)) * 4, 0);
+      console.log(`[webgpu] transformer: the states written once are ${once} bytes, uploaded once per sequence; a step uploads ${first.up[1]} bytes`);
+      expect(once).toBeGreaterThan(1000);
+      // The first call: the start tokens and the states written once; every later one: one token id per sequence.
+      expect(first.up[0]).toBe(B * 4 + once);
+      for (const u of first.up.slice(1)) expect(u).toBe(B * 4);
+      // The encode phase ran once, on the source alone.
+      expect(encodeUploads).toEqual([2 * B * S * 4]);
+      // The same greedy tokens as the CPU's.
+      const want: number[][] = [];
+      for await (const t of cpu.generate(ref.src.map(() => [ref.start]), { maxNewTokens: 8, source: { src: { data: ref.src }, src_mask: { data: ref.src_mask } } })) want.push(t);
+      expect(first.tokens).toEqual(want);
+      // A new sequence (another source) uploads its states again, and gives the CPU's tokens for it.
+      const other = ref.src.map((r) => r.map((t, i) => (ref.src_mask[0]![i] ? (t * 7 + 3) % 100 + 3 : t)));
+      source.set("src", { dtype: "i32", shape: [B, S], data: Int32Array.from(other.flat()) });
+      const second = await run();
+      expect(second.up[0]).toBe(B * 4 + once);
+      const want2: number[][] = [];
+      for await (const t of cpu.generate(ref.src.map(() => [ref.start]), { maxNewTokens: 8, source: { src: { data: other }, src_mask: { data: ref.src_mask } } })) want2.push(t);
+      expect(second.tokens).toEqual(want2);
+      expect(second.tokens).not.toEqual(first.tokens);
+      // A later call that gives a kept input again is refused (it is on the device since the first call).
+      const kept = onceNames[0]!;
+      const shape = step.nodes[step.inputs.find((p) => p.name === kept)!.node]!.shape.map((d) => evalDim(d, dims)!);
+      const again = new Map<string, Tensor>([["tgt", { dtype: "i32", shape: [B, 1], data: new Int32Array(B) }], [kept, { dtype: "f32", shape, data: new Float32Array(numel(shape)) }]]);
+      await expect(program.runResident(again, { fresh: false, kept: onceNames })).rejects.toThrow(/kept on the device since the sequence's first call/);
+    } finally {
+      enc.destroy();
+      program.destroy();
+      cpu.dispose();
+    }
+  }, 300_000);
 });
+

@@ -6,7 +6,9 @@
 // runs every kernel and reads back the outputs. `runResident` keeps the model's state (a KV cache)
 // in device buffers between calls, as the Decoder (src/generate/decoder.ts) uses it: one buffer per
 // state at capacity, into which each call's `append` writes its new positions in place; only the
-// token ids go up, and only what is asked for (the last position's logits) comes back. Failures a CPU run would report are RunErrors with
+// token ids go up, and only what is asked for (the last position's logits) comes back. Inputs the
+// same for a whole sequence (an encoder–decoder's cross-attention keys and values, `kept`) go up
+// with its first call and stay in their buffers for the later ones. Failures a CPU run would report are RunErrors with
 // the CPU's code and message (TFM6001 an index out of range or an empty reduction, TFM6002 bad inputs).
 import { showBytes } from "../shared/budget.js";
 import { evalDim, showDim, type Dim } from "../../core/dim.js";
@@ -41,6 +43,14 @@ export interface LoadOptions {
   readonly reuse?: boolean;
   /** Limits lower than the device's, to behave as a smaller device would (tests, portability checks). */
   readonly limits?: Partial<Limits>;
+}
+
+/** How `runResident` runs a call (see there). */
+export interface ResidentOptions {
+  readonly fresh: boolean;
+  readonly lastRow?: string;
+  readonly capacity?: number;
+  readonly kept?: readonly string[];
 }
 
 export interface WebGpuRunResult {
@@ -113,10 +123,13 @@ export class WebGpuProgram {
    * state's; with `lastRow`, only that output, and of it only the last position of each sequence
    * (`[batch, 1, ...]`: the logits row generation samples from). `capacity`: the positions the
    * state's buffers are made with (kept by a `fresh` call of the same shape); past it (or without
-   * one) a buffer grows to twice what is needed, keeping what it holds by one copy. A run that
-   * fails leaves the state as it was.
+   * one) a buffer grows to twice what is needed, keeping what it holds by one copy. `kept`: inputs
+   * the same for the whole sequence (an encoder–decoder's states written once, src/ir/phases.ts),
+   * given with the `fresh` call only: uploaded then, into buffers of their own that no kernel
+   * writes, and read there by every later call of the sequence, which must not give them. A run
+   * that fails leaves the state as it was.
    */
-  runResident(inputs: ReadonlyMap<string, Tensor>, opts: { readonly fresh: boolean; readonly lastRow?: string; readonly capacity?: number }): Promise<Map<string, Tensor>> {
+  runResident(inputs: ReadonlyMap<string, Tensor>, opts: ResidentOptions): Promise<Map<string, Tensor>> {
     const next = this.queue.then(() => this.runResidentNow(inputs, opts));
     this.queue = next.catch(() => undefined);
     return next;
@@ -127,14 +140,30 @@ export class WebGpuProgram {
   /** The positions the state buffers are laid out for (undefined: none made yet). */
   private stateCapacity: number | undefined;
 
-  private async runResidentNow(inputs: ReadonlyMap<string, Tensor>, opts: { readonly fresh: boolean; readonly lastRow?: string; readonly capacity?: number }): Promise<Map<string, Tensor>> {
+  /** The shapes of the inputs kept on the device for the sequence (`runResident`'s `kept`), by name; undefined: none held. */
+  private keptShapes: Map<string, number[]> | undefined;
+
+  private async runResidentNow(inputs: ReadonlyMap<string, Tensor>, opts: ResidentOptions): Promise<Map<string, Tensor>> {
     const g = this.graph;
     if (!this.resident) throw new Error(`webgpu: the model \`${g.name}\` keeps no state on the device (a bug in tfm: check \`resident\` first)`);
     for (const st of g.states) if (inputs.has(st.name)) throw new RunError("TFM6002", `the state \`${st.name}\` is kept on the device: it is not an input of this call`);
     const all = new Map(inputs);
     if (opts.fresh) this.stateShapes = undefined;
+    const kept = opts.kept ?? [];
+    for (const name of kept) {
+      const port = g.inputs.find((p) => p.name === name);
+      if (!port || g.states.some((st) => st.name === name)) throw new Error(`webgpu: \`${name}\` is not an input of the model \`${g.name}\` that can be kept (a bug in tfm)`);
+      if (opts.fresh) {
+        if (!inputs.has(name)) throw new RunError("TFM6002", `the input \`${name}\` is kept on the device for the sequence: give it with the sequence's first call`);
+        continue;
+      }
+      if (inputs.has(name)) throw new RunError("TFM6002", `the input \`${name}\` is kept on the device since the sequence's first call: a later call does not give it (call reset() for a new sequence)`);
+      const shape = this.keptShapes?.get(name);
+      if (!shape) throw new RunError("TFM6002", `the input \`${name}\` is not on the device (a plain run or a new sequence replaced it): start the sequence again with it`);
+      all.set(name, { dtype: runtimeDType[g.nodes[port.node]!.dtype], shape, data: new Float32Array(0) } as Tensor);
+    }
     // The states' shapes only (their values are on the device): the empty state's, or what the last run left.
-    const partial = bindInputs({ ...g, inputs: g.inputs.filter((p) => !g.states.some((st) => st.name === p.name)) }, inputs);
+    const partial = bindInputs({ ...g, inputs: g.inputs.filter((p) => !g.states.some((st) => st.name === p.name)) }, all);
     for (const st of g.states) {
       const port = g.inputs.find((p) => p.name === st.name)!;
       const n = g.nodes[port.node]!;
@@ -172,7 +201,9 @@ export class WebGpuProgram {
       });
       this.stateCapacity = capacity;
     }
-    const r = await this.execute(all, read, { fresh: opts.fresh, capacity: () => capacity });
+    if (opts.fresh) this.keptShapes = undefined;
+    const r = await this.execute(all, read, { fresh: opts.fresh, capacity: () => capacity, kept: opts.fresh ? new Set() : new Set(kept) });
+    if (opts.fresh && kept.length) this.keptShapes = new Map(kept.map((n) => [n, inputs.get(n)!.shape.slice()]));
     const shapes = new Map<string, number[]>();
     for (const st of g.states) shapes.set(st.name, r.shapeOf(g.outputs.find((o) => o.name === st.name)!.node));
     this.stateShapes = shapes;
@@ -207,6 +238,8 @@ export class WebGpuProgram {
 
   private async runNow(inputs: ReadonlyMap<string, Tensor>): Promise<WebGpuRunResult> {
     const g = this.graph;
+    // A plain run writes every input into its buffer: what a sequence kept there is gone.
+    this.keptShapes = undefined;
     const read = (_symbols: ReadonlyMap<string, number>, shapeOf: (id: number) => number[]): Readback[] => {
       const out: Readback[] = [];
       for (const o of g.outputs) {
@@ -228,13 +261,14 @@ export class WebGpuProgram {
   /**
    * One run: the inputs checked and the dims bound, the device's limits checked, the kernels run
    * and `read` read back. With `resident` (the states' capacity), a resident run: the states stay
-   * on the device, and `inputs` holds only their shapes. A plain run lays each state out at
-   * capacity past + seq: its input is uploaded into the buffer its `append` then writes after.
+   * on the device, and `inputs` holds only their shapes; so do the inputs `kept` (their buffers
+   * hold them since the sequence's first call: nothing is uploaded). A plain run lays each state
+   * out at capacity past + seq: its input is uploaded into the buffer its `append` then writes after.
    */
   private async execute(
     inputs: ReadonlyMap<string, Tensor>,
     read: (symbols: ReadonlyMap<string, number>, shapeOf: (id: number) => number[]) => Readback[],
-    resident?: { readonly fresh: boolean; readonly capacity: () => number },
+    resident?: { readonly fresh: boolean; readonly capacity: () => number; readonly kept: ReadonlySet<string> },
   ): Promise<{ values: Map<number, Tensor>; symbols: ReadonlyMap<string, number>; shapeOf: (id: number) => number[] }> {
     const g = this.graph;
     const p = this.compiled;
@@ -284,7 +318,7 @@ export class WebGpuProgram {
     const stateInputs = new Set(resident ? g.states.map((st) => st.name) : []);
     const onGpu = new Map<number, Tensor>();
     for (const port of g.inputs) {
-      if (stateInputs.has(port.name)) continue;
+      if (stateInputs.has(port.name) || resident?.kept.has(port.name)) continue;
       const t = inputs.get(port.name)!;
       const layout = layoutOf.get(port.node);
       onGpu.set(port.node, layout ? spread(t, p.stateLayouts.find((l) => l.input === port.node)!.axis, sized.get(p.stateLayouts.find((l) => l.input === port.node)!.symbol)!) : t);

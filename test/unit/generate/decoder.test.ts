@@ -135,4 +135,28 @@ describe("KV cache", () => {
       for await (const _ of bert.generate([1, 2])) void _;
     })).toBe("TFM8001");
   });
+
+  it("an encoder–decoder's source ids are checked against the source vocabulary, as the prompt's are against the target's (TFM8004)", async () => {
+    const settings = { d_model: 16, nhead: 2, num_encoder_layers: 1, num_decoder_layers: 1, dim_feedforward: 24, src_vocab_size: 23, tgt_vocab_size: 19 };
+    const text = readFileSync("models/transformer.tfm", "utf8");
+    for (const use_cache of [true, false]) {
+      const s = await compile(text, { file: "models/transformer.tfm", settings: { ...settings, use_cache } }).load({ random: true, seed: 6 });
+      const refusal = async (f: () => Promise<unknown>) => f().then(() => "ok", (e: { code?: string; message?: string }) => (e.code && e.message?.startsWith(`${e.code}: `) ? e.message : `(no code) ${e.message}`));
+      const gen = (prompt: number[][], src: number[][]) => refusal(async () => {
+        for await (const _ of s.generate(prompt, { maxNewTokens: 2, source: { src: { data: src } } })) void _;
+      });
+      const msg = "is not in the source vocabulary: ids are integers in [0, 23)";
+      // 22 is the last id of the source (its vocabulary is 23), while the target's is 19: the source is checked against its own.
+      expect(await gen([[1]], [[3, 22, 5]])).toBe("ok");
+      expect(await gen([[1]], [[3, 23, 5]])).toBe(`TFM8004: source \`src\`: token 23 at position 1 ${msg}`);
+      expect(await gen([[1], [1]], [[3, 4, 5], [6, 7, -2]])).toBe(`TFM8004: source \`src\`: token -2 at position 2 of sequence 1 ${msg}`);
+      // The prompt is still checked against the target's vocabulary.
+      expect(await gen([[20]], [[3, 4]])).toMatch(/^TFM8004: token 20 at position 0 is not in the vocabulary: ids are integers in \[0, 19\)/);
+      // prefill with a source too, before anything runs: the session is still usable after it.
+      expect(await refusal(() => s.prefill({ src: { data: [[3, 99]] }, tgt: { data: [[1]] } }))).toBe(`TFM8004: source \`src\`: token 99 at position 1 ${msg}`);
+      expect(s.cacheLength).toBe(0);
+      expect(await gen([[1]], [[3, 4]])).toBe("ok");
+      s.dispose();
+    }
+  });
 });
