@@ -8,7 +8,7 @@ import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { gemmWorkers, threadedKernels } from "../../../../src/backends/cpu/kernels/index.js";
-import { gemmNTWasm, THREAD_MIN_MACS } from "../../../../src/backends/cpu/kernels/wasm/gemm.js";
+import { gemmNTWasm, THREAD_MIN_MACS, THREAD_MIN_MACS_FEW_ROWS } from "../../../../src/backends/cpu/kernels/wasm/gemm.js";
 import { acquireGemmThreads } from "../../../../src/backends/cpu/kernels/wasm/node-threads.js";
 import { compile } from "../../../../src/compile.js";
 import { randomTensor, seedFor } from "./helpers.js";
@@ -33,9 +33,11 @@ describe("threaded GEMM", () => {
   afterAll(() => release());
 
   it("gives the bits of one thread for 1, 2 and 3 threads on awkward shapes", () => {
-    // [m, n, k]: every product is above THREAD_MIN_MACS, so it is really split.
+    // [m, n, k]: every product is above THREAD_MIN_MACS (THREAD_MIN_MACS_FEW_ROWS for m < 4), so it is really split.
     const shapes: [number, number, number][] = [
       [1, 3072, 769], // decode: one row, columns split, k % 4 = 1
+      [1, 768, 768], // decode's attention projection: split only under the few-rows threshold
+      [3, 333, 301], // few rows, n off the panel, k % 4 = 1
       [1, 50257, 22], // an LM head's shape, short k
       [1, 2, 600_000], // n below the thread count
       [2, 1, 700_001], // n = 1, k % 4 = 1
@@ -46,7 +48,7 @@ describe("threaded GEMM", () => {
       [5, 5000, 771],
     ];
     for (const [m, n, k] of shapes) {
-      expect(m * n * k, `${m}x${n}x${k}`).toBeGreaterThanOrEqual(THREAD_MIN_MACS);
+      expect(m * n * k, `${m}x${n}x${k}`).toBeGreaterThanOrEqual(m < 4 ? THREAD_MIN_MACS_FEW_ROWS : THREAD_MIN_MACS);
       const A = data(m * k, seed + m), Bt = data(n * k, seed + n + 1);
       const one = new Float32Array(m * n);
       expect(gemmNTWasm(A, 0, Bt, 0, one, 0, m, n, k, 1)).toBe(true);

@@ -487,11 +487,15 @@ export function stopGemmWorkers(): void {
 
 /**
  * Products of fewer multiply-adds than this run on one thread: waking the workers costs more than
- * they save (a first estimate from `npx tsx bench/kernels.ts --threads 1|2` on a busy 2-core machine:
- * GPT-2 decode's 768×768 projections, 0.6M, stay on one thread; c_attn, the MLP and the LM head,
- * 1.8M and more, split, though 1×768×3072 gained nothing measurable there).
+ * they save (a first estimate from `npx tsx bench/kernels.ts --threads 1|2` on a busy 2-core machine).
  */
 export const THREAD_MIN_MACS = 1 << 20;
+/**
+ * The same for fewer than 4 rows (decode's products, which stream their weights once): a quarter.
+ * Decode's 768×768 projections then split too (GPT-2 small, 2 threads, interleaved A/B on an idle
+ * machine: a step 38.9 → 36.9 ms f32, 20.6 → 19.8 ms int8).
+ */
+export const THREAD_MIN_MACS_FEW_ROWS = 1 << 18;
 /** Columns of C per chunk (whole panels: a chunk's panels start at b + j0 · k · 4 bytes). */
 const COL_WIDTH = 8 * NR;
 
@@ -507,7 +511,7 @@ function gemmThreaded(i: Instance, a: number, b: number, c: number, m: number, n
     if (int8) i.gemmq8(a + i0 * k * 2, b + j0 * k, c + i0 * ldc + j0 * 4, rows, cols, k, ldc, int8.ws + j0 * 4, int8.as + i0 * 4);
     else i.gemm(a + i0 * k * 4, b + j0 * k * 4, c + i0 * ldc + j0 * 4, rows, cols, k, ldc);
   };
-  if (!p || helpers <= 0 || m * n * k < THREAD_MIN_MACS) {
+  if (!p || helpers <= 0 || m * n * k < (m < 4 ? THREAD_MIN_MACS_FEW_ROWS : THREAD_MIN_MACS)) {
     run(0, 0, m, n);
     return;
   }
