@@ -131,6 +131,7 @@ export function runFused(k: Kernel, ctx: FusedContext): Map<number, Tensor> | un
       }
     }
   }
+  if (compiled) forget(compiled);
   return outputs;
 }
 
@@ -237,6 +238,18 @@ function compile(k: Kernel, ctx: FusedContext, own: readonly Node[], width: Read
   }
   return { program, W, RS, D, outputs, staged, keptIds: new Set(program.kept.map((n) => n.id)) };
 }
+
+/**
+ * Drops a kept preparation's references to this call's operands and outputs (its scratch stays):
+ * they are the caller's and the memory plan's buffers, not to be held until the kernel's next call.
+ */
+function forget(c: Compiled): void {
+  const p = c.program;
+  for (const id of p.external) c.D[p.slot.get(id)!] = EMPTY;
+  for (const n of p.kept) if (c.outputs.has(n.id) && !c.staged.has(n.id)) c.D[p.slot.get(n.id)!] = EMPTY;
+}
+
+const EMPTY = new Float32Array(0);
 
 /** One block of `R` rows through a compiled kernel: phase, matmul, phase, ... */
 function runCompiled(c: Compiled, ctx: FusedContext, R: number, part: (id: number, sliceRows: boolean) => Tensor, want: (id: number) => Tensor): void {
