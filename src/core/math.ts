@@ -18,15 +18,15 @@
 // measures them against Math.exp and Math.tanh), far below f32's rounding: the kernels round to
 // f32, where they and the engine's functions agree on nearly every value.
 
-const LOG2E_32 = 46.16624130844683; // 32 / ln 2
+export const LOG2E_32 = 46.16624130844683; // 32 / ln 2
 /** ln(2)/32 = LN2_32_HI + LN2_32_LO (fdlibm's split of ln 2, divided by 32): n·LN2_32_HI is exact for |n| < 2²⁰. */
-const LN2_32_HI = 6.93147180369123816490e-1 / 32;
-const LN2_32_LO = 1.90821492927058770002e-10 / 32;
+export const LN2_32_HI = 6.93147180369123816490e-1 / 32;
+export const LN2_32_LO = 1.90821492927058770002e-10 / 32;
 const EXP_MAX = 709.782712893384; // ln(MAX_VALUE)
 const EXP_MIN = -745.1332191019412; // below it, e^x is under half the smallest subnormal
 
 /** 2^(j/32) for j < 32, correctly rounded (computed to 60 digits). */
-const POW2_32 = new Float64Array([
+export const POW2_32 = new Float64Array([
   1.0, 1.0218971486541166, 1.0442737824274138, 1.0671404006768237, 1.0905077326652577, 1.1143867425958924, 1.1387886347566916, 1.1637248587775775,
   1.189207115002721, 1.215247359980469, 1.241857812073484, 1.2690509571917332, 1.2968395546510096, 1.3252366431597413, 1.3542555469368927, 1.383909881963832,
   1.4142135623730951, 1.4451808069770467, 1.4768261459394993, 1.5091644275934228, 1.5422108254079407, 1.5759808451078865, 1.6104903319492543, 1.645755478153965,

@@ -121,7 +121,60 @@ export class Body {
   /** f32x4.relaxed_madd(a, b, c) = a·b + c, fused or not as the hardware does it (relaxed SIMD). */
   f32x4RelaxedMadd(): this { return this.simd(Simd.f32x4RelaxedMadd); }
   f32x4Lane(lane: number): this { this.simd(Simd.f32x4ExtractLane); this.code.push(lane); return this; }
+  /** A SIMD op without immediates (`F64x2` below: the double-precision ones rowmath.ts uses). */
+  v(o: number): this { return this.simd(o); }
+  /** v128.const of two doubles (the f64x2 lanes 0 and 1). */
+  f64x2Const(lo: number, hi = lo): this {
+    this.simd(Simd.v128Const);
+    const b = new Uint8Array(new Float64Array([lo, hi]).buffer);
+    for (const x of b) this.code.push(x);
+    return this;
+  }
+  /** v128.const of four i32 lanes. */
+  i32x4Const(lanes: readonly number[]): this {
+    this.simd(Simd.v128Const);
+    for (const x of new Uint8Array(new Int32Array(lanes).buffer)) this.code.push(x);
+    return this;
+  }
+  /** v128.load64_zero: 8 bytes at the address into lanes 0–1 of f32 (0 of f64), the rest zero. */
+  v128Load64Zero(offset: number): this { this.simd(F64x2.load64Zero); this.code.push(3); uleb(this.code, offset); return this; }
+  /** v128.store64_lane: lane `lane` of the i64x2 view (two f32 lanes) to the address. */
+  v128Store64Lane(offset: number, lane: number): this { this.simd(F64x2.store64Lane); this.code.push(3); uleb(this.code, offset); this.code.push(lane); return this; }
+  i32x4Lane(lane: number): this { this.simd(F64x2.i32x4ExtractLane); this.code.push(lane); return this; }
+  f64x2ReplaceLane(lane: number): this { this.simd(F64x2.replaceLane); this.code.push(lane); return this; }
+  /** f64.load with a byte offset immediate (alignment hint 8 bytes). */
+  f64Load(offset: number): this { this.code.push(0x2b, 3); uleb(this.code, offset); return this; }
 }
+
+/** SIMD opcodes (after 0xfd) of double-precision lanes and their conversions, for `Body.v`. */
+export const F64x2 = {
+  splat: 0x14,
+  i32x4ExtractLane: 0x1b,
+  replaceLane: 0x22,
+  eq: 0x47,
+  ne: 0x48,
+  lt: 0x49,
+  le: 0x4b,
+  and: 0x4e,
+  or: 0x50,
+  bitselect: 0x52,
+  store64Lane: 0x5b,
+  load64Zero: 0x5d,
+  demoteToF32x4Zero: 0x5e,
+  promoteLowF32x4: 0x5f,
+  floor: 0x75,
+  i32x4Shl: 0xab,
+  i32x4ShrS: 0xac,
+  i32x4Add: 0xae,
+  i64x2ExtendLowI32x4S: 0xc7,
+  i64x2Shl: 0xcb,
+  abs: 0xec,
+  add: 0xf0,
+  sub: 0xf1,
+  mul: 0xf2,
+  div: 0xf3,
+  i32x4TruncSatZero: 0xfc,
+} as const;
 
 export interface Func {
   name?: string; // exported under this name when given
