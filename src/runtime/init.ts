@@ -5,11 +5,13 @@
 // step is integer arithmetic or IEEE-754 +, −, ×, ÷ and √, which JavaScript defines exactly: log and
 // exp are computed here by series rather than with Math.log/Math.exp, whose results the language
 // leaves to the engine. So a seed gives the same bytes on every platform. GPT-2 small's 124M
-// values take about a second (the ziggurat's common case is one draw, a compare and a multiply).
+// values take about a second: the ziggurat runs in WebAssembly where it can (normals-wasm.ts,
+// the same values), at ~5 ns a value against 16–19 here in JavaScript.
 import { TfmError } from "../bundle/errors.js";
 import type { Tensor } from "../core/tensor.js";
 import type { Weight } from "../check/elaborated.js";
 import type { NamedTensor } from "../weights/safetensors.js";
+import { CHUNK, fastNormals, type FastNormals } from "./normals-wasm.js";
 import { fileDType, makeTensor, roundToDeclared, runtimeDType, transpose2d } from "./convert.js";
 
 // ---- the rules --------------------------------------------------------------------------------
@@ -185,11 +187,8 @@ function fill(out: Float32Array, init: Init, rng: Rng): Float32Array {
       for (let i = 0; i < out.length; i++) out[i] = (2 * rng.uniform() - 1) * b;
       return out;
     }
-    case "normal": {
-      const s = init.std;
-      for (let i = 0; i < out.length; i++) out[i] = standardNormal(rng) * s;
-      return out;
-    }
+    case "normal":
+      return normalsInto(out, init.std, rng);
   }
 }
 
@@ -271,8 +270,12 @@ const zratio = new Float64Array(LAYERS);
  * the tail (layer 0) or the wedge is sampled exactly, by rejection.
  */
 function standardNormal(rng: Rng): number {
-  for (;;) {
-    const u = rng.next();
+  return normalFrom(rng.next(), rng);
+}
+
+/** standardNormal whose first draw (32 bits) was `u`. */
+function normalFrom(u: number, rng: Rng): number {
+  for (; ; u = rng.next()) {
     const i = u & (LAYERS - 1);
     const sign = u & LAYERS ? -1 : 1;
     const v = (u >>> 8) * 2 ** -24; // [0, 1)
@@ -289,6 +292,41 @@ function standardNormal(rng: Rng): number {
     // The wedge between x[i+1] and x[i]: a uniform height in the layer, under the curve or not.
     if (zf[i]! + rng.uniform() * (zf[i + 1]! - zf[i]!) < exp(-0.5 * x * x)) return sign * x;
   }
+}
+
+/** out[i] = standardNormal(rng) · σ: in WebAssembly where it runs, else in JavaScript (the same values, and the same state of rng after). */
+export function normalsInto(out: Float32Array, sigma: number, rng: Rng): Float32Array {
+  const fast = fastNormals({ zx, zratio, zf, invFactorial, ln2: { LN2, LN2_HI, LN2_LO } });
+  return fast ? fillNormals(out, sigma, rng, fast) : fillNormalsJs(out, sigma, rng);
+}
+
+/** out[i] = standardNormal(rng) · σ in JavaScript: where WebAssembly is not available (and for tests). */
+export function fillNormalsJs(out: Float32Array, sigma: number, rng: Rng): Float32Array {
+  for (let i = 0; i < out.length; i++) out[i] = standardNormal(rng) * sigma;
+  return out;
+}
+
+/**
+ * out[i] = standardNormal(rng) · σ, the same values: in WebAssembly a chunk at a time
+ * (normals-wasm.ts), each draw it stops on (the tail) finished here from its state.
+ */
+function fillNormals(out: Float32Array, sigma: number, rng: Rng, m: FastNormals): Float32Array {
+  m.sigma[0] = sigma;
+  rng.saveTo(m.state);
+  for (let pos = 0; pos < out.length; pos += CHUNK) {
+    const want = Math.min(CHUNK, out.length - pos);
+    for (let done = 0; ; ) {
+      m.run(done, want);
+      done = m.stop[0]!;
+      if (done === want) break;
+      rng.loadFrom(m.state);
+      m.values[done++] = normalFrom(m.stop[1]! >>> 0, rng) * sigma;
+      rng.saveTo(m.state);
+    }
+    out.set(want === CHUNK ? m.values : m.values.subarray(0, want), pos);
+  }
+  rng.loadFrom(m.state);
+  return out;
 }
 
 // ---- the generator ----------------------------------------------------------------------------
@@ -326,6 +364,22 @@ export class Rng {
     this.c = hash(0x13198a2e);
     this.d = hash(0x03707344);
     if ((this.a | this.b | this.c | this.d) === 0) this.d = 1; // the one state xoshiro cannot leave
+  }
+
+  /** Writes the state into s[0..4) (for normals-wasm.ts, which runs the same generator). */
+  saveTo(s: Int32Array): void {
+    s[0] = this.a;
+    s[1] = this.b;
+    s[2] = this.c;
+    s[3] = this.d;
+  }
+
+  /** Takes the state from s[0..4). */
+  loadFrom(s: Int32Array): void {
+    this.a = s[0]!;
+    this.b = s[1]!;
+    this.c = s[2]!;
+    this.d = s[3]!;
   }
 
   /** The next 32 random bits, as an unsigned integer. */

@@ -8,14 +8,16 @@
 
 export const I32 = 0x7f;
 export const F32 = 0x7d;
+export const F64 = 0x7c;
 export const V128 = 0x7b;
-export type ValType = typeof I32 | typeof F32 | typeof V128;
+export type ValType = typeof I32 | typeof F32 | typeof F64 | typeof V128;
 
 const EMPTY_BLOCK = 0x40;
 
 /** Opcodes without immediates. */
 export const Op = {
   end: 0x0b,
+  select: 0x1b,
   i32Eqz: 0x45,
   i32LtS: 0x48,
   i32LtU: 0x49,
@@ -26,10 +28,29 @@ export const Op = {
   i32Sub: 0x6b,
   i32Mul: 0x6c,
   i32And: 0x71,
+  i32Or: 0x72,
+  i32Xor: 0x73,
   i32Shl: 0x74,
   i32ShrU: 0x76,
+  i32Rotl: 0x77,
+  f64Lt: 0x63,
   f32Add: 0x92,
   f32Mul: 0x94,
+  f64Ge: 0x66,
+  i64Add: 0x7c,
+  i64Shl: 0x86,
+  f64Neg: 0x9a,
+  f64Floor: 0x9c,
+  f64Trunc: 0x9d,
+  f64Add: 0xa0,
+  f64Sub: 0xa1,
+  f64Mul: 0xa2,
+  f64Div: 0xa3,
+  i32TruncF64S: 0xaa,
+  i64ExtendI32S: 0xac,
+  f32DemoteF64: 0xb6,
+  f64ConvertI32U: 0xb8,
+  f64ReinterpretI64: 0xbf,
 } as const;
 
 /** Opcodes after the 0xfd SIMD prefix. */
@@ -142,6 +163,11 @@ export class Body {
   v128Store64Lane(offset: number, lane: number): this { this.simd(F64x2.store64Lane); this.code.push(3); uleb(this.code, offset); this.code.push(lane); return this; }
   i32x4Lane(lane: number): this { this.simd(F64x2.i32x4ExtractLane); this.code.push(lane); return this; }
   f64x2ReplaceLane(lane: number): this { this.simd(F64x2.replaceLane); this.code.push(lane); return this; }
+  /** i32.load / i32.store with a byte offset immediate (alignment hint 4 bytes). */
+  i32Load(offset: number): this { this.code.push(0x28, 2); uleb(this.code, offset); return this; }
+  i32Store(offset: number): this { this.code.push(0x36, 2); uleb(this.code, offset); return this; }
+  i64Const(v: number): this { this.code.push(0x42); sleb(this.code, v); return this; }
+  f64Const(x: number): this { this.code.push(0x44); for (const b of new Uint8Array(new Float64Array([x]).buffer)) this.code.push(b); return this; }
   /** f64.load with a byte offset immediate (alignment hint 8 bytes). */
   f64Load(offset: number): this { this.code.push(0x2b, 3); uleb(this.code, offset); return this; }
 }
