@@ -1,7 +1,8 @@
 // The CPU interpreter: runs an IR graph on typed arrays through the `Kernels` interface. It is the
 // normative semantics of every op (docs/IR.md). At load time it folds the parts of the graph that
 // depend only on weights and constants, lays matmul weights out for the kernel (transposed,
-// k-contiguous) once — a matmul marked transB takes its operand already laid out that way — cuts
+// k-contiguous) once — a matmul marked transB takes its operand already laid out that way; kernels
+// with `prepareB` (the wasm GEMM) instead pack a weight read as [k, n] from it as it is — cuts
 // the graph into kernels (src/schedule/fuse.ts; one per node with `fuse: false`) and plans their
 // buffers (src/schedule/memory.ts). At run time it binds the symbolic dims from the inputs,
 // allocates the planned buffers at those dims, and runs the kernels in order: an op kernel by its
@@ -97,7 +98,9 @@ export class CpuProgram {
       if (!this.fixed.has(b.id) || b.shape.length !== 2) continue;
       // `x @ transpose(w)` (torch's Linear, a tied LM head): w itself is already [n, k].
       const src = b.op === "permute" && b.attrs.perm?.[0] === 1 && this.fixed.has(b.inputs[0]!) ? this.fixed.get(b.inputs[0]!)! : undefined;
-      this.transB.set(node.id, src ?? kernels.permute(this.fixed.get(b.id)!, [1, 0]));
+      if (src) this.transB.set(node.id, src);
+      // Kernels that keep the weight's own layout ready (the wasm GEMM's panels, packed from [k, n]) need no transposed copy.
+      else if (!kernels.prepareB?.(this.fixed.get(b.id)!)) this.transB.set(node.id, kernels.permute(this.fixed.get(b.id)!, [1, 0]));
     }
     // What is fixed at load is never written again: a GEMM may keep its copy (src/backends/cpu/kernels/wasm/gemm.ts).
     for (const t of [...this.fixed.values(), ...this.transB.values()]) if (t.dtype === "f32") markResident(t.data);

@@ -21,7 +21,7 @@ import { reduce } from "./reduce.js";
 import { cumsum } from "./scan.js";
 import { softmaxLastAxis } from "./softmax.js";
 import { cast, unary } from "./unary.js";
-import { gemmNNSmallWasm, gemmNTSimd, gemmNTSimdThreads, gemmUsesFma, packWeight, packWeightInt8, wasmGemmAvailable } from "./wasm/gemm.js";
+import { gemmNNPacked, gemmNNSmallWasm, gemmNTSimd, gemmNTSimdThreads, gemmUsesFma, packWeight, packWeightInt8, packWeightNN, wasmGemmAvailable } from "./wasm/gemm.js";
 import { where } from "./where.js";
 
 export interface Kernels {
@@ -68,6 +68,13 @@ export interface Kernels {
    */
   prepareTransB?(bT: Tensor): void;
 
+  /**
+   * Readies a weight that matmul will read as b [k, n] (never written again); optional. True where
+   * the kernels keep what they need of it (the WebAssembly GEMM: its panels, packed straight from b),
+   * so that the caller need not lay it out transposed for matmulTransB; false: it should.
+   */
+  prepareB?(b: Tensor): boolean;
+
   /** How the products read weights: f32 (the default) or int8 (int8Kernels). */
   readonly weights?: "f32" | "int8";
 
@@ -103,10 +110,14 @@ const seqF32 = (): GemmNN | undefined => (gemmUsesFma() ? undefined : gemmNNSmal
  * plainKernels with matmul and matmulTransB on the WebAssembly SIMD GEMM core (accumulating in
  * f32). Usable only where `wasmGemmAvailable()`.
  */
-export const wasmKernels: Kernels = Object.freeze({ ...plainKernels, ...matmulsWith(gemmNTSimd, seqF32), prepareTransB, name: "wasm-simd" });
+export const wasmKernels: Kernels = Object.freeze({ ...plainKernels, ...matmulsWith(gemmNTSimd, seqF32, gemmNNPacked(1)), prepareTransB, prepareB, name: "wasm-simd" });
 
 function prepareTransB(bT: Tensor): void {
   if (bT.dtype === "f32" && bT.shape.length === 2) packWeight(bT.data as Float32Array, bT.shape[0]!, bT.shape[1]!);
+}
+
+function prepareB(b: Tensor): boolean {
+  return b.dtype === "f32" && b.shape.length === 2 && packWeightNN(b.data as Float32Array, b.shape[0]!, b.shape[1]!);
 }
 
 const threaded = new Map<number, Kernels>();
@@ -119,7 +130,7 @@ const threaded = new Map<number, Kernels>();
 export function threadedKernels(threads: number): Kernels {
   if (threads <= 1 || !wasmGemmAvailable()) return defaultKernels;
   let k = threaded.get(threads);
-  if (!k) threaded.set(threads, (k = Object.freeze({ ...plainKernels, ...matmulsWith(gemmNTSimdThreads(threads), seqF32), prepareTransB, name: `wasm-simd-${threads}t` })));
+  if (!k) threaded.set(threads, (k = Object.freeze({ ...plainKernels, ...matmulsWith(gemmNTSimdThreads(threads), seqF32, gemmNNPacked(threads)), prepareTransB, prepareB, name: `wasm-simd-${threads}t` })));
   return k;
 }
 

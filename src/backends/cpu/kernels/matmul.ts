@@ -245,7 +245,13 @@ export type GemmNT = typeof gemmNT;
 /** A product of B given [k, n] for m < 4, with its core's bits and no packing. */
 export type GemmNN = typeof gemmNNSmall;
 
-function run(kernel: string, a: Tensor, b: Tensor, out: Tensor | undefined, bTransposed: boolean, core: GemmNT = gemmNT, small?: () => GemmNN | undefined): Tensor<"f32"> {
+/**
+ * A product of B given [k, n] from panels the core keeps packed (a weight readied by the kernels'
+ * `prepareB`), with the core's bits; false where it keeps none for B (nothing written).
+ */
+export type GemmNNPacked = (A: Float32Array, aOff: number, B: Float32Array, bOff: number, C: Float32Array, cOff: number, m: number, n: number, k: number) => boolean;
+
+function run(kernel: string, a: Tensor, b: Tensor, out: Tensor | undefined, bTransposed: boolean, core: GemmNT = gemmNT, small?: () => GemmNN | undefined, packed?: GemmNNPacked): Tensor<"f32"> {
   checkInputs(kernel, a, b);
   requireDType(kernel, a, ["f32"], "the left operand");
   requireDType(kernel, b, ["f32"], "the right operand");
@@ -263,6 +269,7 @@ function run(kernel: string, a: Tensor, b: Tensor, out: Tensor | undefined, bTra
   if (bCount === 1 && numel(d.aBatch) === count) {
     // B is shared and A is not broadcast: fold A's batch dims into m, one GEMM.
     const rows = count * m;
+    if (!bIsBt && packed?.(A, 0, B, 0, C, 0, rows, n, k)) return o;
     const nn = !bIsBt && rows < 4 ? smallNN(core, small) : undefined;
     if (bIsBt) core(A, 0, B, 0, C, 0, rows, n, k);
     else if (nn) nn(A, 0, B, 0, C, 0, rows, n, k);
@@ -318,11 +325,12 @@ const smallNN = (core: GemmNT, small: (() => GemmNN | undefined) | undefined): G
 /**
  * matmul and matmulTransB with another GEMM core (same shapes, batching and packing). `small`
  * gives, when asked, a kernel with the core's bits for m < 4 and B given [k, n] (none: such
- * products are transposed and packed like any other).
+ * products are transposed and packed like any other); `packed` computes, where the core keeps
+ * B's panels (a weight B [k, n] shared by the whole batch), a product from them first.
  */
-export function matmulsWith(core: GemmNT, small?: () => GemmNN | undefined): { matmul: typeof matmul; matmulTransB: typeof matmulTransB } {
+export function matmulsWith(core: GemmNT, small?: () => GemmNN | undefined, packed?: GemmNNPacked): { matmul: typeof matmul; matmulTransB: typeof matmulTransB } {
   return {
-    matmul: (a, b, out) => run("matmul", a, b, out, false, core, small),
+    matmul: (a, b, out) => run("matmul", a, b, out, false, core, small, packed),
     matmulTransB: (a, bT, out) => run("matmulTransB", a, bT, out, true, core, small),
   };
 }

@@ -1,7 +1,10 @@
 // The interpreter (CpuProgram) on small graphs: matmul's transB attribute, with a weight laid out
-// at load time and with an activation, and buffer reuse that never touches the caller's inputs.
+// at load time and with an activation; a weight read as [k, n] packed as it is by kernels with
+// prepareB (no transposed copy made: plainKernels still make one), the same bits either way; and buffer reuse that never touches the caller's inputs.
 import { describe, expect, it } from "vitest";
 import { CpuProgram } from "../../../../src/backends/cpu/interpret.js";
+import { plainKernels, wasmKernels, type Kernels } from "../../../../src/backends/cpu/kernels/index.js";
+import { gemmUsesFma } from "../../../../src/backends/cpu/kernels/wasm/gemm.js";
 import { fromValues, type Tensor } from "../../../../src/core/tensor.js";
 import { constDim } from "../../../../src/core/dim.js";
 import { GraphBuilder } from "../../../../src/ir/graph.js";
@@ -21,6 +24,42 @@ describe("CpuProgram", () => {
     const res = new CpuProgram(b.finish(), new Map([["w", fromValues("f32", [4, 3], W)]])).run(new Map([["x", fromValues("f32", [2, 3], [1, 2, 3, 4, 5, 6])]]));
     expect([...res.outputs.get("xw")!.data]).toEqual([1, 2, 3, 6, 4, 5, 6, 15]);
     expect([...res.outputs.get("xx")!.data]).toEqual([14, 32, 32, 77]);
+  });
+
+  it("packs a weight read as [k, n] for kernels with prepareB without transposing it; others get the transposed copy; the bits of the transposed product", () => {
+    const [m, k, n] = [6, 37, 21];
+    const b = new GraphBuilder("NN");
+    const x = b.add("input", [], { name: "x" }, "f32", dims(m, k));
+    b.inputs.push({ name: "x", node: x });
+    const w = b.add("weight", [], { name: "w" }, "f32", dims(k, n)); // [k, n]
+    b.outputs.push({ name: "xw", node: b.add("matmul", [x, w], {}, "f32", dims(m, n)) });
+    const g = b.finish();
+    const W = Float32Array.from({ length: k * n }, (_, i) => Math.fround(Math.sin(i * 1.7) * 2));
+    const X = Float32Array.from({ length: m * k }, (_, i) => Math.fround(Math.cos(i * 0.3)));
+    // Each C[i, j] one f32 sum in ascending p: the wasm kernels' bits (without relaxed-SIMD FMA).
+    const want = new Float32Array(m * n);
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < n; j++) {
+        let acc = 0;
+        for (let p = 0; p < k; p++) acc = Math.fround(acc + Math.fround(X[i * k + p]! * W[p * n + j]!));
+        want[i * n + j] = acc;
+      }
+    }
+    const run = (base: Kernels) => {
+      const transposed: number[][] = [];
+      const kernels: Kernels = { ...base, permute: (t, perm, out) => (transposed.push([...t.shape]), base.permute(t, perm, out)) };
+      const p = new CpuProgram(g, new Map([["w", fromValues("f32", [k, n], W)]]), kernels);
+      return { transposed, got: p.run(new Map([["x", fromValues("f32", [m, k], X)]])).outputs.get("xw")!.data };
+    };
+    const wasm = run(wasmKernels);
+    expect(wasm.transposed).toEqual([]);
+    if (!gemmUsesFma()) expect(wasm.got).toEqual(want);
+    const plain = run(plainKernels);
+    expect(plain.transposed).toEqual([[k, n]]);
+    // The plain kernels accumulate in double: their bits are those of their product on the transposed weight.
+    const Wt = new Float32Array(n * k);
+    for (let p = 0; p < k; p++) for (let j = 0; j < n; j++) Wt[j * k + p] = W[p * n + j]!;
+    expect(plain.got).toEqual(plainKernels.matmulTransB(fromValues("f32", [m, k], X), fromValues("f32", [n, k], Wt)).data);
   });
 
   it("never recycles an input's buffer, not even through a reshape of it", () => {

@@ -3,7 +3,8 @@
 // panel (k = 0 included); on odd shapes (1, primes, k past the k block, m = 1 with several panel
 // groups) bit for bit against a plain sequential f32 loop (the plain SIMD path's contract), or
 // within 1e-5 · Σ|ab| where relaxed-SIMD FMA is in use; weights packed once (resident) giving
-// the same bits as packed per call; the relaxed-SIMD path in a child process run with
+// the same bits as packed per call; a weight B [k, n] packed straight from [k, n] (packWeightNN, no
+// transposed copy; raw copies in pieces) giving the bits of its transpose's panels; the relaxed-SIMD path in a child process run with
 // --experimental-wasm-relaxed-simd (Node 20), bit-exact for 1, 2 and 3 threads; a row of C
 // bit-identical whatever m and the rows around it (fused kernels compute row blocks and are
 // compared with the unfused product bit for bit); and matmul / matmulTransB through wasmKernels
@@ -13,7 +14,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { defaultKernels, gemmNTWasm, plainKernels, wasmGemmAvailable, wasmKernels } from "../../../../src/backends/cpu/kernels/index.js";
 import { matmul, matmulTransB } from "../../../../src/backends/cpu/kernels/matmul.js";
-import { gemmModuleBytes, gemmUsesFma, markResident, residentBytes, wasmFmaAvailable } from "../../../../src/backends/cpu/kernels/wasm/gemm.js";
+import { gemmModuleBytes, gemmNNPacked, gemmUsesFma, markResident, packWeightNN, residentBytes, wasmFmaAvailable } from "../../../../src/backends/cpu/kernels/wasm/gemm.js";
 import { fcParams, randomTensor, seedFor } from "./helpers.js";
 
 const seed = seedFor("wasm-gemm.test.ts");
@@ -89,6 +90,45 @@ describe("wasm gemm core", () => {
     gemmNTWasm(A, 0, Bt, 2, C2, 0, m, 15, k);
     expect(C2).toEqual(want.filter((_, i) => i % n < 15));
     expect(residentBytes() - before).toBe(6 * 8 * k * 4 + 2 * 8 * k * 4);
+  });
+
+  it("packs a weight B [k, n] as it is (no transposed copy) into its transpose's panels: the same bits, packed once", () => {
+    const fma = gemmUsesFma();
+    // [5, 1031, 2053]: B's raw copies (and Bt's, below) go in two pieces.
+    for (const [m, n, k] of [...oddShapes, [5, 1031, 2053], [128, 72, 768]] as [number, number, number][]) {
+      const A = data(m * k, seed + m * 17 + k), B = data(k * n, seed + n * 3 + k);
+      const Bt = new Float32Array(n * k);
+      for (let p = 0; p < k; p++) for (let j = 0; j < n; j++) Bt[j * k + p] = B[p * n + j]!;
+      const viaBt = new Float32Array(m * n).fill(NaN);
+      expect(gemmNTWasm(A, 0, Bt, 0, viaBt, 0, m, n, k)).toBe(true);
+      if (fma) expectGemm(A, Bt, viaBt, m, n, k);
+      else expect(viaBt, `Bt ${m}x${n}x${k}`).toEqual(sequentialF32(A, Bt, m, n, k));
+      const before = residentBytes();
+      expect(packWeightNN(B, k, n)).toBe(true);
+      expect(residentBytes() - before).toBe(Math.ceil(n / 8) * 8 * k * 4);
+      const a = { dtype: "f32", shape: [m, k], data: A } as const, b = { dtype: "f32", shape: [k, n], data: B } as const;
+      for (let r = 0; r < 2; r++) expect(wasmKernels.matmul(a, b).data, `B ${m}x${n}x${k}`).toEqual(viaBt);
+      expect(residentBytes() - before).toBe(Math.ceil(n / 8) * 8 * k * 4);
+    }
+  });
+
+  it("packs a resident B [k, n] read at an offset at its first product, and leaves a B that is not resident to the other paths", () => {
+    const [m, n, k] = [7, 21, 37];
+    const A = data(m * k, seed + 11), B = data(3 + k * n, seed + 12);
+    const Bt = new Float32Array(n * k);
+    for (let p = 0; p < k; p++) for (let j = 0; j < n; j++) Bt[j * k + p] = B[3 + p * n + j]!;
+    const want = sequentialF32(A, Bt, m, n, k);
+    const packed = gemmNNPacked(1);
+    const C = new Float32Array(m * n).fill(NaN);
+    expect(packed(A, 0, B, 3, C, 0, m, n, k)).toBe(false);
+    expect(Array.from(C).every(Number.isNaN)).toBe(true);
+    markResident(B);
+    const before = residentBytes();
+    for (let r = 0; r < 2; r++) {
+      expect(packed(A, 0, B, 3, C, 0, m, n, k)).toBe(true);
+      if (!gemmUsesFma()) expect(C).toEqual(want);
+      expect(residentBytes() - before).toBe(3 * 8 * k * 4);
+    }
   });
 
   it("recognises a resident weight read through a view (a fused kernel's `subarray`): packed once, not per call", () => {

@@ -1,12 +1,15 @@
 // C = A · Btᵀ in WebAssembly SIMD: the GEMM core of matmul and matmulTransB when the host can run
 // it (see `wasmGemmAvailable`), generated as bytes by ./emit.ts and instantiated synchronously.
 //
-// Layout. Bt ([n, k], k-contiguous, as the CPU program lays weights out) is packed into panels of
-// NR = 8 columns: panel q holds Bt[8q + c, p] at [q][p][c], k × 8 floats, zero past n. A weight
-// (an array the CPU program marked resident: never written after load) is packed once — at load,
-// by `packWeight`, or else at its first product — into a region at the start of the module's
-// memory (up to 1 GiB), and read from there by every later call: no per-call copy of B. Any other
-// Bt is packed per call into scratch after that region (a raw copy, then the module's `pack`).
+// Layout. Bt ([n, k], k-contiguous) is packed into panels of NR = 8 columns: panel q holds
+// Bt[8q + c, p] at [q][p][c], k × 8 floats, zero past n. A weight (an array the CPU program marked
+// resident: never written after load) is packed once — at load, by `packWeight`, or else at its
+// first product — into a region at the start of the module's memory (up to 1 GiB), and read from
+// there by every later call: no per-call copy of B. A weight B read as [k, n] (by matmul, not
+// transposed: `packWeightNN`, `gemmNNPacked`) is packed into the same panels straight from B — a
+// panel's row P[q][p][0..8) is B[p, 8q .. 8q + 8), 8 contiguous floats (the module's `packnn`) —
+// so the CPU program makes no transposed copy of it. Any other Bt is packed per call into scratch
+// after that region (raw copies of a few panels' rows at a time, then the module's `pack`).
 // A's rows are copied in as they are ([m, k]), and C comes back from rows padded to whole panels.
 //
 // The micro-kernel computes an MR × NR = 4 × 8 tile of C in 8 f32x4 accumulators: per k step it
@@ -16,6 +19,10 @@
 // zero padding. The driver walks k in blocks of KC (when m is large enough to reuse them), then
 // panels, then row tiles: a KC × 8 slice of the panel (16 KiB) stays in L1 while A's KC-column
 // block (m × KC floats) streams from L2; between k blocks the tile's sums go through C.
+// A 6 × 8 tile (12 sums: fewer loads per multiply-add) was measured and is no faster on x64 V8:
+// V8 keeps xmm15 as its scratch and each multiply needs a temporary before its add, so 12 sums
+// + 2 B vectors + the splat + the product need 16 and one sum spills (a load and a store per k
+// step); on the GPT-2 prefill shapes (m = 128, one thread) it gave 34–36 GFLOP/s as 4 × 8 does.
 //
 // Numerics. Every C[i, j] is one f32 sum in ascending p: s = 0; s = s + A[i, p]·Bt[j, p] (each
 // product rounded to f32, then the sum) — storing s to C between k blocks and loading it back is
@@ -182,6 +189,34 @@ function packKernel(): Body {
 }
 
 /**
+ * packnn(src, dst, rows, panels, n, k): `rows` rows of a B [k, n] copied in raw (n floats a row at
+ * src) into the first `panels` whole panels at dst (dst at the panels' row p of the first of those
+ * rows: P[q][p][c] = B[p, q · NR + c], k × NR floats a panel): a panel's row is NR contiguous
+ * floats of B's row, so two vectors copied each, no transposition.
+ */
+function packNNKernel(): Body {
+  const f = new Body(6);
+  const [src, dst, rows, panels, n, k] = [0, 1, 2, 3, 4, 5];
+  const r = f.local(I32), q = f.local(I32), s = f.local(I32), d = f.local(I32), ps = f.local(I32);
+  f.get(k).i32(NR * 4).op(Op.i32Mul).set(ps);
+  f.i32(0).set(r);
+  whileLoop(f, () => f.get(r).get(rows).op(Op.i32LtS), () => {
+    // s = src + r · n · 4; d = dst + r · NR · 4
+    f.get(src).get(r).get(n).op(Op.i32Mul).i32(2).op(Op.i32Shl).op(Op.i32Add).set(s);
+    f.get(dst).get(r).i32(NR * 4).op(Op.i32Mul).op(Op.i32Add).set(d);
+    f.i32(0).set(q);
+    whileLoop(f, () => f.get(q).get(panels).op(Op.i32LtS), () => {
+      for (let h = 0; h < NRV; h++) f.get(d).get(s).v128Load(16 * h).v128Store(16 * h);
+      f.get(s).i32(NR * 4).op(Op.i32Add).set(s);
+      f.get(d).get(ps).op(Op.i32Add).set(d);
+      f.get(q).i32(1).op(Op.i32Add).set(q);
+    });
+    f.get(r).i32(1).op(Op.i32Add).set(r);
+  });
+  return f;
+}
+
+/**
  * gemm(a, b, c, m, n, k, ldc): C = A · Bᵀ for m rows of A at a (k floats each), the ceil(n / NR)
  * packed panels at b (k · NR floats each), C's rows ldc bytes apart at c (whole panels written).
  * Functions 0 .. MR − 1 are the kernels of MR, MR − 1, ..., 1 rows; function MR is gemv (m = 1, GP
@@ -254,6 +289,7 @@ export function gemmModuleBytes(shared = false, fma = false): Uint8Array<ArrayBu
   funcs.push({ params: 6, body: gemvKernel(fma) });
   funcs.push({ name: "gemm", params: 7, body: driver() });
   funcs.push({ name: "pack", params: 4, body: packKernel() });
+  funcs.push({ name: "packnn", params: 6, body: packNNKernel() });
   // int8 weights against int16 rows of A (./int8.ts): gemmq8(a, b, c, m, n, k, ldc, ws, as).
   const q8 = funcs.length;
   for (let r = MR8; r >= 1; r--) funcs.push({ params: 7, body: int8Kernel(r) });
@@ -269,6 +305,7 @@ type GemmFn = (a: number, b: number, c: number, m: number, n: number, k: number,
 /** gemm of int16 rows of A on int8 panels, C then scaled by the column scales at ws and the row scales at as (./int8.ts). */
 type GemmQ8Fn = (a: number, b: number, c: number, m: number, n: number, k: number, ldc: number, ws: number, as: number) => void;
 type PackFn = (src: number, dst: number, panels: number, k: number) => void;
+type PackNNFn = (src: number, dst: number, rows: number, panels: number, n: number, k: number) => void;
 type NNSmallFn = (a: number, b: number, c: number, m: number, n: number, k: number) => void;
 
 interface Instance {
@@ -277,6 +314,7 @@ interface Instance {
   gemm: GemmFn;
   gemmq8: GemmQ8Fn;
   pack: PackFn;
+  packnn: PackNNFn;
   nnsmall: NNSmallFn;
   ntsmall: NNSmallFn;
   /** Whether mem is shared (workers can run the module on it). */
@@ -350,7 +388,7 @@ function sharedInstance(fma: boolean): Instance | undefined {
   }
 }
 
-const exportsOf = (i: WebAssembly.Instance) => ({ gemm: i.exports["gemm"] as GemmFn, gemmq8: i.exports["gemmq8"] as GemmQ8Fn, pack: i.exports["pack"] as PackFn, nnsmall: i.exports["nnsmall"] as NNSmallFn, ntsmall: i.exports["ntsmall"] as NNSmallFn });
+const exportsOf = (i: WebAssembly.Instance) => ({ gemm: i.exports["gemm"] as GemmFn, gemmq8: i.exports["gemmq8"] as GemmQ8Fn, pack: i.exports["pack"] as PackFn, packnn: i.exports["packnn"] as PackNNFn, nnsmall: i.exports["nnsmall"] as NNSmallFn, ntsmall: i.exports["ntsmall"] as NNSmallFn });
 
 function instance(): Instance {
   if (inst === undefined) {
@@ -556,23 +594,58 @@ const align16 = (x: number) => (x + 15) & ~15;
 /** Floats of Bt [n, k] packed into panels. */
 const packedLength = (n: number, k: number) => Math.ceil(n / NR) * NR * k;
 
+/** Bytes of scratch a packing copies its operand through at a time (the raw copy is made in pieces of about this size). */
+const PACK_CHUNK = 1 << 23;
+
 /**
  * Packs Bt [n, k] (at bOff) into NR-column panels at byte dst: P[q][p][c] = Bt[q·NR + c, p], zero
- * past n. The whole panels' first k − k % 4 columns go through the module's `pack` (from a raw
- * copy at byte `raw`, n · k floats of scratch); the rest here.
+ * past n. The whole panels' first k − k % 4 columns go through the module's `pack` (from raw
+ * copies at byte `raw`, a few panels' rows at a time: at most PACK_CHUNK bytes, or one panel's); the rest here.
  */
 function packPanels(Bt: Float32Array, bOff: number, n: number, k: number, dst: number, raw: number): void {
   const { mem, pack } = instance();
-  const need = raw + n * k * 4;
-  if (mem.buffer.byteLength < need) mem.grow(Math.ceil((need - mem.buffer.byteLength) / PAGE));
   const whole = Math.floor(n / NR), k4 = k & ~3;
-  let heap = new Float32Array(mem.buffer);
-  if (whole > 0 && k4 > 0) {
-    heap.set(Bt.subarray(bOff, bOff + whole * NR * k), raw / 4);
-    pack(raw, dst, whole, k);
-    heap = new Float32Array(mem.buffer);
+  const group = Math.max(1, Math.min(whole, Math.floor(PACK_CHUNK / (NR * k * 4))));
+  const need = raw + group * NR * k * 4;
+  if (mem.buffer.byteLength < need) mem.grow(Math.ceil((need - mem.buffer.byteLength) / PAGE));
+  const heap = new Float32Array(mem.buffer);
+  if (k4 > 0) {
+    for (let q0 = 0; q0 < whole; q0 += group) {
+      const g = Math.min(group, whole - q0);
+      heap.set(Bt.subarray(bOff + q0 * NR * k, bOff + (q0 + g) * NR * k), raw / 4);
+      pack(raw, dst + q0 * k * NR * 4, g, k);
+    }
   }
   packRest(Bt, bOff, n, k, heap, dst / 4, whole, k4);
+}
+
+/**
+ * Packs B [k, n] (at bOff, row-major: not transposed) into the same panels at byte dst: P[q][p][c]
+ * = B[p, q·NR + c], zero past n. The whole panels go through the module's `packnn` (from raw copies
+ * of a few of B's rows at byte `raw`, at most PACK_CHUNK bytes or one row at a time); the last
+ * partial panel here.
+ */
+function packPanelsNN(B: Float32Array, bOff: number, k: number, n: number, dst: number, raw: number): void {
+  const { mem, packnn } = instance();
+  const whole = Math.floor(n / NR);
+  const rowsPer = Math.max(1, Math.min(k, Math.floor(PACK_CHUNK / (n * 4))));
+  const need = raw + rowsPer * n * 4;
+  if (mem.buffer.byteLength < need) mem.grow(Math.ceil((need - mem.buffer.byteLength) / PAGE));
+  const heap = new Float32Array(mem.buffer);
+  if (whole > 0) {
+    for (let p0 = 0; p0 < k; p0 += rowsPer) {
+      const rows = Math.min(rowsPer, k - p0);
+      heap.set(B.subarray(bOff + p0 * n, bOff + (p0 + rows) * n), raw / 4);
+      packnn(raw, dst + p0 * NR * 4, rows, whole, n, k);
+    }
+  }
+  const j0 = whole * NR;
+  if (j0 === n) return;
+  const base = dst / 4 + whole * k * NR;
+  for (let p = 0; p < k; p++) {
+    const src = bOff + p * n;
+    for (let c = 0, o = base + p * NR; c < NR; c++, o++) heap[o] = j0 + c < n ? B[src + j0 + c]! : 0;
+  }
 }
 
 /** The part of packPanels the module leaves: columns p ≥ k4 of the first `whole` panels, then the last partial panel. */
@@ -602,6 +675,8 @@ function packRest(Bt: Float32Array, bOff: number, n: number, k: number, heap: Fl
 let residentRanges = new WeakMap<ArrayBufferLike, [number, number][]>();
 /** Where each resident operand's panels live: by buffer, then by `byteOffset:n:k`. */
 let placed = new WeakMap<ArrayBufferLike, Map<string, number>>();
+/** Where the panels of each resident B read as [k, n] (packWeightNN) live: by buffer, then by `byteOffset:k:n`. */
+let placedNN = new WeakMap<ArrayBufferLike, Map<string, number>>();
 /** The end of the resident region (the per-call scratch starts here). */
 let residentEnd = 0;
 
@@ -622,6 +697,7 @@ export function releaseWasmGemm(): void {
   stopGemmWorkers();
   inst = undefined;
   placed = new WeakMap();
+  placedNN = new WeakMap();
   placedInt8 = new WeakMap();
   residentRanges = new WeakMap();
   residentEnd = 0;
@@ -634,19 +710,28 @@ export function residentBytes(): number {
 
 /** The byte offset of Bt's packed panels in wasm memory if it is (or now becomes) resident; undefined otherwise. */
 function resident(Bt: Float32Array, bOff: number, n: number, k: number, mem: WebAssembly.Memory): number | undefined {
-  const start = Bt.byteOffset + bOff * 4;
-  if (!isResident(Bt.buffer, start, start + n * k * 4)) return undefined;
-  const key = `${start}:${n}:${k}`;
-  const known = placed.get(Bt.buffer)?.get(key);
+  return residentPanels(placed, Bt, bOff, n, k, mem, `${Bt.byteOffset + bOff * 4}:${n}:${k}`, (ptr, raw) => packPanels(Bt, bOff, n, k, ptr, raw));
+}
+
+/** The byte offset of the panels of B [k, n] (read as it is) in wasm memory if it is (or now becomes) resident; undefined otherwise. */
+function residentNN(B: Float32Array, bOff: number, k: number, n: number, mem: WebAssembly.Memory): number | undefined {
+  return residentPanels(placedNN, B, bOff, n, k, mem, `${B.byteOffset + bOff * 4}:${k}:${n}`, (ptr, raw) => packPanelsNN(B, bOff, k, n, ptr, raw));
+}
+
+/** resident and residentNN: n · k floats of `x` at bOff, packed by `pack(dst, raw)` into the region at their first call, found in `where` after. */
+function residentPanels(where: WeakMap<ArrayBufferLike, Map<string, number>>, x: Float32Array, bOff: number, n: number, k: number, mem: WebAssembly.Memory, key: string, pack: (dst: number, raw: number) => void): number | undefined {
+  const start = x.byteOffset + bOff * 4;
+  if (!isResident(x.buffer, start, start + n * k * 4)) return undefined;
+  const known = where.get(x.buffer)?.get(key);
   if (known !== undefined) return known;
   const bytes = align16(packedLength(n, k) * 4);
   if (residentEnd + bytes > RESIDENT_MAX) return undefined;
   const ptr = residentEnd;
   if (mem.buffer.byteLength < ptr + bytes) mem.grow(Math.ceil((ptr + bytes - mem.buffer.byteLength) / PAGE));
-  packPanels(Bt, bOff, n, k, ptr, ptr + bytes);
+  pack(ptr, ptr + bytes);
   residentEnd = ptr + bytes;
-  let m = placed.get(Bt.buffer);
-  if (!m) placed.set(Bt.buffer, (m = new Map()));
+  let m = where.get(x.buffer);
+  if (!m) where.set(x.buffer, (m = new Map()));
   m.set(key, ptr);
   return ptr;
 }
@@ -692,6 +777,39 @@ export function packWeight(Bt: Float32Array, n: number, k: number): boolean {
 }
 
 /**
+ * Packs a weight B [k, n] (whole array, row-major as given, marked resident here) into the resident
+ * region now, into the panels packWeight would make of its transpose — straight from B, with no
+ * transposed copy: products that read B as [k, n] (`gemmNNPacked`) then use them. False where it
+ * does not fit the region.
+ */
+export function packWeightNN(B: Float32Array, k: number, n: number): boolean {
+  if (!wasmGemmAvailable() || n === 0 || k === 0 || B.length !== k * n) return false;
+  markResident(B);
+  return residentNN(B, 0, k, n, instance().mem) !== undefined;
+}
+
+/**
+ * C = A · B over up to `threads` threads with B [k, n] at bOff read from its panels in the resident
+ * region (packed by packWeightNN, or now, at its first product, where B lies in memory marked
+ * resident): A is [m, k] at aOff, C is [m, n] at cOff. The same panels and kernels as gemmNTWasm
+ * on B's transpose, so the same bits. False (writing nothing) where B is not resident or does not fit.
+ */
+export function gemmNNPacked(threads = 1): (A: Float32Array, aOff: number, B: Float32Array, bOff: number, Cm: Float32Array, cOff: number, m: number, n: number, k: number) => boolean {
+  return (A, aOff, B, bOff, Cm, cOff, m, n, k) => {
+    if (m === 0 || n === 0 || k === 0) return false;
+    const inst = instance();
+    const kept = residentNN(B, bOff, k, n, inst.mem);
+    if (kept === undefined) return false;
+    const np = Math.ceil(n / NR) * NR;
+    const rowBytes = (k + np) * 4;
+    if (rowBytes + 32 > MAX_BYTES) return false;
+    const rowsPer = Math.max(1, Math.min(m, Math.floor((MAX_BYTES - 32) / rowBytes)));
+    gemmRows(inst, A, aOff, kept, residentEnd, Cm, cOff, m, n, k, rowsPer, threads);
+    return true;
+  };
+}
+
+/**
  * C = A · Btᵀ: A is [m, k] at aOff, Bt is [n, k] at bOff, C is [m, n] at cOff, all contiguous.
  * Writes every element of C. Rows go in blocks small enough for the memory budget; returns false
  * (writing nothing) when even one row with all of Bt does not fit.
@@ -710,16 +828,23 @@ export function gemmNTWasm(A: Float32Array, aOff: number, Bt: Float32Array, bOff
   const i8 = int8 ? placedInt8.get(Bt.buffer)?.get(`${Bt.byteOffset + bOff * 4}:${n}:${k}`) : undefined;
   if (i8) return gemmInt8(A, aOff, i8, Cm, cOff, m, n, k, threads);
   const inst = instance();
-  const mem = inst.mem;
-  const kept = resident(Bt, bOff, n, k, mem);
+  const kept = resident(Bt, bOff, n, k, inst.mem);
   if (kept === undefined && m < 4 && k % 4 === 0 && !inst.fma) return gemmNTSmall(inst, A, aOff, Bt, bOff, Cm, cOff, m, n, k);
   const base = residentEnd;
   const bPtr = kept ?? base;
   const aPtr = kept !== undefined ? base : base + bBytes;
+  // The raw copies of Bt for the packing go where A and C will be.
+  if (kept === undefined) packPanels(Bt, bOff, n, k, bPtr, aPtr);
+  gemmRows(inst, A, aOff, bPtr, aPtr, Cm, cOff, m, n, k, rowsPer, threads);
+  return true;
+}
+
+/** C = A · (panels at byte bPtr), rowsPer rows of A at a time copied in at byte aPtr, C's rows after them. */
+function gemmRows(inst: Instance, A: Float32Array, aOff: number, bPtr: number, aPtr: number, Cm: Float32Array, cOff: number, m: number, n: number, k: number, rowsPer: number, threads: number): void {
+  const mem = inst.mem;
+  const np = Math.ceil(n / NR) * NR;
   const need = aPtr + align16(rowsPer * k * 4) + align16(rowsPer * np * 4);
   if (mem.buffer.byteLength < need) mem.grow(Math.ceil((need - mem.buffer.byteLength) / PAGE));
-  // A raw copy of Bt for the packing goes where A and C will be, when it fits there.
-  if (kept === undefined) packPanels(Bt, bOff, n, k, bPtr, n * k * 4 <= need - aPtr ? aPtr : need);
   const heap = new Float32Array(mem.buffer);
   for (let i0 = 0; i0 < m; i0 += rowsPer) {
     const rows = Math.min(rowsPer, m - i0);
@@ -730,7 +855,6 @@ export function gemmNTWasm(A: Float32Array, aOff: number, Bt: Float32Array, bOff
     if (np === n) Cm.set(heap.subarray(c0, c0 + rows * n), o);
     else for (let i = 0; i < rows; i++) Cm.set(heap.subarray(c0 + i * np, c0 + i * np + n), o + i * n);
   }
-  return true;
 }
 
 /** C = A · Btᵀ with Bt packed as int8 (`w`): A's rows quantized into int16 in the memory, a block of rows at a time (./int8.ts). */
