@@ -250,7 +250,11 @@ export function schedule(g: Graph): Schedule {
     if (!free(e.id) || !isElementwise(e)) continue;
     const group = new Set([e.id]);
     growForward(group, [e.shape]);
-    claim(group.size > 1 ? "elementwise" : "op", group, group.size > 1 ? {} : { anchor: e.id });
+    // One node alone is an op kernel, unless it reads views or index-only nodes: as an elementwise
+    // kernel it computes them itself (a causal mask's aranges and comparisons, a slice) instead of
+    // each running as an op kernel of its own.
+    const absorbs = e.inputs.some((i) => role[i] === "view" || role[i] === "index");
+    claim(group.size > 1 || absorbs ? "elementwise" : "op", group, group.size > 1 || absorbs ? {} : { anchor: e.id });
   }
 
   // 5. everything else, one node each.
