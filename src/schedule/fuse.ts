@@ -7,7 +7,7 @@
 //      elementwise consumers of the same shape as epilogue;
 //   3. rows: a reduction over the last axis with its elementwise producers and consumers;
 //   4. elementwise: chains of elementwise nodes of one shape;
-//   5. op: everything else, one node each.
+//   5. op: everything else, one node each (an `append` reads its new positions through views).
 // A kernel may read a value computed outside it only when that value is available before the
 // kernel's first node (load-time, an input, or an earlier node): so kernels ordered by their first
 // node never wait on each other, and no kernel reads its own output through another kernel.
@@ -250,7 +250,11 @@ export function schedule(g: Graph): Schedule {
     if (!free(e.id) || !isElementwise(e)) continue;
     const group = new Set([e.id]);
     growForward(group, [e.shape]);
-    claim(group.size > 1 ? "elementwise" : "op", group, group.size > 1 ? {} : { anchor: e.id });
+    // One node alone is an op kernel, unless it reads views or index-only nodes: as an elementwise
+    // kernel it computes them itself (a causal mask's aranges and comparisons, a slice) instead of
+    // each running as an op kernel of its own.
+    const absorbs = e.inputs.some((i) => role[i] === "view" || role[i] === "index");
+    claim(group.size > 1 || absorbs ? "elementwise" : "op", group, group.size > 1 || absorbs ? {} : { anchor: e.id });
   }
 
   // 5. everything else, one node each.
@@ -259,6 +263,11 @@ export function schedule(g: Graph): Schedule {
   // Views and index-only nodes: absorbed by the fused kernels that read them; materialised
   // (an alias for a reshape, else a kernel of their own) when an op kernel or an output reads them.
   const fusedKind = (k: KernelKind) => k !== "op";
+  // An `append` reads its new positions through views too (index arithmetic where it stores them):
+  // the slices and permutes splitting a fused q/k/v projection into heads run inside it, not as
+  // kernels of their own. Not its state (read in place, as itself).
+  const readsThrough = (grp: (typeof groups)[number], id: number, i: number): boolean =>
+    grp.kind === "op" && node(id).op === "append" && node(id).inputs[1] === i && node(id).inputs[0] !== i;
   const absorbed = groups.map(() => new Set<number>());
   const needed = new Set<number>(g.outputs.map((o) => o.node).filter((id) => role[id] === "view" || role[id] === "index"));
   const absorb = (k: number, id: number): void => {
@@ -269,7 +278,7 @@ export function schedule(g: Graph): Schedule {
   groups.forEach((grp, k) => {
     for (const id of grp.nodes) for (const i of node(id).inputs) {
       if (role[i] !== "view" && role[i] !== "index") continue;
-      if (fusedKind(grp.kind)) absorb(k, i);
+      if (fusedKind(grp.kind) || readsThrough(grp, id, i)) absorb(k, i);
       else needed.add(i);
     }
   });

@@ -4,7 +4,8 @@
 // run any kernel by evaluating its nodes one by one. Built by `schedule()` in fuse.ts.
 //
 // What each kind guarantees about its nodes (fuse.ts makes only these shapes):
-//   op          one node of any op, run on its own (gather, concat, a reduction over an inner axis...).
+//   op          one node of any op, run on its own (gather, concat, a reduction over an inner axis...);
+//               an `append` also absorbs the views its new positions are read through.
 //   elementwise unary/binary/where/cast nodes of one output shape; inputs broadcast to it.
 //   rows        elementwise nodes and reductions over the LAST axis with keepdim, on values of shape
 //               [...outer, n] or [...outer, 1]: each row of n elements is computed independently

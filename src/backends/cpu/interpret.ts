@@ -307,13 +307,13 @@ export class CpuProgram {
           // The new positions into the state's buffer at its length; the value is a view of it.
           const node = this.graph.nodes[k.anchor!]!;
           const state = strided.get(node.inputs[0]!)!;
-          const x = get(node.inputs[1]!);
+          const x = this.throughAbsorbed(k, get, symbols)(node.inputs[1]!);
           writeAt(state.base, state.axis, resident.length, x);
           this.cacheCounters.written += numel(x.shape) * state.base.data.BYTES_PER_ELEMENT;
           strided.set(node.id, cacheView(state.base, state.axis, resident.length + x.shape[state.axis]!));
         } else if (k.kind === "op") {
           const node = this.graph.nodes[k.anchor!]!;
-          values.set(node.id, store(node, this.evaluate(node, get, symbols, planned(node))));
+          values.set(node.id, store(node, this.evaluate(node, this.throughAbsorbed(k, get, symbols), symbols, planned(node))));
         } else {
           const outs = runFused(k, ctx) ?? new Map([...this.evaluateAll(k, get, symbols)].map(([id, v]) => [id, store(this.graph.nodes[id]!, v)]));
           for (const [id, v] of outs) values.set(id, v);
@@ -352,6 +352,15 @@ export class CpuProgram {
   }
 
   /** A fused kernel evaluated node by node on whole tensors (for domains too small to tile). */
+  /** How an op kernel reads its node's inputs: the views it absorbed (an `append`'s new positions) evaluated first. */
+  private throughAbsorbed(k: Kernel, get: (i: number) => Tensor, symbols: ReadonlyMap<string, number>): (i: number) => Tensor {
+    if (!k.absorbed.length) return get;
+    const local = new Map<number, Tensor>();
+    const read = (i: number) => local.get(i) ?? get(i);
+    for (const id of k.absorbed) local.set(id, this.evaluate(this.graph.nodes[id]!, read, symbols));
+    return read;
+  }
+
   private evaluateAll(k: Kernel, get: (i: number) => Tensor, symbols: ReadonlyMap<string, number>): Map<number, Tensor> {
     const local = new Map<number, Tensor>();
     const read = (i: number) => local.get(i) ?? get(i);

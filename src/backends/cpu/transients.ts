@@ -45,7 +45,9 @@ export function transientBytes(k: Kernel, graph: Graph, shape: (n: Node) => read
   const bytes = (n: Node) => numel(shape(n)) * elementBytes(n);
   if (k.kind === "op") {
     const n = node(k.anchor!);
-    return opTransient[ops[n.op].class](bytes(n), numel(shape(n)) * ACCUMULATOR, () => n.inputs.reduce((a, i) => a + bytes(node(i)), 0));
+    // The views it absorbed (an append's new positions) are evaluated into tensors of their own.
+    const views = k.absorbed.reduce((a, id) => a + bytes(node(id)), 0);
+    return views + opTransient[ops[n.op].class](bytes(n), numel(shape(n)) * ACCUMULATOR, () => n.inputs.reduce((a, i) => a + bytes(node(i)), 0));
   }
   const absorbed = new Set(k.absorbed);
   const own = k.nodes.filter((id) => !absorbed.has(id)).map(node);

@@ -25,19 +25,28 @@ describe("fusion", () => {
     });
   }
 
-  it("gpt2 with its KV cache: 11 kernels per block — the 5 fused ones, and slice, permute and append op kernels that write the new keys and values into the cache", () => {
+  it("gpt2 with its KV cache: 7 kernels per block — the 5 fused ones, and the append op kernels that write the new keys and values into the cache, reading them through the slices and permutes of the q/k/v projection", () => {
     const g = graphOf("models/gpt2.tfm");
     const s = schedule(g);
     console.log(`[fuse] gpt2 with use_cache (12 blocks): ${g.nodes.length} nodes → ${s.kernels.length} fused`);
-    // 9 before the blocks: the attention mask appended to its state, HF's position ids from it
-    // (the mask as 0/1, its cumsum, the last seq of each with `where`), the token and position
-    // gathers and their sum. The first block also computes the causal && padding mask (arange,
-    // past, their sum, arange, >=, &&), once for all the blocks.
-    expect(s.kernels.length).toBe(9 + 6 + 12 * 11 + 1);
+    // 8 before the blocks: the attention mask appended to its state, HF's position ids from it
+    // (the mask as 0/1, its cumsum, the last seq of each — a slice read by `ne` — with `where`),
+    // the token and position gathers and their sum. The first block also computes the causal &&
+    // padding mask, once for all the blocks: one elementwise kernel (its aranges, past, their sum
+    // and >= computed in it).
+    expect(s.kernels.length).toBe(8 + 1 + 12 * 7 + 1);
     const kindsOf = (a: number, b: number) => s.kernels.slice(a, b).map((k) => (k.kind === "op" ? g.nodes[k.anchor!]!.op : k.kind)).join(" ");
-    expect(kindsOf(0, 9)).toBe("append elementwise cumsum slice ne elementwise gather gather add");
-    expect(kindsOf(9, 26)).toBe("matmul slice slice permute permute append append arange const add arange ge and attention matmul matmul matmul");
-    expect(kindsOf(26, 37)).toBe("matmul slice slice permute permute append append attention matmul matmul matmul");
+    expect(kindsOf(0, 8)).toBe("append elementwise cumsum elementwise elementwise gather gather add");
+    expect(kindsOf(8, 16)).toBe("matmul append append elementwise attention matmul matmul matmul");
+    expect(kindsOf(16, 23)).toBe("matmul append append attention matmul matmul matmul");
+    const mask = s.kernels[11]!;
+    expect(mask.inputs).toHaveLength(1); // the padding mask; the causal part is index arithmetic
+    expect(mask.absorbed.map((i) => g.nodes[i]!.op)).toEqual(expect.arrayContaining(["add", "arange", "arange", "const", "ge"]));
+    // Each cache append reads the qkv matmul's output itself, through its slice, reshape and permute.
+    for (const k of [s.kernels[9]!, s.kernels[10]!]) {
+      expect(k.inputs.map((i) => g.nodes[i]!.op).sort()).toEqual(["add", "input"]);
+      expect(k.absorbed.map((i) => g.nodes[i]!.op).sort()).toEqual(["permute", "reshape", "slice"]);
+    }
   });
 
   it("gpt2 without a cache: 5 kernels per block (LayerNorm+qkv+bias, attention, proj+bias+residual, LayerNorm+fc+bias+gelu, proj+bias+residual)", () => {
@@ -48,13 +57,14 @@ describe("fusion", () => {
     const kinds = s.kernels.map((k) => k.kind).join(" ");
     // 6 kernels for the embeddings (HF's position ids from the attention mask: its cumsum between
     // two elementwise kernels; the token and position gathers, the sum), the causal && padding mask
-    // once (arange, >=, &&), 5 per block, the LM head with ln_f.
-    expect(s.kernels.length).toBe(6 + 3 + 12 * 5 + 1);
-    expect(kinds).toContain(["elementwise op elementwise op op op", "matmul op op op attention matmul matmul matmul", ...Array(11).fill("matmul attention matmul matmul matmul")].join(" "));
+    // once (one elementwise kernel: &&, its aranges and >= computed in it), 5 per block, the LM head
+    // with ln_f.
+    expect(s.kernels.length).toBe(6 + 1 + 12 * 5 + 1);
+    expect(kinds).toContain(["elementwise op elementwise op op op", "matmul elementwise attention matmul matmul matmul", ...Array(11).fill("matmul attention matmul matmul matmul")].join(" "));
     const first = s.kernels[6]!;
     expect(first.prologue!.map((id) => g.nodes[id]!.op)).toEqual(["mean", "sub", "mul", "mean", "add", "rsqrt", "mul", "mul", "add"]);
     expect(first.epilogue!.map((id) => g.nodes[id]!.op)).toEqual(["add"]);
-    const fc = s.kernels[12]!;
+    const fc = s.kernels[10]!;
     expect(fc.epilogue!.map((id) => g.nodes[id]!.op).filter((op) => op === "tanh")).toHaveLength(1);
   });
 

@@ -13,7 +13,8 @@ export function appendInPlaceKernel(ctx: Ctx, k: Kernel): CompiledKernel {
   const [state, x] = node.inputs.map((id) => ctx.g.nodes[id]!) as [typeof node, typeof node];
   const layout = ctx.layouts.get(node.id)!;
   const axis = node.attrs.axis!;
-  const f = new Frame(ctx, k, [x.id], [node.id]);
+  // What it reads: the new positions, or what they are views of (the kernel's absorbed views).
+  const f = new Frame(ctx, k, k.inputs.filter((i) => i !== state.id), [node.id]);
   const total = numelDim(x.shape);
   const b = newBody();
   b.line(`let gi = wg * ${lit(THREADS)} + lid;`);
