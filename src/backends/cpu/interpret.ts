@@ -351,7 +351,6 @@ export class CpuProgram {
     checkBudget(held + planned + transient, this.maxMemory, `the run${dims ? ` at ${dims}` : ""}`, parts, planned >= transient ? undefined : site);
   }
 
-  /** A fused kernel evaluated node by node on whole tensors (for domains too small to tile). */
   /** How an op kernel reads its node's inputs: the views it absorbed (an `append`'s new positions) evaluated first. */
   private throughAbsorbed(k: Kernel, get: (i: number) => Tensor, symbols: ReadonlyMap<string, number>): (i: number) => Tensor {
     if (!k.absorbed.length) return get;
@@ -361,6 +360,7 @@ export class CpuProgram {
     return read;
   }
 
+  /** A fused kernel evaluated node by node on whole tensors (for domains too small to tile). */
   private evaluateAll(k: Kernel, get: (i: number) => Tensor, symbols: ReadonlyMap<string, number>): Map<number, Tensor> {
     const local = new Map<number, Tensor>();
     const read = (i: number) => local.get(i) ?? get(i);
