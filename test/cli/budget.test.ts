@@ -86,7 +86,7 @@ describe("the memory budget: refused before allocating (TFM6003), peak RSS low",
   it("an input whose memory plan is 13.4 GiB", () => {
     const plan = file("plan.tfm", "model P {\n  input x: f32[n]\n  output y = reshape(x, [n, 1]) * reshape(x, [1, n])\n}\n");
     const x = file("x60k.npy", npy([60000], "<f4", new Uint8Array(240000)));
-    expectRefused(tfm("run", plan, "--random-weights", "--input", `x=${x}`, "--max-memory", "2G"), /the run at n=60000 needs 14,400,240,000 bytes \(13\.4 GiB\) of memory \(weights and inputs 240,000 bytes .*, the memory plan's 1 buffer 14,400,000,000 bytes \(13\.4 GiB\)/);
+    expectRefused(tfm("run", plan, "--random-weights", "--input", `x=${x}`, "--max-memory", "2G"), /the run at n=60000 needs 14,414,400,000 bytes \(13\.4 GiB\) of memory \(weights and inputs 240,000 bytes .*, the memory plan's 1 buffer 14,400,000,000 bytes \(13\.4 GiB\), the largest kernel transient 14,160,000 bytes \(13\.5 MiB\) in kernel k0 \(elementwise\)/);
   });
 
   it("an 88-byte .npy of shape (0, 1000000000) summed over axis 0 (a 4 GB output)", () => {
@@ -103,22 +103,26 @@ describe("the memory budget: refused before allocating (TFM6003), peak RSS low",
     const set = ["--set", "vocab_size=10", "--set", "n_positions=50000", "--set", "n_embd=8", "--set", "n_layer=1", "--set", "n_head=2", "--set", "use_cache=false"];
     const r = tfm("run", "models/gpt2.tfm", ...set, "--random-weights", "--input", `input_ids=${p}`, "--max-memory", "1G");
     // The padding mask's cost (models/gpt2.tfm's attention_mask): the plan holds the causal &&
-    // padding mask (2.5 GB) and the causal mask (2.5 GB). HF's position ids are a cumsum of the
-    // mask, [batch, seq] (before it, an i32 count over [seq, seq]: 10 GB more, 18.7 GiB in all, and
-    // a 4.7 GiB transient); the largest transient is the LM head's.
-    expectRefused(r, /the run at batch=1, seq=50000 needs [\d,]+ bytes \(4\.9 GiB\) of memory .*the memory plan's 5 buffers 5,008,000,000 bytes .*the largest kernel transient [\d,]+ bytes \(226\.6 MiB\) in kernel k\d+ \(matmul\)/);
-    expect(r.stderr).toContain("model GPT2(");
+    // padding mask (2.5 GB); the causal mask's aranges and comparison are absorbed by that `&&`'s
+    // elementwise kernel, which computes them whole once per call: its transient, 2.5 GB (when the
+    // causal mask was an op kernel of its own, the plan held both masks, 5 GB, and the largest
+    // transient was the LM head's, 227 MiB). HF's position ids are a cumsum of the mask, [batch, seq]
+    // (before it, an i32 count over [seq, seq]: 10 GB more and a 4.7 GiB transient).
+    expectRefused(r, /the run at batch=1, seq=50000 needs 5,019,203,912 bytes \(4\.7 GiB\) of memory .*the memory plan's 4 buffers 2,508,000,000 bytes .*the largest kernel transient 2,509,200,000 bytes \(2\.3 GiB\) in kernel k\d+ \(elementwise\)/);
+    // Pointed at the line of the kernel with the largest transient, the mask's `&&`.
+    expect(r.stderr).toContain("models/gpt2.tfm:35:70: error[TFM6003]");
+    expect(r.stderr).toContain("causal_mask(T, past) && attention_mask");
   });
 
   it("tfm ir --report shows the CPU transients beside the plan: the masks at seq 70,000", () => {
     const set = ["--set", "vocab_size=10", "--set", "n_positions=70000", "--set", "n_embd=8", "--set", "n_layer=1", "--set", "n_head=2", "--set", "use_cache=false"];
     const r = tfm("ir", "models/gpt2.tfm", ...set, "--report", "--dims", "seq=70000");
     expect(r.status).toBe(0);
-    // The arena holds the [seq, seq] masks of the attention_mask (the causal && padding mask, the
-    // causal mask): 9.8 GB (29.4 GB when HF's position ids were an i32 count over [seq, seq], whose
-    // kernel had the largest transient, 9.8 GB; they are a cumsum now).
-    expect(r.stdout).toMatch(/\n {2}arena {15}9,809,030,000 bytes/);
-    expect(r.stdout).toMatch(/\n {2}CPU transients {6}332,642,048 bytes \(\d+\.\d MiB\) +the largest kernel's, k\d+ matmul/);
+    // The arena holds the [seq, seq] causal && padding mask: 4.9 GB; the causal mask itself is the
+    // transient of the elementwise kernel that absorbs it, 4.9 GB (9.8 GB of arena when it was a
+    // kernel of its own; 29.4 GB when HF's position ids were an i32 count over [seq, seq]).
+    expect(r.stdout).toMatch(/\n {2}arena {15}4,911,200,000 bytes/);
+    expect(r.stdout).toMatch(/\n {2}CPU transients {6}4,912,880,000 bytes \(\d+\.\d MiB\) +the largest kernel's, k\d+ elementwise/);
   });
 
   // Inputs were read and converted before the budget was checked (a 400 MB float64 .npy under 100M
