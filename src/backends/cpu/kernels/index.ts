@@ -21,7 +21,7 @@ import { reduce } from "./reduce.js";
 import { cumsum } from "./scan.js";
 import { softmaxLastAxis } from "./softmax.js";
 import { cast, unary } from "./unary.js";
-import { gemmNNPacked, gemmNNSmallWasm, gemmNTSimd, gemmNTSimdThreads, gemmUsesFma, packWeight, packWeightInt8, packWeightNN, wasmGemmAvailable } from "./wasm/gemm.js";
+import { gemmNNInt8, gemmNNPacked, gemmNNSmallWasm, gemmNTSimd, gemmNTSimdThreads, gemmUsesFma, packWeight, packWeightInt8, packWeightInt8NN, packWeightNN, wasmGemmAvailable } from "./wasm/gemm.js";
 import { where } from "./where.js";
 
 export interface Kernels {
@@ -150,7 +150,10 @@ export function int8Kernels(threads: number): Kernels | undefined {
     const prepare = (bT: Tensor) => {
       if (bT.dtype === "f32" && bT.shape.length === 2 && !packWeightInt8(bT.data as Float32Array, bT.shape[0]!, bT.shape[1]!)) prepareTransB(bT);
     };
-    int8.set(t, (k = Object.freeze({ ...plainKernels, ...matmulsWith(gemmNTSimdThreads(t, true), seqF32), prepareTransB: prepare, weights: "int8" as const, name: `wasm-simd-int8${t > 1 ? `-${t}t` : ""}` })));
+    // A weight read as [k, n] is quantized straight from it (no transposed copy); one that does not
+    // fit the region is laid out transposed by the caller, and then packed as f32 if it fits there.
+    const prepareNN = (b: Tensor) => b.dtype === "f32" && b.shape.length === 2 && packWeightInt8NN(b.data as Float32Array, b.shape[0]!, b.shape[1]!);
+    int8.set(t, (k = Object.freeze({ ...plainKernels, ...matmulsWith(gemmNTSimdThreads(t, true), seqF32, gemmNNInt8(t)), prepareTransB: prepare, prepareB: prepareNN, weights: "int8" as const, name: `wasm-simd-int8${t > 1 ? `-${t}t` : ""}` })));
   }
   return k;
 }

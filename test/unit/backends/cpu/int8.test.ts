@@ -1,4 +1,4 @@
-// int8 weights (src/backends/cpu/kernels/wasm/gemm.ts `packWeightInt8`, `int8Kernels`): the
+// int8 weights (src/backends/cpu/kernels/wasm/gemm.ts `packWeightInt8`, `packWeightInt8NN`, `int8Kernels`): the
 // kernel computes exactly what src/backends/cpu/kernels/wasm/int8.ts says (weights per output column
 // in int8, the left operand per row in int16, integer sums per block of 512, scaled) — on shapes off every tile and block, the same bits for 1, 2 and 3
 // threads; products whose right operand is not a packed weight stay f32; and the accuracy cost on
@@ -79,6 +79,22 @@ describe.skipIf(!wasmGemmAvailable())("int8 weights", () => {
       for (const t of [2, 3]) expect(Array.from(int8Kernels(t)!.matmulTransB(a, bT).data), `${m}x${n}x${k}, ${t} threads`).toEqual(Array.from(one));
       // The f32 kernels on the same array still read its f32 values.
       if (k >= 8) expect(Array.from(wasmKernels.matmulTransB(a, bT).data)).not.toEqual(Array.from(one));
+    }
+  });
+
+  it("a weight read as B [k, n] is quantized straight from it (prepareB): the same bits as its transpose through prepareTransB", () => {
+    for (const [m, n, k] of shapes) {
+      const A = data(m * k, seed + 2 * m), Bt = data(n * k, seed + 2 * n + 1);
+      if (n > 3) Bt.fill(0, 0, k); // a column of zeros: scale 0
+      Bt[Bt.length - 1] = -Bt[Bt.length - 1]! * 9; // a column whose largest magnitude is negative
+      const B = new Float32Array(k * n);
+      for (let j = 0; j < n; j++) for (let p = 0; p < k; p++) B[p * n + j] = Bt[j * k + p]!;
+      const a = tensor("f32", [m, k], A), b = tensor("f32", [k, n], B);
+      expect(int8Kernels(1)!.prepareB!(b)).toBe(true);
+      const want = Array.from(reference(A, Bt, m, n, k));
+      for (const t of [1, 2, 3]) expect(Array.from(int8Kernels(t)!.matmul(a, b).data), `${m}x${n}x${k}, ${t} threads`).toEqual(want);
+      // An array not prepared is read as f32.
+      if (k >= 8) expect(Array.from(int8Kernels(1)!.matmul(a, tensor("f32", [k, n], B.slice())).data)).toEqual(Array.from(wasmKernels.matmul(a, tensor("f32", [k, n], B.slice())).data));
     }
   });
 

@@ -43,7 +43,7 @@
 // plain one. JS views of it are re-made after every growth (`memory.buffer` is re-read).
 import { gemmNNSmallF32, gemmNT, type GemmNN, type GemmNT } from "../matmul.js";
 import { Body, I32, moduleBytes, Op, V128, whileLoop, type Func } from "./emit.js";
-import { evenK, int8Driver, int8Gemv, int8Kernel, MR8, quantizeRows, quantizeWeight } from "./int8.js";
+import { evenK, int8Driver, int8Gemv, int8Kernel, MR8, quantizeRows, quantizeWeight, quantizeWeightNN } from "./int8.js";
 import { nnSmallKernel, ntSmallKernel } from "./small.js";
 
 /** Rows of A per tile. */
@@ -749,20 +749,48 @@ let placedInt8 = new WeakMap<ArrayBufferLike, Map<string, { panels: number; scal
  */
 export function packWeightInt8(Bt: Float32Array, n: number, k: number): boolean {
   if (!wasmGemmAvailable() || n === 0 || k === 0 || Bt.length !== n * k) return false;
-  const key = `${Bt.byteOffset}:${n}:${k}`;
-  if (placedInt8.get(Bt.buffer)?.has(key)) return true;
+  return placeInt8(Bt, `${Bt.byteOffset}:${n}:${k}`, n, k, (q, scales) => quantizeWeight(Bt, 0, n, k, q, scales));
+}
+
+/**
+ * Packs a weight B [k, n] (whole array, row-major as given, never written again) into the int8
+ * panels and scales packWeightInt8 makes of its transpose — straight from B, with no transposed
+ * copy: products of `int8` kernels that read B as [k, n] (`gemmNNInt8`) use them. False where it
+ * does not fit the region.
+ */
+export function packWeightInt8NN(B: Float32Array, k: number, n: number): boolean {
+  if (!wasmGemmAvailable() || n === 0 || k === 0 || B.length !== k * n) return false;
+  return placeInt8(B, `${B.byteOffset}:nn:${k}:${n}`, n, k, (q, scales) => quantizeWeightNN(B, 0, k, n, q, scales));
+}
+
+/** packWeightInt8 and packWeightInt8NN: the region's bytes for n × k int8 panels and their scales, filled by `quantize`, found under `key` after. */
+function placeInt8(x: Float32Array, key: string, n: number, k: number, quantize: (q: Int8Array, scales: Float32Array) => void): boolean {
+  if (placedInt8.get(x.buffer)?.has(key)) return true;
   const np = Math.ceil(n / NR) * NR, kp = evenK(k);
   const panelBytes = align16(np * kp), bytes = panelBytes + np * 4;
   if (residentEnd + bytes > RESIDENT_MAX) return false;
   const { mem } = instance();
   const ptr = residentEnd;
   if (mem.buffer.byteLength < ptr + bytes) mem.grow(Math.ceil((ptr + bytes - mem.buffer.byteLength) / PAGE));
-  quantizeWeight(Bt, 0, n, k, new Int8Array(mem.buffer, ptr, np * kp), new Float32Array(mem.buffer, ptr + panelBytes, np));
+  quantize(new Int8Array(mem.buffer, ptr, np * kp), new Float32Array(mem.buffer, ptr + panelBytes, np));
   residentEnd = ptr + bytes;
-  let m = placedInt8.get(Bt.buffer);
-  if (!m) placedInt8.set(Bt.buffer, (m = new Map()));
+  let m = placedInt8.get(x.buffer);
+  if (!m) placedInt8.set(x.buffer, (m = new Map()));
   m.set(key, { panels: ptr, scales: ptr + panelBytes });
   return true;
+}
+
+/**
+ * C = A · B over up to `threads` threads with B [k, n] at bOff read from the int8 panels
+ * packWeightInt8NN made of it (the same as packWeightInt8's of Bᵀ, so the same bits as the
+ * transposed path). False (writing nothing) where B was not packed so.
+ */
+export function gemmNNInt8(threads = 1): (A: Float32Array, aOff: number, B: Float32Array, bOff: number, Cm: Float32Array, cOff: number, m: number, n: number, k: number) => boolean {
+  return (A, aOff, B, bOff, Cm, cOff, m, n, k) => {
+    if (m === 0 || n === 0 || k === 0) return false;
+    const w = placedInt8.get(B.buffer)?.get(`${B.byteOffset + bOff * 4}:nn:${k}:${n}`);
+    return w !== undefined && gemmInt8(A, aOff, w, Cm, cOff, m, n, k, threads);
+  };
 }
 
 /**

@@ -225,6 +225,34 @@ export function quantizeWeight(Bt: Float32Array, bOff: number, n: number, k: num
   }
 }
 
+/**
+ * B [k, n] (at bOff, row-major: the transpose of quantizeWeight's Bt) into the same panels and
+ * scales quantizeWeight makes of Bᵀ, the same bytes: each column's max |B[·, j]| (a maximum, so in
+ * any order) and then every element, in B's row order, with no transposed copy.
+ */
+export function quantizeWeightNN(B: Float32Array, bOff: number, k: number, n: number, q: Int8Array, scales: Float32Array): void {
+  const kp = evenK(k);
+  q.fill(0);
+  scales.fill(0);
+  const max = new Float64Array(n);
+  for (let p = 0; p < k; p++) {
+    const row = bOff + p * n;
+    for (let j = 0; j < n; j++) max[j] = Math.max(max[j]!, Math.abs(B[row + j]!));
+  }
+  const base = new Int32Array(n);
+  const ok = new Uint8Array(n);
+  for (let j = 0; j < n; j++) {
+    const scale = Math.fround(max[j]! / 127);
+    scales[j] = scale;
+    ok[j] = scale > 0 && scale < Infinity ? 1 : 0;
+    base[j] = Math.floor(j / NR) * kp * NR + (j % NR) * 2;
+  }
+  for (let p = 0; p < k; p++) {
+    const row = bOff + p * n, at = (p >> 1) * PAIR + (p & 1);
+    for (let j = 0; j < n; j++) if (ok[j]) q[base[j]! + at] = ((B[row + j]! / scales[j]! + 128.5) | 0) - 128;
+  }
+}
+
 /** Rows of A [rows, k] (at aOff) as int16 [rows, kp] into `out`, their scales into `scales`. */
 export function quantizeRows(A: Float32Array, aOff: number, rows: number, k: number, out: Int16Array, scales: Float32Array): void {
   const kp = evenK(k);
