@@ -238,7 +238,8 @@ export class CpuProgram {
     // A resident call's states are given as their views' shapes (bindInputs reads only shapes).
     const given = resident ? new Map([...inputs, ...[...resident.views].map(([k, v]) => [k, { dtype: v.base.dtype, shape: v.shape, data: v.base.data } as Tensor] as const)]) : inputs;
     const symbols = bindInputs(this.graph, given);
-    checkSizes(this.graph, symbols);
+    // A resident call's sizes were checked by runResident, at these same symbols, before it allocated.
+    if (!resident) checkSizes(this.graph, symbols);
     // Each node's shape at this call's dims, evaluated once (kernels read them many times a call).
     const shapes: (number[] | undefined)[] = [];
     const shapeOf = (n: Node): number[] => (shapes[n.id] ??= this.shape(n, symbols));
