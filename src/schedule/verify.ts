@@ -54,7 +54,8 @@ export function verifySchedule(s: Schedule): string[] {
     for (const id of want) if (!wrote.has(id)) problems.push(`k${k.id} does not write %${id}, which is read outside it`);
     for (const id of k.absorbed) {
       const n = g.nodes[id]!;
-      if (!isView(n) && !isElementwise(n) && n.op !== "arange" && n.op !== "const") problems.push(`k${k.id} absorbs %${id}, a ${n.op}`);
+      const indexed = n.op === "gather" && s.atLoad.has(n.inputs[0]!);
+      if (!isView(n) && !isElementwise(n) && n.op !== "arange" && n.op !== "const" && !indexed) problems.push(`k${k.id} absorbs %${id}, a ${n.op}`);
     }
     const ops = own.map((id) => g.nodes[id]!);
     if (k.kind === "op" && own.length !== 1) problems.push(`op kernel k${k.id} has ${own.length} nodes`);

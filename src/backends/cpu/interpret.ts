@@ -319,7 +319,11 @@ export class CpuProgram {
           for (const [id, v] of outs) values.set(id, v);
         }
       } catch (e) {
-        if (e instanceof KernelError) throw new RunError("TFM6001", `${e.message} (IR node %${k.anchor ?? k.nodes.at(-1)})`, site);
+        // The node that failed where it is known (a gather a fused kernel absorbed), else the kernel's.
+        if (e instanceof KernelError) {
+          const at = e.node ?? k.anchor ?? k.nodes.at(-1)!;
+          throw new RunError("TFM6001", `${e.message} (IR node %${at})`, this.graph.nodes[at]!.site);
+        }
         if (isAllocationFailure(e)) throw allocationFailed(transientBytes(k, this.graph, shapeOf), e, site);
         throw e;
       }
@@ -375,7 +379,12 @@ export class CpuProgram {
   /** One node's value from its inputs' values, by its op's semantics (semantics.ts). */
   private evaluate(node: Node, get: (i: number) => Tensor, symbols: ReadonlyMap<string, number>, out?: Tensor): Tensor {
     const dim = (d: Dim) => dimValue(d, symbols);
-    return semantics[node.op]({ node, k: this.kernels, x: node.inputs.map(get), dtype: runtimeDType[node.dtype], out, dim, transB: this.transB.get(node.id) });
+    try {
+      return semantics[node.op]({ node, k: this.kernels, x: node.inputs.map(get), dtype: runtimeDType[node.dtype], out, dim, transB: this.transB.get(node.id) });
+    } catch (e) {
+      if (e instanceof KernelError) e.node ??= node.id;
+      throw e;
+    }
   }
 }
 
