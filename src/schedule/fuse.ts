@@ -7,7 +7,8 @@
 //      elementwise consumers of the same shape as epilogue;
 //   3. rows: a reduction over the last axis with its elementwise producers and consumers;
 //   4. elementwise: chains of elementwise nodes of one shape;
-//   5. op: everything else, one node each (an `append` reads its new positions through views).
+//   5. a state's `append` of views of a matmul kernel's result: written by that kernel (appends.ts);
+//   6. op: everything else, one node each (an `append` reads its new positions through views).
 // A kernel may read a value computed outside it only when that value is available before the
 // kernel's first node (load-time, an input, or an earlier node): so kernels ordered by their first
 // node never wait on each other, and no kernel reads its own output through another kernel.
@@ -19,6 +20,8 @@ import { ops } from "../ir/ops.js";
 import type { Kernel, KernelKind, Schedule } from "./kernel.js";
 
 const viewOps = new Set(["reshape", "permute", "slice", "expand", "dropout"]);
+/** Views each element of whose input is at most one element of theirs (not expand): a kernel storing the input can store the view. */
+export const invertibleViews = new Set(["reshape", "permute", "slice", "dropout"]);
 export const isView = (n: Node): boolean => viewOps.has(n.op);
 export const isElementwise = (n: Node): boolean => {
   const c = ops[n.op].class;
@@ -268,7 +271,35 @@ export function schedule(g: Graph): Schedule {
     claim(group.size > 1 || absorbs ? "elementwise" : "op", group, group.size > 1 || absorbs ? {} : { anchor: e.id });
   }
 
-  // 5. everything else, one node each.
+  // 5. a state's `append` whose new positions are views of a matmul kernel's result (the keys and
+  // values a q/k/v projection's output is split into): written by that kernel where it computes
+  // them, each element stored at its place in the state, instead of by an op kernel of its own.
+  const stateInput = new Map(g.states.map((st) => [g.outputs.find((p) => p.name === st.name)!.node, g.inputs.find((p) => p.name === st.name)!.node]));
+  const joined = new Map<number, { appends: number[]; chains: Set<number>; from: Set<number> }>();
+  for (const n of g.nodes) {
+    if (!free(n.id) || n.op !== "append" || stateInput.get(n.id) !== n.inputs[0] || n.inputs[0] === n.inputs[1]) continue;
+    const chain: number[] = [];
+    let x = n.inputs[1]!;
+    while (role[x] === "view" && invertibleViews.has(node(x).op)) (chain.push(x), (x = node(x).inputs[0]!));
+    const host = owner[x]!;
+    const grp = groups[host];
+    if (role[x] !== "compute" || !grp || grp.kind !== "matmul" || !(x === grp.extra.anchor || grp.extra.epilogue?.includes(x))) continue;
+    const j = joined.get(host) ?? joined.set(host, { appends: [], chains: new Set(), from: new Set() }).get(host)!;
+    j.appends.push(n.id);
+    for (const c of chain) j.chains.add(c);
+    j.from.add(x);
+  }
+  for (const [host, j] of joined) {
+    const grp = groups[host]!;
+    // The values they are views of stay the kernel's outputs (read outside it too): a backend may
+    // run the appends apart, after the rest (splitAppends).
+    const readElsewhere = (x: number) => isOutput.has(x) || readers[x]!.some((r) => !grp.nodes.has(r) && !j.chains.has(r));
+    if (![...j.from].every(readElsewhere)) continue;
+    for (const a of j.appends) (grp.nodes.add(a), (owner[a] = host));
+    grp.extra = { ...grp.extra, appends: j.appends };
+  }
+
+  // 6. everything else, one node each.
   for (const n of g.nodes) if (free(n.id)) claim("op", new Set([n.id]), { anchor: n.id });
 
   // Views and index-only nodes: absorbed by the fused kernels that read them; materialised

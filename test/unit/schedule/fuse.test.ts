@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import { buildGraph, check } from "../../../src/api.js";
 import { optimize } from "../../../src/optimize.js";
 import { schedule, unfused } from "../../../src/schedule/fuse.js";
+import { splitAppends } from "../../../src/schedule/appends.js";
 import { printSchedule } from "../../../src/schedule/kernel.js";
 import { verifySchedule } from "../../../src/schedule/verify.js";
 
@@ -25,28 +26,41 @@ describe("fusion", () => {
     });
   }
 
-  it("gpt2 with its KV cache: 7 kernels per block — the 5 fused ones, and the append op kernels that write the new keys and values into the cache, reading them through the slices and permutes of the q/k/v projection", () => {
+  it("gpt2 with its KV cache: 5 kernels per block — the q/k/v projection's matmul kernel also writes the new keys and values into the caches, through the slices, reshapes and permutes that split them", () => {
     const g = graphOf("models/gpt2.tfm");
     const s = schedule(g);
     console.log(`[fuse] gpt2 with use_cache (12 blocks): ${g.nodes.length} nodes → ${s.kernels.length} fused`);
     // 6 before the blocks: the attention mask appended to its state, HF's position ids from it
     // (the mask as 0/1, its cumsum, the last seq of each — a slice read by `ne` — with `where`),
-    // the token and position embeddings' sum (the two gathers read in it as indexed loads). The first block also computes the causal &&
-    // padding mask, once for all the blocks: one elementwise kernel (its aranges, past, their sum
-    // and >= computed in it).
-    expect(s.kernels.length).toBe(6 + 1 + 12 * 7 + 1);
+    // the token and position embeddings' sum (the two gathers read in it as indexed loads). The
+    // first block also computes the causal && padding mask, once for all the blocks: one
+    // elementwise kernel (its aranges, past, their sum and >= computed in it).
+    expect(s.kernels.length).toBe(6 + 1 + 12 * 5 + 1);
     const kindsOf = (a: number, b: number) => s.kernels.slice(a, b).map((k) => (k.kind === "op" ? g.nodes[k.anchor!]!.op : k.kind)).join(" ");
     expect(kindsOf(0, 6)).toBe("append elementwise cumsum elementwise elementwise elementwise");
     expect(s.kernels[5]!.absorbed.map((i) => g.nodes[i]!.op)).toEqual(["gather", "gather"]);
-    expect(kindsOf(6, 14)).toBe("matmul append append elementwise attention matmul matmul matmul");
-    expect(kindsOf(14, 21)).toBe("matmul append append attention matmul matmul matmul");
-    const mask = s.kernels[9]!;
+    expect(kindsOf(6, 12)).toBe("matmul elementwise attention matmul matmul matmul");
+    expect(kindsOf(12, 17)).toBe("matmul attention matmul matmul matmul");
+    const mask = s.kernels[7]!;
     expect(mask.inputs).toHaveLength(1); // the padding mask; the causal part is index arithmetic
     expect(mask.absorbed.map((i) => g.nodes[i]!.op)).toEqual(expect.arrayContaining(["add", "arange", "arange", "const", "ge"]));
-    // Each cache append reads the qkv matmul's output itself, through its slice, reshape and permute.
-    for (const k of [s.kernels[7]!, s.kernels[8]!]) {
-      expect(k.inputs.map((i) => g.nodes[i]!.op).sort()).toEqual(["add", "input"]);
-      expect(k.absorbed.map((i) => g.nodes[i]!.op).sort()).toEqual(["permute", "reshape", "slice"]);
+    // Each qkv kernel writes the two appends, reading the states (inputs) and its own result
+    // through the slices, reshapes and permutes; its result is still written (attention reads q).
+    for (const k of [s.kernels[6]!, s.kernels[12]!]) {
+      expect(k.appends!.map((i) => g.nodes[i]!.op)).toEqual(["append", "append"]);
+      expect(k.outputs).toEqual([k.epilogue!.at(-1), ...k.appends!]);
+      expect(k.inputs.filter((i) => g.nodes[i]!.op === "input")).toHaveLength(2);
+      expect(k.absorbed.map((i) => g.nodes[i]!.op).sort()).toEqual(["permute", "permute", "reshape", "reshape", "slice", "slice"]);
+      // The kernels a backend runs in its place: the matmul kernel, then the two append op kernels.
+      const parts = splitAppends(k, g);
+      expect(parts.map((p) => (p.kind === "op" ? g.nodes[p.anchor!]!.op : p.kind))).toEqual(["matmul", "append", "append"]);
+      expect(parts[0]!.appends).toBeUndefined();
+      for (const p of parts.slice(1)) {
+        expect(p.inputs.map((i) => g.nodes[i]!.op).sort()).toEqual(["add", "input"]);
+        expect(p.absorbed.map((i) => g.nodes[i]!.op).sort()).toEqual(["permute", "reshape", "slice"]);
+        expect(p.outputs).toEqual([p.anchor]);
+      }
+      expect(verifySchedule({ ...s, kernels: s.kernels.flatMap((x) => splitAppends(x, g)).map((x, id) => ({ ...x, id })) })).toEqual([]);
     }
   });
 
