@@ -5,6 +5,8 @@
 export class KernelError extends Error {
   /** The kernel that failed ("gather", "matmul", ...). */
   readonly kernel: string;
+  /** The IR node being evaluated when it failed, where the interpreter knows it (a fused kernel's absorbed gather). */
+  node?: number;
 
   constructor(kernel: string, message: string) {
     super(`${kernel}: ${message}`);

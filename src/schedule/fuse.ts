@@ -7,7 +7,8 @@
 //      elementwise consumers of the same shape as epilogue;
 //   3. rows: a reduction over the last axis with its elementwise producers and consumers;
 //   4. elementwise: chains of elementwise nodes of one shape;
-//   5. op: everything else, one node each (an `append` reads its new positions through views).
+//   5. a state's `append` of views of a matmul kernel's result: written by that kernel (appends.ts);
+//   6. op: everything else, one node each (an `append` reads its new positions through views).
 // A kernel may read a value computed outside it only when that value is available before the
 // kernel's first node (load-time, an input, or an earlier node): so kernels ordered by their first
 // node never wait on each other, and no kernel reads its own output through another kernel.
@@ -19,6 +20,8 @@ import { ops } from "../ir/ops.js";
 import type { Kernel, KernelKind, Schedule } from "./kernel.js";
 
 const viewOps = new Set(["reshape", "permute", "slice", "expand", "dropout"]);
+/** Views each element of whose input is at most one element of theirs (not expand): a kernel storing the input can store the view. */
+export const invertibleViews = new Set(["reshape", "permute", "slice", "dropout"]);
 export const isView = (n: Node): boolean => viewOps.has(n.op);
 export const isElementwise = (n: Node): boolean => {
   const c = ops[n.op].class;
@@ -59,7 +62,8 @@ export function kernel(id: number, kind: KernelKind, nodes: readonly number[], g
   return { id, kind, nodes: sorted, inputs, outputs, absorbed: [], ...extra };
 }
 
-type Role = "load" | "input" | "index" | "view" | "compute";
+// indexed: a gather from a load-time table (an embedding), read by its readers as an indexed load.
+type Role = "load" | "input" | "index" | "view" | "indexed" | "compute";
 
 /** What each node is to the scheduler. */
 function roles(g: Graph, atLoad: ReadonlySet<number>): Role[] {
@@ -69,6 +73,7 @@ function roles(g: Graph, atLoad: ReadonlySet<number>): Role[] {
     else if (n.op === "input") role.push("input");
     else if ((n.op === "arange" || n.op === "const" || isElementwise(n) || isView(n)) && n.inputs.every((i) => role[i] === "load" || role[i] === "index")) role.push("index");
     else if (isView(n)) role.push("view");
+    else if (n.op === "gather" && role[n.inputs[0]!] === "load") role.push("indexed");
     else role.push("compute");
   }
   return role;
@@ -93,6 +98,11 @@ export function schedule(g: Graph): Schedule {
     const r = role[id];
     if (r === "compute") into.add(id);
     else if (r === "view") sources(node(id).inputs[0]!, into);
+    else if (r === "indexed") {
+      // Itself too: where it is materialised (read by a kernel other than elementwise), a reader waits on it.
+      into.add(id);
+      for (const i of node(id).inputs) sources(i, into);
+    }
     return into;
   };
   /** The compute values a group reads from outside (through views). */
@@ -108,8 +118,12 @@ export function schedule(g: Graph): Schedule {
   };
   /** Inputs reached through a view must come from outside the group (a view reads a materialised value). */
   const viewsFromOutside = (group: ReadonlySet<number>): boolean =>
-    [...group].every((id) => node(id).inputs.every((i) => role[i] !== "view" || [...sources(i)].every((s) => !group.has(s))));
+    [...group].every((id) => node(id).inputs.every((i) => !readAt(i) || [...sources(i)].every((s) => !group.has(s))));
   const free = (id: number) => role[id] === "compute" && owner[id] === -1;
+  /** Read by a kernel at other positions than its own element's: what it reads must be materialised outside it. */
+  const readAt = (id: number) => role[id] === "view" || role[id] === "indexed";
+  /** Computed by each fused kernel that reads it, for itself. */
+  const absorbable = (id: number) => role[id] === "view" || role[id] === "index" || role[id] === "indexed";
   const readOnlyBy = (id: number, group: ReadonlySet<number>) => !isOutput.has(id) && readers[id]!.every((r) => group.has(r));
 
   /**
@@ -145,7 +159,7 @@ export function schedule(g: Graph): Schedule {
     let late = 0;
     for (const e of ext) if (e >= first) late++;
     const throughViews = new Set<number>();
-    for (const id of group) for (const i of node(id).inputs) if (role[i] === "view") for (const s of sources(i)) throughViews.add(s);
+    for (const id of group) for (const i of node(id).inputs) if (readAt(i)) for (const s of sources(i)) throughViews.add(s);
     const heap = new MinHeap();
     const tried = new Set<number>();
     const offer = (id: number) => {
@@ -164,7 +178,7 @@ export function schedule(g: Graph): Schedule {
       for (const i of n.inputs) {
         if (group.has(i)) continue;
         for (const s of sources(i)) if (!group.has(s) && s !== c && !ext.has(s)) added.add(s);
-        if (role[i] === "view") for (const s of sources(i)) viewed.push(s);
+        if (readAt(i)) for (const s of sources(i)) viewed.push(s);
       }
       let lateNext = late - (ext.has(c) && c >= first ? 1 : 0);
       for (const s of added) if (s >= first) lateNext++;
@@ -253,11 +267,39 @@ export function schedule(g: Graph): Schedule {
     // One node alone is an op kernel, unless it reads views or index-only nodes: as an elementwise
     // kernel it computes them itself (a causal mask's aranges and comparisons, a slice) instead of
     // each running as an op kernel of its own.
-    const absorbs = e.inputs.some((i) => role[i] === "view" || role[i] === "index");
+    const absorbs = e.inputs.some((i) => absorbable(i));
     claim(group.size > 1 || absorbs ? "elementwise" : "op", group, group.size > 1 || absorbs ? {} : { anchor: e.id });
   }
 
-  // 5. everything else, one node each.
+  // 5. a state's `append` whose new positions are views of a matmul kernel's result (the keys and
+  // values a q/k/v projection's output is split into): written by that kernel where it computes
+  // them, each element stored at its place in the state, instead of by an op kernel of its own.
+  const stateInput = new Map(g.states.map((st) => [g.outputs.find((p) => p.name === st.name)!.node, g.inputs.find((p) => p.name === st.name)!.node]));
+  const joined = new Map<number, { appends: number[]; chains: Set<number>; from: Set<number> }>();
+  for (const n of g.nodes) {
+    if (!free(n.id) || n.op !== "append" || stateInput.get(n.id) !== n.inputs[0] || n.inputs[0] === n.inputs[1]) continue;
+    const chain: number[] = [];
+    let x = n.inputs[1]!;
+    while (role[x] === "view" && invertibleViews.has(node(x).op)) (chain.push(x), (x = node(x).inputs[0]!));
+    const host = owner[x]!;
+    const grp = groups[host];
+    if (role[x] !== "compute" || !grp || grp.kind !== "matmul" || !(x === grp.extra.anchor || grp.extra.epilogue?.includes(x))) continue;
+    const j = joined.get(host) ?? joined.set(host, { appends: [], chains: new Set(), from: new Set() }).get(host)!;
+    j.appends.push(n.id);
+    for (const c of chain) j.chains.add(c);
+    j.from.add(x);
+  }
+  for (const [host, j] of joined) {
+    const grp = groups[host]!;
+    // The values they are views of stay the kernel's outputs (read outside it too): a backend may
+    // run the appends apart, after the rest (splitAppends).
+    const readElsewhere = (x: number) => isOutput.has(x) || readers[x]!.some((r) => !grp.nodes.has(r) && !j.chains.has(r));
+    if (![...j.from].every(readElsewhere)) continue;
+    for (const a of j.appends) (grp.nodes.add(a), (owner[a] = host));
+    grp.extra = { ...grp.extra, appends: j.appends };
+  }
+
+  // 6. everything else, one node each.
   for (const n of g.nodes) if (free(n.id)) claim("op", new Set([n.id]), { anchor: n.id });
 
   // Views and index-only nodes: absorbed by the fused kernels that read them; materialised
@@ -269,15 +311,17 @@ export function schedule(g: Graph): Schedule {
   const readsThrough = (grp: (typeof groups)[number], id: number, i: number): boolean =>
     grp.kind === "op" && node(id).op === "append" && node(id).inputs[1] === i && node(id).inputs[0] !== i;
   const absorbed = groups.map(() => new Set<number>());
-  const needed = new Set<number>(g.outputs.map((o) => o.node).filter((id) => role[id] === "view" || role[id] === "index"));
+  const needed = new Set<number>(g.outputs.map((o) => o.node).filter(absorbable));
   const absorb = (k: number, id: number): void => {
-    if ((role[id] !== "view" && role[id] !== "index") || absorbed[k]!.has(id)) return;
+    if (!absorbable(id) || absorbed[k]!.has(id)) return;
+    // A gather is read as an indexed load by elementwise kernels only; the others read its buffer.
+    if (role[id] === "indexed" && groups[k]!.kind !== "elementwise") return void needed.add(id);
     absorbed[k]!.add(id);
     for (const i of node(id).inputs) absorb(k, i);
   };
   groups.forEach((grp, k) => {
     for (const id of grp.nodes) for (const i of node(id).inputs) {
-      if (role[i] !== "view" && role[i] !== "index") continue;
+      if (!absorbable(i)) continue;
       if (fusedKind(grp.kind) || readsThrough(grp, id, i)) absorb(k, i);
       else needed.add(i);
     }
@@ -287,7 +331,7 @@ export function schedule(g: Graph): Schedule {
   const order = [...needed].sort((a, b) => a - b);
   const materialise = new Set<number>();
   const want = (id: number): void => {
-    if ((role[id] !== "view" && role[id] !== "index") || materialise.has(id)) return;
+    if (!absorbable(id) || materialise.has(id)) return;
     materialise.add(id);
     for (const i of node(id).inputs) want(i);
   };

@@ -12,7 +12,9 @@
 //               (LayerNorm, softmax with its scale and mask, residual-add + LayerNorm).
 //   matmul      one matmul (`anchor`); a `prologue` (a rows body computing its left operand, e.g.
 //               the LayerNorm before a projection); an `epilogue` of elementwise nodes of the
-//               matmul's output shape (bias, activation, residual).
+//               matmul's output shape (bias, activation, residual); `appends` of states whose new
+//               positions are views of its result (a q/k/v projection's keys and values into their
+//               caches; appends.ts gives the kernels they stand for, for a backend that runs them apart).
 //   attention   scores = matmul(q, k) (`scores`), a rows body over the scores (scale, mask,
 //               softmax), and out = matmul(p, v) (`anchor`): each query row can be computed
 //               alone, so the [.., sq, sk] score matrix is never materialised.
@@ -43,6 +45,8 @@ export interface Kernel {
   readonly prologue?: readonly number[];
   /** matmul: the elementwise nodes after it. */
   readonly epilogue?: readonly number[];
+  /** matmul: states' `append` nodes it writes, their new positions views of its result (or of its epilogue's). */
+  readonly appends?: readonly number[];
 }
 
 export interface Schedule {

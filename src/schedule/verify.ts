@@ -5,7 +5,7 @@
 //   - a kernel reads only what exists before it: inputs, load-time values, outputs of earlier
 //     kernels (or aliases of those), and its own nodes;
 //   - a kernel's outputs are exactly its own nodes read outside it;
-//   - each kind holds what kernel.ts says it may.
+//   - each kind holds what kernel.ts says it may (a matmul kernel's appends listed as such).
 import type { Graph } from "../ir/graph.js";
 import { isElementwise, isView } from "./fuse.js";
 import type { Schedule } from "./kernel.js";
@@ -54,13 +54,18 @@ export function verifySchedule(s: Schedule): string[] {
     for (const id of want) if (!wrote.has(id)) problems.push(`k${k.id} does not write %${id}, which is read outside it`);
     for (const id of k.absorbed) {
       const n = g.nodes[id]!;
-      if (!isView(n) && !isElementwise(n) && n.op !== "arange" && n.op !== "const") problems.push(`k${k.id} absorbs %${id}, a ${n.op}`);
+      const indexed = n.op === "gather" && s.atLoad.has(n.inputs[0]!);
+      if (!isView(n) && !isElementwise(n) && n.op !== "arange" && n.op !== "const" && !indexed) problems.push(`k${k.id} absorbs %${id}, a ${n.op}`);
     }
     const ops = own.map((id) => g.nodes[id]!);
     if (k.kind === "op" && own.length !== 1) problems.push(`op kernel k${k.id} has ${own.length} nodes`);
     if (k.kind === "elementwise" && ops.some((n) => !isElementwise(n))) problems.push(`elementwise kernel k${k.id} holds a ${ops.find((n) => !isElementwise(n))!.op}`);
     if ((k.kind === "matmul" || k.kind === "attention") && g.nodes[k.anchor ?? -1]?.op !== "matmul") problems.push(`${k.kind} kernel k${k.id} has no matmul anchor`);
     if (k.kind === "attention" && g.nodes[k.scores ?? -1]?.op !== "matmul") problems.push(`attention kernel k${k.id} has no scores matmul`);
+    if (k.appends?.length && k.kind !== "matmul") problems.push(`${k.kind} kernel k${k.id} has appends`);
+    const appends = new Set(k.appends ?? []);
+    for (const a of appends) if (!own.includes(a) || g.nodes[a]!.op !== "append") problems.push(`k${k.id} lists %${a} as an append it writes, a ${g.nodes[a]!.op}${own.includes(a) ? "" : " it does not own"}`);
+    if (k.kind === "matmul") for (const n of ops) if (n.op === "append" && !appends.has(n.id)) problems.push(`matmul kernel k${k.id} holds %${n.id}, an append it does not list`);
     for (const id of own) done.add(id);
   });
   return problems;

@@ -134,10 +134,16 @@ describe("generation with the cache on the device (GPT-2, 2 layers)", () => {
       for (const step of first.buffers) expect(step).toEqual(first.buffers[0]);
       expect(new Set(first.buffers[0]).size).toBe(g.states.length);
       expect(program.stateBuffers.copiedBytes).toBe(0);
-      // The only kernels writing a state write the new positions (B·H·seq·D elements for the KV caches, B·seq for the mask's history): no `past` in their size.
-      const appends = program.compiled.kernels.filter((k) => g.nodes[program.compiled.schedule.kernels.find((s) => s.id === k.kernel)!.anchor ?? -1]?.op === "append");
-      expect(appends.length).toBe(g.states.length);
-      for (const k of appends) expect(showDim(k.grid[0]!.size)).toMatch(/^(16 \* )?batch \* seq$/);
+      // The only kernels writing a state write the new positions: the mask's history by its append
+      // kernel (B·seq elements), each block's keys and values by its q/k/v projection's matmul
+      // kernel, where it computes them (B·seq rows): no `past` in their grids.
+      const stateOutputs = new Set(g.states.map((st) => g.outputs.find((o) => o.name === st.name)!.node));
+      const writes = (k: (typeof program.compiled.kernels)[number]) => k.binds.flatMap((b) => (b.kind === "write" && stateOutputs.has(b.node) ? [b.node] : []));
+      const writers = program.compiled.kernels.filter((k) => writes(k).length > 0);
+      expect(writers.flatMap(writes).sort((a, b) => a - b)).toEqual([...stateOutputs].sort((a, b) => a - b));
+      expect(writers.map((k) => `${k.kind} ${writes(k).length}`)).toEqual(["op 1", "matmul 2", "matmul 2"]);
+      expect(showDim(writers[0]!.grid[0]!.size)).toMatch(/^batch \* seq$/);
+      for (const k of writers) for (const f of k.grid) expect(showDim(f.size)).not.toMatch(/past|capacity/);
       const allocated = program.transfers.allocations;
       decoder.reset();
       const second = await run();

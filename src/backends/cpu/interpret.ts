@@ -12,6 +12,7 @@ import type { Dim } from "../../core/dim.js";
 import type { Graph, Node } from "../../ir/graph.js";
 import type { Kernel, Schedule } from "../../schedule/kernel.js";
 import { schedule, unfused } from "../../schedule/fuse.js";
+import { splitAppends } from "../../schedule/appends.js";
 import { KernelError } from "../../core/errors.js";
 import { runFused, type FusedContext } from "./fused.js";
 import { bufferBytes, planMemory, type MemoryPlan } from "../../schedule/memory.js";
@@ -61,6 +62,8 @@ export class CpuProgram {
   private readonly transB = new Map<number, Tensor>();
   /** The kernels run per call, and which views share a buffer. */
   readonly schedule: Schedule;
+  /** The kernels as this interpreter runs them: a matmul kernel's appends after it, as op kernels (schedule/appends.ts). */
+  private readonly steps: readonly Kernel[];
   /** Which buffer each kernel output lives in, and how large the buffers are (src/schedule/memory.ts). */
   readonly plan: MemoryPlan;
 
@@ -74,6 +77,7 @@ export class CpuProgram {
     this.maxMemory = opts.maxMemory;
     this.schedule = opts.fuse === false ? unfused(graph) : schedule(graph);
     this.atLoad = this.schedule.atLoad;
+    this.steps = this.schedule.kernels.flatMap((k) => splitAppends(k, graph));
     for (const node of graph.nodes) {
       if (!this.atLoad.has(node.id)) continue;
       if (node.op === "weight") {
@@ -300,7 +304,7 @@ export class CpuProgram {
         return v && v.axis < v.shape.length - 1 ? v : undefined;
       },
     };
-    for (const k of this.schedule.kernels) {
+    for (const k of this.steps) {
       const t0 = profile ? performance.now() : 0;
       const site = this.graph.nodes[k.anchor ?? k.nodes.at(-1)!]!.site;
       try {
@@ -320,7 +324,11 @@ export class CpuProgram {
           for (const [id, v] of outs) values.set(id, v);
         }
       } catch (e) {
-        if (e instanceof KernelError) throw new RunError("TFM6001", `${e.message} (IR node %${k.anchor ?? k.nodes.at(-1)})`, site);
+        // The node that failed where it is known (a gather a fused kernel absorbed), else the kernel's.
+        if (e instanceof KernelError) {
+          const at = e.node ?? k.anchor ?? k.nodes.at(-1)!;
+          throw new RunError("TFM6001", `${e.message} (IR node %${at})`, this.graph.nodes[at]!.site);
+        }
         if (isAllocationFailure(e)) throw allocationFailed(transientBytes(k, this.graph, shapeOf), e, site);
         throw e;
       }
@@ -376,7 +384,12 @@ export class CpuProgram {
   /** One node's value from its inputs' values, by its op's semantics (semantics.ts). */
   private evaluate(node: Node, get: (i: number) => Tensor, symbols: ReadonlyMap<string, number>, out?: Tensor): Tensor {
     const dim = (d: Dim) => dimValue(d, symbols);
-    return semantics[node.op]({ node, k: this.kernels, x: node.inputs.map(get), dtype: runtimeDType[node.dtype], out, dim, transB: this.transB.get(node.id) });
+    try {
+      return semantics[node.op]({ node, k: this.kernels, x: node.inputs.map(get), dtype: runtimeDType[node.dtype], out, dim, transB: this.transB.get(node.id) });
+    } catch (e) {
+      if (e instanceof KernelError) e.node ??= node.id;
+      throw e;
+    }
   }
 }
 

@@ -10,6 +10,7 @@
 //   double and packs or copies its operands into WebAssembly memory (every input's bytes);
 // - a fused kernel over a domain of one dim (fused.ts evaluates it node by node on whole tensors):
 //   every node's value whole, plus the double accumulators;
+// - a matmul kernel with appends (schedule/appends.ts): the largest of the kernels it is run as;
 // - a fused kernel over rows (fused.ts): the nodes it absorbed, computed whole once per call (a
 //   causal mask `[seq, seq]`, split heads), and per block every node's block of rows (the last
 //   block has up to 3 rows more), with double accumulators, plus a matmul's right operand at one
@@ -20,6 +21,7 @@ import type { Graph, Node } from "../../ir/graph.js";
 import type { Kernel, Schedule } from "../../schedule/kernel.js";
 import { ops, type OpClass } from "../../ir/ops.js";
 import { blockRows } from "./fused.js";
+import { splitAppends } from "../../schedule/appends.js";
 
 /** Bytes of double accumulators per element (reductions, the matmul). */
 const ACCUMULATOR = 8;
@@ -43,6 +45,8 @@ export function transientBytes(k: Kernel, graph: Graph, shape: (n: Node) => read
   const node = (id: number) => graph.nodes[id]!;
   const elementBytes = (n: Node) => runtimeBytes[runtimeDType[n.dtype]];
   const bytes = (n: Node) => numel(shape(n)) * elementBytes(n);
+  // Its appends run after it, as op kernels of their own (interpret.ts): the largest of those.
+  if (k.appends?.length) return Math.max(...splitAppends(k, graph).map((p) => transientBytes(p, graph, shape)));
   if (k.kind === "op") {
     const n = node(k.anchor!);
     // The views it absorbed (an append's new positions) are evaluated into tensors of their own.

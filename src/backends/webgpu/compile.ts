@@ -6,6 +6,7 @@
 import { symDim, type Dim } from "../../core/dim.js";
 import type { Op } from "../../ir/ops.js";
 import { consumers, kernel as makeKernel } from "../../schedule/fuse.js";
+import { splitAppends } from "../../schedule/appends.js";
 import type { Kernel, KernelKind, Schedule } from "../../schedule/kernel.js";
 import { elementwiseKernel } from "./codegen/elementwise.js";
 import { ErrorSlots } from "./codegen/expr.js";
@@ -119,7 +120,7 @@ export function compile(s: Schedule, opts: CompileOptions = {}): CompiledProgram
       if (n.op === "gather" && ind.op !== "input" && ind.op !== "arange" && !s.atLoad.has(ind.id)) kernels.push(gatherErrorKernel(ctx, k, id, ctx.errors.slot(id)));
     }
   };
-  for (const k of s.kernels) {
+  const compileKernel = (k: Kernel): void => {
     const gen = kinds[k.kind];
     let reason = gen ? "" : `no WGSL generator for "${k.kind}" kernels yet`;
     if (gen) {
@@ -128,7 +129,7 @@ export function compile(s: Schedule, opts: CompileOptions = {}): CompiledProgram
         if (k.kind !== "op" && ck.binds.length > maxStorage) throw new Error(`it binds ${ck.binds.length} storage buffers, more than the ${maxStorage} a shader stage may have`);
         kernels.push(ck);
         gatherErrors(k, k.nodes);
-        continue;
+        return;
       } catch (e) {
         if (k.kind === "op") throw e;
         reason = e instanceof Error ? e.message : String(e);
@@ -143,6 +144,20 @@ export function compile(s: Schedule, opts: CompileOptions = {}): CompiledProgram
       kernels.push(opKernels[g.nodes[id]!.op](ctx, { ...single, outputs: [id] }));
       gatherErrors(single, [id]);
     }
+  };
+  for (const k of s.kernels) {
+    if (k.appends?.length) {
+      // A matmul kernel storing states' new positions where it computes them; where its generator
+      // cannot (a state not kept in place, too many buffers), the kernels they stand for.
+      try {
+        const ck = matmulKernel(ctx, k);
+        if (ck.binds.length > maxStorage) throw new Error(`it binds ${ck.binds.length} storage buffers`);
+        kernels.push(ck);
+        gatherErrors(k, k.nodes);
+      } catch {
+        splitAppends(k, g).forEach(compileKernel);
+      }
+    } else compileKernel(k);
   }
   const header = sizesDecl(ctx.sizes) + "\n";
   const used = new Set<number>();
@@ -163,7 +178,7 @@ export function compile(s: Schedule, opts: CompileOptions = {}): CompiledProgram
 /**
  * Each state in one buffer at capacity, when every state can be: its value at the start is read
  * only as itself (no reshape shares its buffer) and its next value is an `append` of its own op
- * kernel, read as itself too. All or none.
+ * kernel or of a matmul kernel's appends, read as itself too. All or none.
  */
 function layoutsOf(s: Schedule): StateLayout[] {
   const g = s.graph;
@@ -173,7 +188,7 @@ function layoutsOf(s: Schedule): StateLayout[] {
     const input = g.inputs.find((p) => p.name === st.name)!.node;
     const output = g.outputs.find((p) => p.name === st.name)!.node;
     const n = g.nodes[output]!;
-    const own = s.kernels.some((k) => k.kind === "op" && k.anchor === output);
+    const own = s.kernels.some((k) => (k.kind === "op" && k.anchor === output) || k.appends?.includes(output));
     const ports = g.outputs.filter((p) => p.node === input || p.node === output).length;
     if (n.op !== "append" || n.inputs[0] !== input || !own || ports !== 1 || aliased.has(input) || aliased.has(output) || s.aliases.has(output)) return [];
     const symbol = `@capacity:${st.name}`;

@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import { buildGraph, check } from "../../../src/api.js";
 import { optimize } from "../../../src/optimize.js";
 import { schedule, unfused } from "../../../src/schedule/fuse.js";
+import { splitAppends } from "../../../src/schedule/appends.js";
 import { printSchedule } from "../../../src/schedule/kernel.js";
 import { verifySchedule } from "../../../src/schedule/verify.js";
 
@@ -25,27 +26,41 @@ describe("fusion", () => {
     });
   }
 
-  it("gpt2 with its KV cache: 7 kernels per block — the 5 fused ones, and the append op kernels that write the new keys and values into the cache, reading them through the slices and permutes of the q/k/v projection", () => {
+  it("gpt2 with its KV cache: 5 kernels per block — the q/k/v projection's matmul kernel also writes the new keys and values into the caches, through the slices, reshapes and permutes that split them", () => {
     const g = graphOf("models/gpt2.tfm");
     const s = schedule(g);
     console.log(`[fuse] gpt2 with use_cache (12 blocks): ${g.nodes.length} nodes → ${s.kernels.length} fused`);
-    // 8 before the blocks: the attention mask appended to its state, HF's position ids from it
+    // 6 before the blocks: the attention mask appended to its state, HF's position ids from it
     // (the mask as 0/1, its cumsum, the last seq of each — a slice read by `ne` — with `where`),
-    // the token and position gathers and their sum. The first block also computes the causal &&
-    // padding mask, once for all the blocks: one elementwise kernel (its aranges, past, their sum
-    // and >= computed in it).
-    expect(s.kernels.length).toBe(8 + 1 + 12 * 7 + 1);
+    // the token and position embeddings' sum (the two gathers read in it as indexed loads). The
+    // first block also computes the causal && padding mask, once for all the blocks: one
+    // elementwise kernel (its aranges, past, their sum and >= computed in it).
+    expect(s.kernels.length).toBe(6 + 1 + 12 * 5 + 1);
     const kindsOf = (a: number, b: number) => s.kernels.slice(a, b).map((k) => (k.kind === "op" ? g.nodes[k.anchor!]!.op : k.kind)).join(" ");
-    expect(kindsOf(0, 8)).toBe("append elementwise cumsum elementwise elementwise gather gather add");
-    expect(kindsOf(8, 16)).toBe("matmul append append elementwise attention matmul matmul matmul");
-    expect(kindsOf(16, 23)).toBe("matmul append append attention matmul matmul matmul");
-    const mask = s.kernels[11]!;
+    expect(kindsOf(0, 6)).toBe("append elementwise cumsum elementwise elementwise elementwise");
+    expect(s.kernels[5]!.absorbed.map((i) => g.nodes[i]!.op)).toEqual(["gather", "gather"]);
+    expect(kindsOf(6, 12)).toBe("matmul elementwise attention matmul matmul matmul");
+    expect(kindsOf(12, 17)).toBe("matmul attention matmul matmul matmul");
+    const mask = s.kernels[7]!;
     expect(mask.inputs).toHaveLength(1); // the padding mask; the causal part is index arithmetic
     expect(mask.absorbed.map((i) => g.nodes[i]!.op)).toEqual(expect.arrayContaining(["add", "arange", "arange", "const", "ge"]));
-    // Each cache append reads the qkv matmul's output itself, through its slice, reshape and permute.
-    for (const k of [s.kernels[9]!, s.kernels[10]!]) {
-      expect(k.inputs.map((i) => g.nodes[i]!.op).sort()).toEqual(["add", "input"]);
-      expect(k.absorbed.map((i) => g.nodes[i]!.op).sort()).toEqual(["permute", "reshape", "slice"]);
+    // Each qkv kernel writes the two appends, reading the states (inputs) and its own result
+    // through the slices, reshapes and permutes; its result is still written (attention reads q).
+    for (const k of [s.kernels[6]!, s.kernels[12]!]) {
+      expect(k.appends!.map((i) => g.nodes[i]!.op)).toEqual(["append", "append"]);
+      expect(k.outputs).toEqual([k.epilogue!.at(-1), ...k.appends!]);
+      expect(k.inputs.filter((i) => g.nodes[i]!.op === "input")).toHaveLength(2);
+      expect(k.absorbed.map((i) => g.nodes[i]!.op).sort()).toEqual(["permute", "permute", "reshape", "reshape", "slice", "slice"]);
+      // The kernels a backend runs in its place: the matmul kernel, then the two append op kernels.
+      const parts = splitAppends(k, g);
+      expect(parts.map((p) => (p.kind === "op" ? g.nodes[p.anchor!]!.op : p.kind))).toEqual(["matmul", "append", "append"]);
+      expect(parts[0]!.appends).toBeUndefined();
+      for (const p of parts.slice(1)) {
+        expect(p.inputs.map((i) => g.nodes[i]!.op).sort()).toEqual(["add", "input"]);
+        expect(p.absorbed.map((i) => g.nodes[i]!.op).sort()).toEqual(["permute", "reshape", "slice"]);
+        expect(p.outputs).toEqual([p.anchor]);
+      }
+      expect(verifySchedule({ ...s, kernels: s.kernels.flatMap((x) => splitAppends(x, g)).map((x, id) => ({ ...x, id })) })).toEqual([]);
     }
   });
 
@@ -55,16 +70,16 @@ describe("fusion", () => {
     const u = unfused(g);
     console.log(`[fuse] gpt2 (12 blocks): ${g.nodes.length} nodes, ${u.kernels.length} kernels unfused → ${s.kernels.length} fused`);
     const kinds = s.kernels.map((k) => k.kind).join(" ");
-    // 6 kernels for the embeddings (HF's position ids from the attention mask: its cumsum between
-    // two elementwise kernels; the token and position gathers, the sum), the causal && padding mask
+    // 4 kernels for the embeddings (HF's position ids from the attention mask: its cumsum between
+    // two elementwise kernels; the sum of the token and position gathers), the causal && padding mask
     // once (one elementwise kernel: &&, its aranges and >= computed in it), 5 per block, the LM head
     // with ln_f.
-    expect(s.kernels.length).toBe(6 + 1 + 12 * 5 + 1);
-    expect(kinds).toContain(["elementwise op elementwise op op op", "matmul elementwise attention matmul matmul matmul", ...Array(11).fill("matmul attention matmul matmul matmul")].join(" "));
-    const first = s.kernels[6]!;
+    expect(s.kernels.length).toBe(4 + 1 + 12 * 5 + 1);
+    expect(kinds).toContain(["elementwise op elementwise elementwise", "matmul elementwise attention matmul matmul matmul", ...Array(11).fill("matmul attention matmul matmul matmul")].join(" "));
+    const first = s.kernels[4]!;
     expect(first.prologue!.map((id) => g.nodes[id]!.op)).toEqual(["mean", "sub", "mul", "mean", "add", "rsqrt", "mul", "mul", "add"]);
     expect(first.epilogue!.map((id) => g.nodes[id]!.op)).toEqual(["add"]);
-    const fc = s.kernels[10]!;
+    const fc = s.kernels[8]!;
     expect(fc.epilogue!.map((id) => g.nodes[id]!.op).filter((op) => op === "tanh")).toHaveLength(1);
   });
 
@@ -72,8 +87,9 @@ describe("fusion", () => {
     const g = graphOf("models/bert.tfm");
     const s = schedule(g);
     const perBlock = s.kernels.filter((k) => k.kind !== "op").length;
-    // qkv, attention, out proj + residual, LayerNorm, fc + gelu, proj + residual, LayerNorm; + embeddings' LayerNorm and the pooler.
-    expect(perBlock).toBe(12 * 7 + 2);
+    // qkv, attention, out proj + residual, LayerNorm, fc + gelu, proj + residual, LayerNorm; + the
+    // embeddings' two sums (the three gathers read in them as indexed loads), their LayerNorm and the pooler.
+    expect(perBlock).toBe(12 * 7 + 4);
   });
 
   it("attention kernels never write their score matrix", () => {

@@ -312,7 +312,7 @@ describe("GPT-2 (124M)", () => {
 
   it("reports formulas and bytes", () => {
     const text = formatMemory(plans.fused, seq128);
-    expect(text).toMatch(/^memory plan at batch=1, seq=128: 68 kernels write \d+ values into \d+ buffers, \d+ of them in place\n/);
+    expect(text).toMatch(/^memory plan at batch=1, seq=128: 66 kernels write \d+ values into \d+ buffers, \d+ of them in place\n/);
     expect(text).toContain("  graph outputs       25,731,584 bytes (24.5 MiB)");
     expect(text).toContain("= 201028 * batch * seq\n");
     expect(text).toMatch(/ {2}weights {13}497,759,232 bytes \(474\.7 MiB\), and \d+ bytes computed from them at load\n$/);

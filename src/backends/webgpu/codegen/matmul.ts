@@ -5,14 +5,14 @@
 // [..., n, k]. The workgroup's linear index picks its (batch, tile row, tile column). A's elements
 // are `value(A, idx)`, so a prologue computed in the kernel (matmul kernels of the fused schedule)
 // is evaluated while a tile is loaded; the accumulator is the matmul node's value for the epilogue.
-import { constDim, type Dim } from "../../../core/dim.js";
+import { constDim, showDim, type Dim } from "../../../core/dim.js";
 import type { Node } from "../../../ir/graph.js";
 import type { Kernel } from "../../../schedule/kernel.js";
 import type { ReduceOp } from "../../../ir/ops.js";
 import { broadcastIndex, type Block } from "./expr.js";
 import { type CompiledKernel, type Ctx, Frame, newBody } from "./kernel.js";
 import { accumulatorType, emptyAxisChecks, isReduction, rowReduction, Shared } from "./reduce.js";
-import { addU, delinearize, divU, lit, mulU, numelDim, type SizeTable } from "./sizes.js";
+import { addU, delinearize, divU, linearize, lit, mulU, numelDim, type SizeTable } from "./sizes.js";
 import { kernelSource, toStorage } from "./wgsl.js";
 
 /** Threads per side of the 16×16 workgroup. */
@@ -68,7 +68,10 @@ const ceilDiv = (t: SizeTable, d: Dim, by: number) => divU(addU(t.ref(d), lit(by
  * each of a thread's elements with the matmul's value as `acc`.
  */
 export function matmulKernel(ctx: Ctx, k: Kernel): CompiledKernel {
-  const f = new Frame(ctx, k, k.inputs, k.outputs.length ? k.outputs : [k.anchor!]);
+  // The states its appends write are bound as those appends' outputs (one buffer, compile.ts `stateLayouts`), not read.
+  const states = new Set((k.appends ?? []).map((a) => ctx.g.nodes[a]!.inputs[0]!));
+  for (const a of k.appends ?? []) if (!ctx.layouts.has(a)) throw new Error(`the state %${ctx.g.nodes[a]!.inputs[0]} is not kept in place`);
+  const f = new Frame(ctx, k, k.inputs.filter((i) => !states.has(i)), k.outputs.length ? k.outputs : [k.anchor!]);
   const node = f.node(k.anchor!);
   const [a, bNode] = [f.node(node.inputs[0]!), f.node(node.inputs[1]!)];
   const d = matmulDims(node, a, bNode);
@@ -138,7 +141,7 @@ export function matmulKernel(ctx: Ctx, k: Kernel): CompiledKernel {
   return {
     kernel: k.id,
     kind: k.kind,
-    wgsl: kernelSource(bindings, [...sh.text(), epilogue(f, node.id, d, M, N)], String(TILE * TILE), body.text()),
+    wgsl: kernelSource(bindings, [...sh.text(), epilogue(f, node.id, d, M, N, k.appends ?? [])], String(TILE * TILE), body.text()),
     binds,
     grid: [{ size: d.n, per: BN }, { size: d.m, per: BM }, { size: numelDim(d.batch), per: 1 }],
     workgroupBytes: sh.bytes,
@@ -149,17 +152,69 @@ export function matmulKernel(ctx: Ctx, k: Kernel): CompiledKernel {
 
 /**
  * `fn epilogue(bl, row, col, acc)`: the kernel's outputs at one element, the matmul's value being
- * `acc`, every value computed before any store (an output may be written over an input).
+ * `acc`, every value computed before any store (an output may be written over an input). An
+ * append's new positions are views of the element's value: it is stored where those views put it
+ * (`appendStore`).
  */
-function epilogue(f: Frame, anchor: number, d: MatmulDims, M: string, N: string): string {
+function epilogue(f: Frame, anchor: number, d: MatmulDims, M: string, N: string, appends: readonly number[]): string {
   const e = f.emitter;
   const b = newBody();
   const batch = delinearize(e.sizes, "bl", d.batch).map((x) => e.bind(b, x));
   f.leaves.set(anchor, () => "acc");
   const off = e.bind(b, addU(mulU(addU(mulU("bl", M), "row"), N), "col"));
-  const values = f.writes.map((id) => e.value(b, id, d.outIdx(batch, "row", "col")));
-  f.writes.forEach((id, i) => b.line(`${f.out(id)}[${off}] = ${toStorage(f.node(id).dtype, values[i]!)};`));
+  const plain = f.writes.filter((id) => !appends.includes(id));
+  const values = plain.map((id) => e.value(b, id, d.outIdx(batch, "row", "col")));
+  const stores = appends.map((a) => appendStore(f, b, a, d.outIdx(batch, "row", "col")));
+  plain.forEach((id, i) => b.line(`${f.out(id)}[${off}] = ${toStorage(f.node(id).dtype, values[i]!)};`));
+  for (const st of stores) b.line(st);
   return `fn epilogue(bl: u32, row: u32, col: u32, acc: f32) {\n${b.text()}\n}`;
+}
+
+/**
+ * The store of append `a`'s element that the kernel's value at `idx` is (a statement, guarded where
+ * a slice leaves the element out): its new positions `x` are views of a node of the kernel (fuse.ts
+ * step 5), followed from that node's index to x's — a slice subtracts its start, a permute
+ * reorders, a reshape re-splits — then put after the positions the state holds, in its layout.
+ */
+function appendStore(f: Frame, b: Block, a: number, idx: readonly string[]): string {
+  const e = f.emitter, t = e.sizes, g = f.ctx.g;
+  const node = g.nodes[a]!;
+  const chain: Node[] = [];
+  let x = g.nodes[node.inputs[1]!]!;
+  while (!f.k.nodes.includes(x.id) || f.k.absorbed.includes(x.id)) {
+    if (!["reshape", "permute", "slice", "dropout"].includes(x.op)) throw new Error(`%${a}'s new positions are read through a ${x.op}`);
+    chain.unshift(x);
+    x = g.nodes[x.inputs[0]!]!;
+  }
+  const v = e.value(b, x.id, idx);
+  let at = [...idx];
+  const inside: string[] = [];
+  for (const view of chain) {
+    const from = g.nodes[view.inputs[0]!]!.shape, to = view.shape;
+    if (view.op === "slice") {
+      const ax = view.attrs.axis!, start = t.ref(view.attrs.start!);
+      if (start !== "0u") inside.push(`${at[ax]} >= ${start}`);
+      inside.push(`${at[ax]} < ${addU(start, t.ref(to[ax]!))}`);
+      at[ax] = e.bind(b, start === "0u" ? at[ax]! : `(${at[ax]} - ${start})`);
+    } else if (view.op === "permute") {
+      const before = at;
+      at = view.attrs.perm!.map((p) => before[p]!);
+    } else if (view.op === "reshape") {
+      // As the reshape's element rule (expr.ts), the other way: dims equal at the front and back keep their index.
+      const same = (p: Dim, q: Dim) => showDim(p) === showDim(q);
+      let p = 0;
+      while (p < from.length && p < to.length && same(from[p]!, to[p]!)) p++;
+      let q = 0;
+      while (q < from.length - p && q < to.length - p && same(from[from.length - 1 - q]!, to[to.length - 1 - q]!)) q++;
+      const flat = e.bind(b, linearize(t, at.slice(p, from.length - q), from.slice(p, from.length - q)));
+      at = [...at.slice(0, p), ...delinearize(t, flat, to.slice(p, to.length - q)).map((i) => e.bind(b, i)), ...at.slice(from.length - q)];
+    }
+  }
+  const state = g.nodes[node.inputs[0]!]!;
+  const axis = node.attrs.axis!;
+  const pos = at.map((i, k) => (k === axis ? addU(i, t.ref(state.shape[axis]!)) : i));
+  const store = `${f.out(a)}[${linearize(t, pos, f.ctx.layouts.get(a)!)}] = ${toStorage(node.dtype, v)};`;
+  return inside.length ? `if (${inside.map((c) => `(${c})`).join(" && ")}) { ${store} }` : store;
 }
 
 /**
