@@ -260,6 +260,7 @@ export function schedule(g: Graph): Schedule {
   }
 
   // 4. elementwise chains of one shape.
+  const firstElementwise = groups.length;
   for (const e of g.nodes) {
     if (!free(e.id) || !isElementwise(e)) continue;
     const group = new Set([e.id]);
@@ -269,6 +270,30 @@ export function schedule(g: Graph): Schedule {
     // each running as an op kernel of its own.
     const absorbs = e.inputs.some((i) => absorbable(i));
     claim(group.size > 1 || absorbs ? "elementwise" : "op", group, group.size > 1 || absorbs ? {} : { anchor: e.id });
+  }
+  // A chain read by a later one of the same shape joins it when the two run as one (everything
+  // the union reads from outside is computed before its first node): a chain that met a node
+  // computed after its start (HF's position ids: `ne` of the mask, then the `where` of its cumsum
+  // less one) is one kernel with that node's chain. The emptied chain is no kernel.
+  const chains = groups.length;
+  for (let gi = firstElementwise; gi < chains; gi++) {
+    const grp = groups[gi]!;
+    for (let grew = true; grew && grp.nodes.size; ) {
+      grew = false;
+      for (const id of [...grp.nodes]) for (const r of readers[id]!) {
+        const hi = r < 0 ? -1 : owner[r]!;
+        if (hi < firstElementwise || hi >= chains || hi === gi || !sameShape(node(r), node(id).shape)) continue;
+        const other = groups[hi]!;
+        const union = new Set([...grp.nodes, ...other.nodes]);
+        if (!available(union) || !viewsFromOutside(union)) continue;
+        for (const n of other.nodes) owner[n] = gi;
+        grp.nodes = union;
+        grp.kind = "elementwise";
+        grp.extra = {};
+        other.nodes = new Set();
+        grew = true;
+      }
+    }
   }
 
   // 5. a state's `append` whose new positions are views of a matmul kernel's result (the keys and
@@ -346,6 +371,7 @@ export function schedule(g: Graph): Schedule {
 
   const kernels = groups
     .map((grp, k) => ({ grp, k, first: Math.min(...grp.nodes) }))
+    .filter(({ grp }) => grp.nodes.size > 0)
     .sort((a, b) => a.first - b.first)
     .map(({ grp, k }, id) => {
       const k0 = kernel(id, grp.kind, [...grp.nodes, ...absorbed[k]!], g, readers, grp.extra);

@@ -30,23 +30,25 @@ describe("fusion", () => {
     const g = graphOf("models/gpt2.tfm");
     const s = schedule(g);
     console.log(`[fuse] gpt2 with use_cache (12 blocks): ${g.nodes.length} nodes → ${s.kernels.length} fused`);
-    // 6 before the blocks: the attention mask appended to its state, HF's position ids from it
-    // (the mask as 0/1, its cumsum, the last seq of each — a slice read by `ne` — with `where`),
+    // 5 before the blocks: the attention mask appended to its state, HF's position ids from it
+    // (the mask as 0/1, its cumsum, then one kernel: the last seq of each — a slice read by `ne` —
+    // with `where`),
     // the token and position embeddings' sum (the two gathers read in it as indexed loads). The
     // first block also computes the causal && padding mask, once for all the blocks: one
     // elementwise kernel (its aranges, past, their sum and >= computed in it).
-    expect(s.kernels.length).toBe(6 + 1 + 12 * 5 + 1);
+    expect(s.kernels.length).toBe(5 + 1 + 12 * 5 + 1);
     const kindsOf = (a: number, b: number) => s.kernels.slice(a, b).map((k) => (k.kind === "op" ? g.nodes[k.anchor!]!.op : k.kind)).join(" ");
-    expect(kindsOf(0, 6)).toBe("append elementwise cumsum elementwise elementwise elementwise");
-    expect(s.kernels[5]!.absorbed.map((i) => g.nodes[i]!.op)).toEqual(["gather", "gather"]);
-    expect(kindsOf(6, 12)).toBe("matmul elementwise attention matmul matmul matmul");
-    expect(kindsOf(12, 17)).toBe("matmul attention matmul matmul matmul");
-    const mask = s.kernels[7]!;
+    expect(kindsOf(0, 5)).toBe("append elementwise cumsum elementwise elementwise");
+    expect(s.kernels[3]!.nodes.filter((i) => !s.kernels[3]!.absorbed.includes(i)).map((i) => g.nodes[i]!.op)).toEqual(["ne", "sub", "where"]);
+    expect(s.kernels[4]!.absorbed.map((i) => g.nodes[i]!.op)).toEqual(["gather", "gather"]);
+    expect(kindsOf(5, 11)).toBe("matmul elementwise attention matmul matmul matmul");
+    expect(kindsOf(11, 16)).toBe("matmul attention matmul matmul matmul");
+    const mask = s.kernels[6]!;
     expect(mask.inputs).toHaveLength(1); // the padding mask; the causal part is index arithmetic
     expect(mask.absorbed.map((i) => g.nodes[i]!.op)).toEqual(expect.arrayContaining(["add", "arange", "arange", "const", "ge"]));
     // Each qkv kernel writes the two appends, reading the states (inputs) and its own result
     // through the slices, reshapes and permutes; its result is still written (attention reads q).
-    for (const k of [s.kernels[6]!, s.kernels[12]!]) {
+    for (const k of [s.kernels[5]!, s.kernels[11]!]) {
       expect(k.appends!.map((i) => g.nodes[i]!.op)).toEqual(["append", "append"]);
       expect(k.outputs).toEqual([k.epilogue!.at(-1), ...k.appends!]);
       expect(k.inputs.filter((i) => g.nodes[i]!.op === "input")).toHaveLength(2);
