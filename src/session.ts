@@ -55,11 +55,13 @@ export interface LoadOptions {
   /** Run the fused kernels (the default), or one kernel per IR node. */
   readonly fuse?: boolean;
   /**
-   * cpu: how matrix products read their weights — "f32" (the default, exact) or "int8": quantized
-   * per output column at load (a quarter of the bytes a decode step reads; the accuracy cost is
-   * measured in test/unit/backends/cpu/int8.test.ts). webgpu takes "f32" only (TFM6004).
+   * How the weights are kept — "f32" (the default, exact); cpu: "int8", matrix products read their
+   * weights quantized per output column at load (a quarter of the bytes a decode step reads; the
+   * accuracy cost is measured in test/unit/backends/cpu/int8.test.ts); webgpu: "f16", the weights'
+   * matrices stored on the device as f16 (half the bytes; computed in f32; test/webgpu/f16.test.ts).
+   * Each is refused on the other backend (TFM6004).
    */
-  readonly weightsDtype?: "f32" | "int8";
+  readonly weightsDtype?: "f32" | "int8" | "f16";
   /** webgpu: the GPUDevice to run on (default: a Dawn device in Node, from the optional `webgpu` package). */
   readonly device?: unknown;
   /** Reading a checkpoint from a path: called as its bytes arrive. */
@@ -327,8 +329,9 @@ function checkLoadOptions(options: LoadOptions | ExportOptions): void {
   const threads = o["threads"];
   if (threads !== undefined && !(typeof threads === "number" && Number.isSafeInteger(threads) && threads >= 1 && threads <= 1024)) throw bad("threads must be a whole number from 1 to 1024", threads);
   const wd = o["weightsDtype"];
-  if (wd !== undefined && wd !== "f32" && wd !== "int8") throw bad('weightsDtype must be "f32" or "int8"', wd);
-  if (wd === "int8" && o["backend"] === "webgpu") throw bad('weightsDtype "int8" runs on the CPU only (backend "cpu"); WebGPU reads f32 weights', wd);
+  if (wd !== undefined && wd !== "f32" && wd !== "int8" && wd !== "f16") throw bad('weightsDtype must be "f32", "int8" (cpu) or "f16" (webgpu)', wd);
+  if (wd === "int8" && o["backend"] === "webgpu") throw bad('weightsDtype "int8" runs on the CPU only (backend "cpu"); on WebGPU, "f16" halves the weights', wd);
+  if (wd === "f16" && o["backend"] !== "webgpu") throw bad('weightsDtype "f16" runs on WebGPU only (backend "webgpu"); on the CPU, "int8" quarters the weights', wd);
   for (const k of ["fuse", "checkConfig"] as const) if (o[k] !== undefined && typeof o[k] !== "boolean") throw bad(`${k} must be true or false`, o[k]);
   for (const k of ["onProgress", "onNote"] as const) if (o[k] !== undefined && typeof o[k] !== "function") throw bad(`${k} must be a function`, o[k]);
   if (o["addPrefix"] !== undefined && typeof o["addPrefix"] !== "string") throw bad("addPrefix must be a string", o["addPrefix"]);
@@ -414,7 +417,7 @@ async function webgpuEngine(graph: Graph, weights: ReadonlyMap<string, Tensor>, 
   const gpu = options.device ? undefined : await (await import("./backends/webgpu/node.js")).createNodeDevice();
   const device = (options.device ?? gpu!.device) as Parameters<typeof WebGpuProgram.load>[2];
   try {
-    const program = await WebGpuProgram.load(options.fuse === false ? unfused(graph) : schedule(graph), weights, device, { loadTime: loadTimeValues });
+    const program = await WebGpuProgram.load(options.fuse === false ? unfused(graph) : schedule(graph), weights, device, { loadTime: loadTimeValues, ...(options.weightsDtype === "f16" ? { weightsDtype: "f16" as const } : {}) });
     return {
       kernels: program.compiled.kernels.length,
       async run(inputs) {

@@ -54,8 +54,8 @@ export interface GenerateCliOptions {
   readonly seed?: string;
   /** cpu: threads for the matrix products (`--threads N`; default the cores). */
   readonly threads?: string;
-  /** cpu: how the products read the weights (`--weights-dtype f32|int8`). */
-  readonly weightsDtype?: "f32" | "int8";
+  /** How the weights are kept (`--weights-dtype f32|int8|f16`: int8 on the CPU, f16 on WebGPU). */
+  readonly weightsDtype?: "f32" | "int8" | "f16";
   readonly stop?: string;
   readonly json?: boolean;
   readonly fuse?: boolean;
@@ -261,7 +261,7 @@ function readJson(path: string, required: boolean): unknown {
 
 /** The session generation runs on, as the options ask (weights or random ones, backend, threads, weight dtype). */
 function loadSession(model: ReturnType<typeof compileFor>["model"], opts: GenerateCliOptions, threads: number | undefined, seed: number, err: (s: string) => void): Promise<Session> {
-  return model.load(opts.randomWeights ? { random: true, seed } : opts.weights!, { backend: opts.backend ?? "cpu", fuse: opts.fuse !== false, checkConfig: false, onNote: (n) => err(`note: ${n}\n`), ...(threads !== undefined ? { threads } : {}), ...(opts.weightsDtype === "int8" ? { weightsDtype: "int8" as const } : {}) });
+  return model.load(opts.randomWeights ? { random: true, seed } : opts.weights!, { backend: opts.backend ?? "cpu", fuse: opts.fuse !== false, checkConfig: false, onNote: (n) => err(`note: ${n}\n`), ...(threads !== undefined ? { threads } : {}), ...(opts.weightsDtype && opts.weightsDtype !== "f32" ? { weightsDtype: opts.weightsDtype } : {}) });
 }
 
 /**

@@ -77,7 +77,7 @@ export function buildCli(exit: (code: number) => void, { out, err }: Io, later: 
     .option("--no-optimize", "run the graph as built, without the optimizer's passes")
     .option("--no-fuse", "run one kernel per IR node instead of the fused kernels")
     .option("--max-memory <size>", "the memory budget: bytes, or with K, M, G, T (powers of 1024: 512M, 4G); a run needing more is refused (TFM6003) before allocating (default: half the machine's memory)")
-    .addOption(new Option("--weights-dtype <dtype>", "cpu: how the matrix products read the weights: f32 (exact) or int8 (quantized per output column at load: a quarter of the bytes, faster decoding, logits within about 1e-2)").choices(["f32", "int8"]).default("f32"))
+    .addOption(weightsDtypeOption())
     .option("--threads <n>", "cpu: threads for the matrix products (default: the cores; results are the same for any count)")
     .addOption(new Option("--backend <backend>", "where the kernels run: the CPU interpreter, or WGSL kernels on WebGPU (Dawn; SwiftShader without a GPU)").choices(["cpu", "webgpu"]).default("cpu"))
     .action((file: string, opts) => run(() => import("./run.js"), (m) => m.runRun(file, { ...opts, set: opts.set ?? new Map(), input: opts.input ?? [] }, out, err)));
@@ -106,7 +106,7 @@ export function buildCli(exit: (code: number) => void, { out, err }: Io, later: 
     .option("--stop <ids>", "token ids that end generation (default: the tokenizer's end-of-text token; empty for none)")
     .option("--json", 'print {"tokens": [...], "text": "..."} at the end instead of streaming')
     .option("--no-fuse", "run one kernel per IR node instead of the fused kernels")
-    .addOption(new Option("--weights-dtype <dtype>", "cpu: how the matrix products read the weights: f32 (exact) or int8 (quantized per output column at load: a quarter of the bytes, faster decoding, logits within about 1e-2)").choices(["f32", "int8"]).default("f32"))
+    .addOption(weightsDtypeOption())
     .option("--threads <n>", "cpu: threads for the matrix products (default: the cores; results are the same for any count)")
     .addOption(new Option("--backend <backend>", "where the kernels run").choices(["cpu", "webgpu"]).default("cpu"))
     .action((file: string, opts) => run(() => import("./generate.js"), (m) => m.runGenerate(file, { ...opts, set: opts.set ?? new Map() }, out, err)));
@@ -242,4 +242,9 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     throw e;
   }
   return code;
+}
+
+/** --weights-dtype, as `tfm run` and `tfm generate` take it (LoadOptions.weightsDtype). */
+function weightsDtypeOption(): Option {
+  return new Option("--weights-dtype <dtype>", "how the weights are kept: f32 (exact); cpu: int8 (the matrix products read them quantized per output column at load: a quarter of the bytes, faster decoding, logits within about 1e-2); webgpu: f16 (the weights' matrices stored as f16 on the device: half the bytes, computed in f32)").choices(["f32", "int8", "f16"]).default("f32");
 }

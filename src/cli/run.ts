@@ -42,8 +42,8 @@ export interface RunOptions {
   readonly maxMemory?: string;
   /** cpu: threads for the matrix products (`--threads N`; default the cores). */
   readonly threads?: string;
-  /** cpu: how the products read the weights (`--weights-dtype f32|int8`). */
-  readonly weightsDtype?: "f32" | "int8";
+  /** How the weights are kept (`--weights-dtype f32|int8|f16`: int8 on the CPU, f16 on WebGPU). */
+  readonly weightsDtype?: "f32" | "int8" | "f16";
 }
 
 /**
@@ -137,7 +137,7 @@ export function runRun(file: string, opts: RunOptions, out: (s: string) => void,
       onNote: (n) => err(`note: ${n}\n`),
       checkConfig: false,
       ...(maxMemory ? { maxMemory } : {}),
-      ...(threads !== undefined ? { threads } : {}), ...(opts.weightsDtype === "int8" ? { weightsDtype: "int8" as const } : {}),
+      ...(threads !== undefined ? { threads } : {}), ...(opts.weightsDtype && opts.weightsDtype !== "f32" ? { weightsDtype: opts.weightsDtype } : {}),
     })
     .then(async (session) => {
       const t1 = performance.now();

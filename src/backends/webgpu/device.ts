@@ -10,6 +10,7 @@
 // positions into it. In a resident run that buffer stays on the device between runs, so the state
 // is neither uploaded, read back nor copied; a plain run has buffers of its own for it.
 // No node-only imports: it is meant to be bundled for browsers.
+import { packHalves } from "../../core/f16.js";
 import { arrayFor, numel, type DType, type Tensor } from "../../core/tensor.js";
 import type { CompiledProgram } from "./compile.js";
 import { WebGpuError } from "./errors.js";
@@ -74,6 +75,8 @@ export class GpuRunner {
   lastUploadBytes = 0;
   /** Value buffers created so far (a run that reuses every buffer creates none). */
   allocations = 0;
+  /** Bytes of the load-time values' buffers (weights, uploaded once; f16 ones two to a word). */
+  fixedBytes = 0;
   /** Bytes copied between state buffers (a buffer grown past its capacity keeps what it holds); 0 while the capacity holds. */
   stateCopyBytes = 0;
   /** The states, and node → state index for their input and output nodes (one buffer each). */
@@ -123,13 +126,16 @@ export class GpuRunner {
     const err = await device.popErrorScope();
     if (err) throw new Error(`webgpu: creating the pipelines failed (a bug in tfm): ${err.message}`);
     const r = new GpuRunner(device, p, pipelines, plan, states);
+    const halves = new Set(p.halves);
     for (const id of p.uploads) {
       const t = fixed.get(id);
       if (!t) throw new Error(`webgpu: load-time value %${id} was not computed`);
-      const n = numel(t.shape);
-      const buf = device.createBuffer({ size: Math.max(4, n * 4), usage: STORAGE | COPY_SRC | COPY_DST });
-      if (n > 0) device.queue.writeBuffer(buf, 0, words(t));
+      // f16 values two to a word (halves.ts), the rest as they are.
+      const data = halves.has(id) ? packHalves((t.data as Float32Array).subarray(0, numel(t.shape))) : words(t);
+      const buf = device.createBuffer({ size: Math.max(4, data.byteLength), usage: STORAGE | COPY_SRC | COPY_DST });
+      if (data.byteLength > 0) device.queue.writeBuffer(buf, 0, data);
       r.fixed.set(id, buf);
+      r.fixedBytes += data.byteLength;
     }
     return r;
   }

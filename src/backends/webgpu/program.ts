@@ -43,6 +43,11 @@ export interface LoadOptions {
   readonly reuse?: boolean;
   /** Limits lower than the device's, to behave as a smaller device would (tests, portability checks). */
   readonly limits?: Partial<Limits>;
+  /**
+   * "f16": the weights' matrices kept on the device as f16 (src/backends/webgpu/halves.ts), half
+   * their bytes, read as f32 by the kernels, which compute in f32 as before; default "f32".
+   */
+  readonly weightsDtype?: "f32" | "f16";
 }
 
 /** How `runResident` runs a call (see there). */
@@ -80,12 +85,13 @@ export class WebGpuProgram {
     const maxStorageBuffers = limits.maxStorageBuffersPerShaderStage;
     // A state's next value gets buffers of its own (device.ts): no output is written in place over another value's buffer there.
     const stateOutputs = new Set(s.graph.states.map((st) => owner(s, s.graph.outputs.find((o) => o.name === st.name)!.node)));
-    let compiled = compile(s, { inPlace: plan?.inPlace.filter((x) => !stateOutputs.has(owner(s, x.output))), maxStorageBuffers });
+    const weightsDtype = opts.weightsDtype ?? "f32";
+    let compiled = compile(s, { inPlace: plan?.inPlace.filter((x) => !stateOutputs.has(owner(s, x.output))), maxStorageBuffers, weightsDtype });
     // A fused kernel run as op kernels has intermediate values the plan does not know of, and
     // cannot write in place: such a program gets a buffer per value.
     if (plan && compiled.fallbacks.length) {
       plan = undefined;
-      compiled = compile(s, { maxStorageBuffers });
+      compiled = compile(s, { maxStorageBuffers, weightsDtype });
     }
     checkDevice(needs(compiled), limits);
     const fixed = opts.loadTime(s.graph, compiled.uploads, weights);
@@ -100,6 +106,11 @@ export class WebGpuProgram {
   /** dispatchWorkgroups calls so far (all runs), and in the last run. */
   get dispatches(): { total: number; lastRun: number } {
     return { total: this.runner.dispatches, lastRun: this.runner.lastDispatches };
+  }
+
+  /** Bytes of the load-time values on the device (the weights, uploaded once; f16 ones at two bytes an element). */
+  get weightBytes(): number {
+    return this.runner.fixedBytes;
   }
 
   /** Bytes read back from the device (values, error words) so far and in the last run; bytes of inputs uploaded by the last run; value buffers created so far. */

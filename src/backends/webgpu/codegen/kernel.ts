@@ -27,6 +27,8 @@ export interface Ctx {
    * per state at capacity along its axis (compile.ts `stateLayouts`). A read indexes by this shape.
    */
   readonly layouts: ReadonlyMap<number, readonly Dim[]>;
+  /** Load-time values kept as f16, two to a u32 (src/backends/webgpu/halves.ts): read through unpack2x16float. */
+  readonly halves: ReadonlySet<number>;
 }
 
 /** One storage binding of a kernel, from binding 1 on, in order. */
@@ -85,6 +87,17 @@ export class Frame {
       const n = g.nodes[id]!;
       const over = overwritten?.get(ctx.aliases.get(id) ?? id);
       const name = over !== undefined && this.outNames.has(over) ? this.outNames.get(over)! : `in${this.binds.length}`;
+      if (ctx.halves.has(id)) {
+        // f16 pairs: element e in half e & 1 of word e >> 1.
+        this.bindings.push({ name, type: "u32", access: "read" });
+        this.binds.push({ kind: "read", node: id });
+        const layout = ctx.layouts.get(id) ?? n.shape;
+        this.leaves.set(id, (_b, idx) => {
+          const off = linearize(ctx.sizes, idx, layout);
+          return `unpack2x16float(${name}[(${off}) >> 1u])[(${off}) & 1u]`;
+        });
+        return;
+      }
       if (!name.startsWith("out")) {
         this.bindings.push({ name, type: storageType(n.dtype), access: "read" });
         this.binds.push({ kind: "read", node: id });
