@@ -33,6 +33,11 @@ export interface LoadOptions {
    * default, and a tokenizer given here replaces it.
    */
   readonly tokenizer?: unknown;
+  /**
+   * webgpu: "f16" keeps the weights' matrices on the device as f16 (half their bytes; the kernels
+   * compute in f32 on them: src/backends/webgpu/halves.ts); default "f32". TFM6004 on the cpu target.
+   */
+  readonly weightsDtype?: "f32" | "f16";
 }
 
 /** A target's way of running the graph: built once per `load`. */
@@ -90,6 +95,9 @@ export function createBundle(data: ModelData, engine: EngineFactory): { load: (w
   const model: ModelInfo = Object.freeze({ name: data.name, target: data.target, inputs: data.inputs, outputs: data.outputs, ...(data.captures ? { captures: data.captures } : {}) });
   async function load(weights: WeightsSource, options: LoadOptions = {}): Promise<LoadedModel> {
     if (options.maxMemory !== undefined && !(Number.isSafeInteger(options.maxMemory) && options.maxMemory > 0)) throw new TfmError("TFM6003", `maxMemory must be a positive whole number of bytes, got ${String(options.maxMemory)}`);
+    const wd: unknown = options.weightsDtype;
+    if (wd !== undefined && wd !== "f32" && wd !== "f16") throw new TfmError("TFM6004", `weightsDtype must be "f32" or "f16" (webgpu), got ${JSON.stringify(wd) ?? String(wd)}`);
+    if (wd === "f16" && data.target !== "webgpu") throw new TfmError("TFM6004", `weightsDtype "f16" is for the webgpu target; this bundle's target is ${data.target}`);
     try {
       checkBudget(weightBytes(data.weights), options.maxMemory, "loading the weights", `${data.weights.length} weight${data.weights.length === 1 ? "" : "s"}`);
     } catch (e) {

@@ -231,6 +231,10 @@ export function declarations(d: ModelData): string {
       ? `  /** A Hugging Face tokenizer for generate(text), replacing the ${d.tokenizer} tokenizer built into this bundle: the parsed tokenizer.json, its bytes, or a URL to fetch it from (TFM8005 when it is not one). */`
       : "  /** A Hugging Face tokenizer for generate(text): the parsed tokenizer.json, its bytes, or a URL to fetch it from (TFM8005 when it is not one). GPT-2's built-in BPE is in bundles built with --tokenizer gpt2 only. */",
     "  readonly tokenizer?: unknown;",
+    d.target === "webgpu"
+      ? '  /** "f16": the weights\' matrices kept on the device as f16, half their bytes (the kernels compute in f32 on them); default "f32". */'
+      : '  /** "f32" only on this target (the webgpu target takes "f16"): anything else is TFM6004. */',
+    '  readonly weightsDtype?: "f32" | "f16";',
     "}",
     "",
     d.phases

@@ -1,6 +1,8 @@
 // Bundles of a small GPT-2 (models/gpt2.tfm, random weights) generate in headless Chromium
 // (playwright-core, /usr/bin/chromium; WebGPU on SwiftShader): the CPU bundle and the WebGPU
-// bundle — whose KV cache stays on the device between steps — give the session's greedy tokens.
+// bundle — whose KV cache stays on the device between steps — give the session's greedy tokens;
+// the WebGPU bundle with `weightsDtype: "f16"` gives the logits of a WebGPU session with f16 weights
+// (Dawn in Node), and the CPU bundle refuses that option (TFM6004).
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type Browser, chromium, type Page } from "playwright-core";
@@ -9,6 +11,7 @@ import { compile } from "../../src/compile.js";
 import { randomCheckpoint } from "../../src/runtime/init.js";
 import { writeSafetensors } from "../../src/weights/safetensors.js";
 import { build, chromiumArgs, serve, workDir } from "./helpers.js";
+import { openGpu } from "../webgpu/helpers.js";
 
 const file = "models/gpt2.tfm";
 const settings = { n_layer: 2, n_embd: 16, n_head: 2, vocab_size: 61, n_positions: 24 };
@@ -20,6 +23,18 @@ const model = compile(readFileSync(file, "utf8"), { file, settings });
 
 const indexPage = `<!doctype html><meta charset="utf-8"><title>tfm generate</title>
 <script type="module">
+globalThis.logits = async (bundle, prompt, options) => {
+  const b = await import(bundle);
+  let m;
+  try {
+    m = await b.load(new URL("/gpt2.safetensors", location.href), options);
+  } catch (e) {
+    return { code: e.code, message: e.message };
+  }
+  const { logits } = await m.run({ input_ids: { data: prompt } });
+  m.dispose();
+  return { logits: Array.from(logits.data) };
+};
 globalThis.generate = async (bundle, prompt, n) => {
   const b = await import(bundle);
   const m = await b.load(new URL("/gpt2.safetensors", location.href));
@@ -76,4 +91,28 @@ describe("bundles generate in Chromium as the session does (GPT-2, 2 layers)", (
       expect(pageErrors).toEqual([]);
     }, 120_000);
   }
+
+  it("gpt2-webgpu.js with f16 weights: the logits of a WebGPU session with f16 weights; gpt2.js refuses them", async () => {
+    const gpu = await openGpu();
+    let want: Float32Array, f32: Float32Array;
+    try {
+      const s = await model.load(join(dir, "gpt2.safetensors"), { backend: "webgpu", device: gpu.device, weightsDtype: "f16" });
+      want = (await s.run({ input_ids: { data: prompt } })).logits!.data as Float32Array;
+      s.dispose();
+      const t = await model.load(join(dir, "gpt2.safetensors"));
+      f32 = (await t.run({ input_ids: { data: prompt } })).logits!.data as Float32Array;
+      t.dispose();
+    } finally {
+      gpu.close();
+    }
+    const got = (await page.evaluate(`logits("/bundles/gpt2-webgpu.js", ${JSON.stringify(prompt)}, { weightsDtype: "f16" })`)) as { logits: number[] };
+    const diff = (a: ArrayLike<number>, b: ArrayLike<number>) => Array.from(a).reduce((m, x, i) => Math.max(m, Math.abs(x - b[i]!)), 0);
+    console.log(`[bundle/chromium/f16] gpt2-webgpu.js f16 logits: max |Δ| against the Node session with f16 weights ${diff(got.logits, want).toExponential(2)}, against f32 ${diff(got.logits, f32).toExponential(2)}`);
+    expect(got.logits.length).toBe(want.length);
+    expect(diff(got.logits, want)).toBeLessThan(1e-5);
+    expect(diff(got.logits, f32)).toBeGreaterThan(1e-4);
+    const refused = (await page.evaluate(`logits("/bundles/gpt2.js", ${JSON.stringify(prompt)}, { weightsDtype: "f16" })`)) as { code: string; message: string };
+    expect(refused).toEqual({ code: "TFM6004", message: expect.stringContaining('weightsDtype "f16" is for the webgpu target; this bundle\'s target is cpu') });
+    expect(pageErrors).toEqual([]);
+  }, 120_000);
 });
