@@ -38,6 +38,13 @@ export interface LoadOptions {
    * compute in f32 on them: src/backends/webgpu/halves.ts); default "f32". TFM6004 on the cpu target.
    */
   readonly weightsDtype?: "f32" | "f16";
+  /**
+   * cpu: threads for the matrix products (default: navigator.hardwareConcurrency). More than one
+   * runs on Web Workers, which a page has only when it is cross-origin isolated; elsewhere (and in
+   * Node, which has no Web Workers) the bundle runs on one thread and says so once (console.info).
+   * Results are the same bit for bit for any count.
+   */
+  readonly threads?: number;
 }
 
 /** A target's way of running the graph: built once per `load`. */
@@ -45,6 +52,8 @@ export interface Engine {
   run(inputs: ReadonlyMap<string, Tensor>): Promise<ReadonlyMap<string, Tensor>> | ReadonlyMap<string, Tensor>;
   /** A way to run that keeps the state on the engine's side (WebGPU: device buffers), for the Decoder. */
   readonly resident?: ResidentRunner;
+  /** The threads its products run on (1 unless the CPU engine got workers). */
+  readonly threads?: number;
   dispose(): void;
 }
 export type EngineFactory = (graph: Graph, weights: ReadonlyMap<string, Tensor>, options: LoadOptions) => Promise<Engine> | Engine;
@@ -73,6 +82,8 @@ export interface LoadedModel {
   step(inputs: unknown, options?: RunOptions): Promise<Record<string, TensorOut>>;
   reset(): void;
   readonly cacheLength: number;
+  /** The threads the matrix products run on (the cpu target with workers; else 1). */
+  readonly threads: number;
   dispose(): void;
 }
 
@@ -98,6 +109,8 @@ export function createBundle(data: ModelData, engine: EngineFactory): { load: (w
     const wd: unknown = options.weightsDtype;
     if (wd !== undefined && wd !== "f32" && wd !== "f16") throw new TfmError("TFM6004", `weightsDtype must be "f32" or "f16" (webgpu), got ${JSON.stringify(wd) ?? String(wd)}`);
     if (wd === "f16" && data.target !== "webgpu") throw new TfmError("TFM6004", `weightsDtype "f16" is for the webgpu target; this bundle's target is ${data.target}`);
+    const threads: unknown = options.threads;
+    if (threads !== undefined && !(typeof threads === "number" && Number.isSafeInteger(threads) && threads >= 1 && threads <= 1024)) throw new TfmError("TFM6004", `threads must be a whole number from 1 to 1024, got ${JSON.stringify(threads) ?? String(threads)}`);
     try {
       checkBudget(weightBytes(data.weights), options.maxMemory, "loading the weights", `${data.weights.length} weight${data.weights.length === 1 ? "" : "s"}`);
     } catch (e) {
@@ -189,6 +202,7 @@ export function createBundle(data: ModelData, engine: EngineFactory): { load: (w
       get cacheLength() {
         return decoder?.length ?? 0;
       },
+      threads: e.threads ?? 1,
       dispose() {
         e?.dispose();
         e = undefined;

@@ -218,6 +218,8 @@ export function declarations(d: ModelData): string {
     "  reset(): void;",
     "  /** Positions the cache holds now. */",
     "  readonly cacheLength: number;",
+    d.target === "cpu" ? "  /** The threads the matrix products run on: more than 1 only on Web Workers, in a cross-origin isolated page. */" : "  /** 1: the kernels run on the device. */",
+    "  readonly threads: number;",
     "  /** Releases the weights (and the device's buffers); `run` fails afterwards. */",
     "  dispose(): void;",
     "}",
@@ -235,6 +237,10 @@ export function declarations(d: ModelData): string {
       ? '  /** "f16": the weights\' matrices kept on the device as f16, half their bytes (the kernels compute in f32 on them); default "f32". */'
       : '  /** "f32" only on this target (the webgpu target takes "f16"): anything else is TFM6004. */',
     '  readonly weightsDtype?: "f32" | "f16";',
+    d.target === "cpu"
+      ? "  /** Threads for the matrix products (default: navigator.hardwareConcurrency), on Web Workers where the page is cross-origin isolated (COOP same-origin, COEP require-corp); elsewhere one, said once by console.info. The same results for any count. */"
+      : "  /** Used by the cpu target only. */",
+    "  readonly threads?: number;",
     "}",
     "",
     d.phases

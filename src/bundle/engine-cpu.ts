@@ -1,6 +1,9 @@
 // A bundle's CPU engine (src/bundle/api.ts's EngineFactory): the CPU interpreter over the decoded
-// graph, its RunErrors (TFM6001, TFM6002, TFM6003) as TfmErrors. Nothing here may import a Node module statically.
+// graph, its RunErrors (TFM6001, TFM6002, TFM6003) as TfmErrors; its products over Web Workers in a
+// cross-origin isolated page (kernels/wasm/web-threads.ts). Nothing here may import a Node module statically.
 import { CpuProgram } from "../backends/cpu/interpret.js";
+import { threadedKernels } from "../backends/cpu/kernels/index.js";
+import { defaultWebThreads, webThreads } from "../backends/cpu/kernels/wasm/web-threads.js";
 import { RunError } from "../backends/shared/errors.js";
 import type { EngineFactory } from "./api.js";
 import { TfmError } from "./errors.js";
@@ -16,13 +19,23 @@ async function coded<T>(f: () => Promise<T> | T): Promise<T> {
 }
 
 export const cpuEngine: EngineFactory = async (graph, weights, options) => {
-  let program: CpuProgram | undefined = await coded(() => new CpuProgram(graph, weights, undefined, options.maxMemory !== undefined ? { maxMemory: options.maxMemory } : {}));
+  // Workers where the page has them (cross-origin isolated), else one thread, said once.
+  const pool = await webThreads(options.threads ?? defaultWebThreads(), (m) => console.info(m));
+  let program: CpuProgram | undefined;
+  try {
+    program = await coded(() => new CpuProgram(graph, weights, pool.threads > 1 ? threadedKernels(pool.threads) : undefined, options.maxMemory !== undefined ? { maxMemory: options.maxMemory } : {}));
+  } catch (e) {
+    pool.release();
+    throw e;
+  }
   return {
+    threads: pool.threads,
     run: (inputs) => coded(() => program!.run(inputs).outputs),
     // Generation keeps the state in the program, in place (src/backends/cpu/cache.ts).
     ...(graph.states.length ? { resident: { run: (inputs, opts) => coded(() => program!.runResident(inputs, opts).outputs) } } : {}),
     dispose() {
       program = undefined;
+      pool.release();
     },
   };
 };

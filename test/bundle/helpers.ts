@@ -73,9 +73,10 @@ export function runNode(dir: string, plan: unknown): NodeResults {
 
 const mime: Record<string, string> = { ".js": "text/javascript", ".mjs": "text/javascript", ".html": "text/html; charset=utf-8", ".json": "application/json" };
 
-/** Serves DIR's files on 127.0.0.1 (GET only, nothing outside DIR); `pages` adds HTML pages by path. */
-export async function serve(dir: string, pages: Record<string, string> = {}): Promise<{ url: string; close: () => Promise<void> }> {
+/** Serves DIR's files on 127.0.0.1 (GET only, nothing outside DIR); `pages` adds HTML pages by path; `headers` go with every response (COOP/COEP for a cross-origin isolated page). */
+export async function serve(dir: string, pages: Record<string, string> = {}, headers: Record<string, string> = {}): Promise<{ url: string; close: () => Promise<void> }> {
   const server = createServer((req, res) => {
+    for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
     const path = decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname);
     if (pages[path] !== undefined) {
       res.writeHead(200, { "content-type": mime[".html"] });

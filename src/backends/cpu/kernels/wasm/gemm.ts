@@ -507,6 +507,46 @@ export async function startGemmWorkers(count: number, spawn: SpawnGemmWorker): P
   return p.workers.length;
 }
 
+/** Sessions (or bundles) holding the workers: the last to release them stops them. */
+let holders = 0;
+
+/**
+ * Starts workers with `spawn` so that `threads` threads (this one included) run the GEMM, for one
+ * holder; returns the threads available and `release`, which stops the workers once no holder is
+ * left (they are shared by every holder, and grow to the largest count asked).
+ */
+export async function acquireGemmWorkers(threads: number, spawn: SpawnGemmWorker): Promise<{ threads: number; release: () => void }> {
+  if (threads <= 1) return { threads: 1, release: () => undefined };
+  holders++;
+  let held = true;
+  const release = () => {
+    if (!held) return;
+    held = false;
+    if (--holders === 0) stopGemmWorkers();
+  };
+  try {
+    return { threads: 1 + (await startGemmWorkers(threads - 1, spawn)), release };
+  } catch (e) {
+    release();
+    throw e;
+  }
+}
+
+let blocks: boolean | undefined;
+
+/** Whether this thread may sleep in Atomics.wait: a browser's main thread may not, and spins for the workers' last chunks instead. */
+function mayBlock(): boolean {
+  if (blocks === undefined) {
+    try {
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 1, 0);
+      blocks = true;
+    } catch {
+      blocks = false;
+    }
+  }
+  return blocks;
+}
+
 /** The workers running now (0: the GEMM is single-threaded). */
 export function gemmWorkers(): number {
   return pool?.workers.length ?? 0;
@@ -585,7 +625,8 @@ function gemmThreaded(i: Instance, a: number, b: number, c: number, m: number, n
   // The workers' last chunks: spun for first (they are under a chunk's time away, and a thread
   // put to sleep takes tens of microseconds to wake), then slept for.
   for (let spins = 0; spins < SPINS && Atomics.load(ctl, CTL.done) < chunks; spins++);
-  for (let d = Atomics.load(ctl, CTL.done); d < chunks; d = Atomics.load(ctl, CTL.done)) Atomics.wait(ctl, CTL.done, d);
+  const block = mayBlock();
+  for (let d = Atomics.load(ctl, CTL.done); d < chunks; d = Atomics.load(ctl, CTL.done)) if (block) Atomics.wait(ctl, CTL.done, d);
   if (Atomics.load(ctl, CTL.error) !== 0) throw new Error("the threaded GEMM failed in a worker");
 }
 

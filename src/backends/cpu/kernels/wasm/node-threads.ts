@@ -5,7 +5,7 @@
 // bundles import no Node module and run single-threaded.
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
-import { startGemmWorkers, stopGemmWorkers, type SpawnGemmWorker } from "./gemm.js";
+import { acquireGemmWorkers, type SpawnGemmWorker } from "./gemm.js";
 
 const spawn: SpawnGemmWorker = (source, data) => {
   const program = `const { workerData, parentPort } = require("node:worker_threads");\n(${source})(workerData, (m) => parentPort.postMessage(m));`;
@@ -29,27 +29,10 @@ export function defaultThreads(): number {
   return n >= 1 && n <= 1024 ? n : availableParallelism();
 }
 
-/** Sessions holding the workers: the last to release them stops them. */
-let holders = 0;
-
 /**
  * Starts workers so that `threads` threads (this one included) run the GEMM, for one holder (a
- * session); returns the threads available and `release`, which stops the workers once no holder
- * is left (they are shared by every session of the process, and grow to the largest count asked).
+ * session); returns the threads available and `release` (gemm.ts `acquireGemmWorkers`).
  */
-export async function acquireGemmThreads(threads: number): Promise<{ threads: number; release: () => void }> {
-  if (threads <= 1) return { threads: 1, release: () => undefined };
-  holders++;
-  let held = true;
-  const release = () => {
-    if (!held) return;
-    held = false;
-    if (--holders === 0) stopGemmWorkers();
-  };
-  try {
-    return { threads: 1 + (await startGemmWorkers(threads - 1, spawn)), release };
-  } catch (e) {
-    release();
-    throw e;
-  }
+export function acquireGemmThreads(threads: number): Promise<{ threads: number; release: () => void }> {
+  return acquireGemmWorkers(threads, spawn);
 }
