@@ -8,8 +8,19 @@
 import type { Graph } from "../ir/graph.js";
 import type { Kernel } from "./kernel.js";
 
-export function splitAppends(k: Kernel, g: Graph): Kernel[] {
+export function splitAppends(k: Kernel, g: Graph): readonly Kernel[] {
   if (!k.appends?.length) return [k];
+  // Kernels are immutable: each is split once (the CPU's memory check asks at every call).
+  const known = split.get(k);
+  if (known?.graph === g) return known.parts;
+  const parts = Object.freeze(splitNow(k, g));
+  split.set(k, { graph: g, parts });
+  return parts;
+}
+
+const split = new WeakMap<Kernel, { readonly graph: Graph; readonly parts: readonly Kernel[] }>();
+
+function splitNow(k: Kernel, g: Graph): Kernel[] {
   const appends = new Set(k.appends);
   const absorbed = new Set(k.absorbed);
   /** The absorbed views `ids` read, and what they read in turn. */
@@ -31,5 +42,5 @@ export function splitAppends(k: Kernel, g: Graph): Kernel[] {
   // Its anchor, prologue and epilogue, as they are.
   const { id: _id, kind: _kind, nodes: _nodes, inputs: _inputs, outputs: _outputs, absorbed: _absorbed, appends: _appends, ...extra } = k;
   const core: Kernel = { ...part(k.kind, k.nodes.filter((id) => !absorbed.has(id) && !appends.has(id))), ...extra };
-  return [core, ...k.appends.map((a) => ({ ...part("op", [a]), anchor: a }))];
+  return [core, ...k.appends!.map((a) => ({ ...part("op", [a]), anchor: a }))];
 }

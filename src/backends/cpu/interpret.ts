@@ -354,6 +354,7 @@ export class CpuProgram {
     const held = this.heldBytes + distinctBytes([...inputs.values()]) + states;
     const planned = sizes.reduce((a, b) => a + b, 0);
     const { bytes: transient, kernel: at } = largestTransient(this.schedule, shapeOf);
+    if (held + planned + transient <= this.maxMemory) return; // within it: no message to write (every decode step asks)
     const dims = [...symbols].map(([k, v]) => `${k}=${v}`).join(", ");
     const site = at && this.graph.nodes[at.anchor ?? at.nodes.at(-1)!]!.site;
     const parts = `weights and inputs ${showBytes(held)}, the memory plan's ${sizes.length} buffer${sizes.length === 1 ? "" : "s"} ${showBytes(planned)}, the largest kernel transient ${showBytes(transient)}${at ? ` in kernel k${at.id} (${at.kind})` : ""}`;
