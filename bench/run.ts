@@ -19,6 +19,7 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { CpuProgram } from "../src/backends/cpu/interpret.js";
 import { optimize } from "../src/optimize.js";
+import { memoryBudget } from "../src/budget.js";
 import { allocate, type Tensor } from "../src/core/tensor.js";
 import { defaultKernels as K, int8Kernels, releaseWasmGemm, threadedKernels } from "../src/backends/cpu/kernels/index.js";
 import { acquireGemmThreads } from "../src/backends/cpu/kernels/wasm/node-threads.js";
@@ -297,10 +298,13 @@ async function bench(w: Workload, ort: Ort | string, tfl: Awaited<ReturnType<typ
   const ids = tokens(seq, cfg.vocab);
   const t0 = performance.now();
   const optimized = optimize(built.graph).graph;
-  const program = new CpuProgram(optimized, built.weights);
+  // With the memory budget a session gives a program by default (half the machine's memory): each
+  // call then checks it, as it does for a user of model.load.
+  const budget = { maxMemory: memoryBudget() };
+  const program = new CpuProgram(optimized, built.weights, undefined, budget);
   const programMs = performance.now() - t0;
   const pool = await acquireGemmThreads(threadsWanted);
-  const threadedProgram = pool.threads > 1 ? new CpuProgram(optimized, built.weights, threadedKernels(pool.threads)) : undefined;
+  const threadedProgram = pool.threads > 1 ? new CpuProgram(optimized, built.weights, threadedKernels(pool.threads), budget) : undefined;
   // The same program with int8 weights (--weights-dtype int8), on 1 thread and on the pool's; made
   // before the op-by-op programs below, whose own weight layouts would fill the GEMM's resident region.
   const int8Programs: { t: number; name: string; p: CpuProgram; loadMs: number }[] = [];
@@ -308,7 +312,7 @@ async function bench(w: Workload, ort: Ort | string, tfl: Awaited<ReturnType<typ
     const k8 = int8Kernels(t);
     if (!k8) break;
     const t0 = performance.now();
-    const p = new CpuProgram(optimized, built.weights, k8);
+    const p = new CpuProgram(optimized, built.weights, k8, budget);
     int8Programs.push({ t, name: k8.name, p, loadMs: performance.now() - t0 });
   }
   // The same model without the optimizer: op by op as built, and optimized but not fused.
