@@ -1,6 +1,8 @@
 // Fusion: cuts an optimized graph into kernels (see kernel.ts for what each kind may hold).
 // Every node that runs per call lands in exactly one kernel, except views (absorbed by their
-// readers) and index-only nodes (recomputed by their readers). The kernels are found greedily,
+// readers), index-only nodes and masks (integer or boolean arithmetic on an input or an op
+// kernel's value: a padding mask, position ids), recomputed by the kernels reading them, op
+// kernels too. The kernels are found greedily,
 // the most valuable first:
 //   1. attention: matmul → rows body → matmul, with nothing in between read elsewhere;
 //   2. matmul: its left operand's rows body as prologue (when read only by it), then its
@@ -63,17 +65,28 @@ export function kernel(id: number, kind: KernelKind, nodes: readonly number[], g
 }
 
 // indexed: a gather from a load-time table (an embedding), read by its readers as an indexed load.
-type Role = "load" | "input" | "index" | "view" | "indexed" | "compute";
+// mask: integer or boolean arithmetic on values computed per call (a padding mask, HF's position
+// ids), recomputed by each kernel that reads it, as index-only nodes are.
+type Role = "load" | "input" | "index" | "view" | "indexed" | "mask" | "compute";
 
 /** What each node is to the scheduler. */
 function roles(g: Graph, atLoad: ReadonlySet<number>): Role[] {
   const role: Role[] = [];
+  /** A value a mask may read: one no elementwise chain would fuse it with (an input, an op kernel's value, another mask). */
+  const maskOperand = (i: number): boolean => {
+    const r = role[i];
+    if (r === "view") return maskOperand(g.nodes[i]!.inputs[0]!);
+    if (r !== "compute") return r !== "indexed";
+    const n = g.nodes[i]!;
+    return !isElementwise(n) && !isRowReduce(n) && n.op !== "matmul";
+  };
   for (const n of g.nodes) {
     if (atLoad.has(n.id)) role.push("load");
     else if (n.op === "input") role.push("input");
     else if ((n.op === "arange" || n.op === "const" || isElementwise(n) || isView(n)) && n.inputs.every((i) => role[i] === "load" || role[i] === "index")) role.push("index");
     else if (isView(n)) role.push("view");
     else if (n.op === "gather" && role[n.inputs[0]!] === "load") role.push("indexed");
+    else if (isElementwise(n) && (n.dtype === "bool" || n.dtype === "i32") && n.inputs.every(maskOperand)) role.push("mask");
     else role.push("compute");
   }
   return role;
@@ -98,6 +111,7 @@ export function schedule(g: Graph): Schedule {
     const r = role[id];
     if (r === "compute") into.add(id);
     else if (r === "view") sources(node(id).inputs[0]!, into);
+    else if (r === "mask") for (const i of node(id).inputs) sources(i, into);
     else if (r === "indexed") {
       // Itself too: where it is materialised (read by a kernel other than elementwise), a reader waits on it.
       into.add(id);
@@ -121,9 +135,9 @@ export function schedule(g: Graph): Schedule {
     [...group].every((id) => node(id).inputs.every((i) => !readAt(i) || [...sources(i)].every((s) => !group.has(s))));
   const free = (id: number) => role[id] === "compute" && owner[id] === -1;
   /** Read by a kernel at other positions than its own element's: what it reads must be materialised outside it. */
-  const readAt = (id: number) => role[id] === "view" || role[id] === "indexed";
+  const readAt = (id: number) => role[id] === "view" || role[id] === "indexed" || role[id] === "mask";
   /** Computed by each fused kernel that reads it, for itself. */
-  const absorbable = (id: number) => role[id] === "view" || role[id] === "index" || role[id] === "indexed";
+  const absorbable = (id: number) => role[id] === "view" || role[id] === "index" || role[id] === "indexed" || role[id] === "mask";
   const readOnlyBy = (id: number, group: ReadonlySet<number>) => !isOutput.has(id) && readers[id]!.every((r) => group.has(r));
 
   /**
@@ -347,7 +361,7 @@ export function schedule(g: Graph): Schedule {
   groups.forEach((grp, k) => {
     for (const id of grp.nodes) for (const i of node(id).inputs) {
       if (!absorbable(i)) continue;
-      if (fusedKind(grp.kind) || readsThrough(grp, id, i)) absorb(k, i);
+      if (fusedKind(grp.kind) || readsThrough(grp, id, i) || role[i] === "mask") absorb(k, i);
       else needed.add(i);
     }
   });
@@ -358,15 +372,19 @@ export function schedule(g: Graph): Schedule {
   const want = (id: number): void => {
     if (!absorbable(id) || materialise.has(id)) return;
     materialise.add(id);
-    for (const i of node(id).inputs) want(i);
+    // A mask is an elementwise kernel of its own, computing what it reads as its readers would.
+    if (role[id] !== "mask") for (const i of node(id).inputs) want(i);
   };
   order.forEach(want);
   for (const id of [...materialise].sort((a, b) => a - b)) {
     const n = node(id);
     const src = n.inputs[0];
-    if ((n.op === "reshape" || n.op === "dropout") && src !== undefined && role[src] !== "load") aliases.set(id, aliases.get(src) ?? src);
-    else claim("op", new Set([id]), { anchor: id });
     absorbed.push(new Set());
+    if ((n.op === "reshape" || n.op === "dropout") && src !== undefined && role[src] !== "load") aliases.set(id, aliases.get(src) ?? src);
+    else if (role[id] === "mask") {
+      claim("elementwise", new Set([id]));
+      for (const i of n.inputs) absorb(groups.length - 1, i);
+    } else claim("op", new Set([id]), { anchor: id });
   }
 
   const kernels = groups

@@ -102,15 +102,17 @@ describe("the memory budget: refused before allocating (TFM6003), peak RSS low",
     const p = file("ids.npy", npy([1, 50000], "<i4", ids));
     const set = ["--set", "vocab_size=10", "--set", "n_positions=50000", "--set", "n_embd=8", "--set", "n_layer=1", "--set", "n_head=2", "--set", "use_cache=false"];
     const r = tfm("run", "models/gpt2.tfm", ...set, "--random-weights", "--input", `input_ids=${p}`, "--max-memory", "1G");
-    // The padding mask's cost (models/gpt2.tfm's attention_mask): the plan holds the causal &&
-    // padding mask (2.5 GB); the causal mask's aranges and comparison are absorbed by that `&&`'s
-    // elementwise kernel, which computes them whole once per call: its transient, 2.5 GB (when the
-    // causal mask was an op kernel of its own, the plan held both masks, 5 GB, and the largest
-    // transient was the LM head's, 227 MiB). HF's position ids are a cumsum of the mask, [batch, seq]
-    // (before it, an i32 count over [seq, seq]: 10 GB more and a 4.7 GiB transient).
-    expectRefused(r, /the run at batch=1, seq=50000 needs 5,019,203,912 bytes \(4\.7 GiB\) of memory .*the memory plan's 4 buffers 2,508,000,000 bytes .*the largest kernel transient 2,509,200,000 bytes \(2\.3 GiB\) in kernel k\d+ \(elementwise\)/);
-    // Pointed at the line of the kernel with the largest transient, the mask's `&&`.
-    expect(r.stderr).toContain("models/gpt2.tfm:35:70: error[TFM6003]");
+    // The padding mask's cost (models/gpt2.tfm's attention_mask): the causal && padding mask is a
+    // mask (integer and boolean arithmetic on the padding mask, schedule/fuse.ts), recomputed by the
+    // attention kernel that reads it: on the CPU, whole once per call, with the causal mask's aranges
+    // and comparison, so that kernel's transient holds both [seq, seq] masks, 5.1 GB, and the plan
+    // none (before, the plan held the `&&`, 2.5 GB, and its elementwise kernel's transient the causal
+    // mask, 2.5 GB; when the causal mask was an op kernel of its own the plan held both masks). HF's
+    // position ids are a cumsum of the mask, [batch, seq] (before it, an i32 count over [seq, seq]:
+    // 10 GB more and a 4.7 GiB transient).
+    expectRefused(r, /the run at batch=1, seq=50000 needs 5,109,705,508 bytes \(4\.8 GiB\) of memory .*the memory plan's 3 buffers 9,600,000 bytes .*the largest kernel transient 5,098,101,596 bytes \(4\.7 GiB\) in kernel k\d+ \(attention\)/);
+    // Pointed at the line of the kernel with the largest transient, the attention reading the mask.
+    expect(r.stderr).toContain("models/gpt2.tfm:35:11: error[TFM6003]");
     expect(r.stderr).toContain("causal_mask(T, past) && attention_mask");
   });
 
@@ -118,11 +120,12 @@ describe("the memory budget: refused before allocating (TFM6003), peak RSS low",
     const set = ["--set", "vocab_size=10", "--set", "n_positions=70000", "--set", "n_embd=8", "--set", "n_layer=1", "--set", "n_head=2", "--set", "use_cache=false"];
     const r = tfm("ir", "models/gpt2.tfm", ...set, "--report", "--dims", "seq=70000");
     expect(r.status).toBe(0);
-    // The arena holds the [seq, seq] causal && padding mask: 4.9 GB; the causal mask itself is the
-    // transient of the elementwise kernel that absorbs it, 4.9 GB (9.8 GB of arena when it was a
-    // kernel of its own; 29.4 GB when HF's position ids were an i32 count over [seq, seq]).
-    expect(r.stdout).toMatch(/\n {2}arena {15}4,911,200,000 bytes/);
-    expect(r.stdout).toMatch(/\n {2}CPU transients {6}4,912,880,000 bytes \(\d+\.\d MiB\) +the largest kernel's, k\d+ elementwise/);
+    // The arena holds no [seq, seq] value: the causal && padding mask is recomputed by the attention
+    // kernel, whose transient on the CPU holds it and the causal mask, 9.9 GB (before, 4.9 GB of
+    // arena for the `&&` and 4.9 GB of transient for the causal mask; 9.8 GB of arena when the
+    // causal mask was a kernel of its own; 29.4 GB when HF's position ids were an i32 count over [seq, seq]).
+    expect(r.stdout).toMatch(/\n {2}arena {15}13,440,000 bytes/);
+    expect(r.stdout).toMatch(/\n {2}CPU transients {6}9,937,341,596 bytes \(\d+\.\d MiB\) +the largest kernel's, k\d+ attention/);
   });
 
   // Inputs were read and converted before the budget was checked (a 400 MB float64 .npy under 100M

@@ -162,8 +162,8 @@ describe("tfm ir", () => {
     const r = await tfm("ir", "models/gpt2.tfm", "--set", "use_cache=false", "--report");
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/^pass +nodes +kernels\nfold-constants +1028 → 1028 +\d+ → \d+ +no change\nsimplify +1028 → 975 +\d+ → \d+ +-12 add, -37 dropout, -4 slice\n/);
-    expect(r.out).toMatch(/\ntotal +1028 → 893 +\d+ → 66 /);
-    expect(r.out).toMatch(/\nfuse: 893 nodes → 66 kernels \(4 elementwise, 1 op, 49 matmul, 12 attention\); 682 unfused\n/);
+    expect(r.out).toMatch(/\ntotal +1028 → 893 +\d+ → 63 /);
+    expect(r.out).toMatch(/\nfuse: 893 nodes → 63 kernels \(1 op, 1 elementwise, 49 matmul, 12 attention\); 682 unfused\n/);
     expect((await tfm("ir", "models/gpt2.tfm", "--set", "use_cache=false", "--report", "--after", "simplify")).out.split("\n").filter((l) => /^\S+ +\d+ → \d+ +\d+ → \d+ /.test(l)).length).toBe(3);
   });
 

@@ -10,7 +10,6 @@ import { splitAppends } from "../../schedule/appends.js";
 import type { Kernel, KernelKind, Schedule } from "../../schedule/kernel.js";
 import { elementwiseKernel } from "./codegen/elementwise.js";
 import { ErrorSlots } from "./codegen/expr.js";
-import { gatherErrorKernel } from "./codegen/gather-error.js";
 import { type CompiledKernel, type Ctx, isInlineConst } from "./codegen/kernel.js";
 import { attentionKernel } from "./codegen/attention.js";
 import { appendInPlaceKernel } from "./codegen/append.js";
@@ -27,7 +26,10 @@ export interface CompiledProgram {
   readonly sizes: readonly Dim[];
   readonly sizeWords: number;
   readonly kernels: readonly CompiledKernel[];
-  /** Gather nodes by error slot: slot i holds the position of the first index out of range. */
+  /**
+   * Gather nodes by error slot: word 2i of the error buffer holds the position of the first index
+   * out of range, and the indices met from word `@errors:i` on (codegen/expr.ts ErrorSlots).
+   */
   readonly errorSlots: readonly number[];
   /** Load-time nodes that live in buffers (read by kernels, or graph outputs). */
   readonly uploads: readonly number[];
@@ -118,14 +120,6 @@ export function compile(s: Schedule, opts: CompileOptions = {}): CompiledProgram
   const fallbacks: { kernel: number; kind: KernelKind; reason: string }[] = [];
   const readers = consumers(g);
   const asOps = new Set<number>(); // nodes already computed by op kernels of a fallback
-  /** After a kernel with gathers of indices computed per run, the kernels recording a bad index's value (an arange's is its position). */
-  const gatherErrors = (k: Kernel, ids: readonly number[]) => {
-    for (const id of ids) {
-      const n = g.nodes[id]!;
-      const ind = g.nodes[n.inputs[1]!]!;
-      if (n.op === "gather" && ind.op !== "input" && ind.op !== "arange" && !s.atLoad.has(ind.id)) kernels.push(gatherErrorKernel(ctx, k, id, ctx.errors.slot(id)));
-    }
-  };
   const compileKernel = (k: Kernel): void => {
     const gen = kinds[k.kind];
     let reason = gen ? "" : `no WGSL generator for "${k.kind}" kernels yet`;
@@ -134,7 +128,6 @@ export function compile(s: Schedule, opts: CompileOptions = {}): CompiledProgram
         const ck = gen(ctx, k);
         if (k.kind !== "op" && ck.binds.length > maxStorage) throw new Error(`it binds ${ck.binds.length} storage buffers, more than the ${maxStorage} a shader stage may have`);
         kernels.push(ck);
-        gatherErrors(k, k.nodes);
         return;
       } catch (e) {
         if (k.kind === "op") throw e;
@@ -148,7 +141,6 @@ export function compile(s: Schedule, opts: CompileOptions = {}): CompiledProgram
       // Every node of the fallback writes its value, even a view: the next op kernel reads it.
       const single = makeKernel(k.id, "op", [id], g, readers, { anchor: id });
       kernels.push(opKernels[g.nodes[id]!.op](ctx, { ...single, outputs: [id] }));
-      gatherErrors(single, [id]);
     }
   };
   for (const k of s.kernels) {
@@ -159,7 +151,6 @@ export function compile(s: Schedule, opts: CompileOptions = {}): CompiledProgram
         const ck = matmulKernel(ctx, k);
         if (ck.binds.length > maxStorage) throw new Error(`it binds ${ck.binds.length} storage buffers`);
         kernels.push(ck);
-        gatherErrors(k, k.nodes);
       } catch {
         splitAppends(k, g).forEach(compileKernel);
       }

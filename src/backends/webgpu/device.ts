@@ -26,6 +26,8 @@ export interface RunSizes {
   readonly elements: (node: number) => number;
   /** Per compiled kernel: its grid, or undefined when it has nothing to do (no dispatch). */
   readonly grids: readonly ([number, number, number] | undefined)[];
+  /** Words of the error buffer: two per error slot, then the values of the slots' indices (codegen/expr.ts ErrorSlots). */
+  readonly errorWords: number;
 }
 
 export interface Readback {
@@ -86,7 +88,8 @@ export class GpuRunner {
   private readonly slots = new Map<string, Slot>();
   private readonly staging = new Map<string, Slot>();
   private readonly sizesBuffer: GPUBuffer;
-  private readonly errBuffer: GPUBuffer;
+  private errBuffer: GPUBuffer;
+  private errBytes: number;
   private lastSizes: Uint32Array | undefined;
   /** Bind groups per kernel, by the buffers they name: "p" a plain run, "r" a resident run. */
   private bindGroups = new Map<string, (GPUBindGroup | undefined)[]>();
@@ -100,7 +103,8 @@ export class GpuRunner {
       this.stateOf.set(this.p.schedule.aliases.get(st.output) ?? st.output, index);
     });
     this.sizesBuffer = device.createBuffer({ size: p.sizeWords * 4, usage: UNIFORM | COPY_DST });
-    this.errBuffer = device.createBuffer({ size: Math.max(1, 2 * p.errorSlots.length) * 4, usage: STORAGE | COPY_SRC | COPY_DST });
+    this.errBytes = Math.max(1, 2 * p.errorSlots.length) * 4;
+    this.errBuffer = device.createBuffer({ size: this.errBytes, usage: STORAGE | COPY_SRC | COPY_DST });
   }
 
   /** Compiles every kernel (once per distinct source) and uploads the load-time values. */
@@ -149,7 +153,7 @@ export class GpuRunner {
   }
 
   /**
-   * Runs every kernel once; returns the values of `read` and the error buffer (two words per slot).
+   * Runs every kernel once; returns the values of `read` and the error buffer's first two words per slot.
    * With `resident`, each state's input is what its buffer holds (`inputs` must not hold it), and
    * its `append` writes the new positions after it, in the same buffer; a run that fails has
    * written only positions past those the state holds.
@@ -175,6 +179,12 @@ export class GpuRunner {
       }
       return s.buffer;
     };
+    if (this.errBytes < rs.errorWords * 4) {
+      this.errBuffer.destroy();
+      this.errBytes = rs.errorWords * 4;
+      this.errBuffer = d.createBuffer({ size: this.errBytes, usage: STORAGE | COPY_SRC | COPY_DST });
+      grew = true;
+    }
     // Size every buffer this run uses before any bind group is made.
     for (const k of this.p.kernels) for (const b of k.binds) if (b.kind !== "err" && !this.fixed.has(b.node)) ensure(b.node);
     for (const r of read) if (!this.fixed.has(r.node)) ensure(r.node);
@@ -251,6 +261,19 @@ export class GpuRunner {
     const errors = new Uint32Array(errStage.buffer.getMappedRange().slice(0));
     errStage.buffer.unmap();
     return { values, errors: errors.subarray(0, errWords) };
+  }
+
+  /** One word of the error buffer as the last run left it (a bad index's value: only after a run that met one). */
+  async readErrorWord(index: number): Promise<number> {
+    const s = this.stagingFor("errword", 4);
+    const enc = this.device.createCommandEncoder();
+    enc.copyBufferToBuffer(this.errBuffer, index * 4, s.buffer, 0, 4);
+    this.device.queue.submit([enc.finish()]);
+    await s.buffer.mapAsync(MAP_MODE_READ);
+    const w = new Uint32Array(s.buffer.getMappedRange(0, 4).slice(0))[0]!;
+    s.buffer.unmap();
+    this.readback.errors += 4;
+    return w;
   }
 
   /**

@@ -20,6 +20,7 @@ import { numel, runtimeDType, showShape, type Tensor, unravel } from "../../core
 import { RunError } from "../shared/errors.js";
 import { bindInputs, checkSizes, unboundMessage } from "../shared/inputs.js";
 import { compile, type CompiledProgram } from "./compile.js";
+import { errorBase } from "./codegen/expr.js";
 import { sizeValues } from "./codegen/sizes.js";
 import { GpuRunner, type Readback } from "./device.js";
 import { WebGpuError } from "./errors.js";
@@ -287,12 +288,6 @@ export class WebGpuProgram {
     checkSizes(g, symbols);
     this.lastSymbols = symbols;
     // The states' capacity symbols (compile.ts `stateLayouts`).
-    const sized = new Map(symbols);
-    for (const l of p.stateLayouts) sized.set(l.symbol, resident ? resident.capacity() : evalDim(g.nodes[l.output]!.shape[l.axis]!, symbols)!);
-    const layoutOf = new Map<number, readonly Dim[]>(p.stateLayouts.flatMap((l) => [[l.input, l.shape], [l.output, l.shape]] as const));
-    const sv = sizeValues(p.sizes, sized);
-    if (sv.unbound) throw new RunError("TFM6002", unboundMessage(sv.unbound));
-    if (sv.tooLarge) throw new WebGpuError("TFM7001", `the size ${showDim(sv.tooLarge[0])} = ${sv.tooLarge[1]} does not fit in 32 bits`);
     const shapes = new Map<number, number[]>();
     const shapeOf = (id: number) => {
       let s = shapes.get(id);
@@ -302,6 +297,18 @@ export class WebGpuProgram {
       }
       return s;
     };
+    const sized = new Map(symbols);
+    for (const l of p.stateLayouts) sized.set(l.symbol, resident ? resident.capacity() : evalDim(g.nodes[l.output]!.shape[l.axis]!, symbols)!);
+    // The error buffer: two words per gather that can fail, then a word per position of its indices.
+    let errorWords = 2 * p.errorSlots.length;
+    p.errorSlots.forEach((node, slot) => {
+      sized.set(errorBase(slot), errorWords);
+      errorWords += numel(shapeOf(g.nodes[node]!.inputs[1]!));
+    });
+    const layoutOf = new Map<number, readonly Dim[]>(p.stateLayouts.flatMap((l) => [[l.input, l.shape], [l.output, l.shape]] as const));
+    const sv = sizeValues(p.sizes, sized);
+    if (sv.unbound) throw new RunError("TFM6002", unboundMessage(sv.unbound));
+    if (sv.tooLarge) throw new WebGpuError("TFM7001", `the size ${showDim(sv.tooLarge[0])} = ${sv.tooLarge[1]} does not fit in 32 bits`);
     const elements = (id: number) => {
       const layout = layoutOf.get(id);
       return layout ? numel(layout.map((d) => evalDim(d, sized)!)) : numel(shapeOf(id));
@@ -322,6 +329,8 @@ export class WebGpuProgram {
         if (bytes > max) throw new WebGpuError("TFM7001", `a value of shape ${showShape(shapeOf(b.node))} needs ${showBytes(bytes)}, over the device's largest storage buffer of ${showBytes(max)} (maxStorageBufferBindingSize, maxBufferSize); refused before allocating it`);
       }
     }
+    const maxBytes = Math.min(this.limits.maxStorageBufferBindingSize, this.limits.maxBufferSize);
+    if (errorWords * 4 > maxBytes) throw new WebGpuError("TFM7001", `the gathers' indices need ${showBytes(errorWords * 4)} of error words, over the device's largest storage buffer of ${showBytes(maxBytes)}; refused before allocating it`);
     const grids = p.kernels.map((k) => {
       const total = k.grid.reduce((acc, f) => acc * Math.ceil(evalDim(f.size, symbols)! / f.per), 1);
       return total > 0 ? splitGrid(total, this.limits.maxComputeWorkgroupsPerDimension) : undefined;
@@ -334,13 +343,13 @@ export class WebGpuProgram {
       const layout = layoutOf.get(port.node);
       onGpu.set(port.node, layout ? spread(t, p.stateLayouts.find((l) => l.input === port.node)!.axis, sized.get(p.stateLayouts.find((l) => l.input === port.node)!.symbol)!) : t);
     }
-    const res = await this.runner.run({ sizes: sv.data, elements, grids }, onGpu, read(symbols, shapeOf), resident ? { fresh: resident.fresh } : undefined);
-    this.raiseGatherError(res.errors, shapeOf, inputs);
+    const res = await this.runner.run({ sizes: sv.data, elements, grids, errorWords }, onGpu, read(symbols, shapeOf), resident ? { fresh: resident.fresh } : undefined);
+    await this.raiseGatherError(res.errors, shapeOf, sized);
     return { values: res.values, symbols, shapeOf };
   }
 
   /** The CPU's TFM6001 for the first gather (in graph order) that met an index out of range. */
-  private raiseGatherError(errors: Uint32Array, shapeOf: (id: number) => number[], inputs: ReadonlyMap<string, Tensor>): void {
+  private async raiseGatherError(errors: Uint32Array, shapeOf: (id: number) => number[], sized: ReadonlyMap<string, number>): Promise<void> {
     const g = this.graph;
     let bad: { node: number; pos: number; slot: number } | undefined;
     this.compiled.errorSlots.forEach((node, slot) => {
@@ -351,10 +360,8 @@ export class WebGpuProgram {
     const n = g.nodes[bad.node]!;
     const ind = g.nodes[n.inputs[1]!]!;
     const indShape = shapeOf(ind.id);
-    // A model input's or a load-time value's indices are here, an arange's is its position; others'
-    // value was recorded by the kernel dispatched after the gather (codegen/gather-error.ts).
-    const host = this.fixed.get(ind.id) ?? (ind.op === "input" ? inputs.get(ind.attrs.name!) : undefined);
-    const v = host ? host.data[bad.pos]! : ind.op === "arange" ? bad.pos : errors[2 * bad.slot + 1]! | 0;
+    // The value, stored by the threads that met it (codegen/expr.ts ErrorSlots).
+    const v = (await this.runner.readErrorWord(sized.get(errorBase(bad.slot))! + bad.pos)) | 0;
     const ax = n.attrs.axis!;
     const size = shapeOf(n.inputs[0]!)[ax]!;
     const at = indShape.length === 0 ? "" : ` at position [${unravel(bad.pos, indShape).join(", ")}]`;

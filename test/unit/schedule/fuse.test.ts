@@ -30,25 +30,28 @@ describe("fusion", () => {
     const g = graphOf("models/gpt2.tfm");
     const s = schedule(g);
     console.log(`[fuse] gpt2 with use_cache (12 blocks): ${g.nodes.length} nodes → ${s.kernels.length} fused`);
-    // 5 before the blocks: the attention mask appended to its state, HF's position ids from it
-    // (the mask as 0/1, its cumsum, then one kernel: the last seq of each — a slice read by `ne` —
-    // with `where`),
-    // the token and position embeddings' sum (the two gathers read in it as indexed loads). The
-    // first block also computes the causal && padding mask, once for all the blocks: one
-    // elementwise kernel (its aranges, past, their sum and >= computed in it).
-    expect(s.kernels.length).toBe(5 + 1 + 12 * 5 + 1);
+    // 3 before the blocks: the attention mask appended to its state, the cumsum of HF's position
+    // ids (reading the mask as 0/1 itself), the token and position embeddings' sum (the two gathers
+    // read in it as indexed loads, the position ids — the last seq of the cumsum, less one, 1 at
+    // padding — computed in it). The position ids, the mask as 0/1 and the causal && padding mask
+    // are masks: integer and boolean arithmetic each kernel reading them recomputes (6 kernels
+    // before the blocks and one for the causal && padding mask, before).
+    expect(s.kernels.length).toBe(3 + 12 * 5 + 1);
     const kindsOf = (a: number, b: number) => s.kernels.slice(a, b).map((k) => (k.kind === "op" ? g.nodes[k.anchor!]!.op : k.kind)).join(" ");
-    expect(kindsOf(0, 5)).toBe("append elementwise cumsum elementwise elementwise");
-    expect(s.kernels[3]!.nodes.filter((i) => !s.kernels[3]!.absorbed.includes(i)).map((i) => g.nodes[i]!.op)).toEqual(["ne", "sub", "where"]);
-    expect(s.kernels[4]!.absorbed.map((i) => g.nodes[i]!.op)).toEqual(["gather", "gather"]);
-    expect(kindsOf(5, 11)).toBe("matmul elementwise attention matmul matmul matmul");
-    expect(kindsOf(11, 16)).toBe("matmul attention matmul matmul matmul");
-    const mask = s.kernels[6]!;
-    expect(mask.inputs).toHaveLength(1); // the padding mask; the causal part is index arithmetic
-    expect(mask.absorbed.map((i) => g.nodes[i]!.op)).toEqual(expect.arrayContaining(["add", "arange", "arange", "const", "ge"]));
+    expect(kindsOf(0, 3)).toBe("append cumsum elementwise");
+    const opsOf = (ids: readonly number[]) => ids.map((i) => g.nodes[i]!.op);
+    expect(opsOf(s.kernels[1]!.absorbed)).toEqual(["ne", "cast"]);
+    expect(opsOf(s.kernels[2]!.absorbed).filter((op) => op === "gather" || op === "where" || op === "cumsum")).toEqual(["where", "gather", "gather"]);
+    expect(kindsOf(3, 8)).toBe("matmul attention matmul matmul matmul");
+    expect(kindsOf(8, 13)).toBe("matmul attention matmul matmul matmul");
+    for (const k of s.kernels.filter((k) => k.kind === "attention")) {
+      // The padding mask is all it reads of the mask; the causal part is index arithmetic.
+      expect(k.inputs.filter((i) => g.nodes[i]!.dtype === "i32" && g.nodes[i]!.op !== "const").map((i) => g.nodes[i]!.op)).toEqual(["append"]);
+      expect(opsOf(k.absorbed)).toEqual(expect.arrayContaining(["ne", "reshape", "add", "arange", "arange", "const", "ge", "and"]));
+    }
     // Each qkv kernel writes the two appends, reading the states (inputs) and its own result
     // through the slices, reshapes and permutes; its result is still written (attention reads q).
-    for (const k of [s.kernels[5]!, s.kernels[11]!]) {
+    for (const k of [s.kernels[3]!, s.kernels[8]!]) {
       expect(k.appends!.map((i) => g.nodes[i]!.op)).toEqual(["append", "append"]);
       expect(k.outputs).toEqual([k.epilogue!.at(-1), ...k.appends!]);
       expect(k.inputs.filter((i) => g.nodes[i]!.op === "input")).toHaveLength(2);
@@ -72,16 +75,15 @@ describe("fusion", () => {
     const u = unfused(g);
     console.log(`[fuse] gpt2 (12 blocks): ${g.nodes.length} nodes, ${u.kernels.length} kernels unfused → ${s.kernels.length} fused`);
     const kinds = s.kernels.map((k) => k.kind).join(" ");
-    // 4 kernels for the embeddings (HF's position ids from the attention mask: its cumsum between
-    // two elementwise kernels; the sum of the token and position gathers), the causal && padding mask
-    // once (one elementwise kernel: &&, its aranges and >= computed in it), 5 per block, the LM head
-    // with ln_f.
-    expect(s.kernels.length).toBe(4 + 1 + 12 * 5 + 1);
-    expect(kinds).toContain(["elementwise op elementwise elementwise", "matmul elementwise attention matmul matmul matmul", ...Array(11).fill("matmul attention matmul matmul matmul")].join(" "));
-    const first = s.kernels[4]!;
+    // 2 kernels for the embeddings (HF's position ids from the attention mask: its cumsum; the sum of
+    // the token and position gathers, the position ids computed in it), 5 per block, the LM head with
+    // ln_f. The causal && padding mask is recomputed by each attention kernel.
+    expect(s.kernels.length).toBe(2 + 12 * 5 + 1);
+    expect(kinds).toContain(["op elementwise", ...Array(12).fill("matmul attention matmul matmul matmul")].join(" "));
+    const first = s.kernels[2]!;
     expect(first.prologue!.map((id) => g.nodes[id]!.op)).toEqual(["mean", "sub", "mul", "mean", "add", "rsqrt", "mul", "mul", "add"]);
     expect(first.epilogue!.map((id) => g.nodes[id]!.op)).toEqual(["add"]);
-    const fc = s.kernels[8]!;
+    const fc = s.kernels[5]!;
     expect(fc.epilogue!.map((id) => g.nodes[id]!.op).filter((op) => op === "tanh")).toHaveLength(1);
   });
 
@@ -92,6 +94,40 @@ describe("fusion", () => {
     // qkv, attention, out proj + residual, LayerNorm, fc + gelu, proj + residual, LayerNorm; + the
     // embeddings' two sums (the three gathers read in them as indexed loads), their LayerNorm and the pooler.
     expect(perBlock).toBe(12 * 7 + 4);
+  });
+
+  it("masks: integer and boolean arithmetic on per-run values is recomputed by its readers, op kernels too, and never splits a chain", () => {
+    const src = [
+      "model M {",
+      "  input x: f32[n, d]",
+      "  input m: i32[n, d]",
+      "  keep = m != 0",
+      "  output y = cast(cumsum(cast(keep, i32), 1), f32) + x",
+      "  output z = where(x * 2.0 > 0.0, x * 2.0, 0.0) + 1.0",
+      "  output w = where(keep, x, 0.0)",
+      "  output k = keep",
+      "}",
+    ].join("\n");
+    const r = check(src, "m.tfm");
+    expect(r.diagnostics.filter((d) => d.severity === "error")).toEqual([]);
+    const g = optimize(buildGraph(r)!).graph;
+    const s = schedule(g);
+    expect(verifySchedule(s)).toEqual([]);
+    const op = (id: number) => g.nodes[id]!.op;
+    // The cumsum's op kernel reads m and computes `!= 0` and the cast itself.
+    const scan = s.kernels.find((k) => k.kind === "op" && op(k.anchor!) === "cumsum")!;
+    expect(scan.inputs.map(op).filter((o) => o !== "const")).toEqual(["input"]);
+    expect(scan.absorbed.map(op)).toEqual(["ne", "cast"]);
+    // `x * 2 > 0` reads the chain's own value: a compute node of that chain, not a mask.
+    const chain = s.kernels.find((k) => k.outputs.some((o) => g.outputs.find((p) => p.name === "z")!.node === o))!;
+    expect(chain.nodes.map(op)).toEqual(expect.arrayContaining(["mul", "gt", "where", "add"]));
+    expect(chain.absorbed.map(op)).not.toContain("gt");
+    // The output `k` is a mask: an elementwise kernel of its own, writing it.
+    const keep = g.outputs.find((p) => p.name === "k")!.node;
+    const own = s.kernels.filter((k) => k.outputs.includes(keep));
+    expect(own.map((k) => k.kind)).toEqual(["elementwise"]);
+    // Every other reader computes it for itself.
+    for (const k of s.kernels) if (!own.includes(k) && k.nodes.includes(keep)) expect(k.absorbed).toContain(keep);
   });
 
   it("attention kernels never write their score matrix", () => {

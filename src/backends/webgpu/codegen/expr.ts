@@ -8,7 +8,7 @@
 //
 // The rules are one table keyed by op: a new op does not compile until it says how it evaluates
 // at an element (or that it cannot: matmul and reductions are whole kernels, never expressions).
-import { addDim, constDim, constValue, showDim, type Dim } from "../../../core/dim.js";
+import { addDim, constDim, constValue, showDim, symDim, type Dim } from "../../../core/dim.js";
 import type { Graph, Node } from "../../../ir/graph.js";
 import type { BinaryOp, Op, UnaryOp } from "../../../ir/ops.js";
 import { addU, delinearize, isOne, linearize, type SizeTable } from "./sizes.js";
@@ -53,10 +53,17 @@ export class Block {
 export type Leaf = (b: Block, idx: readonly string[]) => string;
 
 /**
- * Gather nodes that can fail, each with a slot of two words in the run's error buffer: the
- * position of the first bad index (0xffffffff when none), and that index's value (see
- * codegen/gather-error.ts).
+ * Gather nodes that can fail, each with a slot in the run's error buffer: word 2·slot holds the
+ * position of the first bad index (0xffffffff when none; atomicMin over the positions), and from
+ * word `@errors:slot` on (errorBase: after every slot's two words and the earlier slots' values,
+ * bound per run) one word per position of the indices, where a thread that meets a bad index
+ * stores it. The value of the first bad index is then the word at that base plus its position:
+ * race-free (every thread reading that position stores the same value), in the gather's own
+ * dispatch, whichever buffer the indices were in, or none (indices computed in the kernel).
  */
+/** The size symbol of the first word of a slot's values (bound by the program per run). */
+export const errorBase = (slot: number): string => `@errors:${slot}`;
+
 export class ErrorSlots {
   readonly nodes: number[] = [];
   slot(node: number): number {
@@ -237,7 +244,8 @@ const rules: Record<Op, Rule> = {
     const ok = e.bind(b, `(${v} >= 0i && u32(${v}) < ${size})`);
     const slot = e.errors.slot(node.id);
     e.usedSlots.add(slot);
-    b.line(`if (!${ok}) { atomicMin(&err[${2 * slot}], ${linearize(e.sizes, at, ind.shape)}); }`);
+    const q = e.fresh();
+    b.line(`if (!${ok}) { let ${q} = ${linearize(e.sizes, at, ind.shape)}; atomicMin(&err[${2 * slot}], ${q}); atomicStore(&err[${e.ref(symDim(errorBase(slot)))} + ${q}], bitcast<u32>(${v})); }`);
     const i = e.bind(b, `select(0u, u32(${v}), ${ok})`);
     return e.value(b, x.id, [...idx.slice(0, ax), i, ...idx.slice(ax + ri)]);
   },
