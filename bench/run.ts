@@ -10,6 +10,10 @@
 // onnxruntime-web (its wasm backend, SIMD and threads) runs in Node too, each thread count in a
 // worker thread of its own (bench/peers/ortweb.ts).
 //
+// With a KV cache (GPT-2's): one decode step after seq − 1 cached tokens for every engine, then
+// tfm's generation as a user runs it — 128 new tokens after the prompt, greedy, back to back —
+// in ms per token and tokens per second.
+//
 // Run: npm run bench [-- --only small|gpt2-small] [--rounds N] [--no-decode] [--no-profile] [--json FILE]
 // (--json: every timed figure machine-readably, to compare runs).
 import { readFileSync, writeFileSync } from "node:fs";
@@ -475,6 +479,12 @@ async function bench(w: Workload, ort: Ort | string, tfl: Awaited<ReturnType<typ
   say("  tfm/peer: tfm's median over the peer's (how many times longer tfm takes); load: after the weights exist, except tfm's, which includes drawing them");
 
   if (doDecode) await decodeStep(w, [...timed.slice(0, 1), ...decodeOnly, ...timed.slice(1)], ref);
+  if (doDecode && states.size) {
+    const gens = [{ name: "tfm", threads: engines[0]!.threads, p: program }];
+    if (threadedProgram) gens.push({ name: `tfm ${pool.threads}t`, threads: engines[1]!.threads, p: threadedProgram });
+    for (const e of int8Programs) gens.push({ name: `tfm int8${e.t > 1 ? ` ${e.t}t` : ""}`, threads: `${e.t} (${e.name} kernels)`, p: e.p });
+    generation(w, gens, tfmInputs, ids);
+  }
   if (doProfile) profile(w, program, inputs, tfmMs);
   for (const e of engines) await e.dispose();
   // The next workload starts on a fresh GEMM memory: this one's packed weights would fill its resident region.
@@ -484,7 +494,7 @@ async function bench(w: Workload, ort: Ort | string, tfl: Awaited<ReturnType<typ
 /** Every timed figure, for --json. */
 interface Figure {
   workload: string;
-  phase: "prefill" | "decode";
+  phase: "prefill" | "decode" | "generate";
   engine: string;
   threads: string;
   medianMs: number;
@@ -553,6 +563,59 @@ async function decodeStep(w: Workload, timed: Engine[], ref: Float32Array): Prom
     say(`  ${pad(e.name, 16)} ${lpad(fmtMs(m), 10)} ${lpad(fmtMs(Math.min(...ts)), 9)} ${lpad(String(ts.length), 5)} ${lpad((f / m / 1e6).toFixed(2), 8)}${ratio}`);
     figures.push({ workload: w.name, phase: "decode", engine: e.name, threads: e.threads, medianMs: m, minMs: Math.min(...ts), runs: ts.length, gflops: f / m / 1e6, tfmOverPeer: tfm ? median(tfm) / m : NaN });
   }
+}
+
+/**
+ * Generation as a user runs it: the prompt prefilled into an empty cache, then up to 128 new tokens
+ * greedily, each step fed the last one's argmax, back to back (no settle between steps: the cache
+ * grows from seq to seq + 128). Two interleaved rounds per engine. The peers' figure beside it is
+ * their one decode step at past = seq − 1 (their loops are not run: the cache they would carry grows).
+ */
+function generation(w: Workload, engines: readonly { name: string; threads: string; p: CpuProgram }[], inputsOf: (ids: Int32Array) => Map<string, Tensor>, ids: Int32Array): void {
+  const { cfg, seq } = w;
+  const n = Math.min(128, cfg.nPositions - seq);
+  if (n < 2) {
+    say(`\ngeneration: not run (the prompt of ${seq} tokens fills the model's ${cfg.nPositions} positions)`);
+    return;
+  }
+  say(`\ngeneration: ${n} new tokens after a ${seq}-token prompt, greedy, steps back to back (the cache grows from ${seq} to ${seq + n} positions):`);
+  say(`  ${pad("engine", 16)} ${lpad("prefill ms", 10)} ${lpad("ms/token", 9)} ${lpad("min", 7)} ${lpad("tokens/s", 9)}   (median of the steps of 2 rounds; tokens/s over all ${n} steps)`);
+  const runs = new Map(engines.map((e) => [e.name, { prefill: [] as number[], steps: [] as number[], total: [] as number[], tokens: "" }]));
+  const argmaxLast = (logits: Tensor): number => {
+    const v = logits.data as Float32Array;
+    const row = v.subarray(v.length - cfg.vocab);
+    let best = 0;
+    for (let i = 1; i < row.length; i++) if (row[i]! > row[best]!) best = i;
+    return best;
+  };
+  for (let round = 0; round < 2; round++) {
+    for (const e of engines) {
+      gc();
+      const r = runs.get(e.name)!;
+      let t = performance.now();
+      let out = e.p.runResident(inputsOf(ids), { fresh: true, capacity: cfg.nPositions }).outputs.get("logits")!;
+      r.prefill.push(performance.now() - t);
+      const made: number[] = [];
+      const t0 = performance.now();
+      for (let i = 0; i < n; i++) {
+        const tok = argmaxLast(out);
+        made.push(tok);
+        t = performance.now();
+        out = e.p.runResident(inputsOf(Int32Array.of(tok)), { fresh: false }).outputs.get("logits")!;
+        r.steps.push(performance.now() - t);
+      }
+      r.total.push(performance.now() - t0);
+      r.tokens = made.slice(0, 8).join(",");
+    }
+  }
+  const tokens = new Set([...runs.values()].map((r) => r.tokens));
+  for (const e of engines) {
+    const r = runs.get(e.name)!;
+    const m = median(r.steps);
+    say(`  ${pad(e.name, 16)} ${lpad(fmtMs(median(r.prefill)), 10)} ${lpad(fmtMs(m), 9)} ${lpad(fmtMs(Math.min(...r.steps)), 7)} ${lpad((n / (median(r.total) / 1000)).toFixed(1), 9)}`);
+    figures.push({ workload: w.name, phase: "generate", engine: e.name, threads: e.threads, medianMs: m, minMs: Math.min(...r.steps), runs: r.steps.length, gflops: NaN, tfmOverPeer: NaN });
+  }
+  say(`  first tokens ${[...tokens].join(" | ")}${tokens.size > 1 ? " (engines DIFFER: int8 may)" : " (the same for every engine)"}; the peers' one decode step at past ${seq - 1} is in the table above`);
 }
 
 /** tfm's per-op profile (one run, or the mean of up to 5 when a run is short), and its matmuls by shape, timed one by one on the same kernels. */

@@ -287,7 +287,6 @@ export class WebGpuProgram {
     const symbols = bindInputs(g, inputs);
     checkSizes(g, symbols);
     this.lastSymbols = symbols;
-    // The states' capacity symbols (compile.ts `stateLayouts`).
     const shapes = new Map<number, number[]>();
     const shapeOf = (id: number) => {
       let s = shapes.get(id);
@@ -297,6 +296,7 @@ export class WebGpuProgram {
       }
       return s;
     };
+    // The states' capacity symbols (compile.ts `stateLayouts`).
     const sized = new Map(symbols);
     for (const l of p.stateLayouts) sized.set(l.symbol, resident ? resident.capacity() : evalDim(g.nodes[l.output]!.shape[l.axis]!, symbols)!);
     // The error buffer: two words per gather that can fail, then a word per position of its indices.

@@ -52,6 +52,9 @@ export class Block {
 /** How a kernel provides a node it does not compute from its inputs: returns the value at idx. */
 export type Leaf = (b: Block, idx: readonly string[]) => string;
 
+/** The size symbol of the first word of a slot's values (bound by the program per run). */
+export const errorBase = (slot: number): string => `@errors:${slot}`;
+
 /**
  * Gather nodes that can fail, each with a slot in the run's error buffer: word 2·slot holds the
  * position of the first bad index (0xffffffff when none; atomicMin over the positions), and from
@@ -61,9 +64,6 @@ export type Leaf = (b: Block, idx: readonly string[]) => string;
  * race-free (every thread reading that position stores the same value), in the gather's own
  * dispatch, whichever buffer the indices were in, or none (indices computed in the kernel).
  */
-/** The size symbol of the first word of a slot's values (bound by the program per run). */
-export const errorBase = (slot: number): string => `@errors:${slot}`;
-
 export class ErrorSlots {
   readonly nodes: number[] = [];
   slot(node: number): number {
