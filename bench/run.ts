@@ -11,8 +11,8 @@
 // worker thread of its own (bench/peers/ortweb.ts).
 //
 // With a KV cache (GPT-2's): one decode step after seq − 1 cached tokens for every engine, then
-// tfm's generation as a user runs it — 128 new tokens after the prompt, greedy, back to back —
-// in ms per token and tokens per second.
+// generation as users run it — 128 new tokens after the prompt, greedy, back to back — for tfm
+// and the peers, in ms per token and tokens per second.
 //
 // Run: npm run bench [-- --only small|gpt2-small] [--rounds N] [--no-decode] [--no-profile] [--json FILE]
 // (--json: every timed figure machine-readably, to compare runs).
@@ -170,9 +170,26 @@ interface Engine {
   prefill(): Promise<Float32Array> | Float32Array;
   /** One decode step after seq − 1 cached tokens: the logits of the last token. */
   decode?(): Promise<Float32Array> | Float32Array;
+  /** Greedy generation as its users run it: the prompt into an empty cache, then `n` steps back to back, each fed the last argmax. */
+  generate?(n: number): Promise<Generated> | Generated;
   dispose(): Promise<void> | void;
   /** Its logits may differ from tfm's by this fraction of their scale (int8 weights); default 1e-3. */
   readonly tolerance?: number;
+}
+
+/** A generation's timings (ms) and the tokens it made. */
+interface Generated {
+  readonly prefillMs: number;
+  readonly stepMs: readonly number[];
+  readonly tokens: readonly number[];
+}
+
+/** The argmax of the last `vocab` logits (the last position's row). */
+function argmaxLast(logits: Float32Array, vocab: number): number {
+  const row = logits.subarray(logits.length - vocab);
+  let best = 0;
+  for (let i = 1; i < row.length; i++) if (row[i]! > row[best]!) best = i;
+  return best;
 }
 
 async function ortEngines(ort: Ort, w: Workload, weights: ReadonlyMap<string, Tensor>, ids: Int32Array): Promise<Engine[]> {
@@ -186,6 +203,7 @@ async function ortEngines(ort: Ort, w: Workload, weights: ReadonlyMap<string, Te
     const feed = (xs: Int32Array) => new ort.Tensor("int64", BigInt64Array.from(Array.from(xs, BigInt)), [1, xs.length]);
     const full = { input_ids: feed(ids) };
     let decode: Engine["decode"];
+    let generate: Engine["generate"];
     let decodeSession: import("onnxruntime-node").InferenceSession | undefined;
     if (doDecode) {
       decodeSession = await ort.InferenceSession.create(gpt2Onnx(w.cfg, weights, "decode"), opts);
@@ -198,6 +216,26 @@ async function ortEngines(ort: Ort, w: Workload, weights: ReadonlyMap<string, Te
       }
       const s = decodeSession;
       decode = async () => (await s.run(feeds, ["logits"]))["logits"]!.data as Float32Array;
+      // As transformers.js runs it: each step's present_* fed back as the next step's past_* (the cache concatenated, so copied, per step).
+      generate = async (n) => {
+        let t = performance.now();
+        let out = await prefill.run({ input_ids: feed(ids) });
+        const prefillMs = performance.now() - t;
+        const stepMs: number[] = [], tokens: number[] = [];
+        for (let i = 0; i < n; i++) {
+          const tok = argmaxLast(out["logits"]!.data as Float32Array, w.cfg.vocab);
+          tokens.push(tok);
+          const f: Record<string, import("onnxruntime-node").Tensor> = { input_ids: feed(Int32Array.of(tok)) };
+          for (let l = 0; l < w.cfg.nLayer; l++) {
+            f[`past_k.${l}`] = out[`present_k.${l}`]!;
+            f[`past_v.${l}`] = out[`present_v.${l}`]!;
+          }
+          t = performance.now();
+          out = await s.run(f);
+          stepMs.push(performance.now() - t);
+        }
+        return { prefillMs, stepMs, tokens };
+      };
     }
     return {
       name: `onnxruntime ${threads}t`,
@@ -205,6 +243,7 @@ async function ortEngines(ort: Ort, w: Workload, weights: ReadonlyMap<string, Te
       loadMs,
       prefill: async () => (await prefill.run(full, ["logits"]))["logits"]!.data as Float32Array,
       ...(decode ? { decode } : {}),
+      ...(generate ? { generate } : {}),
       dispose: async () => {
         await prefill.release();
         await decodeSession?.release();
@@ -228,7 +267,7 @@ async function ortWebEngines(w: Workload, weights: ReadonlyMap<string, Tensor>, 
       threads: `${n} (wasm SIMD${n > 1 ? ", threads" : ""})`,
       loadMs: e.loadMs,
       prefill: () => e.run("prefill"),
-      ...(decode ? { decode: () => e.run("decode") } : {}),
+      ...(decode ? { decode: () => e.run("decode"), generate: (steps: number) => e.generate(steps, w.cfg.vocab) } : {}),
       dispose: () => e.release(),
     });
   }
@@ -251,7 +290,29 @@ async function tfjsEngine(tf: Tf, backend: string, w: Workload, weights: Readonl
     threads: backend === "wasm" ? "1 (wasm, no threads in Node)" : "1 (JS)",
     loadMs,
     prefill: async () => (await use(), m.prefill(ids)),
-    ...(cache ? { decode: async () => (await use(), m.decode(last, cache)) } : {}),
+    ...(cache
+      ? {
+          decode: async () => (await use(), m.decode(last, cache)),
+          generate: async (n: number) => {
+            await use();
+            let t = performance.now();
+            let r = m.prefillWithCache(ids);
+            const prefillMs = performance.now() - t;
+            const stepMs: number[] = [], tokens: number[] = [];
+            for (let i = 0; i < n; i++) {
+              const tok = argmaxLast(r.logits, w.cfg.vocab);
+              tokens.push(tok);
+              t = performance.now();
+              const next = m.step(tok, r.cache);
+              stepMs.push(performance.now() - t);
+              m.disposeCache(r.cache);
+              r = next;
+            }
+            m.disposeCache(r.cache);
+            return { prefillMs, stepMs, tokens };
+          },
+        }
+      : {}),
     dispose: async () => {
       await use();
       if (cache) m.disposeCache(cache);
@@ -349,6 +410,21 @@ async function bench(w: Workload, ort: Ort | string, tfl: Awaited<ReturnType<typ
       return p.runResident(token, { fresh: false }).outputs.get("logits")!.data as Float32Array;
     };
   };
+  // Generation through the cache kept in place, as a session runs it.
+  const generateOn = (p: CpuProgram) => (n: number): Generated => {
+    let t = performance.now();
+    let out = p.runResident(tfmInputs(ids), { fresh: true, capacity: cfg.nPositions }).outputs.get("logits")!;
+    const prefillMs = performance.now() - t;
+    const stepMs: number[] = [], tokens: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const tok = argmaxLast(out.data as Float32Array, cfg.vocab);
+      tokens.push(tok);
+      t = performance.now();
+      out = p.runResident(tfmInputs(Int32Array.of(tok)), { fresh: false }).outputs.get("logits")!;
+      stepMs.push(performance.now() - t);
+    }
+    return { prefillMs, stepMs, tokens };
+  };
   if (doDecode && states.size) {
     const head = tfmInputs(ids.subarray(0, seq - 1));
     const token = tfmInputs(ids.subarray(seq - 1));
@@ -368,7 +444,7 @@ async function bench(w: Workload, ort: Ort | string, tfl: Awaited<ReturnType<typ
     loadMs,
     tolerance: 0.05,
     prefill: () => p.run(inputs).outputs.get("logits")!.data as Float32Array,
-    ...(doDecode && states.size ? { decode: inPlaceOf(p) } : {}),
+    ...(doDecode && states.size ? { decode: inPlaceOf(p), generate: generateOn(p) } : {}),
     dispose: () => undefined,
   }));
   say(`tfm load: check + IR ${fmtMs(built.checkMs)} ms, random weights (seed ${SEED}, ${built.weights.size} tensors) ${fmtMs(built.weightsMs)} ms, CpuProgram ${fmtMs(programMs)} ms (weights laid out for the kernel)`);
@@ -383,7 +459,7 @@ async function bench(w: Workload, ort: Ort | string, tfl: Awaited<ReturnType<typ
       threads: `1 (${K.name} kernels)`,
       loadMs: built.weightsMs + programMs,
       prefill: () => program.run(inputs).outputs.get("logits")!.data as Float32Array,
-      ...(tfmDecode ? { decode: tfmDecode } : {}),
+      ...(tfmDecode ? { decode: tfmDecode, generate: generateOn(program) } : {}),
       dispose: () => undefined,
     },
     ...(threadedProgram
@@ -393,7 +469,7 @@ async function bench(w: Workload, ort: Ort | string, tfl: Awaited<ReturnType<typ
             threads: `${pool.threads} (${threadedKernels(pool.threads).name} kernels)`,
             loadMs: built.weightsMs + programMs,
             prefill: () => threadedProgram.run(inputs).outputs.get("logits")!.data as Float32Array,
-            ...(tfmDecodeThreaded ? { decode: tfmDecodeThreaded } : {}),
+            ...(tfmDecodeThreaded ? { decode: tfmDecodeThreaded, generate: generateOn(threadedProgram) } : {}),
             dispose: pool.release,
           },
         ]
@@ -479,12 +555,7 @@ async function bench(w: Workload, ort: Ort | string, tfl: Awaited<ReturnType<typ
   say("  tfm/peer: tfm's median over the peer's (how many times longer tfm takes); load: after the weights exist, except tfm's, which includes drawing them");
 
   if (doDecode) await decodeStep(w, [...timed.slice(0, 1), ...decodeOnly, ...timed.slice(1)], ref);
-  if (doDecode && states.size) {
-    const gens = [{ name: "tfm", threads: engines[0]!.threads, p: program }];
-    if (threadedProgram) gens.push({ name: `tfm ${pool.threads}t`, threads: engines[1]!.threads, p: threadedProgram });
-    for (const e of int8Programs) gens.push({ name: `tfm int8${e.t > 1 ? ` ${e.t}t` : ""}`, threads: `${e.t} (${e.name} kernels)`, p: e.p });
-    generation(w, gens, tfmInputs, ids);
-  }
+  if (doDecode && states.size) await generation(w, timed.filter((e) => e.generate));
   if (doProfile) profile(w, program, inputs, tfmMs);
   for (const e of engines) await e.dispose();
   // The next workload starts on a fresh GEMM memory: this one's packed weights would fill its resident region.
@@ -566,12 +637,14 @@ async function decodeStep(w: Workload, timed: Engine[], ref: Float32Array): Prom
 }
 
 /**
- * Generation as a user runs it: the prompt prefilled into an empty cache, then up to 128 new tokens
+ * Generation as users run it: the prompt prefilled into an empty cache, then up to 128 new tokens
  * greedily, each step fed the last one's argmax, back to back (no settle between steps: the cache
- * grows from seq to seq + 128). Two interleaved rounds per engine. The peers' figure beside it is
- * their one decode step at past = seq − 1 (their loops are not run: the cache they would carry grows).
+ * grows from seq to seq + 128) — tfm through runResident (the cache kept in place), the peers as
+ * transformers.js runs onnxruntime (each step's present_* fed back as past_*: the cache copied per
+ * step; onnxruntime-web's loop runs in its worker, so its steps carry no message) and tfjs with its
+ * cache. Two interleaved rounds per engine; the tokens are checked against tfm's.
  */
-function generation(w: Workload, engines: readonly { name: string; threads: string; p: CpuProgram }[], inputsOf: (ids: Int32Array) => Map<string, Tensor>, ids: Int32Array): void {
+async function generation(w: Workload, engines: readonly Engine[]): Promise<void> {
   const { cfg, seq } = w;
   const n = Math.min(128, cfg.nPositions - seq);
   if (n < 2) {
@@ -579,43 +652,35 @@ function generation(w: Workload, engines: readonly { name: string; threads: stri
     return;
   }
   say(`\ngeneration: ${n} new tokens after a ${seq}-token prompt, greedy, steps back to back (the cache grows from ${seq} to ${seq + n} positions):`);
-  say(`  ${pad("engine", 16)} ${lpad("prefill ms", 10)} ${lpad("ms/token", 9)} ${lpad("min", 7)} ${lpad("tokens/s", 9)}   (median of the steps of 2 rounds; tokens/s over all ${n} steps)`);
-  const runs = new Map(engines.map((e) => [e.name, { prefill: [] as number[], steps: [] as number[], total: [] as number[], tokens: "" }]));
-  const argmaxLast = (logits: Tensor): number => {
-    const v = logits.data as Float32Array;
-    const row = v.subarray(v.length - cfg.vocab);
-    let best = 0;
-    for (let i = 1; i < row.length; i++) if (row[i]! > row[best]!) best = i;
-    return best;
-  };
+  say(`  ${pad("engine", 16)} ${lpad("prefill ms", 10)} ${lpad("ms/token", 9)} ${lpad("min", 7)} ${lpad("tokens/s", 9)} ${lpad("tfm/peer", 9)}  tokens as tfm's   (ms/token: median of the steps of 2 rounds; tokens/s over all ${n} steps)`);
+  const runs = new Map(engines.map((e) => [e.name, { prefill: [] as number[], steps: [] as number[], total: [] as number[], tokens: [] as readonly number[] }]));
   for (let round = 0; round < 2; round++) {
     for (const e of engines) {
-      gc();
+      await settle();
       const r = runs.get(e.name)!;
-      let t = performance.now();
-      let out = e.p.runResident(inputsOf(ids), { fresh: true, capacity: cfg.nPositions }).outputs.get("logits")!;
-      r.prefill.push(performance.now() - t);
-      const made: number[] = [];
-      const t0 = performance.now();
-      for (let i = 0; i < n; i++) {
-        const tok = argmaxLast(out);
-        made.push(tok);
-        t = performance.now();
-        out = e.p.runResident(inputsOf(Int32Array.of(tok)), { fresh: false }).outputs.get("logits")!;
-        r.steps.push(performance.now() - t);
+      try {
+        const g = await e.generate!(n);
+        r.prefill.push(g.prefillMs);
+        r.steps.push(...g.stepMs);
+        r.total.push(g.stepMs.reduce((a, b) => a + b, 0));
+        r.tokens = g.tokens;
+      } catch (e2) {
+        say(`  ${pad(e.name, 16)} failed: ${(e2 as Error).message.split("\n")[0]}`);
+        runs.delete(e.name);
       }
-      r.total.push(performance.now() - t0);
-      r.tokens = made.slice(0, 8).join(",");
     }
   }
-  const tokens = new Set([...runs.values()].map((r) => r.tokens));
+  const tfm = runs.get("tfm");
   for (const e of engines) {
-    const r = runs.get(e.name)!;
+    const r = runs.get(e.name);
+    if (!r || !r.steps.length) continue;
     const m = median(r.steps);
-    say(`  ${pad(e.name, 16)} ${lpad(fmtMs(median(r.prefill)), 10)} ${lpad(fmtMs(m), 9)} ${lpad(fmtMs(Math.min(...r.steps)), 7)} ${lpad((n / (median(r.total) / 1000)).toFixed(1), 9)}`);
-    figures.push({ workload: w.name, phase: "generate", engine: e.name, threads: e.threads, medianMs: m, minMs: Math.min(...r.steps), runs: r.steps.length, gflops: NaN, tfmOverPeer: NaN });
+    const ratio = tfm && e.name !== "tfm" ? (median(tfm.steps) / m).toFixed(2) : "";
+    const same = tfm ? r.tokens.filter((t, i) => t === tfm.tokens[i]).length : 0;
+    say(`  ${pad(e.name, 16)} ${lpad(fmtMs(median(r.prefill)), 10)} ${lpad(fmtMs(m), 9)} ${lpad(fmtMs(Math.min(...r.steps)), 7)} ${lpad((n / (median(r.total) / 1000)).toFixed(1), 9)} ${lpad(ratio, 9)}  ${same}/${n}`);
+    figures.push({ workload: w.name, phase: "generate", engine: e.name, threads: e.threads, medianMs: m, minMs: Math.min(...r.steps), runs: r.steps.length, gflops: NaN, tfmOverPeer: tfm ? median(tfm.steps) / m : NaN });
   }
-  say(`  first tokens ${[...tokens].join(" | ")}${tokens.size > 1 ? " (engines DIFFER: int8 may)" : " (the same for every engine)"}; the peers' one decode step at past ${seq - 1} is in the table above`);
+  if (tfm) say(`  tfm's first tokens: ${tfm.tokens.slice(0, 8).join(", ")}; int8 weights may pick other tokens`);
 }
 
 /** tfm's per-op profile (one run, or the mean of up to 5 when a run is short), and its matmuls by shape, timed one by one on the same kernels. */

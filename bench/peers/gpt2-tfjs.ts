@@ -20,6 +20,8 @@ export interface TfjsGpt2 {
   prefillWithCache(ids: Int32Array): { logits: Float32Array; cache: KvCache };
   /** Logits [1, 1, vocab] for one more token after the cache (the cache is left as it was). */
   decode(id: number, cache: KvCache): Float32Array;
+  /** A decode step that keeps the new cache (the caller disposes the old one). */
+  step(id: number, cache: KvCache): { logits: Float32Array; cache: KvCache };
   disposeCache(cache: KvCache): void;
   dispose(): void;
 }
@@ -103,6 +105,14 @@ export function tfjsGpt2(tf: Tf, cfg: Gpt2Config, weights: Weights): TfjsGpt2 {
     return { logits, ks, vs };
   };
 
+  const withCache = (ids: Int32Array, past?: KvCache) => {
+    const { logits, k, v } = tf.tidy(() => {
+      const r = forward(ids, past);
+      return { logits: r.logits, k: r.ks, v: r.vs };
+    });
+    return { logits: read(logits), cache: { k, v } };
+  };
+
   const read = (t: TF.Tensor): Float32Array => {
     const data = t.dataSync() as Float32Array;
     t.dispose();
@@ -111,13 +121,8 @@ export function tfjsGpt2(tf: Tf, cfg: Gpt2Config, weights: Weights): TfjsGpt2 {
 
   return {
     prefill: (ids) => read(tf.tidy(() => forward(ids).logits)),
-    prefillWithCache: (ids) => {
-      const { logits, k, v } = tf.tidy(() => {
-        const r = forward(ids);
-        return { logits: r.logits, k: r.ks, v: r.vs };
-      });
-      return { logits: read(logits), cache: { k, v } };
-    },
+    prefillWithCache: (ids) => withCache(ids),
+    step: (id, cache) => withCache(Int32Array.of(id), cache),
     decode: (id, cache) => read(tf.tidy(() => forward(Int32Array.of(id), cache).logits)),
     disposeCache: (cache) => tf.dispose([...cache.k, ...cache.v]),
     dispose: () => tf.dispose(owned),

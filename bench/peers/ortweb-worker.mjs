@@ -29,12 +29,44 @@ if (decode) {
   }
 }
 
+const argmaxLast = (logits, vocab) => {
+  const row = logits.subarray(logits.length - vocab);
+  let best = 0;
+  for (let i = 1; i < row.length; i++) if (row[i] > row[best]) best = i;
+  return best;
+};
+
+// Greedy generation as transformers.js runs it: each step's present_* fed back as past_*.
+async function generate(n, vocab) {
+  let t = performance.now();
+  let out = await prefillSession.run(full);
+  const prefillMs = performance.now() - t;
+  const stepMs = [], tokens = [];
+  for (let i = 0; i < n; i++) {
+    const tok = argmaxLast(out.logits.data, vocab);
+    tokens.push(tok);
+    const f = { input_ids: feed([tok]) };
+    for (let l = 0; l < nLayer; l++) {
+      f[`past_k.${l}`] = out[`present_k.${l}`];
+      f[`past_v.${l}`] = out[`present_v.${l}`];
+    }
+    t = performance.now();
+    out = await decodeSession.run(f);
+    stepMs.push(performance.now() - t);
+  }
+  return { prefillMs, stepMs, tokens };
+}
+
 parentPort.on("message", async (op) => {
   try {
     if (op === "release") {
       await prefillSession.release();
       await decodeSession?.release();
       parentPort.postMessage({ released: true });
+      return;
+    }
+    if (typeof op === "object" && op.generate) {
+      parentPort.postMessage({ generated: await generate(op.generate, op.vocab) });
       return;
     }
     const out = op === "decode" ? await decodeSession.run(decodeFeeds, ["logits"]) : await prefillSession.run(full, ["logits"]);

@@ -9,10 +9,12 @@ export interface OrtWebEngine {
   readonly loadMs: number;
   readonly version: string;
   run(op: "prefill" | "decode"): Promise<Float32Array>;
+  /** Greedy generation of n tokens after the prompt, timed in the worker (no message per step). */
+  generate(n: number, vocab: number): Promise<{ prefillMs: number; stepMs: number[]; tokens: number[] }>;
   release(): Promise<void>;
 }
 
-type Reply = { ready: true; loadMs: number; version: string } | { logits: Float32Array } | { error: string } | { released: true };
+type Reply = { ready: true; loadMs: number; version: string } | { logits: Float32Array } | { generated: { prefillMs: number; stepMs: number[]; tokens: number[] } } | { error: string } | { released: true };
 
 export async function ortWebEngine(threads: number, prefill: Uint8Array, decode: Uint8Array | undefined, ids: Int32Array, nLayer: number): Promise<OrtWebEngine> {
   const worker = new Worker(new URL("./ortweb-worker.mjs", import.meta.url), { workerData: { threads, prefill, decode, ids, nLayer } });
@@ -38,6 +40,14 @@ export async function ortWebEngine(threads: number, prefill: Uint8Array, decode:
       if ("error" in m) throw new Error(m.error);
       if (!("logits" in m)) throw new Error("onnxruntime-web's worker sent no logits");
       return m.logits;
+    },
+    async generate(n, vocab) {
+      const reply = next();
+      worker.postMessage({ generate: n, vocab });
+      const m = await reply;
+      if ("error" in m) throw new Error(m.error);
+      if (!("generated" in m)) throw new Error("onnxruntime-web's worker sent no generation");
+      return m.generated;
     },
     async release() {
       const reply = next();
