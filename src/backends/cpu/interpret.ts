@@ -186,7 +186,10 @@ export class CpuProgram {
     const stateBytesOf = (p: (typeof plans)[number]) => numel(p.shape.map((d, i) => (i === p.st.axis ? 1 : d))) * p.capacity! * (p.n.dtype === "bool" ? 1 : 4);
     const newBytes = plans.reduce((sum, p) => sum + (p.capacity === undefined ? p.old!.data.byteLength : stateBytesOf(p)), 0);
     checkSizes(g, past);
-    if (this.maxMemory !== undefined) this.checkMemory(inputs, bufferBytes(this.plan, past).map((b, i) => (this.plan.stateBuffers.has(i) ? 0 : b)), past, (n) => this.shape(n, past), newBytes);
+    if (this.maxMemory !== undefined) {
+      const shapes: (number[] | undefined)[] = [];
+      this.checkMemory(inputs, bufferBytes(this.plan, past).map((b, i) => (this.plan.stateBuffers.has(i) ? 0 : b)), past, (n) => (shapes[n.id] ??= this.shape(n, past)), newBytes);
+    }
     const buffers = new Map<string, Tensor>();
     const views = new Map<string, CacheView>();
     for (const { st, n, shape, old, capacity } of plans) {
@@ -202,7 +205,7 @@ export class CpuProgram {
     // A fresh call starts from the empty state, whatever it leaves if it fails.
     if (opts.fresh && this.kept) this.kept.length = 0;
     const wanted = (name: string) => !g.states.some((st) => st.name === name) && (opts.lastRow === undefined || name === opts.lastRow);
-    const result = this.execute(inputs, opts, { views, buffers, length, wanted });
+    const result = this.execute(inputs, opts, { views, length, wanted });
     this.kept = { buffers, length: length + added };
     const outputs = new Map([...result.outputs].map(([name, t]) => [name, opts.lastRow !== undefined ? lastRows(t) : t] as const));
     return { ...result, outputs };
@@ -255,7 +258,8 @@ export class CpuProgram {
     // theirs. A resident call allocates no buffer for the states' next values:
     // they are views of the state buffers.
     const sizes = bufferBytes(this.plan, symbols).map((b, i) => (resident && this.plan.stateBuffers.has(i) ? 0 : b));
-    this.checkMemory(inputs, sizes, symbols, shapeOf, resident ? distinctBytes([...resident.buffers.values()]) : 0);
+    // A resident call's memory was checked by runResident, at these sizes, with its state buffers, before it allocated them.
+    if (!resident) this.checkMemory(inputs, sizes, symbols, shapeOf);
     const memory = sizes.map((bytes) => this.takeSpare(bytes) ?? allocate(bytes, () => new ArrayBuffer(bytes)));
     /** Values held as views of a state buffer (resident calls): the states' inputs and the appends. */
     const strided = new Map<number, CacheView>();
@@ -394,10 +398,9 @@ export class CpuProgram {
   }
 }
 
-/** A resident call's states: each one's view at the call's start, its buffer, and the positions held. */
+/** A resident call's states: each one's view at the call's start (of its buffer), and the positions held. */
 interface ResidentCall {
   readonly views: ReadonlyMap<string, CacheView>;
-  readonly buffers: ReadonlyMap<string, Tensor>;
   readonly length: number;
   /** The outputs to return (not the states'). */
   readonly wanted: (name: string) => boolean;
