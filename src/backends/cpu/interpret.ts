@@ -24,6 +24,7 @@ import { semantics } from "./semantics.js";
 import { allocationFailed, checkBudget, showBytes } from "../shared/budget.js";
 import { largestTransient, transientBytes } from "./transients.js";
 import { cacheView, materialise, regrow, writeAt, type CacheCounters, type CacheView } from "./cache.js";
+import { contiguous, stridedView, writeStridedAt, type Strided } from "./strided.js";
 
 export interface RunResult {
   readonly outputs: ReadonlyMap<string, Tensor>;
@@ -316,8 +317,11 @@ export class CpuProgram {
           // The new positions into the state's buffer at its length; the value is a view of it.
           const node = this.graph.nodes[k.anchor!]!;
           const state = strided.get(node.inputs[0]!)!;
-          const x = this.throughAbsorbed(k, get, symbols)(node.inputs[1]!);
-          writeAt(state.base, state.axis, resident.length, x);
+          // The new positions read in place through the views the kernel absorbed where they are strides of one value; else evaluated.
+          const view = this.asStrides(k, node.inputs[1]!, get, shapeOf, symbols);
+          const x = view ?? this.throughAbsorbed(k, get, symbols)(node.inputs[1]!);
+          if ("strides" in x) writeStridedAt(state.base, state.axis, resident.length, x);
+          else writeAt(state.base, state.axis, resident.length, x);
           this.cacheCounters.written += numel(x.shape) * state.base.data.BYTES_PER_ELEMENT;
           strided.set(node.id, cacheView(state.base, state.axis, resident.length + x.shape[state.axis]!));
         } else if (k.kind === "op") {
@@ -363,6 +367,14 @@ export class CpuProgram {
     const site = at && this.graph.nodes[at.anchor ?? at.nodes.at(-1)!]!.site;
     const parts = `weights and inputs ${showBytes(held)}, the memory plan's ${sizes.length} buffer${sizes.length === 1 ? "" : "s"} ${showBytes(planned)}, the largest kernel transient ${showBytes(transient)}${at ? ` in kernel k${at.id} (${at.kind})` : ""}`;
     checkBudget(held + planned + transient, this.maxMemory, `the run${dims ? ` at ${dims}` : ""}`, parts, planned >= transient ? undefined : site);
+  }
+
+  /** Value `id` as strides over a value computed outside kernel `k`, through the views k absorbed (strided.ts); undefined where it is not one. */
+  private asStrides(k: Kernel, id: number, get: (i: number) => Tensor, shapeOf: (n: Node) => number[], symbols: ReadonlyMap<string, number>): Strided | undefined {
+    if (!k.absorbed.includes(id)) return contiguous(get(id));
+    const n = this.graph.nodes[id]!;
+    const x = n.inputs.length === 1 ? this.asStrides(k, n.inputs[0]!, get, shapeOf, symbols) : undefined;
+    return x && stridedView(n, x, shapeOf(n), (d) => dimValue(d, symbols));
   }
 
   /** How an op kernel reads its node's inputs: the views it absorbed (an `append`'s new positions) evaluated first. */

@@ -246,8 +246,10 @@ export type GemmNT = typeof gemmNT;
 export type GemmNN = typeof gemmNNSmall;
 
 /**
- * A product of B given [k, n] from panels the core keeps packed (a weight readied by the kernels'
- * `prepareB`), with the core's bits; false where it keeps none for B (nothing written).
+ * A product of B given [k, n] from the core's panels, with its bits: those it keeps packed (a
+ * weight readied by the kernels' `prepareB`), or — the WebAssembly core, for 4 rows or more —
+ * panels it packs for this call straight from B, with no transposed copy; false where it does
+ * neither (nothing written).
  */
 export type GemmNNPacked = (A: Float32Array, aOff: number, B: Float32Array, bOff: number, C: Float32Array, cOff: number, m: number, n: number, k: number) => boolean;
 
@@ -284,11 +286,14 @@ function run(kernel: string, a: Tensor, b: Tensor, out: Tensor | undefined, bTra
   // One product per batch entry. B's matrices are packed once each, however often they are used.
   // (Another core computes every product itself: a row of C must not depend on m.)
   const direct = !bIsBt && m < 4 ? smallNN(core, small) : undefined;
+  // B's matrices transposed for the core, unless `packed` takes B as it is (then one at a time, where it does not).
   let Bt = B;
-  if (!bIsBt && !direct) {
+  const transposeAll = !bIsBt && !direct && !packed;
+  if (transposeAll) {
     Bt = f32Scratch(bCount * kn);
     for (let i = 0; i < bCount; i++) transpose2d(B, i * kn, k, n, Bt, i * kn);
   }
+  const one = !bIsBt && !direct && packed ? f32Scratch(kn) : undefined;
   const aStr = broadcastStrides(kernel, d.aBatch, d.batch);
   const bStr = broadcastStrides(kernel, d.bBatch, d.batch);
   const w = new Rows(plan(d.batch, [aStr, bStr]));
@@ -298,7 +303,12 @@ function run(kernel: string, a: Tensor, b: Tensor, out: Tensor | undefined, bTra
       const aOff = (w.off[0]! + j * w.step[0]!) * mk;
       const bOff = (w.off[1]! + j * w.step[1]!) * kn;
       if (direct) direct(A, aOff, B, bOff, C, cOff, m, n, k);
-      else core(A, aOff, Bt, bOff, C, cOff, m, n, k);
+      else if (one) {
+        if (!packed!(A, aOff, B, bOff, C, cOff, m, n, k)) {
+          transpose2d(B, bOff, k, n, one, 0);
+          core(A, aOff, one, 0, C, cOff, m, n, k);
+        }
+      } else core(A, aOff, Bt, bOff, C, cOff, m, n, k);
       cOff += mn;
     }
     w.next();

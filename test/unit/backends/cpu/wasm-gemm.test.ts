@@ -112,16 +112,24 @@ describe("wasm gemm core", () => {
     }
   });
 
-  it("packs a resident B [k, n] read at an offset at its first product, and leaves a B that is not resident to the other paths", () => {
+  it("packs a resident B [k, n] read at an offset at its first product, packs any other B per call (4 rows or more), and leaves fewer rows to the small kernels", () => {
     const [m, n, k] = [7, 21, 37];
     const A = data(m * k, seed + 11), B = data(3 + k * n, seed + 12);
     const Bt = new Float32Array(n * k);
     for (let p = 0; p < k; p++) for (let j = 0; j < n; j++) Bt[j * k + p] = B[3 + p * n + j]!;
     const want = sequentialF32(A, Bt, m, n, k);
     const packed = gemmNNPacked(1);
+    // Not resident, 3 rows: nothing written.
+    const few = new Float32Array(3 * n).fill(NaN);
+    expect(packed(A, 0, B, 3, few, 0, 3, n, k)).toBe(false);
+    expect(Array.from(few).every(Number.isNaN)).toBe(true);
+    // Not resident, 7 rows: packed into scratch for this call (the resident region does not grow), the core's bits.
     const C = new Float32Array(m * n).fill(NaN);
-    expect(packed(A, 0, B, 3, C, 0, m, n, k)).toBe(false);
-    expect(Array.from(C).every(Number.isNaN)).toBe(true);
+    const start = residentBytes();
+    expect(packed(A, 0, B, 3, C, 0, m, n, k)).toBe(true);
+    if (!gemmUsesFma()) expect(C).toEqual(want);
+    expect(residentBytes()).toBe(start);
+    C.fill(NaN);
     markResident(B);
     const before = residentBytes();
     for (let r = 0; r < 2; r++) {

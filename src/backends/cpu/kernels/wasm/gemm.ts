@@ -860,17 +860,29 @@ export function packWeightNN(B: Float32Array, k: number, n: number): boolean {
 /**
  * C = A · B over up to `threads` threads with B [k, n] at bOff read from its panels in the resident
  * region (packed by packWeightNN, or now, at its first product, where B lies in memory marked
- * resident): A is [m, k] at aOff, C is [m, n] at cOff. The same panels and kernels as gemmNTWasm
- * on B's transpose, so the same bits. False (writing nothing) where B is not resident or does not fit.
+ * resident) or, for any other B and at least MR rows, from panels packed into scratch for this
+ * call: A is [m, k] at aOff, C is [m, n] at cOff. The same panels and kernels as gemmNTWasm on B's
+ * transpose, so the same bits. False (writing nothing) for fewer rows by a B that is not resident,
+ * or where it does not fit.
  */
 export function gemmNNPacked(threads = 1): (A: Float32Array, aOff: number, B: Float32Array, bOff: number, Cm: Float32Array, cOff: number, m: number, n: number, k: number) => boolean {
   return (A, aOff, B, bOff, Cm, cOff, m, n, k) => {
     if (m === 0 || n === 0 || k === 0) return false;
     const inst = instance();
     const kept = residentNN(B, bOff, k, n, inst.mem);
-    if (kept === undefined) return false;
     const np = Math.ceil(n / NR) * NR;
     const rowBytes = (k + np) * 4;
+    if (kept === undefined) {
+      // Not a weight (attention's p · v in a prefill): packed now, into scratch, straight from B —
+      // where there are rows enough to reuse the panels (fewer take the small kernels, unpacked).
+      const bBytes = align16(packedLength(n, k) * 4);
+      if (m < MR || bBytes + rowBytes + 32 > MAX_BYTES) return false;
+      const base = residentEnd;
+      // The raw copies of B for the packing go where A and C will be.
+      packPanelsNN(B, bOff, k, n, base, base + bBytes);
+      gemmRows(inst, A, aOff, base, base + bBytes, Cm, cOff, m, n, k, Math.max(1, Math.min(m, Math.floor((MAX_BYTES - bBytes - 32) / rowBytes))), threads);
+      return true;
+    }
     if (rowBytes + 32 > MAX_BYTES) return false;
     const rowsPer = Math.max(1, Math.min(m, Math.floor((MAX_BYTES - 32) / rowBytes)));
     gemmRows(inst, A, aOff, kept, residentEnd, Cm, cOff, m, n, k, rowsPer, threads);
