@@ -286,7 +286,8 @@ function run(kernel: string, a: Tensor, b: Tensor, out: Tensor | undefined, bTra
   // One product per batch entry. B's matrices are packed once each, however often they are used.
   // (Another core computes every product itself: a row of C must not depend on m.)
   const direct = !bIsBt && m < 4 ? smallNN(core, small) : undefined;
-  // B's matrices transposed for the core, unless `packed` takes B as it is (then one at a time, where it does not).
+  // B's matrices transposed for the core (once each, however often they are used), unless `packed`
+  // takes B as it is (the wasm core packs it per product; where it declines, one is transposed then).
   let Bt = B;
   const transposeAll = !bIsBt && !direct && !packed;
   if (transposeAll) {
