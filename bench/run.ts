@@ -25,7 +25,7 @@ import { CpuProgram } from "../src/backends/cpu/interpret.js";
 import { optimize } from "../src/optimize.js";
 import { memoryBudget } from "../src/budget.js";
 import { allocate, type Tensor } from "../src/core/tensor.js";
-import { defaultKernels as K, int8Kernels, releaseWasmGemm, threadedKernels } from "../src/backends/cpu/kernels/index.js";
+import { defaultKernels as K, f16Kernels, halfWeights, int8Kernels, releaseWasmGemm, threadedKernels } from "../src/backends/cpu/kernels/index.js";
 import { acquireGemmThreads } from "../src/backends/cpu/kernels/wasm/node-threads.js";
 import { evalDim } from "../src/core/dim.js";
 import { emptyStates } from "../src/generate/decoder.js";
@@ -370,15 +370,19 @@ async function bench(w: Workload, ort: Ort | string, tfl: Awaited<ReturnType<typ
   const programMs = performance.now() - t0;
   const pool = await acquireGemmThreads(threadsWanted);
   const threadedProgram = pool.threads > 1 ? new CpuProgram(optimized, built.weights, threadedKernels(pool.threads), budget) : undefined;
-  // The same program with int8 weights (--weights-dtype int8), on 1 thread and on the pool's; made
-  // before the op-by-op programs below, whose own weight layouts would fill the GEMM's resident region.
-  const int8Programs: { t: number; name: string; p: CpuProgram; loadMs: number }[] = [];
-  for (const t of [...new Set([1, pool.threads])]) {
-    const k8 = int8Kernels(t);
-    if (!k8) break;
-    const t0 = performance.now();
-    const p = new CpuProgram(optimized, built.weights, k8, budget);
-    int8Programs.push({ t, name: k8.name, p, loadMs: performance.now() - t0 });
+  // The same program with int8 and with f16 weights (--weights-dtype int8|f16), on 1 thread and on
+  // the pool's; made before the op-by-op programs below, whose own weight layouts would fill the
+  // GEMM's resident region. The f16 programs run on the weights rounded to f16, as a session's do.
+  const dtypePrograms: { dtype: "int8" | "f16"; t: number; name: string; p: CpuProgram; loadMs: number }[] = [];
+  let halves: Map<string, Tensor> | undefined;
+  for (const dtype of ["int8", "f16"] as const) {
+    for (const t of [...new Set([1, pool.threads])]) {
+      const kernels = dtype === "int8" ? int8Kernels(t) : f16Kernels(t);
+      if (!kernels) break;
+      const t0 = performance.now();
+      const p = new CpuProgram(optimized, dtype === "f16" ? (halves ??= halfWeights(built.weights)) : built.weights, kernels, budget);
+      dtypePrograms.push({ dtype, t, name: kernels.name, p, loadMs: performance.now() - t0 });
+    }
   }
   // The same model without the optimizer: op by op as built, and optimized but not fused.
   const asBuilt = new CpuProgram(built.graph, built.weights, undefined, { fuse: false });
@@ -438,11 +442,11 @@ async function bench(w: Workload, ort: Ort | string, tfl: Awaited<ReturnType<typ
     for (const name of states) feeds.set(name, cached.get(name)!);
     decodeOnly.push({ name: "tfm state copied", threads: `1 (${K.name} kernels)`, loadMs: 0, prefill: () => { throw new Error("decode only"); }, decode: () => program.run(feeds).outputs.get("logits")!.data as Float32Array, dispose: () => undefined });
   }
-  const int8Engines: Engine[] = int8Programs.map(({ t, name, p, loadMs }) => ({
-    name: `tfm int8${t > 1 ? ` ${t}t` : ""}`,
+  const dtypeEngines: Engine[] = dtypePrograms.map(({ dtype, t, name, p, loadMs }) => ({
+    name: `tfm ${dtype}${t > 1 ? ` ${t}t` : ""}`,
     threads: `${t} (${name} kernels)`,
     loadMs,
-    tolerance: 0.05,
+    tolerance: dtype === "int8" ? 0.05 : 0.01,
     prefill: () => p.run(inputs).outputs.get("logits")!.data as Float32Array,
     ...(doDecode && states.size ? { decode: inPlaceOf(p), generate: generateOn(p) } : {}),
     dispose: () => undefined,
@@ -474,7 +478,7 @@ async function bench(w: Workload, ort: Ort | string, tfl: Awaited<ReturnType<typ
           },
         ]
       : []),
-    ...int8Engines.map((e) => ({ ...e, loadMs: built.weightsMs + e.loadMs })),
+    ...dtypeEngines.map((e) => ({ ...e, loadMs: built.weightsMs + e.loadMs })),
     {
       name: "tfm unfused",
       threads: "1 (optimized graph, one kernel per node)",
@@ -680,7 +684,7 @@ async function generation(w: Workload, engines: readonly Engine[]): Promise<void
     say(`  ${pad(e.name, 16)} ${lpad(fmtMs(median(r.prefill)), 10)} ${lpad(fmtMs(m), 9)} ${lpad(fmtMs(Math.min(...r.steps)), 7)} ${lpad((n / (median(r.total) / 1000)).toFixed(1), 9)} ${lpad(ratio, 9)}  ${same}/${n}`);
     figures.push({ workload: w.name, phase: "generate", engine: e.name, threads: e.threads, medianMs: m, minMs: Math.min(...r.steps), runs: r.steps.length, gflops: NaN, tfmOverPeer: tfm ? median(tfm.steps) / m : NaN });
   }
-  if (tfm) say(`  tfm's first tokens: ${tfm.tokens.slice(0, 8).join(", ")}; int8 weights may pick other tokens`);
+  if (tfm) say(`  tfm's first tokens: ${tfm.tokens.slice(0, 8).join(", ")}; int8 and f16 weights may pick other tokens`);
 }
 
 /** tfm's per-op profile (one run, or the mean of up to 5 when a run is short), and its matmuls by shape, timed one by one on the same kernels. */

@@ -5,7 +5,7 @@
 // caller can act on rejects with a TfmError carrying diagnostics that point into the source.
 import { loadTimeValues } from "./backends/cpu/evaluate.js";
 import { CpuProgram } from "./backends/cpu/interpret.js";
-import { int8Kernels, threadedKernels } from "./backends/cpu/kernels/index.js";
+import { f16Kernels, halfWeights, int8Kernels, threadedKernels } from "./backends/cpu/kernels/index.js";
 import { acquireGemmThreads, defaultThreads } from "./backends/cpu/kernels/wasm/node-threads.js";
 import { RunError } from "./backends/shared/errors.js";
 import { WebGpuError } from "./backends/webgpu/errors.js";
@@ -55,11 +55,12 @@ export interface LoadOptions {
   /** Run the fused kernels (the default), or one kernel per IR node. */
   readonly fuse?: boolean;
   /**
-   * How the weights are kept — "f32" (the default, exact); cpu: "int8", matrix products read their
-   * weights quantized per output column at load (a quarter of the bytes a decode step reads; the
-   * accuracy cost is measured in test/unit/backends/cpu/int8.test.ts); webgpu: "f16", the weights'
-   * matrices stored on the device as f16 (half the bytes; computed in f32; test/webgpu/f16.test.ts).
-   * Each is refused on the other backend (TFM6004).
+   * How the weights are kept — "f32" (the default, exact); "f16", the weights' matrices stored as
+   * f16, rounded to nearest at load, and computed in f32 (half the bytes; on the CPU in the GEMM's
+   * memory, test/unit/backends/cpu/f16.test.ts; on WebGPU on the device, test/webgpu/f16.test.ts);
+   * cpu only: "int8", matrix products read their weights quantized per output column at load (a
+   * quarter of the bytes a decode step reads; the accuracy cost is measured in
+   * test/unit/backends/cpu/int8.test.ts), refused on WebGPU (TFM6004).
    */
   readonly weightsDtype?: "f32" | "int8" | "f16";
   /** webgpu: the GPUDevice to run on (default: a Dawn device in Node, from the optional `webgpu` package). */
@@ -329,9 +330,8 @@ function checkLoadOptions(options: LoadOptions | ExportOptions): void {
   const threads = o["threads"];
   if (threads !== undefined && !(typeof threads === "number" && Number.isSafeInteger(threads) && threads >= 1 && threads <= 1024)) throw bad("threads must be a whole number from 1 to 1024", threads);
   const wd = o["weightsDtype"];
-  if (wd !== undefined && wd !== "f32" && wd !== "int8" && wd !== "f16") throw bad('weightsDtype must be "f32", "int8" (cpu) or "f16" (webgpu)', wd);
+  if (wd !== undefined && wd !== "f32" && wd !== "int8" && wd !== "f16") throw bad('weightsDtype must be "f32", "f16" or "int8" (cpu)', wd);
   if (wd === "int8" && o["backend"] === "webgpu") throw bad('weightsDtype "int8" runs on the CPU only (backend "cpu"); on WebGPU, "f16" halves the weights', wd);
-  if (wd === "f16" && o["backend"] !== "webgpu") throw bad('weightsDtype "f16" runs on WebGPU only (backend "webgpu"); on the CPU, "int8" quarters the weights', wd);
   for (const k of ["fuse", "checkConfig"] as const) if (o[k] !== undefined && typeof o[k] !== "boolean") throw bad(`${k} must be true or false`, o[k]);
   for (const k of ["onProgress", "onNote"] as const) if (o[k] !== undefined && typeof o[k] !== "function") throw bad(`${k} must be a function`, o[k]);
   if (o["addPrefix"] !== undefined && typeof o["addPrefix"] !== "string") throw bad("addPrefix must be a string", o["addPrefix"]);
@@ -389,15 +389,16 @@ async function bind(model: CompiledModel, source: WeightsInput, options: Omit<Lo
 async function cpuEngine(graph: Graph, weights: ReadonlyMap<string, Tensor>, options: LoadOptions): Promise<Engine> {
   const threads = options.threads ?? defaultThreads();
   const pool = await acquireGemmThreads(threads);
-  const kernels = options.weightsDtype === "int8" ? int8Kernels(pool.threads) : threadedKernels(pool.threads);
+  const wd = options.weightsDtype ?? "f32";
+  const kernels = wd === "int8" ? int8Kernels(pool.threads) : wd === "f16" ? f16Kernels(pool.threads) : threadedKernels(pool.threads);
   if (!kernels) {
     pool.release();
-    throw new TfmError("TFM6004", 'weightsDtype "int8" needs WebAssembly SIMD, which this engine does not validate');
+    throw new TfmError("TFM6004", `weightsDtype "${wd}" needs WebAssembly SIMD on the CPU, which this engine does not validate`);
   }
   // Loading computes what depends on weights alone, which can fail as a run can (a constant index out of range).
   let program: CpuProgram;
   try {
-    program = new CpuProgram(graph, weights, kernels, { fuse: options.fuse !== false, maxMemory: memoryBudget(options.maxMemory) });
+    program = new CpuProgram(graph, wd === "f16" ? halfWeights(weights) : weights, kernels, { fuse: options.fuse !== false, maxMemory: memoryBudget(options.maxMemory) });
   } catch (e) {
     pool.release();
     throw e;

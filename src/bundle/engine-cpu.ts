@@ -2,7 +2,7 @@
 // graph, its RunErrors (TFM6001, TFM6002, TFM6003) as TfmErrors; its products over Web Workers in a
 // cross-origin isolated page (kernels/wasm/web-threads.ts). Nothing here may import a Node module statically.
 import { CpuProgram } from "../backends/cpu/interpret.js";
-import { threadedKernels } from "../backends/cpu/kernels/index.js";
+import { f16Kernels, halfWeights, int8Kernels, threadedKernels } from "../backends/cpu/kernels/index.js";
 import { defaultWebThreads, webThreads } from "../backends/cpu/kernels/wasm/web-threads.js";
 import { RunError } from "../backends/shared/errors.js";
 import type { EngineFactory } from "./api.js";
@@ -23,7 +23,10 @@ export const cpuEngine: EngineFactory = async (graph, weights, options) => {
   const pool = await webThreads(options.threads ?? defaultWebThreads(), (m) => console.info(m));
   let program: CpuProgram | undefined;
   try {
-    program = await coded(() => new CpuProgram(graph, weights, pool.threads > 1 ? threadedKernels(pool.threads) : undefined, options.maxMemory !== undefined ? { maxMemory: options.maxMemory } : {}));
+    const wd = options.weightsDtype ?? "f32";
+    const kernels = wd === "f16" ? f16Kernels(pool.threads) : wd === "int8" ? int8Kernels(pool.threads) : pool.threads > 1 ? threadedKernels(pool.threads) : undefined;
+    if (wd !== "f32" && !kernels) throw new TfmError("TFM6004", `weightsDtype "${wd}" needs WebAssembly SIMD, which this engine does not validate`);
+    program = await coded(() => new CpuProgram(graph, wd === "f16" ? halfWeights(weights) : weights, kernels, options.maxMemory !== undefined ? { maxMemory: options.maxMemory } : {}));
   } catch (e) {
     pool.release();
     throw e;

@@ -10,7 +10,11 @@ const u32 = new Uint32Array(f32.buffer);
 /** The f16 nearest x (rounded to f32 first), as its bits. */
 export function f16Bits(x: number): number {
   f32[0] = x;
-  const b = u32[0]!;
+  return f16OfF32Bits(u32[0]!);
+}
+
+/** The f16 nearest the f32 whose bits are b, as its bits. */
+export function f16OfF32Bits(b: number): number {
   const sign = (b >>> 16) & 0x8000;
   const exp = (b >>> 23) & 0xff;
   const man = b & 0x7fffff;
@@ -47,7 +51,18 @@ export function packHalves(x: Float32Array): Uint32Array<ArrayBuffer> {
   return out;
 }
 
-/** x's values rounded to the nearest f16 (what a kernel reading them as f16 computes with). */
-export function roundToF16(x: Float32Array): Float32Array {
-  return x.map((v) => f16Value(f16Bits(v)));
+/** The f32 bits of each f16's value, by its bits (made at the first rounding). */
+let f32OfHalf: Uint32Array | undefined;
+
+/** x's values rounded to the nearest f16 (what a kernel reading them as f16 computes with), as a new array. */
+export function roundToF16(x: Float32Array): Float32Array<ArrayBuffer> {
+  if (!f32OfHalf) {
+    const v = new Float32Array(65536);
+    for (let h = 0; h < 65536; h++) v[h] = f16Value(h);
+    f32OfHalf = new Uint32Array(v.buffer);
+  }
+  const table = f32OfHalf;
+  const src = new Uint32Array(x.buffer, x.byteOffset, x.length), out = new Uint32Array(x.length);
+  for (let i = 0; i < src.length; i++) out[i] = table[f16OfF32Bits(src[i]!)]!;
+  return new Float32Array(out.buffer);
 }

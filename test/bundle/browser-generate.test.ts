@@ -2,7 +2,8 @@
 // (playwright-core, /usr/bin/chromium; WebGPU on SwiftShader): the CPU bundle and the WebGPU
 // bundle — whose KV cache stays on the device between steps — give the session's greedy tokens;
 // the WebGPU bundle with `weightsDtype: "f16"` gives the logits of a WebGPU session with f16 weights
-// (Dawn in Node), and the CPU bundle refuses that option (TFM6004).
+// (Dawn in Node) and refuses "int8" (TFM6004); the CPU bundle with "f16" and with "int8" gives the
+// bits of a CPU session with those weights.
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type Browser, chromium, type Page } from "playwright-core";
@@ -92,7 +93,7 @@ describe("bundles generate in Chromium as the session does (GPT-2, 2 layers)", (
     }, 120_000);
   }
 
-  it("gpt2-webgpu.js with f16 weights: the logits of a WebGPU session with f16 weights; gpt2.js refuses them", async () => {
+  it("gpt2-webgpu.js with f16 weights: the logits of a WebGPU session with f16 weights; it refuses int8", async () => {
     const gpu = await openGpu();
     let want: Float32Array, f32: Float32Array;
     try {
@@ -111,8 +112,25 @@ describe("bundles generate in Chromium as the session does (GPT-2, 2 layers)", (
     expect(got.logits.length).toBe(want.length);
     expect(diff(got.logits, want)).toBeLessThan(1e-5);
     expect(diff(got.logits, f32)).toBeGreaterThan(1e-4);
-    const refused = (await page.evaluate(`logits("/bundles/gpt2.js", ${JSON.stringify(prompt)}, { weightsDtype: "f16" })`)) as { code: string; message: string };
-    expect(refused).toEqual({ code: "TFM6004", message: expect.stringContaining('weightsDtype "f16" is for the webgpu target; this bundle\'s target is cpu') });
+    const refused = (await page.evaluate(`logits("/bundles/gpt2-webgpu.js", ${JSON.stringify(prompt)}, { weightsDtype: "int8" })`)) as { code: string; message: string };
+    expect(refused).toEqual({ code: "TFM6004", message: expect.stringContaining('weightsDtype "int8" is for the cpu target; this bundle\'s target is webgpu') });
     expect(pageErrors).toEqual([]);
   }, 120_000);
+
+  for (const weightsDtype of ["f16", "int8"] as const) {
+    it(`gpt2.js with ${weightsDtype} weights: the bits of a CPU session with ${weightsDtype} weights`, async () => {
+      const s = await model.load(join(dir, "gpt2.safetensors"), { weightsDtype });
+      const want = (await s.run({ input_ids: { data: prompt } })).logits!.data as Float32Array;
+      s.dispose();
+      const t = await model.load(join(dir, "gpt2.safetensors"));
+      const f32 = (await t.run({ input_ids: { data: prompt } })).logits!.data as Float32Array;
+      t.dispose();
+      const got = (await page.evaluate(`logits("/bundles/gpt2.js", ${JSON.stringify(prompt)}, { weightsDtype: "${weightsDtype}" })`)) as { logits: number[] };
+      const diff = Array.from(got.logits).reduce((m, x, i) => Math.max(m, Math.abs(x - f32[i]!)), 0);
+      console.log(`[bundle/chromium/${weightsDtype}] gpt2.js ${weightsDtype} logits: the Node session's bits; max |Δ| against f32 ${diff.toExponential(2)}`);
+      expect(got.logits).toEqual(Array.from(want));
+      expect(diff).toBeGreaterThan(1e-5);
+      expect(pageErrors).toEqual([]);
+    }, 120_000);
+  }
 });

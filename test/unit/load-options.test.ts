@@ -22,9 +22,8 @@ const bad: [string, Record<string, unknown>, RegExp][] = [
   ["addPrefix not a string", { addPrefix: 3 }, /addPrefix must be a string/],
   ["stripPrefix a string", { stripPrefix: "model." }, /stripPrefix must be an array of strings/],
   ["maxMemory an object", { maxMemory: {} }, /maxMemory must be a number of bytes/],
-  ["weightsDtype f8", { weightsDtype: "f8" }, /weightsDtype must be "f32", "int8" \(cpu\) or "f16" \(webgpu\), got "f8"/],
+  ["weightsDtype f8", { weightsDtype: "f8" }, /weightsDtype must be "f32", "f16" or "int8" \(cpu\), got "f8"/],
   ["weightsDtype int8 on WebGPU", { weightsDtype: "int8", backend: "webgpu" }, /weightsDtype "int8" runs on the CPU only/],
-  ["weightsDtype f16 on the CPU", { weightsDtype: "f16" }, /weightsDtype "f16" runs on WebGPU only/],
 ];
 
 describe("load options", () => {

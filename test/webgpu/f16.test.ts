@@ -5,8 +5,7 @@
 // gate/up weights concatenated at load) — with half their bytes on the device. The accuracy cost
 // against f32 is measured on the GPT-2 fixture with PyTorch-made weights (test/fixtures/gpt2.py):
 // the logits' error and the greedy tokens' agreement over 57 steps (printed, and bounded).
-// `tfm run --backend webgpu --weights-dtype f16` runs so; on the CPU the option is a TFM6004.
-import { spawnSync } from "node:child_process";
+// `tfm run --backend webgpu --weights-dtype f16` runs so, and the CPU's f16 weights (src/backends/cpu/kernels/wasm/f16.ts) agree with it.
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -23,11 +22,11 @@ import { roundToF16 } from "../../src/core/f16.js";
 import { emptyStates } from "../../src/generate/decoder.js";
 import { numel, type Tensor } from "../../src/core/tensor.js";
 import type { Graph } from "../../src/ir/graph.js";
+import { agreement, gpt2Fixture } from "../helpers/agreement.js";
 import { openGpu } from "./helpers.js";
 import { main } from "../../src/cli/main.js";
 import { readNpy } from "../../src/weights/npy.js";
 
-const python = process.env.TFM_PYTHON ?? "/usr/bin/python3";
 let gpu: NodeGpu;
 beforeAll(async () => {
   gpu = await openGpu();
@@ -100,43 +99,18 @@ describe("f16 weights on WebGPU", () => {
   }, 120_000);
 
   describe("on a GPT-2 with PyTorch-made weights", () => {
-    let out = "";
-    beforeAll(() => {
-      out = mkdtempSync(join(tmpdir(), "tfm-f16-"));
-      const r = spawnSync(python, ["test/fixtures/build.py", out], { encoding: "utf8" });
-      if (r.status !== 0) throw new Error(`building the PyTorch fixtures failed (${python}): ${r.error?.message ?? r.stderr}`);
-    }, 120_000);
-    afterAll(() => out && rmSync(out, { recursive: true, force: true }));
-
+    const fixture = gpt2Fixture();
     it("costs a small logit error and keeps the greedy tokens over 57 steps (figures printed)", async () => {
-      const dir = join(out, "gpt2_generate");
-      const m = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")) as { model: string; settings: Record<string, number> };
-      const ref = JSON.parse(readFileSync(join(dir, "generate.json"), "utf8")) as { prompt: number[][] };
-      const model = compile(readFileSync(m.model, "utf8"), { file: m.model, settings: m.settings });
+      const { model, weights, prompt } = fixture();
       expect(model.diagnostics).toEqual([]);
-      const weights = join(dir, "weights.safetensors");
       const f32 = await model.load(weights, { threads: 1 });
       const f16 = await model.load(weights, { backend: "webgpu", device: gpu.device, weightsDtype: "f16" });
       try {
-        const ids = { input_ids: { data: ref.prompt } };
-        const [a, b] = [(await f32.run(ids)).logits!.data, (await f16.run(ids)).logits!.data];
-        let err = 0, scale = 0;
-        for (let i = 0; i < a.length; i++) {
-          err = Math.max(err, Math.abs(a[i]! - b[i]!));
-          scale = Math.max(scale, Math.abs(a[i]!));
-        }
-        const gen = async (s: typeof f32) => {
-          const steps: number[][] = [];
-          for await (const t of s.generate(ref.prompt, { maxNewTokens: 57 })) steps.push(t);
-          return ref.prompt.map((_, r) => steps.map((t) => t[r]!));
-        };
-        const [ta, tb] = [await gen(f32), await gen(f16)];
-        const same = ta.map((row, r) => row.filter((t, i) => t === tb[r]![i]).length);
-        const prefix = ta.map((row, r) => { let i = 0; while (i < row.length && row[i] === tb[r]![i]) i++; return i; });
-        console.log(`[f16] gpt2 fixture on WebGPU: max |logit error| against f32 on the CPU ${err.toExponential(2)} (max |logit| ${scale.toFixed(2)}, ${((100 * err) / scale).toFixed(3)}%); greedy ${ta[0]!.length} tokens × ${ta.length}: equal at ${same.join(", ")} positions, same first ${prefix.join(", ")} tokens`);
-        expect(err).toBeLessThan(0.01 * scale);
-        expect(Math.min(...prefix)).toBeGreaterThanOrEqual(40);
-        expect(Math.min(...same)).toBeGreaterThanOrEqual(50);
+        const r = await agreement(f32, f16, prompt, "[f16] gpt2 fixture on WebGPU, against f32 on the CPU");
+        console.log(r.line);
+        expect(r.err).toBeLessThan(0.01 * r.scale);
+        expect(Math.min(...r.prefix)).toBeGreaterThanOrEqual(40);
+        expect(Math.min(...r.same)).toBeGreaterThanOrEqual(50);
       } finally {
         f32.dispose();
         f16.dispose();
@@ -144,7 +118,7 @@ describe("f16 weights on WebGPU", () => {
     }, 300_000);
   });
 
-  it("tfm run --backend webgpu --weights-dtype f16: the f32 logits within the rounding; on the CPU a TFM6004", async () => {
+  it("tfm run --backend webgpu --weights-dtype f16: the f32 logits within the rounding, the CPU's f16 logits to 1e-5; int8 on WebGPU a TFM6004", async () => {
     const dir = mkdtempSync(join(tmpdir(), "tfm-f16-cli-"));
     try {
       const tfm = async (...argv: string[]) => {
@@ -164,9 +138,18 @@ describe("f16 weights on WebGPU", () => {
       }
       expect(err).toBeGreaterThan(0);
       expect(err).toBeLessThan(0.01 * scale);
-      const cpu = await tfm("--weights-dtype", "f16");
-      expect(cpu.code).toBe(1);
-      expect(cpu.err).toContain('error[TFM6004]: weightsDtype "f16" runs on WebGPU only');
+      // The CPU's f16 weights are the same rounding: its logits are WebGPU's, to the backends' f32 agreement.
+      const cpu = await tfm("-o", join(dir, "cpu-f16"), "--weights-dtype", "f16");
+      expect(cpu.err).toBe("");
+      expect(cpu.code).toBe(0);
+      const c = readNpy(readFileSync(join(dir, "cpu-f16", "logits.npy"))).data as Float32Array;
+      let gap = 0;
+      for (let i = 0; i < c.length; i++) gap = Math.max(gap, Math.abs(c[i]! - b![i]!));
+      console.log(`[f16] tfm run: max |Δ| f16 against f32 ${err.toExponential(2)}; CPU f16 against WebGPU f16 ${gap.toExponential(2)}`);
+      expect(gap).toBeLessThan(1e-5 * Math.max(1, scale));
+      const int8 = await tfm("--backend", "webgpu", "--weights-dtype", "int8");
+      expect(int8.code).toBe(1);
+      expect(int8.err).toContain('error[TFM6004]: weightsDtype "int8" runs on the CPU only');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -14,6 +14,7 @@
 //   - No kernel allocates per element; the inner loops call no closures.
 import type { BinaryOp, ReduceOp, UnaryOp } from "../../../ir/ops.js";
 import type { DType, Tensor } from "../../../core/tensor.js";
+import { roundToF16 } from "../../../core/f16.js";
 import { binary } from "./binary.js";
 import { arange, concat, expand, gather, permute, reshape, slice } from "./layout.js";
 import { matmul, matmulsWith, matmulTransB, type GemmNN } from "./matmul.js";
@@ -21,7 +22,7 @@ import { reduce } from "./reduce.js";
 import { cumsum } from "./scan.js";
 import { softmaxLastAxis } from "./softmax.js";
 import { cast, unary } from "./unary.js";
-import { gemmNNInt8, gemmNNPacked, gemmNNSmallWasm, gemmNTSimd, gemmNTSimdThreads, gemmUsesFma, packWeight, packWeightInt8, packWeightInt8NN, packWeightNN, wasmGemmAvailable } from "./wasm/gemm.js";
+import { gemmNNF16, gemmNNInt8, gemmNNPacked, gemmNNSmallWasm, gemmNTSimd, gemmNTSimdThreads, gemmUsesFma, packWeight, packWeightF16, packWeightF16NN, packWeightInt8, packWeightInt8NN, packWeightNN, wasmGemmAvailable } from "./wasm/gemm.js";
 import { where } from "./where.js";
 
 export interface Kernels {
@@ -75,8 +76,8 @@ export interface Kernels {
    */
   prepareB?(b: Tensor): boolean;
 
-  /** How the products read weights: f32 (the default) or int8 (int8Kernels). */
-  readonly weights?: "f32" | "int8";
+  /** How the products read weights: f32 (the default), int8 (int8Kernels) or f16 (f16Kernels). */
+  readonly weights?: "f32" | "int8" | "f16";
 
   /** Fused (masked) softmax over the last axis; optional: the optimizer falls back to primitives. */
   softmaxLastAxis?(x: Tensor, mask?: Tensor, out?: Tensor): Tensor<"f32">;
@@ -153,9 +154,43 @@ export function int8Kernels(threads: number): Kernels | undefined {
     // A weight read as [k, n] is quantized straight from it (no transposed copy); one that does not
     // fit the region is laid out transposed by the caller, and then packed as f32 if it fits there.
     const prepareNN = (b: Tensor) => b.dtype === "f32" && b.shape.length === 2 && packWeightInt8NN(b.data as Float32Array, b.shape[0]!, b.shape[1]!);
-    int8.set(t, (k = Object.freeze({ ...plainKernels, ...matmulsWith(gemmNTSimdThreads(t, true), seqF32, gemmNNInt8(t)), prepareTransB: prepare, prepareB: prepareNN, weights: "int8" as const, name: `wasm-simd-int8${t > 1 ? `-${t}t` : ""}` })));
+    int8.set(t, (k = Object.freeze({ ...plainKernels, ...matmulsWith(gemmNTSimdThreads(t, "int8"), seqF32, gemmNNInt8(t)), prepareTransB: prepare, prepareB: prepareNN, weights: "int8" as const, name: `wasm-simd-int8${t > 1 ? `-${t}t` : ""}` })));
   }
   return k;
+}
+
+const f16 = new Map<number, Kernels>();
+
+/**
+ * threadedKernels (or wasmKernels for 1 thread) whose products read their weights as f16, rounded
+ * to nearest at load (wasm/gemm.ts `packWeightF16`, wasm/f16.ts): half the bytes a decode step
+ * reads, and the bits of the f32 products on the rounded weights. A weight with a value past f16's
+ * range, or one that does not fit the region, is read as f32; other products (attention's) stay
+ * f32. Undefined without SIMD.
+ */
+export function f16Kernels(threads: number): Kernels | undefined {
+  if (!wasmGemmAvailable()) return undefined;
+  const t = Math.max(1, threads);
+  let k = f16.get(t);
+  if (!k) {
+    const prepare = (bT: Tensor) => {
+      if (bT.dtype === "f32" && bT.shape.length === 2 && !packWeightF16(bT.data as Float32Array, bT.shape[0]!, bT.shape[1]!)) prepareTransB(bT);
+    };
+    // As int8Kernels: a weight read as [k, n] is packed straight from it, else laid out transposed by the caller.
+    const prepareNN = (b: Tensor) => b.dtype === "f32" && b.shape.length === 2 && packWeightF16NN(b.data as Float32Array, b.shape[0]!, b.shape[1]!);
+    f16.set(t, (k = Object.freeze({ ...plainKernels, ...matmulsWith(gemmNTSimdThreads(t, "f16"), seqF32, gemmNNF16(t)), prepareTransB: prepare, prepareB: prepareNN, weights: "f16" as const, name: `wasm-simd-f16${t > 1 ? `-${t}t` : ""}` })));
+  }
+  return k;
+}
+
+/**
+ * The weights to run f16Kernels on: each f32 matrix (rank ≥ 2) rounded to the nearest f16, so that
+ * every reader of a weight (an embedding's gather, not only the products that read its panels)
+ * computes with the same f16 values, as on WebGPU (src/backends/webgpu/halves.ts). New arrays for
+ * those: the caller's are never written.
+ */
+export function halfWeights(weights: ReadonlyMap<string, Tensor>): Map<string, Tensor> {
+  return new Map([...weights].map(([name, t]) => [name, t.dtype === "f32" && t.shape.length >= 2 ? ({ ...t, data: roundToF16(t.data as Float32Array) } as Tensor) : t]));
 }
 
 /** The kernels the CPU interpreter uses unless given others: wasmKernels where SIMD validates. */

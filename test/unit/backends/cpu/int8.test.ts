@@ -4,19 +4,14 @@
 // threads; products whose right operand is not a packed weight stay f32; and the accuracy cost on
 // a GPT-2 with PyTorch-made weights (test/fixtures/gpt2.py) is measured and bounded: the logits'
 // error against f32 and the greedy tokens' agreement over 57 steps (the 7-token prompt and 57 fill its 64 positions).
-import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { int8Kernels, markResident, wasmGemmAvailable, wasmKernels } from "../../../../src/backends/cpu/kernels/index.js";
 import { acquireGemmThreads } from "../../../../src/backends/cpu/kernels/wasm/node-threads.js";
-import { compile } from "../../../../src/compile.js";
 import { tensor } from "../../../../src/core/tensor.js";
+import { agreement, gpt2Fixture } from "../../../helpers/agreement.js";
 import { seedFor } from "./helpers.js";
 
 const seed = seedFor("int8.test.ts");
-const python = process.env["TFM_PYTHON"] ?? "/usr/bin/python3";
 
 function data(n: number, s: number): Float32Array {
   const a = new Float32Array(n);
@@ -106,43 +101,18 @@ describe.skipIf(!wasmGemmAvailable())("int8 weights", () => {
   });
 
   describe("on a GPT-2 with PyTorch-made weights", () => {
-    let out = "";
-    beforeAll(() => {
-      out = mkdtempSync(join(tmpdir(), "tfm-int8-"));
-      const r = spawnSync(python, ["test/fixtures/build.py", out], { encoding: "utf8" });
-      if (r.status !== 0) throw new Error(`building the PyTorch fixtures failed (${python}): ${r.error?.message ?? r.stderr}`);
-    }, 120_000);
-    afterAll(() => out && rmSync(out, { recursive: true, force: true }));
-
+    const fixture = gpt2Fixture();
     it("costs a small logit error and keeps most greedy tokens over 57 steps (the fixture's 64 positions; figures printed)", async () => {
-      const dir = join(out, "gpt2_generate");
-      const m = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")) as { model: string; settings: Record<string, number> };
-      const ref = JSON.parse(readFileSync(join(dir, "generate.json"), "utf8")) as { prompt: number[][] };
-      const model = compile(readFileSync(m.model, "utf8"), { file: m.model, settings: m.settings });
+      const { model, weights, prompt } = fixture();
       expect(model.diagnostics).toEqual([]);
-      const weights = join(dir, "weights.safetensors");
       const f32 = await model.load(weights, { threads: 1 });
       const i8 = await model.load(weights, { threads: 1, weightsDtype: "int8" });
       try {
-        const ids = { input_ids: { data: ref.prompt } };
-        const [a, b] = [(await f32.run(ids)).logits!.data, (await i8.run(ids)).logits!.data];
-        let err = 0, scale = 0;
-        for (let i = 0; i < a.length; i++) {
-          err = Math.max(err, Math.abs(a[i]! - b[i]!));
-          scale = Math.max(scale, Math.abs(a[i]!));
-        }
-        const gen = async (s: typeof f32) => {
-          const steps: number[][] = [];
-          for await (const t of s.generate(ref.prompt, { maxNewTokens: 57 })) steps.push(t);
-          return ref.prompt.map((_, r) => steps.map((t) => t[r]!));
-        };
-        const [ta, tb] = [await gen(f32), await gen(i8)];
-        const same = ta.map((row, r) => row.filter((t, i) => t === tb[r]![i]).length);
-        const prefix = ta.map((row, r) => { let i = 0; while (i < row.length && row[i] === tb[r]![i]) i++; return i; });
-        console.log(`[int8] gpt2 fixture: max |logit error| ${err.toExponential(2)} (max |logit| ${scale.toFixed(2)}, ${((100 * err) / scale).toFixed(2)}%); greedy ${ta[0]!.length} tokens × ${ta.length}: equal at ${same.join(", ")} positions, same first ${prefix.join(", ")} tokens`);
-        expect(err).toBeLessThan(0.05 * scale);
-        expect(Math.min(...prefix)).toBeGreaterThanOrEqual(8);
-        expect(Math.min(...same)).toBeGreaterThanOrEqual(50);
+        const r = await agreement(f32, i8, prompt, "[int8] gpt2 fixture");
+        console.log(r.line);
+        expect(r.err).toBeLessThan(0.05 * r.scale);
+        expect(Math.min(...r.prefix)).toBeGreaterThanOrEqual(8);
+        expect(Math.min(...r.same)).toBeGreaterThanOrEqual(50);
       } finally {
         f32.dispose();
         i8.dispose();

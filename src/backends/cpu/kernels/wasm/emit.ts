@@ -63,6 +63,10 @@ const Simd = {
   f32x4ExtractLane: 0x1f,
   i16x8ExtendLowI8x16S: 0x87,
   i16x8ExtendHighI8x16S: 0x88,
+  v128And: 0x4e,
+  i32x4ExtendLowI16x8S: 0xa7,
+  i32x4ExtendHighI16x8S: 0xa8,
+  i32x4Shl: 0xab,
   i32x4Add: 0xae,
   i32x4DotI16x8S: 0xba,
   f32x4Add: 0xe4,
@@ -122,6 +126,11 @@ export class Body {
   i16x8ExtendLowI8x16S(): this { return this.simd(Simd.i16x8ExtendLowI8x16S); }
   i16x8ExtendHighI8x16S(): this { return this.simd(Simd.i16x8ExtendHighI8x16S); }
   i32x4Add(): this { return this.simd(Simd.i32x4Add); }
+  i32x4ExtendLowI16x8S(): this { return this.simd(Simd.i32x4ExtendLowI16x8S); }
+  i32x4ExtendHighI16x8S(): this { return this.simd(Simd.i32x4ExtendHighI16x8S); }
+  /** i32x4.shl: the vector, then the shift count (an i32) on the stack. */
+  i32x4Shl(): this { return this.simd(Simd.i32x4Shl); }
+  v128And(): this { return this.simd(Simd.v128And); }
   /** i32x4.dot_i16x8_s(a, b): lane i = a[2i]·b[2i] + a[2i+1]·b[2i+1] (pmaddwd). */
   i32x4DotI16x8S(): this { return this.simd(Simd.i32x4DotI16x8S); }
   /** f32x4.convert_i32x4_s: each i32 lane to the nearest f32 (exact for |x| < 2^24). */

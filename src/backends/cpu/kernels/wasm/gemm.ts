@@ -43,6 +43,7 @@
 // plain one. JS views of it are re-made after every growth (`memory.buffer` is re-read).
 import { gemmNNSmallF32, gemmNT, type GemmNN, type GemmNT } from "../matmul.js";
 import { Body, I32, moduleBytes, Op, V128, whileLoop, type Func } from "./emit.js";
+import { convertKernel, halfLocals, halfPanels, halfPanelsNN, loadHalves } from "./f16.js";
 import { evenK, int8Driver, int8Gemv, int8Kernel, MR8, quantizeRows, quantizeWeight, quantizeWeightNN } from "./int8.js";
 import { nnSmallKernel, ntSmallKernel } from "./small.js";
 
@@ -65,26 +66,30 @@ const GP = 4;
  * NR floats a row), c (C's first row, ldc bytes apart). One k step a loop iteration: unrolled, V8
  * hoists every load of the iteration and spills the accumulators.
  */
-function kernel(rows: number, fma: boolean): Body {
+function kernel(rows: number, fma: boolean, half = false): Body {
   const f = new Body(7);
+  // Bytes of a panel per k step: NR floats, or NR halves (./f16.ts).
+  const PB = NR * (half ? 2 : 4);
   const [a, b, c, kc, lda, ldc, accumulate] = [0, 1, 2, 3, 4, 5, 6];
   const bp = f.local(I32), end = f.local(I32);
   const ar = Array.from({ length: rows }, () => f.local(I32));
   const acc = Array.from({ length: rows }, () => Array.from({ length: NRV }, () => f.local(V128)));
   const x = f.local(V128);
   const y = Array.from({ length: NRV }, () => f.local(V128));
+  const h = half ? halfLocals(f) : undefined;
   const rowPtr = (base: number, ld: number, r: number) => f.get(base).get(ld).i32(r).op(Op.i32Mul).op(Op.i32Add);
   ar.forEach((v, r) => rowPtr(a, lda, r).set(v));
   f.get(b).set(bp);
-  // end = b + kc · NR · 4
-  f.get(b).get(kc).i32(NR * 4).op(Op.i32Mul).op(Op.i32Add).set(end);
+  // end = b + kc · PB
+  f.get(b).get(kc).i32(PB).op(Op.i32Mul).op(Op.i32Add).set(end);
   for (const row of acc) for (const v of row) f.v128Zero().set(v);
   // if (accumulate) load the tile's sums so far from C
   f.block().get(accumulate).op(Op.i32Eqz).brIf(0);
   acc.forEach((row, r) => row.forEach((v, q) => rowPtr(c, ldc, r).v128Load(16 * q).set(v)));
   f.op(Op.end);
   const step = (u: number) => {
-    y.forEach((v, q) => f.get(bp).v128Load(u * NR * 4 + 16 * q).set(v));
+    if (h) loadHalves(f, bp, u * PB, h, y[0]!, y[1]!);
+    else y.forEach((v, q) => f.get(bp).v128Load(u * PB + 16 * q).set(v));
     ar.forEach((p, r) => {
       f.get(p).v128Load32Splat(4 * u).set(x);
       for (let q = 0; q < NRV; q++) {
@@ -98,7 +103,7 @@ function kernel(rows: number, fma: boolean): Body {
     f.block().loop();
     f.get(bp).get(limit).op(Op.i32LtU).op(Op.i32Eqz).brIf(1);
     for (let u = 0; u < unroll; u++) step(u);
-    f.get(bp).i32(unroll * NR * 4).op(Op.i32Add).set(bp);
+    f.get(bp).i32(unroll * PB).op(Op.i32Add).set(bp);
     for (const p of ar) f.get(p).i32(unroll * 4).op(Op.i32Add).set(p);
     f.br(0).op(Op.end).op(Op.end);
   };
@@ -112,14 +117,16 @@ function kernel(rows: number, fma: boolean): Body {
  * panels ps bytes apart from b: one row of A against several panels at once, so that GP · NRV
  * independent sums hide the add latency (one row and one panel would have only NRV).
  */
-function gemvKernel(fma: boolean): Body {
+function gemvKernel(fma: boolean, half = false): Body {
   const f = new Body(6);
+  const PB = NR * (half ? 2 : 4);
   const [a, b, c, kc, ps, accumulate] = [0, 1, 2, 3, 4, 5];
   const ap = f.local(I32), end = f.local(I32);
   const bp = Array.from({ length: GP }, () => f.local(I32));
   const acc = Array.from({ length: GP * NRV }, () => f.local(V128));
   const x = f.local(V128);
-  const y = f.local(V128);
+  const y = Array.from({ length: NRV }, () => f.local(V128));
+  const h = half ? halfLocals(f) : undefined;
   f.get(a).set(ap);
   f.get(a).get(kc).i32(2).op(Op.i32Shl).op(Op.i32Add).set(end);
   bp.forEach((v, g) => f.get(b).get(ps).i32(g).op(Op.i32Mul).op(Op.i32Add).set(v));
@@ -131,15 +138,16 @@ function gemvKernel(fma: boolean): Body {
   f.get(ap).get(end).op(Op.i32LtU).op(Op.i32Eqz).brIf(1);
   f.get(ap).v128Load32Splat(0).set(x);
   bp.forEach((p, g) => {
+    if (h) loadHalves(f, p, 0, h, y[0]!, y[1]!);
     for (let q = 0; q < NRV; q++) {
       const s = acc[g * NRV + q]!;
-      f.get(p).v128Load(16 * q).set(y);
-      if (fma) f.get(x).get(y).get(s).f32x4RelaxedMadd().set(s);
-      else f.get(s).get(x).get(y).f32x4Mul().f32x4Add().set(s);
+      if (!h) f.get(p).v128Load(16 * q).set(y[q]!);
+      if (fma) f.get(x).get(y[q]!).get(s).f32x4RelaxedMadd().set(s);
+      else f.get(s).get(x).get(y[q]!).f32x4Mul().f32x4Add().set(s);
     }
   });
   f.get(ap).i32(4).op(Op.i32Add).set(ap);
-  for (const p of bp) f.get(p).i32(NR * 4).op(Op.i32Add).set(p);
+  for (const p of bp) f.get(p).i32(PB).op(Op.i32Add).set(p);
   f.br(0).op(Op.end).op(Op.end);
   acc.forEach((v, i) => f.get(c).get(v).v128Store(16 * i));
   return f;
@@ -221,10 +229,16 @@ function packNNKernel(): Body {
  * packed panels at b (k · NR floats each), C's rows ldc bytes apart at c (whole panels written).
  * Functions 0 .. MR − 1 are the kernels of MR, MR − 1, ..., 1 rows; function MR is gemv (m = 1, GP
  * panels at a time).
+ *
+ * With `half` (./f16.ts), gemmf16(a, b, c, m, n, k, ldc, s): the panels are halves (k · NR · 2 bytes
+ * each), read by the half kernels at `half.kernels` (and its gemv after them) — or, from KC_MIN_M
+ * rows on, converted a k block of a panel at a time into f32 at s (KC · NR floats: the calling
+ * thread's scratch) by the function `half.convert`, then read from there by the f32 kernels.
  */
-function driver(): Body {
-  const f = new Body(7);
-  const [a, b, c, m, n, k, ldc] = [0, 1, 2, 3, 4, 5, 6];
+function driver(half?: { kernels: number; convert: number }): Body {
+  const f = new Body(half ? 8 : 7);
+  const [a, b, c, m, n, k, ldc, s] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const PB = NR * (half ? 2 : 4);
   const lda = f.local(I32), kcb = f.local(I32), p0 = f.local(I32), kc = f.local(I32), acc = f.local(I32);
   const q = f.local(I32), panels = f.local(I32), bq = f.local(I32), i = f.local(I32), ai = f.local(I32), ci = f.local(I32);
   f.get(k).i32(2).op(Op.i32Shl).set(lda);
@@ -233,6 +247,23 @@ function driver(): Body {
   f.get(k).set(kcb);
   f.block().get(m).i32(KC_MIN_M).op(Op.i32LtS).brIf(0).i32(KC).set(kcb).op(Op.end);
   f.i32(0).set(p0);
+  // The row tiles of one panel (at bq) through the kernels from function `base` on.
+  const rowTiles = (base: number) => {
+    f.i32(0).set(i);
+    const call = (fn: number) => f.get(ai).get(bq).get(ci).get(kc).get(lda).get(ldc).get(acc).call(base + fn);
+    whileLoop(f, () => f.get(i).i32(MR).op(Op.i32Add).get(m).op(Op.i32LeS), () => {
+      call(0);
+      f.get(i).i32(MR).op(Op.i32Add).set(i);
+      f.get(ai).get(lda).i32(MR).op(Op.i32Mul).op(Op.i32Add).set(ai);
+      f.get(ci).get(ldc).i32(MR).op(Op.i32Mul).op(Op.i32Add).set(ci);
+    });
+    // the last m % MR rows: one call of the (m − i)-row kernel
+    for (let r = MR - 1; r >= 1; r--) {
+      f.block().get(m).get(i).op(Op.i32Sub).i32(r).op(Op.i32Sub).op(Op.i32Eqz).op(Op.i32Eqz).brIf(0);
+      call(MR - r);
+      f.op(Op.end);
+    }
+  };
   whileLoop(f, () => f.get(p0).get(k).op(Op.i32LtS), () => {
     // kc = min(kcb, k − p0); acc = p0 > 0
     f.get(k).get(p0).op(Op.i32Sub).set(kc);
@@ -243,29 +274,28 @@ function driver(): Body {
     f.block().get(m).i32(1).op(Op.i32Sub).brIf(0);
     whileLoop(f, () => f.get(q).i32(GP).op(Op.i32Add).get(panels).op(Op.i32LeS), () => {
       f.get(a).get(p0).i32(2).op(Op.i32Shl).op(Op.i32Add);
-      f.get(b).get(q).get(k).op(Op.i32Mul).get(p0).op(Op.i32Add).i32(NR * 4).op(Op.i32Mul).op(Op.i32Add);
+      f.get(b).get(q).get(k).op(Op.i32Mul).get(p0).op(Op.i32Add).i32(PB).op(Op.i32Mul).op(Op.i32Add);
       f.get(c).get(q).i32(NR * 4).op(Op.i32Mul).op(Op.i32Add);
-      f.get(kc).get(k).i32(NR * 4).op(Op.i32Mul).get(acc).call(MR);
+      f.get(kc).get(k).i32(PB).op(Op.i32Mul).get(acc).call((half?.kernels ?? 0) + MR);
       f.get(q).i32(GP).op(Op.i32Add).set(q);
     });
     f.op(Op.end);
     whileLoop(f, () => f.get(q).get(panels).op(Op.i32LtS), () => {
-      // bq = b + (q · k + p0) · NR · 4
-      f.get(b).get(q).get(k).op(Op.i32Mul).get(p0).op(Op.i32Add).i32(NR * 4).op(Op.i32Mul).op(Op.i32Add).set(bq);
+      // bq = b + (q · k + p0) · PB
+      f.get(b).get(q).get(k).op(Op.i32Mul).get(p0).op(Op.i32Add).i32(PB).op(Op.i32Mul).op(Op.i32Add).set(bq);
       f.get(a).get(p0).i32(2).op(Op.i32Shl).op(Op.i32Add).set(ai);
       f.get(c).get(q).i32(NR * 4).op(Op.i32Mul).op(Op.i32Add).set(ci);
-      f.i32(0).set(i);
-      const call = (fn: number) => f.get(ai).get(bq).get(ci).get(kc).get(lda).get(ldc).get(acc).call(fn);
-      whileLoop(f, () => f.get(i).i32(MR).op(Op.i32Add).get(m).op(Op.i32LeS), () => {
-        call(0);
-        f.get(i).i32(MR).op(Op.i32Add).set(i);
-        f.get(ai).get(lda).i32(MR).op(Op.i32Mul).op(Op.i32Add).set(ai);
-        f.get(ci).get(ldc).i32(MR).op(Op.i32Mul).op(Op.i32Add).set(ci);
-      });
-      // the last m % MR rows: one call of the (m − i)-row kernel
-      for (let r = MR - 1; r >= 1; r--) {
-        f.block().get(m).get(i).op(Op.i32Sub).i32(r).op(Op.i32Sub).op(Op.i32Eqz).op(Op.i32Eqz).brIf(0);
-        call(MR - r);
+      if (!half) rowTiles(0);
+      else {
+        f.block().block();
+        // fewer than KC_MIN_M rows: the half kernels, on the panel as it is
+        f.get(m).i32(KC_MIN_M).op(Op.i32GeS).brIf(0);
+        rowTiles(half.kernels);
+        f.br(1).op(Op.end);
+        // else this block of the panel into f32 at s, and the f32 kernels on it
+        f.get(bq).get(s).get(kc).call(half.convert);
+        f.get(s).set(bq);
+        rowTiles(0);
         f.op(Op.end);
       }
       f.get(q).i32(1).op(Op.i32Add).set(q);
@@ -298,10 +328,18 @@ export function gemmModuleBytes(shared = false, fma = false): Uint8Array<ArrayBu
   // A few rows by a B given [k, n], unpacked (./small.ts): nnsmall(a, b, c, m, n, k).
   funcs.push({ name: "nnsmall", params: 6, body: nnSmallKernel() });
   funcs.push({ name: "ntsmall", params: 6, body: ntSmallKernel() });
+  // f16 weights (./f16.ts): gemmf16(a, b, c, m, n, k, ldc, scratch).
+  const f16 = funcs.length;
+  for (let r = MR; r >= 1; r--) funcs.push({ params: 7, body: kernel(r, fma, true) });
+  funcs.push({ params: 6, body: gemvKernel(fma, true) });
+  funcs.push({ params: 3, body: convertKernel() });
+  funcs.push({ name: "gemmf16", params: 8, body: driver({ kernels: f16, convert: f16 + MR + 1 }) });
   return moduleBytes(funcs, shared ? { pages: 1, shared: { maxPages: MAX_PAGES } } : { pages: 1 });
 }
 
 type GemmFn = (a: number, b: number, c: number, m: number, n: number, k: number, ldc: number) => void;
+/** gemm on f16 panels, with the calling thread's scratch for converted blocks (./f16.ts). */
+type GemmF16Fn = (a: number, b: number, c: number, m: number, n: number, k: number, ldc: number, scratch: number) => void;
 /** gemm of int16 rows of A on int8 panels, C then scaled by the column scales at ws and the row scales at as (./int8.ts). */
 type GemmQ8Fn = (a: number, b: number, c: number, m: number, n: number, k: number, ldc: number, ws: number, as: number) => void;
 type PackFn = (src: number, dst: number, panels: number, k: number) => void;
@@ -313,6 +351,7 @@ interface Instance {
   module: WebAssembly.Module;
   gemm: GemmFn;
   gemmq8: GemmQ8Fn;
+  gemmf16: GemmF16Fn;
   pack: PackFn;
   packnn: PackNNFn;
   nnsmall: NNSmallFn;
@@ -388,7 +427,7 @@ function sharedInstance(fma: boolean): Instance | undefined {
   }
 }
 
-const exportsOf = (i: WebAssembly.Instance) => ({ gemm: i.exports["gemm"] as GemmFn, gemmq8: i.exports["gemmq8"] as GemmQ8Fn, pack: i.exports["pack"] as PackFn, packnn: i.exports["packnn"] as PackNNFn, nnsmall: i.exports["nnsmall"] as NNSmallFn, ntsmall: i.exports["ntsmall"] as NNSmallFn });
+const exportsOf = (i: WebAssembly.Instance) => ({ gemm: i.exports["gemm"] as GemmFn, gemmq8: i.exports["gemmq8"] as GemmQ8Fn, gemmf16: i.exports["gemmf16"] as GemmF16Fn, pack: i.exports["pack"] as PackFn, packnn: i.exports["packnn"] as PackNNFn, nnsmall: i.exports["nnsmall"] as NNSmallFn, ntsmall: i.exports["ntsmall"] as NNSmallFn });
 
 function instance(): Instance {
   if (inst === undefined) {
@@ -422,7 +461,16 @@ function instance(): Instance {
 const SPINS = Number((typeof process === "object" && process.env?.["TFM_GEMM_SPINS"]) || 20000);
 
 /** The control block's words. */
-export const CTL = { gen: 0, next: 1, done: 2, stop: 3, error: 4, ready: 5, a: 8, b: 9, c: 10, m: 11, n: 12, k: 13, chunks: 14, colWidth: 15, rowBlock: 16, colChunks: 17, ldc: 18, ws: 19, as: 20, words: 32 } as const;
+export const CTL = { gen: 0, next: 1, done: 2, stop: 3, error: 4, ready: 5, a: 8, b: 9, c: 10, m: 11, n: 12, k: 13, chunks: 14, colWidth: 15, rowBlock: 16, colChunks: 17, ldc: 18, ws: 19, as: 20, kind: 21, scratch: 22, words: 32 } as const;
+
+/** How a job's panels hold the weights (the control block's `kind`). */
+const KIND = { f32: 0, int8: 1, f16: 2 } as const;
+
+/** Bytes of one thread's scratch for gemmf16's converted blocks (KC × NR floats). */
+const HALF_SCRATCH = KC * NR * 4;
+
+/** How a product reads its panels beyond f32: int8 with its scales (./int8.ts), or f16 with the threads' scratch (./f16.ts). */
+type Panels = { readonly kind: "int8"; readonly ws: number; readonly as: number } | { readonly kind: "f16"; readonly scratch: number };
 
 /**
  * The worker's program (plain JavaScript, run with `eval`): a function of the worker's data
@@ -432,10 +480,11 @@ export const CTL = { gen: 0, next: 1, done: 2, stop: 3, error: 4, ready: 5, a: 8
  */
 export const workerSource = `(workerData, post) => {
 const { module, memory, control } = workerData;
-const { gemm, gemmq8 } = new WebAssembly.Instance(module, { env: { mem: memory } }).exports;
+const { gemm, gemmq8, gemmf16 } = new WebAssembly.Instance(module, { env: { mem: memory } }).exports;
 const ctl = new Int32Array(control);
 const C = ${JSON.stringify(CTL)};
-Atomics.add(ctl, C.ready, 1);
+// This worker's number (1, 2, ...; the calling thread is 0): its slot of f16 scratch.
+const me = Atomics.add(ctl, C.ready, 1) + 1;
 post("ready");
 let seen = 0;
 for (;;) {
@@ -448,7 +497,7 @@ for (;;) {
   if (g === seen) continue;
   seen = g;
   const a = ctl[C.a], b = ctl[C.b], c = ctl[C.c], m = ctl[C.m], n = ctl[C.n], k = ctl[C.k];
-  const chunks = ctl[C.chunks], cw = ctl[C.colWidth], rb = ctl[C.rowBlock], cc = ctl[C.colChunks], ldc = ctl[C.ldc], ws = ctl[C.ws], as = ctl[C.as];
+  const chunks = ctl[C.chunks], cw = ctl[C.colWidth], rb = ctl[C.rowBlock], cc = ctl[C.colChunks], ldc = ctl[C.ldc], ws = ctl[C.ws], as = ctl[C.as], kind = ctl[C.kind], scratch = ctl[C.scratch] + me * ${HALF_SCRATCH};
   const tag = g & 0xffff;
   for (;;) {
     const v = Atomics.load(ctl, C.next);
@@ -456,7 +505,8 @@ for (;;) {
     if (Atomics.compareExchange(ctl, C.next, v, v + 1) !== v) continue;
     const idx = v & 0xffff, i0 = Math.floor(idx / cc) * rb, j0 = (idx % cc) * cw;
     try {
-      if (ws !== 0) gemmq8(a + i0 * k * 2, b + j0 * k, c + i0 * ldc + j0 * 4, Math.min(rb, m - i0), Math.min(cw, n - j0), k, ldc, ws + j0 * 4, as + i0 * 4);
+      if (kind === ${KIND.int8}) gemmq8(a + i0 * k * 2, b + j0 * k, c + i0 * ldc + j0 * 4, Math.min(rb, m - i0), Math.min(cw, n - j0), k, ldc, ws + j0 * 4, as + i0 * 4);
+      else if (kind === ${KIND.f16}) gemmf16(a + i0 * k * 4, b + j0 * k * 2, c + i0 * ldc + j0 * 4, Math.min(rb, m - i0), Math.min(cw, n - j0), k, ldc, scratch);
       else gemm(a + i0 * k * 4, b + j0 * k * 4, c + i0 * ldc + j0 * 4, Math.min(rb, m - i0), Math.min(cw, n - j0), k, ldc);
     } catch (e) {
       Atomics.store(ctl, C.error, 1);
@@ -581,12 +631,14 @@ const COL_WIDTH = 8 * NR;
  * C = A · Btᵀ at byte pointers in the memory (b: packed panels; C's rows ldc bytes apart), over
  * `threads` threads (the caller's and threads − 1 workers).
  */
-function gemmThreaded(i: Instance, a: number, b: number, c: number, m: number, n: number, k: number, ldc: number, threads: number, int8?: { ws: number; as: number }): void {
+function gemmThreaded(i: Instance, a: number, b: number, c: number, m: number, n: number, k: number, ldc: number, threads: number, panels?: Panels): void {
   const p = pool;
   const helpers = p ? Math.min(threads - 1, p.workers.length) : 0;
-  // One chunk: rows i0.., columns j0.. (int8: A is int16, a panel k bytes a column; f32: 4k).
+  // One chunk: rows i0.., columns j0.. (int8: A is int16, a panel k bytes a column; f16: 2k; f32: 4k).
+  // This thread's f16 scratch is slot 0.
   const run = (i0: number, j0: number, rows: number, cols: number) => {
-    if (int8) i.gemmq8(a + i0 * k * 2, b + j0 * k, c + i0 * ldc + j0 * 4, rows, cols, k, ldc, int8.ws + j0 * 4, int8.as + i0 * 4);
+    if (panels?.kind === "int8") i.gemmq8(a + i0 * k * 2, b + j0 * k, c + i0 * ldc + j0 * 4, rows, cols, k, ldc, panels.ws + j0 * 4, panels.as + i0 * 4);
+    else if (panels?.kind === "f16") i.gemmf16(a + i0 * k * 4, b + j0 * k * 2, c + i0 * ldc + j0 * 4, rows, cols, k, ldc, panels.scratch);
     else i.gemm(a + i0 * k * 4, b + j0 * k * 4, c + i0 * ldc + j0 * 4, rows, cols, k, ldc);
   };
   if (!p || helpers <= 0 || m * n * k < (m < 4 ? THREAD_MIN_MACS_FEW_ROWS : THREAD_MIN_MACS)) {
@@ -606,7 +658,8 @@ function gemmThreaded(i: Instance, a: number, b: number, c: number, m: number, n
   }
   const ctl = p.ctl;
   ctl[CTL.a] = a; ctl[CTL.b] = b; ctl[CTL.c] = c; ctl[CTL.m] = m; ctl[CTL.n] = n; ctl[CTL.k] = k;
-  ctl[CTL.chunks] = chunks; ctl[CTL.colWidth] = COL_WIDTH; ctl[CTL.rowBlock] = rowBlock; ctl[CTL.colChunks] = colChunks; ctl[CTL.ldc] = ldc; ctl[CTL.ws] = int8?.ws ?? 0; ctl[CTL.as] = int8?.as ?? 0;
+  ctl[CTL.chunks] = chunks; ctl[CTL.colWidth] = COL_WIDTH; ctl[CTL.rowBlock] = rowBlock; ctl[CTL.colChunks] = colChunks; ctl[CTL.ldc] = ldc;
+  ctl[CTL.kind] = KIND[panels?.kind ?? "f32"]; ctl[CTL.ws] = panels?.kind === "int8" ? panels.ws : 0; ctl[CTL.as] = panels?.kind === "int8" ? panels.as : 0; ctl[CTL.scratch] = panels?.kind === "f16" ? panels.scratch : 0;
   const g = (p.gen = (p.gen + 1) | 0) === 0 ? (p.gen = 1) : p.gen;
   const tag = g & 0xffff;
   Atomics.store(ctl, CTL.done, 0);
@@ -740,6 +793,7 @@ export function releaseWasmGemm(): void {
   placed = new WeakMap();
   placedNN = new WeakMap();
   placedInt8 = new WeakMap();
+  placedF16 = new WeakMap();
   residentRanges = new WeakMap();
   residentEnd = 0;
 }
@@ -834,6 +888,66 @@ export function gemmNNInt8(threads = 1): (A: Float32Array, aOff: number, B: Floa
   };
 }
 
+/** How the products of a set of kernels read the weights packed for them (kernels/index.ts). */
+export type WeightsDtype = "f32" | "int8" | "f16";
+
+/** Weights packed as f16 (packWeightF16): by buffer, then by `byteOffset:n:k` (or `byteOffset:nn:k:n`), the panels' byte offset. */
+let placedF16 = new WeakMap<ArrayBufferLike, Map<string, number>>();
+
+/**
+ * Packs a weight Bt [n, k] (whole array, never written again) into the resident region as f16
+ * panels (./f16.ts): products of `f16` kernels on this array read them, with the bits of the f32
+ * GEMM on the weight rounded to f16. False where it does not fit the region, or where a value has
+ * no finite f16 (past ±65504: the array is then read as f32).
+ */
+export function packWeightF16(Bt: Float32Array, n: number, k: number): boolean {
+  if (!wasmGemmAvailable() || n === 0 || k === 0 || Bt.length !== n * k) return false;
+  return placeF16(Bt, `${Bt.byteOffset}:${n}:${k}`, n, k, (out) => halfPanels(Bt, n, k, NR, out));
+}
+
+/** packWeightF16 for a weight B [k, n] read as it is (`gemmNNF16`): the same panels, straight from B. */
+export function packWeightF16NN(B: Float32Array, k: number, n: number): boolean {
+  if (!wasmGemmAvailable() || n === 0 || k === 0 || B.length !== k * n) return false;
+  return placeF16(B, `${B.byteOffset}:nn:${k}:${n}`, n, k, (out) => halfPanelsNN(B, k, n, NR, out));
+}
+
+/** packWeightF16 and packWeightF16NN: the region's bytes for n × k f16 panels, filled by `fill` (false: left unused), found under `key` after. */
+function placeF16(x: Float32Array, key: string, n: number, k: number, fill: (out: Uint16Array) => boolean): boolean {
+  if (placedF16.get(x.buffer)?.has(key)) return true;
+  const elements = Math.ceil(n / NR) * NR * k, bytes = align16(elements * 2);
+  if (residentEnd + bytes > RESIDENT_MAX) return false;
+  const { mem } = instance();
+  const ptr = residentEnd;
+  if (mem.buffer.byteLength < ptr + bytes) mem.grow(Math.ceil((ptr + bytes - mem.buffer.byteLength) / PAGE));
+  if (!fill(new Uint16Array(mem.buffer, ptr, elements))) return false;
+  residentEnd = ptr + bytes;
+  let m = placedF16.get(x.buffer);
+  if (!m) placedF16.set(x.buffer, (m = new Map()));
+  m.set(key, ptr);
+  return true;
+}
+
+/** Rows of A per block of an f16 product: as many as fit the call's bytes beside the threads' scratch. */
+function halfRows(m: number, n: number, k: number): number {
+  const rowBytes = (k + Math.ceil(n / NR) * NR) * 4;
+  return Math.max(1, Math.min(m, Math.floor((MAX_BYTES - 64 - (gemmWorkers() + 1) * HALF_SCRATCH) / rowBytes)));
+}
+
+/**
+ * C = A · B over up to `threads` threads with B [k, n] at bOff read from the f16 panels
+ * packWeightF16NN made of it (the same as packWeightF16's of Bᵀ, so the same bits as the
+ * transposed path). False (writing nothing) where B was not packed so.
+ */
+export function gemmNNF16(threads = 1): (A: Float32Array, aOff: number, B: Float32Array, bOff: number, Cm: Float32Array, cOff: number, m: number, n: number, k: number) => boolean {
+  return (A, aOff, B, bOff, Cm, cOff, m, n, k) => {
+    if (m === 0 || n === 0 || k === 0) return false;
+    const ptr = placedF16.get(B.buffer)?.get(`${B.byteOffset + bOff * 4}:nn:${k}:${n}`);
+    if (ptr === undefined) return false;
+    gemmRows(instance(), A, aOff, ptr, residentEnd, Cm, cOff, m, n, k, halfRows(m, n, k), threads, true);
+    return true;
+  };
+}
+
 /**
  * Packs a weight Bt [n, k] (whole array, marked resident here) into the resident region now, as a
  * later product would at its first call: at load, not in the first run. False where it does not
@@ -895,7 +1009,7 @@ export function gemmNNPacked(threads = 1): (A: Float32Array, aOff: number, B: Fl
  * Writes every element of C. Rows go in blocks small enough for the memory budget; returns false
  * (writing nothing) when even one row with all of Bt does not fit.
  */
-export function gemmNTWasm(A: Float32Array, aOff: number, Bt: Float32Array, bOff: number, Cm: Float32Array, cOff: number, m: number, n: number, k: number, threads = 1, int8 = false): boolean {
+export function gemmNTWasm(A: Float32Array, aOff: number, Bt: Float32Array, bOff: number, Cm: Float32Array, cOff: number, m: number, n: number, k: number, threads = 1, weights: WeightsDtype = "f32"): boolean {
   if (m === 0 || n === 0) return true;
   if (k === 0) {
     Cm.fill(0, cOff, cOff + m * n);
@@ -906,9 +1020,15 @@ export function gemmNTWasm(A: Float32Array, aOff: number, Bt: Float32Array, bOff
   const rowBytes = (k + np) * 4;
   if (bBytes + rowBytes + 32 > MAX_BYTES) return false;
   const rowsPer = Math.max(1, Math.min(m, Math.floor((MAX_BYTES - bBytes - 32) / rowBytes)));
-  const i8 = int8 ? placedInt8.get(Bt.buffer)?.get(`${Bt.byteOffset + bOff * 4}:${n}:${k}`) : undefined;
+  const key = `${Bt.byteOffset + bOff * 4}:${n}:${k}`;
+  const i8 = weights === "int8" ? placedInt8.get(Bt.buffer)?.get(key) : undefined;
   if (i8) return gemmInt8(A, aOff, i8, Cm, cOff, m, n, k, threads);
   const inst = instance();
+  const halves = weights === "f16" ? placedF16.get(Bt.buffer)?.get(key) : undefined;
+  if (halves !== undefined) {
+    gemmRows(inst, A, aOff, halves, residentEnd, Cm, cOff, m, n, k, halfRows(m, n, k), threads, true);
+    return true;
+  }
   const kept = resident(Bt, bOff, n, k, inst.mem);
   if (kept === undefined && m < 4 && k % 4 === 0 && !inst.fma) return gemmNTSmall(inst, A, aOff, Bt, bOff, Cm, cOff, m, n, k);
   const base = residentEnd;
@@ -920,18 +1040,22 @@ export function gemmNTWasm(A: Float32Array, aOff: number, Bt: Float32Array, bOff
   return true;
 }
 
-/** C = A · (panels at byte bPtr), rowsPer rows of A at a time copied in at byte aPtr, C's rows after them. */
-function gemmRows(inst: Instance, A: Float32Array, aOff: number, bPtr: number, aPtr: number, Cm: Float32Array, cOff: number, m: number, n: number, k: number, rowsPer: number, threads: number): void {
+/**
+ * C = A · (panels at byte bPtr), rowsPer rows of A at a time copied in at byte aPtr, C's rows after
+ * them; with `half`, f16 panels (./f16.ts), each thread's scratch after C.
+ */
+function gemmRows(inst: Instance, A: Float32Array, aOff: number, bPtr: number, aPtr: number, Cm: Float32Array, cOff: number, m: number, n: number, k: number, rowsPer: number, threads: number, half = false): void {
   const mem = inst.mem;
   const np = Math.ceil(n / NR) * NR;
-  const need = aPtr + align16(rowsPer * k * 4) + align16(rowsPer * np * 4);
+  const scratch = aPtr + align16(rowsPer * k * 4) + align16(rowsPer * np * 4);
+  const need = scratch + (half ? (gemmWorkers() + 1) * HALF_SCRATCH : 0);
   if (mem.buffer.byteLength < need) mem.grow(Math.ceil((need - mem.buffer.byteLength) / PAGE));
   const heap = new Float32Array(mem.buffer);
   for (let i0 = 0; i0 < m; i0 += rowsPer) {
     const rows = Math.min(rowsPer, m - i0);
     const cPtr = aPtr + align16(rows * k * 4);
     heap.set(A.subarray(aOff + i0 * k, aOff + (i0 + rows) * k), aPtr / 4);
-    gemmThreaded(inst, aPtr, bPtr, cPtr, rows, n, k, np * 4, threads);
+    gemmThreaded(inst, aPtr, bPtr, cPtr, rows, n, k, np * 4, threads, half ? { kind: "f16", scratch } : undefined);
     const c0 = cPtr / 4, o = cOff + i0 * n;
     if (np === n) Cm.set(heap.subarray(c0, c0 + rows * n), o);
     else for (let i = 0; i < rows; i++) Cm.set(heap.subarray(c0 + i * np, c0 + i * np + n), o + i * n);
@@ -955,7 +1079,7 @@ function gemmInt8(A: Float32Array, aOff: number, w: { panels: number; scales: nu
   for (let i0 = 0; i0 < m; i0 += rowsPer) {
     const rows = Math.min(rowsPer, m - i0);
     quantizeRows(A, aOff + i0 * k, rows, k, new Int16Array(buf, aPtr, rows * kp), new Float32Array(buf, asPtr, rows));
-    gemmThreaded(inst, aPtr, w.panels, cPtr, rows, n, kp, np * 4, threads, { ws: w.scales, as: asPtr });
+    gemmThreaded(inst, aPtr, w.panels, cPtr, rows, n, kp, np * 4, threads, { kind: "int8", ws: w.scales, as: asPtr });
     const c0 = cPtr / 4, o = cOff + i0 * n;
     if (np === n) Cm.set(heap.subarray(c0, c0 + rows * n), o);
     else for (let i = 0; i < rows; i++) Cm.set(heap.subarray(c0 + i * np, c0 + i * np + n), o + i * n);
@@ -1013,10 +1137,10 @@ export const gemmNTSimd: GemmNT = (A, aOff, Bt, bOff, Cm, cOff, m, n, k) => {
 
 /**
  * gemmNTSimd over up to `threads` threads (the workers started by startGemmWorkers, and the caller);
- * with `int8`, weights packed by packWeightInt8 are read as int8.
+ * with `weights` "int8" or "f16", weights packed by packWeightInt8 or packWeightF16 are read so.
  */
-export function gemmNTSimdThreads(threads: number, int8 = false): GemmNT {
+export function gemmNTSimdThreads(threads: number, weights: WeightsDtype = "f32"): GemmNT {
   return (A, aOff, Bt, bOff, Cm, cOff, m, n, k) => {
-    if (!gemmNTWasm(A, aOff, Bt, bOff, Cm, cOff, m, n, k, threads, int8)) gemmNT(A, aOff, Bt, bOff, Cm, cOff, m, n, k);
+    if (!gemmNTWasm(A, aOff, Bt, bOff, Cm, cOff, m, n, k, threads, weights)) gemmNT(A, aOff, Bt, bOff, Cm, cOff, m, n, k);
   };
 }
