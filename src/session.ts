@@ -330,8 +330,7 @@ function checkLoadOptions(options: LoadOptions | ExportOptions): void {
   const threads = o["threads"];
   if (threads !== undefined && !(typeof threads === "number" && Number.isSafeInteger(threads) && threads >= 1 && threads <= 1024)) throw bad("threads must be a whole number from 1 to 1024", threads);
   const wd = o["weightsDtype"];
-  if (wd !== undefined && wd !== "f32" && wd !== "int8" && wd !== "f16") throw bad('weightsDtype must be "f32", "f16" or "int8" (cpu)', wd);
-  if (wd === "int8" && o["backend"] === "webgpu") throw bad('weightsDtype "int8" runs on the CPU only (backend "cpu"); on WebGPU, "f16" halves the weights', wd);
+  if (wd !== undefined && wd !== "f32" && wd !== "int8" && wd !== "f16") throw bad('weightsDtype must be "f32", "f16" or "int8"', wd);
   for (const k of ["fuse", "checkConfig"] as const) if (o[k] !== undefined && typeof o[k] !== "boolean") throw bad(`${k} must be true or false`, o[k]);
   for (const k of ["onProgress", "onNote"] as const) if (o[k] !== undefined && typeof o[k] !== "function") throw bad(`${k} must be a function`, o[k]);
   if (o["addPrefix"] !== undefined && typeof o["addPrefix"] !== "string") throw bad("addPrefix must be a string", o["addPrefix"]);
@@ -418,7 +417,7 @@ async function webgpuEngine(graph: Graph, weights: ReadonlyMap<string, Tensor>, 
   const gpu = options.device ? undefined : await (await import("./backends/webgpu/node.js")).createNodeDevice();
   const device = (options.device ?? gpu!.device) as Parameters<typeof WebGpuProgram.load>[2];
   try {
-    const program = await WebGpuProgram.load(options.fuse === false ? unfused(graph) : schedule(graph), weights, device, { loadTime: loadTimeValues, ...(options.weightsDtype === "f16" ? { weightsDtype: "f16" as const } : {}) });
+    const program = await WebGpuProgram.load(options.fuse === false ? unfused(graph) : schedule(graph), weights, device, { loadTime: loadTimeValues, ...(options.weightsDtype && options.weightsDtype !== "f32" ? { weightsDtype: options.weightsDtype } : {}) });
     return {
       kernels: program.compiled.kernels.length,
       async run(inputs) {

@@ -36,8 +36,9 @@ export interface LoadOptions {
   /**
    * "f16" keeps the weights' matrices as f16, rounded to nearest (half their bytes; the kernels
    * compute in f32 on them: on the device, src/backends/webgpu/halves.ts; on the CPU in the GEMM's
-   * memory, src/backends/cpu/kernels/wasm/f16.ts); cpu: "int8", quantized per output column
-   * (src/backends/cpu/kernels/wasm/int8.ts; TFM6004 on the webgpu target); default "f32".
+   * memory, src/backends/cpu/kernels/wasm/f16.ts); "int8" as int8 with a scale per output channel
+   * (a quarter of their bytes: src/backends/webgpu/quarters.ts, weight-only; on the CPU
+   * src/backends/cpu/kernels/wasm/int8.ts, which rounds the activations to int16 too); default "f32".
    */
   readonly weightsDtype?: "f32" | "f16" | "int8";
   /**
@@ -109,8 +110,7 @@ export function createBundle(data: ModelData, engine: EngineFactory): { load: (w
   async function load(weights: WeightsSource, options: LoadOptions = {}): Promise<LoadedModel> {
     if (options.maxMemory !== undefined && !(Number.isSafeInteger(options.maxMemory) && options.maxMemory > 0)) throw new TfmError("TFM6003", `maxMemory must be a positive whole number of bytes, got ${String(options.maxMemory)}`);
     const wd: unknown = options.weightsDtype;
-    if (wd !== undefined && wd !== "f32" && wd !== "f16" && wd !== "int8") throw new TfmError("TFM6004", `weightsDtype must be "f32", "f16" or "int8" (cpu), got ${JSON.stringify(wd) ?? String(wd)}`);
-    if (wd === "int8" && data.target !== "cpu") throw new TfmError("TFM6004", `weightsDtype "int8" is for the cpu target; this bundle's target is ${data.target} (it takes "f16")`);
+    if (wd !== undefined && wd !== "f32" && wd !== "f16" && wd !== "int8") throw new TfmError("TFM6004", `weightsDtype must be "f32", "f16" or "int8", got ${JSON.stringify(wd) ?? String(wd)}`);
     const threads: unknown = options.threads;
     if (threads !== undefined && !(typeof threads === "number" && Number.isSafeInteger(threads) && threads >= 1 && threads <= 1024)) throw new TfmError("TFM6004", `threads must be a whole number from 1 to 1024, got ${JSON.stringify(threads) ?? String(threads)}`);
     try {

@@ -234,9 +234,9 @@ export function declarations(d: ModelData): string {
       : "  /** A Hugging Face tokenizer for generate(text): the parsed tokenizer.json, its bytes, or a URL to fetch it from (TFM8005 when it is not one). GPT-2's built-in BPE is in bundles built with --tokenizer gpt2 only. */",
     "  readonly tokenizer?: unknown;",
     d.target === "webgpu"
-      ? '  /** "f16": the weights\' matrices kept on the device as f16, half their bytes (the kernels compute in f32 on them); default "f32". "int8" is for the cpu target (TFM6004 here). */'
+      ? '  /** "f16": the weights\' matrices kept on the device as f16, half their bytes; "int8": as int8 with a scale per output channel, a quarter of them (the kernels compute in f32 on them); default "f32". */'
       : '  /** "f16": the weights\' matrices kept as f16, half their bytes (computed in f32 on them); "int8": quantized per output column, a quarter of their bytes; default "f32". */',
-    d.target === "webgpu" ? '  readonly weightsDtype?: "f32" | "f16";' : '  readonly weightsDtype?: "f32" | "f16" | "int8";',
+    '  readonly weightsDtype?: "f32" | "f16" | "int8";',
     d.target === "cpu"
       ? "  /** Threads for the matrix products (default: navigator.hardwareConcurrency), on Web Workers where the page is cross-origin isolated (COOP same-origin, COEP require-corp); elsewhere one, said once by console.info. The same results for any count. */"
       : "  /** Used by the cpu target only. */",

@@ -34,7 +34,7 @@ async function defaultDevice(): Promise<GPUDevice> {
 export const webgpuEngine: EngineFactory = async (graph, weights, options) => {
   const given = options.device as GPUDevice | undefined;
   const device = given ?? (await defaultDevice());
-  const program = await coded(() => WebGpuProgram.load(graph, weights, device, { loadTime: loadTimeValues, ...(options.weightsDtype === "f16" ? { weightsDtype: "f16" as const } : {}) }));
+  const program = await coded(() => WebGpuProgram.load(graph, weights, device, { loadTime: loadTimeValues, ...(options.weightsDtype && options.weightsDtype !== "f32" ? { weightsDtype: options.weightsDtype } : {}) }));
   return {
     run: (inputs) => coded(() => program.run(inputs)),
     // The states written once (an encoder–decoder's, passed as `kept`) stay on the device for the sequence.

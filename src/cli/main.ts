@@ -246,5 +246,5 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
 
 /** --weights-dtype, as `tfm run` and `tfm generate` take it (LoadOptions.weightsDtype). */
 function weightsDtypeOption(): Option {
-  return new Option("--weights-dtype <dtype>", "how the weights are kept: f32 (exact); f16 (the weights' matrices rounded to f16 at load and computed in f32: half the bytes; cpu and webgpu); int8 (cpu: the matrix products read them quantized per output column at load: a quarter of the bytes, the fastest decoding, logits within about 1e-2)").choices(["f32", "int8", "f16"]).default("f32");
+  return new Option("--weights-dtype <dtype>", "how the weights' matrices are kept: f32 (exact); f16 (rounded to f16 at load, computed in f32: half the bytes); int8 (quantized per output channel at load: a quarter of the bytes, the fastest CPU decoding, logits within about 2% of their range)").choices(["f32", "int8", "f16"]).default("f32");
 }

@@ -19,6 +19,7 @@ import { reduceKernel } from "./codegen/reduce.js";
 import { scanKernel } from "./codegen/scan.js";
 import { SizeTable, sizesDecl } from "./codegen/sizes.js";
 import { halvesOf } from "./halves.js";
+import { quartersOf, type Channel } from "./quarters.js";
 
 export interface CompiledProgram {
   readonly schedule: Schedule;
@@ -35,6 +36,8 @@ export interface CompiledProgram {
   readonly uploads: readonly number[];
   /** The uploads kept as f16, two to a 32-bit word (`weightsDtype: "f16"`: halves.ts). */
   readonly halves: readonly number[];
+  /** The uploads kept as int8 with a scale per channel (`weightsDtype: "int8"`: quarters.ts). */
+  readonly quarters: ReadonlyMap<number, Channel>;
   /**
    * The states kept in place: each state's input and its `append` share one buffer laid out at a
    * capacity along the state's axis, the size symbol `symbol` (bound by the run: past + seq for a
@@ -99,8 +102,8 @@ export interface CompileOptions {
   readonly inPlace?: readonly { readonly step: number; readonly input: number; readonly output: number }[];
   /** A fused kernel binding more storage buffers than this runs as op kernels (default: WebGPU's default limit, 8). */
   readonly maxStorageBuffers?: number;
-  /** "f16": the weights' matrices kept as f16 on the device (halves.ts); default f32. */
-  readonly weightsDtype?: "f32" | "f16";
+  /** "f16" or "int8": the weights' matrices kept so on the device (halves.ts, quarters.ts); default f32. */
+  readonly weightsDtype?: "f32" | "f16" | "int8";
 }
 
 export function compile(s: Schedule, opts: CompileOptions = {}): CompiledProgram {
@@ -115,7 +118,8 @@ export function compile(s: Schedule, opts: CompileOptions = {}): CompiledProgram
   const stateLayouts = layoutsOf(s);
   const layouts = new Map(stateLayouts.flatMap((l) => [[l.input, l.shape], [l.output, l.shape]] as const));
   const halves = opts.weightsDtype === "f16" ? halvesOf(s) : new Set<number>();
-  const ctx: Ctx = { g, sizes: new SizeTable(), errors: new ErrorSlots(), atLoad: s.atLoad, aliases: s.aliases, inPlace: over, layouts, halves };
+  const quarters = opts.weightsDtype === "int8" ? quartersOf(s) : new Map<number, Channel>();
+  const ctx: Ctx = { g, sizes: new SizeTable(), errors: new ErrorSlots(), atLoad: s.atLoad, aliases: s.aliases, inPlace: over, layouts, halves, quarters };
   const kernels: CompiledKernel[] = [];
   const fallbacks: { kernel: number; kind: KernelKind; reason: string }[] = [];
   const readers = consumers(g);
@@ -168,6 +172,7 @@ export function compile(s: Schedule, opts: CompileOptions = {}): CompiledProgram
     errorSlots: ctx.errors.nodes,
     uploads: [...used].sort((a, b) => a - b),
     halves: [...used].filter((id) => halves.has(id)).sort((a, b) => a - b),
+    quarters: new Map([...quarters].filter(([id]) => used.has(id))),
     stateLayouts,
     fallbacks,
   };

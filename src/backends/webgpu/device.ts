@@ -11,6 +11,7 @@
 // is neither uploaded, read back nor copied; a plain run has buffers of its own for it.
 // No node-only imports: it is meant to be bundled for browsers.
 import { packHalves } from "../../core/f16.js";
+import { quantizeInt8 } from "./quarters.js";
 import { arrayFor, numel, type DType, type Tensor } from "../../core/tensor.js";
 import type { CompiledProgram } from "./compile.js";
 import { WebGpuError } from "./errors.js";
@@ -134,8 +135,10 @@ export class GpuRunner {
     for (const id of p.uploads) {
       const t = fixed.get(id);
       if (!t) throw new Error(`webgpu: load-time value %${id} was not computed`);
-      // f16 values two to a word (halves.ts), the rest as they are.
-      const data = halves.has(id) ? packHalves((t.data as Float32Array).subarray(0, numel(t.shape))) : words(t);
+      // f16 values two to a word (halves.ts), int8 ones four (quarters.ts), the rest as they are.
+      const channel = p.quarters.get(id);
+      const x = () => (t.data as Float32Array).subarray(0, numel(t.shape));
+      const data = halves.has(id) ? packHalves(x()) : channel ? quantizeInt8(x(), t.shape, channel) : words(t);
       const buf = device.createBuffer({ size: Math.max(4, data.byteLength), usage: STORAGE | COPY_SRC | COPY_DST });
       if (data.byteLength > 0) device.queue.writeBuffer(buf, 0, data);
       r.fixed.set(id, buf);

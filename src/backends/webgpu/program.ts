@@ -46,9 +46,10 @@ export interface LoadOptions {
   readonly limits?: Partial<Limits>;
   /**
    * "f16": the weights' matrices kept on the device as f16 (src/backends/webgpu/halves.ts), half
-   * their bytes, read as f32 by the kernels, which compute in f32 as before; default "f32".
+   * their bytes; "int8": as int8 with a scale per output channel (quarters.ts), a quarter of them.
+   * The kernels read them as f32 and compute in f32 as before; default "f32".
    */
-  readonly weightsDtype?: "f32" | "f16";
+  readonly weightsDtype?: "f32" | "f16" | "int8";
 }
 
 /** How `runResident` runs a call (see there). */

@@ -7,6 +7,7 @@ import type { Kernel, KernelKind } from "../../../schedule/kernel.js";
 import { Block, Emitter, ErrorSlots, type Leaf } from "./expr.js";
 import { linearize, type SizeTable } from "./sizes.js";
 import { fromStorage, storageType, type Binding } from "./wgsl.js";
+import type { Channel } from "../quarters.js";
 
 /** What every kernel of one program shares while it is generated. */
 export interface Ctx {
@@ -29,6 +30,8 @@ export interface Ctx {
   readonly layouts: ReadonlyMap<number, readonly Dim[]>;
   /** Load-time values kept as f16, two to a u32 (src/backends/webgpu/halves.ts): read through unpack2x16float. */
   readonly halves: ReadonlySet<number>;
+  /** Load-time values kept as int8 with a scale per channel (src/backends/webgpu/quarters.ts): read through extractBits. */
+  readonly quarters: ReadonlyMap<number, Channel>;
 }
 
 /** One storage binding of a kernel, from binding 1 on, in order. */
@@ -95,6 +98,21 @@ export class Frame {
         this.leaves.set(id, (_b, idx) => {
           const off = linearize(ctx.sizes, idx, layout);
           return `unpack2x16float(${name}[(${off}) >> 1u])[(${off}) & 1u]`;
+        });
+        return;
+      }
+      const channel = ctx.quarters.get(id);
+      if (channel) {
+        // The channels' scales, then int8 values four to a word (element e in byte e & 3 of word scales + e >> 2).
+        this.bindings.push({ name, type: "u32", access: "read" });
+        this.binds.push({ kind: "read", node: id });
+        const dims = n.shape.map((d) => constValue(d)!);
+        const cols = dims.at(-1)!;
+        const scales = channel === "column" ? cols : dims.reduce((a, b) => a * b, 1) / cols;
+        this.leaves.set(id, (_b, idx) => {
+          const off = linearize(ctx.sizes, idx, n.shape);
+          const c = channel === "column" ? idx.at(-1)! : linearize(ctx.sizes, idx.slice(0, -1), n.shape.slice(0, -1));
+          return `(f32(extractBits(bitcast<i32>(${name}[${scales}u + ((${off}) >> 2u)]), ((${off}) & 3u) * 8u, 8u)) * bitcast<f32>(${name}[${c}]))`;
         });
         return;
       }
