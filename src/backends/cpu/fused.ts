@@ -16,14 +16,16 @@
 // the last dim), so at a fixed outer index and row block the part of an operand a block needs is one
 // contiguous run of its data — a `subarray`, not a copy. The right operand of a matmul is read whole
 // at the outer index (all its rows); views and index-only nodes the kernel absorbed (attention's
-// split heads, a causal mask) are computed whole once per call.
+// split heads, a causal mask) are computed whole once per call, a view chain by one strided copy
+// of the value it views (`absorbedReader`).
 import type { Graph, Node } from "../../ir/graph.js";
 import { ops, type BinaryOp, type ReduceOp, type UnaryOp } from "../../ir/ops.js";
 import type { Kernel } from "../../schedule/kernel.js";
 import { broadcastShapes, type Kernels } from "./kernels/index.js";
-import { numel, runtimeDType, sameShape, type Tensor, type TensorData } from "../../core/tensor.js";
+import { arrayFor, numel, runtimeDType, sameShape, type Tensor, type TensorData } from "../../core/tensor.js";
 import type { CacheView } from "./cache.js";
 import { compileRows, scratch, slotTensor, type RowProgram } from "./rowcode.js";
+import { writeStridedAt, type Strided } from "./strided.js";
 
 /**
  * Elements of the widest value per block: an attention kernel's block of scores stays in cache
@@ -51,6 +53,12 @@ export interface FusedContext {
    * blocks can read in place: its last axis is whole. `get` gives such a value materialised.
    */
   readonly strided?: (id: number) => CacheView | undefined;
+  /**
+   * A view kernel `k` absorbed (a chain of slice, reshape and permute: attention's split heads) as
+   * strides over the value outside the kernel it views, where it is one (strided.ts); undefined:
+   * it is evaluated on its inputs.
+   */
+  readonly stridesOf?: (k: Kernel, id: number) => Strided | undefined;
 }
 
 /**
@@ -67,10 +75,9 @@ export function runFused(k: Kernel, ctx: FusedContext): Map<number, Tensor> | un
   // Nothing to tile below two dims, nor in a matmul of a 1-D operand (numpy's vector products).
   if (r < 2 || own.some((n) => n.op === "matmul" && n.inputs.some((i) => node(i).shape.length < 2))) return undefined;
 
-  // Absorbed nodes, whole, once.
-  const whole = new Map<number, Tensor>();
-  const outside = (id: number) => whole.get(id) ?? ctx.get(id);
-  for (const id of k.absorbed) whole.set(id, ctx.evaluate(node(id), outside));
+  // Absorbed nodes the kernel's own nodes read, whole, once.
+  const outside = absorbedReader(k, g, ctx.get, (id) => ctx.stridesOf?.(k, id), ctx.evaluate);
+  for (const n of own) for (const i of n.inputs) if (absorbed.has(i)) outside(i);
 
   const outputs = new Map(k.outputs.map((id) => [id, ctx.allocate(node(id))]));
 
@@ -99,8 +106,8 @@ export function runFused(k: Kernel, ctx: FusedContext): Map<number, Tensor> | un
       // No last block of fewer than 4 rows: the matmul kernel sums those in another order.
       i1 = rows - (i0 + block) < 4 ? rows : i0 + block;
       const local = new Map<number, Tensor>();
-      const part = (id: number, sliceRows: boolean): Tensor => local.get(id) ?? view((!whole.has(id) && ctx.strided?.(id)) || outside(id), r, at, sliceRows ? [i0, i1] : undefined);
-      if (compiled === null) compiled = prepare(k, ctx, own, rows, i1 - i0, Math.min(rows, block + 3), (id) => bufferOf((!whole.has(id) && ctx.strided?.(id)) || outside(id)), outputs);
+      const part = (id: number, sliceRows: boolean): Tensor => local.get(id) ?? view((!absorbed.has(id) && ctx.strided?.(id)) || outside(id), r, at, sliceRows ? [i0, i1] : undefined);
+      if (compiled === null) compiled = prepare(k, ctx, own, rows, i1 - i0, Math.min(rows, block + 3), (id) => bufferOf((!absorbed.has(id) && ctx.strided?.(id)) || outside(id)), outputs);
       if (compiled) {
         runCompiled(compiled, ctx, i1 - i0, part, (id) => blockOf(outputs.get(id)!, o, rows, i0, i1));
         continue;
@@ -314,6 +321,34 @@ function view(x: Tensor | CacheView, r: number, at: readonly number[], rows: [nu
   }
   const dtype = "base" in x ? x.base.dtype : x.dtype;
   return { dtype, shape, data: data.subarray(offset, offset + numel(shape)) } as Tensor;
+}
+
+/**
+ * How a kernel reads values: those it absorbed computed on first read and kept — a view chain
+ * copied straight from the value it views, one copy and no slice of it first (`stridesOf`,
+ * strided.ts), anything else evaluated on its inputs — and every other value by `get`.
+ */
+export function absorbedReader(k: Kernel, g: Graph, get: (id: number) => Tensor, stridesOf: (id: number) => Strided | undefined, evaluate: (n: Node, get: (id: number) => Tensor) => Tensor): (id: number) => Tensor {
+  if (!k.absorbed.length) return get;
+  const absorbed = new Set(k.absorbed);
+  const whole = new Map<number, Tensor>();
+  const read = (id: number): Tensor => {
+    const known = whole.get(id);
+    if (known || !absorbed.has(id)) return known ?? get(id);
+    const n = g.nodes[id]!;
+    const s = n.shape.length ? stridesOf(id) : undefined;
+    const t = s ? gathered(n, s) : evaluate(n, read);
+    whole.set(id, t);
+    return t;
+  };
+  return read;
+}
+
+/** A strided view as a contiguous tensor of its node's dtype. */
+function gathered(n: Node, s: Strided): Tensor {
+  const t = { dtype: runtimeDType[n.dtype], shape: [...s.shape], data: arrayFor(runtimeDType[n.dtype], numel(s.shape)) } as Tensor;
+  writeStridedAt(t, 0, 0, s);
+  return t;
 }
 
 /** The buffer a value (or a state's view) is read from. */

@@ -14,7 +14,7 @@ import type { Kernel, Schedule } from "../../schedule/kernel.js";
 import { schedule, unfused } from "../../schedule/fuse.js";
 import { splitAppends } from "../../schedule/appends.js";
 import { KernelError } from "../../core/errors.js";
-import { runFused, type FusedContext } from "./fused.js";
+import { absorbedReader, runFused, type FusedContext } from "./fused.js";
 import { bufferBytes, planMemory, type MemoryPlan } from "../../schedule/memory.js";
 import { defaultKernels, markResident, type Kernels } from "./kernels/index.js";
 import { arrayFor, numel, runtimeDType, showShape, type Tensor, viewOf } from "../../core/tensor.js";
@@ -308,6 +308,7 @@ export class CpuProgram {
         const v = strided.get(id);
         return v && v.axis < v.shape.length - 1 ? v : undefined;
       },
+      stridesOf: (k, id) => this.asStrides(k, id, get, shapeOf, symbols),
     };
     for (const k of this.steps) {
       const t0 = profile ? performance.now() : 0;
@@ -319,14 +320,14 @@ export class CpuProgram {
           const state = strided.get(node.inputs[0]!)!;
           // The new positions read in place through the views the kernel absorbed where they are strides of one value; else evaluated.
           const view = this.asStrides(k, node.inputs[1]!, get, shapeOf, symbols);
-          const x = view ?? this.throughAbsorbed(k, get, symbols)(node.inputs[1]!);
+          const x = view ?? this.throughAbsorbed(k, get, shapeOf, symbols)(node.inputs[1]!);
           if ("strides" in x) writeStridedAt(state.base, state.axis, resident.length, x);
           else writeAt(state.base, state.axis, resident.length, x);
           this.cacheCounters.written += numel(x.shape) * state.base.data.BYTES_PER_ELEMENT;
           strided.set(node.id, cacheView(state.base, state.axis, resident.length + x.shape[state.axis]!));
         } else if (k.kind === "op") {
           const node = this.graph.nodes[k.anchor!]!;
-          values.set(node.id, store(node, this.evaluate(node, this.throughAbsorbed(k, get, symbols), symbols, planned(node))));
+          values.set(node.id, store(node, this.evaluate(node, this.throughAbsorbed(k, get, shapeOf, symbols), symbols, planned(node))));
         } else {
           const outs = runFused(k, ctx) ?? new Map([...this.evaluateAll(k, get, symbols)].map(([id, v]) => [id, store(this.graph.nodes[id]!, v)]));
           for (const [id, v] of outs) values.set(id, v);
@@ -377,13 +378,9 @@ export class CpuProgram {
     return x && stridedView(n, x, shapeOf(n), (d) => dimValue(d, symbols));
   }
 
-  /** How an op kernel reads its node's inputs: the views it absorbed (an `append`'s new positions) evaluated first. */
-  private throughAbsorbed(k: Kernel, get: (i: number) => Tensor, symbols: ReadonlyMap<string, number>): (i: number) => Tensor {
-    if (!k.absorbed.length) return get;
-    const local = new Map<number, Tensor>();
-    const read = (i: number) => local.get(i) ?? get(i);
-    for (const id of k.absorbed) local.set(id, this.evaluate(this.graph.nodes[id]!, read, symbols));
-    return read;
+  /** How an op kernel reads its node's inputs: the views it absorbed (an `append`'s new positions) computed on first read (fused.ts `absorbedReader`). */
+  private throughAbsorbed(k: Kernel, get: (i: number) => Tensor, shapeOf: (n: Node) => number[], symbols: ReadonlyMap<string, number>): (i: number) => Tensor {
+    return absorbedReader(k, this.graph, get, (id) => this.asStrides(k, id, get, shapeOf, symbols), (n, read) => this.evaluate(n, read, symbols));
   }
 
   /** A fused kernel evaluated node by node on whole tensors (for domains too small to tile). */
