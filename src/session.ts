@@ -407,7 +407,10 @@ async function cpuEngine(graph: Graph, weights: ReadonlyMap<string, Tensor>, opt
     run: async (inputs, profile) => program.run(inputs, { profile }),
     // Generation keeps the state in the program, in place (src/backends/cpu/cache.ts).
     ...(graph.states.length ? { resident: { run: async (inputs, opts) => program.runResident(inputs, opts).outputs } satisfies ResidentRunner } : {}),
-    dispose: pool.release,
+    dispose: () => {
+      program.dispose();
+      pool.release();
+    },
   };
 }
 

@@ -37,6 +37,7 @@ export const cpuEngine: EngineFactory = async (graph, weights, options) => {
     // Generation keeps the state in the program, in place (src/backends/cpu/cache.ts).
     ...(graph.states.length ? { resident: { run: (inputs, opts) => coded(() => program!.runResident(inputs, opts).outputs) } } : {}),
     dispose() {
+      program?.dispose();
       program = undefined;
       pool.release();
     },

@@ -12,7 +12,13 @@ export function evaluateScalar(n: Node, inputs: readonly Node[]): number | boole
   const nodes: Node[] = inputs.map((c, id) => ({ id, op: "const", inputs: [], attrs: { value: c.attrs.value! }, dtype: c.dtype, shape: [] }));
   nodes.push({ ...n, id: nodes.length, inputs: inputs.map((_, i) => i) });
   try {
-    const v = new CpuProgram({ name: "fold", nodes, inputs: [], outputs: [{ name: "v", node: nodes.length - 1 }], states: [] }, new Map()).run(new Map()).outputs.get("v")!;
+    const p = new CpuProgram({ name: "fold", nodes, inputs: [], outputs: [{ name: "v", node: nodes.length - 1 }], states: [] }, new Map());
+    let v: Tensor;
+    try {
+      v = p.run(new Map()).outputs.get("v")!;
+    } finally {
+      p.dispose();
+    }
     const x = v.data[0]!;
     return n.dtype === "bool" ? x !== 0 : x;
   } catch {
@@ -31,6 +37,11 @@ export function loadTimeValues(g: Graph, need: readonly number[], weights: Reado
   const index = new Map(ids.map((id, i) => [id, i]));
   const nodes = ids.map((id, i) => ({ ...g.nodes[id]!, id: i, inputs: g.nodes[id]!.inputs.map((x) => index.get(x)!) }));
   const sub: Graph = { name: g.name, nodes, inputs: [], outputs: need.map((id) => ({ name: String(id), node: index.get(id)! })), states: [] };
-  const res = new CpuProgram(sub, weights).run(new Map());
-  return new Map(need.map((id) => [id, res.outputs.get(String(id))!]));
+  const p = new CpuProgram(sub, weights);
+  try {
+    const res = p.run(new Map());
+    return new Map(need.map((id) => [id, res.outputs.get(String(id))!]));
+  } finally {
+    p.dispose();
+  }
 }

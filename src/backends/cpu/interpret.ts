@@ -16,7 +16,7 @@ import { splitAppends } from "../../schedule/appends.js";
 import { KernelError } from "../../core/errors.js";
 import { absorbedReader, runFused, type FusedContext } from "./fused.js";
 import { bufferBytes, planMemory, type MemoryPlan } from "../../schedule/memory.js";
-import { defaultKernels, markResident, type Kernels } from "./kernels/index.js";
+import { defaultKernels, holdResident, markResident, type Kernels } from "./kernels/index.js";
 import { arrayFor, numel, runtimeDType, showShape, type Tensor, viewOf } from "../../core/tensor.js";
 import { RunError } from "../shared/errors.js";
 import { bindInputs, checkSizes, dimValue } from "../shared/inputs.js";
@@ -133,6 +133,25 @@ export class CpuProgram {
     for (const id of [...this.fixed.keys()]) if (!read.has(id)) this.fixed.delete(id);
     this.plan = planMemory(this.schedule);
     this.heldBytes = distinctBytes([...this.fixed.values(), ...this.transB.values()]);
+    // The weights just packed stay in the GEMM's resident region while this program lives (`dispose`).
+    this.releaseRegion = holdResident();
+  }
+
+  private readonly releaseRegion: () => void;
+  private disposed = false;
+
+  /**
+   * Lets the GEMM's resident region go: once every program holding it is disposed, the next
+   * program's weights are packed from its start instead of after these (a server reloading a
+   * model). Runs after this are refused (TFM6002).
+   */
+  dispose(): void {
+    this.disposed = true;
+    this.releaseRegion();
+  }
+
+  private alive(): void {
+    if (this.disposed) throw new RunError("TFM6002", "the program was disposed: load the model again to run it");
   }
 
   /** The states `runResident` keeps: each one's buffer at capacity, and the positions they hold. */
@@ -147,6 +166,7 @@ export class CpuProgram {
 
   /** Runs the graph once: every input port (states included, as values) to every output port. */
   run(inputs: ReadonlyMap<string, Tensor>, opts: { profile?: boolean } = {}): RunResult {
+    this.alive();
     return this.execute(inputs, opts);
   }
 
@@ -160,6 +180,7 @@ export class CpuProgram {
    * only the last position of each sequence. A call that fails leaves the state as it was.
    */
   runResident(inputs: ReadonlyMap<string, Tensor>, opts: { readonly fresh: boolean; readonly lastRow?: string; readonly capacity?: number; readonly profile?: boolean }): RunResult {
+    this.alive();
     const g = this.graph;
     for (const st of g.states) if (inputs.has(st.name)) throw new RunError("TFM6002", `the state \`${st.name}\` is kept by the session: it is not an input of this call`);
     const own = g.inputs.filter((p) => !g.states.some((st) => st.name === p.name));

@@ -200,5 +200,5 @@ export { KernelError } from "../../../core/errors.js";
 export { erf } from "./erf.js";
 export { broadcastShapes } from "./broadcast.js";
 export { gemmNT, releaseMatmulScratch } from "./matmul.js";
-export { gemmNTWasm, gemmWorkers, markResident, releaseWasmGemm, startGemmWorkers, stopGemmWorkers, wasmGemmAvailable } from "./wasm/gemm.js";
+export { gemmNTWasm, gemmWorkers, holdResident, markResident, releaseWasmGemm, residentBytes, startGemmWorkers, stopGemmWorkers, wasmGemmAvailable } from "./wasm/gemm.js";
 export { binary, unary, cast, where, matmul, matmulTransB, reduce, cumsum, reshape, permute, slice, concat, gather, expand, arange, softmaxLastAxis };

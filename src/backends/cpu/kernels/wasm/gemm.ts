@@ -790,12 +790,38 @@ function isResident(buffer: ArrayBufferLike, start: number, end: number): boolea
 export function releaseWasmGemm(): void {
   stopGemmWorkers();
   inst = undefined;
+  emptyResident();
+}
+
+/** Forgets every packed weight and resident mark: the region is free from its start again. */
+function emptyResident(): void {
   placed = new WeakMap();
   placedNN = new WeakMap();
   placedInt8 = new WeakMap();
   placedF16 = new WeakMap();
   residentRanges = new WeakMap();
   residentEnd = 0;
+}
+
+/** Programs holding the resident region (sessions, bundles): the last to release it empties it. */
+let regionHolders = 0;
+
+/**
+ * Holds the resident region for a program about to pack its weights into it; returns the release.
+ * When the last holder releases it (a server's session disposed before the next is loaded), the
+ * region is emptied and the next weights are packed from its start: the memory cannot shrink,
+ * but it is reused instead of growing until the region is full (after which products would pack
+ * their weights per call). A program that packed without holding it (a benchmark's) then finds its
+ * weights no longer resident and packs them per call: the same results, more slowly.
+ */
+export function holdResident(): () => void {
+  regionHolders++;
+  let held = true;
+  return () => {
+    if (!held) return;
+    held = false;
+    if (--regionHolders === 0) emptyResident();
+  };
 }
 
 /** Bytes of the resident region (packed weights) in the module's memory now. */
