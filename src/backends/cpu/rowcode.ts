@@ -26,9 +26,7 @@ import type { Kernel } from "../../schedule/kernel.js";
 import { arrayFor, runtimeDType, type DType, type Tensor, type TensorData } from "../../core/tensor.js";
 import { erf, exp, tanh } from "../../core/math.js";
 import { rowScratch, tanhRow } from "./kernels/wasm/rowmath.js";
-
-/** One phase: rows 0 .. R of the block, slot s's data D[s] (row i at i · RS[s]), width W[s]. */
-type PhaseFn = (D: TensorData[], RS: Int32Array, W: Int32Array, R: number) => void;
+import { wasmPhase, type PhaseFn, type PhaseSpec } from "./rowwasm.js";
 
 /** A kernel compiled for one pattern of widths. */
 export interface RowProgram {
@@ -115,15 +113,26 @@ const rowFunctions: Record<string, (t: Float32Array, w: number) => void> = {
 const compiled = new Map<string, PhaseFn>();
 let canCompile = true;
 let wanted = true;
+let wasm = true;
 
 /** Turns compilation off (every fused block node by node, as the primitive kernels compute it) or back on; for tests and benchmarks. */
 export function setCompileRows(on: boolean): void {
   wanted = on;
 }
 
+/** Turns the phases' WebAssembly form (rowwasm.ts) off (every phase in JavaScript) or back on; for tests and benchmarks. */
+export function setWasmRows(on: boolean): void {
+  wasm = on;
+}
+
+/** A phase's function: in WebAssembly SIMD where all its ops have a lane form there, else its JavaScript `source`. */
+function phaseFunction(source: string, spec: PhaseSpec): PhaseFn | undefined {
+  if (!wanted) return undefined;
+  return (wasm && wasmPhase(spec, source)) || compile(source);
+}
+
 function compile(source: string): PhaseFn | undefined {
   const hit = compiled.get(source);
-  if (!wanted) return undefined;
   if (hit || !canCompile) return hit;
   try {
     const fn = new Function("erf", "exp", "tanh", "sat", "T", "F", source)(erf, exp, tanh, saturate, rowScratch, rowFunctions) as PhaseFn;
@@ -175,6 +184,9 @@ export function compileRows(k: Kernel, graph: Graph, own: readonly Node[], wide:
     if (n.op === "matmul" || outputs.has(n.id)) keep.add(n.id);
   }
   for (const [id, count] of reads) if (count > 1 && wide(id)) keep.add(id);
+  // Own values read outside the phase that computes them (a matmul, a later phase, the kernel's outputs).
+  const needed = new Set<number>(outputs);
+  for (const n of own) for (const i of n.inputs) if (mine.has(i) && (n.op === "matmul" || phaseOf.get(n.id) !== phaseOf.get(i))) needed.add(i);
 
   // Slots: externals first, then every own node.
   const slot = new Map<number, number>();
@@ -195,7 +207,9 @@ export function compileRows(k: Kernel, graph: Graph, own: readonly Node[], wide:
     const body = own.filter((n) => n.op !== "matmul" && phaseOf.get(n.id) === p);
     const matmul = own.find((n) => n.op === "matmul" && phaseOf.get(n.id) === p);
     if (body.length) {
-      const fn = compile(renderPhase(body, p));
+      const earlier = (id: number) => node(id).op === "matmul" || phaseOf.get(id)! < p;
+      const spec: PhaseSpec = { body, node, slot, mine: (id) => mine.has(id), earlier, keep: (id) => keep.has(id), wide, needed: (id) => needed.has(id) };
+      const fn = phaseFunction(renderPhase(body, p), spec);
       if (!fn) return undefined;
       phases.push({ run: fn, ...(matmul ? { matmul } : {}) });
     } else phases.push({ run: () => undefined, ...(matmul ? { matmul } : {}) });

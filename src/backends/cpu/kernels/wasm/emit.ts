@@ -32,7 +32,11 @@ export const Op = {
   i32Xor: 0x73,
   i32Shl: 0x74,
   i32ShrU: 0x76,
+  i32GeU: 0x4f,
   i32Rotl: 0x77,
+  f32Ne: 0x5c,
+  f32Lt: 0x5d,
+  f32Gt: 0x5e,
   f64Lt: 0x63,
   f32Add: 0x92,
   f32Mul: 0x94,
@@ -49,7 +53,9 @@ export const Op = {
   i32TruncF64S: 0xaa,
   i64ExtendI32S: 0xac,
   f32DemoteF64: 0xb6,
+  f64ConvertI32S: 0xb7,
   f64ConvertI32U: 0xb8,
+  f64PromoteF32: 0xbb,
   f64ReinterpretI64: 0xbf,
 } as const;
 
@@ -179,7 +185,45 @@ export class Body {
   f64Const(x: number): this { this.code.push(0x44); for (const b of new Uint8Array(new Float64Array([x]).buffer)) this.code.push(b); return this; }
   /** f64.load with a byte offset immediate (alignment hint 8 bytes). */
   f64Load(offset: number): this { this.code.push(0x2b, 3); uleb(this.code, offset); return this; }
+  tee(i: number): this { this.code.push(0x22); uleb(this.code, i); return this; }
+  f32Const(x: number): this { this.code.push(0x43); for (const b of new Uint8Array(new Float32Array([x]).buffer)) this.code.push(b); return this; }
+  /** A SIMD load of `Lanes` (load32_zero, load8_splat, load32_splat): log2 of its alignment, a byte offset. */
+  vLoad(o: number, align: number, offset = 0): this { this.simd(o); this.code.push(align); uleb(this.code, offset); return this; }
+  /** v128.store32_lane: lane `lane` of the f32x4 to the address. */
+  v128Store32Lane(lane: number, offset = 0): this { this.simd(Lanes.store32Lane); this.code.push(2); uleb(this.code, offset); this.code.push(lane); return this; }
 }
+
+/** SIMD opcodes (after 0xfd) of f32 lanes, masks and bit operations (`Body.v`), and SIMD loads of part of a vector (`Body.vLoad`). */
+export const F32x4 = {
+  splat: 0x13,
+  i32x4Splat: 0x11,
+  eq: 0x41,
+  ne: 0x42,
+  lt: 0x43,
+  gt: 0x44,
+  le: 0x45,
+  ge: 0x46,
+  not: 0x4d,
+  and: 0x4e,
+  or: 0x50,
+  bitselect: 0x52,
+  i32x4Eq: 0x37,
+  i32x4Ne: 0x38,
+  i16x8ExtendLowI8x16U: 0x89,
+  i32x4ExtendLowI16x8U: 0xa9,
+  abs: 0xe0,
+  neg: 0xe1,
+  sqrt: 0xe3,
+  add: 0xe4,
+  sub: 0xe5,
+  mul: 0xe6,
+  div: 0xe7,
+  min: 0xe8,
+  max: 0xe9,
+} as const;
+
+/** SIMD loads and stores of part of a vector. */
+export const Lanes = { load8Splat: 0x07, load32Splat: 0x09, store32Lane: 0x5a, load32Zero: 0x5c } as const;
 
 /** SIMD opcodes (after 0xfd) of double-precision lanes and their conversions, for `Body.v`. */
 export const F64x2 = {
@@ -198,16 +242,22 @@ export const F64x2 = {
   demoteToF32x4Zero: 0x5e,
   promoteLowF32x4: 0x5f,
   floor: 0x75,
+  gt: 0x4a,
+  ge: 0x4c,
   i32x4Shl: 0xab,
   i32x4ShrS: 0xac,
   i32x4Add: 0xae,
   i64x2ExtendLowI32x4S: 0xc7,
   i64x2Shl: 0xcb,
   abs: 0xec,
+  neg: 0xed,
+  sqrt: 0xef,
   add: 0xf0,
   sub: 0xf1,
   mul: 0xf2,
   div: 0xf3,
+  min: 0xf4,
+  max: 0xf5,
   i32x4TruncSatZero: 0xfc,
 } as const;
 
