@@ -270,7 +270,7 @@ function runCompiled(c: Compiled, ctx: FusedContext, R: number, part: (id: numbe
   for (const n of p.kept) if (c.outputs.has(n.id) && !c.staged.has(n.id)) D[p.slot.get(n.id)!] = want(n.id).data;
   const K = ctx.kernels;
   for (const { run, matmul: m } of p.phases) {
-    run(D, RS, W, R);
+    run(D, RS, W, R, K.threads);
     if (!m) continue;
     const [ai, bi] = [m.inputs[0]!, m.inputs[1]!];
     const sa = p.slot.get(ai)!;

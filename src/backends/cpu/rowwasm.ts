@@ -26,10 +26,10 @@ import { runtimeDType, type DType, type TensorData } from "../../core/tensor.js"
 import { POW2_32 } from "../../core/math.js";
 import { Body, F32x4, F64x2, I32, F32, F64, Lanes, moduleBytes, Op, V128 } from "./kernels/wasm/emit.js";
 import { expNormal, tanhLanes } from "./kernels/wasm/rowmath.js";
-import { wasmGemmAvailable } from "./kernels/wasm/gemm.js";
+import { phaseMemoryImport, phaseScratch, runPhase, wasmGemmAvailable } from "./kernels/wasm/gemm.js";
 
-/** One phase: rows 0 .. R of the block, slot s's data D[s] (row i at i · RS[s]), width W[s]. */
-export type PhaseFn = (D: TensorData[], RS: Int32Array, W: Int32Array, R: number) => void;
+/** One phase: rows 0 .. R of the block, slot s's data D[s] (row i at i · RS[s]), width W[s]; `threads`: how many may run it (compiled phases). */
+export type PhaseFn = (D: TensorData[], RS: Int32Array, W: Int32Array, R: number, threads?: number) => void;
 
 /** What rowcode.ts knows of a phase: its nodes and how each value is held. */
 export interface PhaseSpec {
@@ -49,22 +49,22 @@ export interface PhaseSpec {
   readonly needed: (id: number) => boolean;
 }
 
-const PAGE = 65536;
-/** The table of 2^(j/32) (32 doubles), then the descriptors. */
+/** Bytes from the phase's start: the table of 2^(j/32) (32 doubles), then the descriptors. */
 const DESC = 256;
 const MAX_SLOTS = 1024;
 const ARENA = DESC + 12 * MAX_SLOTS;
 
-const f64Unary: Partial<Record<UnaryOp, (f: Body, x: number) => void>> = {
+/** Unary ops computed in double: of the f64x2 local x, with the table of 2^(j/32) at the byte the i32 local `table` holds. */
+const f64Unary: Partial<Record<UnaryOp, (f: Body, x: number, table: number) => void>> = {
   rsqrt: (f, x) => void f.f64x2Const(1).get(x).v(F64x2.sqrt).v(F64x2.div),
-  exp: (f, x) => expLanes(f, x),
-  sigmoid: (f, x) => {
+  exp: (f, x, table) => expLanes(f, x, table),
+  sigmoid: (f, x, table) => {
     const e = f.local(V128);
     f.get(x).v(F64x2.neg).set(e);
-    expLanes(f, e);
+    expLanes(f, e, table);
     f.set(e).f64x2Const(1).f64x2Const(1).get(e).v(F64x2.add).v(F64x2.div);
   },
-  tanh: (f, x) => tanhLanes(f, x),
+  tanh: (f, x, table) => tanhLanes(f, x, table),
 };
 const f32Unary: Partial<Record<UnaryOp, number>> = { neg: F32x4.neg, abs: F32x4.abs, sqrt: F32x4.sqrt };
 const f32Binary: Partial<Record<BinaryOp, number>> = { add: F32x4.add, sub: F32x4.sub, mul: F32x4.mul, div: F32x4.div, maximum: F32x4.max, minimum: F32x4.min };
@@ -72,10 +72,10 @@ const compares: Partial<Record<BinaryOp, number>> = { eq: F32x4.eq, ne: F32x4.ne
 const logical: Partial<Record<BinaryOp, number>> = { and: F32x4.and, or: F32x4.or, eq: F32x4.i32x4Eq, ne: F32x4.i32x4Ne };
 
 /** e^x for the f64x2 local x, as math.ts's exp where a kernel rounds it to f32 or adds it to 1 (see the head of this file). */
-function expLanes(f: Body, x: number): void {
+function expLanes(f: Body, x: number, table: number): void {
   const y = f.local(V128);
   f.get(x).f64x2Const(-110).v(F64x2.max).f64x2Const(700).v(F64x2.min).set(y);
-  expNormal(f, y);
+  expNormal(f, y, table);
   // bitselect(a, b, c) keeps a where c is set: e^x from −110 on, then to 700, then x where it is NaN.
   f.f64x2Const(0).get(x).f64x2Const(-110).v(F64x2.ge).v(F64x2.bitselect);
   f.f64x2Const(Infinity).get(x).f64x2Const(700).v(F64x2.le).v(F64x2.bitselect);
@@ -108,21 +108,16 @@ function supported(s: PhaseSpec): boolean {
   });
 }
 
-interface Module {
-  readonly memory: WebAssembly.Memory;
-}
-let shared: Module | null | undefined;
-
-/** The memory every compiled phase runs in, its table written; null where SIMD does not validate. */
-function phaseMemory(): Module | null {
-  if (shared !== undefined) return shared;
-  if (!wasmGemmAvailable()) return (shared = null);
-  const memory = new WebAssembly.Memory({ initial: Math.ceil(ARENA / PAGE) + 1 });
-  new Float64Array(memory.buffer, 0, 32).set(POW2_32);
-  return (shared = { memory });
+/** A compiled phase: its module's bytes and id (for the workers), instantiated on the memory it runs in. */
+interface Compiled {
+  readonly bytes: Uint8Array<ArrayBuffer>;
+  readonly id: number;
+  readonly slots: readonly Used[];
+  instance?: { readonly memory: WebAssembly.Memory; readonly run: (desc: number, i0: number, i1: number) => void };
 }
 
 const compiled = new Map<string, PhaseFn>();
+let usable = true;
 
 /** How many phases have been compiled to WebAssembly in this process (for tests). */
 export const wasmPhases = () => compiled.size;
@@ -136,20 +131,27 @@ export function wasmPhase(spec: PhaseSpec, source: string): PhaseFn | undefined 
   const key = `${source}\n${[...spec.slot.keys()].map((id) => `${runtimeDType[spec.node(id).dtype]}${spec.needed(id) ? "+" : ""}`).join(",")}`;
   const hit = compiled.get(key);
   if (hit) return hit;
-  const m = phaseMemory();
-  if (!m || !supported(spec) || spec.slot.size > MAX_SLOTS) return undefined;
+  if (!usable || !wasmGemmAvailable() || !supported(spec) || spec.slot.size > MAX_SLOTS) return undefined;
   const { body, slots } = generate(spec);
-  const bytes = moduleBytes([{ name: "phase", params: 3, body }], { pages: 1 });
-  let run: (desc: number, i0: number, i1: number) => void;
+  const c: Compiled = { bytes: moduleBytes([{ name: "phase", params: 3, body }], phaseMemoryImport()), id: compiled.size + 1, slots };
   try {
-    run = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { mem: m.memory } }).exports["phase"] as typeof run;
+    instantiate(c, phaseScratch(0).memory);
   } catch {
-    shared = null; // a host that validates SIMD but refuses to compile here (a page's Content-Security-Policy): JavaScript from now on
+    usable = false; // a host that validates SIMD but refuses to compile here (a page's Content-Security-Policy): JavaScript from now on
     return undefined;
   }
-  const fn = staged(m.memory, slots, run);
+  const fn = staged(c);
   compiled.set(key, fn);
   return fn;
+}
+
+/** The phase's function on `memory` (made again when the GEMM's memory is: releaseWasmGemm). */
+function instantiate(c: Compiled, memory: WebAssembly.Memory): (desc: number, i0: number, i1: number) => void {
+  if (c.instance?.memory !== memory) {
+    const run = new WebAssembly.Instance(new WebAssembly.Module(c.bytes), { env: { mem: memory } }).exports["phase"] as (desc: number, i0: number, i1: number) => void;
+    c.instance = { memory, run };
+  }
+  return c.instance.run;
 }
 
 /** A slot the function reads or writes: bool data is one byte an element, f32 four. */
@@ -162,34 +164,42 @@ interface Used {
   readonly out: boolean;
 }
 
-/** The function wrapped: slots copied into the memory, the rows run, the values read later copied back. */
-function staged(memory: WebAssembly.Memory, slots: readonly Used[], run: (desc: number, i0: number, i1: number) => void): PhaseFn {
+/**
+ * The function wrapped: the table, the descriptors and the slots copied into the GEMM's memory after
+ * its resident region (gemm.ts `phaseScratch`), the rows run (over threads where the block is
+ * large: `runPhase`), the values read later copied back.
+ */
+function staged(c: Compiled): PhaseFn {
+  const { slots } = c;
   const at = new Int32Array(slots.length);
-  return (D, RS, W, R) => {
-    let end = ARENA;
+  return (D, RS, W, R, threads = 1) => {
+    let end = ARENA, widest = 1;
     slots.forEach((u, k) => {
       at[k] = end;
       end += (length(u, RS, W, R) * u.bytes + 15) & ~15;
+      widest = Math.max(widest, W[u.slot]!);
     });
-    if (memory.buffer.byteLength < end) memory.grow(Math.ceil((end - memory.buffer.byteLength) / PAGE));
+    const { memory, base } = phaseScratch(end);
+    const run = instantiate(c, memory);
     const buffer = memory.buffer;
-    const words = new Int32Array(buffer, DESC, 3 * MAX_SLOTS);
+    new Float64Array(buffer, base, 32).set(POW2_32);
+    const words = new Int32Array(buffer, base + DESC, 3 * MAX_SLOTS);
     const f32 = new Float32Array(buffer), u8 = new Uint8Array(buffer);
     slots.forEach((u, k) => {
-      const s = u.slot;
-      words[3 * s] = at[k]!;
+      const s = u.slot, ptr = base + at[k]!;
+      words[3 * s] = ptr;
       words[3 * s + 1] = RS[s]!;
       words[3 * s + 2] = W[s]!;
       if (!u.read) return;
       const n = length(u, RS, W, R);
-      if (u.bytes === 4) f32.set((D[s] as Float32Array).subarray(0, n), at[k]! / 4);
-      else u8.set((D[s] as Uint8Array).subarray(0, n), at[k]!);
+      if (u.bytes === 4) f32.set((D[s] as Float32Array).subarray(0, n), ptr / 4);
+      else u8.set((D[s] as Uint8Array).subarray(0, n), ptr);
     });
-    run(DESC, 0, R);
+    runPhase(run, c.id, c.bytes, base + DESC, R, R * widest, threads);
     slots.forEach((u, k) => {
       if (!u.out) return;
-      const n = length(u, RS, W, R);
-      (D[u.slot] as Float32Array).set(f32.subarray(at[k]! / 4, at[k]! / 4 + n));
+      const n = length(u, RS, W, R), ptr = (base + at[k]!) / 4;
+      (D[u.slot] as Float32Array).set(f32.subarray(ptr, ptr + n));
     });
   };
 }
@@ -201,7 +211,7 @@ const length = (u: Used, RS: Int32Array, W: Int32Array, R: number) => (RS[u.slot
 function generate(s: PhaseSpec): { body: Body; slots: Used[] } {
   const f = new Body(3);
   const [desc, i0, i1] = [0, 1, 2];
-  const i = f.local(I32), j = f.local(I32);
+  const i = f.local(I32), j = f.local(I32), table = f.local(I32);
   const bytesOf = (id: number) => (runtimeDType[s.node(id).dtype] === "bool" ? 1 : 4);
   /** Per slot used: its base pointer, row stride in bytes, width and this row's pointer. */
   const used = new Map<number, { id: number; base: number; stride: number; w: number; p: number; read: boolean; out: boolean; scalar?: number }>();
@@ -277,15 +287,15 @@ function generate(s: PhaseSpec): { body: Body; slots: Used[] } {
     f.v(from === "bool" ? logical[op]! : dt === "bool" ? compares[op]! : f32Binary[op]!);
   };
   /** The f32 lanes on the stack through a function of doubles, two lanes at a time, rounded back to f32. */
-  const inDouble = (fn: (f: Body, x: number) => void) => {
+  const inDouble = (fn: (f: Body, x: number, table: number) => void) => {
     const x = f.local(V128), lo = f.local(V128), hi = f.local(V128);
     f.set(x);
     f.get(x).v(F64x2.promoteLowF32x4).set(lo);
-    fn(f, lo);
+    fn(f, lo, table);
     f.v(F64x2.demoteToF32x4Zero).set(lo);
     if (tail) return void f.get(lo);
     f.get(x).get(x).f32x4Shuffle([2, 3, 0, 1]).v(F64x2.promoteLowF32x4).set(hi);
-    fn(f, hi);
+    fn(f, hi, table);
     f.v(F64x2.demoteToF32x4Zero).set(hi);
     f.get(lo).get(hi).f32x4Shuffle([0, 1, 4, 5]);
   };
@@ -363,7 +373,8 @@ function generate(s: PhaseSpec): { body: Body; slots: Used[] } {
     }
   }
   const row = f.code.splice(mark);
-  // The slots' descriptors, then per row its pointers and one-column values, then the lines.
+  // The table (before the descriptors), the slots' descriptors, then per row its pointers and one-column values, then the lines.
+  f.get(desc).i32(-DESC).op(Op.i32Add).set(table);
   for (const [sl, u] of used) {
     f.get(desc).i32Load(12 * sl).set(u.base);
     f.get(desc).i32Load(12 * sl + 4).i32(bytesOf(u.id) === 4 ? 2 : 0).op(Op.i32Shl).set(u.stride);

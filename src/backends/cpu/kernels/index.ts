@@ -28,6 +28,8 @@ import { where } from "./where.js";
 export interface Kernels {
   /** Which implementation this is ("plain-ts", "wasm-simd", ...), for logs and benchmarks. */
   readonly name: string;
+  /** The threads its products (and a fused kernel's phases compiled to WebAssembly) may run on; 1 when left out. */
+  readonly threads?: number;
 
   /** An elementwise UnaryOp. neg/abs: f32|i32 → same; not: bool → bool; the rest: f32 → f32. */
   unary(op: UnaryOp, x: Tensor, out?: Tensor): Tensor;
@@ -131,7 +133,7 @@ const threaded = new Map<number, Kernels>();
 export function threadedKernels(threads: number): Kernels {
   if (threads <= 1 || !wasmGemmAvailable()) return defaultKernels;
   let k = threaded.get(threads);
-  if (!k) threaded.set(threads, (k = Object.freeze({ ...plainKernels, ...matmulsWith(gemmNTSimdThreads(threads), seqF32, gemmNNPacked(threads)), prepareTransB, prepareB, name: `wasm-simd-${threads}t` })));
+  if (!k) threaded.set(threads, (k = Object.freeze({ ...plainKernels, ...matmulsWith(gemmNTSimdThreads(threads), seqF32, gemmNNPacked(threads)), prepareTransB, prepareB, threads, name: `wasm-simd-${threads}t` })));
   return k;
 }
 
@@ -154,7 +156,7 @@ export function int8Kernels(threads: number): Kernels | undefined {
     // A weight read as [k, n] is quantized straight from it (no transposed copy); one that does not
     // fit the region is laid out transposed by the caller, and then packed as f32 if it fits there.
     const prepareNN = (b: Tensor) => b.dtype === "f32" && b.shape.length === 2 && packWeightInt8NN(b.data as Float32Array, b.shape[0]!, b.shape[1]!);
-    int8.set(t, (k = Object.freeze({ ...plainKernels, ...matmulsWith(gemmNTSimdThreads(t, "int8"), seqF32, gemmNNInt8(t)), prepareTransB: prepare, prepareB: prepareNN, weights: "int8" as const, name: `wasm-simd-int8${t > 1 ? `-${t}t` : ""}` })));
+    int8.set(t, (k = Object.freeze({ ...plainKernels, ...matmulsWith(gemmNTSimdThreads(t, "int8"), seqF32, gemmNNInt8(t)), prepareTransB: prepare, prepareB: prepareNN, weights: "int8" as const, threads: t, name: `wasm-simd-int8${t > 1 ? `-${t}t` : ""}` })));
   }
   return k;
 }
@@ -178,7 +180,7 @@ export function f16Kernels(threads: number): Kernels | undefined {
     };
     // As int8Kernels: a weight read as [k, n] is packed straight from it, else laid out transposed by the caller.
     const prepareNN = (b: Tensor) => b.dtype === "f32" && b.shape.length === 2 && packWeightF16NN(b.data as Float32Array, b.shape[0]!, b.shape[1]!);
-    f16.set(t, (k = Object.freeze({ ...plainKernels, ...matmulsWith(gemmNTSimdThreads(t, "f16"), seqF32, gemmNNF16(t)), prepareTransB: prepare, prepareB: prepareNN, weights: "f16" as const, name: `wasm-simd-f16${t > 1 ? `-${t}t` : ""}` })));
+    f16.set(t, (k = Object.freeze({ ...plainKernels, ...matmulsWith(gemmNTSimdThreads(t, "f16"), seqF32, gemmNNF16(t)), prepareTransB: prepare, prepareB: prepareNN, weights: "f16" as const, threads: t, name: `wasm-simd-f16${t > 1 ? `-${t}t` : ""}` })));
   }
   return k;
 }

@@ -3,11 +3,13 @@
 // mask, GELU (tanh), sigmoid, rsqrt, comparisons and where, on rows of every width to 13 (the four-
 // column loop and its tail), over values that reach every branch of exp and tanh (±0, ±∞, NaN,
 // subnormals, −110 and 700 where exp's range ends, 19.1 and 1/8 where tanh's branches meet).
-import { afterEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { CpuProgram } from "../../../../src/backends/cpu/interpret.js";
 import { setCompileRows, setWasmRows } from "../../../../src/backends/cpu/rowcode.js";
 import { wasmPhases } from "../../../../src/backends/cpu/rowwasm.js";
-import { wasmGemmAvailable } from "../../../../src/backends/cpu/kernels/wasm/gemm.js";
+import { PHASE_MIN_ELEMENTS, threadedPhaseJobs, wasmGemmAvailable } from "../../../../src/backends/cpu/kernels/wasm/gemm.js";
+import { acquireGemmThreads } from "../../../../src/backends/cpu/kernels/wasm/node-threads.js";
+import { defaultKernels, threadedKernels, type Kernels } from "../../../../src/backends/cpu/kernels/index.js";
 import { fromValues, type Tensor } from "../../../../src/core/tensor.js";
 import { constDim } from "../../../../src/core/dim.js";
 import { GraphBuilder, type Graph } from "../../../../src/ir/graph.js";
@@ -70,11 +72,11 @@ const kernels: Record<string, Build> = {
 };
 
 /** The outputs of `g` on x, fused: phases in WebAssembly, in JavaScript, or node by node. */
-function run(g: Graph, x: Tensor, mode: "wasm" | "js" | "nodes"): Map<string, Tensor> {
+function run(g: Graph, x: Tensor, mode: "wasm" | "js" | "nodes", kernels: Kernels = defaultKernels): Map<string, Tensor> {
   setCompileRows(mode !== "nodes");
   setWasmRows(mode === "wasm");
   try {
-    return new CpuProgram(g, new Map()).run(new Map([["x", x]])).outputs as Map<string, Tensor>;
+    return new CpuProgram(g, new Map(), kernels).run(new Map([["x", x]])).outputs as Map<string, Tensor>;
   } finally {
     setCompileRows(true);
     setWasmRows(true);
@@ -115,6 +117,34 @@ describe("fused phases in WebAssembly SIMD (rowwasm.ts)", () => {
             expect(differences(wasm.get(out)!.data, js.get(out)!.data), `${out} at width ${w}, ${rows} rows (wasm vs js)`).toEqual([]);
             expect(differences(wasm.get(out)!.data, t.data), `${out} at width ${w}, ${rows} rows (wasm vs nodes)`).toEqual([]);
           }
+        }
+      }
+    });
+  }
+});
+
+describe.runIf(wasmGemmAvailable())("fused phases in WebAssembly SIMD over threads", () => {
+  let release: () => void = () => undefined;
+  beforeAll(async () => {
+    const p = await acquireGemmThreads(3);
+    release = p.release;
+    expect(p.threads).toBe(3);
+  });
+  afterAll(() => release());
+
+  for (const [name, build] of Object.entries(kernels)) {
+    it(`${name}: rows split over 2 and 3 threads give the bits of one`, () => {
+      // Rows × width above PHASE_MIN_ELEMENTS, so that the phases are really split; rows not a multiple of the blocks.
+      for (const [rows, w] of [[301, 37], [67, 130]] as const) {
+        expect(rows * w).toBeGreaterThanOrEqual(PHASE_MIN_ELEMENTS);
+        const g = graphOf(build, rows, w);
+        const x = fromValues("f32", [2, rows, w], values(2 * rows * w, rows));
+        const one = run(g, x, "wasm");
+        for (const t of [2, 3]) {
+          const jobs = threadedPhaseJobs();
+          const many = run(g, x, "wasm", threadedKernels(t));
+          expect(threadedPhaseJobs(), `${t} threads split the phases`).toBeGreaterThan(jobs);
+          for (const [out, want] of one) expect(differences(many.get(out)!.data, want.data), `${out}, ${rows} × ${w}, ${t} threads`).toEqual([]);
         }
       }
     });

@@ -42,7 +42,7 @@
 // and wasm threads, so that workers can run the same module on it (see "threads" below), else a
 // plain one. JS views of it are re-made after every growth (`memory.buffer` is re-read).
 import { gemmNNSmallF32, gemmNT, type GemmNN, type GemmNT } from "../matmul.js";
-import { Body, I32, moduleBytes, Op, V128, whileLoop, type Func } from "./emit.js";
+import { Body, I32, moduleBytes, Op, V128, whileLoop, type Func, type MemoryImport } from "./emit.js";
 import { convertKernel, halfLocals, halfPanels, halfPanelsNN, loadHalves } from "./f16.js";
 import { evenK, int8Driver, int8Gemv, int8Kernel, MR8, quantizeRows, quantizeWeight, quantizeWeightNN } from "./int8.js";
 import { nnSmallKernel, ntSmallKernel } from "./small.js";
@@ -464,7 +464,10 @@ const SPINS = Number((typeof process === "object" && process.env?.["TFM_GEMM_SPI
 export const CTL = { gen: 0, next: 1, done: 2, stop: 3, error: 4, ready: 5, a: 8, b: 9, c: 10, m: 11, n: 12, k: 13, chunks: 14, colWidth: 15, rowBlock: 16, colChunks: 17, ldc: 18, ws: 19, as: 20, kind: 21, scratch: 22, words: 32 } as const;
 
 /** How a job's panels hold the weights (the control block's `kind`). */
-const KIND = { f32: 0, int8: 1, f16: 2 } as const;
+const KIND = { f32: 0, int8: 1, f16: 2, rows: 3 } as const;
+
+/** Bytes of the buffer a phase's module is handed to the workers in (a larger module runs on one thread). */
+const CODE_BYTES = 1 << 18;
 
 /** Bytes of one thread's scratch for gemmf16's converted blocks (KC × NR floats). */
 const HALF_SCRATCH = KC * NR * 4;
@@ -479,10 +482,22 @@ type Panels = { readonly kind: "int8"; readonly ws: number; readonly as: number 
  * (node-threads.ts) calls it with what its workers provide; this module names no host API.
  */
 export const workerSource = `(workerData, post) => {
-const { module, memory, control } = workerData;
+const { module, memory, control, code } = workerData;
 const { gemm, gemmq8, gemmf16 } = new WebAssembly.Instance(module, { env: { mem: memory } }).exports;
 const ctl = new Int32Array(control);
 const C = ${JSON.stringify(CTL)};
+// The fused kernels' phases (rows jobs), by the id their job gives: compiled from the code buffer once.
+const phases = new Map();
+const phaseOf = (id, len) => {
+  let run = phases.get(id);
+  if (!run) {
+    const bytes = new Uint8Array(len);
+    bytes.set(new Uint8Array(code, 0, len));
+    run = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { mem: memory } }).exports.phase;
+    phases.set(id, run);
+  }
+  return run;
+};
 // This worker's number (1, 2, ...; the calling thread is 0): its slot of f16 scratch.
 const me = Atomics.add(ctl, C.ready, 1) + 1;
 post("ready");
@@ -499,13 +514,20 @@ for (;;) {
   const a = ctl[C.a], b = ctl[C.b], c = ctl[C.c], m = ctl[C.m], n = ctl[C.n], k = ctl[C.k];
   const chunks = ctl[C.chunks], cw = ctl[C.colWidth], rb = ctl[C.rowBlock], cc = ctl[C.colChunks], ldc = ctl[C.ldc], ws = ctl[C.ws], as = ctl[C.as], kind = ctl[C.kind], scratch = ctl[C.scratch] + me * ${HALF_SCRATCH};
   const tag = g & 0xffff;
+  let phase;
+  try {
+    if (kind === ${KIND.rows}) phase = phaseOf(n, k);
+  } catch (e) {
+    Atomics.store(ctl, C.error, 1);
+  }
   for (;;) {
     const v = Atomics.load(ctl, C.next);
     if ((v >>> 16) !== tag || (v & 0xffff) >= chunks) break;
     if (Atomics.compareExchange(ctl, C.next, v, v + 1) !== v) continue;
     const idx = v & 0xffff, i0 = Math.floor(idx / cc) * rb, j0 = (idx % cc) * cw;
     try {
-      if (kind === ${KIND.int8}) gemmq8(a + i0 * k * 2, b + j0 * k, c + i0 * ldc + j0 * 4, Math.min(rb, m - i0), Math.min(cw, n - j0), k, ldc, ws + j0 * 4, as + i0 * 4);
+      if (kind === ${KIND.rows}) phase(a, i0, Math.min(i0 + rb, m));
+      else if (kind === ${KIND.int8}) gemmq8(a + i0 * k * 2, b + j0 * k, c + i0 * ldc + j0 * 4, Math.min(rb, m - i0), Math.min(cw, n - j0), k, ldc, ws + j0 * 4, as + i0 * 4);
       else if (kind === ${KIND.f16}) gemmf16(a + i0 * k * 4, b + j0 * k * 2, c + i0 * ldc + j0 * 4, Math.min(rb, m - i0), Math.min(cw, n - j0), k, ldc, scratch);
       else gemm(a + i0 * k * 4, b + j0 * k * 4, c + i0 * ldc + j0 * 4, Math.min(rb, m - i0), Math.min(cw, n - j0), k, ldc);
     } catch (e) {
@@ -522,11 +544,13 @@ export interface GemmWorker {
 }
 
 /** Starts one worker running `workerSource` with this data (Node: worker_threads, unref'd). */
-export type SpawnGemmWorker = (source: string, data: { module: WebAssembly.Module; memory: WebAssembly.Memory; control: SharedArrayBuffer }) => { worker: GemmWorker; ready: Promise<void> };
+export type SpawnGemmWorker = (source: string, data: { module: WebAssembly.Module; memory: WebAssembly.Memory; control: SharedArrayBuffer; code: SharedArrayBuffer }) => { worker: GemmWorker; ready: Promise<void> };
 
 interface Pool {
   control: SharedArrayBuffer;
   ctl: Int32Array;
+  /** A phase module's bytes, for the workers to compile (`runPhase`). */
+  code: SharedArrayBuffer;
   workers: GemmWorker[];
   ready: Promise<void>[];
   gen: number;
@@ -545,11 +569,11 @@ export async function startGemmWorkers(count: number, spawn: SpawnGemmWorker): P
   if (!shared) return 0;
   if (pool === undefined) {
     const control = new SharedArrayBuffer(CTL.words * 4);
-    pool = { control, ctl: new Int32Array(control), workers: [], ready: [], gen: 0 };
+    pool = { control, ctl: new Int32Array(control), code: new SharedArrayBuffer(CODE_BYTES), workers: [], ready: [], gen: 0 };
   }
   const p = pool;
   while (p.workers.length < count) {
-    const { worker, ready } = spawn(workerSource, { module, memory: mem, control: p.control });
+    const { worker, ready } = spawn(workerSource, { module, memory: mem, control: p.control, code: p.code });
     p.workers.push(worker);
     p.ready.push(ready);
   }
@@ -658,8 +682,21 @@ function gemmThreaded(i: Instance, a: number, b: number, c: number, m: number, n
   }
   const ctl = p.ctl;
   ctl[CTL.a] = a; ctl[CTL.b] = b; ctl[CTL.c] = c; ctl[CTL.m] = m; ctl[CTL.n] = n; ctl[CTL.k] = k;
-  ctl[CTL.chunks] = chunks; ctl[CTL.colWidth] = COL_WIDTH; ctl[CTL.rowBlock] = rowBlock; ctl[CTL.colChunks] = colChunks; ctl[CTL.ldc] = ldc;
+  ctl[CTL.colWidth] = COL_WIDTH; ctl[CTL.rowBlock] = rowBlock; ctl[CTL.colChunks] = colChunks; ctl[CTL.ldc] = ldc;
   ctl[CTL.kind] = KIND[panels?.kind ?? "f32"]; ctl[CTL.ws] = panels?.kind === "int8" ? panels.ws : 0; ctl[CTL.as] = panels?.kind === "int8" ? panels.as : 0; ctl[CTL.scratch] = panels?.kind === "f16" ? panels.scratch : 0;
+  runJob(p, helpers, chunks, (idx) => {
+    const i0 = Math.floor(idx / colChunks) * rowBlock, j0 = (idx % colChunks) * COL_WIDTH;
+    run(i0, j0, Math.min(rowBlock, m - i0), Math.min(COL_WIDTH, n - j0));
+  });
+}
+
+/**
+ * Runs the job whose words are in the control block, of `chunks` chunks: publishes it, wakes
+ * `helpers` workers, claims chunks with `run` beside them, and returns when every chunk is done.
+ */
+function runJob(p: Pool, helpers: number, chunks: number, run: (idx: number) => void): void {
+  const ctl = p.ctl;
+  ctl[CTL.chunks] = chunks;
   const g = (p.gen = (p.gen + 1) | 0) === 0 ? (p.gen = 1) : p.gen;
   const tag = g & 0xffff;
   Atomics.store(ctl, CTL.done, 0);
@@ -671,8 +708,7 @@ function gemmThreaded(i: Instance, a: number, b: number, c: number, m: number, n
     const v = Atomics.load(ctl, CTL.next);
     if (v >>> 16 !== tag || (v & 0xffff) >= chunks) break;
     if (Atomics.compareExchange(ctl, CTL.next, v, v + 1) !== v) continue;
-    const idx = v & 0xffff, i0 = Math.floor(idx / colChunks) * rowBlock, j0 = (idx % colChunks) * COL_WIDTH;
-    run(i0, j0, Math.min(rowBlock, m - i0), Math.min(COL_WIDTH, n - j0));
+    run(v & 0xffff);
     Atomics.add(ctl, CTL.done, 1);
   }
   // The workers' last chunks: spun for first (they are under a chunk's time away, and a thread
@@ -680,7 +716,59 @@ function gemmThreaded(i: Instance, a: number, b: number, c: number, m: number, n
   for (let spins = 0; spins < SPINS && Atomics.load(ctl, CTL.done) < chunks; spins++);
   const block = mayBlock();
   for (let d = Atomics.load(ctl, CTL.done); d < chunks; d = Atomics.load(ctl, CTL.done)) if (block) Atomics.wait(ctl, CTL.done, d);
-  if (Atomics.load(ctl, CTL.error) !== 0) throw new Error("the threaded GEMM failed in a worker");
+  if (Atomics.load(ctl, CTL.error) !== 0) throw new Error("a threaded kernel failed in a worker");
+}
+
+// ---- the fused kernels' phases (../../rowwasm.ts) --------------------------------------------------
+//
+// A phase compiled to WebAssembly runs in this module's memory, from the end of the resident region
+// (where a product's operands go when it runs: the two never run at once), so that the workers
+// can run its rows too: its module is handed to them through the pool's code buffer, compiled once
+// per id by each, and run on the same memory. Each row is computed by the same instructions on any
+// thread: the bits do not depend on the count.
+
+/** The memory phases run in, grown so that `bytes` fit after the resident region; `base`: where they start. */
+export function phaseScratch(bytes: number): { memory: WebAssembly.Memory; base: number } {
+  const { mem } = instance();
+  const need = residentEnd + bytes;
+  if (mem.buffer.byteLength < need) mem.grow(Math.ceil((need - mem.buffer.byteLength) / PAGE));
+  return { memory: mem, base: residentEnd };
+}
+
+/** How a phase's module imports that memory (shared, with its maximum, where threads can run it). */
+export function phaseMemoryImport(): MemoryImport {
+  return instance().shared ? { pages: 1, shared: { maxPages: MAX_PAGES } } : { pages: 1 };
+}
+
+/** Elements (rows × widest width) from which a phase is split over threads: below, waking the workers costs more than they save. */
+export const PHASE_MIN_ELEMENTS = 1 << 13;
+
+let phaseJobs = 0;
+
+/** How many phases have run split over threads in this process (for tests). */
+export const threadedPhaseJobs = () => phaseJobs;
+
+/**
+ * phase(desc, 0, rows) over `threads` threads: rows in blocks, claimed by the calling thread and the
+ * workers (which compile `bytes`, the module, once for its `id`). On one thread where no worker
+ * runs, the job is too small, or the module does not fit the code buffer.
+ */
+export function runPhase(phase: (desc: number, i0: number, i1: number) => void, id: number, bytes: Uint8Array, desc: number, rows: number, elements: number, threads: number): void {
+  const p = pool;
+  const helpers = p ? Math.min(threads - 1, p.workers.length) : 0;
+  if (!p || helpers <= 0 || elements < PHASE_MIN_ELEMENTS || rows < 2 || bytes.length > CODE_BYTES) {
+    phase(desc, 0, rows);
+    return;
+  }
+  const t = helpers + 1;
+  const block = Math.max(1, Math.ceil(rows / (4 * t)));
+  const chunks = Math.ceil(rows / block);
+  new Uint8Array(p.code, 0, bytes.length).set(bytes);
+  const ctl = p.ctl;
+  ctl[CTL.kind] = KIND.rows; ctl[CTL.a] = desc; ctl[CTL.m] = rows; ctl[CTL.n] = id; ctl[CTL.k] = bytes.length;
+  ctl[CTL.rowBlock] = block; ctl[CTL.colChunks] = 1; ctl[CTL.colWidth] = 0;
+  phaseJobs++;
+  runJob(p, helpers, chunks, (idx) => phase(desc, idx * block, Math.min((idx + 1) * block, rows)));
 }
 
 const align16 = (x: number) => (x + 15) & ~15;

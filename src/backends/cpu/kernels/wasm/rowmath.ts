@@ -35,17 +35,25 @@ function horner(f: Body, arg: number, coeffs: readonly number[]): void {
 /**
  * Pushes e^y for the f64x2 local y, by math.ts's `exp` where its result is a normal double (its
  * range checks are the caller's): n = floor(y · 32/ln 2 + 1/2), r = y − n·HI − n·LO, e^r's series,
- * times 2^(j/32) from the table at byte 0 and 2^m built from its bits.
+ * times 2^(j/32) from the table (at byte 0, or at the byte the i32 local `table` holds) and 2^m
+ * built from its bits.
  */
-export function expNormal(f: Body, y: number): void {
+export function expNormal(f: Body, y: number, table?: number): void {
   const [nf, r, ni, idx] = lanes(f, 4);
   f.get(y).f64x2Const(LOG2E_32).v(F64x2.mul).f64x2Const(0.5).v(F64x2.add).v(F64x2.floor).set(nf!);
   f.get(y).get(nf!).f64x2Const(LN2_32_HI).v(F64x2.mul).v(F64x2.sub).get(nf!).f64x2Const(LN2_32_LO).v(F64x2.mul).v(F64x2.sub).set(r!);
   horner(f, r!, [1.388888888888889e-3, 8.333333333333333e-3, 4.1666666666666664e-2, 1.6666666666666666e-1, 0.5, 1, 1]);
   f.get(nf!).v(F64x2.i32x4TruncSatZero).set(ni!);
   f.get(ni!).i32x4Const([31, 31, 31, 31]).v(F64x2.and).i32(3).v(F64x2.i32x4Shl).set(idx!);
-  f.get(idx!).i32x4Lane(0).f64Load(0).v(F64x2.splat).get(idx!).i32x4Lane(1).f64Load(0).f64x2ReplaceLane(1);
-  f.v(F64x2.mul);
+  const at = (lane: number) => {
+    f.get(idx!).i32x4Lane(lane);
+    if (table !== undefined) f.get(table).op(Op.i32Add);
+    f.f64Load(0);
+  };
+  at(0);
+  f.v(F64x2.splat);
+  at(1);
+  f.f64x2ReplaceLane(1).v(F64x2.mul);
   f.get(ni!).i32(5).v(F64x2.i32x4ShrS).i32x4Const([1023, 1023, 1023, 1023]).v(F64x2.i32x4Add).v(F64x2.i64x2ExtendLowI32x4S).i32(52).v(F64x2.i64x2Shl);
   f.v(F64x2.mul);
 }
@@ -55,7 +63,7 @@ export function expNormal(f: Body, y: number): void {
  * |x| > 19.1 or NaN: ±1 or NaN; else 1 − 2/(e^(2|x|) + 1)), both lanes compute every branch and
  * `bitselect` keeps the one math.ts takes (exp's own range checks never fire there: 2|x| ≤ 38.2).
  */
-export function tanhLanes(f: Body, x: number): void {
+export function tanhLanes(f: Body, x: number, table?: number): void {
   const [a, t, small, y, e, sign] = lanes(f, 6);
   f.get(x).v(F64x2.abs).set(a!);
   // |x| < 1/8: x + x·t·(…), t = x²; ±0 stays itself
@@ -65,7 +73,7 @@ export function tanhLanes(f: Body, x: number): void {
   f.v(F64x2.mul).v(F64x2.add).set(small!);
   f.get(x).get(small!).get(x).f64x2Const(0).v(F64x2.eq).v(F64x2.bitselect).set(small!);
   f.get(a!).f64x2Const(2).v(F64x2.mul).set(y!);
-  expNormal(f, y!);
+  expNormal(f, y!, table);
   f.set(e!);
   // 1 − 2/(e + 1), with x's sign
   f.get(x).f64x2Const(-0).v(F64x2.and).set(sign!);
