@@ -514,19 +514,16 @@ for (;;) {
   const a = ctl[C.a], b = ctl[C.b], c = ctl[C.c], m = ctl[C.m], n = ctl[C.n], k = ctl[C.k];
   const chunks = ctl[C.chunks], cw = ctl[C.colWidth], rb = ctl[C.rowBlock], cc = ctl[C.colChunks], ldc = ctl[C.ldc], ws = ctl[C.ws], as = ctl[C.as], kind = ctl[C.kind], scratch = ctl[C.scratch] + me * ${HALF_SCRATCH};
   const tag = g & 0xffff;
+  // A phase's module is compiled at the first chunk claimed: only a claim proves that the words
+  // (and the code buffer) read are this job's, not those of a later one published meanwhile.
   let phase;
-  try {
-    if (kind === ${KIND.rows}) phase = phaseOf(n, k);
-  } catch (e) {
-    Atomics.store(ctl, C.error, 1);
-  }
   for (;;) {
     const v = Atomics.load(ctl, C.next);
     if ((v >>> 16) !== tag || (v & 0xffff) >= chunks) break;
     if (Atomics.compareExchange(ctl, C.next, v, v + 1) !== v) continue;
     const idx = v & 0xffff, i0 = Math.floor(idx / cc) * rb, j0 = (idx % cc) * cw;
     try {
-      if (kind === ${KIND.rows}) phase(a, i0, Math.min(i0 + rb, m));
+      if (kind === ${KIND.rows}) (phase ??= phaseOf(n, k))(a, i0, Math.min(i0 + rb, m));
       else if (kind === ${KIND.int8}) gemmq8(a + i0 * k * 2, b + j0 * k, c + i0 * ldc + j0 * 4, Math.min(rb, m - i0), Math.min(cw, n - j0), k, ldc, ws + j0 * 4, as + i0 * 4);
       else if (kind === ${KIND.f16}) gemmf16(a + i0 * k * 4, b + j0 * k * 2, c + i0 * ldc + j0 * 4, Math.min(rb, m - i0), Math.min(cw, n - j0), k, ldc, scratch);
       else gemm(a + i0 * k * 4, b + j0 * k * 4, c + i0 * ldc + j0 * 4, Math.min(rb, m - i0), Math.min(cw, n - j0), k, ldc);
