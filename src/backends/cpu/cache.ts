@@ -56,10 +56,10 @@ export function materialise(v: CacheView, out?: Tensor): Tensor {
   return { dtype: v.base.dtype, shape: [...v.shape], data } as Tensor;
 }
 
-/** `v` in a new buffer of `capacity` positions along its axis (growing a state's buffer). */
-export function regrow(v: CacheView, capacity: number): Tensor {
+/** `v` in a new buffer of `capacity` positions along its axis (growing a state's buffer), made by `allocate`. */
+export function regrow(v: CacheView, capacity: number, allocate: (dtype: Tensor["dtype"], shape: readonly number[]) => Tensor): Tensor {
   const shape = v.base.shape.map((d, i) => (i === v.axis ? capacity : d));
-  const base = { dtype: v.base.dtype, shape, data: new (v.base.data.constructor as Float32ArrayConstructor)(numel(shape)) } as Tensor;
+  const base = allocate(v.base.dtype, shape);
   const [outer, inner] = split(shape, v.axis);
   const [from, run] = [v.base.shape[v.axis]! * inner, v.shape[v.axis]! * inner];
   for (let o = 0; o < outer; o++) base.data.set(v.base.data.subarray(o * from, o * from + run) as never, o * capacity * inner);

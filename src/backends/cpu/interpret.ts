@@ -217,7 +217,8 @@ export class CpuProgram {
     for (const { st, n, shape, old, capacity } of plans) {
       let base = old!;
       if (capacity !== undefined) {
-        base = old ? regrow(cacheView(old, st.axis, length), capacity) : allocateState(runtimeDType[n.dtype], shape.map((d, i) => (i === st.axis ? capacity : d)));
+        const make = (dtype: Tensor["dtype"], s: readonly number[]) => allocateState(dtype, s, this.kernels);
+        base = old ? regrow(cacheView(old, st.axis, length), capacity, make) : make(runtimeDType[n.dtype], shape.map((d, i) => (i === st.axis ? capacity : d)));
         this.cacheCounters.allocated += base.data.byteLength;
         if (old) this.cacheCounters.copied += numel(shape) * base.data.BYTES_PER_ELEMENT;
       }
@@ -437,8 +438,11 @@ interface ResidentCall {
 }
 
 /** A state's buffer, zeroed (V8's refusal as TFM6003). */
-function allocateState(dtype: Tensor["dtype"], shape: readonly number[]): Tensor {
-  return { dtype, shape: [...shape], data: allocate(numel(shape) * (dtype === "bool" ? 1 : 4), () => arrayFor(dtype, numel(shape))) } as Tensor;
+/** A state's buffer: f32 where the kernels' products read it in place (`Kernels.stateArray`), else a plain array. */
+function allocateState(dtype: Tensor["dtype"], shape: readonly number[], kernels: Kernels): Tensor {
+  const n = numel(shape);
+  const data = (dtype === "f32" && kernels.stateArray?.(n)) || allocate(n * (dtype === "bool" ? 1 : 4), () => arrayFor(dtype, n));
+  return { dtype, shape: [...shape], data } as Tensor;
 }
 
 /** `symbol = value` when the dim is a bare symbol (a state's `past`); nothing otherwise. */

@@ -14,7 +14,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { defaultKernels, gemmNTWasm, plainKernels, wasmGemmAvailable, wasmKernels } from "../../../../src/backends/cpu/kernels/index.js";
 import { matmul, matmulTransB } from "../../../../src/backends/cpu/kernels/matmul.js";
-import { gemmModuleBytes, gemmNNPacked, gemmUsesFma, markResident, packWeightNN, residentBytes, wasmFmaAvailable } from "../../../../src/backends/cpu/kernels/wasm/gemm.js";
+import { gemmModuleBytes, gemmNNPacked, gemmUsesFma, markResident, packWeightNN, residentBytes, stateArray, stateReadsInPlace, wasmFmaAvailable } from "../../../../src/backends/cpu/kernels/wasm/gemm.js";
 import { fcParams, randomTensor, seedFor } from "./helpers.js";
 
 const seed = seedFor("wasm-gemm.test.ts");
@@ -257,6 +257,29 @@ describe("wasmKernels", () => {
           for (let p = 0; p < k; p++) for (let j = 0; j < n; j++) Bt[j * k + p] = B[p * n + j]!;
           expect(got.subarray(i * m * n, (i + 1) * m * n), `${batch}x${m}x${n}x${k}`).toEqual(sequentialF32(A, Bt, m, n, k));
         }
+      }
+    }
+  });
+
+  it("reads a state kept in its memory (stateArray: a KV cache) in place: decode's q · kᵀ and p · v, the bits of a copied operand", () => {
+    if (gemmUsesFma()) return; // with FMA such products are packed
+    // A cache of 3 heads × 40 positions × 64 (k and v), read at 37 positions per head (off the tile of 4) and at all 40 (the buffer's end: the kernels read past it).
+    const [heads, cap, d] = [3, 40, 64];
+    const cache = stateArray(heads * cap * d);
+    expect(cache, "a shared memory holds states here").toBeDefined();
+    cache!.set(data(heads * cap * d, seed + 7));
+    for (const len of [37, 40]) {
+      const q = randomTensor("f32", [1, d], seed + len, { scale: 2 }), p = randomTensor("f32", [1, len], seed + len + 1, { scale: 2 });
+      for (let h = 0; h < heads; h++) {
+        const view = cache!.subarray(h * cap * d, h * cap * d + len * d);
+        const keys = { dtype: "f32", shape: [len, d], data: view } as const;
+        const copied = { dtype: "f32", shape: [len, d], data: view.slice() } as const;
+        // q · kᵀ (keys as Bt [len, d]) and p · v (values as B [len, d]), each read in place once
+        const before = stateReadsInPlace();
+        expect(wasmKernels.matmulTransB(q, keys).data, `q · kᵀ, head ${h}, ${len} positions`).toEqual(wasmKernels.matmulTransB(q, copied).data);
+        expect(wasmKernels.matmul(p, keys).data, `p · v, head ${h}, ${len} positions`).toEqual(wasmKernels.matmul(p, copied).data);
+        expect(stateReadsInPlace() - before).toBe(2);
+        expect(wasmKernels.matmulTransB(q, keys).data).toEqual(sequentialF32(q.data as Float32Array, view, 1, len, d));
       }
     }
   });

@@ -878,6 +878,41 @@ export function releaseWasmGemm(): void {
   emptyResident();
 }
 
+/** The buffers `stateArray` handed out, by the memory they are views of (a shared memory's buffer is a new object after each growth). */
+let inRegion = new WeakMap<ArrayBufferLike, WebAssembly.Memory>();
+
+/**
+ * n zeroed floats in the resident region, for a state the products read at every call (a KV cache:
+ * decode's q · kᵀ and p · v then read it in place instead of copying it in); undefined where the
+ * memory is not shared (growing it would detach the view) or the region is full. Held as the
+ * region is: emptied with it once the last program holding it is disposed.
+ */
+export function stateArray(n: number): Float32Array | undefined {
+  if (!wasmGemmAvailable()) return undefined;
+  const inst = instance();
+  const bytes = align16(n * 4);
+  if (!inst.shared || residentEnd + bytes > RESIDENT_MAX) return undefined;
+  const ptr = residentEnd;
+  if (inst.mem.buffer.byteLength < ptr + bytes) inst.mem.grow(Math.ceil((ptr + bytes - inst.mem.buffer.byteLength) / PAGE));
+  residentEnd = ptr + bytes;
+  const a = new Float32Array(inst.mem.buffer, ptr, n);
+  a.fill(0);
+  inRegion.set(a.buffer, inst.mem);
+  return a;
+}
+
+let readsInPlace = 0;
+
+/** How many products have read an operand in place from a state buffer, in this process (for tests). */
+export const stateReadsInPlace = () => readsInPlace;
+
+/** Whether `a` is a view of the module's memory (its byte offset is then its address). */
+function inMemory(inst: Instance, a: Float32Array): boolean {
+  const yes = inRegion.get(a.buffer) === inst.mem;
+  if (yes) readsInPlace++;
+  return yes;
+}
+
 /** Forgets every packed weight and resident mark: the region is free from its start again. */
 function emptyResident(): void {
   placed = new WeakMap();
@@ -885,6 +920,7 @@ function emptyResident(): void {
   placedInt8 = new WeakMap();
   placedF16 = new WeakMap();
   residentRanges = new WeakMap();
+  inRegion = new WeakMap();
   residentEnd = 0;
 }
 
@@ -1204,14 +1240,18 @@ function gemmInt8(A: Float32Array, aOff: number, w: { panels: number; scales: nu
  */
 function gemmNTSmall(inst: Instance, A: Float32Array, aOff: number, Bt: Float32Array, bOff: number, Cm: Float32Array, cOff: number, m: number, n: number, k: number): boolean {
   const n4 = (n + 3) & ~3;
-  const aPtr = residentEnd, bPtr = aPtr + align16(m * k * 4), cPtr = bPtr + align16(n4 * k * 4);
-  const need = cPtr + m * n4 * 4;
+  // Bt read in place where it lies in the memory (a state buffer: `stateArray`), else copied in.
+  const inPlace = inMemory(inst, Bt);
+  const aPtr = residentEnd, bCopy = aPtr + align16(m * k * 4), cPtr = bCopy + (inPlace ? 0 : align16(n4 * k * 4));
+  const bPtr = inPlace ? Bt.byteOffset + bOff * 4 : bCopy;
+  // ntsmall reads n4 rows: up to 3 rows past Bt's end, their lanes dropped (in place: still in the memory).
+  const need = Math.max(cPtr + m * n4 * 4, bPtr + n4 * k * 4);
   if (need - aPtr > MAX_BYTES) return false;
   const mem = inst.mem;
   if (mem.buffer.byteLength < need) mem.grow(Math.ceil((need - mem.buffer.byteLength) / PAGE));
   const heap = new Float32Array(mem.buffer);
   heap.set(A.subarray(aOff, aOff + m * k), aPtr / 4);
-  heap.set(Bt.subarray(bOff, bOff + n * k), bPtr / 4);
+  if (!inPlace) heap.set(Bt.subarray(bOff, bOff + n * k), bPtr / 4);
   inst.ntsmall(aPtr, bPtr, cPtr, m, n4, k);
   const c0 = cPtr / 4;
   if (n4 === n) Cm.set(heap.subarray(c0, c0 + m * n), cOff);
@@ -1226,15 +1266,18 @@ function gemmNTSmall(inst: Instance, A: Float32Array, aOff: number, Bt: Float32A
  */
 export const gemmNNSmallWasm: GemmNN = (A, aOff, B, bOff, Cm, cOff, m, n, k) => {
   const np = (n + 3) & ~3;
-  const aPtr = residentEnd, bPtr = aPtr + align16(m * k * 4), cPtr = bPtr + align16(k * n * 4 + 16);
-  const need = cPtr + m * np * 4;
-  if (need - aPtr > MAX_BYTES) return gemmNNSmallF32(A, aOff, B, bOff, Cm, cOff, m, n, k);
   const inst = instance();
+  // B read in place where it lies in the memory (a state buffer), else copied in; up to 3 floats past its end are read.
+  const inPlace = inMemory(inst, B);
+  const aPtr = residentEnd, bCopy = aPtr + align16(m * k * 4), cPtr = bCopy + (inPlace ? 0 : align16(k * n * 4 + 16));
+  const bPtr = inPlace ? B.byteOffset + bOff * 4 : bCopy;
+  const need = Math.max(cPtr + m * np * 4, bPtr + k * n * 4 + 16);
+  if (need - aPtr > MAX_BYTES) return gemmNNSmallF32(A, aOff, B, bOff, Cm, cOff, m, n, k);
   const mem = inst.mem;
   if (mem.buffer.byteLength < need) mem.grow(Math.ceil((need - mem.buffer.byteLength) / PAGE));
   const heap = new Float32Array(mem.buffer);
   heap.set(A.subarray(aOff, aOff + m * k), aPtr / 4);
-  heap.set(B.subarray(bOff, bOff + k * n), bPtr / 4);
+  if (!inPlace) heap.set(B.subarray(bOff, bOff + k * n), bPtr / 4);
   inst.nnsmall(aPtr, bPtr, cPtr, m, n, k);
   const c0 = cPtr / 4;
   if (np === n) Cm.set(heap.subarray(c0, c0 + m * n), cOff);
