@@ -1,9 +1,11 @@
 // Shared by the CPU kernel tests: seeded random data, fast-check arbitraries for shapes (including
 // 0-d tensors, 0-size dims and broadcast partners), naive index-by-index reference helpers, error
-// measures that treat NaN and infinities exactly, and the Python bridge for the reference values.
+// measures that treat NaN and infinities exactly, the Python bridge for the reference values, and
+// the GEMM's worker threads held for a describe block.
 import { spawnSync } from "node:child_process";
 import fc from "fast-check";
-import { expect } from "vitest";
+import { afterAll, beforeAll, expect } from "vitest";
+import { acquireGemmThreads } from "../../../../src/backends/cpu/kernels/wasm/node-threads.js";
 import { KernelError } from "../../../../src/core/errors.js";
 import { allocate, type DType, numel, type Tensor } from "../../../../src/core/tensor.js";
 import { pickSeed } from "../../../helpers/seed.js";
@@ -203,4 +205,17 @@ export function runPython(script: string, args: readonly string[] = [], input?: 
   if (r.error) throw new Error(`${python} could not run (${r.error.message}); these tests need it (npm run test-it installs Debian's python3-torch)`);
   if (r.status !== 0) throw new Error(`${python} failed (${r.status ?? r.signal}): ${r.stderr}`);
   return r.stdout;
+}
+
+// ---- threads ---------------------------------------------------------------------------------------
+
+/** Holds the GEMM's workers so that `count` threads run (this one included) for the tests of the enclosing describe block. */
+export function holdThreads(count: number): void {
+  let release: () => void = () => undefined;
+  beforeAll(async () => {
+    const p = await acquireGemmThreads(count);
+    release = p.release;
+    expect(p.threads).toBe(count);
+  });
+  afterAll(() => release());
 }

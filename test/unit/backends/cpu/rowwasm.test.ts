@@ -3,17 +3,17 @@
 // mask, GELU (tanh), sigmoid, rsqrt, comparisons and where, on rows of every width to 13 (the four-
 // column loop and its tail), over values that reach every branch of exp and tanh (±0, ±∞, NaN,
 // subnormals, −110 and 700 where exp's range ends, 19.1 and 1/8 where tanh's branches meet).
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { CpuProgram } from "../../../../src/backends/cpu/interpret.js";
 import { setCompileRows, setWasmRows } from "../../../../src/backends/cpu/rowcode.js";
 import { wasmPhases } from "../../../../src/backends/cpu/rowwasm.js";
 import { PHASE_MIN_ELEMENTS, threadedPhaseJobs, wasmGemmAvailable } from "../../../../src/backends/cpu/kernels/wasm/gemm.js";
-import { acquireGemmThreads } from "../../../../src/backends/cpu/kernels/wasm/node-threads.js";
 import { defaultKernels, threadedKernels, type Kernels } from "../../../../src/backends/cpu/kernels/index.js";
 import { fromValues, type Tensor } from "../../../../src/core/tensor.js";
 import { constDim } from "../../../../src/core/dim.js";
 import { GraphBuilder, type Graph } from "../../../../src/ir/graph.js";
 import type { Op } from "../../../../src/ir/ops.js";
+import { holdThreads } from "./helpers.js";
 
 const dims = (...ns: number[]) => ns.map(constDim);
 const SPECIAL = [0, -0, NaN, Infinity, -Infinity, 1e-45, -1e-45, 1.2e-38, -110, -110.5, -109.5, 700, 88.7, 88.8, 89, -104, 104, 0.125, -0.125, 19.1, -19.1, 19.2, 3.4e38, -3.4e38, 0.5, -1, 2, 9, -7.25];
@@ -124,13 +124,7 @@ describe("fused phases in WebAssembly SIMD (rowwasm.ts)", () => {
 });
 
 describe.runIf(wasmGemmAvailable())("fused phases in WebAssembly SIMD over threads", () => {
-  let release: () => void = () => undefined;
-  beforeAll(async () => {
-    const p = await acquireGemmThreads(3);
-    release = p.release;
-    expect(p.threads).toBe(3);
-  });
-  afterAll(() => release());
+  holdThreads(3);
 
   for (const [name, build] of Object.entries(kernels)) {
     it(`${name}: rows split over 2 and 3 threads give the bits of one`, () => {

@@ -6,12 +6,12 @@
 // threaded session open still exiting.
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { gemmWorkers, threadedKernels } from "../../../../src/backends/cpu/kernels/index.js";
 import { gemmNTWasm, THREAD_MIN_MACS, THREAD_MIN_MACS_FEW_ROWS } from "../../../../src/backends/cpu/kernels/wasm/gemm.js";
 import { acquireGemmThreads } from "../../../../src/backends/cpu/kernels/wasm/node-threads.js";
 import { compile } from "../../../../src/compile.js";
-import { randomTensor, seedFor } from "./helpers.js";
+import { holdThreads, randomTensor, seedFor } from "./helpers.js";
 
 const seed = seedFor("threads.test.ts");
 const data = (len: number, s: number) => randomTensor("f32", [len], s, { scale: 2 }).data;
@@ -24,13 +24,7 @@ function expectSameBits(got: Float32Array, want: Float32Array, what: string): vo
 }
 
 describe("threaded GEMM", () => {
-  let release: () => void = () => undefined;
-  beforeAll(async () => {
-    const p = await acquireGemmThreads(3);
-    release = p.release;
-    expect(p.threads).toBe(3);
-  });
-  afterAll(() => release());
+  holdThreads(3);
 
   it("gives the bits of one thread for 1, 2 and 3 threads on awkward shapes", () => {
     // [m, n, k]: every product is above THREAD_MIN_MACS (THREAD_MIN_MACS_FEW_ROWS for m < 4), so it is really split.
