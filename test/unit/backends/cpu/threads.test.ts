@@ -9,7 +9,6 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { gemmWorkers, threadedKernels } from "../../../../src/backends/cpu/kernels/index.js";
 import { gemmNTWasm, THREAD_MIN_MACS, THREAD_MIN_MACS_FEW_ROWS } from "../../../../src/backends/cpu/kernels/wasm/gemm.js";
-import { acquireGemmThreads } from "../../../../src/backends/cpu/kernels/wasm/node-threads.js";
 import { compile } from "../../../../src/compile.js";
 import { holdThreads, randomTensor, seedFor } from "./helpers.js";
 
