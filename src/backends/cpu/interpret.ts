@@ -475,7 +475,8 @@ function distinctBytes(ts: readonly Tensor[]): number {
 
 /** V8 refusing an allocation: "Array buffer allocation failed", "Invalid typed array length: …", "Invalid array buffer length". */
 function isAllocationFailure(e: unknown): e is RangeError {
-  return e instanceof RangeError && /allocation failed|invalid typed array length|invalid array buffer length/i.test(e.message);
+  // ... or WebAssembly memory refused to grow (the GEMM's operands, a compiled phase's slots).
+  return e instanceof RangeError && /allocation failed|invalid typed array length|invalid array buffer length|memory\.grow\(\)/i.test(e.message);
 }
 
 /** `make()`, with V8's refusal to allocate (`bytes` of them) as TFM6003. */

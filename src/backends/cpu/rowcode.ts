@@ -128,7 +128,8 @@ export function setWasmRows(on: boolean): void {
 /** A phase's function: in WebAssembly SIMD where all its ops have a lane form there, else its JavaScript `source`. */
 function phaseFunction(source: string, spec: PhaseSpec): PhaseFn | undefined {
   if (!wanted) return undefined;
-  return (wasm && wasmPhase(spec, source)) || compile(source);
+  const js = compile(source);
+  return (wasm && wasmPhase(spec, source, js)) || js;
 }
 
 function compile(source: string): PhaseFn | undefined {

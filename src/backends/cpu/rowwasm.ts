@@ -16,10 +16,13 @@
 // Anything else (i32 values, erf, log, pow, sin, cos, argmax, bool values kept in a buffer) leaves
 // the phase to JavaScript. test/unit/backends/cpu/rowwasm.test.ts compares both forms bit for bit.
 //
-// The module reads its own memory: the table of 2^(j/32) at byte 0, a descriptor of each slot
-// ({ byte pointer, row stride, width }, 12 bytes a slot) after it, and each slot's rows after the
-// descriptors, copied in before the call and the values read after the phase copied out after it.
-// The function is phase(desc, i0, i1): rows i0 .. i1 of the block.
+// The module runs in the GEMM's memory, from the end of its resident region (kernels/wasm/gemm.ts
+// `phaseScratch`; a product's operands go there too, never at the same time): the table of
+// 2^(j/32), a descriptor of each slot ({ byte pointer, row stride, width }, 12 bytes a slot) after
+// it, and each slot's rows after the descriptors, copied in before the call and the values read
+// after the phase copied out after it. The function is phase(desc, i0, i1): rows i0 .. i1 of the
+// block, so that the GEMM's workers can run blocks of rows of it (gemm.ts `runPhase`), each row by
+// the same instructions on any thread.
 import type { Node } from "../../ir/graph.js";
 import { ops, type BinaryOp, type UnaryOp } from "../../ir/ops.js";
 import { runtimeDType, type DType, type TensorData } from "../../core/tensor.js";
@@ -53,6 +56,8 @@ export interface PhaseSpec {
 const DESC = 256;
 const MAX_SLOTS = 1024;
 const ARENA = DESC + 12 * MAX_SLOTS;
+/** Bytes of a phase's slots past which it runs in JavaScript: the memory's room after the resident region (gemm.ts MAX_BYTES). */
+const MAX_STAGED = 2 ** 31 - 65536;
 
 /** Unary ops computed in double: of the f64x2 local x, with the table of 2^(j/32) at the byte the i32 local `table` holds. */
 const f64Unary: Partial<Record<UnaryOp, (f: Body, x: number, table: number) => void>> = {
@@ -127,7 +132,7 @@ export const wasmPhases = () => compiled.size;
  * `source`: the phase's JavaScript source, which determines it but for what its arrays do not say
  * there (the bytes of each slot's elements) and which values are copied back.
  */
-export function wasmPhase(spec: PhaseSpec, source: string): PhaseFn | undefined {
+export function wasmPhase(spec: PhaseSpec, source: string, fallback?: PhaseFn): PhaseFn | undefined {
   const key = `${source}\n${[...spec.slot.keys()].map((id) => `${runtimeDType[spec.node(id).dtype]}${spec.needed(id) ? "+" : ""}`).join(",")}`;
   const hit = compiled.get(key);
   if (hit) return hit;
@@ -140,7 +145,7 @@ export function wasmPhase(spec: PhaseSpec, source: string): PhaseFn | undefined 
     usable = false; // a host that validates SIMD but refuses to compile here (a page's Content-Security-Policy): JavaScript from now on
     return undefined;
   }
-  const fn = staged(c);
+  const fn = staged(c, fallback);
   compiled.set(key, fn);
   return fn;
 }
@@ -169,16 +174,18 @@ interface Used {
  * its resident region (gemm.ts `phaseScratch`), the rows run (over threads where the block is
  * large: `runPhase`), the values read later copied back.
  */
-function staged(c: Compiled): PhaseFn {
+function staged(c: Compiled, fallback: PhaseFn | undefined): PhaseFn {
   const { slots } = c;
-  const at = new Int32Array(slots.length);
+  const at = new Float64Array(slots.length);
   return (D, RS, W, R, threads = 1) => {
     let end = ARENA, widest = 1;
     slots.forEach((u, k) => {
       at[k] = end;
-      end += (length(u, RS, W, R) * u.bytes + 15) & ~15;
+      end += Math.ceil((length(u, RS, W, R) * u.bytes) / 16) * 16;
       widest = Math.max(widest, W[u.slot]!);
     });
+    // A block too large for the memory (past what the GEMM's operands may take): in JavaScript.
+    if (end > MAX_STAGED && fallback) return fallback(D, RS, W, R);
     const { memory, base } = phaseScratch(end);
     const run = instantiate(c, memory);
     const buffer = memory.buffer;

@@ -890,10 +890,15 @@ let inRegion = new WeakMap<ArrayBufferLike, WebAssembly.Memory>();
 export function stateArray(n: number): Float32Array | undefined {
   if (!wasmGemmAvailable()) return undefined;
   const inst = instance();
+  // In plain arithmetic first: align16's bit operations wrap past 2^31 (an absurd batch's cache).
+  if (!inst.shared || !(Number.isSafeInteger(n) && n >= 0 && n * 4 + 16 <= RESIDENT_MAX - residentEnd)) return undefined;
   const bytes = align16(n * 4);
-  if (!inst.shared || residentEnd + bytes > RESIDENT_MAX) return undefined;
   const ptr = residentEnd;
-  if (inst.mem.buffer.byteLength < ptr + bytes) inst.mem.grow(Math.ceil((ptr + bytes - inst.mem.buffer.byteLength) / PAGE));
+  try {
+    if (inst.mem.buffer.byteLength < ptr + bytes) inst.mem.grow(Math.ceil((ptr + bytes - inst.mem.buffer.byteLength) / PAGE));
+  } catch {
+    return undefined; // the host refused the memory: the caller allocates a plain array, or reports that it cannot
+  }
   residentEnd = ptr + bytes;
   const a = new Float32Array(inst.mem.buffer, ptr, n);
   a.fill(0);
