@@ -5,7 +5,7 @@
 // - +, −, ×, ÷ and √ of two f32 are rounded once to f32 by f32x4 exactly as the double result
 //   rounded by Math.fround (a double holds the exact result to more than 2·24 + 2 bits, so the
 //   second rounding cannot move it); neg, abs, max, min, comparisons, where, and, or, not are exact.
-// - rsqrt, exp, sigmoid and tanh are computed in double, two lanes at a time (f64x2), as
+// - rsqrt, exp, sigmoid, tanh and erf are computed in double, two lanes at a time (f64x2), as
 //   src/core/math.ts computes them (kernels/wasm/rowmath.ts), then rounded to f32.
 //   exp: math.ts's normal path for x in [−110, 700]; below, its result rounds to 0 in f32 and adds
 //   nothing to 1 in double (sigmoid), so 0 is taken; above, +∞ (f32's range ends at 88.8, and
@@ -13,7 +13,7 @@
 // - Reductions keep reduce.ts's order: the operand is computed four columns at a time, and its
 //   lanes are added one by one in ascending order into a double (max and min: compared one by one,
 //   a strictly larger value or a NaN replacing the current one).
-// Anything else (i32 values, erf, log, pow, sin, cos, argmax, bool values kept in a buffer) leaves
+// Anything else (i32 values, log, pow, sin, cos, argmax, bool values kept in a buffer) leaves
 // the phase to JavaScript. test/unit/backends/cpu/rowwasm.test.ts compares both forms bit for bit.
 //
 // The module runs in the GEMM's memory, from the end of its resident region (kernels/wasm/gemm.ts
@@ -28,7 +28,7 @@ import { ops, type BinaryOp, type UnaryOp } from "../../ir/ops.js";
 import { runtimeDType, type DType, type TensorData } from "../../core/tensor.js";
 import { POW2_32 } from "../../core/math.js";
 import { Body, F32x4, F64x2, I32, F32, F64, Lanes, moduleBytes, Op, V128 } from "./kernels/wasm/emit.js";
-import { expNormal, tanhLanes } from "./kernels/wasm/rowmath.js";
+import { erfLanes, expNormal, tanhLanes } from "./kernels/wasm/rowmath.js";
 import { phaseMemoryImport, phaseScratch, runPhase, wasmGemmAvailable } from "./kernels/wasm/gemm.js";
 
 /** One phase: rows 0 .. R of the block, slot s's data D[s] (row i at i · RS[s]), width W[s]; `threads`: how many may run it (compiled phases). */
@@ -70,6 +70,7 @@ const f64Unary: Partial<Record<UnaryOp, (f: Body, x: number, table: number) => v
     f.set(e).f64x2Const(1).f64x2Const(1).get(e).v(F64x2.add).v(F64x2.div);
   },
   tanh: (f, x, table) => tanhLanes(f, x, table),
+  erf: (f, x, table) => erfLanes(f, x, table),
 };
 const f32Unary: Partial<Record<UnaryOp, number>> = { neg: F32x4.neg, abs: F32x4.abs, sqrt: F32x4.sqrt };
 const f32Binary: Partial<Record<BinaryOp, number>> = { add: F32x4.add, sub: F32x4.sub, mul: F32x4.mul, div: F32x4.div, maximum: F32x4.max, minimum: F32x4.min };

@@ -16,7 +16,7 @@ import type { Op } from "../../../../src/ir/ops.js";
 import { holdThreads } from "./helpers.js";
 
 const dims = (...ns: number[]) => ns.map(constDim);
-const SPECIAL = [0, -0, NaN, Infinity, -Infinity, 1e-45, -1e-45, 1.2e-38, -110, -110.5, -109.5, 700, 88.7, 88.8, 89, -104, 104, 0.125, -0.125, 19.1, -19.1, 19.2, 3.4e38, -3.4e38, 0.5, -1, 2, 9, -7.25];
+const SPECIAL = [0, -0, NaN, Infinity, -Infinity, 1e-45, -1e-45, 1.2e-38, -110, -110.5, -109.5, 700, 88.7, 88.8, 89, -104, 104, 0.125, -0.125, 19.1, -19.1, 19.2, 3.4e38, -3.4e38, 0.5, -1, 2, 9, -7.25, -2, 2.0000002, -2.0000002, 5.9999995, -5.9999995, 6, -6, 3.1];
 
 /** Values for n elements: the special ones, then a spread of ordinary ones. */
 function values(n: number, seed: number): Float32Array {
@@ -62,6 +62,11 @@ const kernels: Record<string, Build> = {
     const cube = bin(b, "mul", bin(b, "mul", bin(b, "mul", x, c(b, 0.044715), s), x, s), x, s);
     const t = un(b, "tanh", bin(b, "mul", c(b, 0.7978845608028654), bin(b, "add", x, cube, s), s), s);
     return [bin(b, "mul", bin(b, "mul", c(b, 0.5), x, s), bin(b, "add", c(b, 1), t, s), s), un(b, "tanh", x, s), un(b, "exp", x, s)];
+  },
+  "gelu (erf)": (b, x, r, w) => {
+    const s = [2, r, w];
+    const e = un(b, "erf", bin(b, "mul", x, c(b, 0.7071067811865476), s), s);
+    return [bin(b, "mul", bin(b, "mul", c(b, 0.5), x, s), bin(b, "add", c(b, 1), e, s), s), un(b, "erf", x, s)];
   },
   "sigmoid, neg, abs, min and a cast": (b, x, r, w) => {
     const s = [2, r, w];
@@ -121,6 +126,23 @@ describe("fused phases in WebAssembly SIMD (rowwasm.ts)", () => {
       }
     });
   }
+});
+
+describe.runIf(wasmGemmAvailable())("functions of double lanes (rowmath.ts) in a compiled phase", () => {
+  it("erf, exp, sigmoid and tanh give math.ts's values rounded to f32 over a sweep of f32 bit patterns", () => {
+    // Every 4099th pattern (over a million values: every sign and exponent), as one input [2, rows, 1024].
+    const bits = new Uint32Array(Math.ceil(2 ** 32 / 4099 / 2048) * 2048);
+    for (let i = 0; i < bits.length; i++) bits[i] = Math.min(2 ** 32 - 1, i * 4099);
+    const x = new Float32Array(bits.buffer);
+    const rows = x.length / 2048;
+    // op(x) · 1 (exact): a two-node kernel, so a compiled phase (one node alone is an op kernel).
+    const g = graphOf((b, v, r, w) => (["erf", "exp", "sigmoid", "tanh"] as const).map((op) => bin(b, "mul", un(b, op, v, [2, r, w]), c(b, 1), [2, r, w])), rows, 1024);
+    const before = wasmPhases();
+    const input = fromValues("f32", [2, rows, 1024], x);
+    const [wasm, nodes] = [run(g, input, "wasm"), run(g, input, "nodes")];
+    expect(wasmPhases() - before, "one compiled phase per function").toBeGreaterThanOrEqual(4);
+    for (const [out, t] of nodes) expect(differences(wasm.get(out)!.data, t.data).slice(0, 5), out).toEqual([]);
+  });
 });
 
 describe.runIf(wasmGemmAvailable())("fused phases in WebAssembly SIMD over threads", () => {

@@ -9,8 +9,8 @@
 // its 2^m is built from the bits (m ≤ 55 here: always a normal double). Rows go in scratch after the table: `rowScratch` hands
 // out views of it, and a row that is not in it is computed by math.ts in JavaScript. The test
 // (test/unit/backends/cpu/rowmath.test.ts) compares every f32 in a wide sweep with math.ts.
-import { Body, F64x2, I32, moduleBytes, Op, V128, whileLoop } from "./emit.js";
-import { LN2_32_HI, LN2_32_LO, LOG2E_32, POW2_32, tanh as tanhJs } from "../../../../core/math.js";
+import { Body, F32x4, F64x2, I32, moduleBytes, Op, V128, whileLoop } from "./emit.js";
+import { ERF_CF_DEPTH, erfCoeffs, INV_SQRT_PI, LN2_32_HI, LN2_32_LO, LOG2E_32, POW2_32, tanh as tanhJs } from "../../../../core/math.js";
 import { wasmGemmAvailable } from "./gemm.js";
 
 const PAGE = 65536;
@@ -83,6 +83,35 @@ export function tanhLanes(f: Body, x: number, table?: number): void {
   f.get(a!).f64x2Const(19.1).v(F64x2.le).v(F64x2.bitselect);
   // the series below 1/8
   f.set(e!).get(small!).get(e!).get(a!).f64x2Const(0.125).v(F64x2.lt).v(F64x2.bitselect);
+}
+
+/**
+ * Pushes erf of the f64x2 local x, math.ts's: |x| ≤ 2, x times its Maclaurin series by Horner's rule
+ * in t = x² (math.ts starts from s = 0: 0·t + c₀ is c₀ for a finite t); 2 < |x| < 6, Laplace's
+ * continued fraction bottom-up, 1 − e^(−x²)/√π / f with x's sign (computed only when a lane needs
+ * it: exp's normal path holds there, −36 < −x² < −4); else ±1, or NaN.
+ */
+export function erfLanes(f: Body, x: number, table?: number): void {
+  const [ax, t, s, cf, e, mid] = lanes(f, 6);
+  f.get(x).v(F64x2.abs).set(ax);
+  f.get(x).get(x).v(F64x2.mul).set(t);
+  horner(f, t, [...erfCoeffs]);
+  f.set(s);
+  f.get(ax).f64x2Const(2).v(F64x2.gt).get(ax).f64x2Const(6).v(F64x2.lt).v(F64x2.and).set(mid);
+  f.f64x2Const(0).set(cf);
+  f.block().get(mid).v(F32x4.anyTrue).op(Op.i32Eqz).brIf(0);
+  f.get(ax).set(cf);
+  for (let k = ERF_CF_DEPTH; k > 0; k--) f.get(ax).f64x2Const(0.5 * k).get(cf).v(F64x2.div).v(F64x2.add).set(cf);
+  f.get(ax).v(F64x2.neg).get(ax).v(F64x2.mul).set(e);
+  expNormal(f, e, table);
+  f.f64x2Const(INV_SQRT_PI).v(F64x2.mul).get(cf).v(F64x2.div).set(e);
+  // 1 − e, negated where x < 0 (it is positive: the sign bit flipped)
+  f.f64x2Const(1).get(e).v(F64x2.sub).get(x).f64x2Const(-0).v(F64x2.and).v(F32x4.xor).set(cf);
+  f.op(Op.end);
+  // |x| ≥ 6: ±1 with x's sign; NaN: NaN; then the continued fraction between, the series below 2
+  f.f64x2Const(NaN).f64x2Const(1).get(x).f64x2Const(-0).v(F64x2.and).v(F64x2.or).get(x).get(x).v(F64x2.ne).v(F64x2.bitselect).set(e);
+  f.get(cf).get(e).get(mid).v(F64x2.bitselect).set(e);
+  f.get(x).get(s).v(F64x2.mul).get(e).get(ax).f64x2Const(2).v(F64x2.le).v(F64x2.bitselect);
 }
 
 /** tanh(ptr, n): x ← fround(tanh(x)) for the n f32 at byte ptr (n rounded up to a multiple of 2 · UNROLL: floats past the end may be rewritten). */
