@@ -59,6 +59,8 @@ export interface FusedContext {
    * it is evaluated on its inputs.
    */
   readonly stridesOf?: (k: Kernel, id: number) => Strided | undefined;
+  /** Values absorbed by several kernels, computed once a call (`SharedAbsorbed`). */
+  readonly shared?: SharedAbsorbed;
 }
 
 /**
@@ -76,7 +78,7 @@ export function runFused(k: Kernel, ctx: FusedContext): Map<number, Tensor> | un
   if (r < 2 || own.some((n) => n.op === "matmul" && n.inputs.some((i) => node(i).shape.length < 2))) return undefined;
 
   // Absorbed nodes the kernel's own nodes read, whole, once.
-  const outside = absorbedReader(k, g, ctx.get, (id) => ctx.stridesOf?.(k, id), ctx.evaluate);
+  const outside = absorbedReader(k, g, ctx.get, (id) => ctx.stridesOf?.(k, id), ctx.evaluate, ctx.shared);
   for (const n of own) for (const i of n.inputs) if (absorbed.has(i)) outside(i);
 
   const outputs = new Map(k.outputs.map((id) => [id, ctx.allocate(node(id))]));
@@ -97,17 +99,33 @@ export function runFused(k: Kernel, ctx: FusedContext): Map<number, Tensor> | un
   // The kernel compiled to JavaScript (rowcode.ts), decided at the first block; undefined: node by node.
   let compiled: Compiled | undefined | null = null;
 
-  for (let o = 0; o < outerCount; o++) {
-    for (let j = outer.length - 1, rest = o; j >= 0; j--) {
-      at[j] = rest % outer[j]!;
-      rest = Math.floor(rest / outer[j]!);
+  const source = (id: number) => (!absorbed.has(id) && ctx.strided?.(id)) || outside(id);
+  // Attention of fewer than 4 query rows (a decode step's) runs phase by phase over every head at
+  // once where its operands allow (`runAcross`), not head by head.
+  // All outer indices in one run, else (a batch whose padding mask is not shared by its sequences)
+  // the heads of one sequence at a time.
+  if (across && k.kind === "attention" && outerCount > 1 && rows < 4) {
+    compiled = prepare(k, ctx, own, rows, rows, rows, (id) => bufferOf(source(id)), outputs);
+    const partAt = (o: number, id: number, sliceRows: boolean) => view(source(id), r, outerIndex(o, outer, at), sliceRows ? [0, rows] : undefined);
+    for (const split of compiled ? new Set([0, outer.length - 1]) : []) {
+      const inner = outer.slice(split), count = numel(inner);
+      let ok = count > 1;
+      for (let o0 = 0; ok && o0 < outerCount; o0 += count) ok = runAcross(compiled!, ctx, inner, o0, rows, partAt, outputs);
+      if (ok) {
+        acrossRuns++;
+        return outputs;
+      }
     }
+  }
+
+  for (let o = 0; o < outerCount; o++) {
+    outerIndex(o, outer, at);
     for (let i0 = 0, i1 = 0; i0 < rows; i0 = i1) {
       // No last block of fewer than 4 rows: the matmul kernel sums those in another order.
       i1 = rows - (i0 + block) < 4 ? rows : i0 + block;
       const local = new Map<number, Tensor>();
-      const part = (id: number, sliceRows: boolean): Tensor => local.get(id) ?? view((!absorbed.has(id) && ctx.strided?.(id)) || outside(id), r, at, sliceRows ? [i0, i1] : undefined);
-      if (compiled === null) compiled = prepare(k, ctx, own, rows, i1 - i0, Math.min(rows, block + 3), (id) => bufferOf((!absorbed.has(id) && ctx.strided?.(id)) || outside(id)), outputs);
+      const part = (id: number, sliceRows: boolean): Tensor => local.get(id) ?? view(source(id), r, at, sliceRows ? [i0, i1] : undefined);
+      if (compiled === null) compiled = prepare(k, ctx, own, rows, i1 - i0, Math.min(rows, block + 3), (id) => bufferOf(source(id)), outputs);
       if (compiled) {
         runCompiled(compiled, ctx, i1 - i0, part, (id) => blockOf(outputs.get(id)!, o, rows, i0, i1));
         continue;
@@ -287,6 +305,113 @@ function runCompiled(c: Compiled, ctx: FusedContext, R: number, part: (id: numbe
   }
 }
 
+let across = true;
+let acrossRuns = 0;
+
+/** How many attention kernels have run across their heads (`runAcross`) in this process (for tests). */
+export const attentionAcrossRuns = () => acrossRuns;
+
+/** Turns `runAcross` off (attention head by head, as for more rows) or back on; for tests and benchmarks. */
+export function setRunAcross(on: boolean): void {
+  across = on;
+}
+
+/** Sets `at` to outer index o of the dims `outer` (row-major); returns it. */
+function outerIndex(o: number, outer: readonly number[], at: number[]): number[] {
+  for (let j = outer.length - 1, rest = o; j >= 0; j--) {
+    at[j] = rest % outer[j]!;
+    rest = Math.floor(rest / outer[j]!);
+  }
+  return at;
+}
+
+/**
+ * A compiled kernel of R rows at each of O outer indices (o0 .. o0 + O − 1: all indices of the
+ * trailing outer dims `outer` at one value of the others) run phase by phase over all O · R rows at
+ * once: each phase one call over every outer index's rows, each matmul one `smallProducts` call
+ * for every outer index (each outer index's product alone where it declines). Outer indices are
+ * independent and each row is computed by the same instructions, so the bits are those of the
+ * block-by-block run. Possible where every operand a phase reads is, across outer indices, one run
+ * of rows at a uniform stride (a decode step's query rows, the mask broadcast over heads) and no
+ * output is staged; false, having run nothing, elsewhere.
+ */
+function runAcross(c: Compiled, ctx: FusedContext, outer: readonly number[], o0: number, R: number, partOf: (o: number, id: number, sliceRows: boolean) => Tensor, outputs: ReadonlyMap<number, Tensor>): boolean {
+  const { program: p, W } = c;
+  if (c.staged.size) return false;
+  const O = numel(outer);
+  const partAt = (o: number, id: number, sliceRows: boolean) => partOf(o0 + o, id, sliceRows);
+  const n = p.slot.size;
+  const D = new Array<TensorData>(n), RS = new Int32Array(n);
+  // A matmul reads an external left operand as O blocks of R contiguous rows, A_o at o · R · RS.
+  const leftOperands = new Set(p.phases.flatMap((ph) => (ph.matmul ? [ph.matmul.inputs[0]!] : [])));
+  for (const id of p.external) {
+    const s = p.slot.get(id)!;
+    const first = partAt(0, id, true);
+    const rowStride = first.shape.length >= 2 && first.shape.at(-2)! > 1 ? W[s]! : 0;
+    const stride = uniformStride(outer, (o) => partAt(o, id, true).data);
+    if (stride === undefined) return false;
+    // Row o · R + i at o · d + i · rowStride: one stride when d = R · rowStride (any d for one row).
+    const rs = R === 1 ? stride : stride === R * rowStride ? rowStride : -1;
+    if (rs < 0 || (leftOperands.has(id) && R > 1 && rs !== W[s])) return false;
+    RS[s] = rs;
+    D[s] = extend(first.data, (O * R - 1) * rs + W[s]!);
+  }
+  for (const node of p.kept) {
+    const s = p.slot.get(node.id)!;
+    RS[s] = W[s]!;
+    D[s] = c.outputs.has(node.id) ? outputs.get(node.id)!.data.subarray(o0 * R * W[s]!, (o0 + O) * R * W[s]!) : scratch(node, O * R, W[s]!);
+  }
+  const K = ctx.kernels;
+  for (const { run, matmul: m } of p.phases) {
+    run(D, RS, W, O * R, K.threads);
+    if (!m) continue;
+    const [ai, bi] = [m.inputs[0]!, m.inputs[1]!];
+    const sa = p.slot.get(ai)!, sm = p.slot.get(m.id)!;
+    const kIn = W[sa]!, nOut = W[sm]!;
+    const aStride = R * RS[sa]!, cStride = R * nOut;
+    const transB = !!m.attrs["transB"];
+    const weight = transB ? undefined : ctx.transposed(m.id);
+    const a = D[sa] as Float32Array, cOut = D[sm] as Float32Array;
+    const bStride = weight ? undefined : uniformStride(outer, (o) => partAt(o, bi, false).data);
+    if (bStride !== undefined && K.smallProducts?.({ transB, count: O, m: R, n: nOut, k: kIn, a, aOff: 0, aStride, b: partAt(0, bi, false).data as Float32Array, bOff: 0, bStride, c: cOut, cOff: 0, cStride })) continue;
+    for (let o = 0; o < O; o++) {
+      const ao = c.keptIds.has(ai) ? slotTensor("f32", a.subarray(o * aStride), R, kIn) : partAt(o, ai, true);
+      const out = slotTensor("f32", cOut.subarray(o * cStride), R, nOut);
+      if (weight) K.matmulTransB(ao, weight, out);
+      else if (transB) K.matmulTransB(ao, partAt(o, bi, false), out);
+      else K.matmul(ao, partAt(o, bi, false), out);
+    }
+  }
+  return true;
+}
+
+/**
+ * The stride d (in elements, ≥ 0) at which data(o) starts at o · d from data(0) in one buffer, for
+ * every index o over the dims `outer`; undefined where there is none. A view's offset is linear in
+ * the digits of o (`view`), so a unit step of each digit, moving by its place value × d, proves it.
+ */
+function uniformStride(outer: readonly number[], data: (o: number) => TensorData): number | undefined {
+  const first = data(0);
+  const bytes = first.BYTES_PER_ELEMENT;
+  let d: number | undefined;
+  for (let j = outer.length - 1, place = 1; j >= 0; place *= outer[j]!, j--) {
+    if (outer[j] === 1) continue;
+    const x = data(place);
+    const delta = x.byteOffset - first.byteOffset;
+    if (x.buffer !== first.buffer || delta < 0 || delta % (bytes * place) !== 0) return undefined;
+    const step = delta / (bytes * place);
+    if (d === undefined) d = step;
+    else if (step !== d) return undefined;
+  }
+  return d ?? 0;
+}
+
+/** `length` elements of x's buffer from where x starts (x is a view into a larger array holding them). */
+function extend(x: TensorData, length: number): TensorData {
+  const Ctor = x.constructor as new (b: ArrayBufferLike, offset: number, length: number) => TensorData;
+  return new Ctor(x.buffer, x.byteOffset, length);
+}
+
 /** The rows of a block of kernel `k` over `rows` rows whose widest value has `widest` columns (the last block may have up to 3 more). */
 export function blockRows(k: Kernel, rows: number, widest: number): number {
   return k.kind === "matmul" ? rows : Math.max(MIN_BLOCK, Math.floor((k.kind === "attention" ? BLOCK_ELEMENTS.attention : BLOCK_ELEMENTS.other) / widest));
@@ -328,20 +453,31 @@ function view(x: Tensor | CacheView, r: number, at: readonly number[], rows: [nu
  * copied straight from the value it views, one copy and no slice of it first (`stridesOf`,
  * strided.ts), anything else evaluated on its inputs — and every other value by `get`.
  */
-export function absorbedReader(k: Kernel, g: Graph, get: (id: number) => Tensor, stridesOf: (id: number) => Strided | undefined, evaluate: (n: Node, get: (id: number) => Tensor) => Tensor): (id: number) => Tensor {
+export function absorbedReader(k: Kernel, g: Graph, get: (id: number) => Tensor, stridesOf: (id: number) => Strided | undefined, evaluate: (n: Node, get: (id: number) => Tensor) => Tensor, shared?: SharedAbsorbed): (id: number) => Tensor {
   if (!k.absorbed.length) return get;
   const absorbed = new Set(k.absorbed);
   const whole = new Map<number, Tensor>();
   const read = (id: number): Tensor => {
-    const known = whole.get(id);
+    const known = whole.get(id) ?? (shared?.ids.has(id) ? shared.values.get(id) : undefined);
     if (known || !absorbed.has(id)) return known ?? get(id);
     const n = g.nodes[id]!;
     const s = n.shape.length ? stridesOf(id) : undefined;
     const t = s ? gathered(n, s) : evaluate(n, read);
     whole.set(id, t);
+    if (shared?.ids.has(id)) shared.values.set(id, t);
     return t;
   };
   return read;
+}
+
+/**
+ * The values several kernels absorb (`ids`: the causal mask every layer's attention computes from
+ * the positions), computed by the first of them in a call and kept for the rest of it (`values`):
+ * a value is the same wherever it is read. transients.ts counts them as held through the call.
+ */
+export interface SharedAbsorbed {
+  readonly ids: ReadonlySet<number>;
+  readonly values: Map<number, Tensor>;
 }
 
 /** A strided view as a contiguous tensor of its node's dtype. */

@@ -14,7 +14,7 @@ import type { Kernel, Schedule } from "../../schedule/kernel.js";
 import { schedule, unfused } from "../../schedule/fuse.js";
 import { splitAppends } from "../../schedule/appends.js";
 import { KernelError } from "../../core/errors.js";
-import { absorbedReader, runFused, type FusedContext } from "./fused.js";
+import { absorbedReader, runFused, type FusedContext, type SharedAbsorbed } from "./fused.js";
 import { bufferBytes, planMemory, type MemoryPlan } from "../../schedule/memory.js";
 import { defaultKernels, holdResident, markResident, type Kernels } from "./kernels/index.js";
 import { arrayFor, numel, runtimeDType, showShape, type Tensor, viewOf } from "../../core/tensor.js";
@@ -22,7 +22,7 @@ import { RunError } from "../shared/errors.js";
 import { bindInputs, checkSizes, dimValue } from "../shared/inputs.js";
 import { semantics } from "./semantics.js";
 import { allocationFailed, checkBudget, showBytes } from "../shared/budget.js";
-import { largestTransient, transientBytes } from "./transients.js";
+import { largestTransient, sharedAbsorbed, transientBytes } from "./transients.js";
 import { cacheView, materialise, regrow, writeAt, type CacheCounters, type CacheView } from "./cache.js";
 import { contiguous, stridedView, writeStridedAt, type Strided } from "./strided.js";
 
@@ -331,6 +331,7 @@ export class CpuProgram {
         return v && v.axis < v.shape.length - 1 ? v : undefined;
       },
       stridesOf: (k, id) => this.asStrides(k, id, get, shapeOf, symbols),
+      shared: { ids: sharedAbsorbed(this.schedule), values: new Map() },
     };
     for (const k of this.steps) {
       const t0 = profile ? performance.now() : 0;
@@ -342,14 +343,14 @@ export class CpuProgram {
           const state = strided.get(node.inputs[0]!)!;
           // The new positions read in place through the views the kernel absorbed where they are strides of one value; else evaluated.
           const view = this.asStrides(k, node.inputs[1]!, get, shapeOf, symbols);
-          const x = view ?? this.throughAbsorbed(k, get, shapeOf, symbols)(node.inputs[1]!);
+          const x = view ?? this.throughAbsorbed(k, get, shapeOf, symbols, ctx.shared)(node.inputs[1]!);
           if ("strides" in x) writeStridedAt(state.base, state.axis, resident.length, x);
           else writeAt(state.base, state.axis, resident.length, x);
           this.cacheCounters.written += numel(x.shape) * state.base.data.BYTES_PER_ELEMENT;
           strided.set(node.id, cacheView(state.base, state.axis, resident.length + x.shape[state.axis]!));
         } else if (k.kind === "op") {
           const node = this.graph.nodes[k.anchor!]!;
-          values.set(node.id, store(node, this.evaluate(node, this.throughAbsorbed(k, get, shapeOf, symbols), symbols, planned(node))));
+          values.set(node.id, store(node, this.evaluate(node, this.throughAbsorbed(k, get, shapeOf, symbols, ctx.shared), symbols, planned(node))));
         } else {
           const outs = runFused(k, ctx) ?? new Map([...this.evaluateAll(k, get, symbols)].map(([id, v]) => [id, store(this.graph.nodes[id]!, v)]));
           for (const [id, v] of outs) values.set(id, v);
@@ -401,8 +402,8 @@ export class CpuProgram {
   }
 
   /** How an op kernel reads its node's inputs: the views it absorbed (an `append`'s new positions) computed on first read (fused.ts `absorbedReader`). */
-  private throughAbsorbed(k: Kernel, get: (i: number) => Tensor, shapeOf: (n: Node) => number[], symbols: ReadonlyMap<string, number>): (i: number) => Tensor {
-    return absorbedReader(k, this.graph, get, (id) => this.asStrides(k, id, get, shapeOf, symbols), (n, read) => this.evaluate(n, read, symbols));
+  private throughAbsorbed(k: Kernel, get: (i: number) => Tensor, shapeOf: (n: Node) => number[], symbols: ReadonlyMap<string, number>, shared?: SharedAbsorbed): (i: number) => Tensor {
+    return absorbedReader(k, this.graph, get, (id) => this.asStrides(k, id, get, shapeOf, symbols), (n, read) => this.evaluate(n, read, symbols), shared);
   }
 
   /** A fused kernel evaluated node by node on whole tensors (for domains too small to tile). */

@@ -73,12 +73,31 @@ export function transientBytes(k: Kernel, graph: Graph, shape: (n: Node) => read
   return total;
 }
 
-/** The kernel of `s` with the largest transient at these dims, and its bytes (0 and none for no kernels). */
+/**
+ * The kernel of `s` with the largest transient at these dims, and its bytes (0 and none for no
+ * kernels), plus the values several kernels absorb (`sharedAbsorbed`: computed once a call and
+ * held through it).
+ */
 export function largestTransient(s: Schedule, shape: (n: Node) => readonly number[]): { bytes: number; kernel?: Kernel } {
   let best: { bytes: number; kernel?: Kernel } = { bytes: 0 };
   for (const k of s.kernels) {
     const t = transientBytes(k, s.graph, shape);
     if (t > best.bytes) best = { bytes: t, kernel: k };
   }
-  return best;
+  let held = 0;
+  for (const id of sharedAbsorbed(s)) held += numel(shape(s.graph.nodes[id]!)) * runtimeBytes[runtimeDType[s.graph.nodes[id]!.dtype]];
+  return { ...best, bytes: best.bytes + held };
+}
+
+const shared = new WeakMap<Schedule, ReadonlySet<number>>();
+
+/** The nodes more than one kernel of `s` absorbs (fused.ts `SharedAbsorbed`). */
+export function sharedAbsorbed(s: Schedule): ReadonlySet<number> {
+  let ids = shared.get(s);
+  if (!ids) {
+    const seen = new Set<number>(), twice = new Set<number>();
+    for (const k of s.kernels) for (const id of k.absorbed) (seen.has(id) ? twice : seen).add(id);
+    shared.set(s, (ids = twice));
+  }
+  return ids;
 }

@@ -22,7 +22,7 @@ import { reduce } from "./reduce.js";
 import { cumsum } from "./scan.js";
 import { softmaxLastAxis } from "./softmax.js";
 import { cast, unary } from "./unary.js";
-import { gemmNNF16, gemmNNInt8, gemmNNPacked, gemmNNSmallWasm, gemmNTSimd, gemmNTSimdThreads, gemmUsesFma, packWeight, packWeightF16, packWeightF16NN, packWeightInt8, packWeightInt8NN, packWeightNN, stateArray, wasmGemmAvailable } from "./wasm/gemm.js";
+import { gemmNNF16, gemmNNInt8, gemmNNPacked, gemmNNSmallWasm, gemmNTSimd, gemmNTSimdThreads, gemmUsesFma, packWeight, packWeightF16, packWeightF16NN, packWeightInt8, packWeightInt8NN, packWeightNN, smallProducts, stateArray, wasmGemmAvailable, type SmallProducts } from "./wasm/gemm.js";
 import { where } from "./where.js";
 
 export interface Kernels {
@@ -85,6 +85,14 @@ export interface Kernels {
    */
   stateArray?(n: number): Float32Array | undefined;
 
+  /**
+   * Products of fewer than 4 rows, one per outer index, whose right operands are state buffers
+   * (`stateArray`): a decode step's attention products for every head in one call, shared out over
+   * the threads, with the bits of matmulTransB or matmul on each; optional. False, having done
+   * nothing, where it does not apply: the caller runs each product alone.
+   */
+  smallProducts?(p: SmallProducts): boolean;
+
   /** How the products read weights: f32 (the default), int8 (int8Kernels) or f16 (f16Kernels). */
   readonly weights?: "f32" | "int8" | "f16";
 
@@ -120,7 +128,7 @@ const seqF32 = (): GemmNN | undefined => (gemmUsesFma() ? undefined : gemmNNSmal
  * plainKernels with matmul and matmulTransB on the WebAssembly SIMD GEMM core (accumulating in
  * f32). Usable only where `wasmGemmAvailable()`.
  */
-export const wasmKernels: Kernels = Object.freeze({ ...plainKernels, ...matmulsWith(gemmNTSimd, seqF32, gemmNNPacked(1)), prepareTransB, prepareB, stateArray, name: "wasm-simd" });
+export const wasmKernels: Kernels = Object.freeze({ ...plainKernels, ...matmulsWith(gemmNTSimd, seqF32, gemmNNPacked(1)), prepareTransB, prepareB, stateArray, smallProducts: (p: SmallProducts) => smallProducts(p, 1), name: "wasm-simd" });
 
 function prepareTransB(bT: Tensor): void {
   if (bT.dtype === "f32" && bT.shape.length === 2) packWeight(bT.data as Float32Array, bT.shape[0]!, bT.shape[1]!);
@@ -140,7 +148,7 @@ const threaded = new Map<number, Kernels>();
 export function threadedKernels(threads: number): Kernels {
   if (threads <= 1 || !wasmGemmAvailable()) return defaultKernels;
   let k = threaded.get(threads);
-  if (!k) threaded.set(threads, (k = Object.freeze({ ...plainKernels, ...matmulsWith(gemmNTSimdThreads(threads), seqF32, gemmNNPacked(threads)), prepareTransB, prepareB, stateArray, threads, name: `wasm-simd-${threads}t` })));
+  if (!k) threaded.set(threads, (k = Object.freeze({ ...plainKernels, ...matmulsWith(gemmNTSimdThreads(threads), seqF32, gemmNNPacked(threads)), prepareTransB, prepareB, stateArray, smallProducts: (p: SmallProducts) => smallProducts(p, threads), threads, name: `wasm-simd-${threads}t` })));
   return k;
 }
 
@@ -163,7 +171,7 @@ export function int8Kernels(threads: number): Kernels | undefined {
     // A weight read as [k, n] is quantized straight from it (no transposed copy); one that does not
     // fit the region is laid out transposed by the caller, and then packed as f32 if it fits there.
     const prepareNN = (b: Tensor) => b.dtype === "f32" && b.shape.length === 2 && packWeightInt8NN(b.data as Float32Array, b.shape[0]!, b.shape[1]!);
-    int8.set(t, (k = Object.freeze({ ...plainKernels, ...matmulsWith(gemmNTSimdThreads(t, "int8"), seqF32, gemmNNInt8(t)), prepareTransB: prepare, prepareB: prepareNN, stateArray, weights: "int8" as const, threads: t, name: `wasm-simd-int8${t > 1 ? `-${t}t` : ""}` })));
+    int8.set(t, (k = Object.freeze({ ...plainKernels, ...matmulsWith(gemmNTSimdThreads(t, "int8"), seqF32, gemmNNInt8(t)), prepareTransB: prepare, prepareB: prepareNN, stateArray, smallProducts: (p: SmallProducts) => smallProducts(p, t), weights: "int8" as const, threads: t, name: `wasm-simd-int8${t > 1 ? `-${t}t` : ""}` })));
   }
   return k;
 }
@@ -187,7 +195,7 @@ export function f16Kernels(threads: number): Kernels | undefined {
     };
     // As int8Kernels: a weight read as [k, n] is packed straight from it, else laid out transposed by the caller.
     const prepareNN = (b: Tensor) => b.dtype === "f32" && b.shape.length === 2 && packWeightF16NN(b.data as Float32Array, b.shape[0]!, b.shape[1]!);
-    f16.set(t, (k = Object.freeze({ ...plainKernels, ...matmulsWith(gemmNTSimdThreads(t, "f16"), seqF32, gemmNNF16(t)), prepareTransB: prepare, prepareB: prepareNN, stateArray, weights: "f16" as const, threads: t, name: `wasm-simd-f16${t > 1 ? `-${t}t` : ""}` })));
+    f16.set(t, (k = Object.freeze({ ...plainKernels, ...matmulsWith(gemmNTSimdThreads(t, "f16"), seqF32, gemmNNF16(t)), prepareTransB: prepare, prepareB: prepareNN, stateArray, smallProducts: (p: SmallProducts) => smallProducts(p, t), weights: "f16" as const, threads: t, name: `wasm-simd-f16${t > 1 ? `-${t}t` : ""}` })));
   }
   return k;
 }
@@ -209,5 +217,6 @@ export { KernelError } from "../../../core/errors.js";
 export { erf } from "./erf.js";
 export { broadcastShapes } from "./broadcast.js";
 export { gemmNT, releaseMatmulScratch } from "./matmul.js";
+export type { SmallProducts } from "./wasm/gemm.js";
 export { gemmNTWasm, gemmWorkers, holdResident, markResident, releaseWasmGemm, residentBytes, startGemmWorkers, stopGemmWorkers, wasmGemmAvailable } from "./wasm/gemm.js";
 export { binary, unary, cast, where, matmul, matmulTransB, reduce, cumsum, reshape, permute, slice, concat, gather, expand, arange, softmaxLastAxis };

@@ -11,6 +11,9 @@ import type { Tensor } from "../../../../src/core/tensor.js";
 import { emptyStates } from "../../../../src/generate/decoder.js";
 import { randomWeights } from "../../../../src/runtime/init.js";
 import { stateReadsInPlace, wasmGemmAvailable } from "../../../../src/backends/cpu/kernels/wasm/gemm.js";
+import { threadedKernels } from "../../../../src/backends/cpu/kernels/index.js";
+import { attentionAcrossRuns, setRunAcross } from "../../../../src/backends/cpu/fused.js";
+import { holdThreads } from "./helpers.js";
 
 const models = {
   gpt2: { file: "models/gpt2.tfm", settings: { n_layer: 2, n_embd: 16, n_head: 2, vocab_size: 37, n_positions: 32 } },
@@ -96,4 +99,33 @@ describe("the KV cache kept in place (CPU)", () => {
     const st = kept.graph.states[0]!.name;
     expect(() => kept.runResident(new Map([...feed(ids(1, 1, 1)), [st, ids(1, 1, 1)]]), { fresh: false })).toThrow(/is kept by the session/);
   });
+});
+
+describe("decode attention across heads (fused.ts runAcross)", () => {
+  holdThreads(3);
+  // GPT-2 with 4 heads of 16 (a head's keys a multiple of 4: the small products read them in place).
+  const gpt2 = { file: "models/gpt2.tfm", settings: { n_layer: 2, n_embd: 64, n_head: 4, vocab_size: 37, n_positions: 40 } };
+  for (const batch of [1, 2]) {
+    it(`batch ${batch}: decode steps give the bits of attention head by head, for 1, 2 and 3 threads`, () => {
+      const m = compile(readFileSync(gpt2.file, "utf8"), gpt2);
+      const weights = randomWeights(m.checked.instance!.weights, 5);
+      const calls = [ids(batch, 33, 1), ids(batch, 1, 2), ids(batch, 1, 3), ids(batch, 2, 4), ids(batch, 1, 5)];
+      const logits = (threads: number, across: boolean) => {
+        setRunAcross(across);
+        try {
+          const p = new CpuProgram(m.graph!, weights, threadedKernels(threads));
+          const before = attentionAcrossRuns();
+          const out = calls.map((input, i) => p.runResident(new Map(feed(input)), { fresh: i === 0, capacity: 40 }).outputs.get("logits")!.data);
+          // The two attention kernels of each one-token step. Not the prefill's (33 query rows, by
+          // blocks), nor the two-token step's: its mask rows, shared by the heads, are no one stride.
+          if (wasmGemmAvailable()) expect(attentionAcrossRuns() - before).toBe(across ? 2 * calls.filter((c) => c.shape[1] === 1).length : 0);
+          return out;
+        } finally {
+          setRunAcross(true);
+        }
+      };
+      const want = logits(1, false);
+      for (const threads of [1, 2, 3]) expect(logits(threads, true), `${threads} threads`).toEqual(want);
+    });
+  }
 });

@@ -12,10 +12,10 @@
 import { spawnSync } from "node:child_process";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { defaultKernels, gemmNTWasm, plainKernels, wasmGemmAvailable, wasmKernels } from "../../../../src/backends/cpu/kernels/index.js";
+import { defaultKernels, gemmNTWasm, plainKernels, threadedKernels, wasmGemmAvailable, wasmKernels } from "../../../../src/backends/cpu/kernels/index.js";
 import { matmul, matmulTransB } from "../../../../src/backends/cpu/kernels/matmul.js";
-import { gemmModuleBytes, gemmNNPacked, gemmUsesFma, markResident, packWeightNN, residentBytes, stateArray, stateReadsInPlace, wasmFmaAvailable } from "../../../../src/backends/cpu/kernels/wasm/gemm.js";
-import { fcParams, randomTensor, seedFor } from "./helpers.js";
+import { gemmModuleBytes, gemmNNPacked, gemmUsesFma, markResident, packWeightNN, residentBytes, SMALL_MIN_MACS, stateArray, stateReadsInPlace, threadedSmallJobs, wasmFmaAvailable } from "../../../../src/backends/cpu/kernels/wasm/gemm.js";
+import { fcParams, holdThreads, randomTensor, seedFor } from "./helpers.js";
 
 const seed = seedFor("wasm-gemm.test.ts");
 
@@ -302,5 +302,56 @@ describe("wasmKernels", () => {
       expect(got.shape).toEqual(want.shape);
       for (let i = 0; i < want.data.length; i++) expect(Math.abs(got.data[i]! - want.data[i]!)).toBeLessThanOrEqual(1e-5 * 19 * 4);
     }
+  });
+});
+
+describe("smallProducts: attention's products for every head in one call (decode)", () => {
+  holdThreads(3);
+  // A cache of 5 heads × 130 positions × d (keys and values), read at len positions per head:
+  // off the tile of 4, at the buffer's end (the kernels read past it), and past SMALL_MIN_MACS.
+  const [heads, cap] = [5, 130];
+  const cases: [m: number, len: number, d: number][] = [[1, 37, 64], [1, 130, 64], [2, 13, 8], [3, 40, 12], [1, 1, 4], [2, 103, 64]];
+  for (const [m, len, d] of cases) {
+    it(`m ${m}, ${len} positions, d ${d}: the bits of matmulTransB and matmul head by head, for 1, 2 and 3 threads`, () => {
+      if (gemmUsesFma()) return; // with FMA such products are packed: smallProducts declines (below)
+      const keys = stateArray(heads * cap * d)!, values = stateArray(heads * cap * d)!;
+      keys.set(data(heads * cap * d, seed + len)), values.set(data(heads * cap * d, seed + len + 1));
+      // q rows of every head with a gap between heads (aStride > m · d); p contiguous.
+      const q = data(heads * (m * d + 3), seed + d) as Float32Array, p = data(heads * m * len, seed + m) as Float32Array;
+      const headOf = (b: Float32Array, h: number, rows: number, cols: number) => ({ dtype: "f32", shape: [rows, cols], data: b.subarray(h * cap * d, h * cap * d + rows * cols) }) as const;
+      const wantS: number[] = [], wantO: number[] = [];
+      for (let h = 0; h < heads; h++) {
+        const qh = { dtype: "f32", shape: [m, d], data: q.subarray(h * (m * d + 3), h * (m * d + 3) + m * d) } as const;
+        const ph = { dtype: "f32", shape: [m, len], data: p.subarray(h * m * len, (h + 1) * m * len) } as const;
+        wantS.push(...wasmKernels.matmulTransB(qh, headOf(keys, h, len, d)).data);
+        wantO.push(...wasmKernels.matmul(ph, headOf(values, h, len, d)).data);
+      }
+      for (const threads of [1, 2, 3]) {
+        const K = threadedKernels(threads);
+        const s = new Float32Array(heads * m * len), o = new Float32Array(heads * m * d + 2);
+        const before = stateReadsInPlace(), jobs = threadedSmallJobs();
+        expect(K.smallProducts!({ transB: true, count: heads, m, n: len, k: d, a: q, aOff: 0, aStride: m * d + 3, b: keys, bOff: 0, bStride: cap * d, c: s, cOff: 0, cStride: m * len })).toBe(true);
+        expect(K.smallProducts!({ transB: false, count: heads, m, n: d, k: len, a: p, aOff: 0, aStride: m * len, b: values, bOff: 0, bStride: cap * d, c: o, cOff: 2, cStride: m * d })).toBe(true);
+        expect(stateReadsInPlace() - before).toBe(4 * heads);
+        // Shared out over the threads where the heads' multiply-adds reach SMALL_MIN_MACS.
+        expect(threadedSmallJobs() - jobs).toBe(threads > 1 ? [m * len * d, m * d * len].filter((macs) => heads * macs >= SMALL_MIN_MACS).length : 0);
+        expect([...s], `q · kᵀ, ${threads} threads`).toEqual(wantS);
+        expect([...o.subarray(2)], `p · v, ${threads} threads`).toEqual(wantO);
+        expect(o.subarray(0, 2)).toEqual(new Float32Array(2));
+      }
+    });
+  }
+
+  it("declines, having done nothing, where the head-by-head products would not run so", () => {
+    const K = threadedKernels(2);
+    const inMemory = stateArray(4 * 16 * 8)!, plain = new Float32Array(4 * 16 * 8);
+    const c = new Float32Array(64).fill(7);
+    const base = { count: 4, n: 16, aOff: 0, bOff: 0, bStride: 128, c, cOff: 0, cStride: 16 } as const;
+    // Keys not in the GEMM's memory; four rows or more (the packed GEMM's bits); k not a multiple of 4 for q · kᵀ.
+    expect(K.smallProducts!({ ...base, transB: true, m: 1, k: 8, a: new Float32Array(32), aStride: 8, b: plain })).toBe(false);
+    expect(K.smallProducts!({ ...base, transB: false, m: 4, k: 8, a: new Float32Array(128), aStride: 32, b: inMemory, cStride: 64 })).toBe(false);
+    expect(K.smallProducts!({ ...base, transB: true, m: 1, k: 6, a: new Float32Array(24), aStride: 6, b: inMemory })).toBe(false);
+    if (gemmUsesFma()) expect(K.smallProducts!({ ...base, transB: true, m: 1, k: 8, a: new Float32Array(32), aStride: 8, b: inMemory })).toBe(false);
+    expect(c).toEqual(new Float32Array(64).fill(7));
   });
 });

@@ -461,10 +461,10 @@ function instance(): Instance {
 const SPINS = Number((typeof process === "object" && process.env?.["TFM_GEMM_SPINS"]) || 20000);
 
 /** The control block's words. */
-export const CTL = { gen: 0, next: 1, done: 2, stop: 3, error: 4, ready: 5, a: 8, b: 9, c: 10, m: 11, n: 12, k: 13, chunks: 14, colWidth: 15, rowBlock: 16, colChunks: 17, ldc: 18, ws: 19, as: 20, kind: 21, scratch: 22, words: 32 } as const;
+export const CTL = { gen: 0, next: 1, done: 2, stop: 3, error: 4, ready: 5, a: 8, b: 9, c: 10, m: 11, n: 12, k: 13, chunks: 14, colWidth: 15, rowBlock: 16, colChunks: 17, ldc: 18, ws: 19, as: 20, kind: 21, scratch: 22, aStride: 23, bStride: 24, cStride: 25, words: 32 } as const;
 
 /** How a job's panels hold the weights (the control block's `kind`). */
-const KIND = { f32: 0, int8: 1, f16: 2, rows: 3 } as const;
+const KIND = { f32: 0, int8: 1, f16: 2, rows: 3, nt: 4, nn: 5 } as const;
 
 /** Bytes of the buffer a phase's module is handed to the workers in (a larger module runs on one thread). */
 const CODE_BYTES = 1 << 18;
@@ -483,7 +483,7 @@ type Panels = { readonly kind: "int8"; readonly ws: number; readonly as: number 
  */
 export const workerSource = `(workerData, post) => {
 const { module, memory, control, code } = workerData;
-const { gemm, gemmq8, gemmf16 } = new WebAssembly.Instance(module, { env: { mem: memory } }).exports;
+const { gemm, gemmq8, gemmf16, ntsmall, nnsmall } = new WebAssembly.Instance(module, { env: { mem: memory } }).exports;
 const ctl = new Int32Array(control);
 const C = ${JSON.stringify(CTL)};
 // The fused kernels' phases (rows jobs), by the id their job gives: compiled from the code buffer once.
@@ -511,7 +511,7 @@ for (;;) {
   const g = Atomics.load(ctl, C.gen);
   if (g === seen) continue;
   seen = g;
-  const a = ctl[C.a], b = ctl[C.b], c = ctl[C.c], m = ctl[C.m], n = ctl[C.n], k = ctl[C.k];
+  const a = ctl[C.a], b = ctl[C.b], c = ctl[C.c], m = ctl[C.m], n = ctl[C.n], k = ctl[C.k], sa = ctl[C.aStride], sb = ctl[C.bStride], sc = ctl[C.cStride];
   const chunks = ctl[C.chunks], cw = ctl[C.colWidth], rb = ctl[C.rowBlock], cc = ctl[C.colChunks], ldc = ctl[C.ldc], ws = ctl[C.ws], as = ctl[C.as], kind = ctl[C.kind], scratch = ctl[C.scratch] + me * ${HALF_SCRATCH};
   const tag = g & 0xffff;
   // A phase's module is compiled at the first chunk claimed: only a claim proves that the words
@@ -524,6 +524,8 @@ for (;;) {
     const idx = v & 0xffff, i0 = Math.floor(idx / cc) * rb, j0 = (idx % cc) * cw;
     try {
       if (kind === ${KIND.rows}) (phase ??= phaseOf(n, k))(a, i0, Math.min(i0 + rb, m));
+      else if (kind === ${KIND.nt}) ntsmall(a + idx * sa, b + idx * sb, c + idx * sc, m, n, k);
+      else if (kind === ${KIND.nn}) nnsmall(a + idx * sa, b + idx * sb, c + idx * sc, m, n, k);
       else if (kind === ${KIND.int8}) gemmq8(a + i0 * k * 2, b + j0 * k, c + i0 * ldc + j0 * 4, Math.min(rb, m - i0), Math.min(cw, n - j0), k, ldc, ws + j0 * 4, as + i0 * 4);
       else if (kind === ${KIND.f16}) gemmf16(a + i0 * k * 4, b + j0 * k * 2, c + i0 * ldc + j0 * 4, Math.min(rb, m - i0), Math.min(cw, n - j0), k, ldc, scratch);
       else gemm(a + i0 * k * 4, b + j0 * k * 4, c + i0 * ldc + j0 * 4, Math.min(rb, m - i0), Math.min(cw, n - j0), k, ldc);
@@ -1288,6 +1290,83 @@ export const gemmNNSmallWasm: GemmNN = (A, aOff, B, bOff, Cm, cOff, m, n, k) => 
   if (np === n) Cm.set(heap.subarray(c0, c0 + m * n), cOff);
   else for (let i = 0; i < m; i++) Cm.set(heap.subarray(c0 + i * np, c0 + i * np + n), cOff + i * n);
 };
+
+/**
+ * Products of fewer than 4 rows, one per outer index o < count, whose right operands lie in the
+ * module's memory (state buffers): a decode step's q · kᵀ or p · v for every head in one call,
+ * instead of one call of matmulTransB or matmul a head.
+ */
+export interface SmallProducts {
+  /** B_o given [n, k] (q · kᵀ: the cached keys), else [k, n] (p · v: the cached values). */
+  readonly transB: boolean;
+  readonly count: number;
+  readonly m: number;
+  readonly n: number;
+  readonly k: number;
+  /** A_o: m rows of k floats, contiguous, from a[aOff + o · aStride]. */
+  readonly a: Float32Array;
+  readonly aOff: number;
+  readonly aStride: number;
+  /** B_o from b[bOff + o · bStride], read in place: b must be a state buffer of the memory (`stateArray`). */
+  readonly b: Float32Array;
+  readonly bOff: number;
+  readonly bStride: number;
+  /** C_o: m rows of n floats, contiguous, into c[cOff + o · cStride]. */
+  readonly c: Float32Array;
+  readonly cOff: number;
+  readonly cStride: number;
+}
+
+/** Multiply-adds of a batch of small products from which its heads are shared out over the threads. */
+export const SMALL_MIN_MACS = 1 << 15;
+
+let smallJobs = 0;
+
+/** How many batches of small products have been shared out over threads in this process (for tests). */
+export const threadedSmallJobs = () => smallJobs;
+
+/**
+ * The products `p` by the module's `ntsmall` or `nnsmall` (./small.ts), each as gemmNTSmall or
+ * gemmNNSmallWasm computes it alone (the same bits), the heads shared out over `threads` threads.
+ * False, having done nothing, where those would not run it: B not in the memory, m ≥ 4, k not a
+ * multiple of 4 for q · kᵀ, the core using FMA, operands past the memory budget. The caller then
+ * runs each product by matmulTransB or matmul.
+ */
+export function smallProducts(p: SmallProducts, threads: number): boolean {
+  const { transB, count, m, n, k } = p;
+  if (!wasmGemmAvailable() || count < 1 || m < 1 || m >= 4 || n < 1 || k < 1 || (transB && k % 4 !== 0)) return false;
+  const inst = instance();
+  if (inst.fma || inRegion.get(p.b.buffer) !== inst.mem) return false;
+  // C's rows: n rounded up to 4 (ntsmall computes n4 keys, nnsmall np lanes; the rest dropped).
+  const ld = (n + 3) & ~3;
+  const aPtr = residentEnd, cPtr = aPtr + align16(count * m * k * 4);
+  const b0 = p.b.byteOffset + p.bOff * 4, sb = p.bStride * 4;
+  // The last B read: ntsmall reads n4 rows of k, nnsmall up to 3 floats past the end (in the memory).
+  const bEnd = b0 + (count - 1) * sb + (transB ? ld * k * 4 : k * n * 4 + 16);
+  const need = Math.max(cPtr + count * m * ld * 4, bEnd);
+  if (need - aPtr > MAX_BYTES || p.bStride < 0) return false;
+  readsInPlace += 2 * count;
+  const mem = inst.mem;
+  if (mem.buffer.byteLength < need) mem.grow(Math.ceil((need - mem.buffer.byteLength) / PAGE));
+  const heap = new Float32Array(mem.buffer);
+  const mk = m * k;
+  if (p.aStride === mk) heap.set(p.a.subarray(p.aOff, p.aOff + count * mk), aPtr / 4);
+  else for (let o = 0; o < count; o++) heap.set(p.a.subarray(p.aOff + o * p.aStride, p.aOff + o * p.aStride + mk), aPtr / 4 + o * mk);
+  const sa = mk * 4, sc = m * ld * 4;
+  const f = transB ? inst.ntsmall : inst.nnsmall;
+  const helpers = pool ? Math.min(threads - 1, pool.workers.length) : 0;
+  if (helpers > 0 && count > 1 && count * m * n * k >= SMALL_MIN_MACS) {
+    const ctl = pool!.ctl;
+    ctl[CTL.kind] = transB ? KIND.nt : KIND.nn; ctl[CTL.a] = aPtr; ctl[CTL.b] = b0; ctl[CTL.c] = cPtr; ctl[CTL.m] = m; ctl[CTL.n] = transB ? ld : n; ctl[CTL.k] = k;
+    ctl[CTL.aStride] = sa; ctl[CTL.bStride] = sb; ctl[CTL.cStride] = sc;
+    smallJobs++;
+    runJob(pool!, helpers, count, (o) => f(aPtr + o * sa, b0 + o * sb, cPtr + o * sc, m, transB ? ld : n, k));
+  } else for (let o = 0; o < count; o++) f(aPtr + o * sa, b0 + o * sb, cPtr + o * sc, m, transB ? ld : n, k);
+  const c0 = cPtr / 4;
+  if (ld === n && p.cStride === m * n) p.c.set(heap.subarray(c0, c0 + count * m * n), p.cOff);
+  else for (let o = 0; o < count; o++) for (let i = 0; i < m; i++) p.c.set(heap.subarray(c0 + (o * m + i) * ld, c0 + (o * m + i) * ld + n), p.cOff + o * p.cStride + i * n);
+  return true;
+}
 
 /** The GEMM core for matmulsWith: WebAssembly SIMD, or the TypeScript core past the memory budget. */
 export const gemmNTSimd: GemmNT = (A, aOff, Bt, bOff, Cm, cOff, m, n, k) => {
