@@ -7,7 +7,7 @@ import { diag, hasErrors, sortDiagnostics } from "../diag/diagnostic.js";
 import { compile, formatReport, memoryReportText, passes, printGraph, printSchedule, renderDiagnostics, UnknownPass } from "../index.js";
 import { dimBindings } from "./dims.js";
 import { dimValue } from "../backends/shared/inputs.js";
-import { largestTransient } from "../backends/cpu/transients.js";
+import { largestTransient, sharedAbsorbed } from "../backends/cpu/transients.js";
 import type { Schedule } from "../schedule/kernel.js";
 import { schedule } from "../schedule/fuse.js";
 import { showBytes } from "../schedule/memory-report.js";
@@ -64,5 +64,6 @@ function transientLine(s: Schedule, dims: ReadonlyMap<string, number>): string {
     return ""; // a size not whole at these dims: the plan's report above says so
   }
   const k = t.kernel;
-  return `  ${"CPU transients".padEnd(19)} ${showBytes(t.bytes).padEnd(30)} ${k ? `the largest kernel's, k${k.id} ${k.kind}${k.anchor !== undefined ? ` (%${k.anchor} ${s.graph.nodes[k.anchor]!.op})` : ""}; ` : ""}beyond the plan (tfm run's budget adds it)\n`;
+  const shared = sharedAbsorbed(s).size ? ", with the values kernels share" : "";
+  return `  ${"CPU transients".padEnd(19)} ${showBytes(t.bytes).padEnd(30)} ${k ? `the largest kernel's, k${k.id} ${k.kind}${k.anchor !== undefined ? ` (%${k.anchor} ${s.graph.nodes[k.anchor]!.op})` : ""}${shared}; ` : ""}beyond the plan (tfm run's budget adds it)\n`;
 }
