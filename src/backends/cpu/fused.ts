@@ -101,9 +101,8 @@ export function runFused(k: Kernel, ctx: FusedContext): Map<number, Tensor> | un
 
   const source = (id: number) => (!absorbed.has(id) && ctx.strided?.(id)) || outside(id);
   // Attention of fewer than 4 query rows (a decode step's) runs phase by phase over every head at
-  // once where its operands allow (`runAcross`), not head by head.
-  // All outer indices in one run, else (a batch whose padding mask is not shared by its sequences)
-  // the heads of one sequence at a time.
+  // once where its operands allow (`runAcross`), not head by head: all outer indices in one run,
+  // else (a batch whose sequences have padding masks of their own) one sequence's heads at a time.
   if (across && k.kind === "attention" && outerCount > 1 && rows < 4) {
     compiled = prepare(k, ctx, own, rows, rows, rows, (id) => bufferOf(source(id)), outputs);
     const partAt = (o: number, id: number, sliceRows: boolean) => view(source(id), r, outerIndex(o, outer, at), sliceRows ? [0, rows] : undefined);
