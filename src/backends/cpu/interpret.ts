@@ -22,7 +22,7 @@ import { RunError } from "../shared/errors.js";
 import { bindInputs, checkSizes, dimValue } from "../shared/inputs.js";
 import { semantics } from "./semantics.js";
 import { allocationFailed, checkBudget, showBytes } from "../shared/budget.js";
-import { largestTransient, sharedAbsorbed, transientBytes } from "./transients.js";
+import { sharedAbsorbed, transientBytes, Transients } from "./transients.js";
 import { cacheView, materialise, regrow, writeAt, type CacheCounters, type CacheView } from "./cache.js";
 import { contiguous, stridedView, writeStridedAt, type Strided } from "./strided.js";
 
@@ -65,6 +65,8 @@ export class CpuProgram {
   readonly schedule: Schedule;
   /** The kernels as this interpreter runs them: a matmul kernel's appends after it, as op kernels (schedule/appends.ts). */
   private readonly steps: readonly Kernel[];
+  /** The budget check's largest kernel transient, kept per kernel by the dims it depends on. */
+  private readonly transients: Transients;
   /** Which buffer each kernel output lives in, and how large the buffers are (src/schedule/memory.ts). */
   readonly plan: MemoryPlan;
 
@@ -79,6 +81,7 @@ export class CpuProgram {
     this.schedule = opts.fuse === false ? unfused(graph) : schedule(graph);
     this.atLoad = this.schedule.atLoad;
     this.steps = this.schedule.kernels.flatMap((k) => splitAppends(k, graph));
+    this.transients = new Transients(this.schedule);
     for (const node of graph.nodes) {
       if (!this.atLoad.has(node.id)) continue;
       if (node.op === "weight") {
@@ -385,7 +388,7 @@ export class CpuProgram {
     if (this.maxMemory === undefined) return;
     const held = this.heldBytes + distinctBytes([...inputs.values()]) + states;
     const planned = sizes.reduce((a, b) => a + b, 0);
-    const { bytes: transient, kernel: at } = largestTransient(this.schedule, shapeOf);
+    const { bytes: transient, kernel: at } = this.transients.largest(shapeOf, symbols);
     if (held + planned + transient <= this.maxMemory) return; // within it: no message to write (every decode step asks)
     const dims = [...symbols].map(([k, v]) => `${k}=${v}`).join(", ");
     const site = at && this.graph.nodes[at.anchor ?? at.nodes.at(-1)!]!.site;

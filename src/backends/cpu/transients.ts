@@ -16,6 +16,7 @@
 //   block has up to 3 rows more), with double accumulators, plus a matmul's right operand at one
 //   outer index, packed or copied into WebAssembly memory.
 import { numel, runtimeDType } from "../../core/tensor.js";
+import { symbolsOf } from "../../core/dim.js";
 import { runtimeBytes } from "../../core/dtype.js";
 import type { Graph, Node } from "../../ir/graph.js";
 import type { Kernel, Schedule } from "../../schedule/kernel.js";
@@ -78,10 +79,10 @@ export function transientBytes(k: Kernel, graph: Graph, shape: (n: Node) => read
  * kernels), plus the values several kernels absorb (`sharedAbsorbed`: computed once a call and
  * held through it).
  */
-export function largestTransient(s: Schedule, shape: (n: Node) => readonly number[]): { bytes: number; kernel?: Kernel } {
+export function largestTransient(s: Schedule, shape: (n: Node) => readonly number[], bytesOf = (k: Kernel) => transientBytes(k, s.graph, shape)): { bytes: number; kernel?: Kernel } {
   let best: { bytes: number; kernel?: Kernel } = { bytes: 0 };
   for (const k of s.kernels) {
-    const t = transientBytes(k, s.graph, shape);
+    const t = bytesOf(k);
     if (t > best.bytes) best = { bytes: t, kernel: k };
   }
   let held = 0;
@@ -100,4 +101,39 @@ export function sharedAbsorbed(s: Schedule): ReadonlySet<number> {
     shared.set(s, (ids = twice));
   }
   return ids;
+}
+
+/**
+ * largestTransient over the calls of one program (its budget check runs at every call): each
+ * kernel's transient kept by the values of the symbols its shapes mention (its nodes', the nodes it
+ * absorbed and their inputs'), so that a decode step recomputes only the kernels whose shapes hold
+ * the cached length. The same figures as largestTransient.
+ */
+export class Transients {
+  private readonly kept = new Map<Kernel, { key: string; bytes: number }>();
+  private readonly symbols = new Map<Kernel, readonly string[]>();
+
+  constructor(private readonly s: Schedule) {}
+
+  largest(shape: (n: Node) => readonly number[], values: ReadonlyMap<string, number>): { bytes: number; kernel?: Kernel } {
+    return largestTransient(this.s, shape, (k) => {
+      const key = this.symbolsOf(k).map((name) => values.get(name)).join(",");
+      const hit = this.kept.get(k);
+      if (hit?.key === key) return hit.bytes;
+      const bytes = transientBytes(k, this.s.graph, shape);
+      this.kept.set(k, { key, bytes });
+      return bytes;
+    });
+  }
+
+  private symbolsOf(k: Kernel): readonly string[] {
+    let names = this.symbols.get(k);
+    if (!names) {
+      const g = this.s.graph;
+      const ids = new Set([...k.nodes, ...k.absorbed].flatMap((id) => [id, ...g.nodes[id]!.inputs]));
+      names = [...new Set([...ids].flatMap((id) => g.nodes[id]!.shape.flatMap(symbolsOf)))].sort();
+      this.symbols.set(k, names);
+    }
+    return names;
+  }
 }
