@@ -1355,7 +1355,8 @@ export function smallProducts(p: SmallProducts, threads: number): boolean {
   const sa = mk * 4, sc = m * ld * 4;
   const f = transB ? inst.ntsmall : inst.nnsmall;
   const helpers = pool ? Math.min(threads - 1, pool.workers.length) : 0;
-  if (helpers > 0 && count > 1 && count * m * n * k >= SMALL_MIN_MACS) {
+  // A job's chunk index has 16 bits (runJob): more heads than that run on this thread.
+  if (helpers > 0 && count > 1 && count <= 0xffff && count * m * n * k >= SMALL_MIN_MACS) {
     const ctl = pool!.ctl;
     ctl[CTL.kind] = transB ? KIND.nt : KIND.nn; ctl[CTL.a] = aPtr; ctl[CTL.b] = b0; ctl[CTL.c] = cPtr; ctl[CTL.m] = m; ctl[CTL.n] = transB ? ld : n; ctl[CTL.k] = k;
     ctl[CTL.aStride] = sa; ctl[CTL.bStride] = sb; ctl[CTL.cStride] = sc;
