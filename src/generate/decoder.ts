@@ -46,7 +46,7 @@ export interface GenerateOptions extends SamplingOptions {
   readonly stop?: readonly number[];
   /**
    * The token that left-pads shorter prompts of a batch (masked out through the model's
-   * `attention_mask`), and that a finished sequence emits afterwards — Hugging Face's
+   * padding mask: `attention_mask`, `tgt_mask`), and that a finished sequence emits afterwards — Hugging Face's
    * `pad_token_id`. Default: the first stop token, else 0, for padding; a finished sequence then
    * repeats its stop token.
    */
@@ -57,7 +57,11 @@ export interface GenerateOptions extends SamplingOptions {
 export interface DecoderInfo {
   readonly ids: string;
   readonly logits: string;
-  /** The input of Hugging Face's attention mask (`attention_mask`, 1 = real token, 0 = padding), if the model takes one. */
+  /**
+   * The ids' padding mask (1 = real token, 0 = padding), if the model takes one: Hugging Face's
+   * `attention_mask` beside `input_ids`, `decoder_attention_mask` beside `decoder_input_ids`,
+   * `tgt_mask` beside `tgt`.
+   */
   readonly mask?: string;
   /** Positions the model can hold (prompt and generated tokens together); undefined: no limit known. */
   readonly capacity: number | undefined;
@@ -168,6 +172,8 @@ export function emptyStates(g: Graph, inputs: ReadonlyMap<string, Tensor>): Map<
 
 /** The names an encoder–decoder's input of decoder tokens goes by, in order of preference. */
 const idsNames = ["input_ids", "decoder_input_ids", "tgt"];
+/** The name of the padding mask of each of those inputs (Hugging Face's, and models/transformer.tfm's beside `src_mask`); `attention_mask` for any other. */
+const maskNames: Readonly<Record<string, string>> = { input_ids: "attention_mask", decoder_input_ids: "decoder_attention_mask", tgt: "tgt_mask" };
 
 /**
  * The input of token ids (i32 or i64 `[batch, seq]`, `input_ids`, `decoder_input_ids` or `tgt` if
@@ -189,10 +195,11 @@ export function decoderInfo(g: Graph, capacity: number | undefined, encoder?: Gr
     const what = !ids ? "one input of token ids, i32[batch, seq] (or one named `input_ids`)" : "one output of logits, f32[batch, seq, vocab] (or one named `logits`)";
     throw new TfmError("TFM8001", `the model \`${g.name}\` cannot generate: it needs ${what}`);
   }
-  const mask = ins.find((p) => p !== ids && p.name === "attention_mask" && (g.nodes[p.node]!.dtype === "i32" || g.nodes[p.node]!.dtype === "i64") && g.nodes[p.node]!.shape.length === 2);
+  const maskName = maskNames[ids.name] ?? "attention_mask";
+  const mask = ins.find((p) => p !== ids && p.name === maskName && (g.nodes[p.node]!.dtype === "i32" || g.nodes[p.node]!.dtype === "i64") && g.nodes[p.node]!.shape.length === 2);
   const others = ins.filter((p) => p !== ids && p !== mask);
   const source = encoder ? encoder.inputs.map((p) => p.name) : !g.states.length && named && ids.name !== "input_ids" ? others.map((p) => p.name) : [];
-  if (others.some((p) => !source.includes(p.name))) throw new TfmError("TFM8001", `the model \`${g.name}\` cannot generate: besides \`${ids.name}\`${mask ? " and `attention_mask`" : ""} it takes ${others.map((p) => `\`${p.name}\``).join(", ")}, which generation does not give`);
+  if (others.some((p) => !source.includes(p.name))) throw new TfmError("TFM8001", `the model \`${g.name}\` cannot generate: besides \`${ids.name}\`${mask ? ` and \`${mask.name}\`` : ""} it takes ${others.map((p) => `\`${p.name}\``).join(", ")}, which generation does not give`);
   return { ids: ids.name, logits: logits.name, capacity, ...(mask ? { mask: mask.name } : {}), ...(source.length ? { source } : {}) };
 }
 
@@ -337,7 +344,7 @@ export class Decoder {
   /**
    * Generates from `prompt` (one row of token ids per sequence): yields each step's tokens, one per
    * sequence, as they are made. Prompts of different lengths are left-padded with `padTokenId`
-   * and masked out through the model's `attention_mask` (as Hugging Face's generate does), so
+   * and masked out through the model's padding mask (`attention_mask`, `tgt_mask`: as Hugging Face's generate does), so
    * each sequence gets the tokens it would get alone. A sequence that has stopped emits
    * `padTokenId` (else repeats its stop token) until every sequence has stopped or `maxNewTokens`
    * is reached. An encoder–decoder takes its `source` (`info.source`: the source tokens, their mask)
@@ -355,7 +362,7 @@ export class Decoder {
     if (pad !== undefined && !(Number.isInteger(pad) && pad >= 0)) throw new TfmError("TFM8002", `padTokenId is ${String(pad)}: it must be a token id, an integer ≥ 0`);
     const padded = prompt.some((r) => r.length !== len);
     if (padded && !this.info.mask) {
-      throw new TfmError("TFM8002", `the prompts have different lengths (${prompt.map((r) => r.length).join(", ")}), and the model \`${this.graph.name}\` takes no \`attention_mask\` to mask the padding: give them one length, or declare \`input attention_mask: i32[batch, seq] = 1\``);
+      throw new TfmError("TFM8002", `the prompts have different lengths (${prompt.map((r) => r.length).join(", ")}), and the model \`${this.graph.name}\` takes no \`${maskNames[this.info.ids] ?? "attention_mask"}\` to mask the padding: give them one length, or declare \`input ${maskNames[this.info.ids] ?? "attention_mask"}: i32[batch, seq] = 1\``);
     }
     const padId = pad ?? options.stop?.[0] ?? 0;
     const history = prompt.map((r) => [...r]);

@@ -116,7 +116,8 @@ describe("tfm shapes", () => {
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/decoder\.layers\.0\.self_attn\.k_cache\s+f32\[batch, 8, past, 64\]\s+2048 \* batch\n/);
     expect(r.out).toMatch(/decoder\.layers\.0\.multihead_attn\.k_memory\s+f32\[batch, 8, src_len, 64\]\s+2048 \* batch \* src_len \(once per sequence\)/);
-    expect(r.out).toContain("total: 5 tensors, 4096 * batch bytes per position (past + seq positions after a call) + 4100 * batch * src_len bytes written once per sequence (3 tensors)");
+    expect(r.out).toMatch(/tgt_mask_cache\s+i32\[batch, past\]\s+4 \* batch\n/);
+    expect(r.out).toContain("total: 6 tensors, 4100 * batch bytes per position (past + seq positions after a call) + 4100 * batch * src_len bytes written once per sequence (3 tensors)");
     const j = JSON.parse((await tfm("shapes", "--json", "models/transformer.tfm", "--set", "num_decoder_layers=1")).out) as { states: { name: string; bytesPerPosition?: string; bytesPerSequence?: string }[] };
     expect(j.states.find((s) => s.name === "src_mask_cache")).toEqual({ name: "src_mask_cache", dtype: "i32", shape: ["batch", "src_len"], bytesPerSequence: "4 * batch * src_len" });
   });
@@ -136,7 +137,7 @@ describe("tfm ir", () => {
     const tiny = ["models/transformer.tfm", "--set", "num_encoder_layers=1", "--set", "num_decoder_layers=1", "--set", "d_model=8", "--set", "nhead=2", "--set", "dim_feedforward=16", "--set", "src_vocab_size=11", "--set", "tgt_vocab_size=13"];
     const step = await tfm("ir", ...tiny, "--phase", "step", "--after", "all");
     expect(step.code).toBe(0);
-    expect(step.out).toMatch(/^graph Transformer\(tgt: i32\[batch, tgt_len\], src_mask_cache: i32\[batch, src_len\], decoder\.layers\.0\.multihead_attn\.k_memory: f32\[batch, 2, src_len, 4\]/);
+    expect(step.out).toMatch(/^graph Transformer\(tgt: i32\[batch, tgt_len\], tgt_mask: i32\[batch, tgt_len\], src_mask_cache: i32\[batch, src_len\], decoder\.layers\.0\.multihead_attn\.k_memory: f32\[batch, 2, src_len, 4\]/);
     expect(step.out).not.toContain('weight "encoder.');
     const encode = await tfm("ir", ...tiny, "--phase", "encode", "--kernels");
     expect(encode.code).toBe(0);

@@ -116,6 +116,13 @@ describe("tfm generate", () => {
       expect(streamed.err).toContain("from the source (src, src_mask) and start token 1 with its KV cache");
     });
 
+    it("takes target prompts of different lengths (--input-ids per source): each sequence as it is alone", async () => {
+      const alone = async (src: string, ids: string) => (JSON.parse((await tfm("generate", ...encdec, "--source-ids", src, "--input-ids", ids, "--max-new-tokens", "5", "--stop", "", "--json")).out) as { tokens: number[] }).tokens;
+      const r = await tfm("generate", ...encdec, "--source-ids", "4,5,6,7", "--source-ids", "8,9", "--input-ids", "1,3,5", "--input-ids", "1", "--max-new-tokens", "5", "--stop", "", "--json");
+      expect(r.code, r.err).toBe(0);
+      expect((JSON.parse(r.out) as { tokens: number[][] }).tokens).toEqual([await alone("4,5,6,7", "1,3,5"), await alone("8,9", "1")]);
+    });
+
     it("takes the source as text through the tokenizer, and prints the generated text", async () => {
       const r = await tfm("generate", ...encdec, "--tokenizer", tokenizer, "--source", "the quick brown fox", "--max-new-tokens", "6", "--stop", "", "--json");
       expect(r.code, r.err).toBe(0);

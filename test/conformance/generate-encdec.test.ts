@@ -4,7 +4,8 @@
 // token, with the decoder's caches (self-attention appended, cross-attention written once: the
 // encode phase on the first call, the step graph without the encoder on every call), fused and op
 // by op, and without a cache. Each cached step's log-probs equal the no-cache forward pass of the
-// whole prefix (≤ 1e-5) and PyTorch's (≤ 1e-4).
+// whole prefix (≤ 1e-5) and PyTorch's (≤ 1e-4). Target prompts of different lengths continue
+// PyTorch's greedy sequences.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -55,7 +56,7 @@ describe("encoder–decoder generation vs PyTorch (torch.nn.Transformer's greedy
     expect(encode.inputs.map((p) => p.name)).toEqual(["src", "src_mask"]);
     expect(encode.outputs.map((p) => p.name)).toEqual(["src_mask_cache", ...[0, 1].flatMap((i) => [`decoder.layers.${i}.multihead_attn.k_memory`, `decoder.layers.${i}.multihead_attn.v_memory`])]);
     expect(weights(encode).some((w) => w.startsWith("decoder.layers.0.self_attn") || w.startsWith("generator."))).toBe(false);
-    expect(step.states.map((s) => s.name)).toEqual([0, 1].flatMap((i) => [`decoder.layers.${i}.self_attn.k_cache`, `decoder.layers.${i}.self_attn.v_cache`]));
+    expect(step.states.map((s) => s.name)).toEqual(["tgt_mask_cache", ...[0, 1].flatMap((i) => [`decoder.layers.${i}.self_attn.k_cache`, `decoder.layers.${i}.self_attn.v_cache`])]);
     expect(model(false).phases).toBeUndefined();
   });
 
@@ -68,6 +69,23 @@ describe("encoder–decoder generation vs PyTorch (torch.nn.Transformer's greedy
       const got = ref.tokens.map((_, b) => steps.map((t) => t[b]!));
       console.log(`[generate] transformer greedy, ${useCache ? "cached" : "recomputed"}, ${fuse ? "fused" : "op by op"}: ${got[0]!.length} tokens × ${got.length}; PyTorch's smallest top-2 margin ${ref.min_margin.toExponential(2)}`);
       expect(got).toEqual(ref.tokens);
+      s.dispose();
+    }, 60_000);
+  }
+
+  // Target prompts of different lengths: the first sequence forced to start with PyTorch's first 3
+  // greedy tokens, the second from the start token alone. The shorter prompt is left-padded and
+  // masked through `tgt_mask`, its positions counted from its first real token, so each sequence
+  // continues PyTorch's greedy sequence of its source.
+  for (const useCache of [true, false]) {
+    it(`target prompts of different lengths (left-padded, masked by tgt_mask), ${useCache ? "with the caches" : "recomputed"}: each sequence's tokens are PyTorch's`, async () => {
+      const s = await model(useCache).load(join(dir, "weights.safetensors"));
+      const forced = 3;
+      const prompts = [[ref.start, ...ref.tokens[0]!.slice(0, forced)], [ref.start]];
+      const steps: number[][] = [];
+      for await (const t of s.generate(prompts, { maxNewTokens: 16, source: source() })) steps.push(t);
+      expect(steps.map((t) => t[0])).toEqual(ref.tokens[0]!.slice(forced, forced + 16));
+      expect(steps.map((t) => t[1])).toEqual(ref.tokens[1]!.slice(0, 16));
       s.dispose();
     }, 60_000);
   }

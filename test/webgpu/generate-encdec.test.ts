@@ -6,7 +6,8 @@
 // whole prefix (≤ 1e-5) at every 4th step and the last (each such pass is slow on SwiftShader; the
 // CPU's test, test/conformance/generate-encdec.test.ts, compares all 32). The states written once
 // go up with the first call of a sequence only and stay on the device: a decode step uploads its
-// token id alone (4 bytes per sequence), not the cross-attention keys and values.
+// token id and its mask alone (8 bytes per sequence), not the cross-attention keys and values.
+// Target prompts of different lengths (left-padded, masked) continue PyTorch's greedy sequences.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -80,7 +81,22 @@ describe("encoder–decoder generation on WebGPU", () => {
     }
   }, 300_000);
 
-  it("the states written once go up with a sequence's first call only: a decode step uploads its token ids alone; greedy tokens equal the CPU's", async () => {
+  it("target prompts of different lengths (left-padded, tgt_mask kept on the device): each sequence's tokens are PyTorch's", async () => {
+    const model = compile(readFileSync("models/transformer.tfm", "utf8"), { file: "models/transformer.tfm", settings });
+    const s = await model.load(join(dir, "weights.safetensors"), { backend: "webgpu", device: gpu.device });
+    try {
+      const forced = 3;
+      const prompts = [[ref.start, ...ref.tokens[0]!.slice(0, forced)], [ref.start]];
+      const steps: number[][] = [];
+      for await (const t of s.generate(prompts, { maxNewTokens: 12, source: { src: { data: ref.src }, src_mask: { data: ref.src_mask } } })) steps.push(t);
+      expect(steps.map((t) => t[0])).toEqual(ref.tokens[0]!.slice(forced, forced + 12));
+      expect(steps.map((t) => t[1])).toEqual(ref.tokens[1]!.slice(0, 12));
+    } finally {
+      s.dispose();
+    }
+  }, 120_000);
+
+  it("the states written once go up with a sequence's first call only: a decode step uploads its token ids and their mask alone; greedy tokens equal the CPU's", async () => {
     const model = compile(readFileSync("models/transformer.tfm", "utf8"), { file: "models/transformer.tfm", settings });
     const { encode, step } = model.phases!;
     const weights = randomWeights(model.checked.instance!.weights, 5);
@@ -119,9 +135,9 @@ describe("encoder–decoder generation on WebGPU", () => {
       const once = encode.outputs.reduce((acc, o) => acc + numel(step.nodes[step.inputs.find((p) => p.name === o.name)!.node]!.shape.map((d) => evalDim(d, dims)!)) * 4, 0);
       console.log(`[webgpu] transformer: the states written once are ${once} bytes, uploaded once per sequence; a step uploads ${first.up[1]} bytes`);
       expect(once).toBeGreaterThan(1000);
-      // The first call: the start tokens and the states written once; every later one: one token id per sequence.
-      expect(first.up[0]).toBe(B * 4 + once);
-      for (const u of first.up.slice(1)) expect(u).toBe(B * 4);
+      // The first call: the start tokens (and their mask) and the states written once; every later one: one token id and its mask per sequence.
+      expect(first.up[0]).toBe(B * 8 + once);
+      for (const u of first.up.slice(1)) expect(u).toBe(B * 8);
       // The encode phase ran once, on the source alone.
       expect(encodeUploads).toEqual([2 * B * S * 4]);
       // The same greedy tokens as the CPU's.
@@ -132,7 +148,7 @@ describe("encoder–decoder generation on WebGPU", () => {
       const other = ref.src.map((r) => r.map((t, i) => (ref.src_mask[0]![i] ? (t * 7 + 3) % 100 + 3 : t)));
       source.set("src", { dtype: "i32", shape: [B, S], data: Int32Array.from(other.flat()) });
       const second = await run();
-      expect(second.up[0]).toBe(B * 4 + once);
+      expect(second.up[0]).toBe(B * 8 + once);
       const want2: number[][] = [];
       for await (const t of cpu.generate(ref.src.map(() => [ref.start]), { maxNewTokens: 8, source: { src: { data: other }, src_mask: { data: ref.src_mask } } })) want2.push(t);
       expect(second.tokens).toEqual(want2);

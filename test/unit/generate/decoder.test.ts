@@ -65,7 +65,7 @@ describe("KV cache", () => {
 
   // The encoder–decoder: the source encoded once (its padding masked), the cross-attention keys and
   // values written once, the self-attention appended; random batch, source lengths and padding,
-  // target prompt and step sizes.
+  // target prompt and step sizes, and target prompts left-padded (tgt_mask).
   for (const fuse of [true, false]) {
     it(`cached steps give the log-probs of the whole prefix (≤ 1e-5): transformer, ${fuse ? "fused" : "op by op"}`, async () => {
       const settings = { d_model: 16, nhead: 2, num_encoder_layers: 2, num_decoder_layers: 2, dim_feedforward: 24, src_vocab_size: 23, tgt_vocab_size: 19 };
@@ -75,7 +75,7 @@ describe("KV cache", () => {
       const V = settings.tgt_vocab_size;
       let worst = 0;
       await fc.assert(
-        fc.asyncProperty(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 7 }), fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 3, maxLength: 3 }), fc.integer({ min: 1, max: 3 }), fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 1, maxLength: 4 }), fc.integer({ min: 0, max: 1000 }), async (batch, srcLen, pads, prompt, steps, salt) => {
+        fc.asyncProperty(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 7 }), fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 3, maxLength: 3 }), fc.integer({ min: 1, max: 3 }), fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 1, maxLength: 4 }), fc.integer({ min: 0, max: 1000 }), fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 3, maxLength: 3 }), async (batch, srcLen, pads, prompt, steps, salt, tpads) => {
           // Each source row padded at its end by up to srcLen - 1 positions (masked out).
           const mask = Array.from({ length: batch }, (_, b) => Array.from({ length: srcLen }, (_, i) => (i < srcLen - Math.min(pads[b]!, srcLen - 1) ? 1 : 0)));
           const src = { data: mask.map((r, b) => r.map((m, i) => (m ? 1 + ((b * 31 + i * 7 + salt) % (settings.src_vocab_size - 1)) : 0))) };
@@ -83,13 +83,15 @@ describe("KV cache", () => {
           const total = prompt + steps.reduce((a, b) => a + b, 0);
           const tgt = Array.from({ length: batch }, (_, b) => Array.from({ length: total }, (_, i) => (b * 5 + i * 3 + salt) % V));
           const cols = (from: number, to: number) => ({ data: tgt.map((r) => r.slice(from, to)) });
-          const full = (await plain.run({ ...source, tgt: { data: tgt } })).log_probs!;
+          // Each target prompt left-padded by up to prompt - 1 positions; the later tokens are real.
+          const tmask = Array.from({ length: batch }, (_, b) => Array.from({ length: total }, (_, i) => (i >= Math.min(tpads[b]!, prompt - 1) ? 1 : 0)));
+          const full = (await plain.run({ ...source, tgt: { data: tgt }, tgt_mask: { data: tmask } })).log_probs!;
           const check = (got: Float32Array, from: number, n: number) => {
             for (let b = 0; b < batch; b++)
               for (let t = 0; t < n; t++)
                 for (let v = 0; v < V; v++) worst = Math.max(worst, Math.abs(got[(b * n + t) * V + v]! - full.data[(b * total + from + t) * V + v]!));
           };
-          check((await cached.prefill({ ...source, tgt: cols(0, prompt) })).log_probs!.data as Float32Array, 0, prompt);
+          check((await cached.prefill({ ...source, tgt: cols(0, prompt), tgt_mask: { data: tmask.map((r) => r.slice(0, prompt)) } })).log_probs!.data as Float32Array, 0, prompt);
           let at = prompt;
           for (const n of steps) {
             check((await cached.step({ tgt: cols(at, at + n) })).log_probs!.data as Float32Array, at, n);
