@@ -1,0 +1,114 @@
+// Cached decoding on WebGPU (SwiftShader) equals recomputation, property-tested (issue 11 §4, as
+// test/unit/generate/decoder.test.ts does on the CPU): over random batch sizes, prompt lengths,
+// left padding of the prompts and step sizes, the logits of the prefill and of every step — the
+// cache kept on the device — equal WebGPU's own no-cache forward pass of the whole sequence so far
+// (≤ 1e-5). GPT-2 (attention_mask) and the encoder–decoder (the source padded at its end, the
+// target prompts left-padded through tgt_mask). SwiftShader is slow: tiny models, few runs; the
+// seed is printed (replay with FC_SEED).
+import { readFileSync } from "node:fs";
+import fc from "fast-check";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { compile } from "../../src/compile.js";
+import type { NodeGpu } from "../../src/backends/webgpu/node.js";
+import { openGpu } from "./helpers.js";
+
+const seed = Number(process.env.FC_SEED ?? Date.now() % 2 ** 31);
+let gpu: NodeGpu;
+beforeAll(async () => {
+  gpu = await openGpu();
+}, 60_000);
+afterAll(() => gpu?.close());
+
+/** Left padding of each row: the first min(pad, length − 1) positions of a prompt are padding (0), the rest real (1). */
+const leftMask = (pads: readonly number[], batch: number, prompt: number, total: number) =>
+  Array.from({ length: batch }, (_, b) => Array.from({ length: total }, (_, i) => (i >= Math.min(pads[b]!, prompt - 1) ? 1 : 0)));
+
+describe("cached decoding on WebGPU equals the no-cache pass (fast-check)", () => {
+  console.log(`[webgpu] cache-property.test.ts: fast-check seed ${seed} (replay with FC_SEED=${seed})`);
+
+  it("GPT-2: random batch, prompt, left padding and steps", async () => {
+    const settings = { n_layer: 2, n_embd: 16, n_head: 2, vocab_size: 29, n_positions: 24 };
+    const text = readFileSync("models/gpt2.tfm", "utf8");
+    const load = (useCache: boolean) => compile(text, { file: "models/gpt2.tfm", settings: { ...settings, use_cache: useCache } }).load({ random: true, seed: 4 }, { backend: "webgpu", device: gpu.device });
+    const [cached, plain] = [await load(true), await load(false)];
+    const V = settings.vocab_size;
+    let worst = 0;
+    try {
+      await fc.assert(
+        fc.asyncProperty(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 6 }), fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 1, maxLength: 3 }), fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 3, maxLength: 3 }), fc.integer({ min: 0, max: 1000 }), async (batch, prompt, steps, pads, salt) => {
+          let run = 0; // this run's max |Δ| (the shrunk counterexample is then a failing run of its own)
+          const total = prompt + steps.reduce((a, b) => a + b, 0);
+          const ids = Array.from({ length: batch }, (_, b) => Array.from({ length: total }, (_, i) => (b * 11 + i * 7 + salt) % V));
+          const mask = leftMask(pads, batch, prompt, total);
+          const cols = (rows: number[][], from: number, to: number) => ({ data: rows.map((r) => r.slice(from, to)) });
+          const full = (await plain.run({ input_ids: { data: ids }, attention_mask: { data: mask } })).logits!;
+          const check = (got: ArrayLike<number>, from: number, n: number) => {
+            for (let b = 0; b < batch; b++)
+              for (let t = 0; t < n; t++)
+                for (let v = 0; v < V; v++) run = Math.max(run, Math.abs(got[(b * n + t) * V + v]! - (full.data[(b * total + from + t) * V + v] as number)));
+          };
+          check((await cached.prefill({ input_ids: cols(ids, 0, prompt), attention_mask: cols(mask, 0, prompt) })).logits!.data as Float32Array, 0, prompt);
+          let at = prompt;
+          for (const n of steps) {
+            check((await cached.step({ input_ids: cols(ids, at, at + n) })).logits!.data as Float32Array, at, n);
+            at += n;
+          }
+          expect(cached.cacheLength).toBe(total);
+          worst = Math.max(worst, run);
+          return run <= 1e-5;
+        }),
+        { seed, numRuns: 6 },
+      );
+    } finally {
+      cached.dispose();
+      plain.dispose();
+    }
+    console.log(`[webgpu] cached vs whole sequence (gpt2): max |Δ| ${worst.toExponential(2)}`);
+    expect(worst).toBeLessThanOrEqual(1e-5);
+  }, 300_000);
+
+  it("the encoder–decoder: random batch, source padding, target prompt, its left padding and steps", async () => {
+    const settings = { d_model: 16, nhead: 2, num_encoder_layers: 1, num_decoder_layers: 2, dim_feedforward: 24, src_vocab_size: 23, tgt_vocab_size: 19 };
+    const text = readFileSync("models/transformer.tfm", "utf8");
+    const load = (useCache: boolean) => compile(text, { file: "models/transformer.tfm", settings: { ...settings, use_cache: useCache } }).load({ random: true, seed: 6 }, { backend: "webgpu", device: gpu.device });
+    const [cached, plain] = [await load(true), await load(false)];
+    const V = settings.tgt_vocab_size;
+    let worst = 0;
+    try {
+      await fc.assert(
+        fc.asyncProperty(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 6 }), fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 3, maxLength: 3 }), fc.integer({ min: 1, max: 4 }), fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 3, maxLength: 3 }), fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 1, maxLength: 3 }), fc.integer({ min: 0, max: 1000 }), async (batch, srcLen, srcPads, prompt, tgtPads, steps, salt) => {
+          let run = 0; // this run's max |Δ| (the shrunk counterexample is then a failing run of its own)
+          // Each source padded at its end by up to srcLen − 1 positions, each target prompt at its start.
+          const srcMask = Array.from({ length: batch }, (_, b) => Array.from({ length: srcLen }, (_, i) => (i < srcLen - Math.min(srcPads[b]!, srcLen - 1) ? 1 : 0)));
+          const src = { data: srcMask.map((r, b) => r.map((m, i) => (m ? 1 + ((b * 31 + i * 7 + salt) % (settings.src_vocab_size - 1)) : 0))) };
+          const source = { src, src_mask: { data: srcMask } };
+          const total = prompt + steps.reduce((a, b) => a + b, 0);
+          const tgt = Array.from({ length: batch }, (_, b) => Array.from({ length: total }, (_, i) => (b * 5 + i * 3 + salt) % V));
+          const tgtMask = leftMask(tgtPads, batch, prompt, total);
+          const cols = (rows: number[][], from: number, to: number) => ({ data: rows.map((r) => r.slice(from, to)) });
+          const full = (await plain.run({ ...source, tgt: { data: tgt }, tgt_mask: { data: tgtMask } })).log_probs!;
+          const check = (got: ArrayLike<number>, from: number, n: number) => {
+            for (let b = 0; b < batch; b++)
+              for (let t = 0; t < n; t++)
+                for (let v = 0; v < V; v++) run = Math.max(run, Math.abs(got[(b * n + t) * V + v]! - (full.data[(b * total + from + t) * V + v] as number)));
+          };
+          check((await cached.prefill({ ...source, tgt: cols(tgt, 0, prompt), tgt_mask: cols(tgtMask, 0, prompt) })).log_probs!.data as Float32Array, 0, prompt);
+          let at = prompt;
+          for (const n of steps) {
+            check((await cached.step({ tgt: cols(tgt, at, at + n) })).log_probs!.data as Float32Array, at, n);
+            at += n;
+          }
+          expect(cached.cacheLength).toBe(total);
+          worst = Math.max(worst, run);
+          return run <= 1e-5;
+        }),
+        { seed, numRuns: 5 },
+      );
+    } finally {
+      cached.dispose();
+      plain.dispose();
+    }
+    console.log(`[webgpu] cached vs whole sequence (transformer): max |Δ| ${worst.toExponential(2)}`);
+    expect(worst).toBeLessThanOrEqual(1e-5);
+  }, 300_000);
+});
