@@ -134,15 +134,18 @@ describe("generation with the cache on the device (GPT-2, 2 layers)", () => {
       for (const step of first.buffers) expect(step).toEqual(first.buffers[0]);
       expect(new Set(first.buffers[0]).size).toBe(g.states.length);
       expect(program.stateBuffers.copiedBytes).toBe(0);
-      // The only kernels writing a state write the new positions: the mask's history by its append
-      // kernel (B·seq elements), each block's keys and values by its q/k/v projection's matmul
-      // kernel, where it computes them (B·seq rows): no `past` in their grids.
+      // The only kernels writing a state write the new positions: the mask's history by the scan of
+      // HF's position ids, which reads it, and which computes the embeddings at those positions too
+      // (workgroups per sequence for its B·seq·n_embd elements, the first of each storing the
+      // sequence's seq new positions: compile.ts appendIntoScan, scanEpilogue), each block's keys and
+      // values by its q/k/v projection's matmul kernel, where it computes them (B·seq rows): no
+      // `past` in their grids.
       const stateOutputs = new Set(g.states.map((st) => g.outputs.find((o) => o.name === st.name)!.node));
       const writes = (k: (typeof program.compiled.kernels)[number]) => k.binds.flatMap((b) => (b.kind === "write" && stateOutputs.has(b.node) ? [b.node] : []));
       const writers = program.compiled.kernels.filter((k) => writes(k).length > 0);
       expect(writers.flatMap(writes).sort((a, b) => a - b)).toEqual([...stateOutputs].sort((a, b) => a - b));
       expect(writers.map((k) => `${k.kind} ${writes(k).length}`)).toEqual(["op 1", "matmul 2", "matmul 2"]);
-      expect(showDim(writers[0]!.grid[0]!.size)).toMatch(/^batch \* seq$/);
+      expect(writers[0]!.grid.map((f) => `${showDim(f.size)} / ${f.per}`)).toEqual(["batch / 1", "1 + 16 * seq / 1024"]);
       for (const k of writers) for (const f of k.grid) expect(showDim(f.size)).not.toMatch(/past|capacity/);
       const allocated = program.transfers.allocations;
       decoder.reset();

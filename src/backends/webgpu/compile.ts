@@ -3,7 +3,7 @@
 // GPUDevice here, so the result can be bundled and its WGSL inspected or golden-tested. A fused
 // kind without a generator (or a fused kernel a generator declines) runs as op kernels, one per
 // node: correct, with more dispatches; `fallbacks` lists those kernels.
-import { symDim, type Dim } from "../../core/dim.js";
+import { equalDims, showShape, symDim, type Dim } from "../../core/dim.js";
 import type { Op } from "../../ir/ops.js";
 import { consumers, kernel as makeKernel } from "../../schedule/fuse.js";
 import { splitAppends } from "../../schedule/appends.js";
@@ -147,8 +147,29 @@ export function compile(s: Schedule, opts: CompileOptions = {}): CompiledProgram
       kernels.push(opKernels[g.nodes[id]!.op](ctx, { ...single, outputs: [id] }));
     }
   };
-  for (const k of s.kernels) {
-    if (k.appends?.length) {
+  for (let i = 0; i < s.kernels.length; i++) {
+    const k = s.kernels[i]!;
+    const merged = appendIntoScan(ctx, k, s.kernels[i + 1]);
+    if (merged) {
+      // The state's new positions are written by the scan kernel that reads the state next, and the
+      // elementwise kernel after it that reads the scan (the embeddings, at HF's position ids), where it fits, computed there too.
+      over.set(merged.id, new Map([[g.nodes[k.anchor!]!.inputs[0]!, k.anchor!]]));
+      const next = s.kernels[i + 2];
+      const whole = next && scanEpilogue(ctx, s, merged, next);
+      if (whole) {
+        try {
+          const ck = scanKernel(ctx, whole, next);
+          if (ck.binds.length > maxStorage) throw new Error(`it binds ${ck.binds.length} storage buffers`);
+          kernels.push(ck);
+          i += 2;
+          continue;
+        } catch {
+          // the scan and the elementwise kernel apart
+        }
+      }
+      kernels.push(scanKernel(ctx, merged));
+      i++;
+    } else if (k.appends?.length) {
       // A matmul kernel storing states' new positions where it computes them; where its generator
       // cannot (a state not kept in place, too many buffers), the kernels they stand for.
       try {
@@ -176,6 +197,46 @@ export function compile(s: Schedule, opts: CompileOptions = {}): CompiledProgram
     stateLayouts,
     fallbacks,
   };
+}
+
+/**
+ * An op kernel appending to a state kept in place, followed by the op kernel of a cumsum along the
+ * same (last) axis that reads the appended value — the padding mask's history and the cumsum of HF's
+ * position ids: one kernel for both, the scan writing the new positions into the state as it reads
+ * the appended value (codegen/scan.ts). The state's earlier positions it reads are not written by
+ * this dispatch and the new ones it reads from the appended input, so no thread waits for another's
+ * store, and every later reader runs in a later dispatch.
+ */
+function appendIntoScan(ctx: Ctx, k: Kernel, next: Kernel | undefined): Kernel | undefined {
+  const g = ctx.g;
+  const a = k.kind === "op" ? g.nodes[k.anchor!]! : undefined;
+  const scan = next?.kind === "op" ? g.nodes[next.anchor!]! : undefined;
+  if (!a || !scan || !next || a.op !== "append" || scan.op !== "cumsum" || !ctx.layouts.has(a.id) || !next.inputs.includes(a.id)) return undefined;
+  const x = g.nodes[scan.inputs[0]!]!;
+  const axis = a.attrs.axis!;
+  // A row scan (one workgroup per row: the last axis), over the rows the append's outer dims give.
+  if (scan.attrs.axis !== x.shape.length - 1 || axis !== a.shape.length - 1 || x.shape.length !== a.shape.length || !a.shape.slice(0, axis).every((d, i) => equalDims(d, x.shape[i]!) === true)) return undefined;
+  const inputs = [...k.inputs, ...next.inputs.filter((i) => i !== a.id && !k.inputs.includes(i))];
+  return { ...next, nodes: [...k.nodes, ...next.nodes], inputs, outputs: [a.id, ...next.outputs.filter((o) => o !== a.id)] };
+}
+
+/**
+ * A row scan and the elementwise kernel after it that reads it, as one kernel (codegen/scan.ts's
+ * epilogue): when every output of `ep` has the scan's rows as its leading dims and nothing of it is
+ * written over an input. The scan's value is stored only if another kernel (or the graph) reads it.
+ */
+function scanEpilogue(ctx: Ctx, s: Schedule, scan: Kernel, ep: Kernel): Kernel | undefined {
+  const g = ctx.g;
+  const node = g.nodes[scan.anchor!]!;
+  const rows = g.nodes[node.inputs[0]!]!.shape.slice(0, node.attrs.axis!);
+  if (ep.kind !== "elementwise" || !ep.inputs.includes(node.id) || ctx.inPlace.has(ep.id) || !ep.outputs.length) return undefined;
+  const shape = g.nodes[ep.outputs[0]!]!.shape;
+  if (!ep.outputs.every((o) => showShape(g.nodes[o]!.shape) === showShape(shape)) || shape.length < rows.length || !rows.every((d, i) => equalDims(d, shape[i]!) === true)) return undefined;
+  const own = new Set([...scan.nodes, ...ep.nodes]);
+  const readElsewhere = g.outputs.some((o) => o.node === node.id) || s.kernels.some((k) => k.id !== ep.id && k.id !== scan.id && k.inputs.includes(node.id));
+  const inputs = [...new Set([...scan.inputs, ...ep.inputs])].filter((i) => !own.has(i));
+  const outputs = [...scan.outputs.filter((o) => o !== node.id || readElsewhere), ...ep.outputs];
+  return { ...scan, nodes: [...scan.nodes, ...ep.nodes], inputs, outputs };
 }
 
 /**
