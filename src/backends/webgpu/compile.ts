@@ -153,7 +153,7 @@ export function compile(s: Schedule, opts: CompileOptions = {}): CompiledProgram
     if (merged) {
       // The state's new positions are written by the scan kernel that reads the state next, and the
       // elementwise kernel after it that reads the scan (the embeddings, at HF's position ids), where it fits, computed there too.
-      over.set(merged.id, new Map([[g.nodes[k.anchor!]!.inputs[0]!, k.anchor!]]));
+      over.set(merged.id, new Map([...(over.get(k.id) ?? []), ...(over.get(merged.id) ?? []), [g.nodes[k.anchor!]!.inputs[0]!, k.anchor!]]));
       const next = s.kernels[i + 2];
       const whole = next && scanEpilogue(ctx, s, merged, next);
       if (whole) {
