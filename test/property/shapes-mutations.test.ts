@@ -263,9 +263,9 @@ describe("shapes: hand-written mutations, each with its diagnostic", () => {
 
   it("transformer.tfm with the decoder's inputs swapped: seq vs src_len is a warning, not silence", () => {
     const text = readFileSync(repoFile("models/transformer.tfm"), "utf8");
-    const from = "x = decoder(tgt_x, memory, memory_mask)";
+    const from = "x = decoder(tgt_x, memory, memory_mask, padding_mask(target_mask))";
     expect(text.includes(from)).toBe(true);
-    const mutated = text.replace(from, "x = decoder(memory, tgt_x, memory_mask)");
+    const mutated = text.replace(from, "x = decoder(memory, tgt_x, memory_mask, padding_mask(target_mask))");
     const r = runCheck(mutated, { num_encoder_layers: "1", num_decoder_layers: "1" });
     expect(invariantProblems(mutated, r)).toEqual([]);
     expect(r.diagnostics.filter((d) => d.severity === "error"), showDiags(mutated, r)).toEqual([]);
