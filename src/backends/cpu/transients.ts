@@ -22,6 +22,7 @@ import type { Graph, Node } from "../../ir/graph.js";
 import type { Kernel, Schedule } from "../../schedule/kernel.js";
 import { ops, type OpClass } from "../../ir/ops.js";
 import { blockRows } from "./fused.js";
+import { narrowing } from "./narrow.js";
 import { splitAppends } from "../../schedule/appends.js";
 
 /** Bytes of double accumulators per element (reductions, the matmul). */
@@ -62,7 +63,7 @@ export function transientBytes(k: Kernel, graph: Graph, shape: (n: Node) => read
   }
   const rows = dom.at(-2)!;
   const widest = Math.max(1, ...own.map((n) => shape(n).at(-1) ?? 1));
-  const block = Math.min(rows, blockRows(k, rows, widest) + 3);
+  const block = Math.min(rows, blockRows(k, rows, widest, !!narrowing(k, graph, own)) + 3);
   let total = k.absorbed.reduce((a, id) => a + bytes(node(id)), 0);
   for (const n of own) {
     total += block * (shape(n).at(-1) ?? 1) * (elementBytes(n) + ACCUMULATOR);
