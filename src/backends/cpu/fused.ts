@@ -39,11 +39,14 @@ export const MIN_BLOCK = 16;
  * The fewest rows of a block of an attention kernel that computes each block on its visible keys
  * only (narrow.ts). Smaller blocks skip more of a causal mask's hidden half (blocks of b rows of n
  * compute about (n + b)/2n of the scores) but pay per block (each packs its keys and values for
- * the GEMM): blocks are an eighth of the rows, from 32 on. GPT-2 small's prefill attention, 1
- * thread: 61 → 53 ms at 128 tokens (blocks of 32; 60 with 64), 822 → 508 ms at 512 (blocks of 64;
- * 596 with 32).
+ * the GEMM): blocks are an eighth of the rows, from 32 on — and, over threads, of at least
+ * THREADED_SCORES scores, below which a block's products and phases run on one thread (gemm.ts
+ * THREAD_MIN_MACS at 64-wide heads). GPT-2 small's prefill attention, in-process A/B medians: 1
+ * thread, 128 tokens 53.8 → 51.9 ms (blocks of 32); 512 tokens 763 → 495 ms (blocks of 64), 2
+ * threads 498 → 361 ms.
  */
 export const NARROW_BLOCK = 32;
+export const THREADED_SCORES = 1 << 14;
 
 export interface FusedContext {
   readonly graph: Graph;
@@ -98,8 +101,8 @@ export function runFused(k: Kernel, ctx: FusedContext): Map<number, Tensor> | un
   const widest = Math.max(1, ...own.map((n) => ctx.shape(n).at(-1) ?? 1));
   // A matmul kernel takes all rows of an outer index at once: its weights then pass through the
   // GEMM (and into WebAssembly memory) once, not once per block (GPT-2's LM head: 154 MB each).
-  const narrow = narrowing(k, g, own);
-  const block = blockRows(k, rows, widest, !!narrow);
+  const narrow = narrowOn ? narrowing(k, g, own) : undefined;
+  const block = blockRows(k, rows, widest, !!narrow, (ctx.kernels.threads ?? 1) > 1);
   // A block's values are dropped after their last reader in the kernel (outputs live in their buffers).
   const lastRead = new Map<number, number>();
   own.forEach((n, at) => n.inputs.forEach((i) => lastRead.set(i, at)));
@@ -356,6 +359,12 @@ function runCompiled(c: Compiled, ctx: FusedContext, R: number, part: (id: numbe
 let across = true;
 let acrossRuns = 0;
 let narrowed = 0;
+let narrowOn = true;
+
+/** Turns narrowed attention (narrow.ts) off (every block on all keys) or back on; for tests and benchmarks. */
+export function setNarrowing(on: boolean): void {
+  narrowOn = on;
+}
 
 /** How many blocks of attention have run on their visible keys only (narrow.ts) in this process (for tests). */
 export const narrowedBlocks = () => narrowed;
@@ -467,12 +476,12 @@ function extend(x: TensorData, length: number): TensorData {
 /**
  * The rows of a block of kernel `k` over `rows` rows whose widest value has `widest` columns (the
  * last block may have up to 3 more); `narrowed`: an attention kernel computing each block on its
- * visible keys (narrow.ts).
+ * visible keys (narrow.ts), `threaded` on more than one thread (the larger blocks: an upper bound).
  */
-export function blockRows(k: Kernel, rows: number, widest: number, narrowed = false): number {
+export function blockRows(k: Kernel, rows: number, widest: number, narrowed = false, threaded = false): number {
   if (k.kind === "matmul") return rows;
   const most = Math.max(MIN_BLOCK, Math.floor((k.kind === "attention" ? BLOCK_ELEMENTS.attention : BLOCK_ELEMENTS.other) / widest));
-  return narrowed ? Math.min(most, Math.max(NARROW_BLOCK, rows >> 3)) : most;
+  return narrowed ? Math.min(most, Math.max(NARROW_BLOCK, rows >> 3, threaded ? Math.ceil(THREADED_SCORES / widest) : 0)) : most;
 }
 
 /**

@@ -63,7 +63,7 @@ export function transientBytes(k: Kernel, graph: Graph, shape: (n: Node) => read
   }
   const rows = dom.at(-2)!;
   const widest = Math.max(1, ...own.map((n) => shape(n).at(-1) ?? 1));
-  const block = Math.min(rows, blockRows(k, rows, widest, !!narrowing(k, graph, own)) + 3);
+  const block = Math.min(rows, blockRows(k, rows, widest, !!narrowing(k, graph, own), true) + 3);
   let total = k.absorbed.reduce((a, id) => a + bytes(node(id)), 0);
   for (const n of own) {
     total += block * (shape(n).at(-1) ?? 1) * (elementBytes(n) + ACCUMULATOR);

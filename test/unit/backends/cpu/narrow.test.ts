@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import { compile } from "../../../../src/compile.js";
 import { CpuProgram } from "../../../../src/backends/cpu/interpret.js";
 import { narrowedBlocks } from "../../../../src/backends/cpu/fused.js";
+import { threadedPhaseJobs } from "../../../../src/backends/cpu/kernels/wasm/gemm.js";
 import { narrowing, visibleKeys } from "../../../../src/backends/cpu/narrow.js";
 import { optimize } from "../../../../src/optimize.js";
 import { schedule } from "../../../../src/schedule/fuse.js";
@@ -68,6 +69,24 @@ describe("narrowed attention: the op-by-op bits", () => {
   });
 
   const gpt2 = readFileSync("models/gpt2.tfm", "utf8");
+
+  it("over 2 threads (larger blocks, their products and phases threaded) the bits of 1 thread and of op by op", async () => {
+    // 64-wide heads, 300 tokens: blocks of 55 rows on 2 threads (≥ 2^14 scores), of 37 on one.
+    const model = compile(gpt2, { file: "models/gpt2.tfm", settings: { n_layer: 1, n_embd: 128, n_head: 2, vocab_size: 41, n_positions: 320 } });
+    const sessions = [await model.load({ random: true, seed: 4 }, { threads: 2 }), await model.load({ random: true, seed: 4 }, { threads: 1 }), await model.load({ random: true, seed: 4 }, { threads: 1, fuse: false })];
+    try {
+      const prompt = { input_ids: { data: Array.from({ length: 300 }, (_, i) => (i * 7) % 41), shape: [1, 300] } };
+      const [before, phases] = [narrowedBlocks(), threadedPhaseJobs()];
+      const two = [...(await sessions[0]!.prefill(prompt)).logits!.data];
+      expect(narrowedBlocks() - before).toBeGreaterThan(0);
+      expect(threadedPhaseJobs() - phases).toBeGreaterThan(0);
+      const [one, plain] = await Promise.all(sessions.slice(1).map(async (s) => [...(await s.prefill(prompt)).logits!.data]));
+      expect(two).toEqual(one);
+      expect(one).toEqual(plain);
+    } finally {
+      for (const s of sessions) s.dispose();
+    }
+  });
   const llama = readFileSync("models/llama.tfm", "utf8");
   const models = [
     ["gpt2", gpt2, "models/gpt2.tfm", { n_layer: 2, n_embd: 32, n_head: 2, vocab_size: 41, n_positions: 256 }],
