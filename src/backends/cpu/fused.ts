@@ -83,12 +83,11 @@ export interface FusedContext {
 export function runFused(k: Kernel, ctx: FusedContext): Map<number, Tensor> | undefined {
   const g = ctx.graph;
   const node = (id: number) => g.nodes[id]!;
-  const absorbed = new Set(k.absorbed);
-  const own = k.nodes.filter((id) => !absorbed.has(id)).map(node);
+  const { absorbed, own, lastRead, vectors } = partsOf(k, g);
   const dom = ctx.shape(node(k.anchor ?? own.at(-1)!.id));
   const r = dom.length;
   // Nothing to tile below two dims, nor in a matmul of a 1-D operand (numpy's vector products).
-  if (r < 2 || own.some((n) => n.op === "matmul" && n.inputs.some((i) => node(i).shape.length < 2))) return undefined;
+  if (r < 2 || vectors) return undefined;
 
   // Absorbed nodes the kernel's own nodes read, whole, once.
   const outside = absorbedReader(k, g, ctx.get, (id) => ctx.stridesOf?.(k, id), ctx.evaluate, ctx.shared);
@@ -103,9 +102,6 @@ export function runFused(k: Kernel, ctx: FusedContext): Map<number, Tensor> | un
   // GEMM (and into WebAssembly memory) once, not once per block (GPT-2's LM head: 154 MB each).
   const narrow = narrowOn ? narrowing(k, g, own) : undefined;
   const block = blockRows(k, rows, widest, !!narrow, (ctx.kernels.threads ?? 1) > 1);
-  // A block's values are dropped after their last reader in the kernel (outputs live in their buffers).
-  const lastRead = new Map<number, number>();
-  own.forEach((n, at) => n.inputs.forEach((i) => lastRead.set(i, at)));
   const at = new Array<number>(outer.length).fill(0);
   const outerCount = numel(outer);
   const K = ctx.kernels;
@@ -175,6 +171,31 @@ export function runFused(k: Kernel, ctx: FusedContext): Map<number, Tensor> | un
   return outputs;
 }
 
+/** What runFused reads of a kernel at every call, found at its first. */
+interface Parts {
+  readonly absorbed: ReadonlySet<number>;
+  /** Its nodes but those it absorbed, in order. */
+  readonly own: readonly Node[];
+  /** Where each value is last read among `own` (a block's values are dropped after it; outputs live in their buffers). */
+  readonly lastRead: ReadonlyMap<number, number>;
+  /** A matmul of a 1-D operand (numpy's vector products): nothing to tile. */
+  readonly vectors: boolean;
+}
+
+const partsByKernel = new WeakMap<Kernel, Parts>();
+
+function partsOf(k: Kernel, g: Graph): Parts {
+  let p = partsByKernel.get(k);
+  if (p) return p;
+  const absorbed = new Set(k.absorbed);
+  const own = k.nodes.filter((id) => !absorbed.has(id)).map((id) => g.nodes[id]!);
+  const lastRead = new Map<number, number>();
+  own.forEach((n, at) => n.inputs.forEach((i) => lastRead.set(i, at)));
+  const vectors = own.some((n) => n.op === "matmul" && n.inputs.some((i) => g.nodes[i]!.shape.length < 2));
+  partsByKernel.set(k, (p = { absorbed, own, lastRead, vectors }));
+  return p;
+}
+
 /** A compiled kernel at this call: its program, and the slots' widths and scratch (kept values that are not outputs). */
 interface Compiled {
   readonly program: RowProgram;
@@ -192,10 +213,10 @@ const programs = new WeakMap<Kernel, Map<string, RowProgram | undefined>>();
 
 /**
  * The last call's preparation of each kernel, by its widths and block sizes: a decode step's
- * kernels have the same widths at every step but attention's (whose keys grow), and take their
- * slots and scratch from here instead of making them again.
+ * kernels have the same widths at every step but attention's (whose keys grow, `widen`), and take
+ * their slots and scratch from here instead of making them again.
  */
-const prepared = new WeakMap<Kernel, { key: string; compiled: Compiled | undefined }>();
+const prepared = new WeakMap<Kernel, { key: string; layout: string; compiled: Compiled | undefined }>();
 
 /** The operands of a kernel's own nodes that come from outside it (not a matmul's right operand: read whole). */
 const externalsOf = new WeakMap<Kernel, readonly { id: number; matmul: boolean }[]>();
@@ -250,12 +271,32 @@ function prepare(k: Kernel, ctx: FusedContext, own: readonly Node[], rows: numbe
   // every reader of it runs before the output is written).
   const read = new Set(ext.map((x) => bufferOf(x.id)));
   const staged = k.outputs.filter((id) => read.has(buffers.get(id)!.data.buffer));
-  const key = `${rows},${maxBlock},${[...width.values()].join(",")};${staged.join(",")}`;
+  const widths = [...width.values()];
+  const key = `${rows},${maxBlock},${widths.join(",")};${staged.join(",")}`;
   const last = prepared.get(k);
   if (last?.key === key) return last.compiled;
+  // The same program, block and staging at other widths (a decode step's attention: one key more
+  // each step): the last preparation, its widths set and its scratch grown where it is too small.
+  const layout = `${maxBlock},${widths.map((w) => (w > 1 ? 1 : 0)).join("")};${staged.join(",")}`;
+  if (last?.compiled && last.layout === layout) {
+    widen(last.compiled, width, maxBlock);
+    prepared.set(k, { key, layout, compiled: last.compiled });
+    return last.compiled;
+  }
   const compiled = compile(k, ctx, own, width, maxBlock, new Set(staged));
-  prepared.set(k, { key, compiled });
+  prepared.set(k, { key, layout, compiled });
   return compiled;
+}
+
+/** A preparation set to new widths (same program and staging): a scratch slot too small for a block at them grows, by whole 64 columns. */
+function widen(c: Compiled, width: ReadonlyMap<number, number>, maxBlock: number): void {
+  const { program: p, W, RS, D } = c;
+  for (const [id, s] of p.slot) W[s] = width.get(id) ?? 0;
+  for (const n of p.kept) {
+    const s = p.slot.get(n.id)!;
+    RS[s] = W[s]!;
+    if ((!c.outputs.has(n.id) || c.staged.has(n.id)) && D[s]!.length < maxBlock * W[s]!) D[s] = scratch(n, maxBlock, Math.ceil(W[s]! / 64) * 64);
+  }
 }
 
 /** The kernel's program at these widths (compiled once per pattern of one-column values), its slots and scratch. */

@@ -8,7 +8,7 @@
 // allocates the planned buffers at those dims, and runs the kernels in order: an op kernel by its
 // op's semantics (semantics.ts), a fused kernel in tiles of rows (fused.ts). Inputs are checked
 // and dims bound by the code every backend shares (../shared/inputs.ts).
-import type { Dim } from "../../core/dim.js";
+import { symbolsOf, type Dim } from "../../core/dim.js";
 import type { Graph, Node } from "../../ir/graph.js";
 import type { Kernel, Schedule } from "../../schedule/kernel.js";
 import { schedule, unfused } from "../../schedule/fuse.js";
@@ -69,6 +69,15 @@ export class CpuProgram {
   private readonly transients: Transients;
   /** Which buffer each kernel output lives in, and how large the buffers are (src/schedule/memory.ts). */
   readonly plan: MemoryPlan;
+
+  /**
+   * The last call's shapes and the symbols' values at it: a node whose shape mentions no symbol
+   * that changed since keeps its shape (a decode step re-evaluates only those that hold `past`).
+   */
+  private lastShapes: readonly (number[] | undefined)[] = [];
+  private lastSymbols: ReadonlyMap<string, number> = new Map();
+  /** The symbols each node's shape mentions, by node, found at its first evaluation. */
+  private readonly shapeSymbols: (readonly string[] | undefined)[] = [];
 
   private readonly reuseBuffers: boolean;
   private readonly maxMemory: number | undefined;
@@ -273,9 +282,22 @@ export class CpuProgram {
     const symbols = bindInputs(this.graph, given);
     // A resident call's sizes were checked by runResident, at these same symbols, before it allocated.
     if (!resident) checkSizes(this.graph, symbols);
-    // Each node's shape at this call's dims, evaluated once (kernels read them many times a call).
+    // Each node's shape at this call's dims, evaluated once (kernels read them many times a call),
+    // or the last call's where none of the symbols it mentions has changed.
     const shapes: (number[] | undefined)[] = [];
-    const shapeOf = (n: Node): number[] => (shapes[n.id] ??= this.shape(n, symbols));
+    const [last, before] = [this.lastShapes, this.lastSymbols];
+    const changed = new Set([...symbols].filter(([k, v]) => before.get(k) !== v).map(([k]) => k));
+    for (const k of before.keys()) if (!symbols.has(k)) changed.add(k);
+    const shapeOf = (n: Node): number[] => {
+      let s = shapes[n.id];
+      if (s) return s;
+      const names = (this.shapeSymbols[n.id] ??= [...new Set(n.shape.flatMap(symbolsOf))]);
+      const kept = last[n.id];
+      s = kept && !names.some((name) => changed.has(name)) ? kept : this.shape(n, symbols);
+      return (shapes[n.id] = s);
+    };
+    this.lastShapes = shapes;
+    this.lastSymbols = symbols;
     const values = new Map<number, Tensor>();
     const profile = opts.profile ? new Map<string, { ms: number; count: number }>() : undefined;
     // The memory plan's buffers at this call's dims: every kernel output is a view of its buffer
@@ -373,7 +395,15 @@ export class CpuProgram {
         profile.set(key, { ms: p.ms + performance.now() - t0, count: p.count + 1 });
       }
     }
-    const outputs = new Map(this.graph.outputs.filter((o) => !resident || resident.wanted(o.name)).map((o) => [o.name, get(o.node)]));
+    // Each output with a shape array of its own: the shapes are kept for the next call (`lastShapes`).
+    const outputs = new Map(
+      this.graph.outputs
+        .filter((o) => !resident || resident.wanted(o.name))
+        .map((o) => {
+          const t = get(o.node);
+          return [o.name, { ...t, shape: [...t.shape] } as Tensor];
+        }),
+    );
     // The buffers no output is a view of are kept for the next call (the caller owns the others).
     const handedOut = new Set<ArrayBufferLike>([...outputs.values()].map((t) => t.data.buffer));
     this.keepSpare(memory.filter((b) => !handedOut.has(b)));
