@@ -216,7 +216,7 @@ const programs = new WeakMap<Kernel, Map<string, RowProgram | undefined>>();
  * kernels have the same widths at every step but attention's (whose keys grow, `widen`), and take
  * their slots and scratch from here instead of making them again.
  */
-const prepared = new WeakMap<Kernel, { key: string; layout: string; compiled: Compiled | undefined }>();
+const prepared = new WeakMap<Kernel, { rows: number; maxBlock: number; widths: readonly number[]; staged: readonly number[]; compiled: Compiled | undefined }>();
 
 /** The operands of a kernel's own nodes that come from outside it (not a matmul's right operand: read whole). */
 const externalsOf = new WeakMap<Kernel, readonly { id: number; matmul: boolean }[]>();
@@ -246,47 +246,52 @@ function externals(k: Kernel, own: readonly Node[]): readonly { id: number; matm
  */
 function prepare(k: Kernel, ctx: FusedContext, own: readonly Node[], rows: number, firstBlock: number, maxBlock: number, bufferOf: (id: number) => ArrayBufferLike, buffers: ReadonlyMap<number, Tensor>): Compiled | undefined {
   const g = ctx.graph;
-  const width = new Map<number, number>();
-  for (const n of own) {
-    const s = ctx.shape(n);
-    if (s.length < 2 || s[s.length - 2] !== rows || s.at(-1)! === 0) return undefined;
-    width.set(n.id, s.at(-1)!);
-  }
   const ext = externals(k, own);
-  for (const { id, matmul } of ext) {
+  // Each value's width: the own nodes', then the externals'.
+  const widths = new Array<number>(own.length + ext.length);
+  own.forEach((n, i) => {
+    const s = ctx.shape(n);
+    widths[i] = s.length < 2 || s[s.length - 2] !== rows ? 0 : s.at(-1)!;
+  });
+  if (widths.includes(0)) return undefined;
+  for (const [j, { id, matmul }] of ext.entries()) {
     const s = ctx.shape(g.nodes[id]!);
     if (s.some((d) => d === 0)) return undefined;
     // A matmul's left operand must have the block's rows: a view of one row (broadcast) has one.
     if (matmul && (s.length < 2 || (s.at(-2) === 1 && firstBlock !== 1))) return undefined;
-    width.set(id, s.at(-1) ?? 1);
+    widths[own.length + j] = s.at(-1) ?? 1;
   }
+  // An output the memory plan put in place of an input's buffer is computed into scratch and copied
+  // out after the block: a value inlined later in the row may still read that input (node by node,
+  // every reader of it runs before the output is written).
+  const staged = k.outputs.filter((id) => {
+    const b = buffers.get(id)!.data.buffer;
+    return ext.some((x) => bufferOf(x.id) === b);
+  });
+  const last = prepared.get(k);
+  if (last && last.rows === rows && last.maxBlock === maxBlock && same(last.widths, widths) && same(last.staged, staged)) return last.compiled;
+  const width = new Map<number, number>([...own.map((n, i) => [n.id, widths[i]!] as const), ...ext.map((x, j) => [x.id, widths[own.length + j]!] as const)]);
   for (const n of own) {
     // Widths that do not broadcast to the node's (a model whose declared shapes do not hold at
     // these dims): the primitive kernels report it.
     const w = width.get(n.id)!;
     if (ops[n.op].class === "reduce" ? w !== 1 : n.op !== "matmul" && n.inputs.some((i) => width.get(i) !== 1 && width.get(i) !== w)) return undefined;
   }
-  // An output the memory plan put in place of an input's buffer is computed into scratch and copied
-  // out after the block: a value inlined later in the row may still read that input (node by node,
-  // every reader of it runs before the output is written).
-  const read = new Set(ext.map((x) => bufferOf(x.id)));
-  const staged = k.outputs.filter((id) => read.has(buffers.get(id)!.data.buffer));
-  const widths = [...width.values()];
-  const key = `${rows},${maxBlock},${widths.join(",")};${staged.join(",")}`;
-  const last = prepared.get(k);
-  if (last?.key === key) return last.compiled;
+  const at = { rows, maxBlock, widths, staged };
   // The same program, block and staging at other widths (a decode step's attention: one key more
   // each step): the last preparation, its widths set and its scratch grown where it is too small.
-  const layout = `${maxBlock},${widths.map((w) => (w > 1 ? 1 : 0)).join("")};${staged.join(",")}`;
-  if (last?.compiled && last.layout === layout) {
+  if (last?.compiled && last.maxBlock === maxBlock && same(last.staged, staged) && same(last.widths.map(wide), widths.map(wide))) {
     widen(last.compiled, width, maxBlock);
-    prepared.set(k, { key, layout, compiled: last.compiled });
+    prepared.set(k, { ...at, compiled: last.compiled });
     return last.compiled;
   }
   const compiled = compile(k, ctx, own, width, maxBlock, new Set(staged));
-  prepared.set(k, { key, layout, compiled });
+  prepared.set(k, { ...at, compiled });
   return compiled;
 }
+
+const same = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+const wide = (w: number) => (w > 1 ? 1 : 0);
 
 /** A preparation set to new widths (same program and staging): a scratch slot too small for a block at them grows, by whole 64 columns. */
 function widen(c: Compiled, width: ReadonlyMap<number, number>, maxBlock: number): void {
