@@ -74,6 +74,13 @@ export interface FusedContext {
   readonly stridesOf?: (k: Kernel, id: number) => Strided | undefined;
   /** Values absorbed by several kernels, computed once a call (`SharedAbsorbed`). */
   readonly shared?: SharedAbsorbed;
+  /**
+   * A kernel of which only the last position of each sequence is read (a generation's prefill
+   * reads only the last logits): its domain is [batch, seq, cols], and it computes its last 4 rows
+   * of each sequence (fewer than 4 only where seq is: a block of 4 rows sums as the whole does),
+   * leaving the rest of its output unwritten.
+   */
+  readonly lastRowsOnly?: Kernel;
 }
 
 /**
@@ -127,9 +134,11 @@ export function runFused(k: Kernel, ctx: FusedContext): Map<number, Tensor> | un
     }
   }
 
+  const first = ctx.lastRowsOnly === k && r === 3 ? Math.max(0, rows - 4) : 0;
+  if (first > 0) lastRowRuns++;
   for (let o = 0; o < outerCount; o++) {
     outerIndex(o, outer, at);
-    for (let i0 = 0, i1 = 0; i0 < rows; i0 = i1) {
+    for (let i0 = first, i1 = 0; i0 < rows; i0 = i1) {
       // No last block of fewer than 4 rows: the matmul kernel sums those in another order.
       i1 = rows - (i0 + block) < 4 ? rows : i0 + block;
       const local = new Map<number, Tensor>();
@@ -405,6 +414,10 @@ function runCompiled(c: Compiled, ctx: FusedContext, R: number, part: (id: numbe
 let across = true;
 let acrossRuns = 0;
 let narrowed = 0;
+let lastRowRuns = 0;
+
+/** How many kernels have computed only their last rows (`FusedContext.lastRowsOnly`) in this process (for tests). */
+export const lastRowsRuns = () => lastRowRuns;
 let narrowOn = true;
 
 /** Turns narrowed attention (narrow.ts) off (every block on all keys) or back on; for tests and benchmarks. */

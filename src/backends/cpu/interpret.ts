@@ -240,7 +240,7 @@ export class CpuProgram {
     // A fresh call starts from the empty state, whatever it leaves if it fails.
     if (opts.fresh && this.kept) this.kept.length = 0;
     const wanted = (name: string) => !g.states.some((st) => st.name === name) && (opts.lastRow === undefined || name === opts.lastRow);
-    const result = this.execute(inputs, opts, { views, length, wanted });
+    const result = this.execute(inputs, opts, { views, length, wanted, lastRowsOf: opts.lastRow === undefined ? undefined : this.lastRowsKernel(opts.lastRow) });
     this.kept = { buffers, length: length + added };
     const outputs = new Map([...result.outputs].map(([name, t]) => [name, opts.lastRow !== undefined ? lastRows(t) : t] as const));
     return { ...result, outputs };
@@ -356,6 +356,7 @@ export class CpuProgram {
         return v && v.axis < v.shape.length - 1 ? v : undefined;
       },
       stridesOf: (k, id) => this.asStrides(k, id, get, shapeOf, symbols),
+      ...(resident?.lastRowsOf ? { lastRowsOnly: resident.lastRowsOf } : {}),
       shared: { ids: sharedAbsorbed(this.schedule), values: new Map() },
     };
     for (const k of this.steps) {
@@ -451,6 +452,29 @@ export class CpuProgram {
     return node.shape.map((d) => dimValue(d, symbols));
   }
 
+  /** By output name: the kernel `lastRowsKernel` found for it (null: none). */
+  private readonly lastRowKernels = new Map<string, Kernel | null>();
+
+  /**
+   * The fused kernel that computes output `name` ([batch, seq, ...], its domain) and nothing else
+   * anyone reads, where there is one: a call that returns only the output's last position of each
+   * sequence (`lastRow`) needs only the last rows of its blocks (GPT-2's LM head at a prefill:
+   * 4 of the prompt's rows, not all).
+   */
+  private lastRowsKernel(name: string): Kernel | undefined {
+    let k = this.lastRowKernels.get(name);
+    if (k === undefined) {
+      const g = this.graph;
+      const port = g.outputs.find((o) => o.name === name);
+      const n = port && g.nodes[port.node]!;
+      const found = n && n.shape.length === 3 ? this.steps.find((s) => s.kind !== "op" && s.anchor === n.id && s.outputs.length === 1 && s.outputs[0] === n.id) : undefined;
+      const mine = new Set(found?.nodes);
+      const readElsewhere = !n || g.outputs.some((o) => o.node === n.id && o.name !== name) || g.nodes.some((m) => !mine.has(m.id) && m.inputs.includes(n.id));
+      this.lastRowKernels.set(name, (k = found && !readElsewhere ? found : null));
+    }
+    return k ?? undefined;
+  }
+
   /** One node's value from its inputs' values, by its op's semantics (semantics.ts). */
   private evaluate(node: Node, get: (i: number) => Tensor, symbols: ReadonlyMap<string, number>, out?: Tensor): Tensor {
     const dim = (d: Dim) => dimValue(d, symbols);
@@ -469,6 +493,8 @@ interface ResidentCall {
   readonly length: number;
   /** The outputs to return (not the states'). */
   readonly wanted: (name: string) => boolean;
+  /** The kernel of which only the last rows are read (`lastRow`): it computes only those (fused.ts `lastRowsOnly`). */
+  readonly lastRowsOf?: Kernel | undefined;
 }
 
 /** A state's buffer, zeroed (V8's refusal as TFM6003). */

@@ -11,8 +11,8 @@ import type { Tensor } from "../../../../src/core/tensor.js";
 import { emptyStates } from "../../../../src/generate/decoder.js";
 import { randomWeights } from "../../../../src/runtime/init.js";
 import { stateReadsInPlace, wasmGemmAvailable } from "../../../../src/backends/cpu/kernels/wasm/gemm.js";
-import { threadedKernels } from "../../../../src/backends/cpu/kernels/index.js";
-import { attentionAcrossRuns, setRunAcross } from "../../../../src/backends/cpu/fused.js";
+import { plainKernels, threadedKernels } from "../../../../src/backends/cpu/kernels/index.js";
+import { attentionAcrossRuns, lastRowsRuns, setRunAcross } from "../../../../src/backends/cpu/fused.js";
 import { holdThreads } from "./helpers.js";
 
 const models = {
@@ -126,6 +126,28 @@ describe("decode attention across heads (fused.ts runAcross)", () => {
       };
       const want = logits(1, false);
       for (const threads of [1, 2, 3]) expect(logits(threads, true), `${threads} threads`).toEqual(want);
+    });
+  }
+});
+
+describe("a call that returns only the last position's logits (lastRow, a generation's prefill)", () => {
+  for (const [name, kernels] of [["gpt2", undefined], ["llama", undefined], ["gpt2", plainKernels]] as const) {
+    it(`${name}${kernels ? ", TypeScript kernels" : ""}: the LM head computes its last 4 rows of each sequence, the bits of the whole call's last rows`, () => {
+      const { file, settings } = models[name];
+      const m = compile(readFileSync(file, "utf8"), { file, settings });
+      const make = () => new CpuProgram(m.graph!, randomWeights(m.checked.instance!.weights, 3), kernels);
+      const [whole, last] = [make(), make()];
+      for (const [seq, salt] of [[19, 1], [3, 2], [9, 3]] as const) {
+        const input = ids(2, seq, salt);
+        const all = whole.runResident(new Map(feed(input)), { fresh: true }).outputs.get("logits")!;
+        const before = lastRowsRuns();
+        const got = last.runResident(new Map(feed(input)), { fresh: true, lastRow: "logits" }).outputs.get("logits")!;
+        expect(lastRowsRuns() - before, `seq ${seq}`).toBe(seq > 4 ? 1 : 0);
+        expect(got.shape).toEqual([2, 1, 37]);
+        const V = 37;
+        const want = [0, 1].flatMap((b) => [...all.data.subarray((b * seq + seq - 1) * V, (b * seq + seq) * V)]);
+        expect([...got.data], `seq ${seq}`).toEqual(want);
+      }
     });
   }
 });
