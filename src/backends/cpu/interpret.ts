@@ -70,12 +70,8 @@ export class CpuProgram {
   /** Which buffer each kernel output lives in, and how large the buffers are (src/schedule/memory.ts). */
   readonly plan: MemoryPlan;
 
-  /**
-   * The last call's shapes and the symbols' values at it: a node whose shape mentions no symbol
-   * that changed since keeps its shape (a decode step re-evaluates only those that hold `past`).
-   */
-  private lastShapes: readonly (number[] | undefined)[] = [];
-  private lastSymbols: ReadonlyMap<string, number> = new Map();
+  /** The last call's shapes (`shapesAt`): the symbols' values and each node's shape at them, as evaluated so far. */
+  private lastShapes: { readonly symbols: ReadonlyMap<string, number>; readonly shapes: (number[] | undefined)[]; readonly of: (n: Node) => number[] } | undefined;
   /** The symbols each node's shape mentions, by node, found at its first evaluation. */
   private readonly shapeSymbols: (readonly string[] | undefined)[] = [];
 
@@ -221,8 +217,7 @@ export class CpuProgram {
     const newBytes = plans.reduce((sum, p) => sum + (p.capacity === undefined ? p.old!.data.byteLength : stateBytesOf(p)), 0);
     checkSizes(g, past);
     if (this.maxMemory !== undefined) {
-      const shapes: (number[] | undefined)[] = [];
-      this.checkMemory(inputs, bufferBytes(this.plan, past).map((b, i) => (this.plan.stateBuffers.has(i) ? 0 : b)), past, (n) => (shapes[n.id] ??= this.shape(n, past)), newBytes);
+      this.checkMemory(inputs, bufferBytes(this.plan, past).map((b, i) => (this.plan.stateBuffers.has(i) ? 0 : b)), past, this.shapesAt(past), newBytes);
     }
     const buffers = new Map<string, Tensor>();
     const views = new Map<string, CacheView>();
@@ -284,20 +279,7 @@ export class CpuProgram {
     if (!resident) checkSizes(this.graph, symbols);
     // Each node's shape at this call's dims, evaluated once (kernels read them many times a call),
     // or the last call's where none of the symbols it mentions has changed.
-    const shapes: (number[] | undefined)[] = [];
-    const [last, before] = [this.lastShapes, this.lastSymbols];
-    const changed = new Set([...symbols].filter(([k, v]) => before.get(k) !== v).map(([k]) => k));
-    for (const k of before.keys()) if (!symbols.has(k)) changed.add(k);
-    const shapeOf = (n: Node): number[] => {
-      let s = shapes[n.id];
-      if (s) return s;
-      const names = (this.shapeSymbols[n.id] ??= [...new Set(n.shape.flatMap(symbolsOf))]);
-      const kept = last[n.id];
-      s = kept && !names.some((name) => changed.has(name)) ? kept : this.shape(n, symbols);
-      return (shapes[n.id] = s);
-    };
-    this.lastShapes = shapes;
-    this.lastSymbols = symbols;
+    const shapeOf = this.shapesAt(symbols);
     const values = new Map<number, Tensor>();
     const profile = opts.profile ? new Map<string, { ms: number; count: number }>() : undefined;
     // The memory plan's buffers at this call's dims: every kernel output is a view of its buffer
@@ -446,6 +428,29 @@ export class CpuProgram {
     const read = (i: number) => local.get(i) ?? get(i);
     for (const id of k.nodes) local.set(id, this.evaluate(this.graph.nodes[id]!, read, symbols));
     return new Map(k.outputs.map((id) => [id, local.get(id)!]));
+  }
+
+  /**
+   * Each node's shape at these symbols' values, evaluated once: the last call's where none of the
+   * symbols it mentions has changed (a decode step re-evaluates only the shapes that hold `past`),
+   * the same function for calls at the same values (the budget check, then the run).
+   */
+  private shapesAt(symbols: ReadonlyMap<string, number>): (n: Node) => number[] {
+    const last = this.lastShapes;
+    const changed = new Set([...symbols].filter(([k, v]) => last?.symbols.get(k) !== v).map(([k]) => k));
+    for (const k of last?.symbols.keys() ?? []) if (!symbols.has(k)) changed.add(k);
+    if (last && changed.size === 0) return last.of;
+    const shapes: (number[] | undefined)[] = [];
+    const of = (n: Node): number[] => {
+      let s = shapes[n.id];
+      if (s) return s;
+      const names = (this.shapeSymbols[n.id] ??= [...new Set(n.shape.flatMap(symbolsOf))]);
+      const kept = last?.shapes[n.id];
+      s = kept && !names.some((name) => changed.has(name)) ? kept : this.shape(n, symbols);
+      return (shapes[n.id] = s);
+    };
+    this.lastShapes = { symbols, shapes, of };
+    return of;
   }
 
   private shape(node: Node, symbols: ReadonlyMap<string, number>): number[] {
