@@ -452,8 +452,9 @@ function outerIndex(o: number, outer: readonly number[], at: number[]): number[]
  * for every outer index (each outer index's product alone where it declines). Outer indices are
  * independent and each row is computed by the same instructions, so the bits are those of the
  * block-by-block run. Possible where every operand a phase reads is, across outer indices, one run
- * of rows at a uniform stride (a decode step's query rows, the mask broadcast over heads) and no
- * output is staged; false, having run nothing, elsewhere.
+ * of rows at a uniform stride (a decode step's query rows, the mask broadcast over heads) or the
+ * same rows for every outer index (a step of 2–3 tokens: its mask's rows, copied once per head),
+ * and no output is staged; false, having run nothing, elsewhere.
  */
 function runAcross(c: Compiled, ctx: FusedContext, outer: readonly number[], o0: number, R: number, partOf: (o: number, id: number, sliceRows: boolean) => Tensor, outputs: ReadonlyMap<number, Tensor>): boolean {
   const { program: p, W } = c;
@@ -470,6 +471,13 @@ function runAcross(c: Compiled, ctx: FusedContext, outer: readonly number[], o0:
     const rowStride = first.shape.length >= 2 && first.shape.at(-2)! > 1 ? W[s]! : 0;
     const stride = uniformStride(outer, (o) => partAt(o, id, true).data);
     if (stride === undefined) return false;
+    if (R > 1 && stride === 0 && rowStride > 0) {
+      // Several rows shared by every outer index (a step's causal mask, broadcast over the heads):
+      // repeated once per outer index, so that row o · R + i is at (o · R + i) · rowStride.
+      RS[s] = rowStride;
+      D[s] = repeated(first.data, R * rowStride, O);
+      continue;
+    }
     // Row o · R + i at o · d + i · rowStride: one stride when d = R · rowStride (any d for one row).
     const rs = R === 1 ? stride : stride === R * rowStride ? rowStride : -1;
     if (rs < 0 || (leftOperands.has(id) && R > 1 && rs !== W[s])) return false;
@@ -524,6 +532,14 @@ function uniformStride(outer: readonly number[], data: (o: number) => TensorData
     else if (step !== d) return undefined;
   }
   return d ?? 0;
+}
+
+/** The first `n` elements of x, `times` times over, in a new array. */
+function repeated(x: TensorData, n: number, times: number): TensorData {
+  const out = new (x.constructor as new (length: number) => TensorData)(n * times);
+  const part = x.subarray(0, n);
+  for (let t = 0; t < times; t++) out.set(part as never, t * n);
+  return out;
 }
 
 /** `length` elements of x's buffer from where x starts (x is a view into a larger array holding them). */
