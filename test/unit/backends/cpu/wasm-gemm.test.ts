@@ -51,10 +51,12 @@ export function sequentialF32(A: Float32Array, Bt: Float32Array, m: number, n: n
   return C;
 }
 
-/** [m, n, k] off every tile, panel and block: 1, primes, k past the 512 k block, m = 1 over several 4-panel groups. */
+/** [m, n, k] off every tile, panel and block: 1, primes, k past the 512 k block, m = 1 over several 4-panel groups, m = 2 over panel pairs. */
 const oddShapes: [number, number, number][] = [
   [1, 1, 1], [1, 7, 3], [2, 3, 5], [3, 31, 2], [5, 9, 13], [7, 33, 61], [13, 17, 513], [17, 5, 1031],
   [31, 67, 1], [61, 41, 127], [1, 263, 1031], [1, 37, 2], [1, 97, 769], [4, 8, 8], [6, 71, 2053], [127, 13, 7],
+  // 2 and 3 rows over pairs of panels and an odd panel after them (the two-row kernel)
+  [2, 45, 1031], [3, 67, 130], [2, 24, 9], [3, 16, 3],
   // fewer than 4 rows, k a multiple of 4: decode's q · kᵀ, not packed (small.ts's ntsmall)
   [1, 1, 4], [1, 5, 64], [2, 13, 8], [3, 128, 64], [1, 9, 12], [1, 127, 1024],
 ];
