@@ -1,6 +1,7 @@
 // Attention blocks computed on their visible keys only (src/backends/cpu/narrow.ts): which kernels
 // may narrow, and that a narrowed run gives the bits of the op-by-op run — causal prefills of many
-// blocks, left padding (rows that see nothing), a multi-token step after a cache, GQA.
+// blocks, left padding (rows that see nothing), a multi-token step after a cache, GQA, BERT's
+// padding at the end (no causal mask), over 2 threads.
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { compile } from "../../../../src/compile.js";
@@ -66,6 +67,19 @@ describe("narrowed attention: the op-by-op bits", () => {
     expect([...fused.data]).toEqual([...plain.data]);
     // The padded queries of sequence 1 see no key: their rows are 0.
     expect([...fused.data.subarray((T + 3) * 8, (T + 4) * 8)]).toEqual(Array(8).fill(0));
+  });
+
+  it("BERT with padding at the end of a sequence (no causal mask): the padded keys skipped, the bits of op by op", async () => {
+    const settings = { num_hidden_layers: 2, hidden_size: 32, num_attention_heads: 2, intermediate_size: 48, vocab_size: 41, max_position_embeddings: 160 };
+    const model = compile(readFileSync("models/bert.tfm", "utf8"), { file: "models/bert.tfm", settings });
+    const [fused, plain] = [await model.load({ random: true, seed: 6 }), await model.load({ random: true, seed: 6 }, { fuse: false })];
+    // Sequence 1 is 90 real tokens and 50 of padding.
+    const B = 2, T = 140;
+    const inputs = { input_ids: { data: Array.from({ length: B * T }, (_, i) => (i * 11) % 41), shape: [B, T] }, attention_mask: { data: Array.from({ length: B * T }, (_, i) => (i >= T + 90 ? 0 : 1)), shape: [B, T] } };
+    const before = narrowedBlocks();
+    const [a, b] = [await fused.run(inputs), await plain.run(inputs)];
+    expect(narrowedBlocks() - before).toBeGreaterThan(0);
+    expect([...a.last_hidden_state!.data]).toEqual([...b.last_hidden_state!.data]);
   });
 
   const gpt2 = readFileSync("models/gpt2.tfm", "utf8");
