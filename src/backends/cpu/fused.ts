@@ -107,7 +107,9 @@ export function runFused(k: Kernel, ctx: FusedContext): Map<number, Tensor> | un
   const widest = Math.max(1, ...own.map((n) => ctx.shape(n).at(-1) ?? 1));
   // A matmul kernel takes all rows of an outer index at once: its weights then pass through the
   // GEMM (and into WebAssembly memory) once, not once per block (GPT-2's LM head: 154 MB each).
-  const narrow = narrowOn ? narrowing(k, g, own) : undefined;
+  // Not where a product reads the keys from a weight laid out at load ([n, k]: its rows are not the keys).
+  let narrow = narrowOn ? narrowing(k, g, own) : undefined;
+  if (narrow && [...narrow.matmuls.keys()].some((id) => ctx.transposed(id))) narrow = undefined;
   const block = blockRows(k, rows, widest, !!narrow, (ctx.kernels.threads ?? 1) > 1);
   const at = new Array<number>(outer.length).fill(0);
   const outerCount = numel(outer);

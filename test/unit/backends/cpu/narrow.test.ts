@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { compile } from "../../../../src/compile.js";
 import { CpuProgram } from "../../../../src/backends/cpu/interpret.js";
+import { plainKernels } from "../../../../src/backends/cpu/kernels/index.js";
 import { narrowedBlocks } from "../../../../src/backends/cpu/fused.js";
 import { threadedPhaseJobs } from "../../../../src/backends/cpu/kernels/wasm/gemm.js";
 import { narrowing, visibleKeys } from "../../../../src/backends/cpu/narrow.js";
@@ -80,6 +81,19 @@ describe("narrowed attention: the op-by-op bits", () => {
     const [a, b] = [await fused.run(inputs), await plain.run(inputs)];
     expect(narrowedBlocks() - before).toBeGreaterThan(0);
     expect([...a.last_hidden_state!.data]).toEqual([...b.last_hidden_state!.data]);
+  });
+
+  it("p · v by a weight laid out at load (its rows are not read as the keys): every key, no error, the bits of op by op", () => {
+    const g = graphOf(`model W {\n  input q: f32[B, 96, 8]\n  input k: f32[B, 96, 8]\n  input keep: bool[B, 96]\n  param values: f32[96, 8]\n  mask = causal_mask(96) && unsqueeze(keep, 1)\n  output y = masked_softmax(q @ transpose(k), mask) @ values\n}\n`);
+    const f = (n: number, salt: number) => fromValues("f32", n === 96 ? [96, 8] : [1, 96, 8], Array.from({ length: 96 * 8 }, (_, i) => Math.cos(i * 0.11 + salt)));
+    const inputs = new Map<string, Tensor>([["q", f(1, 1)], ["k", f(1, 2)], ["keep", fromValues("bool", [1, 96], Array(96).fill(1))]]);
+    const weights = new Map([["values", f(96, 3)]]);
+    // The TypeScript kernels lay the weight out transposed; the wasm GEMM packs it as it is.
+    for (const kernels of [plainKernels, undefined]) {
+      const fused = new CpuProgram(optimize(g).graph, weights, kernels).run(inputs).outputs.get("y")!;
+      const plain = new CpuProgram(g, weights, kernels, { fuse: false }).run(inputs).outputs.get("y")!;
+      expect([...fused.data]).toEqual([...plain.data]);
+    }
   });
 
   const gpt2 = readFileSync("models/gpt2.tfm", "utf8");
